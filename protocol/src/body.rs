@@ -1,0 +1,536 @@
+//! What an entry says: the body kinds of the journal.
+//!
+//! Each kind is a plain struct, encoded once as JSON when the entry is
+//! created; those exact bytes are hashed and replicated, and receivers decode
+//! them with `deny_unknown_fields`. `validate` checks everything that can be
+//! checked without the ledger (text limits, shapes); the ledger checks the rest
+//! (balances, tree, references).
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EntryId, FundOrigin, NodeCode};
+use crate::money::Amount;
+
+/// Longest accepted text field, in characters.
+pub const TEXT_CHARS_MAX: usize = 500;
+/// Longest accepted code-like field (document numbers, voucher numbers, codes).
+pub const CODE_CHARS_MAX: usize = 64;
+
+/// Why a body was refused before looking at the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("{field} contains a control character")]
+    Control { field: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown entry kind {0:?}")]
+    UnknownKind(String),
+    #[error("malformed {kind} body: {message}")]
+    Malformed { kind: String, message: String },
+}
+
+fn text(field: &'static str, v: &str, max: usize, required: bool) -> Result<(), BodyError> {
+    if required && v.trim().is_empty() {
+        return Err(BodyError::Empty { field });
+    }
+    if v.chars().count() > max {
+        return Err(BodyError::TooLong { field, max });
+    }
+    if v.chars().any(char::is_control) {
+        return Err(BodyError::Control { field });
+    }
+    Ok(())
+}
+
+fn code(field: &'static str, v: &str) -> Result<(), BodyError> {
+    text(field, v, CODE_CHARS_MAX, true)
+}
+
+fn prose(field: &'static str, v: &str) -> Result<(), BodyError> {
+    text(field, v, TEXT_CHARS_MAX, false)
+}
+
+/// A child node joins this node's subtree (recorded at the parent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildRegistered {
+    pub code: NodeCode,
+    pub name: String,
+}
+
+/// A fund category defined by a node in addition to the shipped catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryDefined {
+    pub code: String,
+    pub name: String,
+    pub origin: FundOrigin,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub classified: bool,
+}
+
+/// Funds received from outside the tree (the centre), registered by the top node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundsReceived {
+    pub doc_no: String,
+    pub category: String,
+    pub amount: Amount,
+    pub received_on: NaiveDate,
+    /// Who sent it, e.g. 财政部.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// A node's own-level budget (本级安排), available to spend or issue down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnBudgetAdded {
+    pub doc_no: String,
+    pub category: String,
+    pub amount: Amount,
+    pub budgeted_on: NaiveDate,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// Budget authority carved from what a node holds and issued to one of its
+/// children (分配下达). The category is the source's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationIssued {
+    pub doc_no: String,
+    /// The allocation, own budget or received funds this is carved from.
+    pub source: EntryId,
+    pub to: NodeCode,
+    pub amount: Amount,
+    pub issued_on: NaiveDate,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// Status of a project in the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    Planned,
+    InProgress,
+    Completed,
+    Cancelled,
+}
+
+impl ProjectStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Planned => "planned",
+            ProjectStatus::InProgress => "in_progress",
+            ProjectStatus::Completed => "completed",
+            ProjectStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A project enters the library (项目库).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRegistered {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub township: String,
+    #[serde(default)]
+    pub village: String,
+    #[serde(default)]
+    pub department: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub budget: Amount,
+    pub status: ProjectStatus,
+}
+
+/// A project's status changes (not money: the library row is updated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectStatusChanged {
+    pub project: String,
+    pub status: ProjectStatus,
+}
+
+/// 一级指标.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetLevel1 {
+    /// 产出指标
+    Output,
+    /// 效益指标
+    Effect,
+    /// 满意度指标
+    Satisfaction,
+}
+
+/// 二级指标.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetLevel2 {
+    /// 数量指标
+    Quantity,
+    /// 质量指标
+    Quality,
+    /// 时效指标
+    Timeliness,
+    /// 成本指标
+    Cost,
+    /// 经济效益指标
+    Economic,
+    /// 社会效益指标
+    Social,
+    /// 生态效益指标
+    Ecological,
+    /// 可持续影响指标
+    Sustainable,
+    /// 服务对象满意度指标
+    Beneficiary,
+}
+
+impl TargetLevel2 {
+    /// The level-1 group this level-2 indicator belongs to (seed 003).
+    pub fn level1(self) -> TargetLevel1 {
+        use TargetLevel2::*;
+        match self {
+            Quantity | Quality | Timeliness | Cost => TargetLevel1::Output,
+            Economic | Social | Ecological | Sustainable => TargetLevel1::Effect,
+            Beneficiary => TargetLevel1::Satisfaction,
+        }
+    }
+}
+
+/// Comparison of an indicator's actual value with its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetOp {
+    #[serde(rename = ">=")]
+    AtLeast,
+    #[serde(rename = "<=")]
+    AtMost,
+    #[serde(rename = "=")]
+    Equal,
+    #[serde(rename = ">")]
+    Above,
+    #[serde(rename = "<")]
+    Below,
+}
+
+impl TargetOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetOp::AtLeast => ">=",
+            TargetOp::AtMost => "<=",
+            TargetOp::Equal => "=",
+            TargetOp::Above => ">",
+            TargetOp::Below => "<",
+        }
+    }
+
+    /// Whether `actual` meets a target of `value` under this operator.
+    pub fn met(self, actual: Decimal, value: Decimal) -> bool {
+        match self {
+            TargetOp::AtLeast => actual >= value,
+            TargetOp::AtMost => actual <= value,
+            TargetOp::Equal => actual == value,
+            TargetOp::Above => actual > value,
+            TargetOp::Below => actual < value,
+        }
+    }
+}
+
+/// A performance target (绩效目标) of a project: one level-3 indicator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSet {
+    pub project: String,
+    pub level1: TargetLevel1,
+    pub level2: TargetLevel2,
+    /// 三级指标, free text, e.g. 农村道路硬化里程.
+    pub indicator: String,
+    pub op: TargetOp,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub value: Decimal,
+    /// e.g. "%", "元/亩", "公里".
+    #[serde(default)]
+    pub unit: String,
+}
+
+/// An indicator's actual value during or after the year (执行监控 / 自评).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetActualRecorded {
+    /// The entry that set the target.
+    pub target: EntryId,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub actual: Decimal,
+    pub recorded_on: NaiveDate,
+}
+
+/// A treasury payment voucher (国库集中支付凭证).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRecorded {
+    pub voucher_no: String,
+    pub paid_on: NaiveDate,
+    pub payer: String,
+    pub payee_name: String,
+    #[serde(default)]
+    pub payee_account: String,
+    #[serde(default)]
+    pub payee_bank: String,
+    pub amount: Amount,
+    /// 支出功能分类 code, e.g. 2130505.
+    #[serde(default)]
+    pub function_class: String,
+    pub allocation: EntryId,
+    pub project: String,
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// A payment is reversed in full (a correction: the original stays).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentReversed {
+    pub voucher_no: String,
+    pub reversed_on: NaiveDate,
+    pub reason: String,
+}
+
+/// Every kind of journal entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    ChildRegistered(ChildRegistered),
+    CategoryDefined(CategoryDefined),
+    FundsReceived(FundsReceived),
+    OwnBudgetAdded(OwnBudgetAdded),
+    AllocationIssued(AllocationIssued),
+    ProjectRegistered(ProjectRegistered),
+    ProjectStatusChanged(ProjectStatusChanged),
+    TargetSet(TargetSet),
+    TargetActualRecorded(TargetActualRecorded),
+    PaymentRecorded(PaymentRecorded),
+    PaymentReversed(PaymentReversed),
+}
+
+macro_rules! kinds {
+    ($($variant:ident => $kind:literal),+ $(,)?) => {
+        impl Body {
+            /// Every kind name, as written in entries.
+            pub const KINDS: &'static [&'static str] = &[$($kind),+];
+
+            /// The kind name written in the entry envelope.
+            pub fn kind(&self) -> &'static str {
+                match self { $(Body::$variant(_) => $kind),+ }
+            }
+
+            /// The exact bytes stored, hashed and replicated.
+            pub fn encode(&self) -> Vec<u8> {
+                // Serialising these plain structs to a Vec cannot fail.
+                let r = match self { $(Body::$variant(b) => serde_json::to_vec(b)),+ };
+                r.unwrap_or_default()
+            }
+
+            /// Decodes bytes received for `kind`, refusing unknown kinds and fields.
+            pub fn decode(kind: &str, bytes: &[u8]) -> Result<Self, BodyError> {
+                let malformed = |e: serde_json::Error| BodyError::Malformed {
+                    kind: kind.to_owned(),
+                    message: e.to_string(),
+                };
+                let body = match kind {
+                    $($kind => Body::$variant(serde_json::from_slice(bytes).map_err(malformed)?),)+
+                    other => return Err(BodyError::UnknownKind(other.to_owned())),
+                };
+                body.validate()?;
+                Ok(body)
+            }
+        }
+    };
+}
+
+kinds! {
+    ChildRegistered => "child_registered",
+    CategoryDefined => "category_defined",
+    FundsReceived => "funds_received",
+    OwnBudgetAdded => "own_budget_added",
+    AllocationIssued => "allocation_issued",
+    ProjectRegistered => "project_registered",
+    ProjectStatusChanged => "project_status_changed",
+    TargetSet => "target_set",
+    TargetActualRecorded => "target_actual_recorded",
+    PaymentRecorded => "payment_recorded",
+    PaymentReversed => "payment_reversed",
+}
+
+impl Body {
+    /// Stateless checks: text limits and shapes.
+    pub fn validate(&self) -> Result<(), BodyError> {
+        match self {
+            Body::ChildRegistered(b) => text("name", &b.name, CODE_CHARS_MAX * 2, true),
+            Body::CategoryDefined(b) => {
+                code("code", &b.code)?;
+                text("name", &b.name, TEXT_CHARS_MAX, true)?;
+                prose("department", &b.department)
+            }
+            Body::FundsReceived(b) => {
+                code("doc_no", &b.doc_no)?;
+                code("category", &b.category)?;
+                prose("source", &b.source)?;
+                prose("title", &b.title)
+            }
+            Body::OwnBudgetAdded(b) => {
+                code("doc_no", &b.doc_no)?;
+                code("category", &b.category)?;
+                prose("title", &b.title)
+            }
+            Body::AllocationIssued(b) => {
+                code("doc_no", &b.doc_no)?;
+                prose("title", &b.title)
+            }
+            Body::ProjectRegistered(b) => {
+                code("code", &b.code)?;
+                text("name", &b.name, TEXT_CHARS_MAX, true)?;
+                prose("township", &b.township)?;
+                prose("village", &b.village)?;
+                prose("department", &b.department)?;
+                if b.ends_on < b.starts_on {
+                    return Err(BodyError::Invalid(format!(
+                        "project ends ({}) before it starts ({})",
+                        b.ends_on, b.starts_on
+                    )));
+                }
+                Ok(())
+            }
+            Body::ProjectStatusChanged(b) => code("project", &b.project),
+            Body::TargetSet(b) => {
+                code("project", &b.project)?;
+                text("indicator", &b.indicator, TEXT_CHARS_MAX, true)?;
+                code("unit", &b.unit).or_else(|e| match e {
+                    BodyError::Empty { .. } => Ok(()),
+                    e => Err(e),
+                })?;
+                if b.level2.level1() != b.level1 {
+                    return Err(BodyError::Invalid(format!(
+                        "level-2 indicator {:?} does not belong under level-1 {:?}",
+                        b.level2, b.level1
+                    )));
+                }
+                Ok(())
+            }
+            Body::TargetActualRecorded(_) => Ok(()),
+            Body::PaymentRecorded(b) => {
+                code("voucher_no", &b.voucher_no)?;
+                text("payer", &b.payer, TEXT_CHARS_MAX, true)?;
+                text("payee_name", &b.payee_name, TEXT_CHARS_MAX, true)?;
+                code("payee_account", &b.payee_account).or_else(empty_ok)?;
+                prose("payee_bank", &b.payee_bank)?;
+                code("function_class", &b.function_class).or_else(empty_ok)?;
+                code("project", &b.project)?;
+                prose("purpose", &b.purpose)
+            }
+            Body::PaymentReversed(b) => {
+                code("voucher_no", &b.voucher_no)?;
+                text("reason", &b.reason, TEXT_CHARS_MAX, true)
+            }
+        }
+    }
+}
+
+fn empty_ok(e: BodyError) -> Result<(), BodyError> {
+    match e {
+        BodyError::Empty { .. } => Ok(()),
+        e => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment() -> Body {
+        Body::PaymentRecorded(PaymentRecorded {
+            voucher_no: "V0001".into(),
+            paid_on: NaiveDate::from_ymd_opt(2020, 5, 1).unwrap_or_default(),
+            payer: "轮台县财政局".into(),
+            payee_name: "某某合作社".into(),
+            payee_account: "6222000011112222".into(),
+            payee_bank: "农业银行轮台支行".into(),
+            amount: "1500.00".parse().unwrap_or_else(|_| unreachable!()),
+            function_class: "2130505".into(),
+            allocation: "652800-3".parse().unwrap_or_else(|_| unreachable!()),
+            project: "LT2020-001".into(),
+            purpose: "道路硬化".into(),
+        })
+    }
+
+    #[test]
+    fn round_trips_through_bytes() {
+        let b = payment();
+        let bytes = b.encode();
+        assert_eq!(Body::decode(b.kind(), &bytes), Ok(b));
+    }
+
+    #[test]
+    fn refuses_unknown_kind_and_fields() {
+        assert!(matches!(Body::decode("nope", b"{}"), Err(BodyError::UnknownKind(_))));
+        let mut v: serde_json::Value = serde_json::from_slice(&payment().encode()).unwrap_or_default();
+        v["extra"] = 1.into();
+        let bytes = serde_json::to_vec(&v).unwrap_or_default();
+        assert!(matches!(
+            Body::decode("payment_recorded", &bytes),
+            Err(BodyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            Body::decode("payment_recorded", b"\xff\x00"),
+            Err(BodyError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn validates_text() {
+        let Body::PaymentRecorded(mut p) = payment() else { unreachable!() };
+        p.payee_name = "a\u{0}b".into();
+        assert_eq!(
+            Body::PaymentRecorded(p.clone()).validate(),
+            Err(BodyError::Control { field: "payee_name" })
+        );
+        p.payee_name = " ".into();
+        assert_eq!(
+            Body::PaymentRecorded(p.clone()).validate(),
+            Err(BodyError::Empty { field: "payee_name" })
+        );
+        p.payee_name = "x".repeat(TEXT_CHARS_MAX + 1);
+        assert!(matches!(
+            Body::PaymentRecorded(p).validate(),
+            Err(BodyError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn target_levels_must_agree() {
+        let t = TargetSet {
+            project: "P1".into(),
+            level1: TargetLevel1::Effect,
+            level2: TargetLevel2::Quantity,
+            indicator: "道路里程".into(),
+            op: TargetOp::AtLeast,
+            value: Decimal::from(10),
+            unit: "公里".into(),
+        };
+        assert!(matches!(Body::TargetSet(t).validate(), Err(BodyError::Invalid(_))));
+    }
+}

@@ -1,0 +1,18 @@
+//! fundsync's wire layer: what nodes say to each other and how it is protected.
+//!
+//! This crate is an API boundary. It holds the journal entry types, their
+//! canonical encoding and hashing, money, and (for sync) signing. It depends on
+//! no runtime, web framework or database, so it can be read, fuzzed and reused
+//! on its own; the node crate depends on it, never the other way round.
+
+#![forbid(unsafe_code)]
+
+pub mod body;
+pub mod entry;
+pub mod ids;
+pub mod money;
+
+pub use body::Body;
+pub use entry::{Entry, Hash};
+pub use ids::{EntryId, FundOrigin, Level, NodeCode};
+pub use money::Amount;
