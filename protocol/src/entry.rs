@@ -116,9 +116,17 @@ impl Entry {
         h.update(self.at_ms.to_be_bytes());
         h.update(self.prev_hash.0);
         // Kinds are short ASCII names; lengths frame the variable fields.
-        h.update(u32::try_from(self.kind.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(
+            u32::try_from(self.kind.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
         h.update(self.kind.as_bytes());
-        h.update(u32::try_from(self.body.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(
+            u32::try_from(self.body.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
         h.update(&self.body);
         Hash(h.finalize().into())
     }
@@ -145,7 +153,13 @@ mod tests {
             code: "652801".parse().unwrap_or_else(|_| unreachable!()),
             name: "库尔勒市".into(),
         });
-        Entry::new("652800".parse().unwrap_or_else(|_| unreachable!()), seq, 1_600_000_000_000, prev, &body)
+        Entry::new(
+            "652800".parse().unwrap_or_else(|_| unreachable!()),
+            seq,
+            1_600_000_000_000,
+            prev,
+            &body,
+        )
     }
 
     #[test]

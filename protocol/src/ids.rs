@@ -29,6 +29,16 @@ impl NodeCode {
         std::str::from_utf8(&self.0).unwrap_or("??????")
     }
 
+    /// The code's six ASCII digits, as they appear in wire framings.
+    pub fn as_bytes(&self) -> &[u8; 6] {
+        &self.0
+    }
+
+    /// Reads a code from six wire bytes, refusing anything but ASCII digits.
+    pub fn from_bytes(b: [u8; 6]) -> Option<NodeCode> {
+        b.iter().all(u8::is_ascii_digit).then_some(NodeCode(b))
+    }
+
     /// Whether `other` lies inside this code's division at the given level:
     /// a region `65xxxx` contains `6528xx`, a prefecture `6528xx` contains `652801`.
     pub fn contains(&self, level: Level, other: &NodeCode) -> bool {
@@ -213,7 +223,14 @@ mod tests {
         let id: EntryId = "652800-17".parse().expect("valid");
         assert_eq!(id.seq, 17);
         assert_eq!(id.to_string(), "652800-17");
-        for bad in ["652800-0", "652800-", "652800-017", "652800-+1", "65280-1", "652800"] {
+        for bad in [
+            "652800-0",
+            "652800-",
+            "652800-017",
+            "652800-+1",
+            "65280-1",
+            "652800",
+        ] {
             assert!(bad.parse::<EntryId>().is_err(), "{bad}");
         }
     }

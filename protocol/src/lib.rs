@@ -7,12 +7,20 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod body;
 pub mod entry;
 pub mod ids;
 pub mod money;
+pub mod sign;
+pub mod version;
 
+pub use batch::{
+    checkpoint_for, verify_batch, Batch, BatchError, BatchLimits, Head, Keys, Verified,
+};
 pub use body::Body;
 pub use entry::{Entry, Hash};
 pub use ids::{EntryId, FundOrigin, Level, NodeCode};
 pub use money::Amount;
+pub use sign::{Checkpoint, KeyId, NodeKey, SignedCheckpoint};
+pub use version::{check_version, PROTOCOL_VERSION};

@@ -88,7 +88,8 @@ impl FromStr for Amount {
         // Reject exponents and stray characters: only digits, one point, no sign but "-"
         // (so a negative amount is reported as such, not as "not a number").
         let well_formed = !t.is_empty()
-            && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
             && t.matches('.').count() <= 1
             && !t[1..].contains('-');
         if !well_formed {
@@ -145,20 +146,44 @@ mod tests {
     #[test]
     fn parses_and_normalises() {
         assert_eq!("12".parse::<Amount>().map(|a| a.fen()), Ok(1200));
-        assert_eq!("12.3".parse::<Amount>().map(|a| a.to_string()), Ok("12.30".into()));
+        assert_eq!(
+            "12.3".parse::<Amount>().map(|a| a.to_string()),
+            Ok("12.30".into())
+        );
         assert_eq!("0.01".parse::<Amount>().map(|a| a.fen()), Ok(1));
         assert_eq!("12.300".parse::<Amount>().map(|a| a.fen()), Ok(1230));
     }
 
     #[test]
     fn rejects_bad_amounts() {
-        assert!(matches!("0".parse::<Amount>(), Err(AmountError::NotPositive(_))));
-        assert!(matches!("-5".parse::<Amount>(), Err(AmountError::NotPositive(_))));
-        assert!(matches!("1.001".parse::<Amount>(), Err(AmountError::TooPrecise(_))));
-        assert!(matches!("1e5".parse::<Amount>(), Err(AmountError::NotANumber(_))));
-        assert!(matches!("".parse::<Amount>(), Err(AmountError::NotANumber(_))));
-        assert!(matches!("1,000".parse::<Amount>(), Err(AmountError::NotANumber(_))));
-        assert!(matches!("1-2".parse::<Amount>(), Err(AmountError::NotANumber(_))));
+        assert!(matches!(
+            "0".parse::<Amount>(),
+            Err(AmountError::NotPositive(_))
+        ));
+        assert!(matches!(
+            "-5".parse::<Amount>(),
+            Err(AmountError::NotPositive(_))
+        ));
+        assert!(matches!(
+            "1.001".parse::<Amount>(),
+            Err(AmountError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            "1e5".parse::<Amount>(),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            "".parse::<Amount>(),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            "1,000".parse::<Amount>(),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            "1-2".parse::<Amount>(),
+            Err(AmountError::NotANumber(_))
+        ));
         assert!(matches!(
             "99999999999999999999999999".parse::<Amount>(),
             Err(AmountError::TooLarge(_))
@@ -184,6 +209,9 @@ mod tests {
         let a: Result<Amount, _> = serde_json::from_str("\"5.10\"");
         assert_eq!(a.map(|a| a.fen()).ok(), Some(510));
         assert!(serde_json::from_str::<Amount>("5.1").is_err());
-        assert_eq!(serde_json::to_string(&Amount::from_fen(510).ok()).ok(), Some("\"5.10\"".into()));
+        assert_eq!(
+            serde_json::to_string(&Amount::from_fen(510).ok()).ok(),
+            Some("\"5.10\"".into())
+        );
     }
 }

@@ -1,0 +1,68 @@
+//! The sync protocol's version and the rule for talking across versions.
+//!
+//! Bureaus upgrade their nodes one at a time, so a parent and a child can run
+//! different releases for a while. The rule has to be simple enough to reason
+//! about during such a rollout:
+//!
+//! - The version is one number (a "major" version). Anything a peer could
+//!   notice bumps it: the batch layout after the version field, the entry hash
+//!   framing, the checkpoint signing bytes, or a new entry kind (older nodes
+//!   refuse kinds they do not know). There are no minor versions and no
+//!   optional fields, because the binary encoding has nowhere to put them.
+//! - Every request carries the sender's version. A node accepts exactly the
+//!   versions in [`SUPPORTED_VERSIONS`] and refuses everything else before
+//!   reading the rest of the request.
+//! - A release that introduces version N+1 keeps N in `SUPPORTED_VERSIONS` for
+//!   as long as any peer may still speak N, and keeps sending N until its
+//!   peers are known to accept N+1.
+
+/// The version this node speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The versions this node accepts from peers.
+pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+
+/// A peer spoke a version this node does not accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "peer speaks protocol version {theirs}, but this node speaks version {ours} \
+     and accepts only versions {SUPPORTED_VERSIONS:?}"
+)]
+pub struct VersionError {
+    pub ours: u16,
+    pub theirs: u16,
+}
+
+/// Checks a peer's version against [`SUPPORTED_VERSIONS`].
+pub fn check_version(peer: u16) -> Result<(), VersionError> {
+    if SUPPORTED_VERSIONS.contains(&peer) {
+        Ok(())
+    } else {
+        Err(VersionError {
+            ours: PROTOCOL_VERSION,
+            theirs: peer,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_own_version() {
+        assert!(SUPPORTED_VERSIONS.contains(&PROTOCOL_VERSION));
+        assert_eq!(check_version(PROTOCOL_VERSION), Ok(()));
+    }
+
+    #[test]
+    fn refuses_other_versions_naming_both() {
+        for v in [0, 2, u16::MAX] {
+            let e = check_version(v).expect_err("unsupported");
+            assert_eq!(e, VersionError { ours: 1, theirs: v });
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("version {v}")), "{msg}");
+            assert!(msg.contains("speaks version 1"), "{msg}");
+        }
+    }
+}
