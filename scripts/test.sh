@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The one test command for fundsync: `bash scripts/test.sh [extra args]`.
+#
+# Integration tests need a real PostgreSQL. Rather than depend on whatever server
+# a machine may or may not have running, this starts a private, throwaway one for
+# the duration of the run and deletes it afterwards, so the same command works on
+# a developer's machine, on a fresh machine and in CI.
+#
+# Extra arguments go to the test runner, e.g. `bash scripts/test.sh -p fundsync-node`
+# or a test-name filter.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# Debian keeps the server binaries (initdb, pg_ctl, postgres) out of PATH, under a
+# versioned directory; pick the newest if several are installed.
+find_pg_bindir() {
+    local d
+    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+    if [[ -n "$d" && -x "$d/initdb" && -x "$d/postgres" ]]; then
+        printf '%s\n' "$d"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# 1. PostgreSQL server binaries: a fresh machine may have only the client, so
+#    install the server from Debian's packages if it is missing.
+# ---------------------------------------------------------------------------
+pg_bin="$(find_pg_bindir)"
+if [[ -z "$pg_bin" ]]; then
+    if ! is_root; then
+        log "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin;"
+        log "install them with: sudo apt-get install postgresql"
+        exit 1
+    fi
+    log "installing PostgreSQL from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends postgresql
+    pg_bin="$(find_pg_bindir)"
+    if [[ -z "$pg_bin" ]]; then
+        log "PostgreSQL was installed but no initdb/postgres under /usr/lib/postgresql/*/bin"
+        exit 1
+    fi
+fi
+log "using PostgreSQL from $pg_bin ($("$pg_bin/postgres" --version))"
+
+# ---------------------------------------------------------------------------
+# 2. A throwaway server in a temp dir, reachable only through a unix socket in
+#    that dir: no TCP port means no clash with another run or another server.
+# ---------------------------------------------------------------------------
+pg_tmp=""
+pg_started=0
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ "$pg_started" == 1 ]]; then
+        # immediate: the data is about to be deleted, no need for a clean checkpoint.
+        as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w -t 30 stop >/dev/null 2>&1 \
+            || log "warning: could not stop the throwaway PostgreSQL (data dir $pg_data)"
+    fi
+    if [[ -n "$pg_tmp" ]]; then rm -rf "$pg_tmp"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+# Turn Ctrl-C / kill into a normal exit so the EXIT trap always cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# /tmp rather than $TMPDIR: a unix socket path must fit in ~107 bytes, and
+# "<dir>/.s.PGSQL.5432" under a deep $TMPDIR may not.
+pg_tmp="$(mktemp -d /tmp/fundsync-pg.XXXXXX)"
+pg_data="$pg_tmp/data"
+pg_log="$pg_tmp/postgres.log"
+
+# PostgreSQL refuses to run as root, so as root everything server-side runs as
+# the `postgres` system user, which must own the temp dir. Root can still reach
+# the socket, so the tests themselves run as the invoking user.
+if is_root; then
+    if ! id -u postgres >/dev/null 2>&1; then
+        useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    fi
+    chown postgres: "$pg_tmp"
+    as_pg() { (cd "$pg_tmp" && runuser -u postgres -- "$@"); }
+else
+    as_pg() { (cd "$pg_tmp" && "$@"); }
+fi
+
+# C.UTF-8 gives UTF-8 text semantics with byte-order collation (stable, fast);
+# minimal images may lack it, and plain C is still correct for tests.
+locale=C
+if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
+    locale=C.UTF-8
+fi
+
+log "initdb in $pg_data (locale $locale)"
+if ! as_pg "$pg_bin/initdb" -D "$pg_data" -A trust -U postgres \
+        --encoding=UTF8 --locale="$locale" >"$pg_tmp/initdb.log" 2>&1; then
+    cat "$pg_tmp/initdb.log" >&2
+    log "initdb failed"
+    exit 1
+fi
+
+# Durability settings are off because the data is thrown away; max_connections is
+# raised because tests run in parallel and each may open a pool.
+cat >>"$pg_data/postgresql.conf" <<CONF
+
+# --- fundsync scripts/test.sh: throwaway test server ---
+listen_addresses = ''
+unix_socket_directories = '$pg_tmp'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+
+# -W: don't let pg_ctl wait; readiness is checked below with pg_isready so that
+# a server that dies on start is reported with its log instead of a timeout.
+as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_log" -W start >/dev/null
+pg_started=1
+
+deadline=$((SECONDS + 60))
+until "$pg_bin/pg_isready" -q -h "$pg_tmp" -U postgres; do
+    if ((SECONDS >= deadline)); then
+        log "PostgreSQL did not become ready within 60s; its log:"
+        cat "$pg_log" >&2 || true
+        exit 1
+    fi
+    sleep 0.2
+done
+
+# Check the server accepts real queries, not just connections.
+"$pg_bin/psql" "host=$pg_tmp user=postgres dbname=postgres" -XqAt -v ON_ERROR_STOP=1 \
+    -c 'select 1' >/dev/null
+
+# sqlx takes a unix-socket directory through the `host` query parameter.
+export FUNDSYNC_TEST_PG_URL="postgres://postgres@localhost/postgres?host=$pg_tmp"
+log "PostgreSQL ready: FUNDSYNC_TEST_PG_URL=$FUNDSYNC_TEST_PG_URL"
+
+# ---------------------------------------------------------------------------
+# 3. The tests.
+# ---------------------------------------------------------------------------
+# Cargo silently ignores -p when --workspace is also given, so --workspace is only
+# added when the caller did not choose packages. Package selection is collected
+# separately because the doctest run must not receive nextest-only arguments.
+scope=(--workspace)
+pkg_args=()
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        -p | --package | --exclude)
+            scope=()
+            pkg_args+=("${args[i]}" "${args[i + 1]:-}")
+            i=$((i + 1))
+            ;;
+        -p?* | --package=* | --exclude=* | --workspace | --all)
+            scope=()
+            pkg_args+=("${args[i]}")
+            ;;
+    esac
+done
+# --exclude only makes sense together with --workspace.
+if [[ ${#scope[@]} == 0 && " ${pkg_args[*]} " == *" --exclude"* ]]; then
+    scope=(--workspace)
+fi
+
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+    # nextest runs each test in its own process (isolation, parallelism) but does
+    # not run doctests. Doctests go first so that nextest's summary is the last
+    # thing printed: it is the line that says how many tests ran.
+    log "cargo test --doc ${scope[*]} ${pkg_args[*]}"
+    cargo test --doc "${scope[@]}" "${pkg_args[@]}" || status=$?
+    log "cargo nextest run ${scope[*]} $*"
+    cargo nextest run "${scope[@]}" "$@" || { rc=$?; ((status)) || status=$rc; }
+else
+    log "cargo-nextest not found; falling back to cargo test"
+    cargo test --doc "${scope[@]}" "${pkg_args[@]}" || status=$?
+    cargo test "${scope[@]}" --all-targets "$@" || { rc=$?; ((status)) || status=$rc; }
+fi
+
+if ((status)); then
+    log "tests FAILED (exit $status)"
+fi
+exit "$status"
