@@ -1,1 +1,18 @@
-//! placeholder
+//! fundsync node: one program for region, prefecture and county.
+//!
+//! Layers, bottom up: [`store`] (SQLite or PostgreSQL behind one SQL
+//! implementation), [`ledger`] (the journal, the rules and the derived
+//! tables), [`import`] (CSV vouchers), [`api`] (HTTP/JSON), and [`server`]
+//! (`serve(config, listener, shutdown)`). `main.rs` only parses the command
+//! line.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod import;
+pub mod ledger;
+pub mod server;
+pub mod store;

@@ -1,1 +1,220 @@
-fn main() {}
+//! The `fundsync` command: parses arguments and calls into the library.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use fundsync_node::clock::SystemClock;
+use fundsync_node::config::Config;
+use fundsync_node::ledger::{Identity, Ledger};
+use fundsync_node::{import, server};
+use fundsync_protocol::{Level, NodeCode};
+
+/// fundsync: earmarked fund tracking from region to county (扶贫资金动态监控).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set up a node: write a commented fundsync.toml, create the ledger and load the fund catalog.
+    Init {
+        /// region, prefecture or county.
+        #[arg(long)]
+        level: Level,
+        /// The node's administrative division code, e.g. 652800.
+        #[arg(long)]
+        code: NodeCode,
+        /// The node's name, e.g. 巴音郭楞蒙古自治州.
+        #[arg(long)]
+        name: String,
+        /// The parent's division code (not for the region).
+        #[arg(long)]
+        parent_code: Option<NodeCode>,
+        /// The parent's sync URL (not for the region).
+        #[arg(long)]
+        parent_url: Option<String>,
+        /// Where to keep the ledger and keys [default: fundsync-data next to the config].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The ledger database, sqlite://PATH or postgres://… [default: SQLite in the data dir].
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Address for the API and pages.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Where to write the configuration.
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Run the node: API and pages.
+    Serve {
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Import records into the ledger.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportWhat {
+    /// Treasury payment vouchers from a UTF-8 CSV file (all rows or none).
+    Payments {
+        file: PathBuf,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init {
+            level,
+            code,
+            name,
+            parent_code,
+            parent_url,
+            data_dir,
+            database_url,
+            listen,
+            config,
+        } => {
+            if config.exists() {
+                bail!(
+                    "{} already exists; remove it first or pass --config",
+                    config.display()
+                );
+            }
+            if level == Level::Region && (parent_code.is_some() || parent_url.is_some()) {
+                bail!("the region has no parent: drop --parent-code/--parent-url");
+            }
+            if level != Level::Region && parent_code.is_none() {
+                bail!("a {level} node needs --parent-code");
+            }
+            let mut cfg = Config::new(code, name.clone(), level);
+            cfg.parent_code = parent_code;
+            cfg.parent_url = parent_url;
+            cfg.database_url = database_url;
+            cfg.listen = listen;
+            if let Some(d) = data_dir {
+                cfg.data_dir = d;
+            }
+            let text = cfg.to_commented_toml();
+            // Open through the same path `serve` uses (relative data dir).
+            let written = Config::load_str(&text, &config)?;
+            let db = server::open_db(&written).await?;
+            Ledger::init(
+                &db,
+                &Identity {
+                    code,
+                    name,
+                    level,
+                    parent: parent_code,
+                },
+            )
+            .await?;
+            db.close().await;
+            std::fs::write(&config, text)
+                .with_context(|| format!("writing {}", config.display()))?;
+            println!(
+                "initialised {code} ({level}); configuration in {}",
+                config.display()
+            );
+            println!(
+                "start it with: fundsync serve --config {}",
+                config.display()
+            );
+            Ok(())
+        }
+        Command::Serve { config } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let listener = tokio::net::TcpListener::bind(&cfg.listen)
+                .await
+                .with_context(|| format!("listening on {}", cfg.listen))?;
+            tracing::info!(node = %cfg.code, addr = %listener.local_addr()?, "serving");
+            println!(
+                "fundsync {} listening on http://{}",
+                cfg.code,
+                listener.local_addr()?
+            );
+            server::serve(ledger, &cfg, listener, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Import {
+            what: ImportWhat::Payments { file, config },
+        } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let started = std::time::Instant::now();
+            match import::import_payments(&ledger, std::io::BufReader::with_capacity(1 << 20, f))
+                .await
+            {
+                Ok(r) => {
+                    println!(
+                        "imported {} rows: {} new payments, {} already recorded ({:.1} s)",
+                        r.rows,
+                        r.created,
+                        r.existing,
+                        started.elapsed().as_secs_f64()
+                    );
+                    ledger.db().close().await;
+                    Ok(())
+                }
+                Err(import::ImportError::Rows(rows)) => {
+                    eprintln!("nothing imported; {} row(s) rejected:", rows.len());
+                    for r in &rows {
+                        eprintln!("  line {}: {}", r.line, r.message);
+                    }
+                    std::process::exit(1);
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

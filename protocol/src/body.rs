@@ -105,13 +105,15 @@ pub struct OwnBudgetAdded {
 }
 
 /// Budget authority carved from what a node holds and issued to one of its
-/// children (分配下达). The category is the source's.
+/// children (分配下达).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationIssued {
     pub doc_no: String,
     /// The allocation, own budget or received funds this is carved from.
     pub source: EntryId,
+    /// Always the source's category; carried so each entry reads on its own.
+    pub category: String,
     pub to: NodeCode,
     pub amount: Amount,
     pub issued_on: NaiveDate,
@@ -399,6 +401,7 @@ impl Body {
             }
             Body::AllocationIssued(b) => {
                 code("doc_no", &b.doc_no)?;
+                code("category", &b.category)?;
                 prose("title", &b.title)
             }
             Body::ProjectRegistered(b) => {
@@ -486,8 +489,12 @@ mod tests {
 
     #[test]
     fn refuses_unknown_kind_and_fields() {
-        assert!(matches!(Body::decode("nope", b"{}"), Err(BodyError::UnknownKind(_))));
-        let mut v: serde_json::Value = serde_json::from_slice(&payment().encode()).unwrap_or_default();
+        assert!(matches!(
+            Body::decode("nope", b"{}"),
+            Err(BodyError::UnknownKind(_))
+        ));
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&payment().encode()).unwrap_or_default();
         v["extra"] = 1.into();
         let bytes = serde_json::to_vec(&v).unwrap_or_default();
         assert!(matches!(
@@ -502,16 +509,22 @@ mod tests {
 
     #[test]
     fn validates_text() {
-        let Body::PaymentRecorded(mut p) = payment() else { unreachable!() };
+        let Body::PaymentRecorded(mut p) = payment() else {
+            unreachable!()
+        };
         p.payee_name = "a\u{0}b".into();
         assert_eq!(
             Body::PaymentRecorded(p.clone()).validate(),
-            Err(BodyError::Control { field: "payee_name" })
+            Err(BodyError::Control {
+                field: "payee_name"
+            })
         );
         p.payee_name = " ".into();
         assert_eq!(
             Body::PaymentRecorded(p.clone()).validate(),
-            Err(BodyError::Empty { field: "payee_name" })
+            Err(BodyError::Empty {
+                field: "payee_name"
+            })
         );
         p.payee_name = "x".repeat(TEXT_CHARS_MAX + 1);
         assert!(matches!(
@@ -531,6 +544,9 @@ mod tests {
             value: Decimal::from(10),
             unit: "公里".into(),
         };
-        assert!(matches!(Body::TargetSet(t).validate(), Err(BodyError::Invalid(_))));
+        assert!(matches!(
+            Body::TargetSet(t).validate(),
+            Err(BodyError::Invalid(_))
+        ));
     }
 }

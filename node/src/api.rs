@@ -1,0 +1,625 @@
+//! The local HTTP API, `/api/v1`: JSON in, JSON out, amounts as decimal
+//! strings in yuan. Every error is `{"error": code, "message": text}` with
+//! a status that says whose fault it is; internal details are logged, never
+//! sent.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::NaiveDate;
+use fundsync_protocol::body::*;
+use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::import::{self, ImportError};
+use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
+use crate::ledger::{Ledger, LedgerError, Outcome};
+
+/// Shared state of the handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub ledger: Ledger,
+    pub import_bytes_max: usize,
+}
+
+/// An API error: a status, a stable code and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        use LedgerError::*;
+        let status = match &e {
+            Body(_) => StatusCode::BAD_REQUEST,
+            CategoryExists(_)
+            | NodeExists(_)
+            | Conflict { .. }
+            | DuplicateVoucher(_)
+            | AlreadyReversed(_) => StatusCode::CONFLICT,
+            Store(_) | WrongNode { .. } | NotInitialised => {
+                tracing::error!(error = %e, "ledger failure");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the node's log",
+                );
+            }
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(status, "payload_too_large", "request body is too large");
+        }
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return ApiError::new(
+                status,
+                "unsupported_media_type",
+                "send JSON with Content-Type: application/json",
+            );
+        }
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+    }
+}
+
+/// `Json` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Serialize)]
+struct Created {
+    id: String,
+    created: bool,
+}
+
+fn created(o: Outcome) -> (StatusCode, Json<Created>) {
+    match o {
+        Outcome::Created(id) => (
+            StatusCode::CREATED,
+            Json(Created {
+                id: id.to_string(),
+                created: true,
+            }),
+        ),
+        Outcome::Existing(id) => (
+            StatusCode::OK,
+            Json(Created {
+                id: id.to_string(),
+                created: false,
+            }),
+        ),
+    }
+}
+
+/// The router for one node.
+pub fn router(state: AppState, body_bytes_max: usize) -> Router {
+    let import_limit = state.import_bytes_max;
+    let api = Router::new()
+        .route("/node", get(node))
+        .route("/nodes", get(nodes).post(add_child))
+        .route("/catalog", get(catalog).post(add_category))
+        .route("/funds-received", post(funds_received))
+        .route("/own-budgets", get(own_budgets).post(add_own_budget))
+        .route("/allocations", get(allocations).post(add_allocation))
+        .route("/allocations/{id}", get(allocation))
+        .route("/projects", get(projects).post(add_project))
+        .route("/projects/{origin}/{code}", get(project))
+        .route("/projects/{code}/targets", post(add_target))
+        .route("/projects/{code}/status", post(set_status))
+        .route("/targets/{id}/actual", post(record_actual))
+        .route("/payments", get(payments).post(add_payment))
+        .route("/payments/{id}", get(payment))
+        .route("/payments/{voucher_no}/reversal", post(reverse_payment))
+        .route(
+            "/payments/import",
+            post(import_csv).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/ledger/summary", get(summary))
+        .route("/journal", get(journal));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(DefaultBodyLimit::max(body_bytes_max))
+        .with_state(Arc::new(state))
+}
+
+type S = State<Arc<AppState>>;
+
+async fn readyz(State(s): S) -> ApiResult<&'static str> {
+    sqlx::query("SELECT 1")
+        .execute(s.ledger.db().read())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "not ready");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "database unavailable",
+            )
+        })?;
+    Ok("ready")
+}
+
+async fn node(State(s): S) -> impl IntoResponse {
+    Json(s.ledger.identity().clone())
+}
+
+async fn nodes(State(s): S) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.ledger.nodes().await?))
+}
+
+async fn add_child(State(s): S, Json(b): Json<ChildRegistered>) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        s.ledger.submit_one(Body::ChildRegistered(b)).await?,
+    ))
+}
+
+async fn catalog(State(s): S) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.ledger.categories().await?))
+}
+
+async fn add_category(State(s): S, Json(b): Json<CategoryDefined>) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        s.ledger.submit_one(Body::CategoryDefined(b)).await?,
+    ))
+}
+
+async fn funds_received(State(s): S, Json(b): Json<FundsReceived>) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.ledger.submit_one(Body::FundsReceived(b)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    #[serde(default)]
+    page: Option<u32>,
+    #[serde(default)]
+    page_size: Option<u32>,
+}
+
+impl PageQuery {
+    fn page(&self) -> Page {
+        let d = Page::default();
+        Page {
+            page: self.page.unwrap_or(d.page),
+            page_size: self.page_size.unwrap_or(d.page_size),
+        }
+    }
+}
+
+async fn own_budgets(State(s): S, Query(p): Query<PageQuery>) -> ApiResult<impl IntoResponse> {
+    let f = AllocationFilter {
+        kind: Some("own_budget".into()),
+        ..Default::default()
+    };
+    Ok(Json(s.ledger.allocations(f, p.page()).await?))
+}
+
+async fn add_own_budget(
+    State(s): S,
+    Json(b): Json<OwnBudgetAdded>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.ledger.submit_one(Body::OwnBudgetAdded(b)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllocationQuery {
+    #[serde(flatten)]
+    filter: AllocationFilterQuery,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+// `flatten` and `deny_unknown_fields` do not mix in serde; list the fields.
+#[derive(Debug, Deserialize)]
+struct AllocationFilterQuery {
+    holder: Option<NodeCode>,
+    from_node: Option<NodeCode>,
+    kind: Option<String>,
+    category: Option<String>,
+    fund_origin: Option<String>,
+    source: Option<EntryId>,
+    as_of: Option<NaiveDate>,
+}
+
+async fn allocations(
+    State(s): S,
+    Query(q): Query<AllocationQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let f = q.filter;
+    let filter = AllocationFilter {
+        holder: f.holder,
+        from_node: f.from_node,
+        kind: f.kind,
+        category: f.category,
+        fund_origin: f.fund_origin,
+        source: f.source,
+        as_of: f.as_of,
+    };
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .page();
+    Ok(Json(s.ledger.allocations(filter, page).await?))
+}
+
+/// A new allocation; the category may be left out (it is the source's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAllocation {
+    doc_no: String,
+    source: EntryId,
+    to: NodeCode,
+    amount: Amount,
+    issued_on: NaiveDate,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    title: String,
+}
+
+async fn add_allocation(State(s): S, Json(a): Json<NewAllocation>) -> ApiResult<impl IntoResponse> {
+    let category = match a.category {
+        Some(c) => c,
+        None => {
+            s.ledger
+                .allocation(a.source)
+                .await?
+                .ok_or(LedgerError::UnknownAllocation(a.source))?
+                .category
+        }
+    };
+    let body = Body::AllocationIssued(AllocationIssued {
+        doc_no: a.doc_no,
+        source: a.source,
+        category,
+        to: a.to,
+        amount: a.amount,
+        issued_on: a.issued_on,
+        title: a.title,
+    });
+    Ok(created(s.ledger.submit_one(body).await?))
+}
+
+fn entry_id(s: &str) -> ApiResult<EntryId> {
+    s.parse().map_err(|e: fundsync_protocol::ids::IdError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string())
+    })
+}
+
+async fn allocation(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = entry_id(&id)?;
+    let a = s
+        .ledger
+        .allocation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("allocation"))?;
+    Ok(Json(a))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectQuery {
+    origin: Option<NodeCode>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+async fn projects(State(s): S, Query(q): Query<ProjectQuery>) -> ApiResult<impl IntoResponse> {
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .page();
+    Ok(Json(s.ledger.projects(q.origin, page).await?))
+}
+
+async fn add_project(
+    State(s): S,
+    Json(b): Json<ProjectRegistered>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        s.ledger.submit_one(Body::ProjectRegistered(b)).await?,
+    ))
+}
+
+async fn project(
+    State(s): S,
+    Path((origin, code)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let origin: NodeCode = origin
+        .parse()
+        .map_err(|e: fundsync_protocol::ids::IdError| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string())
+        })?;
+    let p = s
+        .ledger
+        .project(origin, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found("project"))?;
+    Ok(Json(p))
+}
+
+/// A target for the project named in the path.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTarget {
+    level1: TargetLevel1,
+    level2: TargetLevel2,
+    indicator: String,
+    op: TargetOp,
+    #[serde(with = "rust_decimal::serde::str")]
+    value: rust_decimal::Decimal,
+    #[serde(default)]
+    unit: String,
+}
+
+async fn add_target(
+    State(s): S,
+    Path(code): Path<String>,
+    Json(t): Json<NewTarget>,
+) -> ApiResult<impl IntoResponse> {
+    let body = Body::TargetSet(TargetSet {
+        project: code,
+        level1: t.level1,
+        level2: t.level2,
+        indicator: t.indicator,
+        op: t.op,
+        value: t.value,
+        unit: t.unit,
+    });
+    Ok(created(s.ledger.submit_one(body).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatus {
+    status: ProjectStatus,
+}
+
+async fn set_status(
+    State(s): S,
+    Path(code): Path<String>,
+    Json(b): Json<NewStatus>,
+) -> ApiResult<impl IntoResponse> {
+    let body = Body::ProjectStatusChanged(ProjectStatusChanged {
+        project: code,
+        status: b.status,
+    });
+    Ok(created(s.ledger.submit_one(body).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewActual {
+    #[serde(with = "rust_decimal::serde::str")]
+    actual: rust_decimal::Decimal,
+    recorded_on: NaiveDate,
+}
+
+async fn record_actual(
+    State(s): S,
+    Path(id): Path<String>,
+    Json(b): Json<NewActual>,
+) -> ApiResult<impl IntoResponse> {
+    let body = Body::TargetActualRecorded(TargetActualRecorded {
+        target: entry_id(&id)?,
+        actual: b.actual,
+        recorded_on: b.recorded_on,
+    });
+    Ok(created(s.ledger.submit_one(body).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentQuery {
+    origin: Option<NodeCode>,
+    allocation: Option<EntryId>,
+    project: Option<String>,
+    voucher_no: Option<String>,
+    as_of: Option<NaiveDate>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+async fn payments(State(s): S, Query(q): Query<PaymentQuery>) -> ApiResult<impl IntoResponse> {
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .page();
+    let f = PaymentFilter {
+        origin: q.origin,
+        allocation: q.allocation,
+        project: q.project,
+        voucher_no: q.voucher_no,
+        as_of: q.as_of,
+    };
+    Ok(Json(s.ledger.payments(f, page).await?))
+}
+
+async fn add_payment(State(s): S, Json(b): Json<PaymentRecorded>) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        s.ledger.submit_one(Body::PaymentRecorded(b)).await?,
+    ))
+}
+
+async fn payment(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = entry_id(&id)?;
+    let p = s
+        .ledger
+        .payment(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    Ok(Json(p))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReversal {
+    reversed_on: NaiveDate,
+    reason: String,
+}
+
+async fn reverse_payment(
+    State(s): S,
+    Path(voucher_no): Path<String>,
+    Json(b): Json<NewReversal>,
+) -> ApiResult<impl IntoResponse> {
+    let body = Body::PaymentReversed(PaymentReversed {
+        voucher_no,
+        reversed_on: b.reversed_on,
+        reason: b.reason,
+    });
+    Ok(created(s.ledger.submit_one(body).await?))
+}
+
+async fn import_csv(
+    State(s): S,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("text/csv") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the vouchers as CSV with Content-Type: text/csv",
+        ));
+    }
+    match import::import_payments(&s.ledger, std::io::Cursor::new(body)).await {
+        Ok(report) => Ok((StatusCode::OK, Json(report)).into_response()),
+        Err(ImportError::Rows(rows)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({
+                "error": "invalid_rows",
+                "message": format!("{} row(s) rejected; nothing was imported", rows.len()),
+                "rows": rows,
+            })),
+        )
+            .into_response()),
+        Err(ImportError::Empty) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty",
+            "the file has no rows",
+        )),
+        Err(ImportError::Ledger(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryQuery {
+    as_of: Option<NaiveDate>,
+    /// Comma-separated: node, fund_category, fund_origin.
+    group_by: Option<String>,
+    /// Restrict to the subtree of this node.
+    node: Option<NodeCode>,
+}
+
+async fn summary(State(s): S, Query(q): Query<SummaryQuery>) -> ApiResult<impl IntoResponse> {
+    let as_of = q.as_of.unwrap_or_else(|| s.ledger.clock().today());
+    let mut group_by = Vec::new();
+    for g in q.group_by.as_deref().unwrap_or("node").split(',') {
+        let g: GroupBy = serde_json::from_value(serde_json::Value::String(g.trim().to_owned()))
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("group_by {g:?}: expected node, fund_category or fund_origin"),
+                )
+            })?;
+        if !group_by.contains(&g) {
+            group_by.push(g);
+        }
+    }
+    Ok(Json(s.ledger.summary(as_of, &group_by, q.node).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalQuery {
+    origin: Option<NodeCode>,
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+async fn journal(State(s): S, Query(q): Query<JournalQuery>) -> ApiResult<impl IntoResponse> {
+    let origin = q.origin.unwrap_or(s.ledger.identity().code);
+    let entries = s
+        .ledger
+        .journal(origin, q.after.unwrap_or(0), q.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(entries))
+}

@@ -1,0 +1,224 @@
+//! Importing treasury payment vouchers from CSV (国库集中支付凭证).
+//!
+//! The file is read and parsed on a blocking thread while the ledger checks
+//! and applies rows on the async side, so both cores work. The whole file is
+//! one transaction: any bad row (reported by line number, up to
+//! [`ROW_ERRORS_MAX`] of them) rolls everything back. Headers may be English
+//! field names or the Chinese column names treasury systems export.
+
+use std::io::Read;
+
+use chrono::NaiveDate;
+use fundsync_protocol::body::PaymentRecorded;
+use fundsync_protocol::{Amount, Body, EntryId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::ledger::{Ledger, LedgerError, Outcome};
+
+/// How many bad rows are reported before the import stops looking.
+pub const ROW_ERRORS_MAX: usize = 100;
+/// Rows handed from the parser to the ledger at a time.
+const CHUNK_ROWS: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+struct CsvRow {
+    #[serde(alias = "凭证号")]
+    voucher_no: String,
+    #[serde(alias = "支付日期")]
+    paid_on: String,
+    #[serde(alias = "付款人", alias = "付款单位")]
+    payer: String,
+    #[serde(alias = "收款人", alias = "收款人名称")]
+    payee_name: String,
+    #[serde(default, alias = "收款人账号")]
+    payee_account: String,
+    #[serde(default, alias = "收款人开户行", alias = "收款银行")]
+    payee_bank: String,
+    #[serde(alias = "金额", alias = "支付金额")]
+    amount: String,
+    #[serde(default, alias = "功能分类", alias = "支出功能分类")]
+    function_class: String,
+    #[serde(alias = "指标", alias = "指标编号")]
+    allocation: String,
+    #[serde(alias = "项目", alias = "项目编码")]
+    project: String,
+    #[serde(default, alias = "用途", alias = "摘要")]
+    purpose: String,
+}
+
+/// A rejected row.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line in the file (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+/// Why an import failed. Nothing was recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{} row(s) rejected, nothing imported; first: line {}: {}", .0.len(), .0.first().map(|e| e.line).unwrap_or(0), .0.first().map(|e| e.message.as_str()).unwrap_or(""))]
+    Rows(Vec<RowError>),
+    #[error("the file has no rows")]
+    Empty,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ImportReport {
+    pub rows: u64,
+    /// New payments recorded.
+    pub created: u64,
+    /// Rows already recorded earlier (the same voucher with the same fields).
+    pub existing: u64,
+}
+
+fn parse_row(r: CsvRow) -> Result<PaymentRecorded, String> {
+    let amount: Amount = r.amount.parse().map_err(|e| format!("amount: {e}"))?;
+    let paid_on = NaiveDate::parse_from_str(r.paid_on.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("paid_on {:?} is not a date like 2020-05-01", r.paid_on))?;
+    let allocation: EntryId = r
+        .allocation
+        .trim()
+        .parse()
+        .map_err(|e| format!("allocation: {e}"))?;
+    let p = PaymentRecorded {
+        voucher_no: r.voucher_no.trim().to_owned(),
+        paid_on,
+        payer: r.payer.trim().to_owned(),
+        payee_name: r.payee_name.trim().to_owned(),
+        payee_account: r.payee_account.trim().to_owned(),
+        payee_bank: r.payee_bank.trim().to_owned(),
+        amount,
+        function_class: r.function_class.trim().to_owned(),
+        allocation,
+        project: r.project.trim().to_owned(),
+        purpose: r.purpose.trim().to_owned(),
+    };
+    Body::PaymentRecorded(p.clone())
+        .validate()
+        .map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+type Chunk = Vec<(u64, Result<PaymentRecorded, String>)>;
+
+/// Parses CSV from `input` on a blocking thread, sending chunks of rows.
+fn spawn_parser<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Chunk> {
+    let (tx, rx) = mpsc::channel::<Chunk>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::Headers)
+            .from_reader(input);
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        let mut record = csv::StringRecord::new();
+        let headers = match reader.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => {
+                let _ = tx.blocking_send(vec![(1, Err(format!("header: {e}")))]);
+                return;
+            }
+        };
+        loop {
+            let line = reader.position().line();
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let row = record
+                        .deserialize::<CsvRow>(Some(&headers))
+                        .map_err(|e| csv_message(&e))
+                        .and_then(parse_row);
+                    chunk.push((record.position().map(|p| p.line()).unwrap_or(line), row));
+                }
+                Err(e) => chunk.push((line, Err(csv_message(&e)))),
+            }
+            if chunk.len() >= CHUNK_ROWS && tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+                return;
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(chunk);
+        }
+    });
+    rx
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 (save the file as UTF-8)".to_owned(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+            Some(i) => format!("column {}: {}", i + 1, err.kind()),
+            None => err.kind().to_string(),
+        },
+        _ => e.to_string(),
+    }
+}
+
+/// Imports a CSV file of vouchers into the ledger, all or nothing.
+pub async fn import_payments<R: Read + Send + 'static>(
+    ledger: &Ledger,
+    input: R,
+) -> Result<ImportReport, ImportError> {
+    let mut rx = spawn_parser(input);
+    let me = ledger.identity().code;
+    let mut work = ledger.begin().await?;
+    let mut errors = Vec::new();
+    let mut report = ImportReport {
+        rows: 0,
+        created: 0,
+        existing: 0,
+    };
+    while let Some(chunk) = rx.recv().await {
+        let nos: Vec<&str> = chunk
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().map(|p| p.voucher_no.as_str()))
+            .collect();
+        if errors.is_empty() {
+            work.prefetch_vouchers(me, &nos).await?;
+        }
+        for (line, row) in chunk {
+            report.rows += 1;
+            let body = match row {
+                Ok(p) => Body::PaymentRecorded(p),
+                Err(message) => {
+                    errors.push(RowError { line, message });
+                    continue;
+                }
+            };
+            if !errors.is_empty() {
+                // Already failing: keep parsing to report bad rows, but stop
+                // applying (later balances would be meaningless).
+                continue;
+            }
+            match work.record(&body).await {
+                Ok(Outcome::Created(_)) => report.created += 1,
+                Ok(Outcome::Existing(_)) => report.existing += 1,
+                Err(LedgerError::Store(e)) => return Err(LedgerError::Store(e).into()),
+                Err(e) => errors.push(RowError {
+                    line,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        if errors.len() >= ROW_ERRORS_MAX {
+            break;
+        }
+    }
+    if !errors.is_empty() {
+        errors.truncate(ROW_ERRORS_MAX);
+        return Err(ImportError::Rows(errors));
+    }
+    if report.rows == 0 {
+        return Err(ImportError::Empty);
+    }
+    work.commit().await?;
+    Ok(report)
+}

@@ -1,0 +1,125 @@
+//! Why the ledger refused something. Every variant leaves the ledger
+//! unchanged: the transaction that found it is rolled back.
+
+use fundsync_protocol::body::BodyError;
+use fundsync_protocol::{EntryId, FundOrigin, NodeCode};
+use rust_decimal::Decimal;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("unknown fund category {0:?}")]
+    UnknownCategory(String),
+    #[error("fund category {category:?} has origin {origin}; here it must be {expected}")]
+    CategoryOrigin {
+        category: String,
+        origin: FundOrigin,
+        expected: String,
+    },
+    #[error("fund category {0:?} already exists with other fields")]
+    CategoryExists(String),
+    #[error("unknown allocation {0}")]
+    UnknownAllocation(EntryId),
+    #[error("allocation {allocation} is held by {holder}, not by this node ({me})")]
+    NotHolder {
+        allocation: EntryId,
+        holder: NodeCode,
+        me: NodeCode,
+    },
+    #[error("allocation {source_id} has category {source_category:?}, not {given:?}")]
+    CategoryMismatch {
+        source_id: EntryId,
+        source_category: String,
+        given: String,
+    },
+    #[error("over-allocation: {source_id} has {available} yuan available, {requested} requested")]
+    OverAllocation {
+        source_id: EntryId,
+        available: Decimal,
+        requested: Decimal,
+    },
+    #[error("{to} is not a child of this node ({me}); allocations go to direct children only")]
+    NotAChild { to: NodeCode, me: NodeCode },
+    #[error("only the top node (region) registers funds received from the centre")]
+    NotTopNode,
+    #[error("a county node has no children")]
+    NoChildren,
+    #[error("{code} is not inside this node's division ({me})")]
+    OutsideDivision { code: NodeCode, me: NodeCode },
+    #[error("node {0} is already registered with another name")]
+    NodeExists(NodeCode),
+    #[error("{what} {key:?} is already recorded with different fields")]
+    Conflict { what: &'static str, key: String },
+    #[error("unknown project {0:?}")]
+    UnknownProject(String),
+    #[error("project {0:?} has no performance target and cannot receive funds (seed 003 §7)")]
+    NoTarget(String),
+    #[error("project {0:?} is cancelled and cannot receive funds")]
+    ProjectCancelled(String),
+    #[error("unknown performance target {0}")]
+    UnknownTarget(EntryId),
+    #[error("voucher {0:?} is already recorded with different fields")]
+    DuplicateVoucher(String),
+    #[error("unknown voucher {0:?}")]
+    UnknownVoucher(String),
+    #[error("voucher {0:?} is already reversed")]
+    AlreadyReversed(String),
+    #[error(
+        "payment of {requested} yuan exceeds the {available} yuan left on allocation {allocation}"
+    )]
+    OverBalance {
+        allocation: EntryId,
+        available: Decimal,
+        requested: Decimal,
+    },
+    #[error("a sum of amounts overflows")]
+    Overflow,
+    #[error("this database belongs to node {stored}, not {configured}")]
+    WrongNode { stored: String, configured: String },
+    #[error("the database has not been initialised: run `fundsync init`")]
+    NotInitialised,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for LedgerError {
+    fn from(e: sqlx::Error) -> Self {
+        LedgerError::Store(StoreError::Sqlx(e))
+    }
+}
+
+impl LedgerError {
+    /// A stable, machine-readable code for API clients.
+    pub fn code(&self) -> &'static str {
+        use LedgerError::*;
+        match self {
+            Body(BodyError::UnknownKind(_)) => "unknown_kind",
+            Body(_) => "invalid_input",
+            UnknownCategory(_) => "unknown_category",
+            CategoryOrigin { .. } => "category_origin",
+            CategoryExists(_) | NodeExists(_) | Conflict { .. } => "conflict",
+            UnknownAllocation(_) => "unknown_allocation",
+            NotHolder { .. } => "not_holder",
+            CategoryMismatch { .. } => "category_mismatch",
+            OverAllocation { .. } => "over_allocation",
+            NotAChild { .. } => "not_a_child",
+            NotTopNode => "not_top_node",
+            NoChildren => "no_children",
+            OutsideDivision { .. } => "outside_division",
+            UnknownProject(_) => "unknown_project",
+            NoTarget(_) => "no_performance_target",
+            ProjectCancelled(_) => "project_cancelled",
+            UnknownTarget(_) => "unknown_target",
+            DuplicateVoucher(_) => "duplicate_voucher",
+            UnknownVoucher(_) => "unknown_voucher",
+            AlreadyReversed(_) => "already_reversed",
+            OverBalance { .. } => "over_balance",
+            Overflow => "overflow",
+            WrongNode { .. } | NotInitialised => "misconfigured",
+            Store(_) => "internal",
+        }
+    }
+}

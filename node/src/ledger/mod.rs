@@ -1,0 +1,170 @@
+//! The ledger: a node's journal and everything derived from it.
+//!
+//! Callers hand the ledger entry bodies; it checks the rules, appends entries
+//! and updates the derived tables in one transaction ([`work`]). Reads go to
+//! the derived tables ([`query`]).
+
+pub mod error;
+pub mod query;
+pub mod work;
+
+use std::sync::Arc;
+
+use fundsync_protocol::{Body, Level, NodeCode};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+pub use error::LedgerError;
+pub use work::{Head, Outcome, Work};
+
+use crate::catalog;
+use crate::clock::Clock;
+use crate::store::Db;
+
+/// Who this node is: its division code, name, level and parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub code: NodeCode,
+    pub name: String,
+    pub level: Level,
+    pub parent: Option<NodeCode>,
+}
+
+/// A node's ledger.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    db: Db,
+    me: Arc<Identity>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Ledger {
+    /// Records the node's identity and loads the shipped fund catalog.
+    /// Running it again with the same identity changes nothing.
+    pub async fn init(db: &Db, id: &Identity) -> Result<(), LedgerError> {
+        if let Some(stored) = Self::stored_identity(db).await? {
+            if &stored != id {
+                return Err(LedgerError::WrongNode {
+                    stored: format!("{} {} ({})", stored.code, stored.name, stored.level),
+                    configured: format!("{} {} ({})", id.code, id.name, id.level),
+                });
+            }
+            return Ok(());
+        }
+        let mut tx = db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO node_identity (id, code, name, level, parent) VALUES (1, $1, $2, $3, $4)",
+        )
+        .bind(id.code.as_str())
+        .bind(&id.name)
+        .bind(id.level.as_str())
+        .bind(id.parent.map(|p| p.as_str().to_owned()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO nodes (code, name, level, parent) VALUES ($1, $2, $3, $4)")
+            .bind(id.code.as_str())
+            .bind(&id.name)
+            .bind(id.level.as_str())
+            .bind(id.parent.map(|p| p.as_str().to_owned()))
+            .execute(&mut *tx)
+            .await?;
+        for c in catalog::shipped() {
+            sqlx::query(
+                "INSERT INTO fund_categories (code, name, origin, department, classified) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&c.code)
+            .bind(&c.name)
+            .bind(c.origin.as_str())
+            .bind(&c.department)
+            .bind(i64::from(c.classified))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn stored_identity(db: &Db) -> Result<Option<Identity>, LedgerError> {
+        let row = sqlx::query("SELECT code, name, level, parent FROM node_identity WHERE id = 1")
+            .fetch_optional(db.read())
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let corrupt =
+            |what: &str| LedgerError::Store(crate::store::StoreError::Corrupt(what.to_owned()));
+        Ok(Some(Identity {
+            code: r
+                .try_get::<String, _>(0)?
+                .parse()
+                .map_err(|_| corrupt("identity code"))?,
+            name: r.try_get(1)?,
+            level: r
+                .try_get::<String, _>(2)?
+                .parse()
+                .map_err(|_| corrupt("identity level"))?,
+            parent: r
+                .try_get::<Option<String>, _>(3)?
+                .map(|p| p.parse())
+                .transpose()
+                .map_err(|_| corrupt("identity parent"))?,
+        }))
+    }
+
+    /// Opens an initialised ledger. When `expect` is given, the stored
+    /// identity must be that node.
+    pub async fn open(
+        db: Db,
+        expect: Option<NodeCode>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, LedgerError> {
+        let me = Self::stored_identity(&db)
+            .await?
+            .ok_or(LedgerError::NotInitialised)?;
+        if let Some(code) = expect {
+            if code != me.code {
+                return Err(LedgerError::WrongNode {
+                    stored: me.code.to_string(),
+                    configured: code.to_string(),
+                });
+            }
+        }
+        Ok(Ledger {
+            db,
+            me: Arc::new(me),
+            clock,
+        })
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.me
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Starts a write transaction; see [`Work`].
+    pub async fn begin(&self) -> Result<Work<'_>, LedgerError> {
+        Work::begin(&self.db, &self.me, self.clock.now_ms()).await
+    }
+
+    /// Records bodies in order, all or none.
+    pub async fn submit(&self, bodies: &[Body]) -> Result<Vec<Outcome>, LedgerError> {
+        let mut work = self.begin().await?;
+        let mut out = Vec::with_capacity(bodies.len());
+        for b in bodies {
+            out.push(work.record(b).await?);
+        }
+        work.commit().await?;
+        Ok(out)
+    }
+
+    /// Records one body.
+    pub async fn submit_one(&self, body: Body) -> Result<Outcome, LedgerError> {
+        let mut v = self.submit(std::slice::from_ref(&body)).await?;
+        v.pop().ok_or(LedgerError::Overflow)
+    }
+}

@@ -1,0 +1,1123 @@
+//! One write transaction over the ledger: rules, entries and derived tables.
+//!
+//! Architecture invariant: balances change only here, through [`Work::apply`],
+//! for local and replicated entries alike, inside the transaction that
+//! appends the entry to the journal. A `Work` that is dropped without
+//! [`Work::commit`] rolls back, leaving the ledger as it was.
+//!
+//! Hot-path state (allocation balances, project totals, vouchers, payment and
+//! journal rows, daily sums) is kept in memory and flushed in multi-row
+//! statements; everything rare is written at once with single statements, so
+//! reads later in the same transaction see it.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use fundsync_protocol::body::*;
+use fundsync_protocol::money::fen_to_yuan;
+use fundsync_protocol::{Body, Entry, EntryId, FundOrigin, Hash, Level, NodeCode};
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Row, Transaction};
+
+use super::error::LedgerError;
+use super::Identity;
+use crate::store::{insert_values_sql, Db};
+
+/// Rows buffered before a flush; bounds memory on million-row imports.
+const FLUSH_ROWS: usize = 4096;
+
+/// What a local submission resolved to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new entry was appended.
+    Created(EntryId),
+    /// The same thing was already recorded (an idempotent retry).
+    Existing(EntryId),
+}
+
+impl Outcome {
+    pub fn id(self) -> EntryId {
+        match self {
+            Outcome::Created(id) | Outcome::Existing(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Alloc {
+    holder: NodeCode,
+    category: String,
+    amount_fen: i64,
+    issued_fen: i64,
+    paid_fen: i64,
+    dirty: bool,
+}
+
+impl Alloc {
+    fn available_fen(&self) -> Result<i64, LedgerError> {
+        self.amount_fen
+            .checked_sub(self.issued_fen)
+            .and_then(|v| v.checked_sub(self.paid_fen))
+            .ok_or(LedgerError::Overflow)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Proj {
+    status: String,
+    target_count: i64,
+    paid_fen: i64,
+    dirty: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Voucher {
+    id: EntryId,
+    fingerprint: [u8; 32],
+    amount_fen: i64,
+    allocation: EntryId,
+    project: String,
+    paid_on: NaiveDate,
+    reversed: bool,
+}
+
+struct JournalRow {
+    entry: Entry,
+    hash: Hash,
+}
+
+struct PaymentRow {
+    id: EntryId,
+    p: PaymentRecorded,
+}
+
+#[derive(Default)]
+struct Daily {
+    holder: Option<NodeCode>,
+    paid_fen: i64,
+    payments: i64,
+}
+
+/// Per-origin head of the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+impl Head {
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: Hash::ZERO,
+    };
+}
+
+pub struct Work<'l> {
+    tx: Transaction<'static, Any>,
+    me: &'l Identity,
+    bind_max: usize,
+    now_ms: i64,
+    heads: HashMap<NodeCode, Head>,
+    heads_dirty: Vec<NodeCode>,
+    allocs: HashMap<EntryId, Alloc>,
+    projects: HashMap<(NodeCode, String), Proj>,
+    vouchers: HashMap<(NodeCode, String), Option<Voucher>>,
+    journal: Vec<JournalRow>,
+    payments: Vec<PaymentRow>,
+    daily: HashMap<(EntryId, NaiveDate), Daily>,
+}
+
+fn fen_i64(v: i64) -> rust_decimal::Decimal {
+    fen_to_yuan(v)
+}
+
+fn parse_id(s: &str) -> Result<EntryId, LedgerError> {
+    s.parse()
+        .map_err(|_| LedgerError::Store(crate::store::StoreError::Corrupt(format!("bad id {s:?}"))))
+}
+
+fn parse_code(s: &str) -> Result<NodeCode, LedgerError> {
+    s.parse().map_err(|_| {
+        LedgerError::Store(crate::store::StoreError::Corrupt(format!(
+            "bad node code {s:?}"
+        )))
+    })
+}
+
+fn seq_i64(seq: u64) -> Result<i64, LedgerError> {
+    i64::try_from(seq).map_err(|_| LedgerError::Overflow)
+}
+
+fn fingerprint(body: &[u8]) -> [u8; 32] {
+    Sha256::digest(body).into()
+}
+
+impl std::fmt::Debug for Work<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Work")
+            .field("me", &self.me.code)
+            .field("buffered_entries", &self.journal.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'l> Work<'l> {
+    pub async fn begin(db: &Db, me: &'l Identity, now_ms: i64) -> Result<Work<'l>, LedgerError> {
+        Ok(Work {
+            tx: db.begin_write().await?,
+            me,
+            bind_max: db.dialect().bind_params_max(),
+            now_ms,
+            heads: HashMap::new(),
+            heads_dirty: Vec::new(),
+            allocs: HashMap::new(),
+            projects: HashMap::new(),
+            vouchers: HashMap::new(),
+            journal: Vec::new(),
+            payments: Vec::new(),
+            daily: HashMap::new(),
+        })
+    }
+
+    // ---- reads (through the in-memory overlay) ----
+
+    pub async fn head(&mut self, origin: NodeCode) -> Result<Head, LedgerError> {
+        if let Some(h) = self.heads.get(&origin) {
+            return Ok(*h);
+        }
+        let row = sqlx::query("SELECT seq, hash FROM journal_heads WHERE origin = $1")
+            .bind(origin.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let head = match row {
+            None => Head::EMPTY,
+            Some(r) => Head {
+                seq: u64::try_from(r.try_get::<i64, _>(0)?).map_err(|_| LedgerError::Overflow)?,
+                hash: Hash::from_slice(&r.try_get::<Vec<u8>, _>(1)?).ok_or_else(|| {
+                    LedgerError::Store(crate::store::StoreError::Corrupt("head hash".into()))
+                })?,
+            },
+        };
+        self.heads.insert(origin, head);
+        Ok(head)
+    }
+
+    async fn alloc(&mut self, id: EntryId) -> Result<Option<&mut Alloc>, LedgerError> {
+        if !self.allocs.contains_key(&id) {
+            let row = sqlx::query(
+                "SELECT holder, category, amount_fen, issued_fen, paid_fen FROM allocations WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            let Some(r) = row else { return Ok(None) };
+            let a = Alloc {
+                holder: parse_code(&r.try_get::<String, _>(0)?)?,
+                category: r.try_get(1)?,
+                amount_fen: r.try_get(2)?,
+                issued_fen: r.try_get(3)?,
+                paid_fen: r.try_get(4)?,
+                dirty: false,
+            };
+            self.allocs.insert(id, a);
+        }
+        Ok(self.allocs.get_mut(&id))
+    }
+
+    async fn project(
+        &mut self,
+        origin: NodeCode,
+        code: &str,
+    ) -> Result<Option<&mut Proj>, LedgerError> {
+        let key = (origin, code.to_owned());
+        if !self.projects.contains_key(&key) {
+            let row = sqlx::query(
+                "SELECT status, target_count, paid_fen FROM projects WHERE origin = $1 AND code = $2",
+            )
+            .bind(origin.as_str())
+            .bind(code)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            let Some(r) = row else { return Ok(None) };
+            let p = Proj {
+                status: r.try_get(0)?,
+                target_count: r.try_get(1)?,
+                paid_fen: r.try_get(2)?,
+                dirty: false,
+            };
+            self.projects.insert(key.clone(), p);
+        }
+        Ok(self.projects.get_mut(&key))
+    }
+
+    /// Looks up many vouchers of one origin in one query (the import path).
+    pub async fn prefetch_vouchers(
+        &mut self,
+        origin: NodeCode,
+        nos: &[&str],
+    ) -> Result<(), LedgerError> {
+        let wanted: Vec<&str> = nos
+            .iter()
+            .copied()
+            .filter(|n| !self.vouchers.contains_key(&(origin, (*n).to_owned())))
+            .collect();
+        for chunk in wanted.chunks(self.bind_max.saturating_sub(1).min(2000)) {
+            let mut sql = String::from(
+                "SELECT p.voucher_no, p.id, p.amount_fen, p.allocation_id, p.project, p.paid_on, \
+                 CAST(CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS BIGINT), j.body \
+                 FROM payments p LEFT JOIN payment_reversals r ON r.payment_id = p.id \
+                 JOIN journal j ON j.origin = p.origin AND j.seq = p.seq \
+                 WHERE p.origin = $1 AND p.voucher_no IN (",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&(i + 2).to_string());
+            }
+            sql.push(')');
+            let mut q = sqlx::query(&sql).bind(origin.as_str());
+            for n in chunk {
+                q = q.bind(*n);
+            }
+            let rows = q.fetch_all(&mut *self.tx).await?;
+            for n in chunk {
+                self.vouchers.insert((origin, (*n).to_owned()), None);
+            }
+            for r in rows {
+                let no: String = r.try_get(0)?;
+                let v = Voucher {
+                    id: parse_id(&r.try_get::<String, _>(1)?)?,
+                    amount_fen: r.try_get(2)?,
+                    allocation: parse_id(&r.try_get::<String, _>(3)?)?,
+                    project: r.try_get(4)?,
+                    paid_on: r.try_get::<String, _>(5)?.parse().map_err(|_| {
+                        LedgerError::Store(crate::store::StoreError::Corrupt("paid_on".into()))
+                    })?,
+                    reversed: r.try_get::<i64, _>(6)? != 0,
+                    fingerprint: fingerprint(&r.try_get::<Vec<u8>, _>(7)?),
+                };
+                self.vouchers.insert((origin, no), Some(v));
+            }
+        }
+        Ok(())
+    }
+
+    async fn voucher(
+        &mut self,
+        origin: NodeCode,
+        no: &str,
+    ) -> Result<Option<Voucher>, LedgerError> {
+        if !self.vouchers.contains_key(&(origin, no.to_owned())) {
+            self.prefetch_vouchers(origin, &[no]).await?;
+        }
+        Ok(self
+            .vouchers
+            .get(&(origin, no.to_owned()))
+            .cloned()
+            .flatten())
+    }
+
+    async fn category(
+        &mut self,
+        code: &str,
+    ) -> Result<Option<(FundOrigin, CategoryDefined)>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT name, origin, department, classified FROM fund_categories WHERE code = $1",
+        )
+        .bind(code)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let origin: FundOrigin = r.try_get::<String, _>(1)?.parse().map_err(|_| {
+            LedgerError::Store(crate::store::StoreError::Corrupt("category origin".into()))
+        })?;
+        Ok(Some((
+            origin,
+            CategoryDefined {
+                code: code.to_owned(),
+                name: r.try_get(0)?,
+                origin,
+                department: r.try_get(2)?,
+                classified: r.try_get::<i64, _>(3)? != 0,
+            },
+        )))
+    }
+
+    async fn node(
+        &mut self,
+        code: NodeCode,
+    ) -> Result<Option<(String, Level, Option<NodeCode>, Option<EntryId>)>, LedgerError> {
+        let row = sqlx::query("SELECT name, level, parent, entry_id FROM nodes WHERE code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let level: Level = r.try_get::<String, _>(1)?.parse().map_err(|_| {
+            LedgerError::Store(crate::store::StoreError::Corrupt("node level".into()))
+        })?;
+        let parent = r
+            .try_get::<Option<String>, _>(2)?
+            .map(|p| parse_code(&p))
+            .transpose()?;
+        let entry = r
+            .try_get::<Option<String>, _>(3)?
+            .map(|p| parse_id(&p))
+            .transpose()?;
+        Ok(Some((r.try_get(0)?, level, parent, entry)))
+    }
+
+    /// An existing allocation with the same natural key, and whether its
+    /// fields match.
+    async fn same_allocation(
+        &mut self,
+        kind: &str,
+        holder: NodeCode,
+        doc_no: &str,
+        key: &str,
+        amount_fen: i64,
+        dated: NaiveDate,
+    ) -> Result<Option<(EntryId, bool)>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT id, amount_fen, dated FROM allocations \
+             WHERE holder = $1 AND doc_no = $2 AND kind = $3 AND (category = $4 OR source_id = $4)",
+        )
+        .bind(holder.as_str())
+        .bind(doc_no)
+        .bind(kind)
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let same = r.try_get::<i64, _>(1)? == amount_fen
+            && r.try_get::<String, _>(2)? == dated.to_string();
+        Ok(Some((parse_id(&r.try_get::<String, _>(0)?)?, same)))
+    }
+
+    // ---- local rules ----
+
+    /// Checks a body this node wants to record against the ledger. `Ok(Some)`
+    /// means the same thing is already recorded and nothing needs appending.
+    async fn check_local(
+        &mut self,
+        body: &Body,
+        encoded: &[u8],
+    ) -> Result<Option<EntryId>, LedgerError> {
+        body.validate()?;
+        let me = self.me.code;
+        match body {
+            Body::ChildRegistered(b) => {
+                if self.me.level.child().is_none() {
+                    return Err(LedgerError::NoChildren);
+                }
+                if !me.contains(self.me.level, &b.code) {
+                    return Err(LedgerError::OutsideDivision { code: b.code, me });
+                }
+                if let Some((name, _, parent, entry)) = self.node(b.code).await? {
+                    return match entry {
+                        Some(id) if name == b.name && parent == Some(me) => Ok(Some(id)),
+                        _ => Err(LedgerError::NodeExists(b.code)),
+                    };
+                }
+            }
+            Body::CategoryDefined(b) => {
+                if let Some((_, existing)) = self.category(&b.code).await? {
+                    // The same definition again is a retry; the shipped
+                    // catalog's rows have no entry and cannot be redefined.
+                    let entry: Option<String> =
+                        sqlx::query_scalar("SELECT entry_id FROM fund_categories WHERE code = $1")
+                            .bind(&b.code)
+                            .fetch_one(&mut *self.tx)
+                            .await?;
+                    return match entry {
+                        Some(id) if &existing == b => Ok(Some(parse_id(&id)?)),
+                        _ => Err(LedgerError::CategoryExists(b.code.clone())),
+                    };
+                }
+                let own = self.me.level.own_origin();
+                if self.me.level != Level::Region && b.origin != own {
+                    return Err(LedgerError::CategoryOrigin {
+                        category: b.code.clone(),
+                        origin: b.origin,
+                        expected: own.to_string(),
+                    });
+                }
+            }
+            Body::FundsReceived(b) => {
+                if self.me.parent.is_some() {
+                    return Err(LedgerError::NotTopNode);
+                }
+                self.expect_category(&b.category, &[FundOrigin::Central])
+                    .await?;
+                if let Some(found) = self
+                    .same_allocation(
+                        "received",
+                        me,
+                        &b.doc_no,
+                        &b.category,
+                        b.amount.fen(),
+                        b.received_on,
+                    )
+                    .await?
+                {
+                    return existing("received funds", &b.doc_no, found);
+                }
+            }
+            Body::OwnBudgetAdded(b) => {
+                let mut allowed = vec![self.me.level.own_origin()];
+                if self.me.level == Level::Region {
+                    allowed.push(FundOrigin::Bond);
+                }
+                self.expect_category(&b.category, &allowed).await?;
+                if let Some(found) = self
+                    .same_allocation(
+                        "own_budget",
+                        me,
+                        &b.doc_no,
+                        &b.category,
+                        b.amount.fen(),
+                        b.budgeted_on,
+                    )
+                    .await?
+                {
+                    return existing("own budget", &b.doc_no, found);
+                }
+            }
+            Body::AllocationIssued(b) => {
+                match self.node(b.to).await? {
+                    Some((_, _, Some(parent), _)) if parent == me => {}
+                    _ => return Err(LedgerError::NotAChild { to: b.to, me }),
+                }
+                if let Some(found) = self
+                    .same_allocation(
+                        "issued",
+                        b.to,
+                        &b.doc_no,
+                        &b.source.to_string(),
+                        b.amount.fen(),
+                        b.issued_on,
+                    )
+                    .await?
+                {
+                    return existing("allocation", &b.doc_no, found);
+                }
+                let src = self
+                    .alloc(b.source)
+                    .await?
+                    .ok_or(LedgerError::UnknownAllocation(b.source))?;
+                if src.holder != me {
+                    return Err(LedgerError::NotHolder {
+                        allocation: b.source,
+                        holder: src.holder,
+                        me,
+                    });
+                }
+                if src.category != b.category {
+                    return Err(LedgerError::CategoryMismatch {
+                        source_id: b.source,
+                        source_category: src.category.clone(),
+                        given: b.category.clone(),
+                    });
+                }
+                let available = src.available_fen()?;
+                if b.amount.fen() > available {
+                    return Err(LedgerError::OverAllocation {
+                        source_id: b.source,
+                        available: fen_i64(available),
+                        requested: b.amount.yuan(),
+                    });
+                }
+            }
+            Body::ProjectRegistered(b) => {
+                let row = sqlx::query("SELECT id FROM projects WHERE origin = $1 AND code = $2")
+                    .bind(me.as_str())
+                    .bind(&b.code)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                if let Some(r) = row {
+                    let id = parse_id(&r.try_get::<String, _>(0)?)?;
+                    let same = self.stored_body(id).await? == encoded;
+                    return existing("project", &b.code, (id, same));
+                }
+            }
+            Body::ProjectStatusChanged(b) => {
+                self.project(me, &b.project)
+                    .await?
+                    .ok_or_else(|| LedgerError::UnknownProject(b.project.clone()))?;
+            }
+            Body::TargetSet(b) => {
+                self.project(me, &b.project)
+                    .await?
+                    .ok_or_else(|| LedgerError::UnknownProject(b.project.clone()))?;
+            }
+            Body::TargetActualRecorded(b) => {
+                let row = sqlx::query("SELECT origin FROM targets WHERE id = $1")
+                    .bind(b.target.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                match row {
+                    Some(r) if r.try_get::<String, _>(0)? == me.as_str() => {}
+                    _ => return Err(LedgerError::UnknownTarget(b.target)),
+                }
+            }
+            Body::PaymentRecorded(b) => {
+                if let Some(v) = self.voucher(me, &b.voucher_no).await? {
+                    return if v.fingerprint == fingerprint(encoded) {
+                        Ok(Some(v.id))
+                    } else {
+                        Err(LedgerError::DuplicateVoucher(b.voucher_no.clone()))
+                    };
+                }
+                let project = self
+                    .project(me, &b.project)
+                    .await?
+                    .ok_or_else(|| LedgerError::UnknownProject(b.project.clone()))?;
+                if project.target_count == 0 {
+                    return Err(LedgerError::NoTarget(b.project.clone()));
+                }
+                if project.status == ProjectStatus::Cancelled.as_str() {
+                    return Err(LedgerError::ProjectCancelled(b.project.clone()));
+                }
+                let a = self
+                    .alloc(b.allocation)
+                    .await?
+                    .ok_or(LedgerError::UnknownAllocation(b.allocation))?;
+                if a.holder != me {
+                    return Err(LedgerError::NotHolder {
+                        allocation: b.allocation,
+                        holder: a.holder,
+                        me,
+                    });
+                }
+                let available = a.available_fen()?;
+                if b.amount.fen() > available {
+                    return Err(LedgerError::OverBalance {
+                        allocation: b.allocation,
+                        available: fen_i64(available),
+                        requested: b.amount.yuan(),
+                    });
+                }
+            }
+            Body::PaymentReversed(b) => {
+                let v = self
+                    .voucher(me, &b.voucher_no)
+                    .await?
+                    .ok_or_else(|| LedgerError::UnknownVoucher(b.voucher_no.clone()))?;
+                if v.reversed {
+                    return Err(LedgerError::AlreadyReversed(b.voucher_no.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn expect_category(
+        &mut self,
+        code: &str,
+        allowed: &[FundOrigin],
+    ) -> Result<(), LedgerError> {
+        let (origin, _) = self
+            .category(code)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownCategory(code.to_owned()))?;
+        if !allowed.contains(&origin) {
+            return Err(LedgerError::CategoryOrigin {
+                category: code.to_owned(),
+                origin,
+                expected: allowed
+                    .iter()
+                    .map(|o| o.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            });
+        }
+        Ok(())
+    }
+
+    async fn stored_body(&mut self, id: EntryId) -> Result<Vec<u8>, LedgerError> {
+        if let Some(j) = self.journal.iter().find(|j| j.entry.id() == id) {
+            return Ok(j.entry.body.clone());
+        }
+        let r = sqlx::query("SELECT body FROM journal WHERE origin = $1 AND seq = $2")
+            .bind(id.origin.as_str())
+            .bind(seq_i64(id.seq)?)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// Checks a body against the rules and, unless it is already recorded,
+    /// appends it to this node's journal and applies it.
+    pub async fn record(&mut self, body: &Body) -> Result<Outcome, LedgerError> {
+        let encoded = body.encode();
+        if let Some(id) = self.check_local(body, &encoded).await? {
+            return Ok(Outcome::Existing(id));
+        }
+        let me = self.me.code;
+        let head = self.head(me).await?;
+        let entry = Entry {
+            origin: me,
+            seq: head.seq.checked_add(1).ok_or(LedgerError::Overflow)?,
+            at_ms: self.now_ms,
+            prev_hash: head.hash,
+            kind: body.kind().to_owned(),
+            body: encoded,
+        };
+        let hash = entry.hash();
+        let id = entry.id();
+        self.apply(&entry, hash, body).await?;
+        Ok(Outcome::Created(id))
+    }
+
+    // ---- effects (local and replicated entries) ----
+
+    /// Applies an entry whose chain position has been checked: updates the
+    /// head, the derived tables and buffers the journal row.
+    pub async fn apply(
+        &mut self,
+        entry: &Entry,
+        hash: Hash,
+        body: &Body,
+    ) -> Result<(), LedgerError> {
+        let id = entry.id();
+        let o = entry.origin;
+        let ids = id.to_string();
+        match body {
+            Body::ChildRegistered(b) => {
+                let level = if o == self.me.code {
+                    Some(self.me.level)
+                } else {
+                    self.node(o).await?.map(|n| n.1)
+                };
+                let child_level = level.and_then(Level::child).unwrap_or(Level::County);
+                sqlx::query(
+                    "INSERT INTO nodes (code, name, level, parent, entry_id) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent, \
+                     entry_id = excluded.entry_id",
+                )
+                .bind(b.code.as_str())
+                .bind(&b.name)
+                .bind(child_level.as_str())
+                .bind(o.as_str())
+                .bind(&ids)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            Body::CategoryDefined(b) => {
+                sqlx::query(
+                    "INSERT INTO fund_categories (code, name, origin, department, classified, defined_by, entry_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(&b.code)
+                .bind(&b.name)
+                .bind(b.origin.as_str())
+                .bind(&b.department)
+                .bind(i64::from(b.classified))
+                .bind(o.as_str())
+                .bind(&ids)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            Body::FundsReceived(b) => {
+                self.insert_allocation(
+                    id,
+                    "received",
+                    &b.doc_no,
+                    &b.category,
+                    b.amount.fen(),
+                    None,
+                    o,
+                    None,
+                    b.received_on,
+                    &b.title,
+                )
+                .await?;
+            }
+            Body::OwnBudgetAdded(b) => {
+                self.insert_allocation(
+                    id,
+                    "own_budget",
+                    &b.doc_no,
+                    &b.category,
+                    b.amount.fen(),
+                    None,
+                    o,
+                    None,
+                    b.budgeted_on,
+                    &b.title,
+                )
+                .await?;
+            }
+            Body::AllocationIssued(b) => {
+                self.insert_allocation(
+                    id,
+                    "issued",
+                    &b.doc_no,
+                    &b.category,
+                    b.amount.fen(),
+                    Some(o),
+                    b.to,
+                    Some(b.source),
+                    b.issued_on,
+                    &b.title,
+                )
+                .await?;
+                if let Some(src) = self.alloc(b.source).await? {
+                    src.issued_fen = src
+                        .issued_fen
+                        .checked_add(b.amount.fen())
+                        .ok_or(LedgerError::Overflow)?;
+                    src.dirty = true;
+                }
+            }
+            Body::ProjectRegistered(b) => {
+                sqlx::query(
+                    "INSERT INTO projects (id, origin, code, name, township, village, department, starts_on, ends_on, \
+                     budget_fen, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&ids)
+                .bind(o.as_str())
+                .bind(&b.code)
+                .bind(&b.name)
+                .bind(&b.township)
+                .bind(&b.village)
+                .bind(&b.department)
+                .bind(b.starts_on.to_string())
+                .bind(b.ends_on.to_string())
+                .bind(b.budget.fen())
+                .bind(b.status.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            Body::ProjectStatusChanged(b) => {
+                sqlx::query("UPDATE projects SET status = $1 WHERE origin = $2 AND code = $3")
+                    .bind(b.status.as_str())
+                    .bind(o.as_str())
+                    .bind(&b.project)
+                    .execute(&mut *self.tx)
+                    .await?;
+                if let Some(p) = self.projects.get_mut(&(o, b.project.clone())) {
+                    p.status = b.status.as_str().to_owned();
+                }
+            }
+            Body::TargetSet(b) => {
+                sqlx::query(
+                    "INSERT INTO targets (id, origin, project, level1, level2, indicator, op, value, unit) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&ids)
+                .bind(o.as_str())
+                .bind(&b.project)
+                .bind(enum_str(&b.level1))
+                .bind(enum_str(&b.level2))
+                .bind(&b.indicator)
+                .bind(b.op.as_str())
+                .bind(b.value.to_string())
+                .bind(&b.unit)
+                .execute(&mut *self.tx)
+                .await?;
+                if let Some(p) = self.project(o, &b.project).await? {
+                    p.target_count += 1;
+                    p.dirty = true;
+                }
+            }
+            Body::TargetActualRecorded(b) => {
+                sqlx::query("UPDATE targets SET actual = $1, actual_on = $2 WHERE id = $3")
+                    .bind(b.actual.to_string())
+                    .bind(b.recorded_on.to_string())
+                    .bind(b.target.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            Body::PaymentRecorded(b) => {
+                let amount = b.amount.fen();
+                if let Some(a) = self.alloc(b.allocation).await? {
+                    a.paid_fen = a
+                        .paid_fen
+                        .checked_add(amount)
+                        .ok_or(LedgerError::Overflow)?;
+                    a.dirty = true;
+                }
+                if let Some(p) = self.project(o, &b.project).await? {
+                    p.paid_fen = p
+                        .paid_fen
+                        .checked_add(amount)
+                        .ok_or(LedgerError::Overflow)?;
+                    p.dirty = true;
+                }
+                self.add_daily(b.allocation, b.paid_on, o, amount, 1)?;
+                self.vouchers.insert(
+                    (o, b.voucher_no.clone()),
+                    Some(Voucher {
+                        id,
+                        fingerprint: fingerprint(&entry.body),
+                        amount_fen: amount,
+                        allocation: b.allocation,
+                        project: b.project.clone(),
+                        paid_on: b.paid_on,
+                        reversed: false,
+                    }),
+                );
+                self.payments.push(PaymentRow { id, p: b.clone() });
+            }
+            Body::PaymentReversed(b) => {
+                // Flush first: the reversal row refers to the payment row.
+                self.flush_rows().await?;
+                if let Some(v) = self.voucher(o, &b.voucher_no).await? {
+                    sqlx::query(
+                        "INSERT INTO payment_reversals (id, origin, payment_id, reversed_on, amount_fen, reason) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&ids)
+                    .bind(o.as_str())
+                    .bind(v.id.to_string())
+                    .bind(b.reversed_on.to_string())
+                    .bind(v.amount_fen)
+                    .bind(&b.reason)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    if let Some(a) = self.alloc(v.allocation).await? {
+                        a.paid_fen = a
+                            .paid_fen
+                            .checked_sub(v.amount_fen)
+                            .ok_or(LedgerError::Overflow)?;
+                        a.dirty = true;
+                    }
+                    if let Some(p) = self.project(o, &v.project).await? {
+                        p.paid_fen = p
+                            .paid_fen
+                            .checked_sub(v.amount_fen)
+                            .ok_or(LedgerError::Overflow)?;
+                        p.dirty = true;
+                    }
+                    let negative = v.amount_fen.checked_neg().ok_or(LedgerError::Overflow)?;
+                    // A reversal counts on its own date, so "as of" figures
+                    // before it still show the payment.
+                    self.add_daily(v.allocation, b.reversed_on.max(v.paid_on), o, negative, -1)?;
+                    if let Some(Some(v)) = self.vouchers.get_mut(&(o, b.voucher_no.clone())) {
+                        v.reversed = true;
+                    }
+                }
+            }
+        }
+        self.journal.push(JournalRow {
+            entry: entry.clone(),
+            hash,
+        });
+        self.heads.insert(
+            o,
+            Head {
+                seq: entry.seq,
+                hash,
+            },
+        );
+        if !self.heads_dirty.contains(&o) {
+            self.heads_dirty.push(o);
+        }
+        if self.journal.len() >= FLUSH_ROWS || self.payments.len() >= FLUSH_ROWS {
+            self.flush_rows().await?;
+        }
+        Ok(())
+    }
+
+    fn add_daily(
+        &mut self,
+        alloc: EntryId,
+        day: NaiveDate,
+        holder: NodeCode,
+        fen: i64,
+        n: i64,
+    ) -> Result<(), LedgerError> {
+        let d = self.daily.entry((alloc, day)).or_default();
+        d.holder = Some(holder);
+        d.paid_fen = d.paid_fen.checked_add(fen).ok_or(LedgerError::Overflow)?;
+        d.payments += n;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_allocation(
+        &mut self,
+        id: EntryId,
+        kind: &str,
+        doc_no: &str,
+        category: &str,
+        amount_fen: i64,
+        from: Option<NodeCode>,
+        holder: NodeCode,
+        source: Option<EntryId>,
+        dated: NaiveDate,
+        title: &str,
+    ) -> Result<(), LedgerError> {
+        let fund_origin = match self.category(category).await? {
+            Some((o, _)) => o.as_str(),
+            None => "unknown",
+        };
+        sqlx::query(
+            "INSERT INTO allocations (id, origin, kind, doc_no, category, fund_origin, amount_fen, from_node, \
+             holder, source_id, dated, title) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id.to_string())
+        .bind(id.origin.as_str())
+        .bind(kind)
+        .bind(doc_no)
+        .bind(category)
+        .bind(fund_origin)
+        .bind(amount_fen)
+        .bind(from.map(|f| f.as_str().to_owned()))
+        .bind(holder.as_str())
+        .bind(source.map(|s| s.to_string()))
+        .bind(dated.to_string())
+        .bind(title)
+        .execute(&mut *self.tx)
+        .await?;
+        self.allocs.insert(
+            id,
+            Alloc {
+                holder,
+                category: category.to_owned(),
+                amount_fen,
+                issued_fen: 0,
+                paid_fen: 0,
+                dirty: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes buffered payment and journal rows.
+    async fn flush_rows(&mut self) -> Result<(), LedgerError> {
+        const PAY_COLS: usize = 14;
+        let per = (self.bind_max / PAY_COLS).max(1);
+        let payments = std::mem::take(&mut self.payments);
+        for chunk in payments.chunks(per) {
+            let sql = insert_values_sql(
+                "payments (id, origin, seq, voucher_no, paid_on, payer, payee_name, payee_account, payee_bank, \
+                 amount_fen, function_class, allocation_id, project, purpose)",
+                PAY_COLS,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                let p = &r.p;
+                q = q
+                    .bind(r.id.to_string())
+                    .bind(r.id.origin.as_str())
+                    .bind(seq_i64(r.id.seq)?)
+                    .bind(&p.voucher_no)
+                    .bind(p.paid_on.to_string())
+                    .bind(&p.payer)
+                    .bind(&p.payee_name)
+                    .bind(&p.payee_account)
+                    .bind(&p.payee_bank)
+                    .bind(p.amount.fen())
+                    .bind(&p.function_class)
+                    .bind(p.allocation.to_string())
+                    .bind(&p.project)
+                    .bind(&p.purpose);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        const J_COLS: usize = 7;
+        let per = (self.bind_max / J_COLS).max(1);
+        let journal = std::mem::take(&mut self.journal);
+        for chunk in journal.chunks(per) {
+            let sql = insert_values_sql(
+                "journal (origin, seq, at_ms, prev_hash, hash, kind, body)",
+                J_COLS,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for j in chunk {
+                let e = &j.entry;
+                q = q
+                    .bind(e.origin.as_str())
+                    .bind(seq_i64(e.seq)?)
+                    .bind(e.at_ms)
+                    .bind(e.prev_hash.0.to_vec())
+                    .bind(j.hash.0.to_vec())
+                    .bind(e.kind.as_str())
+                    .bind(e.body.as_slice());
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        // Vouchers now live in the table; forget the bulk of them.
+        if self.vouchers.len() > FLUSH_ROWS * 4 {
+            self.vouchers.clear();
+        }
+        Ok(())
+    }
+
+    /// Flushes everything and commits.
+    pub async fn commit(mut self) -> Result<(), LedgerError> {
+        self.flush_rows().await?;
+        for (id, a) in self.allocs.iter().filter(|(_, a)| a.dirty) {
+            sqlx::query("UPDATE allocations SET issued_fen = $1, paid_fen = $2 WHERE id = $3")
+                .bind(a.issued_fen)
+                .bind(a.paid_fen)
+                .bind(id.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        for ((origin, code), p) in self.projects.iter().filter(|(_, p)| p.dirty) {
+            sqlx::query("UPDATE projects SET target_count = $1, paid_fen = $2 WHERE origin = $3 AND code = $4")
+                .bind(p.target_count)
+                .bind(p.paid_fen)
+                .bind(origin.as_str())
+                .bind(code)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        for ((alloc, day), d) in &self.daily {
+            sqlx::query(
+                "INSERT INTO payment_daily (allocation_id, day, holder, paid_fen, payments) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (allocation_id, day) DO UPDATE SET paid_fen = payment_daily.paid_fen + excluded.paid_fen, \
+                 payments = payment_daily.payments + excluded.payments",
+            )
+            .bind(alloc.to_string())
+            .bind(day.to_string())
+            .bind(d.holder.map(|h| h.as_str().to_owned()).unwrap_or_default())
+            .bind(d.paid_fen)
+            .bind(d.payments)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        for o in &self.heads_dirty {
+            let h = self.heads[o];
+            sqlx::query(
+                "INSERT INTO journal_heads (origin, seq, hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            )
+            .bind(o.as_str())
+            .bind(seq_i64(h.seq)?)
+            .bind(h.hash.0.to_vec())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn existing(
+    what: &'static str,
+    key: &str,
+    found: (EntryId, bool),
+) -> Result<Option<EntryId>, LedgerError> {
+    match found {
+        (id, true) => Ok(Some(id)),
+        (_, false) => Err(LedgerError::Conflict {
+            what,
+            key: key.to_owned(),
+        }),
+    }
+}
+
+/// The serde name of a unit enum variant ("output", "quantity").
+pub(crate) fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}

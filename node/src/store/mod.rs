@@ -1,0 +1,188 @@
+//! Storage: one SQL implementation, two database engines.
+//!
+//! The ledger's SQL is written once against sqlx's `Any` driver, with `$N`
+//! placeholders that both SQLite and PostgreSQL understand, integer fen for
+//! money and ISO text for dates. What differs between the engines (connection
+//! set-up, how a write transaction begins, migrations) is behind the
+//! [`Dialect`] trait, implemented in `sqlite.rs` and `postgres.rs`. The engine
+//! is chosen once, from the database URL, at start-up.
+//!
+//! Writes are serialised: the write pool holds exactly one connection, so at
+//! most one write transaction runs per process, and each dialect's begin
+//! statement also excludes other processes (SQLite `BEGIN IMMEDIATE`, a
+//! PostgreSQL advisory lock). The ledger's rules read and write inside that
+//! one transaction, so they always see a consistent state.
+
+mod postgres;
+mod sqlite;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
+
+/// Errors from the storage layer. Messages may name tables and SQL; the API
+/// layer never shows them to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What differs between database engines.
+pub trait Dialect: Send + Sync + std::fmt::Debug {
+    /// Short name for logs and metrics.
+    fn name(&self) -> &'static str;
+    /// The schema migrations (add-only).
+    fn migrator(&self) -> &'static Migrator;
+    /// Statements run on every new connection.
+    fn connection_setup(&self) -> &'static [&'static str];
+    /// The statement that begins a write transaction.
+    fn begin_write(&self) -> &'static str;
+    /// Statements run first inside every write transaction.
+    fn write_lock(&self) -> &'static [&'static str];
+    /// Most bind parameters one statement may carry.
+    fn bind_params_max(&self) -> usize;
+    /// How many read connections to keep.
+    fn read_connections(&self) -> u32;
+}
+
+/// Limits for the connection pools.
+#[derive(Debug, Clone)]
+pub struct PoolLimits {
+    /// Longest a request waits for the writer before failing.
+    pub write_wait_ms: u64,
+    /// Longest a request waits for a read connection.
+    pub read_wait_ms: u64,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            write_wait_ms: 120_000,
+            read_wait_ms: 30_000,
+        }
+    }
+}
+
+/// An open ledger database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    dialect: &'static dyn Dialect,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+impl Db {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub async fn open(url: &str, limits: &PoolLimits) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect: &'static dyn Dialect = if url.starts_with("sqlite:") {
+            &sqlite::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            &postgres::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        let options = options.disable_statement_logging();
+        let setup = dialect.connection_setup();
+        let pool = |n: u32, wait_ms: u64| {
+            AnyPoolOptions::new()
+                .max_connections(n)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_millis(wait_ms))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        for s in setup {
+                            sqlx::query(s).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        // The writer first: it creates the SQLite file and switches it to WAL
+        // before any reader opens it.
+        let write = pool(1, limits.write_wait_ms)
+            .connect_with(options.clone())
+            .await?;
+        dialect.migrator().run(&write).await?;
+        let read = pool(dialect.read_connections(), limits.read_wait_ms)
+            .connect_with(options)
+            .await?;
+        Ok(Db {
+            dialect,
+            read,
+            write,
+        })
+    }
+
+    /// Begins the (one) write transaction.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        let mut tx = self.write.begin_with(self.dialect.begin_write()).await?;
+        for s in self.dialect.write_lock() {
+            sqlx::query(s).execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    /// The pool for reads that need no transaction.
+    pub fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        self.dialect
+    }
+
+    /// Closes both pools, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// `INSERT INTO {into} VALUES ($1,…,$cols),(…)` for `rows` rows, numbered
+/// placeholders so the same text works on both engines.
+pub fn insert_values_sql(into: &str, cols: usize, rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(into.len() + 16 + rows * cols * 6);
+    sql.push_str("INSERT INTO ");
+    sql.push_str(into);
+    sql.push_str(" VALUES ");
+    let mut n = 0usize;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "${n}");
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_sql_numbers_placeholders() {
+        assert_eq!(
+            super::insert_values_sql("t (a, b)", 2, 2),
+            "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4)"
+        );
+    }
+}
