@@ -181,9 +181,7 @@ pub async fn import_payments<R: Read + Send + 'static>(
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok().map(|p| p.voucher_no.as_str()))
             .collect();
-        if errors.is_empty() {
-            work.prefetch_vouchers(me, &nos).await?;
-        }
+        work.prefetch_vouchers(me, &nos).await?;
         for (line, row) in chunk {
             report.rows += 1;
             let body = match row {
@@ -193,11 +191,9 @@ pub async fn import_payments<R: Read + Send + 'static>(
                     continue;
                 }
             };
-            if !errors.is_empty() {
-                // Already failing: keep parsing to report bad rows, but stop
-                // applying (later balances would be meaningless).
-                continue;
-            }
+            // Rows after a bad one are still checked (against the ledger
+            // without the bad rows), so one pass reports every problem; the
+            // transaction is rolled back at the end anyway.
             match work.record(&body).await {
                 Ok(Outcome::Created(_)) => report.created += 1,
                 Ok(Outcome::Existing(_)) => report.existing += 1,

@@ -1,0 +1,364 @@
+//! The HTTP API of a real node on port 0: every kind of bad input gets a
+//! JSON error with the right status and leaves the ledger unchanged.
+
+use anyhow::{ensure, Result};
+use fundsync_tests::fixtures::{prefecture, TestNode};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+struct Api {
+    node: TestNode,
+    http: Client,
+}
+
+impl Api {
+    async fn start() -> Result<Api> {
+        Ok(Api {
+            node: TestNode::start(&prefecture()).await?,
+            http: Client::new(),
+        })
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<(StatusCode, Value)> {
+        let r = self
+            .http
+            .post(self.node.url(path))
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status();
+        Ok((status, r.json().await?))
+    }
+
+    async fn post_raw(&self, path: &str, ct: &str, body: Vec<u8>) -> Result<(StatusCode, Value)> {
+        let r = self
+            .http
+            .post(self.node.url(path))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await?;
+        let status = r.status();
+        Ok((status, r.json().await?))
+    }
+
+    async fn get(&self, path: &str) -> Result<(StatusCode, Value)> {
+        let r = self.http.get(self.node.url(path)).send().await?;
+        let status = r.status();
+        Ok((status, r.json().await?))
+    }
+
+    /// The journal and master ledger, to prove a rejection changed nothing.
+    async fn state(&self) -> Result<Value> {
+        let (_, j) = self.get("/api/v1/journal?limit=1000").await?;
+        let (_, s) = self
+            .get("/api/v1/ledger/summary?as_of=2099-01-01&group_by=node,fund_category")
+            .await?;
+        Ok(json!([j, s]))
+    }
+
+    /// Expects `status` and error `code`, and that nothing changed.
+    async fn rejects(&self, path: &str, body: Value, status: StatusCode, code: &str) -> Result<()> {
+        let before = self.state().await?;
+        let (s, v) = self.post(path, body.clone()).await?;
+        ensure!(
+            s == status && v["error"] == code,
+            "{path} {body}: got {s} {v}"
+        );
+        ensure!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "a message for people: {v}"
+        );
+        ensure!(
+            self.state().await? == before,
+            "{path} {body} changed the ledger"
+        );
+        Ok(())
+    }
+}
+
+/// A prefecture with child 652822 and own budget 652800-2 of 1,000,000.00.
+async fn setup() -> Result<Api> {
+    let api = Api::start().await?;
+    let (s, _) = api
+        .post("/api/v1/nodes", json!({"code": "652822", "name": "轮台县"}))
+        .await?;
+    ensure!(s == StatusCode::CREATED);
+    let (s, v) = api
+        .post(
+            "/api/v1/own-budgets",
+            json!({"doc_no": "巴财农〔2020〕1号", "category": "X-05", "amount": "1000000.00", "budgeted_on": "2020-01-30"}),
+        )
+        .await?;
+    ensure!(s == StatusCode::CREATED && v["id"] == "652800-2", "{v}");
+    Ok(api)
+}
+
+fn alloc(amount: Value) -> Value {
+    json!({"doc_no": "巴财农〔2020〕2号", "source": "652800-2", "to": "652822", "amount": amount, "issued_on": "2020-02-04"})
+}
+
+#[tokio::test]
+async fn health_and_readiness() -> Result<()> {
+    let api = Api::start().await?;
+    let r = api.http.get(api.node.url("/healthz")).send().await?;
+    ensure!(r.status() == StatusCode::OK);
+    let r = api.http.get(api.node.url("/readyz")).send().await?;
+    ensure!(r.status() == StatusCode::OK);
+    let (s, v) = api.get("/api/v1/node").await?;
+    ensure!(
+        s == StatusCode::OK && v["code"] == "652800" && v["level"] == "prefecture",
+        "{v}"
+    );
+    let (s, v) = api.get("/api/v1/nowhere").await?;
+    ensure!(
+        s == StatusCode::NOT_FOUND && v["error"] == "not_found",
+        "{v}"
+    );
+    api.node.stop().await
+}
+
+#[tokio::test]
+async fn allocation_created_listed_and_fetched() -> Result<()> {
+    let api = setup().await?;
+    let (s, v) = api
+        .post("/api/v1/allocations", alloc(json!("600000.50")))
+        .await?;
+    ensure!(s == StatusCode::CREATED && v["created"] == true, "{s} {v}");
+    let id = v["id"].as_str().unwrap_or_default().to_owned();
+    // A retry answers 200 with the same id.
+    let (s, v) = api
+        .post("/api/v1/allocations", alloc(json!("600000.50")))
+        .await?;
+    ensure!(
+        s == StatusCode::OK && v["id"] == id.as_str() && v["created"] == false,
+        "{s} {v}"
+    );
+    let (s, v) = api.get(&format!("/api/v1/allocations/{id}")).await?;
+    ensure!(
+        s == StatusCode::OK && v["amount"] == "600000.50" && v["category"] == "X-05",
+        "{v}"
+    );
+    let (_, v) = api.get("/api/v1/allocations?holder=652822").await?;
+    ensure!(v["items"].as_array().map(Vec::len) == Some(1), "{v}");
+    let (_, v) = api
+        .get("/api/v1/ledger/summary?as_of=2020-12-31&group_by=node")
+        .await?;
+    ensure!(v["total"]["balance"] == "1000000.00", "{v}");
+    api.node.stop().await
+}
+
+#[tokio::test]
+async fn bad_amounts_are_refused() -> Result<()> {
+    let api = setup().await?;
+    let path = "/api/v1/allocations";
+    for bad in [
+        json!("-5.00"),
+        json!("0"),
+        json!("0.001"),
+        json!("1e3"),
+        json!("12,000"),
+        json!("99999999999999999999999999999"),
+        json!(5.5),
+        json!(null),
+    ] {
+        api.rejects(path, alloc(bad), StatusCode::BAD_REQUEST, "invalid_json")
+            .await?;
+    }
+    // Over what the source has left.
+    api.rejects(
+        path,
+        alloc(json!("1000000.01")),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "over_allocation",
+    )
+    .await?;
+    api.node.stop().await
+}
+
+#[tokio::test]
+async fn rule_violations_are_refused() -> Result<()> {
+    let api = setup().await?;
+    let mut to_stranger = alloc(json!("1.00"));
+    to_stranger["to"] = json!("653101");
+    api.rejects(
+        "/api/v1/allocations",
+        to_stranger,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_a_child",
+    )
+    .await?;
+    let mut unknown_source = alloc(json!("1.00"));
+    unknown_source["source"] = json!("652800-99");
+    api.rejects(
+        "/api/v1/allocations",
+        unknown_source,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_allocation",
+    )
+    .await?;
+    api.rejects(
+        "/api/v1/own-budgets",
+        json!({"doc_no": "d", "category": "NOPE", "amount": "1", "budgeted_on": "2020-01-01"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_category",
+    )
+    .await?;
+    api.rejects(
+        "/api/v1/own-budgets",
+        json!({"doc_no": "巴财农〔2020〕1号", "category": "X-05", "amount": "2", "budgeted_on": "2020-01-30"}),
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await?;
+    api.rejects(
+        "/api/v1/funds-received",
+        json!({"doc_no": "d", "category": "X-01", "amount": "1", "received_on": "2020-01-01"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_top_node",
+    )
+    .await?;
+    api.rejects(
+        "/api/v1/payments",
+        json!({"voucher_no": "V1", "paid_on": "2020-05-01", "payer": "州财政局", "payee_name": "某公司",
+               "amount": "10", "allocation": "652800-2", "project": "NOPE"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_project",
+    )
+    .await?;
+    api.node.stop().await
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused() -> Result<()> {
+    let api = setup().await?;
+    let before = api.state().await?;
+    let path = "/api/v1/allocations";
+    let (s, v) = api
+        .post_raw(path, "application/json", b"{\"doc_no\": ".to_vec())
+        .await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_json",
+        "{s} {v}"
+    );
+    let (s, v) = api
+        .post_raw(path, "application/json", vec![0xff, 0xfe, 0x00])
+        .await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_json",
+        "{s} {v}"
+    );
+    let (s, v) = api.post_raw(path, "text/plain", b"{}".to_vec()).await?;
+    ensure!(
+        s == StatusCode::UNSUPPORTED_MEDIA_TYPE && v["error"] == "unsupported_media_type",
+        "{s} {v}"
+    );
+    let mut extra = alloc(json!("1.00"));
+    extra["approved_by"] = json!("someone");
+    let (s, v) = api.post(path, extra).await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_json",
+        "unknown fields refused: {s} {v}"
+    );
+    // Larger than the node's 64 KiB body limit.
+    let mut huge = alloc(json!("1.00"));
+    huge["title"] = json!("x".repeat(100 * 1024));
+    let (s, v) = api.post(path, huge).await?;
+    ensure!(
+        s == StatusCode::PAYLOAD_TOO_LARGE && v["error"] == "payload_too_large",
+        "{s} {v}"
+    );
+    // Over-long and control-character text.
+    let mut long = alloc(json!("1.00"));
+    long["title"] = json!("题".repeat(501));
+    let (s, v) = api.post(path, long).await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_input",
+        "{s} {v}"
+    );
+    let (s, v) = api.get("/api/v1/allocations/not-an-id").await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_id",
+        "{s} {v}"
+    );
+    let (s, v) = api.get("/api/v1/allocations/652800-77").await?;
+    ensure!(
+        s == StatusCode::NOT_FOUND && v["error"] == "not_found",
+        "{s} {v}"
+    );
+    let (s, v) = api.get("/api/v1/ledger/summary?group_by=colour").await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_query",
+        "{s} {v}"
+    );
+    let (s, v) = api.get("/api/v1/ledger/summary?as_of=2020-02-30").await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_query",
+        "{s} {v}"
+    );
+    let (s, v) = api.get("/api/v1/payments?page_size=ten").await?;
+    ensure!(
+        s == StatusCode::BAD_REQUEST && v["error"] == "invalid_query",
+        "{s} {v}"
+    );
+    ensure!(
+        api.state().await? == before,
+        "malformed requests changed the ledger"
+    );
+    api.node.stop().await
+}
+
+#[tokio::test]
+async fn csv_import_over_http() -> Result<()> {
+    let api = setup().await?;
+    // Project with a target, then vouchers against the prefecture's own budget.
+    let (s, _) = api
+        .post(
+            "/api/v1/projects",
+            json!({"code": "P1", "name": "州级示范项目", "starts_on": "2020-03-01", "ends_on": "2020-12-31",
+                   "budget": "500000", "status": "in_progress"}),
+        )
+        .await?;
+    ensure!(s == StatusCode::CREATED);
+    let (s, v) = api
+        .post(
+            "/api/v1/projects/P1/targets",
+            json!({"level1": "effect", "level2": "social", "indicator": "带动脱贫人口", "op": ">=", "value": "120", "unit": "人"}),
+        )
+        .await?;
+    ensure!(s == StatusCode::CREATED, "{v}");
+    let header = "voucher_no,paid_on,payer,payee_name,amount,allocation,project\n";
+    let good = format!("{header}V1,2020-05-01,州财政局,甲公司,100.00,652800-2,P1\nV2,2020-05-02,州财政局,乙公司,0.50,652800-2,P1\n");
+    let (s, v) = api
+        .post_raw("/api/v1/payments/import", "text/csv", good.into_bytes())
+        .await?;
+    ensure!(s == StatusCode::OK && v["created"] == 2, "{s} {v}");
+    let before = api.state().await?;
+    let bad = format!("{header}V3,2020-05-01,州财政局,丙公司,7,652800-2,P1\nV4,2020-05-01,州财政局,丁公司,-7,652800-2,P1\n");
+    let (s, v) = api
+        .post_raw("/api/v1/payments/import", "text/csv", bad.into_bytes())
+        .await?;
+    ensure!(
+        s == StatusCode::UNPROCESSABLE_ENTITY && v["error"] == "invalid_rows",
+        "{s} {v}"
+    );
+    ensure!(v["rows"][0]["line"] == 3, "{v}");
+    let (s, v) = api
+        .post_raw(
+            "/api/v1/payments/import",
+            "application/json",
+            b"[]".to_vec(),
+        )
+        .await?;
+    ensure!(s == StatusCode::UNSUPPORTED_MEDIA_TYPE, "{s} {v}");
+    ensure!(
+        api.state().await? == before,
+        "a rejected import changed the ledger"
+    );
+    let (_, v) = api.get("/api/v1/projects/652800/P1").await?;
+    ensure!(
+        v["paid"] == "100.50" && v["targets"][0]["op"] == ">=",
+        "{v}"
+    );
+    api.node.stop().await
+}

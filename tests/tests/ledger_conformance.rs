@@ -1,0 +1,590 @@
+//! The ledger's rules, run identically on SQLite and on a real PostgreSQL.
+//!
+//! Each scenario is one async fn taking a fresh ledger; `on_both!` makes a
+//! `sqlite` and a `postgres` test of it. Every rejection is checked to leave
+//! the ledger exactly as it was (same journal head, same master ledger).
+
+use anyhow::{ensure, Result};
+use chrono::NaiveDate;
+use fundsync_node::import::{self, ImportError};
+use fundsync_node::ledger::query::{GroupBy, Page, PaymentFilter};
+use fundsync_node::ledger::{Identity, Ledger, LedgerError, Outcome};
+use fundsync_protocol::body::*;
+use fundsync_protocol::{Amount, Body, EntryId, Hash};
+use fundsync_tests::fixtures::{self, code, county, prefecture, region, Engine, TestLedger};
+use rust_decimal::Decimal;
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$name(super::fixtures::Engine::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                super::$name(super::fixtures::Engine::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both!(
+    identity_is_fixed_at_init,
+    allocations_follow_the_rules,
+    allocation_rejections_change_nothing,
+    top_node_and_categories,
+    payments_need_targets_and_balance,
+    vouchers_are_idempotent,
+    reversals_are_new_entries,
+    csv_import_is_all_or_nothing,
+    journal_is_a_hash_chain,
+);
+
+fn amount(s: &str) -> Amount {
+    s.parse().expect("valid amount")
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().expect("valid date")
+}
+
+fn id(s: &str) -> EntryId {
+    s.parse().expect("valid entry id")
+}
+
+/// Journal head and the full master ledger: equal snapshots mean nothing changed.
+async fn snapshot(l: &Ledger) -> Result<String> {
+    let j = l.journal(l.identity().code, 0, 1000).await?;
+    let s = l
+        .summary(
+            day("2099-12-31"),
+            &[GroupBy::Node, GroupBy::FundCategory],
+            None,
+        )
+        .await?;
+    Ok(format!("{}|{}", j.len(), serde_json::to_string(&s)?))
+}
+
+/// Submits a body that must be refused, and checks nothing changed.
+async fn refused(l: &Ledger, body: Body) -> Result<LedgerError> {
+    let before = snapshot(l).await?;
+    let err = match l.submit_one(body).await {
+        Ok(o) => anyhow::bail!("accepted {o:?}, expected a rejection"),
+        Err(e) => e,
+    };
+    ensure!(
+        snapshot(l).await? == before,
+        "ledger changed by a rejected submission: {err}"
+    );
+    Ok(err)
+}
+
+/// A prefecture with two counties and 1,000,000.00 yuan of its own budget.
+async fn prefecture_with_budget(engine: Engine) -> Result<(TestLedger, EntryId)> {
+    let t = fixtures::ledger(engine, &prefecture()).await?;
+    for (c, n) in [("652822", "轮台县"), ("652823", "尉犁县")] {
+        t.ledger
+            .submit_one(Body::ChildRegistered(ChildRegistered {
+                code: code(c),
+                name: n.into(),
+            }))
+            .await?;
+    }
+    let own = t
+        .ledger
+        .submit_one(own_budget("巴财农〔2020〕1号", "1000000.00"))
+        .await?;
+    Ok((t, own.id()))
+}
+
+fn own_budget(doc: &str, amt: &str) -> Body {
+    Body::OwnBudgetAdded(OwnBudgetAdded {
+        doc_no: doc.into(),
+        category: "X-05".into(),
+        amount: amount(amt),
+        budgeted_on: day("2020-01-30"),
+        title: String::new(),
+    })
+}
+
+fn issue(doc: &str, source: EntryId, to: &str, amt: &str) -> Body {
+    Body::AllocationIssued(AllocationIssued {
+        doc_no: doc.into(),
+        source,
+        category: "X-05".into(),
+        to: code(to),
+        amount: amount(amt),
+        issued_on: day("2020-02-04"),
+        title: String::new(),
+    })
+}
+
+async fn identity_is_fixed_at_init(engine: Engine) -> Result<()> {
+    let t = fixtures::ledger(engine, &prefecture()).await?;
+    // The same identity again is harmless; another is refused.
+    Ledger::init(t.ledger.db(), &prefecture()).await?;
+    let other = Identity {
+        name: "别的州".into(),
+        ..prefecture()
+    };
+    let e = Ledger::init(t.ledger.db(), &other).await;
+    ensure!(matches!(e, Err(LedgerError::WrongNode { .. })), "{e:?}");
+    let e = Ledger::open(
+        t.ledger.db().clone(),
+        Some(code("652900")),
+        t.ledger.clock().clone(),
+    )
+    .await;
+    ensure!(matches!(e, Err(LedgerError::WrongNode { .. })), "{e:?}");
+    // The shipped catalog is loaded: central 41 and region 20 of seed 000.
+    let cats = t.ledger.categories().await?;
+    ensure!(cats.iter().filter(|c| c.code.starts_with("C-")).count() == 41);
+    ensure!(cats.iter().filter(|c| c.code.starts_with("R-")).count() == 20);
+    Ok(())
+}
+
+async fn allocations_follow_the_rules(engine: Engine) -> Result<()> {
+    let (t, own) = prefecture_with_budget(engine).await?;
+    let l = &t.ledger;
+    let a = l
+        .submit_one(issue("巴财农〔2020〕2号", own, "652822", "600000.00"))
+        .await?;
+    ensure!(matches!(a, Outcome::Created(_)));
+    // Exactly what is left may still be issued.
+    l.submit_one(issue("巴财农〔2020〕3号", own, "652823", "400000.00"))
+        .await?;
+    let src = l.allocation(own).await?.expect("own budget");
+    ensure!(src.available == Decimal::ZERO && src.issued == Decimal::from(1_000_000));
+    // The same document again is a retry, not a second allocation.
+    let again = l
+        .submit_one(issue("巴财农〔2020〕2号", own, "652822", "600000.00"))
+        .await?;
+    ensure!(again == Outcome::Existing(a.id()), "{again:?}");
+    let s = l.summary(day("2020-12-31"), &[GroupBy::Node], None).await?;
+    let row = |c: &str| {
+        s.rows
+            .iter()
+            .find(|r| r.group.get("node").map(String::as_str) == Some(c))
+            .cloned()
+    };
+    let p = row("652800").expect("prefecture row");
+    ensure!(p.own_budget == Decimal::from(1_000_000) && p.issued_down == Decimal::from(1_000_000));
+    ensure!(p.balance == Decimal::ZERO);
+    ensure!(row("652822").expect("county").received == Decimal::from(600_000));
+    // Before the issue date nothing was issued yet.
+    let early = l.summary(day("2020-02-01"), &[GroupBy::Node], None).await?;
+    ensure!(
+        early.total.issued_down == Decimal::ZERO
+            && early.total.own_budget == Decimal::from(1_000_000)
+    );
+    Ok(())
+}
+
+async fn allocation_rejections_change_nothing(engine: Engine) -> Result<()> {
+    let (t, own) = prefecture_with_budget(engine).await?;
+    let l = &t.ledger;
+    l.submit_one(issue("doc-1", own, "652822", "999999.99"))
+        .await?;
+    // Over-allocation: one fen too many.
+    let e = refused(l, issue("doc-2", own, "652823", "0.02")).await?;
+    ensure!(matches!(e, LedgerError::OverAllocation { .. }), "{e}");
+    ensure!(
+        e.to_string().contains("0.01"),
+        "names what is available: {e}"
+    );
+    // Not a child: a county of another prefecture, and an unregistered one.
+    let e = refused(l, issue("doc-3", own, "653101", "1.00")).await?;
+    ensure!(matches!(e, LedgerError::NotAChild { .. }), "{e}");
+    let e = refused(l, issue("doc-3", own, "652824", "1.00")).await?;
+    ensure!(matches!(e, LedgerError::NotAChild { .. }), "{e}");
+    // The source must exist and be held here.
+    let e = refused(l, issue("doc-4", id("652800-999"), "652823", "1.00")).await?;
+    ensure!(matches!(e, LedgerError::UnknownAllocation(_)), "{e}");
+    let child_alloc = id("652800-4");
+    let e = refused(l, issue("doc-5", child_alloc, "652823", "1.00")).await?;
+    ensure!(matches!(e, LedgerError::NotHolder { .. }), "{e}");
+    // The category travels with the money.
+    let mut wrong = issue("doc-6", own, "652823", "0.01");
+    if let Body::AllocationIssued(a) = &mut wrong {
+        a.category = "X-01".into();
+    }
+    let e = refused(l, wrong).await?;
+    ensure!(matches!(e, LedgerError::CategoryMismatch { .. }), "{e}");
+    // The same document with another amount is a conflict, not a retry.
+    let e = refused(l, issue("doc-1", own, "652822", "5.00")).await?;
+    ensure!(matches!(e, LedgerError::Conflict { .. }), "{e}");
+    // Children: inside the division only, counties have none.
+    let e = refused(
+        l,
+        Body::ChildRegistered(ChildRegistered {
+            code: code("653101"),
+            name: "外州的县".into(),
+        }),
+    )
+    .await?;
+    ensure!(matches!(e, LedgerError::OutsideDivision { .. }), "{e}");
+    let c = fixtures::ledger(engine, &county("652822", "轮台县")).await?;
+    let e = refused(
+        &c.ledger,
+        Body::ChildRegistered(ChildRegistered {
+            code: code("652899"),
+            name: "乡".into(),
+        }),
+    )
+    .await?;
+    ensure!(matches!(e, LedgerError::NoChildren), "{e}");
+    Ok(())
+}
+
+async fn top_node_and_categories(engine: Engine) -> Result<()> {
+    let r = fixtures::ledger(engine, &region()).await?;
+    let received = |cat: &str| {
+        Body::FundsReceived(FundsReceived {
+            doc_no: "财农〔2019〕123号".into(),
+            category: cat.into(),
+            amount: amount("99900000"),
+            received_on: day("2019-11-20"),
+            source: "财政部".into(),
+            title: String::new(),
+        })
+    };
+    let ok = r.ledger.submit_one(received("X-01")).await?;
+    ensure!(matches!(ok, Outcome::Created(_)));
+    let e = refused(&r.ledger, received("NO-SUCH")).await?;
+    ensure!(matches!(e, LedgerError::UnknownCategory(_)), "{e}");
+    let e = refused(&r.ledger, received("X-04")).await?;
+    ensure!(
+        matches!(e, LedgerError::CategoryOrigin { .. }),
+        "region money is not received from the centre: {e}"
+    );
+    // Only the top node receives from the centre.
+    let p = fixtures::ledger(engine, &prefecture()).await?;
+    let e = refused(&p.ledger, received("X-01")).await?;
+    ensure!(matches!(e, LedgerError::NotTopNode), "{e}");
+    // A prefecture budgets only prefecture money.
+    let e = refused(
+        &p.ledger,
+        Body::OwnBudgetAdded(OwnBudgetAdded {
+            doc_no: "d".into(),
+            category: "X-01".into(),
+            amount: amount("1"),
+            budgeted_on: day("2020-01-01"),
+            title: String::new(),
+        }),
+    )
+    .await?;
+    ensure!(matches!(e, LedgerError::CategoryOrigin { .. }), "{e}");
+    // Own categories: defined once, shipped ones cannot be redefined.
+    let def = CategoryDefined {
+        code: "BZ-01".into(),
+        name: "州级以工代赈".into(),
+        origin: fundsync_protocol::FundOrigin::Prefecture,
+        department: "农业科".into(),
+        classified: false,
+    };
+    let first = p
+        .ledger
+        .submit_one(Body::CategoryDefined(def.clone()))
+        .await?;
+    ensure!(
+        p.ledger
+            .submit_one(Body::CategoryDefined(def.clone()))
+            .await?
+            == Outcome::Existing(first.id())
+    );
+    let e = refused(
+        &p.ledger,
+        Body::CategoryDefined(CategoryDefined {
+            name: "别的".into(),
+            ..def.clone()
+        }),
+    )
+    .await?;
+    ensure!(matches!(e, LedgerError::CategoryExists(_)), "{e}");
+    let e = refused(
+        &p.ledger,
+        Body::CategoryDefined(CategoryDefined {
+            code: "C-01".into(),
+            ..def
+        }),
+    )
+    .await?;
+    ensure!(matches!(e, LedgerError::CategoryExists(_)), "{e}");
+    Ok(())
+}
+
+/// A county holding 100,000.00 yuan of its own money and project P1.
+async fn county_with_project(engine: Engine, with_target: bool) -> Result<(TestLedger, EntryId)> {
+    let t = fixtures::ledger(engine, &county("652822", "轮台县")).await?;
+    let l = &t.ledger;
+    let cat = CategoryDefined {
+        code: "LT-01".into(),
+        name: "县级配套".into(),
+        origin: fundsync_protocol::FundOrigin::County,
+        department: String::new(),
+        classified: false,
+    };
+    l.submit_one(Body::CategoryDefined(cat)).await?;
+    let alloc = l
+        .submit_one(Body::OwnBudgetAdded(OwnBudgetAdded {
+            doc_no: "轮财〔2020〕1号".into(),
+            category: "LT-01".into(),
+            amount: amount("100000"),
+            budgeted_on: day("2020-02-01"),
+            title: String::new(),
+        }))
+        .await?
+        .id();
+    l.submit_one(Body::ProjectRegistered(ProjectRegistered {
+        code: "P1".into(),
+        name: "村道硬化".into(),
+        township: "轮台镇".into(),
+        village: "一村".into(),
+        department: "交通局".into(),
+        starts_on: day("2020-03-01"),
+        ends_on: day("2020-10-31"),
+        budget: amount("80000"),
+        status: ProjectStatus::InProgress,
+    }))
+    .await?;
+    if with_target {
+        l.submit_one(target("P1")).await?;
+    }
+    Ok((t, alloc))
+}
+
+fn target(project: &str) -> Body {
+    Body::TargetSet(TargetSet {
+        project: project.into(),
+        level1: TargetLevel1::Output,
+        level2: TargetLevel2::Quantity,
+        indicator: "硬化道路里程".into(),
+        op: TargetOp::AtLeast,
+        value: Decimal::from(12),
+        unit: "公里".into(),
+    })
+}
+
+fn payment(voucher: &str, alloc: EntryId, amt: &str) -> PaymentRecorded {
+    PaymentRecorded {
+        voucher_no: voucher.into(),
+        paid_on: day("2020-05-10"),
+        payer: "轮台县财政局".into(),
+        payee_name: "某某建设公司".into(),
+        payee_account: "6222000011112222".into(),
+        payee_bank: "农业银行轮台支行".into(),
+        amount: amount(amt),
+        function_class: "2130505".into(),
+        allocation: alloc,
+        project: "P1".into(),
+        purpose: "道路硬化".into(),
+    }
+}
+
+async fn payments_need_targets_and_balance(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, false).await?;
+    let l = &t.ledger;
+    let e = refused(l, Body::PaymentRecorded(payment("V1", alloc, "10"))).await?;
+    ensure!(
+        matches!(e, LedgerError::NoTarget(_)),
+        "a project without a target gets no money: {e}"
+    );
+    l.submit_one(target("P1")).await?;
+    l.submit_one(Body::PaymentRecorded(payment("V1", alloc, "99999.99")))
+        .await?;
+    let e = refused(l, Body::PaymentRecorded(payment("V2", alloc, "0.02"))).await?;
+    ensure!(matches!(e, LedgerError::OverBalance { .. }), "{e}");
+    let e = refused(l, Body::PaymentRecorded(payment("V3", id("652800-1"), "1"))).await?;
+    ensure!(matches!(e, LedgerError::UnknownAllocation(_)), "{e}");
+    let mut p = payment("V4", alloc, "0.01");
+    p.project = "NOPE".into();
+    let e = refused(l, Body::PaymentRecorded(p)).await?;
+    ensure!(matches!(e, LedgerError::UnknownProject(_)), "{e}");
+    l.submit_one(Body::PaymentRecorded(payment("V5", alloc, "0.01")))
+        .await?;
+    let a = l.allocation(alloc).await?.expect("allocation");
+    ensure!(
+        a.available == Decimal::ZERO && a.paid == Decimal::from(100_000),
+        "{a:?}"
+    );
+    let proj = l.project(code("652822"), "P1").await?.expect("project");
+    ensure!(proj.paid == Decimal::from(100_000) && proj.targets.map(|t| t.len()) == Some(1));
+    // Cancelled projects get nothing more.
+    l.submit_one(Body::ProjectStatusChanged(ProjectStatusChanged {
+        project: "P1".into(),
+        status: ProjectStatus::Cancelled,
+    }))
+    .await?;
+    let e = refused(l, Body::PaymentRecorded(payment("V6", alloc, "0.01"))).await?;
+    ensure!(
+        matches!(
+            e,
+            LedgerError::ProjectCancelled(_) | LedgerError::OverBalance { .. }
+        ),
+        "{e}"
+    );
+    Ok(())
+}
+
+async fn vouchers_are_idempotent(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, true).await?;
+    let l = &t.ledger;
+    let first = l
+        .submit_one(Body::PaymentRecorded(payment("V1", alloc, "100")))
+        .await?;
+    let again = l
+        .submit_one(Body::PaymentRecorded(payment("V1", alloc, "100")))
+        .await?;
+    ensure!(again == Outcome::Existing(first.id()), "{again:?}");
+    let e = refused(l, Body::PaymentRecorded(payment("V1", alloc, "101"))).await?;
+    ensure!(matches!(e, LedgerError::DuplicateVoucher(_)), "{e}");
+    // Twice in one submission: still one payment.
+    let both = l
+        .submit(&[
+            Body::PaymentRecorded(payment("V2", alloc, "5")),
+            Body::PaymentRecorded(payment("V2", alloc, "5")),
+        ])
+        .await?;
+    ensure!(
+        matches!(both[..], [Outcome::Created(a), Outcome::Existing(b)] if a == b),
+        "{both:?}"
+    );
+    let paid = l
+        .payments(PaymentFilter::default(), Page::default())
+        .await?;
+    ensure!(paid.items.len() == 2, "{}", paid.items.len());
+    ensure!(l.allocation(alloc).await?.expect("a").paid == Decimal::from(105));
+    Ok(())
+}
+
+async fn reversals_are_new_entries(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, true).await?;
+    let l = &t.ledger;
+    l.submit_one(Body::PaymentRecorded(payment("V1", alloc, "300")))
+        .await?;
+    let rev = |no: &str| {
+        Body::PaymentReversed(PaymentReversed {
+            voucher_no: no.into(),
+            reversed_on: day("2020-06-01"),
+            reason: "收款人账号错误".into(),
+        })
+    };
+    l.submit_one(rev("V1")).await?;
+    let e = refused(l, rev("V1")).await?;
+    ensure!(matches!(e, LedgerError::AlreadyReversed(_)), "{e}");
+    let e = refused(l, rev("V9")).await?;
+    ensure!(matches!(e, LedgerError::UnknownVoucher(_)), "{e}");
+    ensure!(l.allocation(alloc).await?.expect("a").paid == Decimal::ZERO);
+    // The original payment is still there, marked reversed.
+    let p = l
+        .payments(PaymentFilter::default(), Page::default())
+        .await?;
+    ensure!(p.items.len() == 1 && p.items[0].reversed_on.as_deref() == Some("2020-06-01"));
+    // As of a day between payment and reversal, the money was paid.
+    let mid = l.summary(day("2020-05-20"), &[GroupBy::Node], None).await?;
+    ensure!(mid.total.paid == Decimal::from(300), "{:?}", mid.total);
+    let after = l.summary(day("2020-06-02"), &[GroupBy::Node], None).await?;
+    ensure!(after.total.paid == Decimal::ZERO, "{:?}", after.total);
+    Ok(())
+}
+
+const HEADER: &str = "voucher_no,paid_on,payer,payee_name,payee_account,payee_bank,amount,function_class,allocation,project,purpose\n";
+
+fn csv_row(v: &str, alloc: EntryId, amt: &str) -> String {
+    format!("{v},2020-05-10,轮台县财政局,某合作社,62220001,农行,{amt},2130505,{alloc},P1,种植\n")
+}
+
+async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, true).await?;
+    let l = &t.ledger;
+    let mut good = String::from(HEADER);
+    for i in 0..50 {
+        good.push_str(&csv_row(&format!("V{i}"), alloc, "10.50"));
+    }
+    good.push_str(&csv_row("V0", alloc, "10.50")); // the same voucher again
+    let r = import::import_payments(l, std::io::Cursor::new(good.clone().into_bytes())).await?;
+    ensure!(r.rows == 51 && r.created == 50 && r.existing == 1, "{r:?}");
+    // Importing the same file again records nothing new.
+    let r = import::import_payments(l, std::io::Cursor::new(good.into_bytes())).await?;
+    ensure!(r.created == 0 && r.existing == 51, "{r:?}");
+
+    let before = snapshot(l).await?;
+    let mut bad = String::from(HEADER);
+    bad.push_str(&csv_row("W1", alloc, "1.00"));
+    bad.push_str(&csv_row("W2", alloc, "-5")); // line 3
+    bad.push_str(&csv_row("W3", alloc, "2017年3100元")); // line 4: the seed's slip
+    bad.push_str(&csv_row("W4", alloc, "1.001")); // line 5
+    bad.push_str("W5,2020-13-01,a,b,c,d,1,x,652822-2,P1,z\n"); // line 6
+    bad.push_str("W6,2020-05-01,only,three\n"); // line 7
+    bad.push_str(&csv_row("V1", alloc, "99")); // line 8: same number, other fields
+    bad.push_str(&csv_row("W7", alloc, "1000000")); // line 9: over balance
+    let e = import::import_payments(l, std::io::Cursor::new(bad.into_bytes())).await;
+    let Err(ImportError::Rows(rows)) = e else {
+        anyhow::bail!("expected row errors, got {e:?}");
+    };
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+    ensure!(lines == vec![3, 4, 5, 6, 7, 8, 9], "{rows:?}");
+    ensure!(
+        snapshot(l).await? == before,
+        "a failed import changed the ledger"
+    );
+
+    // Rule errors are reported by line too, and roll back the good rows.
+    let mut rule = String::from(HEADER);
+    rule.push_str(&csv_row("X1", alloc, "1.00"));
+    rule.push_str(&csv_row("V1", alloc, "99")); // line 3
+    rule.push_str(&csv_row("X2", alloc, "1000000")); // line 4
+    let e = import::import_payments(l, std::io::Cursor::new(rule.into_bytes())).await;
+    let Err(ImportError::Rows(rows)) = e else {
+        anyhow::bail!("expected row errors, got {e:?}");
+    };
+    ensure!(
+        rows.iter().map(|r| r.line).collect::<Vec<_>>() == vec![3, 4],
+        "{rows:?}"
+    );
+    ensure!(
+        rows[0].message.contains("V1") && rows[1].message.contains("exceeds"),
+        "{rows:?}"
+    );
+    ensure!(snapshot(l).await? == before);
+
+    // Chinese headers, a BOM, and a file that is not UTF-8.
+    let zh = format!(
+        "\u{feff}凭证号,支付日期,付款人,收款人名称,收款人账号,收款人开户行,金额,功能分类,指标,项目,用途\n{}",
+        csv_row("Z1", alloc, "3.00")
+    );
+    let r = import::import_payments(l, std::io::Cursor::new(zh.into_bytes())).await?;
+    ensure!(r.created == 1, "{r:?}");
+    let mut gbk = HEADER.as_bytes().to_vec();
+    gbk.extend_from_slice(b"G1,2020-05-10,\xd6\xd0\xce\xc4,b,c,d,1,x,652822-2,P1,z\n");
+    let e = import::import_payments(l, std::io::Cursor::new(gbk)).await;
+    ensure!(
+        matches!(&e, Err(ImportError::Rows(r)) if r[0].line == 2 && r[0].message.contains("UTF-8")),
+        "{e:?}"
+    );
+    let e = import::import_payments(l, std::io::Cursor::new(HEADER.as_bytes().to_vec())).await;
+    ensure!(matches!(e, Err(ImportError::Empty)), "{e:?}");
+    Ok(())
+}
+
+async fn journal_is_a_hash_chain(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, true).await?;
+    let l = &t.ledger;
+    l.submit_one(Body::PaymentRecorded(payment("V1", alloc, "1")))
+        .await?;
+    let j = l.journal(code("652822"), 0, 1000).await?;
+    ensure!(j.len() == 5, "{}", j.len());
+    let mut prev = Hash::ZERO.to_hex();
+    for (i, e) in j.iter().enumerate() {
+        ensure!(e.seq == i64::try_from(i)? + 1, "dense sequence");
+        ensure!(
+            e.prev_hash == prev,
+            "entry {} links to its predecessor",
+            e.seq
+        );
+        prev = e.hash.clone();
+    }
+    ensure!(j[4].kind == "payment_recorded" && j[4].body["voucher_no"] == "V1");
+    Ok(())
+}
