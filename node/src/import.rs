@@ -194,7 +194,7 @@ pub async fn import_payments<R: Read + Send + 'static>(
             // Rows after a bad one are still checked (against the ledger
             // without the bad rows), so one pass reports every problem; the
             // transaction is rolled back at the end anyway.
-            match work.record(&body).await {
+            match work.record(body).await {
                 Ok(Outcome::Created(_)) => report.created += 1,
                 Ok(Outcome::Existing(_)) => report.existing += 1,
                 Err(LedgerError::Store(e)) => return Err(LedgerError::Store(e).into()),

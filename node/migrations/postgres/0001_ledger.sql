@@ -97,8 +97,8 @@ CREATE TABLE targets (
 );
 CREATE INDEX targets_project ON targets (origin, project);
 
+-- Keyed by the entry that recorded the payment, so inserts append in order.
 CREATE TABLE payments (
-    id TEXT PRIMARY KEY,
     origin TEXT NOT NULL,
     seq BIGINT NOT NULL,
     voucher_no TEXT NOT NULL,
@@ -112,6 +112,7 @@ CREATE TABLE payments (
     allocation_id TEXT NOT NULL,
     project TEXT NOT NULL,
     purpose TEXT NOT NULL,
+    PRIMARY KEY (origin, seq),
     UNIQUE (origin, voucher_no)
 );
 CREATE INDEX payments_allocation ON payments (allocation_id);
@@ -119,10 +120,11 @@ CREATE INDEX payments_allocation ON payments (allocation_id);
 CREATE TABLE payment_reversals (
     id TEXT PRIMARY KEY,
     origin TEXT NOT NULL,
-    payment_id TEXT NOT NULL UNIQUE,
+    payment_seq BIGINT NOT NULL,
     reversed_on TEXT NOT NULL,
     amount_fen BIGINT NOT NULL,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    UNIQUE (origin, payment_seq)
 );
 
 -- Payments summed per allocation and day (net of reversals), so the master

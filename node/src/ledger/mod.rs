@@ -156,7 +156,7 @@ impl Ledger {
         let mut work = self.begin().await?;
         let mut out = Vec::with_capacity(bodies.len());
         for b in bodies {
-            out.push(work.record(b).await?);
+            out.push(work.record(b.clone()).await?);
         }
         work.commit().await?;
         Ok(out)

@@ -308,14 +308,16 @@ fn project_view(r: &AnyRow) -> Result<ProjectView, LedgerError> {
     })
 }
 
-const PAYMENT_COLS: &str = "SELECT p.id, p.origin, p.voucher_no, p.paid_on, p.payer, p.payee_name, p.payee_account, \
+const PAYMENT_COLS: &str = "SELECT p.seq, p.origin, p.voucher_no, p.paid_on, p.payer, p.payee_name, p.payee_account, \
     p.payee_bank, p.amount_fen, p.function_class, p.allocation_id, p.project, p.purpose, r.reversed_on, r.reason \
-    FROM payments p LEFT JOIN payment_reversals r ON r.payment_id = p.id";
+    FROM payments p LEFT JOIN payment_reversals r ON r.origin = p.origin AND r.payment_seq = p.seq";
 
 fn payment_view(r: &AnyRow) -> Result<PaymentView, LedgerError> {
+    let seq: i64 = r.try_get(0)?;
+    let origin: String = r.try_get(1)?;
     Ok(PaymentView {
-        id: r.try_get(0)?,
-        origin: r.try_get(1)?,
+        id: format!("{origin}-{seq}"),
+        origin,
         voucher_no: r.try_get(2)?,
         paid_on: r.try_get(3)?,
         payer: r.try_get(4)?,
@@ -478,10 +480,14 @@ impl Ledger {
     }
 
     pub async fn payment(&self, id: EntryId) -> Result<Option<PaymentView>, LedgerError> {
-        let row = sqlx::query(&format!("{PAYMENT_COLS} WHERE p.id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(self.db().read())
-            .await?;
+        let seq = i64::try_from(id.seq).map_err(|_| LedgerError::Overflow)?;
+        let row = sqlx::query(&format!(
+            "{PAYMENT_COLS} WHERE p.origin = $1 AND p.seq = $2"
+        ))
+        .bind(id.origin.as_str())
+        .bind(seq)
+        .fetch_optional(self.db().read())
+        .await?;
         row.as_ref().map(payment_view).transpose()
     }
 

@@ -16,7 +16,6 @@ use chrono::NaiveDate;
 use fundsync_protocol::body::*;
 use fundsync_protocol::money::fen_to_yuan;
 use fundsync_protocol::{Body, Entry, EntryId, FundOrigin, Hash, Level, NodeCode};
-use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
 use super::error::LedgerError;
@@ -73,7 +72,6 @@ struct Proj {
 #[derive(Debug, Clone)]
 struct Voucher {
     id: EntryId,
-    fingerprint: [u8; 32],
     amount_fen: i64,
     allocation: EntryId,
     project: String,
@@ -116,6 +114,7 @@ pub struct Work<'l> {
     tx: Transaction<'static, Any>,
     me: &'l Identity,
     bind_max: usize,
+    dialect: &'static dyn crate::store::Dialect,
     now_ms: i64,
     heads: HashMap<NodeCode, Head>,
     heads_dirty: Vec<NodeCode>,
@@ -148,10 +147,6 @@ fn seq_i64(seq: u64) -> Result<i64, LedgerError> {
     i64::try_from(seq).map_err(|_| LedgerError::Overflow)
 }
 
-fn fingerprint(body: &[u8]) -> [u8; 32] {
-    Sha256::digest(body).into()
-}
-
 impl std::fmt::Debug for Work<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Work")
@@ -167,6 +162,7 @@ impl<'l> Work<'l> {
             tx: db.begin_write().await?,
             me,
             bind_max: db.dialect().bind_params_max(),
+            dialect: db.dialect(),
             now_ms,
             heads: HashMap::new(),
             heads_dirty: Vec::new(),
@@ -256,6 +252,12 @@ impl<'l> Work<'l> {
         origin: NodeCode,
         nos: &[&str],
     ) -> Result<(), LedgerError> {
+        // Bound memory on big imports: once every recorded voucher is in the
+        // table, the cache can be dropped and rebuilt from it.
+        if self.vouchers.len() > FLUSH_ROWS * 4 {
+            self.flush_rows().await?;
+            self.vouchers.clear();
+        }
         let wanted: Vec<&str> = nos
             .iter()
             .copied()
@@ -263,18 +265,27 @@ impl<'l> Work<'l> {
             .collect();
         for chunk in wanted.chunks(self.bind_max.saturating_sub(1).min(2000)) {
             let mut sql = String::from(
-                "SELECT p.voucher_no, p.id, p.amount_fen, p.allocation_id, p.project, p.paid_on, \
-                 CAST(CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS BIGINT), j.body \
-                 FROM payments p LEFT JOIN payment_reversals r ON r.payment_id = p.id \
-                 JOIN journal j ON j.origin = p.origin AND j.seq = p.seq \
-                 WHERE p.origin = $1 AND p.voucher_no IN (",
+                "SELECT p.voucher_no, p.seq, p.amount_fen, p.allocation_id, p.project, p.paid_on, \
+                 CAST(CASE WHEN r.id IS NULL THEN 0 ELSE 1 END AS BIGINT) \
+                 FROM payments p LEFT JOIN payment_reversals r ON r.origin = p.origin AND r.payment_seq = p.seq \
+                 WHERE p.origin = ",
             );
+            sql.push_str(if self.dialect.numbered_placeholders() {
+                "$1"
+            } else {
+                "?"
+            });
+            sql.push_str(" AND p.voucher_no IN (");
             for i in 0..chunk.len() {
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push('$');
-                sql.push_str(&(i + 2).to_string());
+                if self.dialect.numbered_placeholders() {
+                    sql.push('$');
+                    sql.push_str(&(i + 2).to_string());
+                } else {
+                    sql.push('?');
+                }
             }
             sql.push(')');
             let mut q = sqlx::query(&sql).bind(origin.as_str());
@@ -288,7 +299,11 @@ impl<'l> Work<'l> {
             for r in rows {
                 let no: String = r.try_get(0)?;
                 let v = Voucher {
-                    id: parse_id(&r.try_get::<String, _>(1)?)?,
+                    id: EntryId {
+                        origin,
+                        seq: u64::try_from(r.try_get::<i64, _>(1)?)
+                            .map_err(|_| LedgerError::Overflow)?,
+                    },
                     amount_fen: r.try_get(2)?,
                     allocation: parse_id(&r.try_get::<String, _>(3)?)?,
                     project: r.try_get(4)?,
@@ -296,7 +311,6 @@ impl<'l> Work<'l> {
                         LedgerError::Store(crate::store::StoreError::Corrupt("paid_on".into()))
                     })?,
                     reversed: r.try_get::<i64, _>(6)? != 0,
-                    fingerprint: fingerprint(&r.try_get::<Vec<u8>, _>(7)?),
                 };
                 self.vouchers.insert((origin, no), Some(v));
             }
@@ -563,7 +577,7 @@ impl<'l> Work<'l> {
             }
             Body::PaymentRecorded(b) => {
                 if let Some(v) = self.voucher(me, &b.voucher_no).await? {
-                    return if v.fingerprint == fingerprint(encoded) {
+                    return if self.stored_body(v.id).await? == encoded {
                         Ok(Some(v.id))
                     } else {
                         Err(LedgerError::DuplicateVoucher(b.voucher_no.clone()))
@@ -649,9 +663,9 @@ impl<'l> Work<'l> {
 
     /// Checks a body against the rules and, unless it is already recorded,
     /// appends it to this node's journal and applies it.
-    pub async fn record(&mut self, body: &Body) -> Result<Outcome, LedgerError> {
+    pub async fn record(&mut self, body: Body) -> Result<Outcome, LedgerError> {
         let encoded = body.encode();
-        if let Some(id) = self.check_local(body, &encoded).await? {
+        if let Some(id) = self.check_local(&body, &encoded).await? {
             return Ok(Outcome::Existing(id));
         }
         let me = self.me.code;
@@ -666,7 +680,7 @@ impl<'l> Work<'l> {
         };
         let hash = entry.hash();
         let id = entry.id();
-        self.apply(&entry, hash, body).await?;
+        self.apply(entry, hash, body).await?;
         Ok(Outcome::Created(id))
     }
 
@@ -674,12 +688,7 @@ impl<'l> Work<'l> {
 
     /// Applies an entry whose chain position has been checked: updates the
     /// head, the derived tables and buffers the journal row.
-    pub async fn apply(
-        &mut self,
-        entry: &Entry,
-        hash: Hash,
-        body: &Body,
-    ) -> Result<(), LedgerError> {
+    pub async fn apply(&mut self, entry: Entry, hash: Hash, body: Body) -> Result<(), LedgerError> {
         let id = entry.id();
         let o = entry.origin;
         let ids = id.to_string();
@@ -851,7 +860,6 @@ impl<'l> Work<'l> {
                     (o, b.voucher_no.clone()),
                     Some(Voucher {
                         id,
-                        fingerprint: fingerprint(&entry.body),
                         amount_fen: amount,
                         allocation: b.allocation,
                         project: b.project.clone(),
@@ -859,19 +867,19 @@ impl<'l> Work<'l> {
                         reversed: false,
                     }),
                 );
-                self.payments.push(PaymentRow { id, p: b.clone() });
+                self.payments.push(PaymentRow { id, p: b });
             }
             Body::PaymentReversed(b) => {
                 // Flush first: the reversal row refers to the payment row.
                 self.flush_rows().await?;
                 if let Some(v) = self.voucher(o, &b.voucher_no).await? {
                     sqlx::query(
-                        "INSERT INTO payment_reversals (id, origin, payment_id, reversed_on, amount_fen, reason) \
+                        "INSERT INTO payment_reversals (id, origin, payment_seq, reversed_on, amount_fen, reason) \
                          VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(&ids)
                     .bind(o.as_str())
-                    .bind(v.id.to_string())
+                    .bind(seq_i64(v.id.seq)?)
                     .bind(b.reversed_on.to_string())
                     .bind(v.amount_fen)
                     .bind(&b.reason)
@@ -901,17 +909,9 @@ impl<'l> Work<'l> {
                 }
             }
         }
-        self.journal.push(JournalRow {
-            entry: entry.clone(),
-            hash,
-        });
-        self.heads.insert(
-            o,
-            Head {
-                seq: entry.seq,
-                hash,
-            },
-        );
+        let seq = entry.seq;
+        self.journal.push(JournalRow { entry, hash });
+        self.heads.insert(o, Head { seq, hash });
         if !self.heads_dirty.contains(&o) {
             self.heads_dirty.push(o);
         }
@@ -988,12 +988,13 @@ impl<'l> Work<'l> {
 
     /// Writes buffered payment and journal rows.
     async fn flush_rows(&mut self) -> Result<(), LedgerError> {
-        const PAY_COLS: usize = 14;
+        const PAY_COLS: usize = 13;
         let per = (self.bind_max / PAY_COLS).max(1);
         let payments = std::mem::take(&mut self.payments);
         for chunk in payments.chunks(per) {
             let sql = insert_values_sql(
-                "payments (id, origin, seq, voucher_no, paid_on, payer, payee_name, payee_account, payee_bank, \
+                self.dialect,
+                "payments (origin, seq, voucher_no, paid_on, payer, payee_name, payee_account, payee_bank, \
                  amount_fen, function_class, allocation_id, project, purpose)",
                 PAY_COLS,
                 chunk.len(),
@@ -1002,7 +1003,6 @@ impl<'l> Work<'l> {
             for r in chunk {
                 let p = &r.p;
                 q = q
-                    .bind(r.id.to_string())
                     .bind(r.id.origin.as_str())
                     .bind(seq_i64(r.id.seq)?)
                     .bind(&p.voucher_no)
@@ -1024,6 +1024,7 @@ impl<'l> Work<'l> {
         let journal = std::mem::take(&mut self.journal);
         for chunk in journal.chunks(per) {
             let sql = insert_values_sql(
+                self.dialect,
                 "journal (origin, seq, at_ms, prev_hash, hash, kind, body)",
                 J_COLS,
                 chunk.len(),
@@ -1041,10 +1042,6 @@ impl<'l> Work<'l> {
                     .bind(e.body.as_slice());
             }
             q.execute(&mut *self.tx).await?;
-        }
-        // Vouchers now live in the table; forget the bulk of them.
-        if self.vouchers.len() > FLUSH_ROWS * 4 {
-            self.vouchers.clear();
         }
         Ok(())
     }

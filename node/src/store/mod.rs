@@ -48,8 +48,12 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn begin_write(&self) -> &'static str;
     /// Statements run first inside every write transaction.
     fn write_lock(&self) -> &'static [&'static str];
-    /// Most bind parameters one statement may carry.
+    /// Most bind parameters one bulk statement should carry.
     fn bind_params_max(&self) -> usize;
+    /// Whether bulk statements number their placeholders (`$1`) or use
+    /// anonymous `?`. SQLite looks numbered parameters up by a linear scan,
+    /// which makes binding a statement with n of them cost O(n²).
+    fn numbered_placeholders(&self) -> bool;
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
 }
@@ -149,9 +153,9 @@ impl Db {
     }
 }
 
-/// `INSERT INTO {into} VALUES ($1,…,$cols),(…)` for `rows` rows, numbered
-/// placeholders so the same text works on both engines.
-pub fn insert_values_sql(into: &str, cols: usize, rows: usize) -> String {
+/// `INSERT INTO {into} VALUES ($1,…,$cols),(…)` for `rows` rows, in the
+/// dialect's placeholder style.
+pub fn insert_values_sql(d: &dyn Dialect, into: &str, cols: usize, rows: usize) -> String {
     use std::fmt::Write;
     let mut sql = String::with_capacity(into.len() + 16 + rows * cols * 6);
     sql.push_str("INSERT INTO ");
@@ -168,8 +172,12 @@ pub fn insert_values_sql(into: &str, cols: usize, rows: usize) -> String {
                 sql.push(',');
             }
             n += 1;
-            // Writing to a String cannot fail.
-            let _ = write!(sql, "${n}");
+            if d.numbered_placeholders() {
+                // Writing to a String cannot fail.
+                let _ = write!(sql, "${n}");
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }
@@ -181,8 +189,12 @@ mod tests {
     #[test]
     fn values_sql_numbers_placeholders() {
         assert_eq!(
-            super::insert_values_sql("t (a, b)", 2, 2),
+            super::insert_values_sql(&super::postgres::Postgres, "t (a, b)", 2, 2),
             "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4)"
+        );
+        assert_eq!(
+            super::insert_values_sql(&super::sqlite::Sqlite, "t (a, b)", 2, 2),
+            "INSERT INTO t (a, b) VALUES (?,?),(?,?)"
         );
     }
 }

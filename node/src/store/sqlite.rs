@@ -36,8 +36,12 @@ impl Dialect for Sqlite {
         &[]
     }
     fn bind_params_max(&self) -> usize {
-        // SQLITE_MAX_VARIABLE_NUMBER is 32766 in the bundled build.
-        32_000
+        // Far below SQLITE_MAX_VARIABLE_NUMBER (32766): past a few thousand
+        // parameters a statement's parse and bind cost more than they save.
+        2_000
+    }
+    fn numbered_placeholders(&self) -> bool {
+        false
     }
     fn read_connections(&self) -> u32 {
         4
