@@ -13,7 +13,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${1:-$repo_root/demo-data}"
 listen="${FUNDSYNC_LISTEN:-127.0.0.1:8080}"
 
-cargo build --release -p fundsync-node --bin fundsync
+(cd "$repo_root" && cargo build --release -p fundsync-node --bin fundsync)
 bin="$repo_root/target/release/fundsync"
 mkdir -p "$data"
 cfg="$data/fundsync.toml"
