@@ -14,5 +14,6 @@ pub mod clock;
 pub mod config;
 pub mod import;
 pub mod ledger;
+pub mod pki;
 pub mod server;
 pub mod store;
