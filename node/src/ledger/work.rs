@@ -24,6 +24,9 @@ use crate::store::{insert_values_sql, Db};
 
 /// Rows buffered before a flush; bounds memory on million-row imports.
 const FLUSH_ROWS: usize = 4096;
+/// Payments a transaction inserts before it refreshes planner statistics
+/// (once); see [`crate::store::Dialect::refresh_stats`].
+const STATS_REFRESH_ROWS: usize = 4 * FLUSH_ROWS;
 
 /// What a local submission resolved to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +127,8 @@ pub struct Work<'l> {
     journal: Vec<JournalRow>,
     payments: Vec<PaymentRow>,
     daily: HashMap<(EntryId, NaiveDate), Daily>,
+    /// Payments inserted so far, until statistics have been refreshed.
+    flushed_payments: Option<usize>,
 }
 
 fn fen_i64(v: i64) -> rust_decimal::Decimal {
@@ -172,6 +177,7 @@ impl<'l> Work<'l> {
             journal: Vec::new(),
             payments: Vec::new(),
             daily: HashMap::new(),
+            flushed_payments: Some(0),
         })
     }
 
@@ -1018,6 +1024,16 @@ impl<'l> Work<'l> {
                     .bind(&p.purpose);
             }
             q.execute(&mut *self.tx).await?;
+        }
+        if let Some(n) = self.flushed_payments {
+            let n = n.saturating_add(payments.len());
+            self.flushed_payments = Some(n);
+            if n >= STATS_REFRESH_ROWS {
+                for s in self.dialect.refresh_stats() {
+                    sqlx::query(s).execute(&mut *self.tx).await?;
+                }
+                self.flushed_payments = None;
+            }
         }
         const J_COLS: usize = 7;
         let per = (self.bind_max / J_COLS).max(1);

@@ -56,6 +56,10 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn numbered_placeholders(&self) -> bool;
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
+    /// Statements that refresh the query planner's statistics, run inside a
+    /// write transaction once it has bulk-inserted many rows, so lookups later
+    /// in that transaction are planned for the tables as they now are.
+    fn refresh_stats(&self) -> &'static [&'static str];
 }
 
 /// Limits for the connection pools.
