@@ -32,7 +32,7 @@ pub const MAGIC: &[u8; 4] = b"FSB1";
 const HEADER_BYTES: usize = 4 + 2 + 6 + 6 + 4 + 4;
 /// origin, seq, at_ms, prev_hash, kind length, body length: an entry with an
 /// empty kind and body.
-const ENTRY_MIN_BYTES: usize = 6 + 8 + 8 + 32 + 1 + 4;
+pub(crate) const ENTRY_MIN_BYTES: usize = 6 + 8 + 8 + 32 + 1 + 4;
 const CHECKPOINT_BYTES: usize = Checkpoint::FIELDS_BYTES + 64;
 
 /// Why a batch was refused. Nothing of a refused batch may be applied.
@@ -222,39 +222,19 @@ impl Batch {
     /// checkpoints. Entries made by [`Entry::new`] or accepted by
     /// [`verify_batch`] never are.
     pub fn encode(&self) -> Vec<u8> {
-        let variable: usize = self
-            .entries
-            .iter()
-            .map(|e| e.kind.len() + e.body.len())
-            .sum();
         let mut out = Vec::with_capacity(
             HEADER_BYTES
-                + ENTRY_MIN_BYTES * self.entries.len()
-                + variable
+                + entries_wire_bytes(&self.entries)
                 + CHECKPOINT_BYTES * self.checkpoints.len(),
         );
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&self.version.to_be_bytes());
-        out.extend_from_slice(self.from.as_bytes());
-        out.extend_from_slice(self.to.as_bytes());
-        let entries = u32::try_from(self.entries.len()).expect("at most u32::MAX entries");
-        out.extend_from_slice(&entries.to_be_bytes());
-        let checkpoints =
-            u32::try_from(self.checkpoints.len()).expect("at most u32::MAX checkpoints");
-        out.extend_from_slice(&checkpoints.to_be_bytes());
-        for e in &self.entries {
-            out.extend_from_slice(e.origin.as_bytes());
-            out.extend_from_slice(&e.seq.to_be_bytes());
-            out.extend_from_slice(&e.at_ms.to_be_bytes());
-            out.extend_from_slice(&e.prev_hash.0);
-            let kind = u8::try_from(e.kind.len()).expect("entry kinds are at most 255 bytes");
-            out.push(kind);
-            out.extend_from_slice(e.kind.as_bytes());
-            let body =
-                u32::try_from(e.body.len()).expect("entry bodies are at most u32::MAX bytes");
-            out.extend_from_slice(&body.to_be_bytes());
-            out.extend_from_slice(&e.body);
-        }
+        write_preamble(&mut out, MAGIC, self.version, self.from, self.to);
+        write_count(&mut out, self.entries.len(), "at most u32::MAX entries");
+        write_count(
+            &mut out,
+            self.checkpoints.len(),
+            "at most u32::MAX checkpoints",
+        );
+        write_entries(&mut out, &self.entries);
         for c in &self.checkpoints {
             c.checkpoint.write_fields(&mut out);
             out.extend_from_slice(&c.signature);
@@ -266,28 +246,12 @@ impl Batch {
     /// and against `limits`. The version is checked before anything after it
     /// is read, so a later version is free to change the rest of the layout.
     pub fn decode(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
-        if bytes.len() > limits.bytes_max {
-            return Err(BatchError::TooLarge {
-                bytes: bytes.len(),
-                max: limits.bytes_max,
-            });
-        }
-        let mut r = Reader { bytes, pos: 0 };
-        if r.array::<4>("magic")? != *MAGIC {
-            return Err(BatchError::BadMagic);
-        }
-        let version = u16::from_be_bytes(r.array("version")?);
-        check_version(version)?;
+        let (mut r, version) = Reader::open(bytes, limits, MAGIC)?;
         let from = r.node_code("sender")?;
         let to = r.node_code("recipient")?;
         let entry_count = r.count("entry count")?;
         let checkpoint_count = r.count("checkpoint count")?;
-        if entry_count > limits.entries_max {
-            return Err(BatchError::TooManyEntries {
-                count: entry_count,
-                max: limits.entries_max,
-            });
-        }
+        check_entry_count(entry_count, limits)?;
         if checkpoint_count > limits.entries_max {
             return Err(BatchError::TooManyCheckpoints {
                 count: checkpoint_count,
@@ -298,27 +262,14 @@ impl Batch {
         let needed = entry_count
             .saturating_mul(ENTRY_MIN_BYTES)
             .saturating_add(checkpoint_count.saturating_mul(CHECKPOINT_BYTES));
-        if needed > r.remaining() {
-            return Err(BatchError::Truncated {
-                offset: r.pos,
-                field: "the entries and checkpoints the header announces",
-            });
-        }
+        r.expect_at_least(needed, "the entries and checkpoints the header announces")?;
 
-        let mut entries = Vec::with_capacity(entry_count);
-        for index in 0..entry_count {
-            entries.push(r.entry(index, limits)?);
-        }
+        let entries = r.entries(entry_count, limits)?;
         let mut checkpoints = Vec::with_capacity(checkpoint_count);
         for _ in 0..checkpoint_count {
             checkpoints.push(r.checkpoint()?);
         }
-        if r.remaining() > 0 {
-            return Err(BatchError::TrailingBytes {
-                offset: r.pos,
-                extra: r.remaining(),
-            });
-        }
+        r.finish()?;
         Ok(Batch {
             version,
             from,
@@ -329,18 +280,150 @@ impl Batch {
     }
 }
 
+/// Refuses more entries than `limits` allow.
+pub(crate) fn check_entry_count(count: usize, limits: &BatchLimits) -> Result<(), BatchError> {
+    if count > limits.entries_max {
+        return Err(BatchError::TooManyEntries {
+            count,
+            max: limits.entries_max,
+        });
+    }
+    Ok(())
+}
+
+/// Bytes `entries` take on the wire.
+pub(crate) fn entries_wire_bytes(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .map(|e| ENTRY_MIN_BYTES + e.kind.len() + e.body.len())
+        .sum()
+}
+
+/// Appends the magic, the version and the two node codes every batch format
+/// starts with.
+pub(crate) fn write_preamble(
+    out: &mut Vec<u8>,
+    magic: &[u8; 4],
+    version: u16,
+    from: NodeCode,
+    to: NodeCode,
+) {
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(from.as_bytes());
+    out.extend_from_slice(to.as_bytes());
+}
+
+/// Appends a u32 count.
+///
+/// # Panics
+///
+/// If `n` exceeds `u32::MAX`, with `what` as the message.
+pub(crate) fn write_count(out: &mut Vec<u8>, n: usize, what: &'static str) {
+    let n = u32::try_from(n).expect(what);
+    out.extend_from_slice(&n.to_be_bytes());
+}
+
+/// Appends each entry in its wire framing (without a count).
+///
+/// # Panics
+///
+/// If an entry's kind is longer than 255 bytes or its body longer than
+/// `u32::MAX` bytes.
+pub(crate) fn write_entries(out: &mut Vec<u8>, entries: &[Entry]) {
+    for e in entries {
+        out.extend_from_slice(e.origin.as_bytes());
+        out.extend_from_slice(&e.seq.to_be_bytes());
+        out.extend_from_slice(&e.at_ms.to_be_bytes());
+        out.extend_from_slice(&e.prev_hash.0);
+        let kind = u8::try_from(e.kind.len()).expect("entry kinds are at most 255 bytes");
+        out.push(kind);
+        out.extend_from_slice(e.kind.as_bytes());
+        write_count(out, e.body.len(), "entry bodies are at most u32::MAX bytes");
+        out.extend_from_slice(&e.body);
+    }
+}
+
 /// A cursor that refuses to read past the end.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
+    /// Starts reading a batch format: checks the size limit, the magic and
+    /// the version, and reads nothing after the version unless it is
+    /// supported, so a later version is free to lay out the rest differently.
+    pub(crate) fn open(
+        bytes: &'a [u8],
+        limits: &BatchLimits,
+        magic: &[u8; 4],
+    ) -> Result<(Reader<'a>, u16), BatchError> {
+        if bytes.len() > limits.bytes_max {
+            return Err(BatchError::TooLarge {
+                bytes: bytes.len(),
+                max: limits.bytes_max,
+            });
+        }
+        let mut r = Reader { bytes, pos: 0 };
+        if r.array::<4>("magic")? != *magic {
+            return Err(BatchError::BadMagic);
+        }
+        let version = u16::from_be_bytes(r.array("version")?);
+        check_version(version)?;
+        Ok((r, version))
+    }
+
+    /// The offset of the next byte to read.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.pos)
     }
 
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], BatchError> {
+    /// Refuses, before anything is allocated for it, a header announcing more
+    /// than the bytes that remain can hold.
+    pub(crate) fn expect_at_least(
+        &self,
+        needed: usize,
+        field: &'static str,
+    ) -> Result<(), BatchError> {
+        if needed > self.remaining() {
+            return Err(BatchError::Truncated {
+                offset: self.pos,
+                field,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses bytes after the end.
+    pub(crate) fn finish(&self) -> Result<(), BatchError> {
+        if self.remaining() > 0 {
+            return Err(BatchError::TrailingBytes {
+                offset: self.pos,
+                extra: self.remaining(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `count` entries; the caller has checked `count` against the limits.
+    pub(crate) fn entries(
+        &mut self,
+        count: usize,
+        limits: &BatchLimits,
+    ) -> Result<Vec<Entry>, BatchError> {
+        let mut entries = Vec::with_capacity(count);
+        for index in 0..count {
+            entries.push(self.entry(index, limits)?);
+        }
+        Ok(entries)
+    }
+
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], BatchError> {
         let truncated = BatchError::Truncated {
             offset: self.pos,
             field,
@@ -351,22 +434,25 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], BatchError> {
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<[u8; N], BatchError> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N, field)?);
         Ok(a)
     }
 
-    fn u64(&mut self, field: &'static str) -> Result<u64, BatchError> {
+    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, BatchError> {
         Ok(u64::from_be_bytes(self.array(field)?))
     }
 
-    fn i64(&mut self, field: &'static str) -> Result<i64, BatchError> {
+    pub(crate) fn i64(&mut self, field: &'static str) -> Result<i64, BatchError> {
         Ok(i64::from_be_bytes(self.array(field)?))
     }
 
     /// A u32 length or count, as a usize.
-    fn count(&mut self, field: &'static str) -> Result<usize, BatchError> {
+    pub(crate) fn count(&mut self, field: &'static str) -> Result<usize, BatchError> {
         let offset = self.pos;
         let n = u32::from_be_bytes(self.array(field)?);
         usize::try_from(n).map_err(|_| BatchError::Malformed {
@@ -375,7 +461,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn node_code(&mut self, field: &'static str) -> Result<NodeCode, BatchError> {
+    pub(crate) fn node_code(&mut self, field: &'static str) -> Result<NodeCode, BatchError> {
         let offset = self.pos;
         NodeCode::from_bytes(self.array(field)?).ok_or(BatchError::Malformed {
             offset,
@@ -681,7 +767,7 @@ pub fn checkpoint_for(key: &NodeKey, entries: &[Entry], at_ms: i64) -> Option<Si
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::body::ChildRegistered;
     use crate::ids::Level;
@@ -767,11 +853,11 @@ mod tests {
 
     // ---- Encoding ----
 
-    fn arb_code() -> impl Strategy<Value = NodeCode> {
+    pub(crate) fn arb_code() -> impl Strategy<Value = NodeCode> {
         "[0-9]{6}".prop_map(|s| code(&s))
     }
 
-    fn arb_entry() -> impl Strategy<Value = Entry> {
+    pub(crate) fn arb_entry() -> impl Strategy<Value = Entry> {
         (
             arb_code(),
             1..=u64::MAX,
@@ -790,6 +876,16 @@ mod tests {
             })
     }
 
+    /// 64 arbitrary bytes (proptest has no strategy for arrays this long).
+    pub(crate) fn arb_signature() -> impl Strategy<Value = [u8; 64]> {
+        (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(s1, s2)| {
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&s1);
+            signature[32..].copy_from_slice(&s2);
+            signature
+        })
+    }
+
     fn arb_checkpoint() -> impl Strategy<Value = SignedCheckpoint> {
         (
             arb_code(),
@@ -797,14 +893,10 @@ mod tests {
             any::<[u8; 32]>(),
             any::<[u8; 8]>(),
             any::<i64>(),
-            any::<[u8; 32]>(),
-            any::<[u8; 32]>(),
+            arb_signature(),
         )
-            .prop_map(|(origin, seq, head, key_id, at_ms, s1, s2)| {
-                let mut signature = [0u8; 64];
-                signature[..32].copy_from_slice(&s1);
-                signature[32..].copy_from_slice(&s2);
-                SignedCheckpoint {
+            .prop_map(
+                |(origin, seq, head, key_id, at_ms, signature)| SignedCheckpoint {
                     checkpoint: Checkpoint {
                         origin,
                         seq,
@@ -813,8 +905,8 @@ mod tests {
                         at_ms,
                     },
                     signature,
-                }
-            })
+                },
+            )
     }
 
     fn arb_batch() -> impl Strategy<Value = Batch> {
@@ -838,12 +930,7 @@ mod tests {
 
         #[test]
         fn decode_never_panics_on_arbitrary_bytes(bytes in vec(any::<u8>(), 0..600)) {
-            let _ = Batch::decode(&bytes, &BatchLimits::default());
-            // Past the magic and version too, where most of the parsing is.
-            let mut framed = MAGIC.to_vec();
-            framed.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
-            framed.extend_from_slice(&bytes);
-            let _ = Batch::decode(&framed, &BatchLimits::default());
+            decode_arbitrary(MAGIC, &bytes, recode);
         }
 
         #[test]
@@ -852,17 +939,49 @@ mod tests {
             at in any::<prop::sample::Index>(),
             bit in 0..8u8,
         ) {
-            let bytes = batch.encode();
-            for n in 0..bytes.len() {
-                prop_assert!(Batch::decode(&bytes[..n], &BatchLimits::default()).is_err());
-            }
-            let mut flipped = bytes.clone();
-            flipped[at.index(bytes.len())] ^= 1 << bit;
-            // Whatever decodes must be exactly what was sent: the encoding is canonical.
-            if let Ok(b) = Batch::decode(&flipped, &BatchLimits::default()) {
-                prop_assert_eq!(b.encode(), flipped);
-            }
+            check_truncations_and_flip(&batch.encode(), recode, at, bit)?;
         }
+    }
+
+    fn recode(bytes: &[u8]) -> Option<Vec<u8>> {
+        Batch::decode(bytes, &BatchLimits::default())
+            .ok()
+            .map(|b| b.encode())
+    }
+
+    /// Decodes (with `recode`: decode, then encode again) arbitrary bytes,
+    /// raw and behind `magic` and this version, where most of the parsing
+    /// is; it must return rather than panic.
+    pub(crate) fn decode_arbitrary(
+        magic: &[u8; 4],
+        bytes: &[u8],
+        recode: impl Fn(&[u8]) -> Option<Vec<u8>>,
+    ) {
+        let _ = recode(bytes);
+        let mut framed = magic.to_vec();
+        framed.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+        framed.extend_from_slice(bytes);
+        let _ = recode(&framed);
+    }
+
+    /// Every strict prefix of `bytes` is refused, and `bytes` with bit `bit`
+    /// of byte `at` flipped is refused or decodes to exactly those bytes: the
+    /// encoding is canonical.
+    pub(crate) fn check_truncations_and_flip(
+        bytes: &[u8],
+        recode: impl Fn(&[u8]) -> Option<Vec<u8>>,
+        at: prop::sample::Index,
+        bit: u8,
+    ) -> Result<(), TestCaseError> {
+        for n in 0..bytes.len() {
+            prop_assert!(recode(&bytes[..n]).is_none(), "prefix of {} bytes", n);
+        }
+        let mut flipped = bytes.to_vec();
+        flipped[at.index(bytes.len())] ^= 1 << bit;
+        if let Some(again) = recode(&flipped) {
+            prop_assert_eq!(again, flipped);
+        }
+        Ok(())
     }
 
     #[test]

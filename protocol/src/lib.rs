@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod body;
+pub mod down;
 pub mod entry;
 pub mod ids;
 pub mod money;
@@ -19,6 +20,10 @@ pub use batch::{
     checkpoint_for, verify_batch, Batch, BatchError, BatchLimits, Head, Keys, Verified,
 };
 pub use body::Body;
+pub use down::{
+    build_down_batch, verify_down, DownBatch, DownCheckpoint, DownError, DownState,
+    SignedDownCheckpoint, VerifiedDown,
+};
 pub use entry::{Entry, Hash};
 pub use ids::{EntryId, FundOrigin, Level, NodeCode};
 pub use money::Amount;

@@ -166,12 +166,60 @@ impl NodeKey {
             key_id: self.key_id(),
             at_ms,
         };
-        let signature = self.key.sign(&checkpoint.signing_bytes()).to_bytes();
+        let signature = self.sign_bytes(&checkpoint.signing_bytes());
         SignedCheckpoint {
             checkpoint,
             signature,
         }
     }
+}
+
+impl NodeKey {
+    /// Signs exact bytes. Every caller frames them with a domain of its own
+    /// (see [`signing_bytes`]), so a signature on one kind of statement can
+    /// never be passed off as another.
+    pub(crate) fn sign_bytes(&self, bytes: &[u8]) -> [u8; 64] {
+        self.key.sign(bytes).to_bytes()
+    }
+}
+
+/// `domain` followed by the fields `write` appends: the exact bytes a
+/// statement's signer signs.
+pub(crate) fn signing_bytes(
+    domain: &[u8],
+    fields_bytes: usize,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(domain.len() + fields_bytes);
+    out.extend_from_slice(domain);
+    write(&mut out);
+    out
+}
+
+/// How a signature failed, for the caller to say on what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureFailure {
+    /// The key given is not the one the statement names.
+    KeyMismatch {
+        actual: KeyId,
+    },
+    BadSignature,
+}
+
+/// Checks that `key` is the key named `claimed` and that it signed exactly
+/// `bytes` (strict ed25519 verification).
+pub(crate) fn verify_signature(
+    key: &VerifyingKey,
+    claimed: KeyId,
+    bytes: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), SignatureFailure> {
+    let actual = KeyId::of(key);
+    if actual != claimed {
+        return Err(SignatureFailure::KeyMismatch { actual });
+    }
+    key.verify_strict(bytes, &Signature::from_bytes(signature))
+        .map_err(|_| SignatureFailure::BadSignature)
 }
 
 const CHECKPOINT_DOMAIN: &[u8] = b"fundsync/checkpoint/v1\0";
@@ -194,10 +242,9 @@ impl Checkpoint {
 
     /// The exact bytes the origin signs.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(CHECKPOINT_DOMAIN.len() + Self::FIELDS_BYTES);
-        out.extend_from_slice(CHECKPOINT_DOMAIN);
-        self.write_fields(&mut out);
-        out
+        signing_bytes(CHECKPOINT_DOMAIN, Self::FIELDS_BYTES, |out| {
+            self.write_fields(out);
+        })
     }
 
     /// Appends the fields in their fixed framing; batches reuse it on the wire.
@@ -224,25 +271,23 @@ impl SignedCheckpoint {
     /// exactly these fields (strict ed25519 verification).
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), SignError> {
         let c = &self.checkpoint;
-        let actual = KeyId::of(key);
-        if actual != c.key_id {
-            return Err(SignError::KeyMismatch {
+        verify_signature(key, c.key_id, &c.signing_bytes(), &self.signature).map_err(|f| match f {
+            SignatureFailure::KeyMismatch { actual } => SignError::KeyMismatch {
                 origin: c.origin,
                 seq: c.seq,
                 claimed: c.key_id,
                 actual,
-            });
-        }
-        key.verify_strict(&c.signing_bytes(), &Signature::from_bytes(&self.signature))
-            .map_err(|_| SignError::BadSignature {
+            },
+            SignatureFailure::BadSignature => SignError::BadSignature {
                 origin: c.origin,
                 seq: c.seq,
                 key_id: c.key_id,
-            })
+            },
+        })
     }
 }
 
-mod signature_hex {
+pub(crate) mod signature_hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(sig: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
