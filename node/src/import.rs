@@ -20,6 +20,10 @@ use crate::ledger::{Ledger, LedgerError, Outcome};
 pub const ROW_ERRORS_MAX: usize = 100;
 /// Rows handed from the parser to the ledger at a time.
 const CHUNK_ROWS: usize = 1000;
+/// Chunks whose vouchers are looked up together. Each look-up waits for
+/// the rows written so far, so it is the one point where checking rows and
+/// writing them do not overlap; a wide window makes it rare.
+const WINDOW_CHUNKS: usize = 16;
 
 #[derive(Debug, Deserialize)]
 struct CsvRow {
@@ -108,7 +112,7 @@ type Chunk = Vec<(u64, Result<PaymentRecorded, String>)>;
 
 /// Parses CSV from `input` on a blocking thread, sending chunks of rows.
 fn spawn_parser<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Chunk> {
-    let (tx, rx) = mpsc::channel::<Chunk>(4);
+    let (tx, rx) = mpsc::channel::<Chunk>(2 * WINDOW_CHUNKS);
     tokio::task::spawn_blocking(move || {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::Headers)
@@ -176,13 +180,25 @@ pub async fn import_payments<R: Read + Send + 'static>(
         created: 0,
         existing: 0,
     };
-    while let Some(chunk) = rx.recv().await {
-        let nos: Vec<&str> = chunk
+    let mut window: Vec<Chunk> = Vec::with_capacity(WINDOW_CHUNKS);
+    loop {
+        window.clear();
+        while window.len() < WINDOW_CHUNKS {
+            match rx.recv().await {
+                Some(chunk) => window.push(chunk),
+                None => break,
+            }
+        }
+        if window.is_empty() {
+            break;
+        }
+        let nos: Vec<&str> = window
             .iter()
+            .flatten()
             .filter_map(|(_, r)| r.as_ref().ok().map(|p| p.voucher_no.as_str()))
             .collect();
         work.prefetch_vouchers(me, &nos).await?;
-        for (line, row) in chunk {
+        for (line, row) in window.drain(..).flatten() {
             report.rows += 1;
             let body = match row {
                 Ok(p) => Body::PaymentRecorded(p),
@@ -202,6 +218,9 @@ pub async fn import_payments<R: Read + Send + 'static>(
                     line,
                     message: e.to_string(),
                 }),
+            }
+            if errors.len() >= ROW_ERRORS_MAX {
+                break;
             }
         }
         if errors.len() >= ROW_ERRORS_MAX {

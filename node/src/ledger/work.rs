@@ -16,11 +16,11 @@ use chrono::NaiveDate;
 use fundsync_protocol::body::*;
 use fundsync_protocol::money::fen_to_yuan;
 use fundsync_protocol::{Body, Entry, EntryId, FundOrigin, Hash, Level, NodeCode};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::error::LedgerError;
 use super::Identity;
-use crate::store::{insert_values_sql, Db};
+use crate::store::{insert_values_sql, Db, StoreError};
 
 /// Rows buffered before a flush; bounds memory on million-row imports.
 const FLUSH_ROWS: usize = 4096;
@@ -113,8 +113,14 @@ impl Head {
     };
 }
 
+/// A flush of buffered rows running in the background: hands the
+/// transaction back when it succeeds, rolls it back (drops it) when not.
+type Flush = tokio::task::JoinHandle<Result<Transaction<'static, Any>, LedgerError>>;
+
 pub struct Work<'l> {
-    tx: Transaction<'static, Any>,
+    /// `None` while a flush holds it (`pending`), or after a flush failed.
+    tx: Option<Transaction<'static, Any>>,
+    pending: Option<Flush>,
     me: &'l Identity,
     bind_max: usize,
     dialect: &'static dyn crate::store::Dialect,
@@ -164,7 +170,8 @@ impl std::fmt::Debug for Work<'_> {
 impl<'l> Work<'l> {
     pub async fn begin(db: &Db, me: &'l Identity, now_ms: i64) -> Result<Work<'l>, LedgerError> {
         Ok(Work {
-            tx: db.begin_write().await?,
+            tx: Some(db.begin_write().await?),
+            pending: None,
             me,
             bind_max: db.dialect().bind_params_max(),
             dialect: db.dialect(),
@@ -181,6 +188,27 @@ impl<'l> Work<'l> {
         })
     }
 
+    /// Waits for a background flush, so the database holds every row
+    /// buffered before it.
+    async fn settle(&mut self) -> Result<(), LedgerError> {
+        if let Some(flush) = self.pending.take() {
+            let tx = flush
+                .await
+                .map_err(|e| StoreError::TransactionLost(e.to_string()))??;
+            self.tx = Some(tx);
+        }
+        Ok(())
+    }
+
+    /// The transaction's connection, once earlier writes have landed.
+    async fn conn(&mut self) -> Result<&mut AnyConnection, LedgerError> {
+        self.settle().await?;
+        match self.tx.as_deref_mut() {
+            Some(c) => Ok(c),
+            None => Err(StoreError::TransactionLost("an earlier write failed".into()).into()),
+        }
+    }
+
     // ---- reads (through the in-memory overlay) ----
 
     pub async fn head(&mut self, origin: NodeCode) -> Result<Head, LedgerError> {
@@ -189,7 +217,7 @@ impl<'l> Work<'l> {
         }
         let row = sqlx::query("SELECT seq, hash FROM journal_heads WHERE origin = $1")
             .bind(origin.as_str())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         let head = match row {
             None => Head::EMPTY,
@@ -210,7 +238,7 @@ impl<'l> Work<'l> {
                 "SELECT holder, category, amount_fen, issued_fen, paid_fen FROM allocations WHERE id = $1",
             )
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
             let Some(r) = row else { return Ok(None) };
             let a = Alloc {
@@ -238,7 +266,7 @@ impl<'l> Work<'l> {
             )
             .bind(origin.as_str())
             .bind(code)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
             let Some(r) = row else { return Ok(None) };
             let p = Proj {
@@ -298,7 +326,7 @@ impl<'l> Work<'l> {
             for n in chunk {
                 q = q.bind(*n);
             }
-            let rows = q.fetch_all(&mut *self.tx).await?;
+            let rows = q.fetch_all(self.conn().await?).await?;
             for n in chunk {
                 self.vouchers.insert((origin, (*n).to_owned()), None);
             }
@@ -347,7 +375,7 @@ impl<'l> Work<'l> {
             "SELECT name, origin, department, classified FROM fund_categories WHERE code = $1",
         )
         .bind(code)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         let Some(r) = row else { return Ok(None) };
         let origin: FundOrigin = r.try_get::<String, _>(1)?.parse().map_err(|_| {
@@ -371,7 +399,7 @@ impl<'l> Work<'l> {
     ) -> Result<Option<(String, Level, Option<NodeCode>, Option<EntryId>)>, LedgerError> {
         let row = sqlx::query("SELECT name, level, parent, entry_id FROM nodes WHERE code = $1")
             .bind(code.as_str())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         let Some(r) = row else { return Ok(None) };
         let level: Level = r.try_get::<String, _>(1)?.parse().map_err(|_| {
@@ -407,7 +435,7 @@ impl<'l> Work<'l> {
         .bind(doc_no)
         .bind(kind)
         .bind(key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         let Some(r) = row else { return Ok(None) };
         let same = r.try_get::<i64, _>(1)? == amount_fen
@@ -448,7 +476,7 @@ impl<'l> Work<'l> {
                     let entry: Option<String> =
                         sqlx::query_scalar("SELECT entry_id FROM fund_categories WHERE code = $1")
                             .bind(&b.code)
-                            .fetch_one(&mut *self.tx)
+                            .fetch_one(self.conn().await?)
                             .await?;
                     return match entry {
                         Some(id) if &existing == b => Ok(Some(parse_id(&id)?)),
@@ -553,7 +581,7 @@ impl<'l> Work<'l> {
                 let row = sqlx::query("SELECT id FROM projects WHERE origin = $1 AND code = $2")
                     .bind(me.as_str())
                     .bind(&b.code)
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(self.conn().await?)
                     .await?;
                 if let Some(r) = row {
                     let id = parse_id(&r.try_get::<String, _>(0)?)?;
@@ -574,7 +602,7 @@ impl<'l> Work<'l> {
             Body::TargetActualRecorded(b) => {
                 let row = sqlx::query("SELECT origin FROM targets WHERE id = $1")
                     .bind(b.target.to_string())
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(self.conn().await?)
                     .await?;
                 match row {
                     Some(r) if r.try_get::<String, _>(0)? == me.as_str() => {}
@@ -662,7 +690,7 @@ impl<'l> Work<'l> {
         let r = sqlx::query("SELECT body FROM journal WHERE origin = $1 AND seq = $2")
             .bind(id.origin.as_str())
             .bind(seq_i64(id.seq)?)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.conn().await?)
             .await?;
         Ok(r.try_get(0)?)
     }
@@ -716,7 +744,7 @@ impl<'l> Work<'l> {
                 .bind(child_level.as_str())
                 .bind(o.as_str())
                 .bind(&ids)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
             }
             Body::CategoryDefined(b) => {
@@ -731,7 +759,7 @@ impl<'l> Work<'l> {
                 .bind(i64::from(b.classified))
                 .bind(o.as_str())
                 .bind(&ids)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
             }
             Body::FundsReceived(b) => {
@@ -802,7 +830,7 @@ impl<'l> Work<'l> {
                 .bind(b.ends_on.to_string())
                 .bind(b.budget.fen())
                 .bind(b.status.as_str())
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
             }
             Body::ProjectStatusChanged(b) => {
@@ -810,7 +838,7 @@ impl<'l> Work<'l> {
                     .bind(b.status.as_str())
                     .bind(o.as_str())
                     .bind(&b.project)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                 if let Some(p) = self.projects.get_mut(&(o, b.project.clone())) {
                     p.status = b.status.as_str().to_owned();
@@ -830,7 +858,7 @@ impl<'l> Work<'l> {
                 .bind(b.op.as_str())
                 .bind(b.value.to_string())
                 .bind(&b.unit)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
                 if let Some(p) = self.project(o, &b.project).await? {
                     p.target_count += 1;
@@ -842,7 +870,7 @@ impl<'l> Work<'l> {
                     .bind(b.actual.to_string())
                     .bind(b.recorded_on.to_string())
                     .bind(b.target.to_string())
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
             }
             Body::PaymentRecorded(b) => {
@@ -889,7 +917,7 @@ impl<'l> Work<'l> {
                     .bind(b.reversed_on.to_string())
                     .bind(v.amount_fen)
                     .bind(&b.reason)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                     if let Some(a) = self.alloc(v.allocation).await? {
                         a.paid_fen = a
@@ -976,7 +1004,7 @@ impl<'l> Work<'l> {
         .bind(source.map(|s| s.to_string()))
         .bind(dated.to_string())
         .bind(title)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         self.allocs.insert(
             id,
@@ -992,85 +1020,52 @@ impl<'l> Work<'l> {
         Ok(())
     }
 
-    /// Writes buffered payment and journal rows.
+    /// Hands buffered payment and journal rows to a background task that
+    /// writes them, so the next rows are checked and encoded while the
+    /// database works. At most one flush runs; everything that touches the
+    /// transaction first waits for it ([`Work::conn`]).
     async fn flush_rows(&mut self) -> Result<(), LedgerError> {
-        const PAY_COLS: usize = 13;
-        let per = (self.bind_max / PAY_COLS).max(1);
+        if self.payments.is_empty() && self.journal.is_empty() {
+            return Ok(());
+        }
+        self.settle().await?;
+        let Some(mut tx) = self.tx.take() else {
+            return Err(StoreError::TransactionLost("an earlier write failed".into()).into());
+        };
         let payments = std::mem::take(&mut self.payments);
-        for chunk in payments.chunks(per) {
-            let sql = insert_values_sql(
-                self.dialect,
-                "payments (origin, seq, voucher_no, paid_on, payer, payee_name, payee_account, payee_bank, \
-                 amount_fen, function_class, allocation_id, project, purpose)",
-                PAY_COLS,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                let p = &r.p;
-                q = q
-                    .bind(r.id.origin.as_str())
-                    .bind(seq_i64(r.id.seq)?)
-                    .bind(&p.voucher_no)
-                    .bind(p.paid_on.to_string())
-                    .bind(&p.payer)
-                    .bind(&p.payee_name)
-                    .bind(&p.payee_account)
-                    .bind(&p.payee_bank)
-                    .bind(p.amount.fen())
-                    .bind(&p.function_class)
-                    .bind(p.allocation.to_string())
-                    .bind(&p.project)
-                    .bind(&p.purpose);
-            }
-            q.execute(&mut *self.tx).await?;
-        }
-        if let Some(n) = self.flushed_payments {
-            let n = n.saturating_add(payments.len());
-            self.flushed_payments = Some(n);
-            if n >= STATS_REFRESH_ROWS {
-                for s in self.dialect.refresh_stats() {
-                    sqlx::query(s).execute(&mut *self.tx).await?;
-                }
-                self.flushed_payments = None;
-            }
-        }
-        const J_COLS: usize = 7;
-        let per = (self.bind_max / J_COLS).max(1);
         let journal = std::mem::take(&mut self.journal);
-        for chunk in journal.chunks(per) {
-            let sql = insert_values_sql(
-                self.dialect,
-                "journal (origin, seq, at_ms, prev_hash, hash, kind, body)",
-                J_COLS,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(&sql);
-            for j in chunk {
-                let e = &j.entry;
-                q = q
-                    .bind(e.origin.as_str())
-                    .bind(seq_i64(e.seq)?)
-                    .bind(e.at_ms)
-                    .bind(e.prev_hash.0.to_vec())
-                    .bind(j.hash.0.to_vec())
-                    .bind(e.kind.as_str())
-                    .bind(e.body.as_slice());
+        let refresh_stats = match self.flushed_payments {
+            Some(n) if n.saturating_add(payments.len()) >= STATS_REFRESH_ROWS => {
+                self.flushed_payments = None;
+                true
             }
-            q.execute(&mut *self.tx).await?;
-        }
+            Some(n) => {
+                self.flushed_payments = Some(n.saturating_add(payments.len()));
+                false
+            }
+            None => false,
+        };
+        let (dialect, bind_max) = (self.dialect, self.bind_max);
+        self.pending = Some(tokio::spawn(async move {
+            write_rows(&mut tx, dialect, bind_max, &payments, &journal, refresh_stats).await?;
+            Ok(tx)
+        }));
         Ok(())
     }
 
     /// Flushes everything and commits.
     pub async fn commit(mut self) -> Result<(), LedgerError> {
         self.flush_rows().await?;
+        self.settle().await?;
+        let Some(mut tx) = self.tx.take() else {
+            return Err(StoreError::TransactionLost("an earlier write failed".into()).into());
+        };
         for (id, a) in self.allocs.iter().filter(|(_, a)| a.dirty) {
             sqlx::query("UPDATE allocations SET issued_fen = $1, paid_fen = $2 WHERE id = $3")
                 .bind(a.issued_fen)
                 .bind(a.paid_fen)
                 .bind(id.to_string())
-                .execute(&mut *self.tx)
+                .execute(&mut *tx)
                 .await?;
         }
         for ((origin, code), p) in self.projects.iter().filter(|(_, p)| p.dirty) {
@@ -1079,7 +1074,7 @@ impl<'l> Work<'l> {
                 .bind(p.paid_fen)
                 .bind(origin.as_str())
                 .bind(code)
-                .execute(&mut *self.tx)
+                .execute(&mut *tx)
                 .await?;
         }
         for ((alloc, day), d) in &self.daily {
@@ -1093,7 +1088,7 @@ impl<'l> Work<'l> {
             .bind(d.holder.map(|h| h.as_str().to_owned()).unwrap_or_default())
             .bind(d.paid_fen)
             .bind(d.payments)
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?;
         }
         for o in &self.heads_dirty {
@@ -1105,12 +1100,82 @@ impl<'l> Work<'l> {
             .bind(o.as_str())
             .bind(seq_i64(h.seq)?)
             .bind(h.hash.0.to_vec())
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?;
         }
-        self.tx.commit().await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Writes payment rows, then their journal rows, in multi-row INSERTs.
+async fn write_rows(
+    conn: &mut AnyConnection,
+    dialect: &'static dyn crate::store::Dialect,
+    bind_max: usize,
+    payments: &[PaymentRow],
+    journal: &[JournalRow],
+    refresh_stats: bool,
+) -> Result<(), LedgerError> {
+    const PAY_COLS: usize = 13;
+    let per = (bind_max / PAY_COLS).max(1);
+    for chunk in payments.chunks(per) {
+        let sql = insert_values_sql(
+            dialect,
+            "payments (origin, seq, voucher_no, paid_on, payer, payee_name, payee_account, payee_bank, \
+             amount_fen, function_class, allocation_id, project, purpose)",
+            PAY_COLS,
+            chunk.len(),
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            let p = &r.p;
+            q = q
+                .bind(r.id.origin.as_str())
+                .bind(seq_i64(r.id.seq)?)
+                .bind(&p.voucher_no)
+                .bind(p.paid_on.to_string())
+                .bind(&p.payer)
+                .bind(&p.payee_name)
+                .bind(&p.payee_account)
+                .bind(&p.payee_bank)
+                .bind(p.amount.fen())
+                .bind(&p.function_class)
+                .bind(p.allocation.to_string())
+                .bind(&p.project)
+                .bind(&p.purpose);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    if refresh_stats {
+        for s in dialect.refresh_stats() {
+            sqlx::query(s).execute(&mut *conn).await?;
+        }
+    }
+    const J_COLS: usize = 7;
+    let per = (bind_max / J_COLS).max(1);
+    for chunk in journal.chunks(per) {
+        let sql = insert_values_sql(
+            dialect,
+            "journal (origin, seq, at_ms, prev_hash, hash, kind, body)",
+            J_COLS,
+            chunk.len(),
+        );
+        let mut q = sqlx::query(&sql);
+        for j in chunk {
+            let e = &j.entry;
+            q = q
+                .bind(e.origin.as_str())
+                .bind(seq_i64(e.seq)?)
+                .bind(e.at_ms)
+                .bind(e.prev_hash.0.to_vec())
+                .bind(j.hash.0.to_vec())
+                .bind(e.kind.as_str())
+                .bind(e.body.as_slice());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn existing(

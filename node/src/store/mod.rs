@@ -34,6 +34,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A background write of buffered rows failed or was lost; its
+    /// transaction has been rolled back and can no longer be used.
+    #[error("the write transaction was rolled back: {0}")]
+    TransactionLost(String),
 }
 
 /// What differs between database engines.
