@@ -98,20 +98,16 @@ CREATE TABLE targets (
 CREATE INDEX targets_project ON targets (origin, project);
 
 -- Keyed by the entry that recorded the payment, so inserts append in order.
+-- Only what rules, filters and sums need; the voucher's other fields (payer,
+-- payee, purpose, ...) are read from the entry's body in the journal.
 CREATE TABLE payments (
     origin TEXT NOT NULL,
     seq BIGINT NOT NULL,
     voucher_no TEXT NOT NULL,
     paid_on TEXT NOT NULL,
-    payer TEXT NOT NULL,
-    payee_name TEXT NOT NULL,
-    payee_account TEXT NOT NULL,
-    payee_bank TEXT NOT NULL,
     amount_fen BIGINT NOT NULL,
-    function_class TEXT NOT NULL,
     allocation_id TEXT NOT NULL,
     project TEXT NOT NULL,
-    purpose TEXT NOT NULL,
     PRIMARY KEY (origin, seq),
     UNIQUE (origin, voucher_no)
 );

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use fundsync_protocol::money::fen_to_yuan;
-use fundsync_protocol::{EntryId, NodeCode};
+use fundsync_protocol::{Body, EntryId, NodeCode};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -308,29 +308,43 @@ fn project_view(r: &AnyRow) -> Result<ProjectView, LedgerError> {
     })
 }
 
-const PAYMENT_COLS: &str = "SELECT p.seq, p.origin, p.voucher_no, p.paid_on, p.payer, p.payee_name, p.payee_account, \
-    p.payee_bank, p.amount_fen, p.function_class, p.allocation_id, p.project, p.purpose, r.reversed_on, r.reason \
-    FROM payments p LEFT JOIN payment_reversals r ON r.origin = p.origin AND r.payment_seq = p.seq";
+/// Payments with their journal entry, whose body holds the voucher's
+/// details (the `payments` row keeps only what rules and filters need).
+const PAYMENT_COLS: &str = "SELECT p.seq, p.origin, p.voucher_no, p.paid_on, p.amount_fen, p.allocation_id, \
+    p.project, j.kind, j.body, r.reversed_on, r.reason \
+    FROM payments p JOIN journal j ON j.origin = p.origin AND j.seq = p.seq \
+    LEFT JOIN payment_reversals r ON r.origin = p.origin AND r.payment_seq = p.seq";
 
 fn payment_view(r: &AnyRow) -> Result<PaymentView, LedgerError> {
     let seq: i64 = r.try_get(0)?;
     let origin: String = r.try_get(1)?;
+    let kind: String = r.try_get(7)?;
+    let body: Vec<u8> = r.try_get(8)?;
+    let corrupt = |why: String| {
+        LedgerError::Store(crate::store::StoreError::Corrupt(format!(
+            "payment {origin}-{seq}: {why}"
+        )))
+    };
+    let Body::PaymentRecorded(b) = Body::decode(&kind, &body).map_err(|e| corrupt(e.to_string()))?
+    else {
+        return Err(corrupt(format!("recorded by a {kind} entry")));
+    };
     Ok(PaymentView {
         id: format!("{origin}-{seq}"),
         origin,
         voucher_no: r.try_get(2)?,
         paid_on: r.try_get(3)?,
-        payer: r.try_get(4)?,
-        payee_name: r.try_get(5)?,
-        payee_account: r.try_get(6)?,
-        payee_bank: r.try_get(7)?,
-        amount: yuan(r, 8)?,
-        function_class: r.try_get(9)?,
-        allocation: r.try_get(10)?,
-        project: r.try_get(11)?,
-        purpose: r.try_get(12)?,
-        reversed_on: r.try_get(13)?,
-        reversal_reason: r.try_get(14)?,
+        payer: b.payer,
+        payee_name: b.payee_name,
+        payee_account: b.payee_account,
+        payee_bank: b.payee_bank,
+        amount: yuan(r, 4)?,
+        function_class: b.function_class,
+        allocation: r.try_get(5)?,
+        project: r.try_get(6)?,
+        purpose: b.purpose,
+        reversed_on: r.try_get(9)?,
+        reversal_reason: r.try_get(10)?,
     })
 }
 

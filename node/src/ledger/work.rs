@@ -1117,13 +1117,12 @@ async fn write_rows(
     journal: &[JournalRow],
     refresh_stats: bool,
 ) -> Result<(), LedgerError> {
-    const PAY_COLS: usize = 13;
+    const PAY_COLS: usize = 7;
     let per = (bind_max / PAY_COLS).max(1);
     for chunk in payments.chunks(per) {
         let sql = insert_values_sql(
             dialect,
-            "payments (origin, seq, voucher_no, paid_on, payer, payee_name, payee_account, payee_bank, \
-             amount_fen, function_class, allocation_id, project, purpose)",
+            "payments (origin, seq, voucher_no, paid_on, amount_fen, allocation_id, project)",
             PAY_COLS,
             chunk.len(),
         );
@@ -1135,15 +1134,9 @@ async fn write_rows(
                 .bind(seq_i64(r.id.seq)?)
                 .bind(&p.voucher_no)
                 .bind(p.paid_on.to_string())
-                .bind(&p.payer)
-                .bind(&p.payee_name)
-                .bind(&p.payee_account)
-                .bind(&p.payee_bank)
                 .bind(p.amount.fen())
-                .bind(&p.function_class)
                 .bind(p.allocation.to_string())
-                .bind(&p.project)
-                .bind(&p.purpose);
+                .bind(&p.project);
         }
         q.execute(&mut *conn).await?;
     }
