@@ -310,7 +310,8 @@ fn project_view(r: &AnyRow) -> Result<ProjectView, LedgerError> {
 
 /// Payments with their journal entry, whose body holds the voucher's
 /// details (the `payments` row keeps only what rules and filters need).
-const PAYMENT_COLS: &str = "SELECT p.seq, p.origin, p.voucher_no, p.paid_on, p.amount_fen, p.allocation_id, \
+const PAYMENT_COLS: &str =
+    "SELECT p.seq, p.origin, p.voucher_no, p.paid_on, p.amount_fen, p.allocation_id, \
     p.project, j.kind, j.body, r.reversed_on, r.reason \
     FROM payments p JOIN journal j ON j.origin = p.origin AND j.seq = p.seq \
     LEFT JOIN payment_reversals r ON r.origin = p.origin AND r.payment_seq = p.seq";
@@ -325,7 +326,8 @@ fn payment_view(r: &AnyRow) -> Result<PaymentView, LedgerError> {
             "payment {origin}-{seq}: {why}"
         )))
     };
-    let Body::PaymentRecorded(b) = Body::decode(&kind, &body).map_err(|e| corrupt(e.to_string()))?
+    let Body::PaymentRecorded(b) =
+        Body::decode(&kind, &body).map_err(|e| corrupt(e.to_string()))?
     else {
         return Err(corrupt(format!("recorded by a {kind} entry")));
     };

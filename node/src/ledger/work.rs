@@ -1047,7 +1047,15 @@ impl<'l> Work<'l> {
         };
         let (dialect, bind_max) = (self.dialect, self.bind_max);
         self.pending = Some(tokio::spawn(async move {
-            write_rows(&mut tx, dialect, bind_max, &payments, &journal, refresh_stats).await?;
+            write_rows(
+                &mut tx,
+                dialect,
+                bind_max,
+                &payments,
+                &journal,
+                refresh_stats,
+            )
+            .await?;
             Ok(tx)
         }));
         Ok(())
