@@ -99,19 +99,8 @@ struct Daily {
     payments: i64,
 }
 
-/// Per-origin head of the journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Head {
-    pub seq: u64,
-    pub hash: Hash,
-}
-
-impl Head {
-    pub const EMPTY: Head = Head {
-        seq: 0,
-        hash: Hash::ZERO,
-    };
-}
+/// Per-origin head of the journal: the protocol's notion, shared with sync.
+pub use fundsync_protocol::batch::Head;
 
 /// A flush of buffered rows running in the background: hands the
 /// transaction back when it succeeds, rolls it back (drops it) when not.
