@@ -89,23 +89,25 @@ fn parse_row(r: CsvRow) -> Result<PaymentRecorded, String> {
         .trim()
         .parse()
         .map_err(|e| format!("allocation: {e}"))?;
-    let p = PaymentRecorded {
-        voucher_no: r.voucher_no.trim().to_owned(),
+    // The reader trims every field (`Trim::All`), so the strings move as they are.
+    let body = Body::PaymentRecorded(PaymentRecorded {
+        voucher_no: r.voucher_no,
         paid_on,
-        payer: r.payer.trim().to_owned(),
-        payee_name: r.payee_name.trim().to_owned(),
-        payee_account: r.payee_account.trim().to_owned(),
-        payee_bank: r.payee_bank.trim().to_owned(),
+        payer: r.payer,
+        payee_name: r.payee_name,
+        payee_account: r.payee_account,
+        payee_bank: r.payee_bank,
         amount,
-        function_class: r.function_class.trim().to_owned(),
+        function_class: r.function_class,
         allocation,
-        project: r.project.trim().to_owned(),
-        purpose: r.purpose.trim().to_owned(),
-    };
-    Body::PaymentRecorded(p.clone())
-        .validate()
-        .map_err(|e| e.to_string())?;
-    Ok(p)
+        project: r.project,
+        purpose: r.purpose,
+    });
+    body.validate().map_err(|e| e.to_string())?;
+    match body {
+        Body::PaymentRecorded(p) => Ok(p),
+        _ => Err("internal: not a payment".to_owned()),
+    }
 }
 
 type Chunk = Vec<(u64, Result<PaymentRecorded, String>)>;
@@ -115,7 +117,7 @@ fn spawn_parser<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(2 * WINDOW_CHUNKS);
     tokio::task::spawn_blocking(move || {
         let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::Headers)
+            .trim(csv::Trim::All)
             .from_reader(input);
         let mut chunk = Vec::with_capacity(CHUNK_ROWS);
         let mut record = csv::StringRecord::new();

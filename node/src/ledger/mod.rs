@@ -81,6 +81,7 @@ impl Ledger {
             .await?;
         }
         tx.commit().await?;
+        db.committed();
         Ok(())
     }
 

@@ -110,6 +110,7 @@ pub struct Work<'l> {
     /// `None` while a flush holds it (`pending`), or after a flush failed.
     tx: Option<Transaction<'static, Any>>,
     pending: Option<Flush>,
+    db: Db,
     me: &'l Identity,
     bind_max: usize,
     dialect: &'static dyn crate::store::Dialect,
@@ -160,6 +161,7 @@ impl<'l> Work<'l> {
     pub async fn begin(db: &Db, me: &'l Identity, now_ms: i64) -> Result<Work<'l>, LedgerError> {
         Ok(Work {
             tx: Some(db.begin_write().await?),
+            db: db.clone(),
             pending: None,
             me,
             bind_max: db.dialect().bind_params_max(),
@@ -714,7 +716,6 @@ impl<'l> Work<'l> {
     pub async fn apply(&mut self, entry: Entry, hash: Hash, body: Body) -> Result<(), LedgerError> {
         let id = entry.id();
         let o = entry.origin;
-        let ids = id.to_string();
         match body {
             Body::ChildRegistered(b) => {
                 let level = if o == self.me.code {
@@ -732,7 +733,7 @@ impl<'l> Work<'l> {
                 .bind(&b.name)
                 .bind(child_level.as_str())
                 .bind(o.as_str())
-                .bind(&ids)
+                .bind(id.to_string())
                 .execute(self.conn().await?)
                 .await?;
             }
@@ -747,7 +748,7 @@ impl<'l> Work<'l> {
                 .bind(&b.department)
                 .bind(i64::from(b.classified))
                 .bind(o.as_str())
-                .bind(&ids)
+                .bind(id.to_string())
                 .execute(self.conn().await?)
                 .await?;
             }
@@ -808,7 +809,7 @@ impl<'l> Work<'l> {
                     "INSERT INTO projects (id, origin, code, name, township, village, department, starts_on, ends_on, \
                      budget_fen, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
-                .bind(&ids)
+                .bind(id.to_string())
                 .bind(o.as_str())
                 .bind(&b.code)
                 .bind(&b.name)
@@ -838,7 +839,7 @@ impl<'l> Work<'l> {
                     "INSERT INTO targets (id, origin, project, level1, level2, indicator, op, value, unit) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
-                .bind(&ids)
+                .bind(id.to_string())
                 .bind(o.as_str())
                 .bind(&b.project)
                 .bind(enum_str(&b.level1))
@@ -900,7 +901,7 @@ impl<'l> Work<'l> {
                         "INSERT INTO payment_reversals (id, origin, payment_seq, reversed_on, amount_fen, reason) \
                          VALUES ($1, $2, $3, $4, $5, $6)",
                     )
-                    .bind(&ids)
+                    .bind(id.to_string())
                     .bind(o.as_str())
                     .bind(seq_i64(v.id.seq)?)
                     .bind(b.reversed_on.to_string())
@@ -1101,6 +1102,7 @@ impl<'l> Work<'l> {
             .await?;
         }
         tx.commit().await?;
+        self.db.committed();
         Ok(())
     }
 }

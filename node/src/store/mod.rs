@@ -16,7 +16,10 @@
 mod postgres;
 mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -60,6 +63,11 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn numbered_placeholders(&self) -> bool;
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
+    /// A statement run in the background after write commits, if the engine
+    /// needs one (SQLite: folding the WAL into the database file).
+    fn after_commit(&self) -> Option<&'static str> {
+        None
+    }
     /// Statements that refresh the query planner's statistics, run inside a
     /// write transaction once it has bulk-inserted many rows, so lookups later
     /// in that transaction are planned for the tables as they now are.
@@ -90,6 +98,8 @@ pub struct Db {
     dialect: &'static dyn Dialect,
     read: AnyPool,
     write: AnyPool,
+    /// Wakes the background task that runs `Dialect::after_commit`.
+    committed: Option<Arc<Notify>>,
 }
 
 impl Db {
@@ -129,11 +139,24 @@ impl Db {
         let read = pool(dialect.read_connections(), limits.read_wait_ms)
             .connect_with(options)
             .await?;
+        let committed = dialect.after_commit().map(|sql| {
+            let notify = Arc::new(Notify::new());
+            tokio::spawn(after_commit_task(read.clone(), sql, notify.clone()));
+            notify
+        });
         Ok(Db {
             dialect,
             read,
             write,
+            committed,
         })
+    }
+
+    /// Tells the store a write transaction committed.
+    pub fn committed(&self) {
+        if let Some(n) = &self.committed {
+            n.notify_one();
+        }
     }
 
     /// Begins the (one) write transaction.
@@ -158,6 +181,25 @@ impl Db {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+}
+
+/// Runs the dialect's after-commit statement on a read connection whenever
+/// woken (wake-ups while it runs coalesce into one more run), until the pool
+/// closes. It never holds up a writer: SQLite's passive checkpoint copies
+/// what no reader still needs and gives up on the rest.
+async fn after_commit_task(pool: AnyPool, sql: &'static str, wake: Arc<Notify>) {
+    loop {
+        wake.notified().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query(sql).execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "background checkpoint failed; will retry after the next commit");
+        }
     }
 }
 
