@@ -709,3 +709,40 @@ impl Ledger {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_sums_that_overflow_are_refused() {
+        // received + own_budget past i64 fen.
+        let r = summary_row(BTreeMap::new(), [i64::MAX, 1, 0, 0]);
+        assert!(matches!(r, Err(LedgerError::Overflow)));
+        // balance below i64::MIN.
+        let r = summary_row(BTreeMap::new(), [0, 0, i64::MAX, i64::MAX]);
+        assert!(matches!(r, Err(LedgerError::Overflow)));
+        let ok = summary_row(BTreeMap::new(), [1000, 500, 300, 200]).expect("fits");
+        assert_eq!(ok.balance, Decimal::new(1000, 2));
+    }
+
+    #[test]
+    fn subtree_follows_parents() {
+        let n = |code: &str, parent: Option<&str>| NodeView {
+            code: code.into(),
+            name: String::new(),
+            level: String::new(),
+            parent: parent.map(Into::into),
+        };
+        let nodes = [
+            n("650000", None),
+            n("652800", Some("650000")),
+            n("652822", Some("652800")),
+            n("653100", Some("650000")),
+        ];
+        let s = subtree(&nodes, "652800");
+        assert_eq!(s.len(), 2);
+        assert!(s.contains("652822") && !s.contains("653100"));
+        assert_eq!(subtree(&nodes, "650000").len(), 4);
+    }
+}

@@ -1191,3 +1191,29 @@ pub(crate) fn enum_str<T: serde::Serialize>(v: &T) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balances_that_overflow_are_refused() {
+        let a = |amount_fen, issued_fen, paid_fen| Alloc {
+            holder: "652822".parse().expect("code"),
+            category: "X-01".into(),
+            amount_fen,
+            issued_fen,
+            paid_fen,
+            dirty: false,
+        };
+        assert!(matches!(
+            a(0, i64::MAX, 2).available_fen(),
+            Err(LedgerError::Overflow)
+        ));
+        assert!(matches!(
+            a(i64::MIN, 1, 0).available_fen(),
+            Err(LedgerError::Overflow)
+        ));
+        assert_eq!(a(1000, 300, 200).available_fen().ok(), Some(500));
+    }
+}
