@@ -525,13 +525,11 @@ impl Ledger {
         let day = as_of.to_string();
 
         let allocs = sqlx::query(
-            "SELECT id, kind, category, fund_origin, amount_fen, from_node, holder FROM allocations WHERE dated <= $1",
+            "SELECT kind, category, fund_origin, amount_fen, from_node, holder FROM allocations WHERE dated <= $1",
         )
         .bind(&day)
         .fetch_all(self.db().read())
         .await?;
-        // Category and origin of every allocation, for attributing payments.
-        let mut alloc_meta: HashMap<String, (String, String)> = HashMap::new();
         let mut rows: BTreeMap<Vec<String>, [i64; 4]> = BTreeMap::new();
         let key = |node: &str, category: &str, origin: &str| -> Vec<String> {
             group_by
@@ -549,13 +547,12 @@ impl Ledger {
             Ok(())
         };
         for r in &allocs {
-            let id: String = r.try_get(0)?;
-            let kind: String = r.try_get(1)?;
-            let category: String = r.try_get(2)?;
-            let origin: String = r.try_get(3)?;
-            let fen: i64 = r.try_get(4)?;
-            let from: Option<String> = r.try_get(5)?;
-            let holder: String = r.try_get(6)?;
+            let kind: String = r.try_get(0)?;
+            let category: String = r.try_get(1)?;
+            let origin: String = r.try_get(2)?;
+            let fen: i64 = r.try_get(3)?;
+            let from: Option<String> = r.try_get(4)?;
+            let holder: String = r.try_get(5)?;
             if inside.contains(&holder) {
                 let col = if kind == "own_budget" { 1 } else { 0 };
                 add(key(&holder, &category, &origin), col, fen)?;
@@ -563,7 +560,6 @@ impl Ledger {
             if let Some(from) = from.filter(|f| inside.contains(f)) {
                 add(key(&from, &category, &origin), 2, fen)?;
             }
-            alloc_meta.insert(id, (category, origin));
         }
         // Payments dated after an allocation's "as of" cut-off still belong to
         // it; look the allocation up without the date filter.
@@ -589,7 +585,6 @@ impl Ledger {
                 .unwrap_or_else(|| "unknown".into());
             add(key(&holder, &category, &origin), 3, fen)?;
         }
-        drop(alloc_meta);
 
         let mut total = [0i64; 4];
         let mut out = Vec::with_capacity(rows.len());

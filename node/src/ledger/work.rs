@@ -127,10 +127,6 @@ pub struct Work<'l> {
     flushed_payments: Option<usize>,
 }
 
-fn fen_i64(v: i64) -> rust_decimal::Decimal {
-    fen_to_yuan(v)
-}
-
 fn parse_id(s: &str) -> Result<EntryId, LedgerError> {
     s.parse()
         .map_err(|_| LedgerError::Store(crate::store::StoreError::Corrupt(format!("bad id {s:?}"))))
@@ -563,7 +559,7 @@ impl<'l> Work<'l> {
                 if b.amount.fen() > available {
                     return Err(LedgerError::OverAllocation {
                         source_id: b.source,
-                        available: fen_i64(available),
+                        available: fen_to_yuan(available),
                         requested: b.amount.yuan(),
                     });
                 }
@@ -633,7 +629,7 @@ impl<'l> Work<'l> {
                 if b.amount.fen() > available {
                     return Err(LedgerError::OverBalance {
                         allocation: b.allocation,
-                        available: fen_i64(available),
+                        available: fen_to_yuan(available),
                         requested: b.amount.yuan(),
                     });
                 }
