@@ -26,6 +26,8 @@ use crate::ledger::{Ledger, LedgerError, Outcome};
 pub struct AppState {
     pub ledger: Ledger,
     pub import_bytes_max: usize,
+    /// The link to the parent, when this node syncs with one.
+    pub link: Option<crate::sync::client::LinkHealth>,
 }
 
 /// An API error: a status, a stable code and a message for people.
@@ -177,7 +179,9 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
             post(import_csv).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/ledger/summary", get(summary))
-        .route("/journal", get(journal));
+        .route("/journal", get(journal))
+        .route("/sync/heads", get(sync_heads))
+        .route("/sync/link", get(sync_link));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(|| async { "ok" }))
@@ -622,4 +626,19 @@ async fn journal(State(s): S, Query(q): Query<JournalQuery>) -> ApiResult<impl I
         .journal(origin, q.after.unwrap_or(0), q.limit.unwrap_or(100))
         .await?;
     Ok(Json(entries))
+}
+
+/// Per-origin heads of every chain this node holds: compare an ancestor's
+/// with a descendant's to check that they have converged.
+async fn sync_heads(State(s): S) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.ledger.heads().await?))
+}
+
+/// The state of this node's link to its parent.
+async fn sync_link(State(s): S) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({
+        "node": s.ledger.identity().code,
+        "parent": s.ledger.identity().parent,
+        "link": s.link.as_ref().map(|l| l.get()),
+    })))
 }

@@ -58,6 +58,50 @@ pub struct Config {
     /// Longest a write waits for the ledger's single writer.
     #[serde(default = "default_write_wait_ms")]
     pub write_wait_ms: u64,
+    /// Address the sync protocol (mutual TLS) listens on, for this node's
+    /// children. Counties have no children and open no sync port.
+    #[serde(default = "default_sync_listen")]
+    pub sync_listen: String,
+    /// Most entries in one sync batch (one signature per origin per batch).
+    #[serde(default = "default_sync_batch_entries_max")]
+    pub sync_batch_entries_max: usize,
+    /// Largest sync batch accepted, in bytes.
+    #[serde(default = "default_sync_batch_bytes_max")]
+    pub sync_batch_bytes_max: usize,
+    /// How long a child's pull waits at the parent for new entries.
+    #[serde(default = "default_pull_wait_ms")]
+    pub pull_wait_ms: u64,
+    /// First retry delay after a failed exchange; doubles up to `retry_max_ms`.
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+    /// Longest delay between retries.
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: u64,
+    /// How long an enrolment token stays valid.
+    #[serde(default = "default_enroll_token_ms")]
+    pub enroll_token_ms: u64,
+}
+
+fn default_sync_listen() -> String {
+    "127.0.0.1:7443".into()
+}
+fn default_sync_batch_entries_max() -> usize {
+    5_000
+}
+fn default_sync_batch_bytes_max() -> usize {
+    16 * 1024 * 1024
+}
+fn default_pull_wait_ms() -> u64 {
+    20_000
+}
+fn default_retry_base_ms() -> u64 {
+    250
+}
+fn default_retry_max_ms() -> u64 {
+    30_000
+}
+fn default_enroll_token_ms() -> u64 {
+    24 * 3600 * 1000
 }
 
 fn default_data_dir() -> PathBuf {
@@ -91,6 +135,7 @@ impl std::fmt::Debug for Config {
             )
             .field("database_url_file", &self.database_url_file)
             .field("listen", &self.listen)
+            .field("sync_listen", &self.sync_listen)
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +170,19 @@ impl Config {
             body_bytes_max: default_body_bytes_max(),
             import_bytes_max: default_import_bytes_max(),
             write_wait_ms: default_write_wait_ms(),
+            sync_listen: default_sync_listen(),
+            sync_batch_entries_max: default_sync_batch_entries_max(),
+            sync_batch_bytes_max: default_sync_batch_bytes_max(),
+            pull_wait_ms: default_pull_wait_ms(),
+            retry_base_ms: default_retry_base_ms(),
+            retry_max_ms: default_retry_max_ms(),
+            enroll_token_ms: default_enroll_token_ms(),
         }
+    }
+
+    /// Where the node keeps its TLS and signing keys.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data_dir.join("tls")
     }
 
     /// Reads the file, then applies `FUNDSYNC_<FIELD>` environment variables.
@@ -164,6 +221,13 @@ impl Config {
             ("body_bytes_max", true),
             ("import_bytes_max", true),
             ("write_wait_ms", true),
+            ("sync_listen", false),
+            ("sync_batch_entries_max", true),
+            ("sync_batch_bytes_max", true),
+            ("pull_wait_ms", true),
+            ("retry_base_ms", true),
+            ("retry_max_ms", true),
+            ("enroll_token_ms", true),
         ];
         for (field, numeric) in FIELDS {
             let var = format!("FUNDSYNC_{}", field.to_uppercase());
@@ -234,7 +298,15 @@ impl Config {
              # Address the HTTP API and pages listen on.\nlisten = {}\n\n\
              # Limits: request body bytes, CSV import bytes over HTTP, and how long\n\
              # a write may wait for the ledger's single writer (ms).\n\
-             body_bytes_max = {}\nimport_bytes_max = {}\nwrite_wait_ms = {}\n",
+             body_bytes_max = {}\nimport_bytes_max = {}\nwrite_wait_ms = {}\n\n\
+             # Sync with the parent and children (mutual TLS; keys in data_dir/tls).\n\
+             # sync_listen: where children connect (not used by counties).\n\
+             sync_listen = {}\n\
+             # Most entries and bytes per batch; how long a pull waits for news (ms);\n\
+             # retry delays after a failure (ms, doubling up to the max);\n\
+             # how long an enrolment token is valid (ms).\n\
+             sync_batch_entries_max = {}\nsync_batch_bytes_max = {}\npull_wait_ms = {}\n\
+             retry_base_ms = {}\nretry_max_ms = {}\nenroll_token_ms = {}\n",
             q(self.code.as_str()),
             q(&self.name),
             q(self.level.as_str()),
@@ -246,6 +318,13 @@ impl Config {
             self.body_bytes_max,
             self.import_bytes_max,
             self.write_wait_ms,
+            q(&self.sync_listen),
+            self.sync_batch_entries_max,
+            self.sync_batch_bytes_max,
+            self.pull_wait_ms,
+            self.retry_base_ms,
+            self.retry_max_ms,
+            self.enroll_token_ms,
         )
     }
 }

@@ -17,3 +17,4 @@ pub mod ledger;
 pub mod pki;
 pub mod server;
 pub mod store;
+pub mod sync;

@@ -10,8 +10,11 @@ use clap::{Parser, Subcommand};
 use fundsync_node::clock::SystemClock;
 use fundsync_node::config::Config;
 use fundsync_node::ledger::{Identity, Ledger};
+use fundsync_node::pki::TlsFiles;
+use fundsync_node::sync::enroll;
 use fundsync_node::{import, server};
-use fundsync_protocol::{Level, NodeCode};
+use fundsync_protocol::body::ChildRevoked;
+use fundsync_protocol::{Body, Level, NodeCode};
 
 /// fundsync: earmarked fund tracking from region to county (扶贫资金动态监控).
 #[derive(Debug, Parser)]
@@ -62,6 +65,38 @@ enum Command {
     Import {
         #[command(subcommand)]
         what: ImportWhat,
+    },
+    /// At a parent: print a one-time token with which a child joins.
+    Enroll {
+        /// The child's division code.
+        #[arg(long)]
+        child: NodeCode,
+        /// The child's name, to register it now if it is not registered yet.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// At a child: join the parent with a token from `fundsync enroll`.
+    Join {
+        /// The token printed by `fundsync enroll` at the parent.
+        #[arg(long, env = "FUNDSYNC_JOIN_TOKEN")]
+        token: String,
+        /// The parent's sync URL [default: parent_url from the configuration].
+        #[arg(long)]
+        parent_url: Option<String>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// At a parent: cut a child off at once. Its past entries stay verifiable.
+    Revoke {
+        #[arg(long)]
+        child: NodeCode,
+        /// Why, for the journal.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
     },
 }
 
@@ -136,6 +171,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            if level == Level::Region {
+                let ledger = Ledger::open(db.clone(), Some(code), Arc::new(SystemClock)).await?;
+                enroll::setup_root(&ledger, &TlsFiles::new(written.tls_dir())).await?;
+                println!(
+                    "created the tree's root CA and this node's keys in {}",
+                    written.tls_dir().display()
+                );
+            }
             db.close().await;
             std::fs::write(&config, text)
                 .with_context(|| format!("writing {}", config.display()))?;
@@ -161,7 +204,78 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.code,
                 listener.local_addr()?
             );
-            server::serve(ledger, &cfg, listener, shutdown_signal()).await?;
+            let sync = if cfg.level.child().is_some() {
+                let l = tokio::net::TcpListener::bind(&cfg.sync_listen)
+                    .await
+                    .with_context(|| format!("listening for sync on {}", cfg.sync_listen))?;
+                println!("sync (mutual TLS) on https://{}", l.local_addr()?);
+                Some(l)
+            } else {
+                None
+            };
+            server::run(ledger, &cfg, listener, sync, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Enroll {
+            child,
+            name,
+            config,
+        } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let token = enroll::create_token(
+                &ledger,
+                &TlsFiles::new(cfg.tls_dir()),
+                child,
+                name.as_deref(),
+                cfg.enroll_token_ms,
+            )
+            .await?;
+            ledger.db().close().await;
+            eprintln!(
+                "one-time token for {child}, valid {} h; at {child} run: fundsync join --token …",
+                cfg.enroll_token_ms / 3_600_000
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Join {
+            token,
+            parent_url,
+            config,
+        } => {
+            let cfg = Config::load(&config)?;
+            let url = parent_url.or(cfg.parent_url.clone()).context(
+                "no parent URL: pass --parent-url or set parent_url in the configuration",
+            )?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let token: enroll::Token = token.parse()?;
+            enroll::join(&ledger, &TlsFiles::new(cfg.tls_dir()), &url, &token).await?;
+            ledger.db().close().await;
+            println!(
+                "{} joined its parent at {url}; start it with: fundsync serve",
+                cfg.code
+            );
+            Ok(())
+        }
+        Command::Revoke {
+            child,
+            reason,
+            config,
+        } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let outcome = ledger
+                .submit_one(Body::ChildRevoked(ChildRevoked {
+                    code: child,
+                    reason,
+                }))
+                .await?;
+            ledger.db().close().await;
+            println!(
+                "{child} revoked (entry {}); its connections are refused from now on",
+                outcome.id()
+            );
             Ok(())
         }
         Command::Import {

@@ -500,12 +500,19 @@ fn provider() -> Arc<CryptoProvider> {
 /// certificate (and so its division code) encrypted on the wire.
 const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
-/// A server that requires a client certificate from the same tree, refuses
+/// A server that verifies client certificates from the same tree, refuses
 /// revoked ones, and presents `tls.chain`.
+///
+/// A client may also connect without a certificate: a child that is joining
+/// has none yet. Such a connection has no [`peer_node`], and the sync layer
+/// serves it only the CA certificate and the join request (which needs a
+/// one-time token); everything else requires the peer's certificate.
 pub fn server_config(tls: &NodeTls, revoked: Revoked) -> Result<Arc<ServerConfig>, PkiError> {
     let provider = provider();
     let (roots, root) = tls.roots()?;
-    let inner = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
+    let inner = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .allow_unauthenticated()
+        .build()?;
     let verifier = ChildVerifier {
         inner,
         root,
@@ -536,6 +543,97 @@ pub fn client_config(tls: &NodeTls, server: NodeCode) -> Result<Arc<ClientConfig
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_client_auth_cert(tls.chain.clone(), tls.key.clone_key())?;
     Ok(Arc::new(config))
+}
+
+/// A client with no certificate of its own (a child joining) that accepts
+/// only a server whose certificate chains to `root_pem` and names `server`.
+pub fn client_config_anonymous(
+    root_pem: &str,
+    server: NodeCode,
+) -> Result<Arc<ClientConfig>, PkiError> {
+    let provider = provider();
+    let root = CertificateDer::from_pem_slice(root_pem.as_bytes())
+        .map_err(|e| PkiError::BadCert(e.to_string()))?;
+    let mut roots = RootCertStore::empty();
+    roots.add(root.clone())?;
+    let verifier = ParentVerifier {
+        roots: Arc::new(roots),
+        root: node_code_of(&root)?,
+        expected: server,
+        algs: provider.signature_verification_algorithms,
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(VERSIONS)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A client that accepts any server certificate. Only for fetching the
+/// parent's CA certificate when joining, which the child then checks
+/// against the fingerprint in its enrolment token before trusting it;
+/// nothing secret is sent over such a connection.
+pub fn client_config_unverified() -> Result<Arc<ClientConfig>, PkiError> {
+    let provider = provider();
+    let verifier = AcceptAnyServer {
+        algs: provider.signature_verification_algorithms,
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(VERSIONS)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// SHA-256 of the DER of the first certificate in `pem`: the fingerprint an
+/// enrolment token carries.
+pub fn fingerprint(pem: &str) -> Result<[u8; 32], PkiError> {
+    use sha2::Digest;
+    let der = CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| PkiError::BadCert(e.to_string()))?;
+    Ok(sha2::Sha256::digest(der.as_ref()).into())
+}
+
+#[derive(Debug)]
+struct AcceptAnyServer {
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AcceptAnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
 }
 
 /// The authenticated peer's node code, after the handshake. Works on both
@@ -597,6 +695,10 @@ struct ChildVerifier {
 impl ClientCertVerifier for ChildVerifier {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
     }
 
     fn verify_client_cert(
@@ -763,6 +865,21 @@ fn read_file(path: &Path) -> Result<String, PkiError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// Writes a private key file (mode 0600), atomically.
+pub fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
+    write_file(path, contents, true)
+}
+
+/// Writes a public file (a certificate), atomically.
+pub fn write_public(path: &Path, contents: &str) -> Result<(), PkiError> {
+    write_file(path, contents, false)
+}
+
+/// Reads a PEM file.
+pub fn read_pem(path: &Path) -> Result<String, PkiError> {
+    read_file(path)
 }
 
 /// Writes through a fresh temporary file and a rename, so a crash leaves the

@@ -9,7 +9,11 @@ use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::ledger::{Ledger, LedgerError};
+use crate::pki::{self, PkiError, Revoked, TlsFiles};
 use crate::store::{Db, PoolLimits, StoreError};
+use crate::sync::client::Link;
+use crate::sync::server::SyncState;
+use crate::sync::SyncLimits;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +24,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
         path: std::path::PathBuf,
@@ -46,6 +52,90 @@ pub async fn open_ledger(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Ledger, 
     Ok(Ledger::open(db, Some(cfg.code), clock).await?)
 }
 
+/// Runs a node until `shutdown` completes: the API on `api`; if the node
+/// has certificates, the sync listener for its children on `sync` (when
+/// given) and the link to its parent (when it has a `parent_url`).
+pub async fn run(
+    ledger: Ledger,
+    cfg: &Config,
+    api: TcpListener,
+    sync: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let files = TlsFiles::new(cfg.tls_dir());
+    let enrolled = files.chain().exists();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut link_health = None;
+    if enrolled {
+        let tls = files.load_node()?;
+        let key = Arc::new(crate::sync::load_signing_key(&files.dir)?);
+        let limits = SyncLimits::from_config(cfg);
+        if let (Some(listener), true) = (sync, files.issuer_cert().exists()) {
+            let revoked = Revoked::new();
+            for (code, at) in ledger.revocations().await? {
+                revoked.revoke(code, at);
+            }
+            let tls_config = pki::server_config(&tls, revoked.clone())?;
+            let state = SyncState {
+                ledger: ledger.clone(),
+                key: key.clone(),
+                issuer: Arc::new(files.load_issuer()?),
+                root_pem: Arc::new(pki::read_pem(&files.root())?),
+                revoked,
+                limits: limits.clone(),
+                stop: stop.clone(),
+            };
+            let mut s = stop.clone();
+            tasks.spawn(async move {
+                crate::sync::server::serve(state, listener, tls_config, async move {
+                    let _ = s.wait_for(|v| *v).await;
+                })
+                .await
+            });
+        }
+        if let Some(url) = &cfg.parent_url {
+            let link = Link::new(ledger.clone(), key, &tls, url, limits)?;
+            link_health = Some(link.health());
+            let s = stop.clone();
+            tasks.spawn(async move {
+                link.run(s).await;
+                Ok(())
+            });
+        }
+    } else if cfg.level != fundsync_protocol::Level::Region {
+        tracing::warn!(
+            node = %cfg.code,
+            "not enrolled: no sync until `fundsync join --token …` (ask the parent for `fundsync enroll`)"
+        );
+    }
+    let state = AppState {
+        ledger,
+        import_bytes_max: cfg.import_bytes_max,
+        link: link_health,
+    };
+    let app =
+        api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());
+    let mut s = stop.clone();
+    tasks.spawn(async move {
+        axum::serve(api, app)
+            .with_graceful_shutdown(async move {
+                let _ = s.wait_for(|v| *v).await;
+            })
+            .await
+    });
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(Err(e)) => tracing::error!(error = %e, "a server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "a node task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
     ledger: Ledger,
@@ -56,6 +146,7 @@ pub async fn serve(
     let state = AppState {
         ledger,
         import_bytes_max: cfg.import_bytes_max,
+        link: None,
     };
     let app =
         api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());

@@ -10,8 +10,11 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use ed25519_dalek::VerifyingKey;
+
 use crate::ids::{EntryId, FundOrigin, NodeCode};
 use crate::money::Amount;
+use crate::sign::KeyId;
 
 /// Longest accepted text field, in characters.
 pub const TEXT_CHARS_MAX: usize = 500;
@@ -313,6 +316,60 @@ pub struct PaymentReversed {
     pub reason: String,
 }
 
+/// A node's entry-signing key (ed25519), vouched for by the node's parent
+/// when the child joins, or by the region for itself. Ancestors verify the
+/// node's checkpoints with the keys its parent registered; the registration
+/// also travels down to the node itself, which raises an alarm if it is not
+/// its own key, so a parent cannot quietly substitute a child's key. Old keys
+/// stay registered: history signed with them stays verifiable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRegistered {
+    pub node: NodeCode,
+    pub key_id: KeyId,
+    /// The 32-byte ed25519 public key, hex.
+    pub public_key: String,
+}
+
+impl KeyRegistered {
+    /// The registration of `key` for `node`.
+    pub fn of(node: NodeCode, key: &VerifyingKey) -> KeyRegistered {
+        KeyRegistered {
+            node,
+            key_id: KeyId::of(key),
+            public_key: hex::encode(key.as_bytes()),
+        }
+    }
+
+    /// The key, checked to be a valid ed25519 point whose id is `key_id`.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, BodyError> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(&self.public_key, &mut bytes).map_err(|_| {
+            BodyError::Invalid("public_key must be 64 hex digits (32 bytes)".into())
+        })?;
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| BodyError::Invalid("public_key is not an ed25519 key".into()))?;
+        if KeyId::of(&key) != self.key_id {
+            return Err(BodyError::Invalid(format!(
+                "key_id {} is not the id of the public key ({})",
+                self.key_id,
+                KeyId::of(&key)
+            )));
+        }
+        Ok(key)
+    }
+}
+
+/// A child is cut off (`fundsync revoke`): its certificates issued until now
+/// and its connections are refused. Its past entries stay verifiable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildRevoked {
+    pub code: NodeCode,
+    #[serde(default)]
+    pub reason: String,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -327,6 +384,8 @@ pub enum Body {
     TargetActualRecorded(TargetActualRecorded),
     PaymentRecorded(PaymentRecorded),
     PaymentReversed(PaymentReversed),
+    KeyRegistered(KeyRegistered),
+    ChildRevoked(ChildRevoked),
 }
 
 macro_rules! kinds {
@@ -376,6 +435,8 @@ kinds! {
     TargetActualRecorded => "target_actual_recorded",
     PaymentRecorded => "payment_recorded",
     PaymentReversed => "payment_reversed",
+    KeyRegistered => "key_registered",
+    ChildRevoked => "child_revoked",
 }
 
 impl Body {
@@ -449,6 +510,19 @@ impl Body {
                 code("voucher_no", &b.voucher_no)?;
                 text("reason", &b.reason, TEXT_CHARS_MAX, true)
             }
+            Body::KeyRegistered(b) => b.verifying_key().map(|_| ()),
+            Body::ChildRevoked(b) => prose("reason", &b.reason),
+        }
+    }
+
+    /// The child an entry of its origin is sent down to, if any: an
+    /// allocation goes to the child it is issued to, a key registration to
+    /// the node whose key it is. Everything else travels only upward.
+    pub fn down_to(&self, origin: NodeCode) -> Option<NodeCode> {
+        match self {
+            Body::AllocationIssued(b) => Some(b.to),
+            Body::KeyRegistered(b) if b.node != origin => Some(b.node),
+            _ => None,
         }
     }
 }
@@ -548,5 +622,55 @@ mod tests {
             Body::TargetSet(t).validate(),
             Err(BodyError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn key_registration_checks_the_key_and_its_id() {
+        let node: NodeCode = "652822".parse().expect("code");
+        let key = crate::sign::NodeKey::from_seed(&[7; 32]).verifying_key();
+        let good = KeyRegistered::of(node, &key);
+        assert_eq!(good.verifying_key(), Ok(key));
+        let round = Body::decode(
+            "key_registered",
+            &Body::KeyRegistered(good.clone()).encode(),
+        );
+        assert_eq!(round, Ok(Body::KeyRegistered(good.clone())));
+
+        let mut wrong_id = good.clone();
+        wrong_id.key_id = KeyId([0; 8]);
+        assert!(matches!(
+            Body::KeyRegistered(wrong_id).validate(),
+            Err(BodyError::Invalid(m)) if m.contains("key_id")
+        ));
+        let mut not_hex = good.clone();
+        not_hex.public_key = "zz".repeat(32);
+        assert!(Body::KeyRegistered(not_hex).validate().is_err());
+        let mut short = good;
+        short.public_key.truncate(62);
+        assert!(Body::KeyRegistered(short).validate().is_err());
+    }
+
+    #[test]
+    fn only_allocations_and_child_keys_go_down() {
+        let parent: NodeCode = "652800".parse().expect("code");
+        let child: NodeCode = "652822".parse().expect("code");
+        let key = crate::sign::NodeKey::from_seed(&[7; 32]).verifying_key();
+        assert_eq!(
+            Body::KeyRegistered(KeyRegistered::of(child, &key)).down_to(parent),
+            Some(child)
+        );
+        assert_eq!(
+            Body::KeyRegistered(KeyRegistered::of(parent, &key)).down_to(parent),
+            None
+        );
+        assert_eq!(payment().down_to(parent), None);
+        assert_eq!(
+            Body::ChildRevoked(ChildRevoked {
+                code: child,
+                reason: String::new()
+            })
+            .down_to(parent),
+            None
+        );
     }
 }

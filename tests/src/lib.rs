@@ -2,5 +2,6 @@
 //! PostgreSQL databases ([`pg`]) and ledgers and nodes on either engine
 //! ([`fixtures`]).
 
+pub mod cluster;
 pub mod fixtures;
 pub mod pg;

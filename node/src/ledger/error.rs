@@ -75,6 +75,12 @@ pub enum LedgerError {
         available: Decimal,
         requested: Decimal,
     },
+    #[error("replicated entry {entry} ({kind}) refused: {why}")]
+    Misdirected {
+        entry: EntryId,
+        kind: &'static str,
+        why: String,
+    },
     #[error("a sum of amounts overflows")]
     Overflow,
     #[error("this database belongs to node {stored}, not {configured}")]
@@ -118,6 +124,7 @@ impl LedgerError {
             AlreadyReversed(_) => "already_reversed",
             OverBalance { .. } => "over_balance",
             Overflow => "overflow",
+            Misdirected { .. } => "misdirected",
             WrongNode { .. } | NotInitialised => "misconfigured",
             Store(_) => "internal",
         }

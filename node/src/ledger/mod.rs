@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod query;
+pub mod replica;
 pub mod work;
 
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use fundsync_protocol::body::*;
 use fundsync_protocol::money::fen_to_yuan;
-use fundsync_protocol::{Body, Entry, EntryId, FundOrigin, Hash, Level, NodeCode};
+use fundsync_protocol::{Body, DownState, Entry, EntryId, FundOrigin, Hash, Level, NodeCode};
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::error::LedgerError;
@@ -125,6 +125,8 @@ pub struct Work<'l> {
     daily: HashMap<(EntryId, NaiveDate), Daily>,
     /// Payments inserted so far, until statistics have been refreshed.
     flushed_payments: Option<usize>,
+    /// Down streams to children appended to in this transaction.
+    down: HashMap<NodeCode, DownState>,
 }
 
 fn parse_id(s: &str) -> Result<EntryId, LedgerError> {
@@ -172,6 +174,7 @@ impl<'l> Work<'l> {
             payments: Vec::new(),
             daily: HashMap::new(),
             flushed_payments: Some(0),
+            down: HashMap::new(),
         })
     }
 
@@ -188,7 +191,7 @@ impl<'l> Work<'l> {
     }
 
     /// The transaction's connection, once earlier writes have landed.
-    async fn conn(&mut self) -> Result<&mut AnyConnection, LedgerError> {
+    pub(crate) async fn conn(&mut self) -> Result<&mut AnyConnection, LedgerError> {
         self.settle().await?;
         match self.tx.as_deref_mut() {
             Some(c) => Ok(c),
@@ -643,8 +646,89 @@ impl<'l> Work<'l> {
                     return Err(LedgerError::AlreadyReversed(b.voucher_no.clone()));
                 }
             }
+            Body::KeyRegistered(b) => {
+                // The top node vouches for itself; every other key is
+                // vouched for by the node's parent.
+                let own_top = b.node == me && self.me.parent.is_none();
+                if !own_top && !self.is_child(b.node).await? {
+                    return Err(LedgerError::NotAChild { to: b.node, me });
+                }
+                let row =
+                    sqlx::query("SELECT entry_id FROM node_keys WHERE origin = $1 AND key_id = $2")
+                        .bind(b.node.as_str())
+                        .bind(b.key_id.to_hex())
+                        .fetch_optional(self.conn().await?)
+                        .await?;
+                if let Some(r) = row {
+                    if let Some(id) = r.try_get::<Option<String>, _>(0)? {
+                        return Ok(Some(parse_id(&id)?));
+                    }
+                }
+            }
+            Body::ChildRevoked(b) => {
+                if !self.is_child(b.code).await? {
+                    return Err(LedgerError::NotAChild { to: b.code, me });
+                }
+            }
         }
         Ok(None)
+    }
+
+    /// Checks what a replicated entry says against the tree, before it is
+    /// applied. The origin's signature vouches that the origin wrote it and
+    /// the origin enforced the money rules when it did; this refuses what no
+    /// honest origin in its place could have written: money or keys moving
+    /// up or sideways, funds "from the centre" registered below the top.
+    pub(crate) async fn check_replicated(
+        &mut self,
+        entry: &Entry,
+        body: &Body,
+    ) -> Result<(), LedgerError> {
+        let o = entry.origin;
+        let refuse = |why: String| {
+            Err(LedgerError::Misdirected {
+                entry: entry.id(),
+                kind: body.kind(),
+                why,
+            })
+        };
+        let parent_of =
+            |n: Option<(String, Level, Option<NodeCode>, Option<EntryId>)>| n.and_then(|n| n.2);
+        // Entries that name a child of their origin: money issued to it, its
+        // key, its revocation.
+        let child = match body {
+            Body::AllocationIssued(b) => {
+                Some((b.to, "an allocation goes down to a child of its issuer"))
+            }
+            Body::KeyRegistered(b) => Some((b.node, "a key is registered by the node's parent")),
+            Body::ChildRevoked(b) => Some((b.code, "a node revokes only its own children")),
+            _ => None,
+        };
+        if let Some((child, rule)) = child {
+            if parent_of(self.node(child).await?) != Some(o) {
+                return refuse(format!("{rule}; {child} is not a child of {o}"));
+            }
+        }
+        match body {
+            Body::FundsReceived(_) => {
+                refuse("funds from the centre are registered only by the top node".into())
+            }
+            Body::ChildRegistered(b) => {
+                let level = self.node(o).await?.map(|n| n.1);
+                let inside = level.is_some_and(|l| l.child().is_some() && o.contains(l, &b.code));
+                if inside {
+                    Ok(())
+                } else {
+                    refuse(format!("{} is not inside the division of {o}", b.code))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `code` is a registered direct child of this node.
+    async fn is_child(&mut self, code: NodeCode) -> Result<bool, LedgerError> {
+        Ok(matches!(self.node(code).await?, Some((_, _, Some(p), _)) if p == self.me.code))
     }
 
     async fn expect_category(
@@ -710,8 +794,35 @@ impl<'l> Work<'l> {
     /// Applies an entry whose chain position has been checked: updates the
     /// head, the derived tables and buffers the journal row.
     pub async fn apply(&mut self, entry: Entry, hash: Hash, body: Body) -> Result<(), LedgerError> {
+        self.apply_entry(entry, hash, body, true).await
+    }
+
+    /// Applies an entry of the parent's down stream: a sparse subset of the
+    /// parent's journal, so it is stored and applied but is not the head of
+    /// a chain this node holds (`journal_heads` names dense chains only).
+    pub async fn apply_down(
+        &mut self,
+        entry: Entry,
+        hash: Hash,
+        body: Body,
+    ) -> Result<(), LedgerError> {
+        self.apply_entry(entry, hash, body, false).await
+    }
+
+    async fn apply_entry(
+        &mut self,
+        entry: Entry,
+        hash: Hash,
+        body: Body,
+        chained: bool,
+    ) -> Result<(), LedgerError> {
         let id = entry.id();
         let o = entry.origin;
+        if o == self.me.code {
+            if let Some(child) = body.down_to(o) {
+                self.append_down(child, entry.seq, hash).await?;
+            }
+        }
         match body {
             Body::ChildRegistered(b) => {
                 let level = if o == self.me.code {
@@ -928,16 +1039,86 @@ impl<'l> Work<'l> {
                     }
                 }
             }
+            Body::KeyRegistered(b) => {
+                let key = b.verifying_key()?;
+                sqlx::query(
+                    "INSERT INTO node_keys (origin, key_id, public_key, entry_id) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (origin, key_id) DO NOTHING",
+                )
+                .bind(b.node.as_str())
+                .bind(b.key_id.to_hex())
+                .bind(key.as_bytes().to_vec())
+                .bind(id.to_string())
+                .execute(self.conn().await?)
+                .await?;
+            }
+            Body::ChildRevoked(b) => {
+                sqlx::query(
+                    "INSERT INTO revocations (code, at_ms, entry_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (code) DO UPDATE SET at_ms = excluded.at_ms, entry_id = excluded.entry_id",
+                )
+                .bind(b.code.as_str())
+                .bind(entry.at_ms)
+                .bind(id.to_string())
+                .execute(self.conn().await?)
+                .await?;
+            }
         }
         let seq = entry.seq;
         self.journal.push(JournalRow { entry, hash });
-        self.heads.insert(o, Head { seq, hash });
-        if !self.heads_dirty.contains(&o) {
-            self.heads_dirty.push(o);
+        if chained {
+            self.heads.insert(o, Head { seq, hash });
+            if !self.heads_dirty.contains(&o) {
+                self.heads_dirty.push(o);
+            }
         }
         if self.journal.len() >= FLUSH_ROWS || self.payments.len() >= FLUSH_ROWS {
             self.flush_rows().await?;
         }
+        Ok(())
+    }
+
+    /// Puts this node's entry `seq` at the next position of its down stream
+    /// to `child`, chaining the stream's digest.
+    async fn append_down(
+        &mut self,
+        child: NodeCode,
+        seq: u64,
+        hash: Hash,
+    ) -> Result<(), LedgerError> {
+        let me = self.me.code;
+        let before = match self.down.get(&child) {
+            Some(s) => *s,
+            None => {
+                let row = sqlx::query(
+                    "SELECT down_seq, digest FROM down_entries WHERE child = $1 ORDER BY down_seq DESC LIMIT 1",
+                )
+                .bind(child.as_str())
+                .fetch_optional(self.conn().await?)
+                .await?;
+                match row {
+                    None => DownState::EMPTY,
+                    Some(r) => DownState {
+                        down_seq: u64::try_from(r.try_get::<i64, _>(0)?)
+                            .map_err(|_| LedgerError::Overflow)?,
+                        digest: Hash::from_slice(&r.try_get::<Vec<u8>, _>(1)?).ok_or_else(
+                            || LedgerError::Store(StoreError::Corrupt("down stream digest".into())),
+                        )?,
+                    },
+                }
+            }
+        };
+        let after = before.next(me, child, hash).ok_or(LedgerError::Overflow)?;
+        sqlx::query(
+            "INSERT INTO down_entries (child, down_seq, seq, digest) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(child.as_str())
+        .bind(seq_i64(after.down_seq)?)
+        .bind(seq_i64(seq)?)
+        .bind(after.digest.0.to_vec())
+        .execute(self.conn().await?)
+        .await?;
+        self.down.insert(child, after);
         Ok(())
     }
 

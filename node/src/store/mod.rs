@@ -19,7 +19,7 @@ mod sqlite;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -100,6 +100,9 @@ pub struct Db {
     write: AnyPool,
     /// Wakes the background task that runs `Dialect::after_commit`.
     committed: Option<Arc<Notify>>,
+    /// Counts write commits made through this handle, for whoever waits for
+    /// new data (the sync long-poll, the upward pusher).
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl Db {
@@ -149,6 +152,7 @@ impl Db {
             read,
             write,
             committed,
+            changes: Arc::new(watch::channel(0).0),
         })
     }
 
@@ -157,6 +161,14 @@ impl Db {
         if let Some(n) = &self.committed {
             n.notify_one();
         }
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later [`Db::committed`] of this process.
+    /// Commits by other processes on the same database are not seen: waiters
+    /// also poll with a timeout.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Begins the (one) write transaction.

@@ -1,0 +1,621 @@
+//! Replication storage: what the sync protocol reads from the ledger and how
+//! verified batches enter it.
+//!
+//! Architecture invariant: a received batch is verified and applied inside
+//! one write transaction, together with what says how far this node has got
+//! (`journal_heads` upward, `down_state` downward). A redelivered batch finds
+//! its entries already held and is counted once; a crash before the commit
+//! leaves nothing, so the sender sends the batch again.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::VerifyingKey;
+use fundsync_protocol::batch::{BatchLimits, Keys};
+use fundsync_protocol::sign::Checkpoint;
+use fundsync_protocol::{
+    verify_batch, verify_down, Batch, BatchError, DownBatch, DownError, DownState, Entry, Hash,
+    KeyId, NodeCode, NodeKey, SignedCheckpoint, SignedDownCheckpoint,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Ledger, LedgerError};
+use crate::store::StoreError;
+
+/// One origin's head as a peer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadView {
+    pub origin: NodeCode,
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+/// What an upward batch did at the receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpReceipt {
+    pub applied: usize,
+    pub duplicates: usize,
+    /// The receiver's heads of the batch's origins after it.
+    pub heads: Vec<HeadView>,
+}
+
+/// What a down batch did at the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownReceipt {
+    pub applied: usize,
+    pub duplicates: usize,
+    pub state: DownState,
+}
+
+/// Why a batch was refused. Nothing of it was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error(transparent)]
+    Down(#[from] DownError),
+    #[error("the batch claims to come from {claimed}, but the connection is from {peer}")]
+    WrongSender { claimed: NodeCode, peer: NodeCode },
+    #[error(
+        "the parent registered key {registered} for this node, but this node's key is {own}: \
+         refusing the parent's down stream"
+    )]
+    ForeignKey { registered: KeyId, own: KeyId },
+    #[error(
+        "the child asks for its down stream after position {after}, but this node's stream to it \
+         ends at {have}: the child holds entries this node does not (restored from a backup?)"
+    )]
+    StreamAhead { after: u64, have: u64 },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<sqlx::Error> for ReplicaError {
+    fn from(e: sqlx::Error) -> Self {
+        ReplicaError::Ledger(e.into())
+    }
+}
+
+impl ReplicaError {
+    /// A stable code for the peer and the metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReplicaError::Batch(e) => batch_code(e),
+            ReplicaError::Down(e) => match e {
+                DownError::Decode(b) => batch_code(b),
+                DownError::Version(_) => "unsupported_version",
+                DownError::Gap { .. } => "gap",
+                DownError::DigestMismatch { .. } => "digest_mismatch",
+                DownError::UnknownKey { .. } => "unknown_key",
+                DownError::KeyMismatch { .. } | DownError::BadSignature { .. } => "bad_signature",
+                DownError::Misaddressed { .. } => "misaddressed",
+                DownError::WrongSender { .. } => "wrong_sender",
+                DownError::ForeignOrigin { .. } => "origin_not_allowed",
+                _ => "invalid_batch",
+            },
+            ReplicaError::WrongSender { .. } => "wrong_sender",
+            ReplicaError::ForeignKey { .. } => "foreign_key",
+            ReplicaError::StreamAhead { .. } => "stream_ahead",
+            ReplicaError::Ledger(LedgerError::Misdirected { .. }) => "misdirected",
+            ReplicaError::Ledger(LedgerError::Store(_)) => "internal",
+            ReplicaError::Ledger(e) => e.code(),
+        }
+    }
+
+    /// Whether the sender is at fault (as opposed to this node's storage).
+    pub fn is_peer_fault(&self) -> bool {
+        !matches!(self, ReplicaError::Ledger(LedgerError::Store(_)))
+    }
+}
+
+fn batch_code(e: &BatchError) -> &'static str {
+    use BatchError::*;
+    match e {
+        TooLarge { .. } | TooManyEntries { .. } | TooManyCheckpoints { .. } => "too_large",
+        BodyTooLarge { .. } => "too_large",
+        BadMagic | Truncated { .. } | TrailingBytes { .. } | Malformed { .. } => "malformed",
+        Version(_) => "unsupported_version",
+        Misaddressed { .. } => "misaddressed",
+        OriginNotAllowed { .. } => "origin_not_allowed",
+        Gap { .. } => "gap",
+        Fork { .. } => "fork",
+        OutOfOrder { .. } | BrokenChain { .. } => "broken_chain",
+        CheckpointMismatch { .. } | CheckpointAhead { .. } | NotCovered { .. } => "bad_checkpoint",
+        UnknownKey { .. } => "unknown_key",
+        KeyMismatch { .. } | BadSignature { .. } => "bad_signature",
+        Body { .. } => "bad_body",
+    }
+}
+
+fn corrupt(what: &str) -> LedgerError {
+    LedgerError::Store(StoreError::Corrupt(what.to_owned()))
+}
+
+fn to_u64(v: i64) -> Result<u64, LedgerError> {
+    u64::try_from(v).map_err(|_| LedgerError::Overflow)
+}
+
+fn to_i64(v: u64) -> Result<i64, LedgerError> {
+    i64::try_from(v).map_err(|_| LedgerError::Overflow)
+}
+
+fn hash_of(b: &[u8], what: &str) -> Result<Hash, LedgerError> {
+    Hash::from_slice(b).ok_or_else(|| corrupt(what))
+}
+
+/// Keys by origin and id, loaded for one batch.
+struct KeyMap(HashMap<(NodeCode, KeyId), VerifyingKey>);
+
+impl Keys for KeyMap {
+    fn key(&self, origin: NodeCode, key_id: KeyId) -> Option<VerifyingKey> {
+        self.0.get(&(origin, key_id)).copied()
+    }
+}
+
+fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<Entry, LedgerError> {
+    Ok(Entry {
+        origin: r
+            .try_get::<String, _>(0)?
+            .parse()
+            .map_err(|_| corrupt("journal origin"))?,
+        seq: to_u64(r.try_get(1)?)?,
+        at_ms: r.try_get(2)?,
+        prev_hash: hash_of(&r.try_get::<Vec<u8>, _>(3)?, "journal prev_hash")?,
+        kind: r.try_get(4)?,
+        body: r.try_get(5)?,
+    })
+}
+
+impl Ledger {
+    /// Heads of every dense chain this node holds: its own and its
+    /// descendants' (entries received from the parent are not chains here).
+    pub async fn heads(&self) -> Result<Vec<HeadView>, LedgerError> {
+        let rows = sqlx::query("SELECT origin, seq, hash FROM journal_heads ORDER BY origin")
+            .fetch_all(self.db().read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HeadView {
+                    origin: r
+                        .try_get::<String, _>(0)?
+                        .parse()
+                        .map_err(|_| corrupt("head origin"))?,
+                    seq: to_u64(r.try_get(1)?)?,
+                    hash: hash_of(&r.try_get::<Vec<u8>, _>(2)?, "head hash")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Heads of `under` and every origin in its division.
+    pub async fn heads_under(&self, under: NodeCode) -> Result<Vec<HeadView>, LedgerError> {
+        let level = under_level(self, under);
+        Ok(self
+            .heads()
+            .await?
+            .into_iter()
+            .filter(|h| h.origin == under || under.contains(level, &h.origin))
+            .collect())
+    }
+
+    /// Entries of `origin` with `after < seq <= upto`, ascending.
+    pub async fn entries(
+        &self,
+        origin: NodeCode,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT origin, seq, at_ms, prev_hash, kind, body FROM journal \
+             WHERE origin = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(origin.as_str())
+        .bind(to_i64(after)?)
+        .bind(to_i64(upto)?)
+        .fetch_all(self.db().read())
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// The stored checkpoint of `origin` at which to end a relayed batch
+    /// starting after `after`: the furthest within `max` entries, else the
+    /// nearest beyond (the origin's own batches bound the distance).
+    pub async fn relay_checkpoint(
+        &self,
+        origin: NodeCode,
+        after: u64,
+        max: u64,
+    ) -> Result<Option<SignedCheckpoint>, LedgerError> {
+        let within = sqlx::query(
+            "SELECT seq, head, key_id, at_ms, signature FROM checkpoints \
+             WHERE origin = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(origin.as_str())
+        .bind(to_i64(after)?)
+        .bind(to_i64(after.saturating_add(max))?)
+        .fetch_optional(self.db().read())
+        .await?;
+        let row = match within {
+            Some(r) => Some(r),
+            None => {
+                sqlx::query(
+                    "SELECT seq, head, key_id, at_ms, signature FROM checkpoints \
+                     WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT 1",
+                )
+                .bind(origin.as_str())
+                .bind(to_i64(after)?)
+                .fetch_optional(self.db().read())
+                .await?
+            }
+        };
+        let Some(r) = row else { return Ok(None) };
+        let signature: Vec<u8> = r.try_get(4)?;
+        Ok(Some(SignedCheckpoint {
+            checkpoint: Checkpoint {
+                origin,
+                seq: to_u64(r.try_get(0)?)?,
+                head: hash_of(&r.try_get::<Vec<u8>, _>(1)?, "checkpoint head")?,
+                key_id: r
+                    .try_get::<String, _>(2)?
+                    .parse()
+                    .map_err(|_| corrupt("checkpoint key id"))?,
+                at_ms: r.try_get(3)?,
+            },
+            signature: signature
+                .try_into()
+                .map_err(|_| corrupt("checkpoint signature"))?,
+        }))
+    }
+
+    /// The registered keys of `origin`.
+    pub async fn keys_of(&self, origin: NodeCode) -> Result<Vec<VerifyingKey>, LedgerError> {
+        let rows = sqlx::query("SELECT public_key FROM node_keys WHERE origin = $1")
+            .bind(origin.as_str())
+            .fetch_all(self.db().read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let b: Vec<u8> = r.try_get(0)?;
+                let b: [u8; 32] = b.try_into().map_err(|_| corrupt("public key"))?;
+                VerifyingKey::from_bytes(&b).map_err(|_| corrupt("public key"))
+            })
+            .collect()
+    }
+
+    /// Registers keys of this node's parent, learnt over the authenticated
+    /// connection to it, so its down checkpoints can be verified.
+    pub async fn trust_parent_keys(&self, keys: &[VerifyingKey]) -> Result<(), LedgerError> {
+        let parent = self.identity().parent.ok_or(LedgerError::NotTopNode)?;
+        let mut work = self.begin().await?;
+        for k in keys {
+            sqlx::query(
+                "INSERT INTO node_keys (origin, key_id, public_key) VALUES ($1, $2, $3) \
+                 ON CONFLICT (origin, key_id) DO NOTHING",
+            )
+            .bind(parent.as_str())
+            .bind(KeyId::of(k).to_hex())
+            .bind(k.as_bytes().to_vec())
+            .execute(work.conn().await?)
+            .await?;
+        }
+        work.commit().await
+    }
+
+    /// Verifies an upward batch from the TLS-authenticated child `peer` and
+    /// applies its new entries, all or nothing.
+    pub async fn receive_up(
+        &self,
+        peer: NodeCode,
+        batch: &Batch,
+    ) -> Result<UpReceipt, ReplicaError> {
+        if batch.from != peer {
+            return Err(ReplicaError::WrongSender {
+                claimed: batch.from,
+                peer,
+            });
+        }
+        let me = self.identity().code;
+        let peer_level = under_level(self, peer);
+        let mut origins: Vec<NodeCode> = Vec::new();
+        for e in &batch.entries {
+            if !origins.contains(&e.origin) {
+                origins.push(e.origin);
+            }
+        }
+        let mut work = self.begin().await?;
+        let mut heads = HashMap::new();
+        let mut keys = HashMap::new();
+        for &o in &origins {
+            heads.insert(o, work.head(o).await?);
+            let rows = sqlx::query("SELECT key_id, public_key FROM node_keys WHERE origin = $1")
+                .bind(o.as_str())
+                .fetch_all(work.conn().await?)
+                .await?;
+            for r in rows {
+                let id: KeyId = r
+                    .try_get::<String, _>(0)?
+                    .parse()
+                    .map_err(|_| corrupt("key id"))?;
+                let b: [u8; 32] = r
+                    .try_get::<Vec<u8>, _>(1)?
+                    .try_into()
+                    .map_err(|_| corrupt("public key"))?;
+                let k = VerifyingKey::from_bytes(&b).map_err(|_| corrupt("public key"))?;
+                keys.insert((o, id), k);
+            }
+        }
+        let verified = verify_batch(
+            batch,
+            me,
+            |o| o == peer || peer.contains(peer_level, &o),
+            |o| {
+                heads
+                    .get(&o)
+                    .copied()
+                    .unwrap_or(fundsync_protocol::Head::EMPTY)
+            },
+            &KeyMap(keys),
+        )?;
+        let applied = verified.new.len();
+        for (entry, hash, body) in verified.new {
+            work.check_replicated(&entry, &body).await?;
+            work.apply(entry, hash, body).await?;
+        }
+        for sc in &verified.checkpoints {
+            let c = &sc.checkpoint;
+            sqlx::query(
+                "INSERT INTO checkpoints (origin, seq, head, key_id, at_ms, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (origin, seq) DO NOTHING",
+            )
+            .bind(c.origin.as_str())
+            .bind(to_i64(c.seq)?)
+            .bind(c.head.0.to_vec())
+            .bind(c.key_id.to_hex())
+            .bind(c.at_ms)
+            .bind(sc.signature.to_vec())
+            .execute(work.conn().await?)
+            .await?;
+        }
+        let mut after = Vec::with_capacity(origins.len());
+        for &o in &origins {
+            let h = work.head(o).await?;
+            after.push(HeadView {
+                origin: o,
+                seq: h.seq,
+                hash: h.hash,
+            });
+        }
+        work.commit().await?;
+        Ok(UpReceipt {
+            applied,
+            duplicates: verified.duplicates,
+            heads: after,
+        })
+    }
+
+    /// The next run of this node's down stream to `child` after position
+    /// `after`, at most `max` entries, signed with `key`. An empty batch when
+    /// nothing is new: a signed "nothing since `after`".
+    pub async fn down_batch(
+        &self,
+        key: &NodeKey,
+        child: NodeCode,
+        after: u64,
+        max: usize,
+    ) -> Result<DownBatch, ReplicaError> {
+        let me = self.identity().code;
+        let have: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(down_seq) FROM down_entries WHERE child = $1")
+                .bind(child.as_str())
+                .fetch_one(self.db().read())
+                .await?;
+        let have = to_u64(have.unwrap_or(0))?;
+        if after > have {
+            return Err(ReplicaError::StreamAhead { after, have });
+        }
+        let before = if after == 0 {
+            DownState::EMPTY
+        } else {
+            let digest: Vec<u8> = sqlx::query_scalar(
+                "SELECT digest FROM down_entries WHERE child = $1 AND down_seq = $2",
+            )
+            .bind(child.as_str())
+            .bind(to_i64(after)?)
+            .fetch_one(self.db().read())
+            .await?;
+            DownState {
+                down_seq: after,
+                digest: hash_of(&digest, "down digest")?,
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT j.origin, j.seq, j.at_ms, j.prev_hash, j.kind, j.body FROM down_entries d \
+             JOIN journal j ON j.origin = $1 AND j.seq = d.seq \
+             WHERE d.child = $2 AND d.down_seq > $3 ORDER BY d.down_seq LIMIT $4",
+        )
+        .bind(me.as_str())
+        .bind(child.as_str())
+        .bind(to_i64(after)?)
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .fetch_all(self.db().read())
+        .await?;
+        let entries = rows
+            .iter()
+            .map(entry_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (batch, _) = fundsync_protocol::build_down_batch(
+            key,
+            me,
+            child,
+            before,
+            entries,
+            self.clock().now_ms(),
+        )?;
+        Ok(batch)
+    }
+
+    /// Where this node stands in its parent's down stream.
+    pub async fn down_state(&self) -> Result<DownState, LedgerError> {
+        let Some(parent) = self.identity().parent else {
+            return Ok(DownState::EMPTY);
+        };
+        let row = sqlx::query("SELECT down_seq, digest FROM down_state WHERE parent = $1")
+            .bind(parent.as_str())
+            .fetch_optional(self.db().read())
+            .await?;
+        match row {
+            None => Ok(DownState::EMPTY),
+            Some(r) => Ok(DownState {
+                down_seq: to_u64(r.try_get(0)?)?,
+                digest: hash_of(&r.try_get::<Vec<u8>, _>(1)?, "down state digest")?,
+            }),
+        }
+    }
+
+    /// Verifies a down batch from the parent (TLS-authenticated) and applies
+    /// its new entries with the new stream position, all or nothing.
+    /// `own_key` is this node's signing key id: a key registration for this
+    /// node naming another key is refused.
+    pub async fn receive_down(
+        &self,
+        batch: &DownBatch,
+        own_key: KeyId,
+    ) -> Result<DownReceipt, ReplicaError> {
+        let me = self.identity().code;
+        let parent = self.identity().parent.ok_or(LedgerError::NotTopNode)?;
+        let keys: HashMap<KeyId, VerifyingKey> = self
+            .keys_of(parent)
+            .await?
+            .into_iter()
+            .map(|k| (KeyId::of(&k), k))
+            .collect();
+        let mut work = self.begin().await?;
+        // Read inside the write transaction: the one writer makes it current.
+        let row = sqlx::query("SELECT down_seq, digest FROM down_state WHERE parent = $1")
+            .bind(parent.as_str())
+            .fetch_optional(work.conn().await?)
+            .await?;
+        let state = match row {
+            None => DownState::EMPTY,
+            Some(r) => DownState {
+                down_seq: to_u64(r.try_get(0)?)?,
+                digest: hash_of(&r.try_get::<Vec<u8>, _>(1)?, "down state digest")?,
+            },
+        };
+        let verified = verify_down(batch, me, parent, state, &|id| keys.get(&id).copied())?;
+        let applied = verified.new.len();
+        for (entry, hash, body) in verified.new {
+            if body.down_to(parent) != Some(me) {
+                return Err(LedgerError::Misdirected {
+                    entry: entry.id(),
+                    kind: body.kind(),
+                    why: "a parent sends a child only the allocations issued to it and its key \
+                          registration; everything else travels upward only"
+                        .into(),
+                }
+                .into());
+            }
+            if let fundsync_protocol::Body::KeyRegistered(k) = &body {
+                if k.key_id != own_key {
+                    return Err(ReplicaError::ForeignKey {
+                        registered: k.key_id,
+                        own: own_key,
+                    });
+                }
+            }
+            work.apply_down(entry, hash, body).await?;
+        }
+        if let Some(cp) = verified.checkpoint {
+            let s = verified.state_after;
+            sqlx::query(
+                "INSERT INTO down_state (parent, down_seq, digest, checkpoint) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (parent) DO UPDATE SET down_seq = excluded.down_seq, \
+                 digest = excluded.digest, checkpoint = excluded.checkpoint",
+            )
+            .bind(parent.as_str())
+            .bind(to_i64(s.down_seq)?)
+            .bind(s.digest.0.to_vec())
+            .bind(checkpoint_json(&cp))
+            .execute(work.conn().await?)
+            .await?;
+            work.commit().await?;
+        }
+        Ok(DownReceipt {
+            applied,
+            duplicates: verified.duplicates,
+            state: verified.state_after,
+        })
+    }
+
+    /// Records something an operator must see (a fork, a refused key).
+    pub async fn alarm(&self, peer: NodeCode, kind: &str, message: &str) {
+        tracing::error!(peer = %peer, kind, message, "sync alarm");
+        let r: Result<(), LedgerError> = async {
+            let mut work = self.begin().await?;
+            sqlx::query(
+                "INSERT INTO sync_alarms (at_ms, peer, kind, message) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(self.clock().now_ms())
+            .bind(peer.as_str())
+            .bind(kind)
+            .bind(message)
+            .execute(work.conn().await?)
+            .await?;
+            work.commit().await
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "could not record the sync alarm");
+        }
+    }
+
+    /// The revocation time of `code`, if it was cut off.
+    pub async fn revoked_at(&self, code: NodeCode) -> Result<Option<i64>, LedgerError> {
+        Ok(
+            sqlx::query_scalar("SELECT at_ms FROM revocations WHERE code = $1")
+                .bind(code.as_str())
+                .fetch_optional(self.db().read())
+                .await?,
+        )
+    }
+
+    /// Every revocation, for the TLS layer at start-up.
+    pub async fn revocations(&self) -> Result<Vec<(NodeCode, i64)>, LedgerError> {
+        let rows = sqlx::query("SELECT code, at_ms FROM revocations")
+            .fetch_all(self.db().read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0)?
+                        .parse()
+                        .map_err(|_| corrupt("revoked code"))?,
+                    r.try_get(1)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+fn checkpoint_json(cp: &SignedDownCheckpoint) -> Vec<u8> {
+    serde_json::to_vec(cp).unwrap_or_default()
+}
+
+/// The level of `code`, this node or one of its direct children.
+fn under_level(ledger: &Ledger, code: NodeCode) -> fundsync_protocol::Level {
+    let me = ledger.identity();
+    if code == me.code {
+        me.level
+    } else {
+        me.level.child().unwrap_or(me.level)
+    }
+}
+
+/// Limits for decoding batches, from the node's configuration.
+pub fn batch_limits(entries_max: usize, bytes_max: usize) -> BatchLimits {
+    BatchLimits {
+        entries_max,
+        bytes_max,
+        ..BatchLimits::default()
+    }
+}

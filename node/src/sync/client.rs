@@ -1,0 +1,429 @@
+//! The child's side of sync: push up, pull down, retry with capped backoff.
+//!
+//! Two loops share one HTTPS client to the parent. The pusher sends what
+//! the parent lacks as soon as this node commits something (its own entries
+//! or its children's, which it relays unchanged with their checkpoints); the
+//! puller keeps a long-poll open so an allocation reaches it within a round
+//! trip. After a failure each loop waits (doubling from `retry_base_ms` up
+//! to `retry_max_ms`, with jitter) and then tries again; a success resets
+//! the delay, so a link that comes back is used at the next attempt.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fundsync_protocol::{checkpoint_for, Batch, DownBatch, NodeCode, NodeKey, PROTOCOL_VERSION};
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::server::Hello;
+use super::{SyncLimits, VERSION_HEADER};
+use crate::ledger::replica::{HeadView, UpReceipt};
+use crate::ledger::Ledger;
+use crate::pki::{self, NodeTls};
+
+/// Why an exchange with the parent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot reach the parent: {0}")]
+    Transport(String),
+    #[error("the parent refused ({status}, {code}): {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the parent's answer was refused: {0}")]
+    BadAnswer(String),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error(transparent)]
+    Replica(#[from] crate::ledger::replica::ReplicaError),
+}
+
+/// What the loops report about the link, for operators.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkStatus {
+    pub parent: Option<NodeCode>,
+    /// Last successful exchange in each direction (ms since the epoch).
+    pub last_up_ms: Option<i64>,
+    pub last_down_ms: Option<i64>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub entries_sent: u64,
+    pub entries_received: u64,
+}
+
+/// A shared, updatable [`LinkStatus`].
+#[derive(Debug, Clone, Default)]
+pub struct LinkHealth(Arc<Mutex<LinkStatus>>);
+
+impl LinkHealth {
+    pub fn get(&self) -> LinkStatus {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+    fn update(&self, f: impl FnOnce(&mut LinkStatus)) {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// A child's connection to its parent.
+#[derive(Clone)]
+pub struct Link {
+    ledger: Ledger,
+    key: Arc<NodeKey>,
+    parent: NodeCode,
+    base: String,
+    http: reqwest::Client,
+    limits: SyncLimits,
+    health: LinkHealth,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("parent", &self.parent)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    pub fn new(
+        ledger: Ledger,
+        key: Arc<NodeKey>,
+        tls: &NodeTls,
+        parent_url: &str,
+        limits: SyncLimits,
+    ) -> Result<Link, pki::PkiError> {
+        let parent = ledger.identity().parent.ok_or(pki::PkiError::NoIdentity)?;
+        let config = pki::client_config(tls, parent)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*config).clone())
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| pki::PkiError::BadCert(e.to_string()))?;
+        let health = LinkHealth::default();
+        health.update(|s| s.parent = Some(parent));
+        Ok(Link {
+            ledger,
+            key,
+            parent,
+            base: parent_url.trim_end_matches('/').to_owned(),
+            http,
+            limits,
+            health,
+        })
+    }
+
+    pub fn health(&self) -> LinkHealth {
+        self.health.clone()
+    }
+
+    /// Runs the pusher and the puller until `stop` turns true.
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let up = tokio::spawn(self.clone().push_loop(stop.clone()));
+        let down = tokio::spawn(self.pull_loop(stop));
+        let _ = tokio::join!(up, down);
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header(VERSION_HEADER, PROTOCOL_VERSION)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, LinkError> {
+        let res = req
+            .send()
+            .await
+            .map_err(|e| LinkError::Transport(error_chain(&e)))?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let status = res.status().as_u16();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        Err(LinkError::Refused {
+            status,
+            code: body["error"].as_str().unwrap_or("unknown").to_owned(),
+            message: body["message"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Learns the parent's signing keys over the authenticated connection.
+    pub async fn hello(&self) -> Result<(), LinkError> {
+        let res = self
+            .send(self.request(reqwest::Method::GET, "/sync/v1/hello"))
+            .await?;
+        let hello: Hello = res
+            .json()
+            .await
+            .map_err(|e| LinkError::BadAnswer(e.to_string()))?;
+        if hello.node != self.parent {
+            return Err(LinkError::BadAnswer(format!(
+                "the parent says it is {}, expected {}",
+                hello.node, self.parent
+            )));
+        }
+        let keys = hello
+            .keys
+            .iter()
+            .map(|k| {
+                let mut b = [0u8; 32];
+                hex::decode_to_slice(k, &mut b)
+                    .ok()
+                    .and_then(|()| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                    .ok_or_else(|| LinkError::BadAnswer("a key that is not ed25519".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.ledger.trust_parent_keys(&keys).await?;
+        Ok(())
+    }
+
+    async fn parent_heads(&self) -> Result<HashMap<NodeCode, u64>, LinkError> {
+        let res = self
+            .send(self.request(reqwest::Method::GET, "/sync/v1/heads"))
+            .await?;
+        let heads: Vec<HeadView> = res
+            .json()
+            .await
+            .map_err(|e| LinkError::BadAnswer(e.to_string()))?;
+        Ok(heads.into_iter().map(|h| (h.origin, h.seq)).collect())
+    }
+
+    /// The next batch the parent lacks, if any: this node's own entries
+    /// first (the parent must know a child before its entries), then each
+    /// descendant's, relayed with the descendant's own checkpoint.
+    async fn next_batch(
+        &self,
+        remote: &HashMap<NodeCode, u64>,
+    ) -> Result<Option<Batch>, LinkError> {
+        let me = self.ledger.identity().code;
+        let mut heads = self.ledger.heads().await?;
+        heads.sort_by_key(|h| (h.origin != me, h.origin));
+        let max = u64::try_from(self.limits.batch_entries_max).unwrap_or(u64::MAX);
+        for h in heads {
+            let theirs = remote.get(&h.origin).copied().unwrap_or(0);
+            if h.seq <= theirs {
+                continue;
+            }
+            let (entries, checkpoint) = if h.origin == me {
+                let upto = h.seq.min(theirs.saturating_add(max));
+                let entries = self.ledger.entries(me, theirs, upto).await?;
+                let cp = checkpoint_for(&self.key, &entries, self.ledger.clock().now_ms());
+                (entries, cp)
+            } else {
+                let Some(cp) = self.ledger.relay_checkpoint(h.origin, theirs, max).await? else {
+                    continue;
+                };
+                let entries = self
+                    .ledger
+                    .entries(h.origin, theirs, cp.checkpoint.seq)
+                    .await?;
+                (entries, Some(cp))
+            };
+            let Some(cp) = checkpoint else { continue };
+            return Ok(Some(Batch::new(me, self.parent, entries, vec![cp])));
+        }
+        Ok(None)
+    }
+
+    async fn push(&self, batch: &Batch) -> Result<UpReceipt, LinkError> {
+        let res = self
+            .send(
+                self.request(reqwest::Method::POST, "/sync/v1/up")
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .timeout(Duration::from_secs(300))
+                    .body(batch.encode()),
+            )
+            .await?;
+        res.json()
+            .await
+            .map_err(|e| LinkError::BadAnswer(e.to_string()))
+    }
+
+    /// Pushes until the parent holds everything this node holds of its
+    /// subtree; returns how many entries the parent newly applied.
+    pub async fn push_all(&self) -> Result<u64, LinkError> {
+        let mut remote = self.parent_heads().await?;
+        let mut sent = 0u64;
+        while let Some(batch) = self.next_batch(&remote).await? {
+            let receipt = self.push(&batch).await?;
+            sent = sent.saturating_add(u64::try_from(receipt.applied).unwrap_or(0));
+            for h in receipt.heads {
+                remote.insert(h.origin, h.seq);
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Pulls once: waits up to `wait_ms` at the parent for news, applies it.
+    /// Returns how many new entries were applied.
+    pub async fn pull_once(&self, wait_ms: u64) -> Result<usize, LinkError> {
+        let state = self.ledger.down_state().await?;
+        let res = self
+            .send(
+                self.request(
+                    reqwest::Method::GET,
+                    &format!("/sync/v1/down?after={}&wait_ms={wait_ms}", state.down_seq),
+                )
+                .timeout(Duration::from_millis(wait_ms.saturating_add(30_000))),
+            )
+            .await?;
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| LinkError::Transport(error_chain(&e)))?;
+        let batch = DownBatch::decode(&bytes, &self.limits.batch())
+            .map_err(crate::ledger::replica::ReplicaError::from)?;
+        let receipt = self.ledger.receive_down(&batch, self.key.key_id()).await?;
+        Ok(receipt.applied)
+    }
+
+    fn failed(&self, what: &str, e: &LinkError) -> u32 {
+        tracing::warn!(parent = %self.parent, error = %e, "sync {what} failed");
+        let mut n = 0;
+        self.health.update(|s| {
+            s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+            s.last_error = Some(e.to_string());
+            n = s.consecutive_failures;
+        });
+        n
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let exp = self
+            .limits
+            .retry_base_ms
+            .saturating_mul(1u64 << failures.saturating_sub(1).min(20));
+        let capped = exp.min(self.limits.retry_max_ms).max(1);
+        // Up to a quarter off, so children that lost the parent together do
+        // not all come back in the same millisecond.
+        let jitter = rand::thread_rng().gen_range(0..=capped / 4);
+        Duration::from_millis(capped - jitter)
+    }
+
+    async fn push_loop(self, mut stop: watch::Receiver<bool>) {
+        let mut changes = self.ledger.db().changes();
+        let mut remote: Option<HashMap<NodeCode, u64>> = None;
+        while !*stop.borrow() {
+            let step: Result<bool, LinkError> = async {
+                if remote.is_none() {
+                    remote = Some(self.parent_heads().await?);
+                }
+                let Some(r) = remote.as_mut() else {
+                    return Ok(false);
+                };
+                let Some(batch) = self.next_batch(r).await? else {
+                    return Ok(false);
+                };
+                let receipt = self.push(&batch).await?;
+                for h in &receipt.heads {
+                    r.insert(h.origin, h.seq);
+                }
+                let n = u64::try_from(receipt.applied).unwrap_or(0);
+                self.health.update(|s| {
+                    s.entries_sent = s.entries_sent.saturating_add(n);
+                });
+                Ok(true)
+            }
+            .await;
+            match step {
+                Ok(more) => {
+                    let now = self.ledger.clock().now_ms();
+                    self.health.update(|s| {
+                        s.last_up_ms = Some(now);
+                        s.consecutive_failures = 0;
+                        s.last_error = None;
+                    });
+                    if more {
+                        continue;
+                    }
+                    // Caught up: wait for a commit here (or, for commits by
+                    // another process on this database, poll now and then).
+                    tokio::select! {
+                        _ = changes.changed() => {}
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(1_000)) => {}
+                    }
+                }
+                Err(e) => {
+                    // Ask the parent where it stands before the next try.
+                    remote = None;
+                    let failures = self.failed("push", &e);
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(self.backoff(failures)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn pull_loop(self, mut stop: watch::Receiver<bool>) {
+        let mut hello_done = false;
+        while !*stop.borrow() {
+            let step: Result<usize, LinkError> = async {
+                if !hello_done {
+                    self.hello().await?;
+                    hello_done = true;
+                }
+                // A waiting pull is abandoned at shutdown; what it would
+                // have brought comes again with the next pull.
+                tokio::select! {
+                    r = self.pull_once(self.limits.pull_wait_ms) => r,
+                    _ = stop.wait_for(|v| *v) => Ok(0),
+                }
+            }
+            .await;
+            match step {
+                Ok(n) => {
+                    let now = self.ledger.clock().now_ms();
+                    self.health.update(|s| {
+                        s.last_down_ms = Some(now);
+                        s.consecutive_failures = 0;
+                        s.last_error = None;
+                        s.entries_received = s
+                            .entries_received
+                            .saturating_add(u64::try_from(n).unwrap_or(0));
+                    });
+                }
+                Err(e) => {
+                    hello_done = false;
+                    let failures = self.failed("pull", &e);
+                    if let LinkError::Replica(r) = &e {
+                        if matches!(
+                            r.code(),
+                            "foreign_key" | "digest_mismatch" | "bad_signature"
+                        ) {
+                            self.ledger
+                                .alarm(self.parent, r.code(), &r.to_string())
+                                .await;
+                        }
+                    }
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(self.backoff(failures)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,0 +1,101 @@
+//! Sync between a node, its parent and its children.
+//!
+//! Every exchange is started by the child (counties sit behind NAT and need
+//! no inbound port) over HTTPS with client certificates ([`crate::pki`]):
+//!
+//! - **Up, push** ([`client`] → [`server`] `POST /sync/v1/up`): the child
+//!   sends, origin by origin (its own chain first, then its descendants'
+//!   relayed unchanged with their own signed checkpoints), the entries the
+//!   parent lacks. The parent verifies them ([`fundsync_protocol::verify_batch`])
+//!   and applies them with its new heads in one transaction.
+//! - **Down, long-poll pull** (`GET /sync/v1/down?after=N`): the parent
+//!   answers with its down stream to that child past position N as soon as
+//!   there is something, or a signed "nothing new" when the wait runs out.
+//! - **Join** (`GET /sync/v1/ca`, `POST /sync/v1/join`): a child with a
+//!   one-time token gets its certificate and has its signing key registered
+//!   ([`enroll`]).
+//!
+//! Every request names the protocol version in the `fundsync-protocol`
+//! header; the batches carry it too. See [`fundsync_protocol::version`] for
+//! the compatibility rule.
+
+pub mod client;
+pub mod enroll;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+
+use fundsync_protocol::NodeKey;
+
+use crate::config::Config;
+use crate::pki::PkiError;
+
+/// The header every sync request carries with the sender's protocol version.
+pub const VERSION_HEADER: &str = "fundsync-protocol";
+
+/// Limits and timings of the sync protocol, from the configuration.
+#[derive(Debug, Clone)]
+pub struct SyncLimits {
+    pub batch_entries_max: usize,
+    pub batch_bytes_max: usize,
+    pub pull_wait_ms: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    pub enroll_token_ms: u64,
+}
+
+impl SyncLimits {
+    pub fn from_config(cfg: &Config) -> SyncLimits {
+        SyncLimits {
+            batch_entries_max: cfg.sync_batch_entries_max,
+            batch_bytes_max: cfg.sync_batch_bytes_max,
+            pull_wait_ms: cfg.pull_wait_ms,
+            retry_base_ms: cfg.retry_base_ms,
+            retry_max_ms: cfg.retry_max_ms,
+            enroll_token_ms: cfg.enroll_token_ms,
+        }
+    }
+
+    pub fn batch(&self) -> fundsync_protocol::batch::BatchLimits {
+        crate::ledger::replica::batch_limits(self.batch_entries_max, self.batch_bytes_max)
+    }
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        SyncLimits::from_config(&Config::new(
+            "650000"
+                .parse()
+                .unwrap_or_else(|_| unreachable!("a valid code")),
+            String::new(),
+            fundsync_protocol::Level::Region,
+        ))
+    }
+}
+
+/// Where a node keeps its entry-signing key, next to its TLS files.
+pub fn signing_key_path(tls_dir: &Path) -> PathBuf {
+    tls_dir.join("sign.key.pem")
+}
+
+/// Loads the node's entry-signing key.
+pub fn load_signing_key(tls_dir: &Path) -> Result<NodeKey, PkiError> {
+    let path = signing_key_path(tls_dir);
+    let pem = std::fs::read_to_string(&path).map_err(|source| PkiError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    NodeKey::from_pkcs8_pem(&pem).map_err(|_| PkiError::BadKey)
+}
+
+/// Loads the node's signing key, creating it (mode 0600) if there is none.
+pub fn load_or_create_signing_key(tls_dir: &Path) -> Result<NodeKey, PkiError> {
+    let path = signing_key_path(tls_dir);
+    if path.exists() {
+        return load_signing_key(tls_dir);
+    }
+    let key = NodeKey::generate(&mut rand::rngs::OsRng);
+    let pem = key.to_pkcs8_pem().map_err(|_| PkiError::BadKey)?;
+    crate::pki::write_private(&path, &pem)?;
+    Ok(key)
+}

@@ -1,0 +1,451 @@
+//! The parent's side of sync: a mutual-TLS listener and its handlers.
+//!
+//! Who a peer is comes from its certificate (the TLS layer has verified the
+//! chain against the tree and its revocations); a request is then served only
+//! if the peer is a registered direct child of this node and not revoked now.
+//! Revocations are re-read from the ledger on every request, so
+//! `fundsync revoke`, even from another process, cuts a child off at once,
+//! on connections already open too.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use fundsync_protocol::{check_version, Batch, NodeCode, NodeKey, PROTOCOL_VERSION};
+use rustls::pki_types::CertificateDer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::enroll::{self, JoinRequest};
+use super::{SyncLimits, VERSION_HEADER};
+use crate::ledger::replica::ReplicaError;
+use crate::ledger::Ledger;
+use crate::pki::{self, Issuer, Revoked};
+
+/// Longest a TLS handshake may take.
+const HANDSHAKE_MS: u64 = 10_000;
+/// Longest a pull may ask to wait.
+const PULL_WAIT_MS_MAX: u64 = 60_000;
+/// How often a waiting pull looks again, for commits by other processes.
+const PULL_POLL_MS: u64 = 1_000;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct SyncState {
+    pub ledger: Ledger,
+    pub key: Arc<NodeKey>,
+    /// This node's CA, to certify joining children.
+    pub issuer: Arc<Issuer>,
+    /// The tree's root certificate (PEM), for joining children.
+    pub root_pem: Arc<String>,
+    pub revoked: Revoked,
+    pub limits: SyncLimits,
+    /// Becomes true at shutdown, so waiting pulls answer at once.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for SyncState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncState")
+            .field("node", &self.ledger.identity().code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error answered to a peer: `{"error": code, "message": text}`.
+#[derive(Debug)]
+pub struct SyncError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl SyncError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> SyncError {
+        SyncError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for SyncError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<ReplicaError> for SyncError {
+    fn from(e: ReplicaError) -> Self {
+        if !e.is_peer_fault() {
+            tracing::error!(error = %e, "sync failure");
+            return SyncError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the node's log",
+            );
+        }
+        let status = match e.code() {
+            "gap" | "fork" | "stream_ahead" => StatusCode::CONFLICT,
+            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "wrong_sender" | "origin_not_allowed" | "misaddressed" => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        SyncError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<crate::ledger::LedgerError> for SyncError {
+    fn from(e: crate::ledger::LedgerError) -> Self {
+        ReplicaError::Ledger(e).into()
+    }
+}
+
+/// The connection a request came on: the remote address and, if it showed
+/// a certificate, the node it names and its chain.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    pub addr: SocketAddr,
+    pub node: Option<NodeCode>,
+    pub chain: Arc<Vec<CertificateDer<'static>>>,
+}
+
+/// A TCP listener whose connections are TLS-handshaken off the accept loop.
+pub struct TlsListener {
+    rx: mpsc::Receiver<(TlsStream<TcpStream>, PeerInfo)>,
+    local: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TlsListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsListener")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+impl TlsListener {
+    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        let acceptor = TlsAcceptor::from(config);
+        let (tx, rx) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            loop {
+                let (tcp, addr) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sync accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let hs = tokio::time::timeout(
+                        Duration::from_millis(HANDSHAKE_MS),
+                        acceptor.accept(tcp),
+                    )
+                    .await;
+                    match hs {
+                        Ok(Ok(tls)) => {
+                            let conn = tls.get_ref().1;
+                            let chain = conn
+                                .peer_certificates()
+                                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                                .unwrap_or_default();
+                            let peer = PeerInfo {
+                                addr,
+                                node: pki::peer_node(conn),
+                                chain: Arc::new(chain),
+                            };
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::info!(%addr, error = %e, "sync handshake refused"),
+                        Err(_) => tracing::info!(%addr, "sync handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener { rx, local, task })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = PeerInfo;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accept loop ended; nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(PeerInfo {
+            addr: self.local,
+            node: None,
+            chain: Arc::new(Vec::new()),
+        })
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, TlsListener>> for PeerInfo {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// A request from an authenticated, current, direct child.
+#[derive(Debug, Clone, Copy)]
+pub struct Child(pub NodeCode);
+
+impl FromRequestParts<SyncState> for Child {
+    type Rejection = SyncError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SyncState,
+    ) -> Result<Self, Self::Rejection> {
+        let ConnectInfo(peer) = ConnectInfo::<PeerInfo>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| SyncError::new(StatusCode::UNAUTHORIZED, "no_certificate", "no peer"))?;
+        let code = peer.node.ok_or_else(|| {
+            SyncError::new(
+                StatusCode::UNAUTHORIZED,
+                "no_certificate",
+                "this request needs the client certificate of a child node",
+            )
+        })?;
+        if let Some(at) = state.ledger.revoked_at(code).await? {
+            state.revoked.revoke(code, at);
+        }
+        if let Err(e) = state.revoked.check(&peer.chain) {
+            return Err(SyncError::new(
+                StatusCode::FORBIDDEN,
+                "revoked",
+                e.to_string(),
+            ));
+        }
+        let me = state.ledger.identity().code;
+        let is_child = state
+            .ledger
+            .nodes()
+            .await?
+            .iter()
+            .any(|n| n.code == code.as_str() && n.parent.as_deref() == Some(me.as_str()));
+        if !is_child {
+            return Err(SyncError::new(
+                StatusCode::FORBIDDEN,
+                "not_a_child",
+                format!(
+                    "{code} is not a registered child of {me}; a node syncs with its parent only"
+                ),
+            ));
+        }
+        Ok(Child(code))
+    }
+}
+
+/// The sync routes.
+pub fn router(state: SyncState) -> Router {
+    let bytes_max = state.limits.batch_bytes_max;
+    Router::new()
+        .route("/sync/v1/ca", get(ca))
+        .route("/sync/v1/join", post(join))
+        .route("/sync/v1/hello", get(hello))
+        .route("/sync/v1/heads", get(heads))
+        .route("/sync/v1/up", post(up))
+        .route("/sync/v1/down", get(down))
+        .layer(middleware::from_fn(require_version))
+        .layer(DefaultBodyLimit::max(bytes_max))
+        .with_state(state)
+}
+
+/// Refuses a request that does not name a protocol version this node
+/// accepts, before anything else is read.
+async fn require_version(req: Request, next: Next) -> Response {
+    let theirs = req
+        .headers()
+        .get(VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u16>().ok());
+    match theirs.map(check_version) {
+        Some(Ok(())) => {
+            let mut res = next.run(req).await;
+            res.headers_mut()
+                .insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+            res
+        }
+        Some(Err(e)) => SyncError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_version",
+            e.to_string(),
+        )
+        .into_response(),
+        None => SyncError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_version",
+            format!("every sync request names its protocol version in the {VERSION_HEADER} header"),
+        )
+        .into_response(),
+    }
+}
+
+async fn ca(State(s): State<SyncState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        s.root_pem.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+async fn join(
+    State(s): State<SyncState>,
+    body: Bytes,
+) -> Result<axum::Json<enroll::JoinResponse>, SyncError> {
+    let req: JoinRequest = serde_json::from_slice(&body)
+        .map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let res = enroll::answer_join(&s.ledger, &s.issuer, &s.root_pem, &s.key, req).await?;
+    Ok(axum::Json(res))
+}
+
+/// Who this node is and the keys it signs with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    pub node: NodeCode,
+    pub version: u16,
+    /// Public keys (hex) of this node, newest last.
+    pub keys: Vec<String>,
+}
+
+async fn hello(
+    State(s): State<SyncState>,
+    Child(_): Child,
+) -> Result<axum::Json<Hello>, SyncError> {
+    let me = s.ledger.identity().code;
+    let mut keys: Vec<String> = s
+        .ledger
+        .keys_of(me)
+        .await?
+        .iter()
+        .map(|k| hex::encode(k.as_bytes()))
+        .collect();
+    let current = hex::encode(s.key.verifying_key().as_bytes());
+    keys.retain(|k| k != &current);
+    keys.push(current);
+    Ok(axum::Json(Hello {
+        node: me,
+        version: PROTOCOL_VERSION,
+        keys,
+    }))
+}
+
+async fn heads(
+    State(s): State<SyncState>,
+    Child(child): Child,
+) -> Result<axum::Json<Vec<crate::ledger::replica::HeadView>>, SyncError> {
+    Ok(axum::Json(s.ledger.heads_under(child).await?))
+}
+
+async fn up(
+    State(s): State<SyncState>,
+    Child(child): Child,
+    body: Bytes,
+) -> Result<axum::Json<crate::ledger::replica::UpReceipt>, SyncError> {
+    let batch = Batch::decode(&body, &s.limits.batch()).map_err(ReplicaError::from)?;
+    match s.ledger.receive_up(child, &batch).await {
+        Ok(r) => {
+            tracing::debug!(%child, applied = r.applied, duplicates = r.duplicates, "up batch");
+            Ok(axum::Json(r))
+        }
+        Err(e) => {
+            if e.code() == "fork" {
+                s.ledger.alarm(child, "fork", &e.to_string()).await;
+            }
+            tracing::warn!(%child, error = %e, "up batch refused");
+            Err(e.into())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownQuery {
+    after: u64,
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn down(
+    State(s): State<SyncState>,
+    Child(child): Child,
+    q: Result<Query<DownQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, SyncError> {
+    let Query(q) =
+        q.map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(q.wait_ms.min(PULL_WAIT_MS_MAX));
+    let mut changes = s.ledger.db().changes();
+    let mut stop = s.stop.clone();
+    loop {
+        let batch = s
+            .ledger
+            .down_batch(&s.key, child, q.after, s.limits.batch_entries_max)
+            .await?;
+        let now = tokio::time::Instant::now();
+        if !batch.entries.is_empty() || now >= deadline || *stop.borrow() {
+            return Ok((
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                batch.encode(),
+            )
+                .into_response());
+        }
+        let tick = deadline.min(now + Duration::from_millis(PULL_POLL_MS));
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = stop.changed() => {}
+            _ = tokio::time::sleep_until(tick) => {}
+        }
+    }
+}
+
+/// Serves sync on `listener` with `tls` until `shutdown` completes.
+pub async fn serve(
+    state: SyncState,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<PeerInfo>();
+    axum::serve(TlsListener::new(listener, tls)?, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

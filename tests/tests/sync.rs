@@ -1,0 +1,893 @@
+//! Sync between real nodes over real mutual TLS: allocations down, payments
+//! up, relays that cannot forge, restarts that lose and double nothing, and
+//! every way a peer can be refused.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context as _, Result};
+use chrono::NaiveDate;
+use fundsync_node::ledger::query::{AllocationFilter, GroupBy, Page, Summary};
+use fundsync_node::ledger::Ledger;
+use fundsync_node::pki;
+use fundsync_node::sync::{self, VERSION_HEADER};
+use fundsync_protocol::body::*;
+use fundsync_protocol::{
+    checkpoint_for, Amount, Batch, Body, Entry, EntryId, Hash, NodeCode, NodeKey,
+};
+use fundsync_tests::cluster::{eventually, small_tree, Cluster};
+use fundsync_tests::fixtures::{code, Engine};
+use rust_decimal::Decimal;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn amount(s: &str) -> Amount {
+    s.parse().expect("valid amount")
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().expect("valid date")
+}
+
+fn issue(doc: &str, source: EntryId, category: &str, to: &str, amt: &str) -> Body {
+    Body::AllocationIssued(AllocationIssued {
+        doc_no: doc.into(),
+        source,
+        category: category.into(),
+        to: code(to),
+        amount: amount(amt),
+        issued_on: day("2020-04-26"),
+        title: String::new(),
+    })
+}
+
+fn project(code: &str) -> Body {
+    Body::ProjectRegistered(ProjectRegistered {
+        code: code.into(),
+        name: "村道硬化".into(),
+        township: "轮台镇".into(),
+        village: "一村".into(),
+        department: "交通局".into(),
+        starts_on: day("2020-03-01"),
+        ends_on: day("2020-10-31"),
+        budget: amount("800000"),
+        status: ProjectStatus::InProgress,
+    })
+}
+
+fn target(project: &str) -> Body {
+    Body::TargetSet(TargetSet {
+        project: project.into(),
+        level1: TargetLevel1::Output,
+        level2: TargetLevel2::Quantity,
+        indicator: "硬化道路里程".into(),
+        op: TargetOp::AtLeast,
+        value: Decimal::from(12),
+        unit: "公里".into(),
+    })
+}
+
+fn payment(voucher: &str, alloc: EntryId, project: &str, amt: &str) -> Body {
+    Body::PaymentRecorded(PaymentRecorded {
+        voucher_no: voucher.into(),
+        paid_on: day("2020-05-10"),
+        payer: "县财政局".into(),
+        payee_name: "某某建设公司".into(),
+        payee_account: "6222000011112222".into(),
+        payee_bank: "农业银行".into(),
+        amount: amount(amt),
+        function_class: "2130505".into(),
+        allocation: alloc,
+        project: project.into(),
+        purpose: "道路硬化".into(),
+    })
+}
+
+/// Waits until `ledger` holds allocation `id`.
+async fn has_allocation(ledger: &Ledger, id: EntryId) -> Result<()> {
+    eventually(
+        WAIT,
+        &format!("{id} at {}", ledger.identity().code),
+        || async { Ok(ledger.allocation(id).await?.map(|_| ())) },
+    )
+    .await
+}
+
+async fn summary_by_node(ledger: &Ledger, node: Option<NodeCode>) -> Result<Summary> {
+    Ok(ledger
+        .summary(day("2020-12-31"), &[GroupBy::Node], node)
+        .await?)
+}
+
+fn paid_of(s: &Summary, node: &str) -> Decimal {
+    s.rows
+        .iter()
+        .find(|r| r.group.get("node").map(String::as_str) == Some(node))
+        .map(|r| r.paid)
+        .unwrap_or_default()
+}
+
+/// Money from the centre down to two counties in two prefectures, projects
+/// and payments back up: every allocation reaches its county and only it,
+/// the region sees every payment, and its summary of each county equals the
+/// county's own.
+async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
+    let c = Cluster::start(engine, &small_tree()).await?;
+    let region = c.ledger("650000");
+    let received = region
+        .submit_one(Body::FundsReceived(FundsReceived {
+            doc_no: "财农〔2020〕7号".into(),
+            category: "X-01".into(),
+            amount: amount("1000000"),
+            received_on: day("2020-04-20"),
+            source: "财政部".into(),
+            title: String::new(),
+        }))
+        .await?
+        .id();
+    let to_bz = region
+        .submit_one(issue(
+            "新财农〔2020〕12号",
+            received,
+            "X-01",
+            "652800",
+            "600000",
+        ))
+        .await?
+        .id();
+    let to_ks = region
+        .submit_one(issue(
+            "新财农〔2020〕13号",
+            received,
+            "X-01",
+            "653100",
+            "400000",
+        ))
+        .await?
+        .id();
+    has_allocation(c.ledger("652800"), to_bz).await?;
+    has_allocation(c.ledger("653100"), to_ks).await?;
+    ensure!(
+        c.ledger("653100").allocation(to_bz).await?.is_none(),
+        "an allocation reached a prefecture it was not issued to"
+    );
+
+    let lt = c
+        .ledger("652800")
+        .submit_one(issue(
+            "巴财农〔2020〕21号",
+            to_bz,
+            "X-01",
+            "652822",
+            "250000",
+        ))
+        .await?
+        .id();
+    let wl = c
+        .ledger("652800")
+        .submit_one(issue(
+            "巴财农〔2020〕22号",
+            to_bz,
+            "X-01",
+            "652823",
+            "200000",
+        ))
+        .await?
+        .id();
+    let sf = c
+        .ledger("653100")
+        .submit_one(issue(
+            "喀财农〔2020〕5号",
+            to_ks,
+            "X-01",
+            "653121",
+            "300000",
+        ))
+        .await?
+        .id();
+    has_allocation(c.ledger("652822"), lt).await?;
+    has_allocation(c.ledger("652823"), wl).await?;
+    has_allocation(c.ledger("653121"), sf).await?;
+    for (county, foreign) in [
+        ("652822", wl),
+        ("652823", lt),
+        ("653121", lt),
+        ("653122", sf),
+    ] {
+        ensure!(
+            c.ledger(county).allocation(foreign).await?.is_none(),
+            "{county} received {foreign}, which was issued to another county"
+        );
+    }
+    let county_allocs = c
+        .ledger("653122")
+        .allocations(AllocationFilter::default(), Page::default())
+        .await?;
+    ensure!(
+        county_allocs.items.is_empty(),
+        "653122 was issued nothing but holds {:?}",
+        county_allocs.items
+    );
+
+    for (county, alloc, amt) in [
+        ("652822", lt, "12345.67"),
+        ("652823", wl, "99999.99"),
+        ("653121", sf, "0.01"),
+    ] {
+        let l = c.ledger(county);
+        l.submit(&[
+            project("P1"),
+            target("P1"),
+            payment("V0001", alloc, "P1", amt),
+            payment("V0002", alloc, "P1", "1000"),
+        ])
+        .await?;
+    }
+    c.converged(WAIT).await?;
+
+    // The region sees every payment, traceable to its county.
+    let at_region = summary_by_node(region, None).await?;
+    for (county, expected) in [
+        ("652822", "13345.67"),
+        ("652823", "100999.99"),
+        ("653121", "1000.01"),
+        ("653122", "0"),
+    ] {
+        let own = summary_by_node(c.ledger(county), None).await?;
+        let expected: Decimal = expected.parse()?;
+        ensure!(
+            paid_of(&at_region, county) == expected && paid_of(&own, county) == expected,
+            "{county}: region sees {}, county itself {}, expected {expected}",
+            paid_of(&at_region, county),
+            paid_of(&own, county)
+        );
+        let theirs = own.rows.iter().find(|r| r.group["node"] == county);
+        let ours = at_region.rows.iter().find(|r| r.group["node"] == county);
+        ensure!(
+            serde_json::to_value(theirs)? == serde_json::to_value(ours)?,
+            "{county}: the region's row {ours:?} differs from the county's own {theirs:?}"
+        );
+    }
+    let paid_total: Decimal = ["652822", "652823", "653121", "653122"]
+        .iter()
+        .map(|n| paid_of(&at_region, n))
+        .sum();
+    ensure!(at_region.total.paid == paid_total, "region total paid");
+    // The prefecture sees its own subtree only.
+    let at_bz = summary_by_node(c.ledger("652800"), None).await?;
+    ensure!(
+        paid_of(&at_bz, "653121").is_zero(),
+        "652800 sees Kashgar's payments"
+    );
+    ensure!(at_bz.total.paid == "114345.66".parse::<Decimal>()?);
+    c.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn money_flows_down_and_up_sqlite() -> Result<()> {
+    money_flows_down_and_up(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn money_flows_down_and_up_postgres() -> Result<()> {
+    money_flows_down_and_up(Engine::Postgres).await
+}
+
+/// A county stopped in the middle of pushing thousands of payments, then
+/// started again: the region ends with every payment exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn county_restarted_mid_sync_loses_and_doubles_nothing() -> Result<()> {
+    let tree: Vec<_> = small_tree().into_iter().take(4).collect(); // 650000, 652800, 653100, 652822
+    let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
+    let region = c.ledger("650000").clone();
+    let got = region
+        .submit_one(Body::FundsReceived(FundsReceived {
+            doc_no: "财农〔2020〕7号".into(),
+            category: "X-01".into(),
+            amount: amount("100000000"),
+            received_on: day("2020-04-20"),
+            source: String::new(),
+            title: String::new(),
+        }))
+        .await?
+        .id();
+    let a = region
+        .submit_one(issue(
+            "新财农〔2020〕12号",
+            got,
+            "X-01",
+            "652800",
+            "50000000",
+        ))
+        .await?
+        .id();
+    has_allocation(c.ledger("652800"), a).await?;
+    let b = c
+        .ledger("652800")
+        .submit_one(issue("巴财农〔2020〕21号", a, "X-01", "652822", "20000000"))
+        .await?
+        .id();
+    let county = c.ledger("652822").clone();
+    has_allocation(&county, b).await?;
+    county.submit(&[project("P1"), target("P1")]).await?;
+
+    const N: usize = 6_000;
+    let mut bodies = Vec::with_capacity(N);
+    for i in 0..N {
+        bodies.push(payment(&format!("V{i:06}"), b, "P1", "1.01"));
+    }
+    // Two transactions, so the stop can fall between or during pushes.
+    county.submit(&bodies[..N / 2]).await?;
+    county.submit(&bodies[N / 2..]).await?;
+    // Stop as soon as the prefecture has some but not all of it.
+    let bz = c.ledger("652800").clone();
+    eventually(WAIT, "the first pushes", || async {
+        let h = bz.heads().await?;
+        Ok(h.iter()
+            .any(|h| h.origin == code("652822") && h.seq > 5)
+            .then_some(()))
+    })
+    .await?;
+    let stopped = c.stop("652822").await?;
+    c.restart(stopped).await?;
+    c.converged(WAIT).await?;
+
+    let expected = Decimal::new(101, 2) * Decimal::from(N);
+    let at_region = summary_by_node(&region, None).await?;
+    ensure!(
+        paid_of(&at_region, "652822") == expected,
+        "region sees {} paid by 652822, expected {expected}",
+        paid_of(&at_region, "652822")
+    );
+    let counted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE origin = '652822'")
+        .fetch_one(region.db().read())
+        .await?;
+    ensure!(
+        counted == i64::try_from(N)?,
+        "{counted} payment rows at the region"
+    );
+    c.shutdown().await
+}
+
+// ---- rejections: each over real TLS, each leaves the receiver unchanged ----
+
+/// A raw HTTPS client presenting `as_node`'s certificate to `parent`.
+fn client_as(c: &Cluster, as_node: &str, parent: &str) -> Result<reqwest::Client> {
+    let tls = c.node(as_node).tls().load_node()?;
+    let config = pki::client_config(&tls, code(parent))?;
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls((*config).clone())
+        .build()?)
+}
+
+fn sync_url(c: &Cluster, node: &str, path: &str) -> String {
+    let addr = c.node(node).sync.expect("a sync listener");
+    format!("https://{addr}{path}")
+}
+
+/// Posts raw bytes as an upward batch; returns status and error code.
+async fn post_up(
+    client: &reqwest::Client,
+    url: &str,
+    bytes: Vec<u8>,
+    version: &str,
+) -> Result<(u16, String, String)> {
+    let res = match client
+        .post(url)
+        .header(VERSION_HEADER, version)
+        .body(bytes)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        // The server may answer an oversized body and close the connection
+        // while the client is still sending it.
+        Err(e) => return Ok((0, "connection closed".into(), e.to_string())),
+    };
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    Ok((
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+        body["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// A fingerprint of what a node holds: every head and its journal length.
+async fn fingerprint(l: &Ledger) -> Result<String> {
+    let heads = l.heads().await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal")
+        .fetch_one(l.db().read())
+        .await?;
+    Ok(format!("{n}|{}", serde_json::to_string(&heads)?))
+}
+
+/// A chain of `n` entries of `origin` after `prev` (seq `from`…).
+fn chain(origin: &str, from: u64, prev: Hash, bodies: &[Body]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut prev = prev;
+    for (seq, b) in (from..).zip(bodies) {
+        let e = Entry::new(code(origin), seq, 1_600_000_000_000, prev, b);
+        prev = e.hash();
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "653100", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.ledger("652822").submit_one(project("P0")).await?;
+    c.converged(WAIT).await?;
+    let prefecture = c.ledger("652800");
+    // The county writes nothing more, so its own link sends nothing.
+    let key = sync::load_signing_key(&c.node("652822").cfg.tls_dir())?;
+    let county_head = prefecture
+        .heads()
+        .await?
+        .into_iter()
+        .find(|h| h.origin == code("652822"))
+        .context("the county's chain at the prefecture")?;
+    let client = client_as(&c, "652822", "652800")?;
+    let url = sync_url(&c, "652800", "/sync/v1/up");
+    let before = fingerprint(prefecture).await?;
+
+    let good_bodies = [project("Q1")];
+    let next = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &good_bodies,
+    );
+    let signed = |entries: Vec<Entry>, key: &NodeKey| {
+        let cp = checkpoint_for(key, &entries, 1_600_000_000_000).expect("entries");
+        Batch::new(code("652822"), code("652800"), entries, vec![cp])
+    };
+
+    let mut cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = Vec::new();
+    // Forged signature: signed by a key nobody registered.
+    let forger = NodeKey::from_seed(&[9; 32]);
+    cases.push((
+        "forged signature",
+        signed(next.clone(), &forger).encode(),
+        "1",
+        422,
+        "unknown_key",
+    ));
+    // A right key id but a signature over other bytes.
+    let mut b = signed(next.clone(), &key);
+    b.checkpoints[0].signature[0] ^= 1;
+    cases.push(("bad signature", b.encode(), "1", 422, "bad_signature"));
+    // A body altered after signing (as a relay might).
+    let mut b = signed(next.clone(), &key);
+    b.entries[0].body = Body::ProjectRegistered(ProjectRegistered {
+        budget: amount("999999999"),
+        ..match project("Q1") {
+            Body::ProjectRegistered(p) => p,
+            _ => unreachable!(),
+        }
+    })
+    .encode();
+    cases.push(("altered body", b.encode(), "1", 422, "bad_checkpoint"));
+    // Entries of an origin outside the sender's subtree.
+    let foreign = chain("653121", 1, Hash::ZERO, &good_bodies);
+    let b = Batch::new(
+        code("652822"),
+        code("652800"),
+        foreign.clone(),
+        vec![checkpoint_for(&key, &foreign, 0).expect("entries")],
+    );
+    cases.push((
+        "outside the subtree",
+        b.encode(),
+        "1",
+        403,
+        "origin_not_allowed",
+    ));
+    // An allocation sent upward: a county "issuing" to its prefecture.
+    let up_alloc = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &[issue(
+            "假〔2020〕1号",
+            EntryId {
+                origin: code("652822"),
+                seq: 1,
+            },
+            "X-01",
+            "652800",
+            "100",
+        )],
+    );
+    cases.push((
+        "allocation sent upward",
+        signed(up_alloc, &key).encode(),
+        "1",
+        422,
+        "misdirected",
+    ));
+    // Funds "from the centre" registered below the top.
+    let fake_funds = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &[Body::FundsReceived(FundsReceived {
+            doc_no: "假".into(),
+            category: "X-01".into(),
+            amount: amount("1"),
+            received_on: day("2020-01-01"),
+            source: String::new(),
+            title: String::new(),
+        })],
+    );
+    cases.push((
+        "funds received below the top",
+        signed(fake_funds, &key).encode(),
+        "1",
+        422,
+        "misdirected",
+    ));
+    // A gap: the next entry is skipped.
+    let gap = chain("652822", county_head.seq + 2, Hash([7; 32]), &good_bodies);
+    cases.push(("gap", signed(gap, &key).encode(), "1", 409, "gap"));
+    // A fork: another entry at the seq the prefecture already holds.
+    let fork = chain("652822", county_head.seq, Hash([3; 32]), &good_bodies);
+    cases.push(("fork", signed(fork, &key).encode(), "1", 409, "fork"));
+    // Addressed to another node.
+    let mut b = signed(next.clone(), &key);
+    b.to = code("653100");
+    cases.push(("misaddressed", b.encode(), "1", 403, "misaddressed"));
+    // Claiming to come from another node than the certificate says.
+    let mut b = signed(next.clone(), &key);
+    b.from = code("652823");
+    cases.push(("wrong sender", b.encode(), "1", 403, "wrong_sender"));
+    // Unknown protocol versions, in the header and in the batch.
+    cases.push((
+        "version header",
+        signed(next.clone(), &key).encode(),
+        "2",
+        400,
+        "unsupported_version",
+    ));
+    let mut b = signed(next.clone(), &key);
+    b.version = 2;
+    cases.push(("batch version", b.encode(), "1", 422, "unsupported_version"));
+    // Malformed bytes at every layer.
+    cases.push(("empty body", Vec::new(), "1", 422, "malformed"));
+    cases.push((
+        "garbage",
+        b"not a batch at all".to_vec(),
+        "1",
+        422,
+        "malformed",
+    ));
+    let mut b = signed(next.clone(), &key).encode();
+    b.truncate(b.len() - 5);
+    cases.push(("truncated", b, "1", 422, "malformed"));
+    let mut b = signed(next.clone(), &key);
+    b.entries[0].body = b"{\"code\":".to_vec();
+    let cp = checkpoint_for(&key, &b.entries, 0).expect("entries");
+    b.checkpoints = vec![cp];
+    cases.push(("malformed body (signed)", b.encode(), "1", 422, "bad_body"));
+    // Oversized: past the body limit.
+    // Oversized but within the body limit: more entries than a batch may carry.
+    let many: Vec<Body> = (0..5_001).map(|i| project(&format!("M{i}"))).collect();
+    let many = chain("652822", county_head.seq + 1, county_head.hash, &many);
+    cases.push((
+        "too many entries",
+        signed(many, &key).encode(),
+        "1",
+        413,
+        "too_large",
+    ));
+    // Past the body limit (last: the server may close the connection).
+    cases.push(("oversized", vec![0u8; 17 * 1024 * 1024], "1", 413, ""));
+
+    for (what, bytes, version, status, code_) in cases {
+        let (s, e, m) = post_up(&client, &url, bytes, version).await?;
+        let closed_on_oversize = what == "oversized" && s == 0;
+        ensure!(
+            closed_on_oversize || (s == status && (code_.is_empty() || e == code_)),
+            "{what}: got {s} {e} ({m}), expected {status} {code_}"
+        );
+        ensure!(
+            fingerprint(prefecture).await? == before,
+            "{what}: the prefecture's ledger changed"
+        );
+    }
+    let client = client_as(&c, "652822", "652800")?;
+    // The fork was raised as an alarm.
+    let alarms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_alarms WHERE kind = 'fork'")
+        .fetch_one(prefecture.db().read())
+        .await?;
+    ensure!(alarms >= 1, "no fork alarm");
+
+    // A good batch is applied once; the same batch again is harmless.
+    let good = signed(next, &key).encode();
+    let (s, _, m) = post_up(&client, &url, good.clone(), "1").await?;
+    ensure!(s == 200, "good batch refused: {m}");
+    let after = fingerprint(prefecture).await?;
+    let res = client
+        .post(&url)
+        .header(VERSION_HEADER, "1")
+        .body(good)
+        .send()
+        .await?;
+    ensure!(res.status().as_u16() == 200);
+    let receipt: serde_json::Value = res.json().await?;
+    ensure!(
+        receipt["applied"] == 0 && receipt["duplicates"] == 1,
+        "{receipt}"
+    );
+    ensure!(
+        fingerprint(prefecture).await? == after,
+        "a replay changed the ledger"
+    );
+    c.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peers_without_the_right_certificate_are_refused() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.converged(WAIT).await?;
+    let heads = |client: reqwest::Client, url: String| async move {
+        let res = client.get(&url).header(VERSION_HEADER, "1").send().await;
+        Ok::<_, anyhow::Error>(match res {
+            Ok(r) => {
+                let s = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                format!("{s} {}", v["error"].as_str().unwrap_or_default())
+            }
+            Err(_) => "handshake refused".to_owned(),
+        })
+    };
+    // No certificate at all: only the CA and the join are served.
+    let anon = reqwest::Client::builder()
+        .use_preconfigured_tls((*pki::client_config_unverified()?).clone())
+        .build()?;
+    let got = heads(anon.clone(), sync_url(&c, "652800", "/sync/v1/heads")).await?;
+    ensure!(got == "401 no_certificate", "anonymous: {got}");
+    // A grandchild's certificate at the region: a node syncs with its parent only.
+    let got = heads(
+        client_as(&c, "652822", "650000")?,
+        sync_url(&c, "650000", "/sync/v1/heads"),
+    )
+    .await?;
+    ensure!(got == "403 not_a_child", "grandchild at the region: {got}");
+    // A certificate from another tree's CA: refused in the handshake.
+    let other = tempfile::tempdir()?;
+    let (ca, ca_key) = pki::root_ca(code("650000"), "另一棵树", now_ms(), 30)?;
+    let issuer = pki::Issuer::from_pem(&ca, &ca_key)?;
+    let (key, csr) = pki::key_and_csr(code("652801"))?;
+    let chain = issuer.issue_leaf(code("652801"), &csr, now_ms(), 30)?;
+    let files = pki::TlsFiles::new(other.path());
+    files.save_node(&key, &chain, &ca)?;
+    let foreign = pki::client_config(&files.load_node()?, code("652800"))?;
+    let foreign = reqwest::Client::builder()
+        .use_preconfigured_tls((*foreign).clone())
+        .build()?;
+    let got = heads(foreign, sync_url(&c, "652800", "/sync/v1/heads")).await?;
+    ensure!(got == "handshake refused", "foreign CA: {got}");
+    // Unknown version header.
+    let res = client_as(&c, "652822", "652800")?
+        .get(sync_url(&c, "652800", "/sync/v1/heads"))
+        .header(VERSION_HEADER, "999")
+        .send()
+        .await?;
+    ensure!(res.status().as_u16() == 400);
+
+    // Revoked: cut off at once, on an open connection and in new handshakes.
+    let county = client_as(&c, "652822", "652800")?;
+    let url = sync_url(&c, "652800", "/sync/v1/heads");
+    ensure!(heads(county.clone(), url.clone()).await? == "200 ");
+    c.ledger("652800")
+        .submit_one(Body::ChildRevoked(ChildRevoked {
+            code: code("652822"),
+            reason: "设备丢失".into(),
+        }))
+        .await?;
+    let got = heads(county, url.clone()).await?;
+    ensure!(got == "403 revoked", "revoked, open connection: {got}");
+    let got = heads(client_as(&c, "652822", "652800")?, url).await?;
+    ensure!(
+        got == "handshake refused" || got == "403 revoked",
+        "revoked, new connection: {got}"
+    );
+    // Its past entries stay verifiable: the revocation rolls up.
+    c.converged(WAIT).await.ok();
+    c.shutdown().await
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.converged(WAIT).await?;
+    let county = c.ledger("652822");
+    // Its own key registration has come down; nothing else will.
+    eventually(WAIT, "the county's key registration", || async {
+        Ok((county.down_state().await?.down_seq >= 1).then_some(()))
+    })
+    .await?;
+    let parent_key = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
+    let own_key = sync::load_signing_key(&c.node("652822").cfg.tls_dir())?.key_id();
+    let state = county.down_state().await?;
+    let before = fingerprint(county).await?;
+    // A payment "sent downward", signed by the real parent key.
+    let pay = Entry::new(
+        code("652800"),
+        1_000,
+        0,
+        Hash([1; 32]),
+        &payment(
+            "V1",
+            EntryId {
+                origin: code("652800"),
+                seq: 1,
+            },
+            "P1",
+            "1",
+        ),
+    );
+    let (batch, _) = fundsync_protocol::build_down_batch(
+        &parent_key,
+        code("652800"),
+        code("652822"),
+        state,
+        vec![pay],
+        0,
+    )?;
+    let err = county
+        .receive_down(&batch, own_key)
+        .await
+        .err()
+        .context("a payment sent downward was accepted")?;
+    ensure!(err.code() == "misdirected", "{err}");
+    // A key registration for the county that is not its key.
+    let other = NodeKey::from_seed(&[5; 32]).verifying_key();
+    let reg = Entry::new(
+        code("652800"),
+        1_001,
+        0,
+        Hash([1; 32]),
+        &Body::KeyRegistered(KeyRegistered::of(code("652822"), &other)),
+    );
+    let (batch, _) = fundsync_protocol::build_down_batch(
+        &parent_key,
+        code("652800"),
+        code("652822"),
+        state,
+        vec![reg],
+        0,
+    )?;
+    let err = county
+        .receive_down(&batch, own_key)
+        .await
+        .err()
+        .context("a foreign key registration was accepted")?;
+    ensure!(err.code() == "foreign_key", "{err}");
+    // Signed by someone else than the parent.
+    let (batch, _) = fundsync_protocol::build_down_batch(
+        &NodeKey::from_seed(&[6; 32]),
+        code("652800"),
+        code("652822"),
+        state,
+        vec![],
+        0,
+    )?;
+    let err = county
+        .receive_down(&batch, own_key)
+        .await
+        .err()
+        .context("forged")?;
+    ensure!(err.code() == "unknown_key", "{err}");
+    ensure!(fingerprint(county).await? == before, "the county changed");
+    c.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrolment_tokens_work_once_and_only_for_their_node() -> Result<()> {
+    let tree: Vec<_> = small_tree().into_iter().take(2).collect(); // 650000, 652800
+    let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
+    let region = c.node("650000");
+    let files = region.tls();
+    // Unregistered child, no name: refused.
+    let e = sync::enroll::create_token(&region.ledger, &files, code("653100"), None, 60_000)
+        .await
+        .err()
+        .context("token for an unregistered child")?;
+    ensure!(e.to_string().contains("not a registered child"), "{e}");
+    // A made-up token is refused by the parent.
+    let token = sync::enroll::create_token(
+        &region.ledger,
+        &files,
+        code("653100"),
+        Some("喀什地区"),
+        60_000,
+    )
+    .await?;
+    let mut forged = token.clone();
+    forged.secret = [0; 32];
+    let dir = tempfile::tempdir()?;
+    let (ledger, child_files) = fresh_child(&dir, "653100", "喀什地区").await?;
+    let url = format!("https://{}", region.sync.context("sync")?);
+    let e = sync::enroll::join(&ledger, &child_files, &url, &forged)
+        .await
+        .err()
+        .context("forged token accepted")?;
+    ensure!(e.to_string().contains("refused"), "{e}");
+    // A token whose fingerprint names another CA: the child refuses the parent.
+    let mut wrong_ca = token.clone();
+    wrong_ca.ca_fingerprint = [1; 32];
+    let e = sync::enroll::join(&ledger, &child_files, &url, &wrong_ca)
+        .await
+        .err()
+        .context("wrong fingerprint accepted")?;
+    ensure!(
+        matches!(e, sync::enroll::EnrollError::FingerprintMismatch),
+        "{e}"
+    );
+    // The real token works once.
+    sync::enroll::join(&ledger, &child_files, &url, &token).await?;
+    let e = sync::enroll::join(&ledger, &child_files, &url, &token)
+        .await
+        .err()
+        .context("a token worked twice")?;
+    ensure!(e.to_string().contains("refused"), "{e}");
+    // Malformed tokens never reach the network.
+    ensure!("FS1.653100.zz.00".parse::<sync::enroll::Token>().is_err());
+    // And the registered key travels up: the region knows it.
+    let keys = c.ledger("650000").keys_of(code("653100")).await?;
+    ensure!(keys.len() == 1, "{keys:?}");
+    let _ = &mut c;
+    c.shutdown().await
+}
+
+async fn fresh_child(
+    dir: &tempfile::TempDir,
+    c: &str,
+    name: &str,
+) -> Result<(Ledger, pki::TlsFiles)> {
+    use fundsync_node::ledger::Identity;
+    use fundsync_node::store::{Db, PoolLimits};
+    let id = Identity {
+        code: code(c),
+        name: name.into(),
+        level: fundsync_protocol::Level::Prefecture,
+        parent: Some(code("650000")),
+    };
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("l.sqlite").display()
+    );
+    let db = Db::open(&url, &PoolLimits::default()).await?;
+    Ledger::init(&db, &id).await?;
+    let ledger = Ledger::open(
+        db,
+        Some(id.code),
+        std::sync::Arc::new(fundsync_node::clock::SystemClock),
+    )
+    .await?;
+    Ok((ledger, pki::TlsFiles::new(dir.path().join("tls"))))
+}
