@@ -173,6 +173,7 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
         .route("/targets/{id}/actual", post(record_actual))
         .route("/payments", get(payments).post(add_payment))
         .route("/payments/{id}", get(payment))
+        .route("/trace/payments/{id}", get(trace_payment))
         .route("/payments/{voucher_no}/reversal", post(reverse_payment))
         .route(
             "/payments/import",
@@ -524,6 +525,16 @@ async fn payment(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResp
         .await?
         .ok_or_else(|| ApiError::not_found("payment"))?;
     Ok(Json(p))
+}
+
+async fn trace_payment(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = entry_id(&id)?;
+    let t = s
+        .ledger
+        .trace_payment(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    Ok(Json(t))
 }
 
 #[derive(Debug, Deserialize)]

@@ -208,21 +208,48 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
         county_allocs.items
     );
 
+    let mut first_payment = Vec::new();
     for (county, alloc, amt) in [
         ("652822", lt, "12345.67"),
         ("652823", wl, "99999.99"),
         ("653121", sf, "0.01"),
     ] {
         let l = c.ledger(county);
-        l.submit(&[
-            project("P1"),
-            target("P1"),
-            payment("V0001", alloc, "P1", amt),
-            payment("V0002", alloc, "P1", "1000"),
-        ])
-        .await?;
+        let out = l
+            .submit(&[
+                project("P1"),
+                target("P1"),
+                payment("V0001", alloc, "P1", amt),
+                payment("V0002", alloc, "P1", "1000"),
+            ])
+            .await?;
+        first_payment.push(out[2].id());
     }
     c.converged(WAIT).await?;
+
+    // Trace at the region, over its API: payment → project with its target
+    // → county allocation → prefecture's → the funds from the centre.
+    let trace: serde_json::Value = reqwest::get(
+        c.node("650000")
+            .api_url(&format!("/trace/payments/{}", first_payment[0])),
+    )
+    .await?
+    .json()
+    .await?;
+    let steps: Vec<&str> = trace["allocations"]
+        .as_array()
+        .context("allocations")?
+        .iter()
+        .filter_map(|s| s["allocation"]["id"].as_str())
+        .collect();
+    let expected = [lt.to_string(), to_bz.to_string(), received.to_string()];
+    ensure!(steps == expected, "trace {steps:?}, expected {expected:?}");
+    ensure!(trace["complete"] == true, "{trace}");
+    ensure!(
+        trace["project"]["targets"][0]["indicator"] == "硬化道路里程",
+        "the county's target did not reach the region: {trace}"
+    );
+    ensure!(trace["allocations"][1]["holder_name"] == "巴音郭楞蒙古自治州");
 
     // The region sees every payment, traceable to its county.
     let at_region = summary_by_node(region, None).await?;

@@ -200,6 +200,26 @@ pub struct PaymentView {
     pub reversal_reason: Option<String>,
 }
 
+/// One allocation on a payment's trace.
+#[derive(Debug, Serialize)]
+pub struct TraceStep {
+    pub holder_name: String,
+    pub allocation: AllocationView,
+}
+
+/// A payment traced back to its source document.
+#[derive(Debug, Serialize)]
+pub struct Trace {
+    pub payment: PaymentView,
+    pub project: Option<ProjectView>,
+    /// From the allocation paid from, up to the source document.
+    pub allocations: Vec<TraceStep>,
+    /// Whether the chain reaches a source with no parent allocation (funds
+    /// received from the centre, or an own budget). A county holds only its
+    /// own link of the chain; the region holds all of it.
+    pub complete: bool,
+}
+
 /// Filters for the allocation list (all optional).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -505,6 +525,45 @@ impl Ledger {
         .fetch_optional(self.db().read())
         .await?;
         row.as_ref().map(payment_view).transpose()
+    }
+
+    /// Where a payment's money came from (流程追溯): the payment, its project
+    /// with targets, then each allocation it was carved from, up to what
+    /// this node holds of the chain (at the region: the funds received from
+    /// the centre). `None` if the payment is unknown here.
+    pub async fn trace_payment(&self, id: EntryId) -> Result<Option<Trace>, LedgerError> {
+        let Some(payment) = self.payment(id).await? else {
+            return Ok(None);
+        };
+        let project = self.project(id.origin, &payment.project).await?;
+        let names: HashMap<String, String> = self
+            .nodes()
+            .await?
+            .into_iter()
+            .map(|n| (n.code, n.name))
+            .collect();
+        let mut chain = Vec::new();
+        let mut next = Some(payment.allocation.clone());
+        // Lineage is at most region → prefecture → county, plus the source;
+        // the bound only guards against a corrupt cycle.
+        while let Some(a) = next.take().filter(|_| chain.len() < 16) {
+            let Ok(aid) = a.parse::<EntryId>() else { break };
+            let Some(view) = self.allocation(aid).await? else {
+                break;
+            };
+            next = view.source.clone();
+            chain.push(TraceStep {
+                holder_name: names.get(&view.holder).cloned().unwrap_or_default(),
+                allocation: view,
+            });
+        }
+        let complete = chain.last().is_some_and(|s| s.allocation.source.is_none());
+        Ok(Some(Trace {
+            payment,
+            project,
+            allocations: chain,
+            complete,
+        }))
     }
 
     /// The master ledger (总台账) for this node's subtree, or for the subtree
