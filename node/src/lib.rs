@@ -12,6 +12,7 @@ pub mod api;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod import;
 pub mod ledger;
 pub mod pki;

@@ -1,0 +1,2 @@
+//! The 2020 Bayingol demo.
+pub mod plan;
