@@ -1,0 +1,667 @@
+//! `fundsync demo`: the region, the prefecture and its nine counties in one
+//! process, each a real node (its own SQLite ledger under the data
+//! directory, its own API, mutual TLS between them, enrolled with tokens),
+//! replaying the 2020 history of [`super::plan`] through the ledger like any
+//! client. Started again on the same directory it resumes: enrolment is kept,
+//! and every step is idempotent (already recorded steps are found, not
+//! recorded again).
+//!
+//! `--check` then reads the region's API, as an auditor would, and compares
+//! every figure of [`super::plan::expected`] with what the region reports.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use fundsync_protocol::body::*;
+use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::plan::{self, Action, Expected, Figure, Funds, Step};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::ledger::query::{AllocationFilter, Page};
+use crate::ledger::{Identity, Ledger};
+use crate::pki::TlsFiles;
+use crate::sync::enroll;
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub dir: PathBuf,
+    /// The region's API port; the prefecture's is the next, then the
+    /// counties'. Sync listeners are at `port_base + 100` and up. 0: any free
+    /// ports.
+    pub port_base: u16,
+    pub host: String,
+}
+
+/// A node of the running demo.
+#[derive(Debug)]
+pub struct DemoNode {
+    pub code: NodeCode,
+    pub name: String,
+    pub ledger: Ledger,
+    pub api: SocketAddr,
+    pub sync: Option<SocketAddr>,
+}
+
+/// The running demo cluster.
+#[derive(Debug)]
+pub struct Demo {
+    pub nodes: BTreeMap<NodeCode, DemoNode>,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+fn code(s: &str) -> anyhow::Result<NodeCode> {
+    s.parse()
+        .map_err(|_| anyhow::anyhow!("bad node code {s:?} in the demo plan"))
+}
+
+fn port(base: u16, offset: u16) -> u16 {
+    if base == 0 {
+        0
+    } else {
+        base.saturating_add(offset)
+    }
+}
+
+impl Demo {
+    /// Starts (or resumes) every node, parents first, enrolling the ones
+    /// that have not joined yet.
+    pub async fn start(opts: &DemoOptions) -> anyhow::Result<Demo> {
+        let (stop, _) = watch::channel(false);
+        let mut demo = Demo {
+            nodes: BTreeMap::new(),
+            stop,
+            tasks: tokio::task::JoinSet::new(),
+        };
+        for (i, n) in plan::nodes().iter().enumerate() {
+            let offset = u16::try_from(i).unwrap_or(u16::MAX);
+            demo.start_node(opts, n, offset).await?;
+        }
+        Ok(demo)
+    }
+
+    async fn start_node(
+        &mut self,
+        opts: &DemoOptions,
+        n: &plan::Node,
+        offset: u16,
+    ) -> anyhow::Result<()> {
+        let id = Identity {
+            code: code(n.code)?,
+            name: n.name.to_owned(),
+            level: n.level,
+            parent: n.parent.map(code).transpose()?,
+        };
+        let dir = opts.dir.join(n.code);
+        std::fs::create_dir_all(&dir)?;
+        let mut cfg = Config::new(id.code, id.name.clone(), id.level);
+        cfg.parent_code = id.parent;
+        cfg.data_dir = dir.clone();
+        cfg.retry_base_ms = 100;
+        cfg.retry_max_ms = 5_000;
+        let db = crate::server::open_db(&cfg).await?;
+        Ledger::init(&db, &id).await?;
+        let ledger = Ledger::open(db, Some(id.code), Arc::new(SystemClock)).await?;
+        let files = TlsFiles::new(cfg.tls_dir());
+        if let Some(p) = id.parent {
+            let parent = self
+                .nodes
+                .get(&p)
+                .ok_or_else(|| anyhow::anyhow!("{p} must start before {}", id.code))?;
+            let sync = parent
+                .sync
+                .ok_or_else(|| anyhow::anyhow!("{p} has no sync listener"))?;
+            let url = format!("https://{sync}");
+            if !files.chain().exists() {
+                let token = enroll::create_token(
+                    &parent.ledger,
+                    &parent_files(opts, p),
+                    id.code,
+                    Some(&id.name),
+                    600_000,
+                )
+                .await?;
+                enroll::join(&ledger, &files, &url, &token).await?;
+            }
+            cfg.parent_url = Some(url);
+        } else {
+            enroll::setup_root(&ledger, &files).await?;
+        }
+        let api = TcpListener::bind((opts.host.as_str(), port(opts.port_base, offset))).await?;
+        let api_addr = api.local_addr()?;
+        let sync = match id.level.child() {
+            Some(_) => Some(
+                TcpListener::bind((opts.host.as_str(), port(opts.port_base, 100 + offset))).await?,
+            ),
+            None => None,
+        };
+        let sync_addr = sync.as_ref().map(|l| l.local_addr()).transpose()?;
+        let mut stop = self.stop.subscribe();
+        let l = ledger.clone();
+        self.tasks.spawn(async move {
+            let r = crate::server::run(l, &cfg, api, sync, async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "demo node stopped");
+            }
+        });
+        self.nodes.insert(
+            id.code,
+            DemoNode {
+                code: id.code,
+                name: id.name,
+                ledger,
+                api: api_addr,
+                sync: sync_addr,
+            },
+        );
+        Ok(())
+    }
+
+    /// Replays the plan, step by step, at the node each step names; waits
+    /// for allocations to arrive at a child before it uses them. Returns
+    /// how many steps recorded something new.
+    pub async fn replay(&self) -> anyhow::Result<usize> {
+        let mut new = 0;
+        for step in plan::steps() {
+            let node = self
+                .nodes
+                .get(&code(step.node)?)
+                .ok_or_else(|| anyhow::anyhow!("unknown node {} in the plan", step.node))?;
+            if let Some(body) = self.body(node, &step).await? {
+                let out =
+                    node.ledger.submit_one(body).await.map_err(|e| {
+                        anyhow::anyhow!("step at {} on {}: {e}", step.node, step.on)
+                    })?;
+                if matches!(out, crate::ledger::Outcome::Created(_)) {
+                    new += 1;
+                }
+            }
+        }
+        Ok(new)
+    }
+
+    /// The body for a step, or `None` if the step is already recorded and
+    /// would not be recognised as a retry by the ledger.
+    async fn body(&self, node: &DemoNode, step: &Step) -> anyhow::Result<Option<Body>> {
+        let on = step.on;
+        let amount = |d: Decimal| Amount::new(d).map_err(|e| anyhow::anyhow!("{e}"));
+        Ok(Some(match &step.action {
+            Action::FundsReceived {
+                doc_no,
+                category,
+                amount: a,
+                source,
+                title,
+            } => Body::FundsReceived(FundsReceived {
+                doc_no: doc_no.clone(),
+                category: (*category).to_owned(),
+                amount: amount(*a)?,
+                received_on: on,
+                source: source.clone(),
+                title: title.clone(),
+            }),
+            Action::OwnBudget {
+                doc_no,
+                category,
+                amount: a,
+                title,
+            } => Body::OwnBudgetAdded(OwnBudgetAdded {
+                doc_no: doc_no.clone(),
+                category: (*category).to_owned(),
+                amount: amount(*a)?,
+                budgeted_on: on,
+                title: title.clone(),
+            }),
+            Action::Issue {
+                doc_no,
+                source_doc,
+                category,
+                to,
+                amount: a,
+                title,
+            } => Body::AllocationIssued(AllocationIssued {
+                doc_no: doc_no.clone(),
+                source: self.held(node, source_doc, category).await?,
+                category: (*category).to_owned(),
+                to: code(to)?,
+                amount: amount(*a)?,
+                issued_on: on,
+                title: title.clone(),
+            }),
+            Action::Project {
+                code: c,
+                name,
+                township,
+                village,
+                department,
+                starts_on,
+                ends_on,
+                budget,
+                status,
+            } => Body::ProjectRegistered(ProjectRegistered {
+                code: c.clone(),
+                name: name.clone(),
+                township: township.clone(),
+                village: village.clone(),
+                department: department.clone(),
+                starts_on: *starts_on,
+                ends_on: *ends_on,
+                budget: amount(*budget)?,
+                status: *status,
+            }),
+            Action::ProjectStatus { project, status } => {
+                let p = node.ledger.project(node.code, project).await?;
+                if p.is_some_and(|p| p.status == status.as_str()) {
+                    return Ok(None);
+                }
+                Body::ProjectStatusChanged(ProjectStatusChanged {
+                    project: project.clone(),
+                    status: *status,
+                })
+            }
+            Action::Target {
+                project,
+                level1,
+                level2,
+                indicator,
+                op,
+                value,
+                unit,
+            } => {
+                let p = node.ledger.project(node.code, project).await?;
+                let known = p
+                    .and_then(|p| p.targets)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|t| &t.indicator == indicator);
+                if known {
+                    return Ok(None);
+                }
+                Body::TargetSet(TargetSet {
+                    project: project.clone(),
+                    level1: *level1,
+                    level2: *level2,
+                    indicator: indicator.clone(),
+                    op: *op,
+                    value: *value,
+                    unit: unit.clone(),
+                })
+            }
+            Action::Payment {
+                voucher_no,
+                payer,
+                payee_name,
+                payee_account,
+                payee_bank,
+                amount: a,
+                function_class,
+                alloc_doc,
+                alloc_category,
+                project,
+                purpose,
+            } => Body::PaymentRecorded(PaymentRecorded {
+                voucher_no: voucher_no.clone(),
+                paid_on: on,
+                payer: payer.clone(),
+                payee_name: payee_name.clone(),
+                payee_account: payee_account.clone(),
+                payee_bank: payee_bank.clone(),
+                amount: amount(*a)?,
+                function_class: function_class.clone(),
+                allocation: self.held(node, alloc_doc, alloc_category).await?,
+                project: project.clone(),
+                purpose: purpose.clone(),
+            }),
+        }))
+    }
+
+    /// The allocation `node` holds as `doc_no` in `category`, waiting (up to
+    /// a minute) for it to arrive from the parent.
+    async fn held(&self, node: &DemoNode, doc_no: &str, category: &str) -> anyhow::Result<EntryId> {
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut poll = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            let list = node
+                .ledger
+                .allocations(
+                    AllocationFilter {
+                        holder: Some(node.code),
+                        category: Some(category.to_owned()),
+                        ..AllocationFilter::default()
+                    },
+                    Page {
+                        page: 1,
+                        page_size: 1000,
+                    },
+                )
+                .await?;
+            if let Some(a) = list.items.iter().find(|a| a.doc_no == doc_no) {
+                return a
+                    .id
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("bad allocation id {}", a.id));
+            }
+            if tokio::time::Instant::now() >= until {
+                anyhow::bail!(
+                    "{} never received allocation {doc_no} ({category})",
+                    node.code
+                );
+            }
+            poll.tick().await;
+        }
+    }
+
+    /// Waits until the region holds every node's chain as the node does.
+    pub async fn converged(&self, deadline: Duration) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + deadline;
+        let mut poll = tokio::time::interval(Duration::from_millis(20));
+        let top = self
+            .nodes
+            .values()
+            .find(|n| n.ledger.identity().parent.is_none())
+            .ok_or_else(|| anyhow::anyhow!("no region"))?;
+        loop {
+            let at_top = top.ledger.heads().await?;
+            let mut lagging = Vec::new();
+            for n in self.nodes.values() {
+                let own = n.ledger.heads().await?;
+                let mine = own.iter().find(|h| h.origin == n.code);
+                if mine.is_some() && at_top.iter().find(|h| h.origin == n.code) != mine {
+                    lagging.push(n.code.to_string());
+                }
+            }
+            if lagging.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= until {
+                anyhow::bail!("the region has not caught up with {}", lagging.join(", "));
+            }
+            poll.tick().await;
+        }
+    }
+
+    pub fn region(&self) -> Option<&DemoNode> {
+        self.nodes
+            .values()
+            .find(|n| n.ledger.identity().parent.is_none())
+    }
+
+    /// Stops every node and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        for n in self.nodes.values() {
+            n.ledger.db().close().await;
+        }
+    }
+}
+
+fn parent_files(opts: &DemoOptions, parent: NodeCode) -> TlsFiles {
+    TlsFiles::new(opts.dir.join(parent.as_str()).join("tls"))
+}
+
+// ---- the check, through the region's API ----
+
+#[derive(Debug, Deserialize)]
+struct Paged<T> {
+    items: Vec<T>,
+    has_more: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Alloc {
+    id: String,
+    kind: String,
+    doc_no: String,
+    category: String,
+    fund_origin: String,
+    amount: Decimal,
+    from_node: Option<String>,
+    holder: String,
+    source: Option<String>,
+    dated: NaiveDate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Pay {
+    amount: Decimal,
+    allocation: String,
+    paid_on: NaiveDate,
+    reversed_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct NodeRow {
+    code: String,
+    parent: Option<String>,
+}
+
+async fn fetch_all<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+) -> anyhow::Result<Vec<T>> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let url = format!("{base}{path}?page={page}&page_size=1000");
+        let p: Paged<T> = http
+            .get(&url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        out.extend(p.items);
+        if !p.has_more {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// One line of the reconciliation.
+#[derive(Debug, Clone)]
+pub struct CheckRow {
+    /// As seed 002 prints it, in 万元.
+    pub seed_wan: Decimal,
+    pub label_zh: String,
+    pub label_en: String,
+    pub expected: Decimal,
+    pub actual: Decimal,
+}
+
+impl CheckRow {
+    pub fn ok(&self) -> bool {
+        self.expected == self.actual
+    }
+}
+
+/// Reads the region's API at `base` (`http://host:port/api/v1`) and
+/// computes every expected figure from its allocations and payments.
+pub async fn check(base: &str) -> anyhow::Result<Vec<CheckRow>> {
+    let http = reqwest::Client::new();
+    let allocs: Vec<Alloc> = fetch_all(&http, base, "/allocations").await?;
+    let pays: Vec<Pay> = fetch_all(&http, base, "/payments").await?;
+    let nodes: Vec<NodeRow> = http
+        .get(format!("{base}/nodes"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut rows = Vec::new();
+    for e in plan::expected() {
+        rows.push(CheckRow {
+            actual: figure(&e, &allocs, &pays, &nodes)?,
+            expected: e.yuan,
+            seed_wan: e.seed_wan,
+            label_zh: e.label_zh,
+            label_en: e.label_en,
+        });
+    }
+    Ok(rows)
+}
+
+fn figure(
+    e: &Expected,
+    allocs: &[Alloc],
+    pays: &[Pay],
+    nodes: &[NodeRow],
+) -> anyhow::Result<Decimal> {
+    let node = e.node;
+    let wanted = |a: &Alloc| match &e.funds {
+        Funds::All => true,
+        Funds::Origin(o) => a.fund_origin == o.as_str(),
+        Funds::Categories(v) => v.contains(&a.category.as_str()),
+        Funds::Allocations(refs) => refs
+            .iter()
+            .any(|r| r.doc_no == a.doc_no && r.category == a.category),
+    };
+    let balance_of = |holder: &str, day: NaiveDate| -> anyhow::Result<Decimal> {
+        let mut total = Decimal::ZERO;
+        for a in allocs
+            .iter()
+            .filter(|a| a.holder == holder && a.dated <= day && wanted(a))
+        {
+            let issued = checked_sum(
+                allocs
+                    .iter()
+                    .filter(|c| c.source.as_deref() == Some(a.id.as_str()) && c.dated <= day)
+                    .map(|c| c.amount),
+            )?;
+            let paid = checked_sum(
+                pays.iter()
+                    .filter(|p| {
+                        p.allocation == a.id
+                            && p.paid_on <= day
+                            && p.reversed_on.is_none_or(|r| r > day)
+                    })
+                    .map(|p| p.amount),
+            )?;
+            total = total
+                .checked_add(a.amount)
+                .and_then(|t| t.checked_sub(issued))
+                .and_then(|t| t.checked_sub(paid))
+                .ok_or_else(|| anyhow::anyhow!("a sum overflows"))?;
+        }
+        Ok(total)
+    };
+    match e.figure {
+        Figure::IssuedOn(d) => checked_sum(
+            allocs
+                .iter()
+                .filter(|a| a.from_node.as_deref() == Some(node) && a.dated == d && wanted(a))
+                .map(|a| a.amount),
+        ),
+        Figure::IssuedUpTo(d) => checked_sum(
+            allocs
+                .iter()
+                .filter(|a| a.from_node.as_deref() == Some(node) && a.dated <= d && wanted(a))
+                .map(|a| a.amount),
+        ),
+        Figure::ReceivedUpTo(d) => checked_sum(
+            allocs
+                .iter()
+                .filter(|a| a.holder == node && a.kind != "own_budget" && a.dated <= d && wanted(a))
+                .map(|a| a.amount),
+        ),
+        Figure::OwnBudgetUpTo(d) => checked_sum(
+            allocs
+                .iter()
+                .filter(|a| a.holder == node && a.kind == "own_budget" && a.dated <= d && wanted(a))
+                .map(|a| a.amount),
+        ),
+        Figure::BalanceOn(d) => balance_of(node, d),
+        Figure::SubtreeBalanceOn(d) => {
+            let mut inside = vec![node.to_owned()];
+            let mut i = 0;
+            while let Some(n) = inside.get(i).cloned() {
+                inside.extend(
+                    nodes
+                        .iter()
+                        .filter(|r| r.parent.as_deref() == Some(n.as_str()))
+                        .map(|r| r.code.clone()),
+                );
+                i += 1;
+            }
+            let mut total = Decimal::ZERO;
+            for n in &inside {
+                total = total
+                    .checked_add(balance_of(n, d)?)
+                    .ok_or_else(|| anyhow::anyhow!("a sum overflows"))?;
+            }
+            Ok(total)
+        }
+    }
+}
+
+fn checked_sum(mut it: impl Iterator<Item = Decimal>) -> anyhow::Result<Decimal> {
+    it.try_fold(Decimal::ZERO, |acc, x| acc.checked_add(x))
+        .ok_or_else(|| anyhow::anyhow!("a sum overflows"))
+}
+
+/// 万元 with up to 6 places, for the table.
+pub fn wan(yuan: Decimal) -> String {
+    (yuan / Decimal::from(10_000)).normalize().to_string()
+}
+
+/// Prints the reconciliation table; true if every figure matches.
+pub fn print_check(rows: &[CheckRow]) -> bool {
+    println!(
+        "{:<4} {:>12} {:>14} {:>14}  figure",
+        "", "seed 002 万元", "expected 万元", "region 万元"
+    );
+    let mut ok = true;
+    for r in rows {
+        ok &= r.ok();
+        println!(
+            "{:<4} {:>12} {:>14} {:>14}  {} / {}",
+            if r.ok() { "ok" } else { "DIFF" },
+            r.seed_wan.normalize(),
+            wan(r.expected),
+            wan(r.actual),
+            r.label_zh,
+            r.label_en
+        );
+    }
+    let good = rows.iter().filter(|r| r.ok()).count();
+    println!("{good} of {} figures match", rows.len());
+    ok
+}
+
+/// A printable list of each node's addresses.
+pub fn urls(demo: &Demo) -> Vec<(String, String, String)> {
+    demo.nodes
+        .values()
+        .map(|n| {
+            (
+                n.code.to_string(),
+                n.name.clone(),
+                format!("http://{}", n.api),
+            )
+        })
+        .collect()
+}
+
+/// Where the region's API lives.
+pub fn region_api(demo: &Demo) -> Option<String> {
+    demo.region().map(|r| format!("http://{}/api/v1", r.api))
+}
+
+/// Counts, for the summary line: nodes and the demo directory.
+pub fn describe(dir: &Path, demo: &Demo) -> String {
+    format!("{} nodes, data in {}", demo.nodes.len(), dir.display())
+}
