@@ -106,6 +106,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Offline bundles: the same signed batches on a file, for nodes with no link.
+    Bundle {
+        #[command(subcommand)]
+        what: BundleWhat,
+    },
+    /// Replace this node's entry-signing key (the old one stays registered, so
+    /// history stays verifiable). Restart the node afterwards.
+    RotateKey {
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
     /// At a parent: cut a child off at once. Its past entries stay verifiable.
     Revoke {
         #[arg(long)]
@@ -113,6 +124,25 @@ enum Command {
         /// Why, for the journal.
         #[arg(long, default_value = "")]
         reason: String,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleWhat {
+    /// Write this node's chains for its parent, or (--child) its down stream to a child.
+    Export {
+        file: PathBuf,
+        /// Export the down stream to this child instead.
+        #[arg(long)]
+        child: Option<NodeCode>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Apply a bundle from a child or from the parent, with every check of the network path.
+    Import {
+        file: PathBuf,
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
     },
@@ -234,6 +264,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server::run(ledger, &cfg, listener, sync, shutdown_signal()).await?;
             Ok(())
         }
+        Command::Bundle { what } => bundle(what).await,
+        Command::RotateKey { config } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let id = fundsync_node::sync::rotate_signing_key(&ledger, &cfg.tls_dir()).await?;
+            ledger.db().close().await;
+            println!("new signing key {id}; restart the node to sign with it");
+            Ok(())
+        }
         Command::Demo {
             dir,
             port_base,
@@ -333,6 +372,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Err(e) => Err(e.into()),
             }
+        }
+    }
+}
+
+async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
+    use fundsync_node::sync::{bundle, load_signing_key, SyncLimits};
+    match what {
+        BundleWhat::Export {
+            file,
+            child,
+            config,
+        } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let key = load_signing_key(&cfg.tls_dir())?;
+            let limits = SyncLimits::from_config(&cfg);
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&file)
+                    .with_context(|| format!("creating {}", file.display()))?,
+            );
+            let n = match child {
+                Some(c) => bundle::export_down(&ledger, &key, c, &limits, &mut out).await?,
+                None => bundle::export_up(&ledger, &key, &limits, &mut out).await?,
+            };
+            std::io::Write::flush(&mut out)?;
+            ledger.db().close().await;
+            println!("wrote {n} signed batches to {}", file.display());
+            Ok(())
+        }
+        BundleWhat::Import { file, config } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let key = load_signing_key(&cfg.tls_dir())?;
+            let mut input = std::io::BufReader::new(
+                std::fs::File::open(&file)
+                    .with_context(|| format!("opening {}", file.display()))?,
+            );
+            let r = bundle::import(
+                &ledger,
+                key.key_id(),
+                &SyncLimits::from_config(&cfg),
+                &mut input,
+            )
+            .await;
+            ledger.db().close().await;
+            let r = r?;
+            println!(
+                "imported {} batches: {} new entries, {} already held",
+                r.batches, r.applied, r.duplicates
+            );
+            Ok(())
         }
     }
 }

@@ -218,36 +218,49 @@ impl Ledger {
     }
 
     /// The stored checkpoint of `origin` at which to end a relayed batch
-    /// starting after `after`: the furthest within `max` entries, else the
-    /// nearest beyond (the origin's own batches bound the distance).
+    /// starting after `after`: the furthest within `max` entries signed with
+    /// the same key as the nearest, else the nearest (the origin's own
+    /// batches bound the distance).
     pub async fn relay_checkpoint(
         &self,
         origin: NodeCode,
         after: u64,
         max: u64,
     ) -> Result<Option<SignedCheckpoint>, LedgerError> {
-        let within = sqlx::query(
-            "SELECT seq, head, key_id, at_ms, signature FROM checkpoints \
-             WHERE origin = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC LIMIT 1",
+        // The nearest checkpoint names the key the receiver must know now.
+        // A batch never runs past the last checkpoint signed with that key:
+        // the entry registering the next key must reach the receiver,
+        // covered by the old key, before anything signed with the new one.
+        let first = sqlx::query(
+            "SELECT seq, key_id FROM checkpoints WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT 1",
         )
         .bind(origin.as_str())
         .bind(to_i64(after)?)
-        .bind(to_i64(after.saturating_add(max))?)
         .fetch_optional(self.db().read())
         .await?;
-        let row = match within {
-            Some(r) => Some(r),
-            None => {
-                sqlx::query(
-                    "SELECT seq, head, key_id, at_ms, signature FROM checkpoints \
-                     WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT 1",
-                )
-                .bind(origin.as_str())
-                .bind(to_i64(after)?)
-                .fetch_optional(self.db().read())
-                .await?
-            }
-        };
+        let Some(first) = first else { return Ok(None) };
+        let (first_seq, key): (i64, String) = (first.try_get(0)?, first.try_get(1)?);
+        let other_key: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(seq) FROM checkpoints WHERE origin = $1 AND seq > $2 AND key_id <> $3",
+        )
+        .bind(origin.as_str())
+        .bind(first_seq)
+        .bind(&key)
+        .fetch_one(self.db().read())
+        .await?;
+        let limit = to_i64(after.saturating_add(max))?
+            .min(other_key.map_or(i64::MAX, |s| s.saturating_sub(1)))
+            .max(first_seq);
+        let row = sqlx::query(
+            "SELECT seq, head, key_id, at_ms, signature FROM checkpoints \
+             WHERE origin = $1 AND seq >= $2 AND seq <= $3 AND key_id = $4 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(origin.as_str())
+        .bind(first_seq)
+        .bind(limit)
+        .bind(&key)
+        .fetch_optional(self.db().read())
+        .await?;
         let Some(r) = row else { return Ok(None) };
         let signature: Vec<u8> = r.try_get(4)?;
         Ok(Some(SignedCheckpoint {
@@ -265,6 +278,52 @@ impl Ledger {
                 .try_into()
                 .map_err(|_| corrupt("checkpoint signature"))?,
         }))
+    }
+
+    /// This node's own stored checkpoint (made at a key rotation, with the
+    /// old key) at the lowest seq in `after < seq <= upto`, if any: a batch of
+    /// own entries must end there, so the parent learns the new key from an
+    /// entry the old key vouches for.
+    pub async fn own_checkpoint_within(
+        &self,
+        after: u64,
+        upto: u64,
+    ) -> Result<Option<SignedCheckpoint>, LedgerError> {
+        let me = self.identity().code;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(seq) FROM checkpoints WHERE origin = $1 AND seq > $2 AND seq <= $3",
+        )
+        .bind(me.as_str())
+        .bind(to_i64(after)?)
+        .bind(to_i64(upto)?)
+        .fetch_one(self.db().read())
+        .await?;
+        match seq {
+            None => Ok(None),
+            Some(seq) => {
+                self.relay_checkpoint(me, to_u64(seq)?.saturating_sub(1), 1)
+                    .await
+            }
+        }
+    }
+
+    /// Stores a checkpoint this node signed of its own chain.
+    pub async fn keep_own_checkpoint(&self, sc: &SignedCheckpoint) -> Result<(), LedgerError> {
+        let mut work = self.begin().await?;
+        let c = &sc.checkpoint;
+        sqlx::query(
+            "INSERT INTO checkpoints (origin, seq, head, key_id, at_ms, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (origin, seq) DO NOTHING",
+        )
+        .bind(c.origin.as_str())
+        .bind(to_i64(c.seq)?)
+        .bind(c.head.0.to_vec())
+        .bind(c.key_id.to_hex())
+        .bind(c.at_ms)
+        .bind(sc.signature.to_vec())
+        .execute(work.conn().await?)
+        .await?;
+        work.commit().await
     }
 
     /// The registered keys of `origin`.

@@ -647,10 +647,11 @@ impl<'l> Work<'l> {
                 }
             }
             Body::KeyRegistered(b) => {
-                // The top node vouches for itself; every other key is
-                // vouched for by the node's parent.
-                let own_top = b.node == me && self.me.parent.is_none();
-                if !own_top && !self.is_child(b.node).await? {
+                // A child's key is vouched for by its parent. A node's own
+                // key: by itself at the top, and otherwise only as a
+                // rotation, vouched for by its current (registered) key.
+                let own = b.node == me && (self.me.parent.is_none() || self.has_key(me).await?);
+                if !own && !self.is_child(b.node).await? {
                     return Err(LedgerError::NotAChild { to: b.node, me });
                 }
                 let row =
@@ -705,7 +706,11 @@ impl<'l> Work<'l> {
             _ => None,
         };
         if let Some((child, rule)) = child {
-            if parent_of(self.node(child).await?) != Some(o) {
+            // A node registering its own next key (a rotation) is vouched
+            // for by the checkpoint, signed with its current key, that
+            // covers the entry.
+            let rotation = matches!(body, Body::KeyRegistered(_)) && child == o;
+            if !rotation && parent_of(self.node(child).await?) != Some(o) {
                 return refuse(format!("{rule}; {child} is not a child of {o}"));
             }
         }
@@ -724,6 +729,15 @@ impl<'l> Work<'l> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Whether `code` has a registered signing key.
+    async fn has_key(&mut self, code: NodeCode) -> Result<bool, LedgerError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM node_keys WHERE origin = $1")
+            .bind(code.as_str())
+            .fetch_one(self.conn().await?)
+            .await?;
+        Ok(n > 0)
     }
 
     /// Whether `code` is a registered direct child of this node.

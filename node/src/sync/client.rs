@@ -197,43 +197,6 @@ impl Link {
         Ok(heads.into_iter().map(|h| (h.origin, h.seq)).collect())
     }
 
-    /// The next batch the parent lacks, if any: this node's own entries
-    /// first (the parent must know a child before its entries), then each
-    /// descendant's, relayed with the descendant's own checkpoint.
-    async fn next_batch(
-        &self,
-        remote: &HashMap<NodeCode, u64>,
-    ) -> Result<Option<Batch>, LinkError> {
-        let me = self.ledger.identity().code;
-        let mut heads = self.ledger.heads().await?;
-        heads.sort_by_key(|h| (h.origin != me, h.origin));
-        let max = u64::try_from(self.limits.batch_entries_max).unwrap_or(u64::MAX);
-        for h in heads {
-            let theirs = remote.get(&h.origin).copied().unwrap_or(0);
-            if h.seq <= theirs {
-                continue;
-            }
-            let (entries, checkpoint) = if h.origin == me {
-                let upto = h.seq.min(theirs.saturating_add(max));
-                let entries = self.ledger.entries(me, theirs, upto).await?;
-                let cp = checkpoint_for(&self.key, &entries, self.ledger.clock().now_ms());
-                (entries, cp)
-            } else {
-                let Some(cp) = self.ledger.relay_checkpoint(h.origin, theirs, max).await? else {
-                    continue;
-                };
-                let entries = self
-                    .ledger
-                    .entries(h.origin, theirs, cp.checkpoint.seq)
-                    .await?;
-                (entries, Some(cp))
-            };
-            let Some(cp) = checkpoint else { continue };
-            return Ok(Some(Batch::new(me, self.parent, entries, vec![cp])));
-        }
-        Ok(None)
-    }
-
     async fn push(&self, batch: &Batch) -> Result<UpReceipt, LinkError> {
         let res = self
             .send(
@@ -253,7 +216,14 @@ impl Link {
     pub async fn push_all(&self) -> Result<u64, LinkError> {
         let mut remote = self.parent_heads().await?;
         let mut sent = 0u64;
-        while let Some(batch) = self.next_batch(&remote).await? {
+        while let Some(batch) = next_up_batch(
+            &self.ledger,
+            &self.key,
+            &remote,
+            self.limits.batch_entries_max,
+        )
+        .await?
+        {
             let receipt = self.push(&batch).await?;
             sent = sent.saturating_add(u64::try_from(receipt.applied).unwrap_or(0));
             for h in receipt.heads {
@@ -320,7 +290,10 @@ impl Link {
                 let Some(r) = remote.as_mut() else {
                     return Ok(false);
                 };
-                let Some(batch) = self.next_batch(r).await? else {
+                let Some(batch) =
+                    next_up_batch(&self.ledger, &self.key, r, self.limits.batch_entries_max)
+                        .await?
+                else {
                     return Ok(false);
                 };
                 let receipt = self.push(&batch).await?;
@@ -415,6 +388,54 @@ impl Link {
             }
         }
     }
+}
+
+/// The next batch a parent holding `remote` (seq per origin) lacks, if any:
+/// this node's own entries first (the parent must know a child before its
+/// entries), then each descendant's, relayed with the descendant's own
+/// checkpoint. Own entries are signed now with `key`, except up to a key
+/// rotation, whose checkpoint was signed with the old key when it happened.
+pub async fn next_up_batch(
+    ledger: &Ledger,
+    key: &NodeKey,
+    remote: &HashMap<NodeCode, u64>,
+    entries_max: usize,
+) -> Result<Option<Batch>, crate::ledger::LedgerError> {
+    let me = ledger.identity().code;
+    let parent = ledger
+        .identity()
+        .parent
+        .ok_or(crate::ledger::LedgerError::NotTopNode)?;
+    let mut heads = ledger.heads().await?;
+    heads.sort_by_key(|h| (h.origin != me, h.origin));
+    let max = u64::try_from(entries_max).unwrap_or(u64::MAX);
+    for h in heads {
+        let theirs = remote.get(&h.origin).copied().unwrap_or(0);
+        if h.seq <= theirs {
+            continue;
+        }
+        let upto = h.seq.min(theirs.saturating_add(max));
+        let stored = if h.origin == me {
+            ledger.own_checkpoint_within(theirs, upto).await?
+        } else {
+            ledger.relay_checkpoint(h.origin, theirs, max).await?
+        };
+        let (entries, checkpoint) = match stored {
+            Some(cp) => (
+                ledger.entries(h.origin, theirs, cp.checkpoint.seq).await?,
+                Some(cp),
+            ),
+            None if h.origin == me => {
+                let entries = ledger.entries(me, theirs, upto).await?;
+                let cp = checkpoint_for(key, &entries, ledger.clock().now_ms());
+                (entries, cp)
+            }
+            None => continue,
+        };
+        let Some(cp) = checkpoint else { continue };
+        return Ok(Some(Batch::new(me, parent, entries, vec![cp])));
+    }
+    Ok(None)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -19,6 +19,7 @@
 //! header; the batches carry it too. See [`fundsync_protocol::version`] for
 //! the compatibility rule.
 
+pub mod bundle;
 pub mod client;
 pub mod enroll;
 pub mod server;
@@ -98,4 +99,55 @@ pub fn load_or_create_signing_key(tls_dir: &Path) -> Result<NodeKey, PkiError> {
     let pem = key.to_pkcs8_pem().map_err(|_| PkiError::BadKey)?;
     crate::pki::write_private(&path, &pem)?;
     Ok(key)
+}
+
+/// Rotates the node's entry-signing key.
+///
+/// The new key is registered in the node's own journal, and the checkpoint
+/// covering that entry is signed with the old key and kept, so ancestors
+/// learn the new key from an entry the old key vouches for; batches sent
+/// later end there. The old key is archived next to the new one
+/// (`sign.key.<key id>.pem`) and stays registered, so history signed with it
+/// stays verifiable. A running node signs with the key it loaded until it
+/// restarts. Returns the new key's id.
+pub async fn rotate_signing_key(
+    ledger: &crate::ledger::Ledger,
+    tls_dir: &Path,
+) -> Result<fundsync_protocol::KeyId, RotateError> {
+    use fundsync_protocol::body::KeyRegistered;
+    let me = ledger.identity().code;
+    let old = load_signing_key(tls_dir)?;
+    let new = NodeKey::generate(&mut rand::rngs::OsRng);
+    let id = ledger
+        .submit_one(fundsync_protocol::Body::KeyRegistered(KeyRegistered::of(
+            me,
+            &new.verifying_key(),
+        )))
+        .await?
+        .id();
+    let entry = ledger
+        .entries(me, id.seq.saturating_sub(1), id.seq)
+        .await?
+        .pop()
+        .ok_or(RotateError::Lost)?;
+    let cp = old.sign_checkpoint(me, id.seq, entry.hash(), ledger.clock().now_ms());
+    ledger.keep_own_checkpoint(&cp).await?;
+    let archive = tls_dir.join(format!("sign.key.{}.pem", old.key_id()));
+    crate::pki::write_private(&archive, &old.to_pkcs8_pem().map_err(|_| PkiError::BadKey)?)?;
+    crate::pki::write_private(
+        &signing_key_path(tls_dir),
+        &new.to_pkcs8_pem().map_err(|_| PkiError::BadKey)?,
+    )?;
+    Ok(new.key_id())
+}
+
+/// Why a key rotation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("the key registration entry just recorded cannot be read back")]
+    Lost,
 }
