@@ -28,6 +28,8 @@ pub struct AppState {
     pub import_bytes_max: usize,
     /// The link to the parent, when this node syncs with one.
     pub link: Option<crate::sync::client::LinkHealth>,
+    /// How often nodes report their links (for judging a report's age).
+    pub health_report_ms: u64,
 }
 
 /// An API error: a status, a stable code and a message for people.
@@ -182,7 +184,8 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
         .route("/ledger/summary", get(summary))
         .route("/journal", get(journal))
         .route("/sync/heads", get(sync_heads))
-        .route("/sync/link", get(sync_link));
+        .route("/sync/link", get(sync_link))
+        .route("/sync/health", get(sync_health));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(|| async { "ok" }))
@@ -643,6 +646,14 @@ async fn journal(State(s): S, Query(q): Query<JournalQuery>) -> ApiResult<impl I
 /// with a descendant's to check that they have converged.
 async fn sync_heads(State(s): S) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.ledger.heads().await?))
+}
+
+/// The replication health of every link in this node's subtree.
+async fn sync_health(State(s): S) -> ApiResult<impl IntoResponse> {
+    let own = s.link.as_ref().map(|l| l.get());
+    Ok(Json(
+        crate::sync::health::tree(&s.ledger, own, s.health_report_ms).await?,
+    ))
 }
 
 /// The state of this node's link to its parent.

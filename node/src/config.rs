@@ -80,6 +80,14 @@ pub struct Config {
     /// How long an enrolment token stays valid.
     #[serde(default = "default_enroll_token_ms")]
     pub enroll_token_ms: u64,
+    /// How often a node reports its link's health upward when it changes
+    /// (and at least every ten times this, as a heartbeat).
+    #[serde(default = "default_health_report_ms")]
+    pub health_report_ms: u64,
+}
+
+fn default_health_report_ms() -> u64 {
+    60_000
 }
 
 fn default_sync_listen() -> String {
@@ -177,6 +185,7 @@ impl Config {
             retry_base_ms: default_retry_base_ms(),
             retry_max_ms: default_retry_max_ms(),
             enroll_token_ms: default_enroll_token_ms(),
+            health_report_ms: default_health_report_ms(),
         }
     }
 
@@ -228,6 +237,7 @@ impl Config {
             ("retry_base_ms", true),
             ("retry_max_ms", true),
             ("enroll_token_ms", true),
+            ("health_report_ms", true),
         ];
         for (field, numeric) in FIELDS {
             let var = format!("FUNDSYNC_{}", field.to_uppercase());
@@ -306,7 +316,9 @@ impl Config {
              # retry delays after a failure (ms, doubling up to the max);\n\
              # how long an enrolment token is valid (ms).\n\
              sync_batch_entries_max = {}\nsync_batch_bytes_max = {}\npull_wait_ms = {}\n\
-             retry_base_ms = {}\nretry_max_ms = {}\nenroll_token_ms = {}\n",
+             retry_base_ms = {}\nretry_max_ms = {}\nenroll_token_ms = {}\n\
+             # How often the link's health is reported upward when it changes (ms).\n\
+             health_report_ms = {}\n",
             q(self.code.as_str()),
             q(&self.name),
             q(self.level.as_str()),
@@ -325,6 +337,7 @@ impl Config {
             self.retry_base_ms,
             self.retry_max_ms,
             self.enroll_token_ms,
+            self.health_report_ms,
         )
     }
 }

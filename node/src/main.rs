@@ -106,6 +106,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Show replication health: every link in this node's subtree.
+    Status {
+        /// Print the tree of links (the only view so far).
+        #[arg(long, default_value_t = true)]
+        tree: bool,
+        /// The node's API [default: from the configuration's `listen`].
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
     /// Offline bundles: the same signed batches on a file, for nodes with no link.
     Bundle {
         #[command(subcommand)]
@@ -265,6 +276,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bundle { what } => bundle(what).await,
+        Command::Status {
+            tree: _,
+            url,
+            config,
+        } => {
+            let base = match url {
+                Some(u) => u,
+                None => format!("http://{}", Config::load(&config)?.listen),
+            };
+            let url = format!("{}/api/v1/sync/health", base.trim_end_matches('/'));
+            let tree: fundsync_node::sync::health::HealthTreeOwned = reqwest::get(&url)
+                .await
+                .with_context(|| format!("asking {url}"))?
+                .error_for_status()?
+                .json()
+                .await?;
+            use std::io::IsTerminal;
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!(
+                "{}",
+                fundsync_node::sync::health::render_tree(&tree, colour)
+            );
+            Ok(())
+        }
         Command::RotateKey { config } => {
             let cfg = Config::load(&config)?;
             let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;

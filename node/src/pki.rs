@@ -478,6 +478,16 @@ impl NodeTls {
         Ok(NodeTls { key, chain, root })
     }
 
+    /// When this node's own certificate expires, ms since the epoch.
+    pub fn expires_ms(&self) -> Result<i64, PkiError> {
+        let leaf = self.chain.first().ok_or(PkiError::NoIdentity)?;
+        Ok(parse(leaf)?
+            .validity()
+            .not_after
+            .timestamp()
+            .saturating_mul(1000))
+    }
+
     /// This node's code, as its own certificate names it.
     pub fn code(&self) -> Result<NodeCode, PkiError> {
         let leaf = self.chain.first().ok_or(PkiError::NoIdentity)?;

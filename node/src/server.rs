@@ -95,11 +95,15 @@ pub async fn run(
             });
         }
         if let Some(url) = &cfg.parent_url {
+            let reporter = crate::sync::health::Reporter {
+                every_ms: limits.health_report_ms,
+                cert_expires_ms: tls.expires_ms().ok(),
+            };
             let link = Link::new(ledger.clone(), key, &tls, url, limits)?;
             link_health = Some(link.health());
             let s = stop.clone();
             tasks.spawn(async move {
-                link.run(s).await;
+                link.run(s, reporter).await;
                 Ok(())
             });
         }
@@ -113,6 +117,7 @@ pub async fn run(
         ledger,
         import_bytes_max: cfg.import_bytes_max,
         link: link_health,
+        health_report_ms: cfg.health_report_ms,
     };
     let app =
         api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());
@@ -147,6 +152,7 @@ pub async fn serve(
         ledger,
         import_bytes_max: cfg.import_bytes_max,
         link: None,
+        health_report_ms: cfg.health_report_ms,
     };
     let app =
         api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());

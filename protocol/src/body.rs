@@ -370,6 +370,42 @@ pub struct ChildRevoked {
     pub reason: String,
 }
 
+/// One direction of a link, as the child measures it with its own clock
+/// (so the figures hold even when the two nodes' clocks disagree).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDirection {
+    /// Last successful exchange, ms since the epoch (the child's clock).
+    #[serde(default)]
+    pub last_contact_ms: Option<i64>,
+    /// Entries the other side does not hold yet.
+    pub entries_behind: u64,
+    /// How old the oldest of those is, or how long since the link was last
+    /// known to be caught up, in seconds.
+    pub seconds_behind: u64,
+    /// Bytes of entry bodies waiting to cross.
+    pub backlog_bytes: u64,
+}
+
+/// A node's report on its link to its parent (replication health), so the
+/// region sees the health of every link in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkReported {
+    pub parent: NodeCode,
+    pub up: LinkDirection,
+    pub down: LinkDirection,
+    pub consecutive_failures: u32,
+    #[serde(default)]
+    pub last_error: String,
+    /// When this node's TLS certificate expires (ms since the epoch).
+    #[serde(default)]
+    pub cert_expires_ms: Option<i64>,
+    /// The protocol version the parent last answered with.
+    #[serde(default)]
+    pub peer_version: Option<u16>,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -386,6 +422,7 @@ pub enum Body {
     PaymentReversed(PaymentReversed),
     KeyRegistered(KeyRegistered),
     ChildRevoked(ChildRevoked),
+    LinkReported(LinkReported),
 }
 
 macro_rules! kinds {
@@ -437,6 +474,7 @@ kinds! {
     PaymentReversed => "payment_reversed",
     KeyRegistered => "key_registered",
     ChildRevoked => "child_revoked",
+    LinkReported => "link_reported",
 }
 
 impl Body {
@@ -512,6 +550,7 @@ impl Body {
             }
             Body::KeyRegistered(b) => b.verifying_key().map(|_| ()),
             Body::ChildRevoked(b) => prose("reason", &b.reason),
+            Body::LinkReported(b) => prose("last_error", &b.last_error),
         }
     }
 

@@ -64,6 +64,7 @@ pub fn test_config(id: &Identity, data_dir: std::path::PathBuf) -> Config {
     cfg.retry_base_ms = 20;
     cfg.retry_max_ms = 300;
     cfg.pull_wait_ms = 5_000;
+    cfg.health_report_ms = 100;
     cfg.sync_listen = "127.0.0.1:0".into();
     cfg
 }

@@ -379,7 +379,12 @@ async fn county_restarted_mid_sync_loses_and_doubles_nothing() -> Result<()> {
 
 /// A raw HTTPS client presenting `as_node`'s certificate to `parent`.
 fn client_as(c: &Cluster, as_node: &str, parent: &str) -> Result<reqwest::Client> {
-    let tls = c.node(as_node).tls().load_node()?;
+    client_of(c.node(as_node), parent)
+}
+
+/// A raw HTTPS client presenting `node`'s certificate (running or not).
+fn client_of(node: &fundsync_tests::cluster::ClusterNode, parent: &str) -> Result<reqwest::Client> {
+    let tls = node.tls().load_node()?;
     let config = pki::client_config(&tls, code(parent))?;
     Ok(reqwest::Client::builder()
         .use_preconfigured_tls((*config).clone())
@@ -419,13 +424,21 @@ async fn post_up(
     ))
 }
 
-/// A fingerprint of what a node holds: every head and its journal length.
-async fn fingerprint(l: &Ledger) -> Result<String> {
-    let heads = l.heads().await?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal")
+/// A fingerprint of what a node holds of `origin`'s entries: their count,
+/// the chain's head, and the down stream position. (Each node also records
+/// its own link reports as it runs, so the whole journal keeps growing.)
+async fn fingerprint(l: &Ledger, origin: &str) -> Result<String> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE origin = $1")
+        .bind(origin)
         .fetch_one(l.db().read())
         .await?;
-    Ok(format!("{n}|{}", serde_json::to_string(&heads)?))
+    let head = l
+        .heads()
+        .await?
+        .into_iter()
+        .find(|h| h.origin == code(origin));
+    let down = l.down_state().await?;
+    Ok(format!("{n}|{head:?}|{down:?}"))
 }
 
 /// A chain of `n` entries of `origin` after `prev` (seq `from`…).
@@ -446,21 +459,23 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
         .into_iter()
         .filter(|n| ["650000", "652800", "653100", "652822"].contains(&n.code.as_str()))
         .collect();
-    let c = Cluster::start(Engine::Sqlite, &tree).await?;
+    let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
     c.ledger("652822").submit_one(project("P0")).await?;
     c.converged(WAIT).await?;
+    // The county stops, so its chain at the prefecture stays where it is
+    // while the test plays the county with its keys.
+    let stopped = c.stop("652822").await?;
     let prefecture = c.ledger("652800");
-    // The county writes nothing more, so its own link sends nothing.
-    let key = sync::load_signing_key(&c.node("652822").cfg.tls_dir())?;
+    let key = sync::load_signing_key(&stopped.cfg.tls_dir())?;
     let county_head = prefecture
         .heads()
         .await?
         .into_iter()
         .find(|h| h.origin == code("652822"))
         .context("the county's chain at the prefecture")?;
-    let client = client_as(&c, "652822", "652800")?;
+    let client = client_of(&stopped, "652800")?;
     let url = sync_url(&c, "652800", "/sync/v1/up");
-    let before = fingerprint(prefecture).await?;
+    let before = fingerprint(prefecture, "652822").await?;
 
     let good_bodies = [project("Q1")];
     let next = chain(
@@ -622,11 +637,11 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
             "{what}: got {s} {e} ({m}), expected {status} {code_}"
         );
         ensure!(
-            fingerprint(prefecture).await? == before,
+            fingerprint(prefecture, "652822").await? == before,
             "{what}: the prefecture's ledger changed"
         );
     }
-    let client = client_as(&c, "652822", "652800")?;
+    let client = client_of(&stopped, "652800")?;
     // The fork was raised as an alarm.
     let alarms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_alarms WHERE kind = 'fork'")
         .fetch_one(prefecture.db().read())
@@ -637,7 +652,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     let good = signed(next, &key).encode();
     let (s, _, m) = post_up(&client, &url, good.clone(), "1").await?;
     ensure!(s == 200, "good batch refused: {m}");
-    let after = fingerprint(prefecture).await?;
+    let after = fingerprint(prefecture, "652822").await?;
     let res = client
         .post(&url)
         .header(VERSION_HEADER, "1")
@@ -651,7 +666,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
         "{receipt}"
     );
     ensure!(
-        fingerprint(prefecture).await? == after,
+        fingerprint(prefecture, "652822").await? == after,
         "a replay changed the ledger"
     );
     c.shutdown().await
@@ -760,7 +775,7 @@ async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<(
     let parent_key = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
     let own_key = sync::load_signing_key(&c.node("652822").cfg.tls_dir())?.key_id();
     let state = county.down_state().await?;
-    let before = fingerprint(county).await?;
+    let before = fingerprint(county, "652800").await?;
     // A payment "sent downward", signed by the real parent key.
     let pay = Entry::new(
         code("652800"),
@@ -829,7 +844,10 @@ async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<(
         .err()
         .context("forged")?;
     ensure!(err.code() == "unknown_key", "{err}");
-    ensure!(fingerprint(county).await? == before, "the county changed");
+    ensure!(
+        fingerprint(county, "652800").await? == before,
+        "the county changed"
+    );
     c.shutdown().await
 }
 
@@ -1019,7 +1037,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
     county.submit_one(payment("V2", alloc, "P1", "1")).await?;
     let mut up2 = Vec::new();
     bundle::export_up(&county, &county_key, &limits, &mut up2).await?;
-    let before = fingerprint(&pref).await?;
+    let before = fingerprint(&pref, "652822").await?;
     let mut bad = up2.clone();
     let at = bad.len() - 100; // inside the last batch's entries
     bad[at] ^= 0x20;
@@ -1030,7 +1048,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
         "a tampered bundle was accepted"
     );
     ensure!(
-        fingerprint(&pref).await? == before,
+        fingerprint(&pref, "652822").await? == before,
         "a tampered bundle changed the prefecture"
     );
     let mut cut = up2.clone();
@@ -1143,9 +1161,10 @@ async fn key_rotation_keeps_history_verifiable() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
-    let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
+    let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822").submit_one(project("P0")).await?;
     c.converged(WAIT).await?;
+    let county = c.stop("652822").await?;
     let region = c.ledger("650000");
     let head = region
         .heads()
@@ -1153,11 +1172,11 @@ async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
         .into_iter()
         .find(|h| h.origin == code("652822"))
         .context("the county at the region")?;
-    let county_key = sync::load_signing_key(&c.node("652822").cfg.tls_dir())?;
+    let county_key = sync::load_signing_key(&county.cfg.tls_dir())?;
     let pref_key = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
     let client = client_as(&c, "652800", "650000")?;
     let url = sync_url(&c, "650000", "/sync/v1/up");
-    let before = fingerprint(region).await?;
+    let before = fingerprint(region, "652822").await?;
     let next = chain(
         "652822",
         head.seq + 1,
@@ -1181,7 +1200,10 @@ async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
     // Forged: the prefecture signs the county's entries with its own key.
     let (s, e, _) = post_up(&client, &url, batch(next.clone(), &pref_key), "1").await?;
     ensure!(s == 422 && e == "unknown_key", "forged: {s} {e}");
-    ensure!(fingerprint(region).await? == before, "the region changed");
+    ensure!(
+        fingerprint(region, "652822").await? == before,
+        "the region changed"
+    );
     // Relayed unchanged, with the county's signature, it is accepted.
     let (s, _, m) = post_up(&client, &url, batch(next, &county_key), "1").await?;
     ensure!(s == 200, "relayed unchanged: {m}");
@@ -1236,6 +1258,80 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
         paid_of(&s, "652822") == "3003".parse::<Decimal>()?,
         "the region sees {} paid",
         paid_of(&s, "652822")
+    );
+    c.shutdown().await
+}
+
+/// Reads the region's health tree and the state of one node's link.
+async fn link_state(c: &Cluster, node: &str) -> Result<String> {
+    let tree: serde_json::Value = reqwest::get(c.node("650000").api_url("/sync/health"))
+        .await?
+        .json()
+        .await?;
+    Ok(tree["links"]
+        .as_array()
+        .context("links")?
+        .iter()
+        .find(|l| l["node"] == node)
+        .and_then(|l| l["state"].as_str())
+        .unwrap_or("absent")
+        .to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_region_sees_the_health_of_every_link() -> Result<()> {
+    let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
+    // Every link reports, and the reports roll up to the region.
+    for node in ["652800", "652822"] {
+        eventually(WAIT, &format!("{node} ok at the region"), || async {
+            Ok((link_state(&c, node).await? == "ok").then_some(()))
+        })
+        .await?;
+    }
+    // The prefecture goes away: the region hears nothing more from either,
+    // and the county's own link breaks.
+    let pref = c.stop("652800").await?;
+    for node in ["652800", "652822"] {
+        eventually(WAIT, &format!("{node} silent at the region"), || async {
+            Ok((link_state(&c, node).await? == "silent").then_some(()))
+        })
+        .await?;
+    }
+    eventually(
+        WAIT,
+        "the county's broken link in its own reports",
+        || async {
+            let t: serde_json::Value = reqwest::get(c.node("652822").api_url("/sync/link"))
+                .await?
+                .json()
+                .await?;
+            Ok((t["link"]["consecutive_failures"].as_u64().unwrap_or(0) >= 3).then_some(()))
+        },
+    )
+    .await?;
+    c.restart(pref).await?;
+    // Back: the county's reports (the broken one, then ok) reach the region.
+    for node in ["652800", "652822"] {
+        eventually(WAIT, &format!("{node} ok again"), || async {
+            Ok((link_state(&c, node).await? == "ok").then_some(()))
+        })
+        .await?;
+    }
+    let broken_seen: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM journal WHERE origin = '652822' AND kind = 'link_reported'",
+    )
+    .fetch_one(c.ledger("650000").db().read())
+    .await?;
+    ensure!(broken_seen >= 2, "{broken_seen} reports from the county");
+    let tree: fundsync_node::sync::health::HealthTreeOwned =
+        reqwest::get(c.node("650000").api_url("/sync/health"))
+            .await?
+            .json()
+            .await?;
+    let text = fundsync_node::sync::health::render_tree(&tree, false);
+    ensure!(
+        text.contains("└─ 652800 ok") && text.contains("   └─ 652822 ok"),
+        "{text}"
     );
     c.shutdown().await
 }

@@ -513,6 +513,16 @@ impl Ledger {
         Ok(batch)
     }
 
+    /// The length of this node's down stream to `child`.
+    pub async fn down_head(&self, child: NodeCode) -> Result<u64, LedgerError> {
+        let have: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(down_seq) FROM down_entries WHERE child = $1")
+                .bind(child.as_str())
+                .fetch_one(self.db().read())
+                .await?;
+        to_u64(have.unwrap_or(0))
+    }
+
     /// Where this node stands in its parent's down stream.
     pub async fn down_state(&self) -> Result<DownState, LedgerError> {
         let Some(parent) = self.identity().parent else {

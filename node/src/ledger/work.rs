@@ -671,6 +671,11 @@ impl<'l> Work<'l> {
                     return Err(LedgerError::NotAChild { to: b.code, me });
                 }
             }
+            Body::LinkReported(b) => {
+                if self.me.parent != Some(b.parent) {
+                    return Err(LedgerError::NotTopNode);
+                }
+            }
         }
         Ok(None)
     }
@@ -1063,6 +1068,21 @@ impl<'l> Work<'l> {
                 .bind(b.key_id.to_hex())
                 .bind(key.as_bytes().to_vec())
                 .bind(id.to_string())
+                .execute(self.conn().await?)
+                .await?;
+            }
+            Body::LinkReported(b) => {
+                sqlx::query(
+                    "INSERT INTO link_health (node, parent, reported_ms, entry_id, report) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node) DO UPDATE SET \
+                     parent = excluded.parent, reported_ms = excluded.reported_ms, \
+                     entry_id = excluded.entry_id, report = excluded.report",
+                )
+                .bind(o.as_str())
+                .bind(b.parent.as_str())
+                .bind(entry.at_ms)
+                .bind(id.to_string())
+                .bind(entry.body.clone())
                 .execute(self.conn().await?)
                 .await?;
             }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::server::Hello;
-use super::{SyncLimits, VERSION_HEADER};
+use super::{SyncLimits, DOWN_HEAD_HEADER, VERSION_HEADER};
 use crate::ledger::replica::{HeadView, UpReceipt};
 use crate::ledger::Ledger;
 use crate::pki::{self, NodeTls};
@@ -53,6 +53,19 @@ pub struct LinkStatus {
     pub last_error: Option<String>,
     pub entries_sent: u64,
     pub entries_received: u64,
+    /// What the parent holds of each chain this node sends up, as of the
+    /// last exchange.
+    #[serde(skip)]
+    pub remote_heads: HashMap<NodeCode, u64>,
+    /// The parent's down stream to this node: its length, and when this
+    /// node last held all of it.
+    pub down_head: Option<u64>,
+    pub down_held: Option<u64>,
+    pub down_caught_up_ms: Option<i64>,
+    /// The protocol version the parent last answered with.
+    pub peer_version: Option<u16>,
+    /// When the parent last held everything this node sends up.
+    pub up_caught_up_ms: Option<i64>,
 }
 
 /// A shared, updatable [`LinkStatus`].
@@ -127,10 +140,11 @@ impl Link {
     }
 
     /// Runs the pusher and the puller until `stop` turns true.
-    pub async fn run(self, stop: watch::Receiver<bool>) {
+    pub async fn run(self, stop: watch::Receiver<bool>, report: super::health::Reporter) {
         let up = tokio::spawn(self.clone().push_loop(stop.clone()));
-        let down = tokio::spawn(self.pull_loop(stop));
-        let _ = tokio::join!(up, down);
+        let down = tokio::spawn(self.clone().pull_loop(stop.clone()));
+        let rep = tokio::spawn(report.run(self.ledger.clone(), self.health.clone(), stop));
+        let _ = tokio::join!(up, down, rep);
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -246,6 +260,13 @@ impl Link {
                 .timeout(Duration::from_millis(wait_ms.saturating_add(30_000))),
             )
             .await?;
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let (down_head, peer_version) = (header(DOWN_HEAD_HEADER), header(VERSION_HEADER));
         let bytes = res
             .bytes()
             .await
@@ -253,6 +274,16 @@ impl Link {
         let batch = DownBatch::decode(&bytes, &self.limits.batch())
             .map_err(crate::ledger::replica::ReplicaError::from)?;
         let receipt = self.ledger.receive_down(&batch, self.key.key_id()).await?;
+        let now = self.ledger.clock().now_ms();
+        let held = receipt.state.down_seq;
+        self.health.update(|s| {
+            s.down_head = down_head;
+            s.down_held = Some(held);
+            s.peer_version = peer_version.and_then(|v| u16::try_from(v).ok());
+            if down_head.is_none_or(|h| held >= h) {
+                s.down_caught_up_ms = Some(now);
+            }
+        });
         Ok(receipt.applied)
     }
 
@@ -285,7 +316,10 @@ impl Link {
         while !*stop.borrow() {
             let step: Result<bool, LinkError> = async {
                 if remote.is_none() {
-                    remote = Some(self.parent_heads().await?);
+                    let heads = self.parent_heads().await?;
+                    let known = heads.clone();
+                    self.health.update(|s| s.remote_heads = known);
+                    remote = Some(heads);
                 }
                 let Some(r) = remote.as_mut() else {
                     return Ok(false);
@@ -301,8 +335,10 @@ impl Link {
                     r.insert(h.origin, h.seq);
                 }
                 let n = u64::try_from(receipt.applied).unwrap_or(0);
+                let known = r.clone();
                 self.health.update(|s| {
                     s.entries_sent = s.entries_sent.saturating_add(n);
+                    s.remote_heads = known;
                 });
                 Ok(true)
             }
@@ -314,6 +350,9 @@ impl Link {
                         s.last_up_ms = Some(now);
                         s.consecutive_failures = 0;
                         s.last_error = None;
+                        if !more {
+                            s.up_caught_up_ms = Some(now);
+                        }
                     });
                     if more {
                         continue;

@@ -22,6 +22,7 @@
 pub mod bundle;
 pub mod client;
 pub mod enroll;
+pub mod health;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ use crate::pki::PkiError;
 /// The header every sync request carries with the sender's protocol version.
 pub const VERSION_HEADER: &str = "fundsync-protocol";
 
+/// The header of a down answer naming the length of the parent's stream to
+/// the child, so the child knows how far behind it is.
+pub const DOWN_HEAD_HEADER: &str = "fundsync-down-head";
+
 /// Limits and timings of the sync protocol, from the configuration.
 #[derive(Debug, Clone)]
 pub struct SyncLimits {
@@ -43,6 +48,7 @@ pub struct SyncLimits {
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
     pub enroll_token_ms: u64,
+    pub health_report_ms: u64,
 }
 
 impl SyncLimits {
@@ -54,6 +60,7 @@ impl SyncLimits {
             retry_base_ms: cfg.retry_base_ms,
             retry_max_ms: cfg.retry_max_ms,
             enroll_token_ms: cfg.enroll_token_ms,
+            health_report_ms: cfg.health_report_ms,
         }
     }
 

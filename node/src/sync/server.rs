@@ -224,8 +224,21 @@ impl Connected<axum::serve::IncomingStream<'_, TlsListener>> for PeerInfo {
 }
 
 /// A request from an authenticated, current, direct child.
-#[derive(Debug, Clone, Copy)]
-pub struct Child(pub NodeCode);
+#[derive(Debug, Clone)]
+pub struct Child(pub NodeCode, Arc<Vec<CertificateDer<'static>>>);
+
+impl Child {
+    /// Refuses the child if it has been revoked since the request began.
+    async fn still_current(&self, state: &SyncState) -> Result<(), SyncError> {
+        if let Some(at) = state.ledger.revoked_at(self.0).await? {
+            state.revoked.revoke(self.0, at);
+        }
+        state
+            .revoked
+            .check(&self.1)
+            .map_err(|e| SyncError::new(StatusCode::FORBIDDEN, "revoked", e.to_string()))
+    }
+}
 
 impl FromRequestParts<SyncState> for Child {
     type Rejection = SyncError;
@@ -244,16 +257,8 @@ impl FromRequestParts<SyncState> for Child {
                 "this request needs the client certificate of a child node",
             )
         })?;
-        if let Some(at) = state.ledger.revoked_at(code).await? {
-            state.revoked.revoke(code, at);
-        }
-        if let Err(e) = state.revoked.check(&peer.chain) {
-            return Err(SyncError::new(
-                StatusCode::FORBIDDEN,
-                "revoked",
-                e.to_string(),
-            ));
-        }
+        let child = Child(code, peer.chain.clone());
+        child.still_current(state).await?;
         let me = state.ledger.identity().code;
         let is_child = state
             .ledger
@@ -270,7 +275,7 @@ impl FromRequestParts<SyncState> for Child {
                 ),
             ));
         }
-        Ok(Child(code))
+        Ok(child)
     }
 }
 
@@ -346,10 +351,7 @@ pub struct Hello {
     pub keys: Vec<String>,
 }
 
-async fn hello(
-    State(s): State<SyncState>,
-    Child(_): Child,
-) -> Result<axum::Json<Hello>, SyncError> {
+async fn hello(State(s): State<SyncState>, _: Child) -> Result<axum::Json<Hello>, SyncError> {
     let me = s.ledger.identity().code;
     let mut keys: Vec<String> = s
         .ledger
@@ -370,14 +372,14 @@ async fn hello(
 
 async fn heads(
     State(s): State<SyncState>,
-    Child(child): Child,
+    Child(child, _): Child,
 ) -> Result<axum::Json<Vec<crate::ledger::replica::HeadView>>, SyncError> {
     Ok(axum::Json(s.ledger.heads_under(child).await?))
 }
 
 async fn up(
     State(s): State<SyncState>,
-    Child(child): Child,
+    Child(child, _): Child,
     body: Bytes,
 ) -> Result<axum::Json<crate::ledger::replica::UpReceipt>, SyncError> {
     let batch = Batch::decode(&body, &s.limits.batch()).map_err(ReplicaError::from)?;
@@ -406,9 +408,10 @@ struct DownQuery {
 
 async fn down(
     State(s): State<SyncState>,
-    Child(child): Child,
+    peer: Child,
     q: Result<Query<DownQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, SyncError> {
+    let child = peer.0;
     let Query(q) =
         q.map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let deadline =
@@ -422,8 +425,18 @@ async fn down(
             .await?;
         let now = tokio::time::Instant::now();
         if !batch.entries.is_empty() || now >= deadline || *stop.borrow() {
+            let head = s.ledger.down_head(child).await?;
             return Ok((
-                [(header::CONTENT_TYPE, "application/octet-stream")],
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/octet-stream"),
+                    ),
+                    (
+                        header::HeaderName::from_static(super::DOWN_HEAD_HEADER),
+                        HeaderValue::from(head),
+                    ),
+                ],
                 batch.encode(),
             )
                 .into_response());
@@ -434,6 +447,8 @@ async fn down(
             _ = stop.changed() => {}
             _ = tokio::time::sleep_until(tick) => {}
         }
+        // A revocation cuts a waiting pull off too.
+        peer.still_current(&s).await?;
     }
 }
 

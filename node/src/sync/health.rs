@@ -1,0 +1,388 @@
+//! Replication health: what a node measures about the link to its parent,
+//! reported upward as `link_reported` entries, and the tree an ancestor
+//! builds from the reports of its whole subtree.
+//!
+//! Every duration is measured on one clock, the reporting node's own: "how
+//! long since this link was last caught up", never "now minus a timestamp
+//! written by another node", so the figures hold when clocks disagree. Only
+//! a report's age (is the node silent?) compares the reader's clock with the
+//! reporter's, and its threshold is in tens of minutes.
+
+use std::time::Duration;
+
+use fundsync_protocol::body::{LinkDirection, LinkReported};
+use fundsync_protocol::Body;
+use serde::Serialize;
+use sqlx::Row;
+use tokio::sync::watch;
+
+use super::client::{LinkHealth, LinkStatus};
+use crate::ledger::{Ledger, LedgerError};
+
+/// A link this far behind (seconds) is lagging.
+pub const LAG_SECONDS: u64 = 60;
+/// This many failures in a row and a link is broken.
+pub const BROKEN_FAILURES: u32 = 3;
+/// A report is repeated at least every this many report intervals, as a
+/// heartbeat, even if nothing changed.
+pub const HEARTBEAT_INTERVALS: u64 = 10;
+/// A node whose last report is older than this many heartbeats is silent.
+pub const SILENT_HEARTBEATS: u64 = 3;
+
+/// The state of a link, for colours and alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Ok,
+    Lagging,
+    Silent,
+    Broken,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Ok => "ok",
+            LinkState::Lagging => "lagging",
+            LinkState::Silent => "silent",
+            LinkState::Broken => "broken",
+        }
+    }
+}
+
+/// The state a report describes, before its age is considered.
+pub fn classify(r: &LinkReported) -> LinkState {
+    if r.consecutive_failures >= BROKEN_FAILURES {
+        LinkState::Broken
+    } else if r.up.seconds_behind > LAG_SECONDS || r.down.seconds_behind > LAG_SECONDS {
+        LinkState::Lagging
+    } else {
+        LinkState::Ok
+    }
+}
+
+fn secs_since(now_ms: i64, then_ms: Option<i64>) -> u64 {
+    then_ms.map_or(0, |t| {
+        u64::try_from(now_ms.saturating_sub(t)).unwrap_or(0) / 1000
+    })
+}
+
+/// Measures this node's link to its parent from the link's status and the
+/// ledger.
+pub async fn measure(
+    ledger: &Ledger,
+    status: &LinkStatus,
+    cert_expires_ms: Option<i64>,
+) -> Result<Option<LinkReported>, LedgerError> {
+    let Some(parent) = ledger.identity().parent else {
+        return Ok(None);
+    };
+    let now = ledger.clock().now_ms();
+    let mut up = LinkDirection {
+        last_contact_ms: status.last_up_ms,
+        ..LinkDirection::default()
+    };
+    for h in ledger.heads().await? {
+        let theirs = status.remote_heads.get(&h.origin).copied().unwrap_or(0);
+        if h.seq <= theirs {
+            continue;
+        }
+        up.entries_behind = up.entries_behind.saturating_add(h.seq - theirs);
+        let bytes: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(LENGTH(body)) AS BIGINT) FROM journal WHERE origin = $1 AND seq > $2",
+        )
+        .bind(h.origin.as_str())
+        .bind(i64::try_from(theirs).map_err(|_| LedgerError::Overflow)?)
+        .fetch_one(ledger.db().read())
+        .await?;
+        up.backlog_bytes = up
+            .backlog_bytes
+            .saturating_add(u64::try_from(bytes.unwrap_or(0)).unwrap_or(0));
+    }
+    if up.entries_behind > 0 {
+        up.seconds_behind = secs_since(now, status.up_caught_up_ms.or(status.last_up_ms));
+    }
+    let mut down = LinkDirection {
+        last_contact_ms: status.last_down_ms,
+        ..LinkDirection::default()
+    };
+    if let (Some(head), Some(held)) = (status.down_head, status.down_held) {
+        down.entries_behind = head.saturating_sub(held);
+    }
+    if down.entries_behind > 0 || status.last_down_ms.is_none() {
+        down.seconds_behind = secs_since(now, status.down_caught_up_ms);
+    }
+    Ok(Some(LinkReported {
+        parent,
+        up,
+        down,
+        consecutive_failures: status.consecutive_failures,
+        last_error: status
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .take(fundsync_protocol::body::TEXT_CHARS_MAX)
+            .filter(|c| !c.is_control())
+            .collect(),
+        cert_expires_ms,
+        peer_version: status.peer_version,
+    }))
+}
+
+/// Records link reports: when the link's state changes, and as a heartbeat.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    pub every_ms: u64,
+    pub cert_expires_ms: Option<i64>,
+}
+
+impl Reporter {
+    pub async fn run(self, ledger: Ledger, health: LinkHealth, mut stop: watch::Receiver<bool>) {
+        let every = Duration::from_millis(self.every_ms.max(1));
+        let heartbeat_ms =
+            i64::try_from(self.every_ms.saturating_mul(HEARTBEAT_INTERVALS)).unwrap_or(i64::MAX);
+        let mut last: Option<(LinkState, i64)> = None;
+        while !*stop.borrow() {
+            tokio::select! {
+                _ = stop.changed() => continue,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let report = match measure(&ledger, &health.get(), self.cert_expires_ms).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot measure the link");
+                    continue;
+                }
+            };
+            let state = classify(&report);
+            let now = ledger.clock().now_ms();
+            let due =
+                last.is_none_or(|(s, at)| s != state || now.saturating_sub(at) >= heartbeat_ms);
+            if !due {
+                continue;
+            }
+            match ledger.submit_one(Body::LinkReported(report)).await {
+                Ok(_) => last = Some((state, now)),
+                Err(e) => tracing::warn!(error = %e, "cannot record the link report"),
+            }
+        }
+    }
+}
+
+/// One node's link to its parent, as this node knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    pub node: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub state: LinkState,
+    /// When the node last reported (its clock), and how long ago (ours).
+    pub reported_ms: Option<i64>,
+    pub report_age_seconds: Option<u64>,
+    pub report: Option<LinkReported>,
+}
+
+/// The health of every link in this node's subtree.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthTree {
+    pub node: String,
+    pub now_ms: i64,
+    /// This node's own link upward, live (none at the top).
+    pub own: Option<LinkStatus>,
+    /// Every node below this one, with its last report.
+    pub links: Vec<LinkView>,
+}
+
+/// Builds the tree from the reports this node holds.
+pub async fn tree(
+    ledger: &Ledger,
+    own: Option<LinkStatus>,
+    report_every_ms: u64,
+) -> Result<HealthTree, LedgerError> {
+    let me = ledger.identity().code;
+    let now = ledger.clock().now_ms();
+    let silent_ms = i64::try_from(
+        report_every_ms
+            .saturating_mul(HEARTBEAT_INTERVALS)
+            .saturating_mul(SILENT_HEARTBEATS),
+    )
+    .unwrap_or(i64::MAX);
+    let rows = sqlx::query("SELECT node, reported_ms, report FROM link_health")
+        .fetch_all(ledger.db().read())
+        .await?;
+    let mut reports = std::collections::HashMap::new();
+    for r in rows {
+        let node: String = r.try_get(0)?;
+        let at: i64 = r.try_get(1)?;
+        let body: Vec<u8> = r.try_get(2)?;
+        if let Ok(rep) = serde_json::from_slice::<LinkReported>(&body) {
+            reports.insert(node, (at, rep));
+        }
+    }
+    let nodes = ledger.nodes().await?;
+    let mut links = Vec::new();
+    for n in nodes.iter().filter(|n| n.code != me.as_str()) {
+        let (state, reported_ms, age, report) = match reports.remove(&n.code) {
+            Some((at, rep)) => {
+                let age_ms = now.saturating_sub(at);
+                let state = if age_ms > silent_ms {
+                    LinkState::Silent
+                } else {
+                    classify(&rep)
+                };
+                (
+                    state,
+                    Some(at),
+                    Some(u64::try_from(age_ms).unwrap_or(0) / 1000),
+                    Some(rep),
+                )
+            }
+            None => (LinkState::Silent, None, None, None),
+        };
+        links.push(LinkView {
+            node: n.code.clone(),
+            name: n.name.clone(),
+            parent: n.parent.clone(),
+            state,
+            reported_ms,
+            report_age_seconds: age,
+            report,
+        });
+    }
+    Ok(HealthTree {
+        node: me.to_string(),
+        now_ms: now,
+        own,
+        links,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(failures: u32, up_s: u64, down_s: u64) -> LinkReported {
+        LinkReported {
+            parent: "652800".parse().expect("code"),
+            up: LinkDirection {
+                seconds_behind: up_s,
+                ..LinkDirection::default()
+            },
+            down: LinkDirection {
+                seconds_behind: down_s,
+                ..LinkDirection::default()
+            },
+            consecutive_failures: failures,
+            last_error: String::new(),
+            cert_expires_ms: None,
+            peer_version: Some(1),
+        }
+    }
+
+    #[test]
+    fn states_from_reports() {
+        assert_eq!(classify(&report(0, 0, 0)), LinkState::Ok);
+        assert_eq!(classify(&report(0, LAG_SECONDS, 0)), LinkState::Ok);
+        assert_eq!(classify(&report(0, LAG_SECONDS + 1, 0)), LinkState::Lagging);
+        assert_eq!(classify(&report(0, 0, LAG_SECONDS + 1)), LinkState::Lagging);
+        assert_eq!(classify(&report(BROKEN_FAILURES - 1, 0, 0)), LinkState::Ok);
+        assert_eq!(
+            classify(&report(BROKEN_FAILURES, 999, 0)),
+            LinkState::Broken
+        );
+    }
+
+    #[test]
+    fn durations_use_one_clock() {
+        assert_eq!(secs_since(10_000, Some(4_000)), 6);
+        assert_eq!(secs_since(10_000, None), 0);
+        // A timestamp from the future (a clock ahead) is not negative lag.
+        assert_eq!(secs_since(10_000, Some(20_000)), 0);
+    }
+}
+
+/// [`HealthTree`] as read back from the API.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct HealthTreeOwned {
+    pub node: String,
+    pub now_ms: i64,
+    pub links: Vec<LinkViewOwned>,
+}
+
+/// [`LinkView`] as read back from the API.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LinkViewOwned {
+    pub node: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub state: String,
+    pub report_age_seconds: Option<u64>,
+    pub report: Option<LinkReported>,
+}
+
+/// The tree as text, one node a line, coloured by state when `colour`.
+pub fn render_tree(t: &HealthTreeOwned, colour: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} (this node)", t.node);
+    let paint = |state: &str| -> String {
+        let code = match state {
+            "ok" => "32",
+            "lagging" => "33",
+            "broken" => "31",
+            _ => "35",
+        };
+        if colour {
+            format!("\x1b[{code}m{state:<8}\x1b[0m")
+        } else {
+            format!("{state:<8}")
+        }
+    };
+    fn walk(
+        t: &HealthTreeOwned,
+        parent: &str,
+        prefix: &str,
+        out: &mut String,
+        paint: &dyn Fn(&str) -> String,
+    ) {
+        let kids: Vec<&LinkViewOwned> = t
+            .links
+            .iter()
+            .filter(|l| l.parent.as_deref() == Some(parent))
+            .collect();
+        for (i, l) in kids.iter().enumerate() {
+            let last = i + 1 == kids.len();
+            let detail = match (&l.report, l.report_age_seconds) {
+                (Some(r), Some(age)) => format!(
+                    "up {} behind ({} s, {} B) · down {} behind ({} s) · failures {}{} · reported {age} s ago",
+                    r.up.entries_behind,
+                    r.up.seconds_behind,
+                    r.up.backlog_bytes,
+                    r.down.entries_behind,
+                    r.down.seconds_behind,
+                    r.consecutive_failures,
+                    if r.last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", r.last_error.chars().take(60).collect::<String>())
+                    },
+                ),
+                _ => "never reported".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "{prefix}{} {} {} {}  {detail}",
+                if last { "└─" } else { "├─" },
+                l.node,
+                paint(&l.state),
+                l.name,
+            );
+            let next = format!("{prefix}{}", if last { "   " } else { "│  " });
+            walk(t, &l.node, &next, out, paint);
+        }
+    }
+    walk(t, &t.node, "", &mut out, &paint);
+    out
+}
