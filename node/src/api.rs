@@ -186,14 +186,19 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
         .route("/sync/heads", get(sync_heads))
         .route("/sync/link", get(sync_link))
         .route("/sync/health", get(sync_health));
+    let node: &'static str = Box::leak(state.ledger.identity().code.to_string().into_boxed_str());
     Router::new()
         .nest("/api/v1", api)
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
         .layer(DefaultBodyLimit::max(body_bytes_max))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::telemetry::http_latency(node, req, next)
+        }))
         .with_state(Arc::new(state))
 }
 
@@ -646,6 +651,68 @@ async fn journal(State(s): S, Query(q): Query<JournalQuery>) -> ApiResult<impl I
 /// with a descendant's to check that they have converged.
 async fn sync_heads(State(s): S) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.ledger.heads().await?))
+}
+
+/// Prometheus metrics; see [`crate::telemetry`]. The state gauges are
+/// computed now, from what `/api/v1/sync/health` shows.
+async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
+    use crate::sync::health;
+    let handle = crate::telemetry::handle();
+    let me = s.ledger.identity().code.to_string();
+    if let Some(link) = &s.link {
+        let status = link.get();
+        if let Some(r) = health::measure(&s.ledger, &status, None).await? {
+            for (dir, d) in [("up", r.up), ("down", r.down)] {
+                metrics::gauge!("fundsync_link_entries_behind", "node" => me.clone(), "direction" => dir)
+                    .set(u32::try_from(d.entries_behind).map_or(f64::MAX, f64::from));
+                metrics::gauge!("fundsync_link_seconds_behind", "node" => me.clone(), "direction" => dir)
+                    .set(u32::try_from(d.seconds_behind).map_or(f64::MAX, f64::from));
+                metrics::gauge!("fundsync_link_backlog_bytes", "node" => me.clone(), "direction" => dir)
+                    .set(u32::try_from(d.backlog_bytes).map_or(f64::MAX, f64::from));
+            }
+            metrics::gauge!("fundsync_link_consecutive_failures", "node" => me.clone())
+                .set(f64::from(r.consecutive_failures));
+        }
+    }
+    let tree = health::tree(
+        &s.ledger,
+        s.link.as_ref().map(|l| l.get()),
+        s.health_report_ms,
+    )
+    .await?;
+    for l in &tree.links {
+        for state in [
+            health::LinkState::Ok,
+            health::LinkState::Lagging,
+            health::LinkState::Silent,
+            health::LinkState::Broken,
+        ] {
+            metrics::gauge!(
+                "fundsync_tree_link_state",
+                "node" => me.clone(), "link" => l.node.clone(), "state" => state.as_str()
+            )
+            .set(if l.state == state { 1.0 } else { 0.0 });
+        }
+        if let Some(r) = &l.report {
+            metrics::gauge!("fundsync_tree_link_seconds_behind", "node" => me.clone(), "link" => l.node.clone())
+                .set(u32::try_from(r.up.seconds_behind.max(r.down.seconds_behind)).map_or(f64::MAX, f64::from));
+            if let Some(exp) = r.cert_expires_ms {
+                metrics::gauge!("fundsync_tree_cert_expiry_timestamp_seconds", "node" => me.clone(), "link" => l.node.clone())
+                    .set(u32::try_from(exp / 1000).map_or(f64::MAX, f64::from));
+            }
+        }
+        if let Some(age) = l.report_age_seconds {
+            metrics::gauge!("fundsync_tree_report_age_seconds", "node" => me.clone(), "link" => l.node.clone())
+                .set(u32::try_from(age).map_or(f64::MAX, f64::from));
+        }
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    ))
 }
 
 /// The replication health of every link in this node's subtree.

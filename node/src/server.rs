@@ -63,6 +63,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    crate::telemetry::handle();
     let files = TlsFiles::new(cfg.tls_dir());
     let enrolled = files.chain().exists();
     let mut tasks = tokio::task::JoinSet::new();

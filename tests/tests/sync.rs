@@ -1335,3 +1335,36 @@ async fn the_region_sees_the_health_of_every_link() -> Result<()> {
     );
     c.shutdown().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_describe_replication_in_prometheus_format() -> Result<()> {
+    let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
+    c.ledger("652822").submit_one(project("P1")).await?;
+    c.converged(WAIT).await?;
+    eventually(WAIT, "the county ok at the region", || async {
+        Ok((link_state(&c, "652822").await? == "ok").then_some(()))
+    })
+    .await?;
+    let text = reqwest::get(format!("http://{}/metrics", c.node("650000").api))
+        .await?
+        .text()
+        .await?;
+    for needle in [
+        r#"fundsync_tree_link_state{node="650000",link="652822",state="ok"} 1"#,
+        r#"fundsync_tree_link_state{node="650000",link="652822",state="broken"} 0"#,
+        r#"fundsync_sync_entries_applied_total{node="650000",direction="up"}"#,
+        r#"fundsync_http_request_duration_seconds_bucket{node="650000",method="GET",route="/api/v1/sync/health",status="200""#,
+        "fundsync_tree_report_age_seconds",
+    ] {
+        ensure!(text.contains(needle), "no {needle} in\n{text}");
+    }
+    let county = reqwest::get(format!("http://{}/metrics", c.node("652822").api))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        county.contains(r#"fundsync_link_entries_behind{node="652822",direction="up"} 0"#),
+        "{county}"
+    );
+    c.shutdown().await
+}

@@ -619,6 +619,7 @@ impl Ledger {
     /// Records something an operator must see (a fork, a refused key).
     pub async fn alarm(&self, peer: NodeCode, kind: &str, message: &str) {
         tracing::error!(peer = %peer, kind, message, "sync alarm");
+        crate::telemetry::alarm(self.identity().code.as_str(), kind);
         let r: Result<(), LedgerError> = async {
             let mut work = self.begin().await?;
             sqlx::query(

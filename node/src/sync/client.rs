@@ -42,6 +42,19 @@ pub enum LinkError {
     Replica(#[from] crate::ledger::replica::ReplicaError),
 }
 
+impl LinkError {
+    /// A stable code for metrics.
+    pub fn code(&self) -> &str {
+        match self {
+            LinkError::Transport(_) => "transport",
+            LinkError::Refused { code, .. } => code,
+            LinkError::BadAnswer(_) => "bad_answer",
+            LinkError::Ledger(_) => "ledger",
+            LinkError::Replica(r) => r.code(),
+        }
+    }
+}
+
 /// What the loops report about the link, for operators.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LinkStatus {
@@ -274,6 +287,12 @@ impl Link {
         let batch = DownBatch::decode(&bytes, &self.limits.batch())
             .map_err(crate::ledger::replica::ReplicaError::from)?;
         let receipt = self.ledger.receive_down(&batch, self.key.key_id()).await?;
+        crate::telemetry::batch_applied(
+            self.ledger.identity().code.as_str(),
+            "down",
+            receipt.applied,
+            receipt.duplicates,
+        );
         let now = self.ledger.clock().now_ms();
         let held = receipt.state.down_seq;
         self.health.update(|s| {
@@ -289,6 +308,7 @@ impl Link {
 
     fn failed(&self, what: &str, e: &LinkError) -> u32 {
         tracing::warn!(parent = %self.parent, error = %e, "sync {what} failed");
+        crate::telemetry::sync_error(self.ledger.identity().code.as_str(), "client", e.code());
         let mut n = 0;
         self.health.update(|s| {
             s.consecutive_failures = s.consecutive_failures.saturating_add(1);

@@ -386,9 +386,16 @@ async fn up(
     match s.ledger.receive_up(child, &batch).await {
         Ok(r) => {
             tracing::debug!(%child, applied = r.applied, duplicates = r.duplicates, "up batch");
+            crate::telemetry::batch_applied(
+                s.ledger.identity().code.as_str(),
+                "up",
+                r.applied,
+                r.duplicates,
+            );
             Ok(axum::Json(r))
         }
         Err(e) => {
+            crate::telemetry::sync_error(s.ledger.identity().code.as_str(), "server", e.code());
             if e.code() == "fork" {
                 s.ledger.alarm(child, "fork", &e.to_string()).await;
             }
