@@ -15,6 +15,21 @@ cd "$repo_root"
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
+# ---------------------------------------------------------------------------
+# 0. Chromium and CJK fonts: the web test (tests/tests/web.rs) renders the
+#    pages in a real headless browser and fails without one.
+# ---------------------------------------------------------------------------
+if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+    if [[ "$(id -u)" == 0 ]]; then
+        log "installing Chromium and CJK fonts from Debian's packages"
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+    else
+        log "Chromium or CJK fonts missing; the web test will fail."
+        log "install them with: sudo apt-get install chromium fonts-noto-cjk"
+    fi
+fi
+
 source "$repo_root/scripts/pg-env.sh"
 
 # ---------------------------------------------------------------------------

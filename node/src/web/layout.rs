@@ -1,0 +1,201 @@
+//! The frame every page shares: header with the node, navigation, the
+//! language switch, the footer, and the style sheet.
+
+use fundsync_protocol::{Level, PROTOCOL_VERSION};
+
+use super::html::{html, url, Html};
+use super::text::Lang;
+
+/// The sections of the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Ledger,
+    Allocations,
+    Payments,
+    Warnings,
+    /// A page outside the navigation (a trace, an error).
+    None,
+}
+
+/// What the frame needs to know about the request and the node.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub lang: Lang,
+    pub node_code: String,
+    pub node_name: String,
+    pub level: Level,
+    /// This page's path and query (without `lang`), for the language switch.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+impl Chrome {
+    /// This page in another language.
+    pub fn switch_url(&self, lang: Lang) -> String {
+        let mut pairs: Vec<(&str, String)> = self
+            .query
+            .iter()
+            .filter(|(k, _)| k != "lang")
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        pairs.push(("lang", lang.code().to_owned()));
+        url(&self.path, &pairs)
+    }
+}
+
+/// A whole page: `title` in the head and as the heading, `body` below it.
+pub fn page(c: &Chrome, nav: Nav, title: &str, body: &Html) -> Html {
+    let l = c.lang;
+    let mut h = Html::new();
+    h.lit("<!DOCTYPE html>\n");
+    html!(
+        h,
+        "<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · {}</title>",
+        l.html_lang(),
+        title,
+        c.node_name
+    );
+    h.lit("<style>").lit(CSS).lit("</style></head><body>");
+    h.lit("<header class=\"top\"><div class=\"wrap bar\"><div class=\"brand\">");
+    html!(
+        h,
+        "<span class=\"sys\">{}</span><span class=\"node\">{}</span>\
+         <span class=\"code\">{} · {}</span>",
+        l.t("扶贫资金动态监控", "Poverty fund monitoring"),
+        c.node_name,
+        c.node_code,
+        l.level(c.level)
+    );
+    h.lit("</div><nav>");
+    let items = [
+        (Nav::Overview, "/", l.t("概览", "Overview")),
+        (Nav::Ledger, "/ledger", l.t("总台账", "Master ledger")),
+        (Nav::Allocations, "/allocations", l.t("指标", "Allocations")),
+        (Nav::Payments, "/payments", l.t("支付", "Payments")),
+        (Nav::Warnings, "/warnings", l.t("预警", "Warnings")),
+    ];
+    for (which, href, label) in items {
+        if which == nav {
+            html!(
+                h,
+                "<a href=\"{}\" class=\"on\" aria-current=\"page\">{}</a>",
+                href,
+                label
+            );
+        } else {
+            html!(h, "<a href=\"{}\">{}</a>", href, label);
+        }
+    }
+    h.lit("</nav><div class=\"langs\">");
+    for (lang, label) in [(Lang::Zh, "中文"), (Lang::En, "English")] {
+        if lang == l {
+            html!(h, "<b>{}</b>", label);
+        } else {
+            html!(
+                h,
+                "<a href=\"{}\" hreflang=\"{}\">{}</a>",
+                c.switch_url(lang),
+                lang.html_lang(),
+                label
+            );
+        }
+    }
+    h.lit("</div></div></header><main class=\"wrap\">");
+    html!(h, "<h1>{}</h1>", title);
+    h.push(body);
+    h.lit("</main><footer><div class=\"wrap\">");
+    html!(
+        h,
+        "{} {} · {} {} · fundsync {}",
+        l.t("节点", "Node"),
+        c.node_code,
+        l.t("同步协议版本", "Sync protocol version"),
+        PROTOCOL_VERSION,
+        env!("CARGO_PKG_VERSION")
+    );
+    h.lit("</div></footer></body></html>\n");
+    h
+}
+
+/// The style sheet, inline so a page is one request and works offline.
+/// Figures use tabular digits and align right, so columns of amounts line up.
+const CSS: &str = r#"
+:root{--ink:#1f2733;--mute:#5d6b7a;--line:#d9dee5;--bg:#f4f6f9;--card:#fff;--brand:#9b1c1c;
+--ok:#1e8a4c;--lag:#c98a00;--silent:#c0392b;--none:#8a94a0;--link:#1d5fa8}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.55 -apple-system,"Segoe UI","PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Source Han Sans SC",sans-serif}
+a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}
+.wrap{max-width:1320px;margin:0 auto;padding:0 24px}
+header.top{background:var(--brand);color:#fff}
+.bar{display:flex;align-items:center;gap:28px;min-height:56px;flex-wrap:wrap}
+.brand{display:flex;align-items:baseline;gap:10px}
+.brand .sys{font-size:13px;opacity:.85;border-right:1px solid rgba(255,255,255,.4);padding-right:10px}
+.brand .node{font-size:18px;font-weight:600}
+.brand .code{font-size:13px;opacity:.85}
+nav{display:flex;gap:4px;flex:1}
+nav a{color:#fff;padding:16px 14px;opacity:.9}
+nav a.on{opacity:1;font-weight:600;box-shadow:inset 0 -3px 0 #f6c343}
+nav a:hover{background:rgba(255,255,255,.1);text-decoration:none}
+.langs{display:flex;gap:10px;font-size:13px}.langs a{color:#fff;opacity:.8}.langs b{font-weight:600}
+h1{font-size:22px;margin:24px 0 14px}
+h2{font-size:17px;margin:26px 0 10px}
+.sub{color:var(--mute);font-size:13px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:16px 18px;margin:0 0 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(230px,1fr));gap:14px;margin-bottom:16px}
+.cards .card{margin:0}
+.k{color:var(--mute);font-size:13px}.v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line);font-variant-numeric:tabular-nums}
+th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600;font-size:13px;color:#3a4654;white-space:nowrap}
+td.num,th.num{text-align:right;white-space:nowrap}
+tr:hover td{background:#fafbfd}
+tr.total td{font-weight:600;background:#f2f4f7;border-top:2px solid #b8c0cb}
+tr.subtotal td{background:#f8f9fb;color:#3a4654}
+tr.group td{border-top:2px solid #c3cbd5}
+.scroll{overflow-x:auto;margin-bottom:8px}
+.muted{color:var(--mute)}.nowrap{white-space:nowrap}
+.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px;vertical-align:baseline}
+.st{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff;white-space:nowrap}
+.ok{background:var(--ok)}.lagging{background:var(--lag)}.silent{background:var(--silent)}.broken{background:#7a1010}.none{background:var(--none)}.self{background:var(--link)}
+.branch{display:inline-block;width:16px;margin-left:-16px;color:#a8b1bc}
+form.filters{display:flex;gap:14px;align-items:end;flex-wrap:wrap}
+form.filters label{display:flex;flex-direction:column;font-size:13px;color:var(--mute);gap:4px}
+input,select,button{font:inherit;padding:5px 8px;border:1px solid #b8c0cb;border-radius:4px;background:#fff}
+button{background:var(--brand);color:#fff;border-color:var(--brand);padding:5px 16px;cursor:pointer}
+.quick a{margin-right:12px}
+.pager{display:flex;gap:16px;align-items:center;margin:12px 0}
+.chain{position:relative;margin-left:12px;padding-left:28px;border-left:3px solid #c9d1db}
+.step{position:relative;margin:0 0 18px}
+.step:before{content:"";position:absolute;left:-37px;top:18px;width:15px;height:15px;border-radius:50%;background:var(--brand);border:3px solid var(--bg)}
+.step .card{margin:0}
+.step .label{font-size:13px;font-weight:600;color:var(--brand);letter-spacing:.05em}
+.step .title{display:flex;justify-content:space-between;align-items:baseline;gap:16px;font-size:17px;font-weight:600;margin:2px 0 8px}
+.step .title .amount{font-size:18px;white-space:nowrap}
+dl.grid{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:4px 16px;margin:0}
+dl.grid dt{color:var(--mute);font-size:13px;padding-top:2px}dl.grid dd{margin:0}
+.amount{font-variant-numeric:tabular-nums;font-weight:600}
+.note{border-left:4px solid var(--lag);background:#fff8e6;padding:10px 14px;margin:12px 0}
+.bad{border-left-color:var(--silent);background:#fdecea}
+.legend{margin-bottom:14px}
+.legend span{margin-right:16px;white-space:nowrap;font-size:13px}
+.legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-1px;border-radius:2px}
+svg text{font-family:inherit}
+.rev td{color:#98a2ad;text-decoration:line-through}.rev td.keep{text-decoration:none}
+footer{color:var(--mute);font-size:12px;margin-top:32px;padding:12px 0 24px;border-top:1px solid var(--line)}
+"#;
+
+/// A frame for the rendering tests: the prefecture, at `/`.
+#[cfg(test)]
+pub(crate) fn test_chrome(lang: Lang) -> Chrome {
+    Chrome {
+        lang,
+        node_code: "652800".into(),
+        node_name: "巴音郭楞蒙古自治州".into(),
+        level: Level::Prefecture,
+        path: "/".into(),
+        query: vec![],
+    }
+}

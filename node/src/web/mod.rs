@@ -1,0 +1,588 @@
+//! The node's web pages, for officers, auditors and operators: server-rendered
+//! HTML on the API listener, Chinese by default (`?lang=en` switches to English
+//! and a `lang` cookie remembers it), no JavaScript.
+//!
+//! Handlers are thin: they read the ledger and hand plain data to the
+//! rendering functions (`overview`, `ledger`, `lists`, `trace`, `warnings`),
+//! which are unit-tested without a server. All text reaches the page through
+//! [`html::Html`], which escapes it.
+
+pub mod html;
+pub mod layout;
+pub mod ledger;
+pub mod lists;
+pub mod overview;
+pub mod text;
+pub mod trace;
+pub mod warnings;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::NaiveDate;
+use fundsync_protocol::{EntryId, NodeCode};
+use sqlx::Row;
+
+use crate::api::AppState;
+use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
+use crate::ledger::{Ledger, LedgerError};
+
+use html::{html, Html};
+use layout::{page, Chrome, Nav};
+use text::Lang;
+
+/// Rows per list page unless `page_size` says otherwise (the ledger caps it).
+pub const PAGE_SIZE_DEFAULT: u32 = 50;
+
+/// The pages, to be merged into the API router.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(overview_page))
+        .route("/ledger", get(ledger_page))
+        .route("/allocations", get(allocations_page))
+        .route("/payments", get(payments_page))
+        .route("/trace/{id}", get(trace_page))
+        .route("/warnings", get(warnings_page))
+}
+
+type S = State<Arc<AppState>>;
+
+/// Why a page could not be shown: a status and a message in both languages.
+#[derive(Debug)]
+pub struct WebError {
+    status: StatusCode,
+    zh: &'static str,
+    en: &'static str,
+    detail: String,
+}
+
+impl WebError {
+    fn bad_param(name: &str, value: &str) -> WebError {
+        WebError {
+            status: StatusCode::BAD_REQUEST,
+            zh: "参数有误",
+            en: "Bad parameter",
+            detail: format!("{name} = {value:?}"),
+        }
+    }
+    fn not_found(zh: &'static str, en: &'static str, what: &str) -> WebError {
+        WebError {
+            status: StatusCode::NOT_FOUND,
+            zh,
+            en,
+            detail: what.to_owned(),
+        }
+    }
+}
+
+impl From<LedgerError> for WebError {
+    fn from(e: LedgerError) -> WebError {
+        match e {
+            LedgerError::Store(_) | LedgerError::WrongNode { .. } | LedgerError::NotInitialised => {
+                tracing::error!(error = %e, "web page failed");
+                WebError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    zh: "内部错误，请查看节点日志",
+                    en: "Internal error; see the node's log",
+                    detail: String::new(),
+                }
+            }
+            e => WebError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                zh: "无法完成查询",
+                en: "The query cannot be answered",
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<sqlx::Error> for WebError {
+    fn from(e: sqlx::Error) -> WebError {
+        LedgerError::from(e).into()
+    }
+}
+
+/// The error page.
+pub fn error_page(c: &Chrome, e: &WebError) -> Html {
+    let l = c.lang;
+    let mut b = Html::new();
+    html!(
+        b,
+        "<div class=\"note bad\"><p><b>{} {}</b> · {}</p>",
+        e.status.as_u16(),
+        e.status.canonical_reason().unwrap_or(""),
+        l.t(e.zh, e.en)
+    );
+    if !e.detail.is_empty() {
+        html!(b, "<p><code>{}</code></p>", e.detail);
+    }
+    html!(
+        b,
+        "</div><p><a href=\"/\">{}</a></p>",
+        l.t("返回概览", "Back to the overview")
+    );
+    page(
+        c,
+        Nav::None,
+        l.t("无法显示此页", "This page cannot be shown"),
+        &b,
+    )
+}
+
+/// The request as the pages see it: the language, the query and the frame.
+#[derive(Debug)]
+pub struct Ctx {
+    pub chrome: Chrome,
+    /// `?lang=` was given: remember it in the cookie.
+    remember: Option<Lang>,
+    /// The query could not be read as `key=value` pairs.
+    bad_query: Option<String>,
+}
+
+impl Ctx {
+    /// A query parameter; empty values (an empty form field) count as absent.
+    fn param(&self, key: &str) -> Option<&str> {
+        self.chrome
+            .query
+            .iter()
+            .rev()
+            .find(|(k, v)| k == key && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+
+    fn parsed<T: FromStr>(&self, key: &str) -> Result<Option<T>, WebError> {
+        self.param(key)
+            .map(|v| v.parse().map_err(|_| WebError::bad_param(key, v)))
+            .transpose()
+    }
+
+    /// The filters among the given keys, as given.
+    fn filters(&self, keys: &[&str]) -> Vec<(String, String)> {
+        keys.iter()
+            .filter_map(|k| self.param(k).map(|v| ((*k).to_owned(), v.to_owned())))
+            .collect()
+    }
+
+    fn page(&self) -> Result<Page, WebError> {
+        Ok(Page {
+            page: self.parsed("page")?.unwrap_or(1),
+            page_size: self.parsed("page_size")?.unwrap_or(PAGE_SIZE_DEFAULT),
+        })
+    }
+
+    /// The page, or the error page, as an HTTP response.
+    fn respond(self, r: Result<Html, WebError>) -> Response {
+        let r = match self.bad_query.clone() {
+            Some(q) => Err(WebError::bad_param("query", &q)),
+            None => r,
+        };
+        let (status, body) = match r {
+            Ok(h) => (StatusCode::OK, h),
+            Err(e) => (e.status, error_page(&self.chrome, &e)),
+        };
+        let mut res = (status, body.into_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        // No script at all; styles are inline.
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        );
+        if let Some(lang) = self.remember {
+            let cookie = match lang {
+                Lang::Zh => "lang=zh; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
+                Lang::En => "lang=en; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
+            };
+            h.insert(header::SET_COOKIE, HeaderValue::from_static(cookie));
+        }
+        res
+    }
+}
+
+/// The language: `?lang=` first, then the `lang` cookie, else Chinese.
+pub fn choose_lang(
+    query: &[(String, String)],
+    cookie_header: Option<&str>,
+) -> (Lang, Option<Lang>) {
+    let asked = query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::parse(v));
+    if let Some(l) = asked {
+        return (l, Some(l));
+    }
+    let from_cookie = cookie_header.and_then(|c| {
+        c.split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .filter(|(k, _)| *k == "lang")
+            .find_map(|(_, v)| Lang::parse(v.trim()))
+    });
+    (from_cookie.unwrap_or_default(), None)
+}
+
+impl FromRequestParts<Arc<AppState>> for Ctx {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let (query, bad_query) =
+            match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+                Ok(q) => (q.0, None),
+                Err(_) => (Vec::new(), Some(parts.uri.query().unwrap_or("").to_owned())),
+            };
+        let cookie = parts
+            .headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok());
+        let (lang, remember) = choose_lang(&query, cookie);
+        let me = state.ledger.identity();
+        Ok(Ctx {
+            chrome: Chrome {
+                lang,
+                node_code: me.code.to_string(),
+                node_name: me.name.clone(),
+                level: me.level,
+                path: parts.uri.path().to_owned(),
+                query: query.into_iter().filter(|(k, _)| k != "lang").collect(),
+            },
+            remember,
+            bad_query,
+        })
+    }
+}
+
+async fn overview_page(ctx: Ctx, State(s): S) -> Response {
+    let r = overview_data(&s)
+        .await
+        .map(|o| overview::render(&ctx.chrome, &o));
+    ctx.respond(r)
+}
+
+async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
+    let ledger = &s.ledger;
+    let heads: HashMap<String, u64> = ledger
+        .heads()
+        .await?
+        .into_iter()
+        .map(|h| (h.origin.to_string(), h.seq))
+        .collect();
+    let last = newest_entry_times(ledger).await?;
+    let mut reports: HashMap<String, overview::LinkReport> =
+        crate::sync::health::tree(ledger, None, s.health_report_ms)
+            .await?
+            .links
+            .into_iter()
+            .filter_map(|v| {
+                let r = v.report?;
+                Some((
+                    v.node,
+                    overview::LinkReport {
+                        state: v.state.as_str().to_owned(),
+                        age_seconds: v.report_age_seconds.unwrap_or(0),
+                        up_behind: r.up.entries_behind,
+                        down_behind: r.down.entries_behind,
+                        failures: r.consecutive_failures,
+                    },
+                ))
+            })
+            .collect();
+    let nodes = ledger
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| overview::TreeNode {
+            head_seq: heads.get(&n.code).copied(),
+            last_ms: last.get(&n.code).copied(),
+            report: reports.remove(&n.code),
+            code: n.code,
+            name: n.name,
+            level: n.level,
+            parent: n.parent,
+        })
+        .collect();
+    let me = ledger.identity();
+    Ok(overview::Overview {
+        me: me.code.to_string(),
+        nodes,
+        parent: me.parent.map(|p| p.to_string()),
+        link: s.link.as_ref().map(|l| l.get()),
+        now_ms: ledger.clock().now_ms(),
+    })
+}
+
+/// When each origin's newest entry held here was made. The head entry is
+/// the newest (an origin stamps its entries in order), so this reads one row
+/// per origin by primary key rather than `MAX(at_ms)` over the whole journal.
+async fn newest_entry_times(ledger: &Ledger) -> Result<HashMap<String, i64>, WebError> {
+    let rows = sqlx::query(
+        "SELECT h.origin, j.at_ms FROM journal_heads h \
+         JOIN journal j ON j.origin = h.origin AND j.seq = h.seq",
+    )
+    .fetch_all(ledger.db().read())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(WebError::from)
+}
+
+async fn ledger_page(ctx: Ctx, State(s): S) -> Response {
+    let r = ledger_data(&ctx, &s)
+        .await
+        .map(|p| ledger::render(&ctx.chrome, &p));
+    ctx.respond(r)
+}
+
+async fn ledger_data(ctx: &Ctx, s: &AppState) -> Result<ledger::LedgerPage, WebError> {
+    let today = s.ledger.clock().today();
+    let as_of = ctx.parsed::<NaiveDate>("as_of")?.unwrap_or(today);
+    let group_by = match ctx.param("group_by") {
+        Some(g) => ledger::parse_group_by(g).ok_or_else(|| WebError::bad_param("group_by", g))?,
+        None => vec![GroupBy::Node],
+    };
+    let under = ctx.parsed::<NodeCode>("node")?;
+    let nodes = s.ledger.nodes().await?;
+    if let Some(u) = under {
+        if !nodes.iter().any(|n| n.code == u.as_str()) {
+            return Err(WebError::not_found(
+                "该节点不在本辖区",
+                "That node is not in this node's tree",
+                u.as_str(),
+            ));
+        }
+    }
+    let summary = s.ledger.summary(as_of, &group_by, under).await?;
+    let chart = s
+        .ledger
+        .summary(as_of, &[GroupBy::Node, GroupBy::FundOrigin], under)
+        .await?;
+    Ok(ledger::LedgerPage {
+        as_of,
+        today,
+        under: under.map(|u| u.to_string()),
+        summary,
+        chart,
+        nodes,
+        categories: categories(&s.ledger).await?,
+    })
+}
+
+async fn categories(ledger: &Ledger) -> Result<HashMap<String, String>, WebError> {
+    Ok(ledger
+        .categories()
+        .await?
+        .into_iter()
+        .map(|c| (c.code, c.name))
+        .collect())
+}
+
+async fn node_names(ledger: &Ledger) -> Result<HashMap<String, String>, WebError> {
+    Ok(ledger
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| (n.code, n.name))
+        .collect())
+}
+
+async fn allocations_page(ctx: Ctx, State(s): S) -> Response {
+    let r = allocations_data(&ctx, &s)
+        .await
+        .map(|l| lists::allocations(&ctx.chrome, &l));
+    ctx.respond(r)
+}
+
+async fn allocations_data(
+    ctx: &Ctx,
+    s: &AppState,
+) -> Result<lists::Listing<crate::ledger::query::AllocationView>, WebError> {
+    let filter = AllocationFilter {
+        holder: ctx.parsed("holder")?,
+        from_node: ctx.parsed("from_node")?,
+        kind: ctx.param("kind").map(str::to_owned),
+        category: ctx.param("category").map(str::to_owned),
+        fund_origin: ctx.param("fund_origin").map(str::to_owned),
+        source: ctx.parsed::<EntryId>("source")?,
+        as_of: ctx.parsed("as_of")?,
+    };
+    let page = ctx.page()?;
+    let got = s.ledger.allocations(filter, page).await?;
+    Ok(lists::Listing {
+        items: got.items,
+        page: got.page,
+        has_more: got.has_more,
+        page_size: got.page_size,
+        filters: ctx.filters(&[
+            "holder",
+            "from_node",
+            "kind",
+            "category",
+            "fund_origin",
+            "source",
+            "as_of",
+        ]),
+        names: node_names(&s.ledger).await?,
+        categories: categories(&s.ledger).await?,
+    })
+}
+
+async fn payments_page(ctx: Ctx, State(s): S) -> Response {
+    let r = payments_data(&ctx, &s)
+        .await
+        .map(|l| lists::payments(&ctx.chrome, &l));
+    ctx.respond(r)
+}
+
+async fn payments_data(
+    ctx: &Ctx,
+    s: &AppState,
+) -> Result<lists::Listing<crate::ledger::query::PaymentView>, WebError> {
+    let filter = PaymentFilter {
+        origin: ctx.parsed("origin")?,
+        allocation: ctx.parsed::<EntryId>("allocation")?,
+        project: ctx.param("project").map(str::to_owned),
+        voucher_no: ctx.param("voucher_no").map(str::to_owned),
+        as_of: ctx.parsed("as_of")?,
+    };
+    let page = ctx.page()?;
+    let got = s.ledger.payments(filter, page).await?;
+    Ok(lists::Listing {
+        items: got.items,
+        page: got.page,
+        has_more: got.has_more,
+        page_size: got.page_size,
+        filters: ctx.filters(&["origin", "allocation", "project", "voucher_no", "as_of"]),
+        names: node_names(&s.ledger).await?,
+        categories: HashMap::new(),
+    })
+}
+
+async fn trace_page(ctx: Ctx, State(s): S, Path(id): Path<String>) -> Response {
+    let r = trace_data(&s, &id)
+        .await
+        .map(|t| trace::render(&ctx.chrome, &t));
+    ctx.respond(r)
+}
+
+async fn trace_data(s: &AppState, id: &str) -> Result<trace::TracePage, WebError> {
+    let id: EntryId = id.parse().map_err(|_| WebError::bad_param("payment", id))?;
+    let trace = s.ledger.trace_payment(id).await?.ok_or_else(|| {
+        WebError::not_found(
+            "本节点没有这笔支付",
+            "No such payment at this node",
+            &id.to_string(),
+        )
+    })?;
+    let nodes = s
+        .ledger
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| (n.code, (n.name, n.level)))
+        .collect();
+    Ok(trace::TracePage {
+        trace,
+        nodes,
+        categories: categories(&s.ledger).await?,
+    })
+}
+
+async fn warnings_page(ctx: Ctx) -> Response {
+    let h = warnings::render(&ctx.chrome);
+    ctx.respond(Ok(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundsync_protocol::Level;
+
+    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+        q.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn language_comes_from_the_query_then_the_cookie() {
+        assert_eq!(choose_lang(&[], None), (Lang::Zh, None));
+        assert_eq!(
+            choose_lang(&pairs(&[("lang", "en")]), None),
+            (Lang::En, Some(Lang::En))
+        );
+        assert_eq!(choose_lang(&[], Some("a=b; lang=en")), (Lang::En, None));
+        assert_eq!(
+            choose_lang(&pairs(&[("lang", "zh")]), Some("lang=en")),
+            (Lang::Zh, Some(Lang::Zh))
+        );
+        assert_eq!(
+            choose_lang(&pairs(&[("lang", "xx")]), Some("lang=fr")),
+            (Lang::Zh, None)
+        );
+    }
+
+    #[test]
+    fn the_switch_keeps_the_query_and_the_page_is_labelled() {
+        let c = Chrome {
+            lang: Lang::Zh,
+            node_code: "650000".into(),
+            node_name: "新疆维吾尔自治区".into(),
+            level: Level::Region,
+            path: "/ledger".into(),
+            query: pairs(&[("as_of", "2020-12-31")]),
+        };
+        let zh = warnings::render(&c).into_string();
+        assert!(zh.contains("<html lang=\"zh-CN\">"));
+        assert!(zh.contains("预警功能即将上线"));
+        assert!(
+            zh.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=en\""),
+            "{zh}"
+        );
+        assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 1"));
+        let en = warnings::render(&Chrome {
+            lang: Lang::En,
+            ..c
+        })
+        .into_string();
+        assert!(en.contains("<html lang=\"en\">"));
+        assert!(en.contains("Warnings are coming") && en.contains(">Master ledger</a>"));
+        assert!(en.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=zh\""));
+    }
+
+    #[test]
+    fn error_pages_escape_the_detail() {
+        let c = Chrome {
+            lang: Lang::En,
+            node_code: "650000".into(),
+            node_name: "x".into(),
+            level: Level::Region,
+            path: "/".into(),
+            query: vec![],
+        };
+        let s = error_page(&c, &WebError::bad_param("as_of", "<script>")).into_string();
+        assert!(s.contains("400 Bad Request") && s.contains("Bad parameter"));
+        assert!(!s.contains("<script>") && s.contains("&lt;script&gt;"));
+    }
+}

@@ -1,0 +1,524 @@
+//! `/`: this node, the tree below it and how recently each node was heard
+//! from, and the link to the parent.
+
+use std::collections::HashMap;
+
+use crate::sync::client::LinkStatus;
+
+use super::html::{html, url, Html};
+use super::layout::{page, Chrome, Nav};
+use super::text::{ago, datetime, Lang};
+
+/// A node with no link report here yet (`sync::health`: its link reports
+/// roll up as entries) is judged by the age of its newest entry held here.
+/// Younger than this: up to date. This is only an estimate until the node's
+/// first link report arrives; the real link health (entries and seconds
+/// behind, failures) comes from those reports.
+pub const OK_WITHIN_MS: i64 = 60 * 60 * 1000;
+/// Younger than this (and older than [`OK_WITHIN_MS`]): lagging. Older:
+/// silent. The same estimate as above.
+pub const LAGGING_WITHIN_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How a node's replication looks from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replication {
+    Ok,
+    Lagging,
+    Silent,
+    /// Its link reports failing again and again.
+    Broken,
+    /// Nothing from it held here.
+    Never,
+}
+
+impl Replication {
+    /// From a link report's state (`sync::health::LinkState::as_str`).
+    pub fn from_report(state: &str) -> Replication {
+        match state {
+            "ok" => Replication::Ok,
+            "lagging" => Replication::Lagging,
+            "broken" => Replication::Broken,
+            _ => Replication::Silent,
+        }
+    }
+
+    /// The estimate from the age of the newest entry (see [`OK_WITHIN_MS`]).
+    pub fn of(last_ms: Option<i64>, now_ms: i64) -> Replication {
+        let Some(last) = last_ms else {
+            return Replication::Never;
+        };
+        let age = now_ms.saturating_sub(last);
+        if age < OK_WITHIN_MS {
+            Replication::Ok
+        } else if age < LAGGING_WITHIN_MS {
+            Replication::Lagging
+        } else {
+            Replication::Silent
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Replication::Ok => "ok",
+            Replication::Lagging => "lagging",
+            Replication::Silent => "silent",
+            Replication::Broken => "broken",
+            Replication::Never => "none",
+        }
+    }
+
+    fn label(self, l: Lang) -> &'static str {
+        match self {
+            Replication::Ok => l.t("正常", "OK"),
+            Replication::Lagging => l.t("滞后", "Lagging"),
+            Replication::Silent => l.t("失联", "Silent"),
+            Replication::Broken => l.t("中断", "Broken"),
+            Replication::Never => l.t("无数据", "No data"),
+        }
+    }
+}
+
+/// A node of the tree with what this node holds of its journal.
+#[derive(Debug, Clone)]
+pub struct TreeNode {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub parent: Option<String>,
+    /// The head of its chain held here.
+    pub head_seq: Option<u64>,
+    /// When its newest entry held here was made (ms since the epoch).
+    pub last_ms: Option<i64>,
+    /// Its latest link report, if one has arrived.
+    pub report: Option<LinkReport>,
+}
+
+/// What a node last reported about its link to its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkReport {
+    /// `ok`, `lagging`, `silent` (the report is too old) or `broken`.
+    pub state: String,
+    pub age_seconds: u64,
+    pub up_behind: u64,
+    pub down_behind: u64,
+    pub failures: u32,
+}
+
+impl TreeNode {
+    /// The state shown, and whether it is only the estimate from the age of
+    /// the newest entry (no link report yet).
+    pub fn replication(&self, now_ms: i64) -> (Replication, bool) {
+        match &self.report {
+            Some(r) => (Replication::from_report(&r.state), false),
+            None => (Replication::of(self.last_ms, now_ms), true),
+        }
+    }
+}
+
+/// Everything the overview shows.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub me: String,
+    pub nodes: Vec<TreeNode>,
+    pub parent: Option<String>,
+    pub link: Option<LinkStatus>,
+    pub now_ms: i64,
+}
+
+/// One line of the tree: the node and its depth below the root.
+struct Line<'a> {
+    node: &'a TreeNode,
+    depth: usize,
+}
+
+/// The nodes below `root` in depth-first order, children by code. Nodes not
+/// reachable from `root` are left out.
+fn tree_lines<'a>(nodes: &'a [TreeNode], root: &str) -> Vec<Line<'a>> {
+    let mut children: HashMap<&str, Vec<&TreeNode>> = HashMap::new();
+    for n in nodes {
+        if let Some(p) = &n.parent {
+            children.entry(p.as_str()).or_default().push(n);
+        }
+    }
+    for v in children.values_mut() {
+        v.sort_by(|a, b| a.code.cmp(&b.code));
+    }
+    let mut out = Vec::new();
+    let Some(top) = nodes.iter().find(|n| n.code == root) else {
+        return out;
+    };
+    // An explicit stack; the tree is at most three levels deep, the depth
+    // bound only guards against a corrupt cycle.
+    let mut stack = vec![(top, 0usize)];
+    while let Some((n, depth)) = stack.pop() {
+        out.push(Line { node: n, depth });
+        if depth < 8 {
+            if let Some(kids) = children.get(n.code.as_str()) {
+                stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+            }
+        }
+    }
+    out
+}
+
+pub fn render(c: &Chrome, o: &Overview) -> Html {
+    let l = c.lang;
+    let lines = tree_lines(&o.nodes, &o.me);
+    let mut b = Html::new();
+
+    // Counts by state, for the cards.
+    let mut counts = [0usize; 5];
+    for line in lines.iter().filter(|x| x.node.code != o.me) {
+        let i = match line.node.replication(o.now_ms).0 {
+            Replication::Ok => 0,
+            Replication::Lagging => 1,
+            Replication::Silent => 2,
+            Replication::Broken => 3,
+            Replication::Never => 4,
+        };
+        counts[i] += 1;
+    }
+    let below = lines.len().saturating_sub(1);
+
+    b.lit("<div class=\"cards\"><div class=\"card\">");
+    html!(
+        b,
+        "<div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"sub\">{} {} · {}</div>",
+        l.t("本节点", "This node"),
+        c.node_name,
+        l.t("代码", "Code"),
+        c.node_code,
+        l.level(c.level)
+    );
+    b.lit("</div><div class=\"card\">");
+    html!(
+        b,
+        "<div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"sub\">",
+        l.t("下级节点", "Nodes below"),
+        below
+    );
+    for (n, st) in counts.iter().zip([
+        Replication::Ok,
+        Replication::Lagging,
+        Replication::Silent,
+        Replication::Broken,
+        Replication::Never,
+    ]) {
+        if *n > 0 || !matches!(st, Replication::Never | Replication::Broken) {
+            html!(
+                b,
+                "<span class=\"dot {}\"></span>{} {}&nbsp;&nbsp; ",
+                st.class(),
+                st.label(l),
+                n
+            );
+        }
+    }
+    b.lit("</div></div>");
+    link_card(&mut b, l, o);
+    b.lit("</div>");
+
+    html!(
+        b,
+        "<h2>{}</h2>",
+        l.t("辖区节点与同步状态", "Nodes and replication")
+    );
+    html!(
+        b,
+        "<p class=\"sub\">{}</p>",
+        l.t(
+            "状态来自各节点逐级上报的链路报告（上行/下行落后的条目数、连续失败次数）。尚无报告的节点按本节点所持其最新条目的时间估计：1 小时内为正常，24 小时内为滞后，更久为失联。",
+            "State comes from the link reports each node sends up (entries behind in each direction, failures in a row). A node with no report yet is estimated from the age of its newest entry held here: under 1 hour OK, under 24 hours lagging, older silent."
+        )
+    );
+    b.lit("<div class=\"scroll\"><table class=\"tree\"><thead><tr>");
+    html!(
+        b,
+        "<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th><th>{}</th><th>{}</th>",
+        l.t("节点", "Node"),
+        l.t("代码", "Code"),
+        l.t("层级", "Level"),
+        l.t("状态", "State"),
+        l.t("链路报告", "Link report"),
+        l.t("最新序号", "Head seq"),
+        l.t("最新条目", "Newest entry"),
+        l.t("查看", "View")
+    );
+    b.lit("</tr></thead><tbody>");
+    for line in &lines {
+        let n = line.node;
+        let (st, estimated) = n.replication(o.now_ms);
+        let me = n.code == o.me;
+        html!(
+            b,
+            "<tr><td style=\"padding-left:{}px\"><span class=\"branch\">{}</span><span class=\"dot {}\"></span>{}</td><td>{}</td><td>{}</td>",
+            10 + 26 * line.depth,
+            if line.depth > 0 { "└" } else { "" },
+            if me { "self" } else { st.class() },
+            n.name,
+            n.code,
+            l.level_str(&n.level)
+        );
+        if me {
+            html!(
+                b,
+                "<td><span class=\"st self\">{}</span></td><td class=\"muted\">—</td>",
+                l.t("本节点", "This node")
+            );
+        } else {
+            html!(
+                b,
+                "<td><span class=\"st {}\">{}{}</span></td>",
+                st.class(),
+                st.label(l),
+                if estimated {
+                    l.t("（估）", " (est.)")
+                } else {
+                    ""
+                }
+            );
+            match &n.report {
+                Some(r) => {
+                    html!(
+                        b,
+                        "<td class=\"nowrap\">{} {} · {} {}",
+                        l.t("上行落后", "up behind"),
+                        r.up_behind,
+                        l.t("下行落后", "down behind"),
+                        r.down_behind
+                    );
+                    if r.failures > 0 {
+                        html!(b, " · {} {}", l.t("连续失败", "failures"), r.failures);
+                    }
+                    html!(
+                        b,
+                        " <span class=\"sub\">· {} {}</span></td>",
+                        l.t("报告于", "reported"),
+                        ago(
+                            l,
+                            0,
+                            i64::try_from(r.age_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+                        )
+                    );
+                }
+                None => html!(
+                    b,
+                    "<td class=\"muted\">{}</td>",
+                    l.t("尚无报告", "none yet")
+                ),
+            }
+        }
+        match n.head_seq {
+            Some(s) => html!(b, "<td class=\"num\">{}</td>", s),
+            None => {
+                b.lit("<td class=\"num muted\">—</td>");
+            }
+        };
+        match n.last_ms {
+            Some(ms) => html!(
+                b,
+                "<td class=\"nowrap\">{} <span class=\"sub\">· {}</span></td>",
+                datetime(ms),
+                ago(l, ms, o.now_ms)
+            ),
+            None => {
+                b.lit("<td class=\"muted\">—</td>");
+            }
+        };
+        html!(
+            b,
+            "<td class=\"nowrap\"><a href=\"{}\">{}</a> · <a href=\"{}\">{}</a> · <a href=\"{}\">{}</a></td></tr>",
+            url("/ledger", &[("node", n.code.clone())]),
+            l.t("台账", "Ledger"),
+            url("/allocations", &[("holder", n.code.clone())]),
+            l.t("指标", "Allocations"),
+            url("/payments", &[("origin", n.code.clone())]),
+            l.t("支付", "Payments")
+        );
+    }
+    b.lit("</tbody></table></div>");
+    page(c, Nav::Overview, l.t("概览", "Overview"), &b)
+}
+
+fn link_card(b: &mut Html, l: Lang, o: &Overview) {
+    b.lit("<div class=\"card\">");
+    html!(
+        b,
+        "<div class=\"k\">{}</div>",
+        l.t("上级链路", "Link to the parent")
+    );
+    let Some(s) = &o.link else {
+        let why = match &o.parent {
+            None => l.t(
+                "本节点为最高层级，无上级。",
+                "Top node: there is no parent.",
+            ),
+            Some(_) => l.t(
+                "未与上级同步（尚未注册或未配置上级地址）。",
+                "Not syncing with the parent (not enrolled, or no parent URL).",
+            ),
+        };
+        html!(
+            b,
+            "<div class=\"v\">—</div><div class=\"sub\">{}</div></div>",
+            why
+        );
+        return;
+    };
+    let parent = s
+        .parent
+        .map(|p| p.to_string())
+        .or_else(|| o.parent.clone())
+        .unwrap_or_default();
+    let (class, label) = if s.consecutive_failures > 0 {
+        ("silent", l.t("连接失败", "Failing"))
+    } else if s.last_up_ms.is_some() || s.last_down_ms.is_some() {
+        ("ok", l.t("已连接", "Connected"))
+    } else {
+        ("none", l.t("连接中", "Connecting"))
+    };
+    html!(
+        b,
+        "<div class=\"v\">{} <span class=\"st {}\">{}</span></div><div class=\"sub\">",
+        parent,
+        class,
+        label
+    );
+    let when = |ms: Option<i64>| match ms {
+        Some(ms) => format!("{} ({})", datetime(ms), ago(l, ms, o.now_ms)),
+        None => "—".into(),
+    };
+    html!(
+        b,
+        "{}：{}<br>{}：{}<br>{} {} · {} {}",
+        l.t("最近上行", "Last push"),
+        when(s.last_up_ms),
+        l.t("最近下行", "Last pull"),
+        when(s.last_down_ms),
+        l.t("已发送", "Sent"),
+        s.entries_sent,
+        l.t("已接收", "Received"),
+        s.entries_received
+    );
+    if s.consecutive_failures > 0 {
+        html!(
+            b,
+            "<br>{} {}",
+            l.t("连续失败次数", "Consecutive failures"),
+            s.consecutive_failures
+        );
+    }
+    if let Some(e) = &s.last_error {
+        html!(b, "<br>{}：{}", l.t("最近错误", "Last error"), e);
+    }
+    b.lit("</div></div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::layout::test_chrome as chrome;
+
+    fn node(
+        code: &str,
+        name: &str,
+        level: &str,
+        parent: Option<&str>,
+        last: Option<i64>,
+    ) -> TreeNode {
+        TreeNode {
+            code: code.into(),
+            name: name.into(),
+            level: level.into(),
+            parent: parent.map(Into::into),
+            head_seq: last.map(|_| 7),
+            last_ms: last,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn states_follow_the_age_of_the_newest_entry() {
+        let now = 100 * LAGGING_WITHIN_MS;
+        assert_eq!(Replication::of(Some(now - 1), now), Replication::Ok);
+        assert_eq!(
+            Replication::of(Some(now - OK_WITHIN_MS), now),
+            Replication::Lagging
+        );
+        assert_eq!(
+            Replication::of(Some(now - LAGGING_WITHIN_MS), now),
+            Replication::Silent
+        );
+        assert_eq!(Replication::of(None, now), Replication::Never);
+    }
+
+    #[test]
+    fn the_tree_is_drawn_in_order_with_states_and_escaped_names() {
+        let now = 10 * LAGGING_WITHIN_MS;
+        let o = Overview {
+            me: "652800".into(),
+            nodes: vec![
+                node(
+                    "652822",
+                    "轮台县",
+                    "county",
+                    Some("652800"),
+                    Some(now - 2 * OK_WITHIN_MS),
+                ),
+                node(
+                    "652800",
+                    "巴音郭楞蒙古自治州",
+                    "prefecture",
+                    Some("650000"),
+                    Some(now),
+                ),
+                node(
+                    "652801",
+                    "<script>alert(1)</script>",
+                    "county",
+                    Some("652800"),
+                    None,
+                ),
+                node(
+                    "652829",
+                    "博湖县",
+                    "county",
+                    Some("652800"),
+                    Some(now - 2 * LAGGING_WITHIN_MS),
+                ),
+                TreeNode {
+                    // A report outranks the age of the newest entry.
+                    report: Some(LinkReport {
+                        state: "broken".into(),
+                        age_seconds: 120,
+                        up_behind: 12,
+                        down_behind: 0,
+                        failures: 5,
+                    }),
+                    ..node("652828", "和硕县", "county", Some("652800"), Some(now))
+                },
+            ],
+            parent: Some("650000".into()),
+            link: Some(LinkStatus {
+                consecutive_failures: 3,
+                last_error: Some("<b>refused</b>".into()),
+                ..LinkStatus::default()
+            }),
+            now_ms: now,
+        };
+        let s = render(&chrome(Lang::Zh), &o).into_string();
+        assert!(!s.contains("<script>alert"), "{s}");
+        assert!(!s.contains("<b>refused"));
+        assert!(s.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        let pos = |x: &str| s.find(x).unwrap_or_else(|| panic!("{x} missing"));
+        assert!(pos("&lt;script&gt;") < pos("轮台县") && pos("轮台县") < pos("博湖县"));
+        assert!(s.contains("padding-left:36px\"><span class=\"branch\">└"));
+        assert!(s.contains("st lagging") && s.contains("st silent") && s.contains("st none"));
+        assert!(s.contains("连续失败次数 3"));
+        assert!(s.contains("st broken\">中断</span>"), "{s}");
+        assert!(s.contains("上行落后 12 · 下行落后 0 · 连续失败 5"));
+        assert!(s.contains("报告于 2 分钟前"));
+        assert!(s.contains("st lagging\">滞后（估）"));
+        assert!(s.contains("<html lang=\"zh-CN\">"));
+    }
+}

@@ -1,0 +1,316 @@
+//! The web pages of a node, as officers see them: the 2020 Bayingol demo runs
+//! in-process, the region's pages are fetched over HTTP, then rendered by a
+//! real headless Chromium, whose DOM must show the same figures and whose
+//! screenshots are kept under `<target>/test-artifacts/web/` for a person to
+//! look at.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context as _, Result};
+use fundsync_node::demo::run::{Demo, DemoOptions};
+use fundsync_node::ledger::query::{Page, PaymentFilter};
+
+/// Longest a single Chromium run may take.
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The nine counties of seed 002.
+const COUNTIES: [&str; 9] = [
+    "库尔勒市",
+    "轮台县",
+    "尉犁县",
+    "若羌县",
+    "且末县",
+    "焉耆回族自治县",
+    "和静县",
+    "和硕县",
+    "博湖县",
+];
+
+struct Fetched {
+    status: u16,
+    cookie: Option<String>,
+    body: String,
+}
+
+async fn get(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> Result<Fetched> {
+    let mut req = http.get(url);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = req.send().await.with_context(|| format!("GET {url}"))?;
+    let status = res.status().as_u16();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    ensure!(
+        ctype.starts_with("text/html"),
+        "{url}: content-type {ctype}"
+    );
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(Fetched {
+        status,
+        cookie,
+        body: res.text().await?,
+    })
+}
+
+fn must_contain(page: &str, body: &str, needles: &[&str]) -> Result<()> {
+    let missing: Vec<_> = needles.iter().filter(|n| !body.contains(*n)).collect();
+    ensure!(
+        missing.is_empty(),
+        "{page} lacks {missing:?}; it reads:\n{body}"
+    );
+    Ok(())
+}
+
+/// Chromium from Debian's `chromium` package. Missing is a failure, not a
+/// skip: the pages must be seen by a real browser.
+fn chromium_path() -> Result<PathBuf> {
+    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if Path::new(p).exists() {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    bail!(
+        "Chromium is not installed (looked for /usr/bin/chromium). The web test drives a real \
+         browser; install it with `apt-get install chromium fonts-noto-cjk` (scripts/test.sh \
+         does this)"
+    )
+}
+
+/// Runs headless Chromium with its own profile, bounded in time.
+async fn chromium(args: &[String]) -> Result<Output> {
+    let bin = chromium_path()?;
+    let profile = tempfile::tempdir()?;
+    let mut cmd = tokio::process::Command::new(&bin);
+    cmd.args([
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--hide-scrollbars",
+        "--lang=zh-CN",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(args)
+    .stdin(std::process::Stdio::null())
+    .kill_on_drop(true);
+    let out = tokio::time::timeout(CHROMIUM_TIMEOUT, cmd.output())
+        .await
+        .with_context(|| format!("Chromium did not finish within {CHROMIUM_TIMEOUT:?}: {args:?}"))?
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    ensure!(
+        out.status.success(),
+        "Chromium failed ({}) for {args:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(out)
+}
+
+async fn dump_dom(url: &str) -> Result<String> {
+    let out = chromium(&["--dump-dom".into(), url.into()]).await?;
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+async fn screenshot(url: &str, path: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(path);
+    chromium(&[
+        format!("--screenshot={}", path.display()),
+        "--window-size=1400,1000".into(),
+        url.into(),
+    ])
+    .await?;
+    let png =
+        std::fs::read(path).with_context(|| format!("no screenshot at {}", path.display()))?;
+    ensure!(
+        png.len() > 10_000 && png.starts_with(b"\x89PNG"),
+        "{} is not a real screenshot ({} bytes)",
+        path.display(),
+        png.len()
+    );
+    println!("screenshot: {}", path.display());
+    Ok(())
+}
+
+/// `<target>/test-artifacts/web`: under `CARGO_TARGET_DIR` when set, else
+/// the workspace's `target/`.
+fn artifacts_dir() -> Result<PathBuf> {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => PathBuf::from(t),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    };
+    let dir = target.join("test-artifacts").join("web");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser() -> Result<()> {
+    // Fail first, before the slow part, if there is no browser.
+    chromium_path()?;
+    let dir = tempfile::tempdir()?;
+    let demo = Demo::start(&DemoOptions {
+        dir: dir.path().to_owned(),
+        port_base: 0,
+        host: "127.0.0.1".into(),
+    })
+    .await?;
+    demo.replay().await?;
+    demo.converged(Duration::from_secs(60)).await?;
+    let region = demo.region().context("the demo has a region")?;
+    let base = format!("http://{}", region.api);
+    let http = reqwest::Client::new();
+
+    // (a) Over HTTP.
+    let overview = get(&http, &format!("{base}/"), None).await?;
+    ensure!(overview.status == 200, "/ answered {}", overview.status);
+    let mut want = vec![
+        "<html lang=\"zh-CN\">",
+        "新疆维吾尔自治区",
+        "652800",
+        "巴音郭楞蒙古自治州",
+        "概览",
+        "总台账",
+        "正常",
+    ];
+    want.extend(COUNTIES);
+    must_contain("/", &overview.body, &want)?;
+    ensure!(overview.cookie.is_none(), "no ?lang=, no cookie");
+
+    let ledger = get(&http, &format!("{base}/ledger?as_of=2020-12-31"), None).await?;
+    ensure!(ledger.status == 200, "/ledger answered {}", ledger.status);
+    must_contain(
+        "/ledger?as_of=2020-12-31",
+        &ledger.body,
+        &[
+            "扶贫资金总台账",
+            // The prefecture issued 107941 万元 to its counties in 2020.
+            "title=\"1,079,410,000.00 元\">107,941.00</td>",
+            "/allocations?holder=652822",
+            "/payments?origin=652822",
+            "<svg",
+            "轮台县",
+        ],
+    )?;
+
+    let en = get(&http, &format!("{base}/ledger?lang=en"), None).await?;
+    ensure!(en.status == 200, "/ledger?lang=en answered {}", en.status);
+    must_contain(
+        "/ledger?lang=en",
+        &en.body,
+        &[
+            "<html lang=\"en\">",
+            "Master ledger",
+            "Overview",
+            "Issued down",
+        ],
+    )?;
+    let cookie = en.cookie.context("?lang=en sets the lang cookie")?;
+    ensure!(cookie.starts_with("lang=en"), "cookie {cookie}");
+    let remembered = get(&http, &format!("{base}/"), Some("lang=en")).await?;
+    must_contain(
+        "/ with lang=en",
+        &remembered.body,
+        &["<html lang=\"en\">", "Nodes below"],
+    )?;
+
+    // A payment of 轮台县 funded from above, so the region holds its whole
+    // chain: county → prefecture → region → the centre's document.
+    let pays = region
+        .ledger
+        .payments(
+            PaymentFilter {
+                origin: Some("652822".parse()?),
+                ..PaymentFilter::default()
+            },
+            Page {
+                page: 1,
+                page_size: 1000,
+            },
+        )
+        .await?;
+    let mut chosen = None;
+    for p in &pays.items {
+        let t = region
+            .ledger
+            .trace_payment(p.id.parse()?)
+            .await?
+            .context("a listed payment has a trace")?;
+        if t.complete && t.allocations.len() >= 3 {
+            chosen = Some(p);
+            break;
+        }
+    }
+    let pay = chosen.context("轮台县 has a payment from funds issued by the region")?;
+    let payments = get(&http, &format!("{base}/payments?origin=652822"), None).await?;
+    let trace_href = format!("href=\"/trace/{}\"", pay.id);
+    must_contain("/payments?origin=652822", &payments.body, &[&trace_href])?;
+    let trace_url = format!("{base}/trace/{}", pay.id);
+    let trace = get(&http, &trace_url, None).await?;
+    ensure!(trace.status == 200, "trace answered {}", trace.status);
+    must_contain(
+        "the trace",
+        &trace.body,
+        &[
+            "支付凭证",
+            "项目（绩效目标）",
+            "县级指标",
+            "地州指标",
+            "自治区",
+            "轮台县",
+            "巴音郭楞蒙古自治州",
+            "新疆维吾尔自治区",
+            "追溯完整",
+            &pay.voucher_no,
+        ],
+    )?;
+
+    let missing = get(&http, &format!("{base}/trace/652822-999999"), None).await?;
+    ensure!(missing.status == 404, "unknown payment: {}", missing.status);
+    let bad = get(&http, &format!("{base}/ledger?as_of=yesterday"), None).await?;
+    ensure!(bad.status == 400, "bad date: {}", bad.status);
+    must_contain("the error page", &bad.body, &["参数有误"])?;
+    let warnings = get(&http, &format!("{base}/warnings"), None).await?;
+    must_contain("/warnings", &warnings.body, &["预警功能即将上线"])?;
+
+    // (b) In a real browser.
+    let dom = dump_dom(&format!("{base}/")).await?;
+    let mut want = vec!["652800", "巴音郭楞蒙古自治州"];
+    want.extend(COUNTIES);
+    must_contain("Chromium's DOM of /", &dom, &want)?;
+    let dom = dump_dom(&format!("{base}/ledger?as_of=2020-12-31")).await?;
+    must_contain(
+        "Chromium's DOM of /ledger",
+        &dom,
+        &["107,941.00", "1,079,410,000.00", "轮台县", "<svg"],
+    )?;
+
+    let out = artifacts_dir()?;
+    screenshot(&format!("{base}/"), &out.join("overview.png")).await?;
+    screenshot(
+        &format!("{base}/ledger?as_of=2020-12-31"),
+        &out.join("ledger.png"),
+    )
+    .await?;
+    screenshot(&trace_url, &out.join("trace.png")).await?;
+    screenshot(
+        &format!("{base}/ledger?as_of=2020-12-31&group_by=node,fund_origin&lang=en"),
+        &out.join("ledger-en.png"),
+    )
+    .await?;
+
+    demo.stop().await;
+    Ok(())
+}
