@@ -183,6 +183,7 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
         )
         .route("/ledger/summary", get(summary))
         .route("/journal", get(journal))
+        .route("/warnings", get(crate::warnings::http::list))
         .route("/sync/heads", get(sync_heads))
         .route("/sync/link", get(sync_link))
         .route("/sync/health", get(sync_health));

@@ -84,6 +84,9 @@ pub struct Config {
     /// (and at least every ten times this, as a heartbeat).
     #[serde(default = "default_health_report_ms")]
     pub health_report_ms: u64,
+    /// Early warnings: which rules run and their thresholds (`[warnings]`).
+    #[serde(default)]
+    pub warnings: crate::warnings::WarningsConfig,
 }
 
 fn default_health_report_ms() -> u64 {
@@ -186,6 +189,7 @@ impl Config {
             retry_max_ms: default_retry_max_ms(),
             enroll_token_ms: default_enroll_token_ms(),
             health_report_ms: default_health_report_ms(),
+            warnings: crate::warnings::WarningsConfig::default(),
         }
     }
 
@@ -294,7 +298,7 @@ impl Config {
             Some(v) => format!("{name} = {}", q(v)),
             None => format!("# {name} = \"\""),
         };
-        format!(
+        let mut text = format!(
             "# fundsync node configuration. Every field may be overridden by an\n\
              # environment variable FUNDSYNC_<FIELD>, e.g. FUNDSYNC_LISTEN.\n\n\
              # This node's administrative division code (GB/T 2260).\ncode = {}\n\
@@ -338,7 +342,9 @@ impl Config {
             self.retry_max_ms,
             self.enroll_token_ms,
             self.health_report_ms,
-        )
+        );
+        text.push_str(&self.warnings.to_commented_toml());
+        text
     }
 }
 

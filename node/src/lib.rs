@@ -20,4 +20,5 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod warnings;
 pub mod web;

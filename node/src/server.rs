@@ -114,6 +114,13 @@ pub async fn run(
             "not enrolled: no sync until `fundsync join --token …` (ask the parent for `fundsync enroll`)"
         );
     }
+    if cfg.warnings.enabled {
+        let (l, w, s) = (ledger.clone(), cfg.warnings.clone(), stop.clone());
+        tasks.spawn(async move {
+            crate::warnings::run(l, w, s).await;
+            Ok(())
+        });
+    }
     let state = AppState {
         ledger,
         import_bytes_max: cfg.import_bytes_max,

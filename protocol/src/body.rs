@@ -406,6 +406,44 @@ pub struct LinkReported {
     pub peer_version: Option<u16>,
 }
 
+/// A node warns (预警) about something it answers for: an allocation it holds
+/// beyond the issue deadline, idle funds, a suspicious payment, a child that
+/// went silent. Warnings travel up like payments, so every ancestor sees its
+/// subtree's warnings; they never travel down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarningRaised {
+    /// The rule that fired, e.g. `issue_deadline`: lowercase ASCII letters,
+    /// digits and `_`. A name rather than an enum, so an ancestor running an
+    /// older release still accepts and shows the warnings of a newer rule.
+    pub rule: String,
+    /// What the warning is about, stable from one evaluation to the next
+    /// (e.g. `allocation:652800-17`). With the origin and the rule it names
+    /// the warning: the same one is not open twice.
+    pub subject: String,
+    /// The node the warning is about: the raising node or one of its children.
+    pub node: NodeCode,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The business date the rule compared dates with.
+    pub as_of: NaiveDate,
+    /// The money at stake, if the rule measures one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+}
+
+/// A warning raised by the same node no longer holds. The warning stays,
+/// marked resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarningResolved {
+    /// The entry that raised the warning.
+    pub warning: EntryId,
+    pub reason: String,
+    /// The business date the rule compared dates with.
+    pub as_of: NaiveDate,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -423,6 +461,8 @@ pub enum Body {
     KeyRegistered(KeyRegistered),
     ChildRevoked(ChildRevoked),
     LinkReported(LinkReported),
+    WarningRaised(WarningRaised),
+    WarningResolved(WarningResolved),
 }
 
 macro_rules! kinds {
@@ -475,6 +515,8 @@ kinds! {
     KeyRegistered => "key_registered",
     ChildRevoked => "child_revoked",
     LinkReported => "link_reported",
+    WarningRaised => "warning_raised",
+    WarningResolved => "warning_resolved",
 }
 
 impl Body {
@@ -551,6 +593,22 @@ impl Body {
             Body::KeyRegistered(b) => b.verifying_key().map(|_| ()),
             Body::ChildRevoked(b) => prose("reason", &b.reason),
             Body::LinkReported(b) => prose("last_error", &b.last_error),
+            Body::WarningRaised(b) => {
+                code("rule", &b.rule)?;
+                if !b
+                    .rule
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+                {
+                    return Err(BodyError::Invalid(format!(
+                        "rule {:?} may hold only lowercase ASCII letters, digits and _",
+                        b.rule
+                    )));
+                }
+                text("subject", &b.subject, TEXT_CHARS_MAX, true)?;
+                text("message", &b.message, TEXT_CHARS_MAX, true)
+            }
+            Body::WarningResolved(b) => text("reason", &b.reason, TEXT_CHARS_MAX, true),
         }
     }
 
@@ -710,6 +768,66 @@ mod tests {
             })
             .down_to(parent),
             None
+        );
+    }
+
+    #[test]
+    fn warnings_validate_round_trip_and_never_go_down() {
+        let me: NodeCode = "652800".parse().expect("code");
+        let raised = WarningRaised {
+            rule: "issue_deadline".into(),
+            subject: "allocation:650000-7".into(),
+            node: me,
+            message: "新财农〔2020〕27号: 100.00 yuan not passed on".into(),
+            as_of: NaiveDate::from_ymd_opt(2020, 5, 1).unwrap_or_default(),
+            amount: Some("100".parse().expect("amount")),
+        };
+        let b = Body::WarningRaised(raised.clone());
+        assert_eq!(Body::decode(b.kind(), &b.encode()), Ok(b.clone()));
+        assert_eq!(b.down_to(me), None);
+        let resolved = Body::WarningResolved(WarningResolved {
+            warning: "652800-9".parse().expect("id"),
+            reason: "passed on in full".into(),
+            as_of: raised.as_of,
+        });
+        assert_eq!(
+            Body::decode(resolved.kind(), &resolved.encode()),
+            Ok(resolved.clone())
+        );
+        assert_eq!(resolved.down_to(me), None);
+
+        for (rule, ok) in [
+            ("idle_funds", true),
+            ("Idle", false),
+            ("a-b", false),
+            ("", false),
+        ] {
+            let mut r = raised.clone();
+            r.rule = rule.into();
+            assert_eq!(Body::WarningRaised(r).validate().is_ok(), ok, "{rule:?}");
+        }
+        let mut r = raised.clone();
+        r.subject = " ".into();
+        assert_eq!(
+            Body::WarningRaised(r).validate(),
+            Err(BodyError::Empty { field: "subject" })
+        );
+        let mut r = raised;
+        r.message = "x".repeat(TEXT_CHARS_MAX + 1);
+        assert!(matches!(
+            Body::WarningRaised(r).validate(),
+            Err(BodyError::TooLong {
+                field: "message",
+                ..
+            })
+        ));
+        let Body::WarningResolved(mut w) = resolved else {
+            unreachable!()
+        };
+        w.reason = String::new();
+        assert_eq!(
+            Body::WarningResolved(w).validate(),
+            Err(BodyError::Empty { field: "reason" })
         );
     }
 }

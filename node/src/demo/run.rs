@@ -109,6 +109,8 @@ impl Demo {
         cfg.data_dir = dir.clone();
         cfg.retry_base_ms = 100;
         cfg.retry_max_ms = 5_000;
+        // 2020 replayed on today's clock: rules take the replay's date as today.
+        cfg.warnings.as_of = crate::warnings::AsOf::Latest;
         let db = crate::server::open_db(&cfg).await?;
         Ledger::init(&db, &id).await?;
         let ledger = Ledger::open(db, Some(id.code), Arc::new(SystemClock)).await?;

@@ -75,6 +75,12 @@ pub enum LedgerError {
         available: Decimal,
         requested: Decimal,
     },
+    #[error("unknown warning {0} (a node resolves only warnings it raised)")]
+    UnknownWarning(EntryId),
+    #[error(
+        "{node} is neither this node ({me}) nor one of its children; a node warns only about those"
+    )]
+    WarningNode { node: NodeCode, me: NodeCode },
     #[error("replicated entry {entry} ({kind}) refused: {why}")]
     Misdirected {
         entry: EntryId,
@@ -124,6 +130,8 @@ impl LedgerError {
             AlreadyReversed(_) => "already_reversed",
             OverBalance { .. } => "over_balance",
             Overflow => "overflow",
+            UnknownWarning(_) => "unknown_warning",
+            WarningNode { .. } => "not_a_child",
             Misdirected { .. } => "misdirected",
             WrongNode { .. } | NotInitialised => "misconfigured",
             Store(_) => "internal",

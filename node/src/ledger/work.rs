@@ -676,6 +676,30 @@ impl<'l> Work<'l> {
                     return Err(LedgerError::NotTopNode);
                 }
             }
+            Body::WarningRaised(b) => {
+                if b.node != me && !self.is_child(b.node).await? {
+                    return Err(LedgerError::WarningNode { node: b.node, me });
+                }
+                // The same warning still open: a retry, not a second warning.
+                let open = crate::warnings::store::open_warning(
+                    self.conn().await?,
+                    me,
+                    &b.rule,
+                    &b.subject,
+                )
+                .await?;
+                if let Some(id) = open {
+                    return Ok(Some(id));
+                }
+            }
+            Body::WarningResolved(b) => {
+                // Resolving a resolved warning again is a retry.
+                match crate::warnings::store::resolution(self.conn().await?, me, b.warning).await? {
+                    None => return Err(LedgerError::UnknownWarning(b.warning)),
+                    Some(Some(by)) => return Ok(Some(by)),
+                    Some(None) => {}
+                }
+            }
         }
         Ok(None)
     }
@@ -708,6 +732,9 @@ impl<'l> Work<'l> {
             }
             Body::KeyRegistered(b) => Some((b.node, "a key is registered by the node's parent")),
             Body::ChildRevoked(b) => Some((b.code, "a node revokes only its own children")),
+            Body::WarningRaised(b) if b.node != o => {
+                Some((b.node, "a node warns only about itself or its own children"))
+            }
             _ => None,
         };
         if let Some((child, rule)) = child {
@@ -1096,6 +1123,12 @@ impl<'l> Work<'l> {
                 .bind(id.to_string())
                 .execute(self.conn().await?)
                 .await?;
+            }
+            Body::WarningRaised(b) => {
+                crate::warnings::store::insert(self.conn().await?, id, entry.at_ms, &b).await?;
+            }
+            Body::WarningResolved(b) => {
+                crate::warnings::store::resolve(self.conn().await?, id, entry.at_ms, &b).await?;
             }
         }
         let seq = entry.seq;

@@ -1,0 +1,438 @@
+//! The evaluator: reads the facts, runs the rules, records the plan.
+//!
+//! Reads go through the read pool; the raises and resolutions of one
+//! evaluation are recorded in one write transaction of the evaluator's own,
+//! so they land together or not at all, and a failure changes nothing and
+//! is tried again on the next trigger.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use fundsync_protocol::body::{PaymentRecorded, ProjectStatus, WarningRaised, WarningResolved};
+use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
+use sqlx::Row;
+use tokio::sync::watch;
+
+use super::rules::{self, Action, AllocFacts, AllocKind, ChildFacts, Facts, PaymentFacts};
+use super::{AsOf, WarningsConfig};
+use crate::ledger::{Ledger, LedgerError};
+use crate::store::StoreError;
+
+/// Most raises and resolutions one evaluation records; the rest follow in
+/// the next evaluation, which runs straight after. Bounds a transaction when a rule
+/// first meets a large backlog (a negative list applied to a year of
+/// vouchers).
+pub const ENTRIES_PER_EVALUATION_MAX: usize = 1000;
+/// Payment entries read from the journal per query.
+const PAYMENT_ROWS_PER_READ: i64 = 5000;
+/// The shortest schedule accepted.
+const EVALUATE_EVERY_MS_MIN: u64 = 1000;
+
+/// What one evaluation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The business date the rules took as today.
+    pub as_of: NaiveDate,
+    pub raised: usize,
+    pub resolved: usize,
+    /// Whether actions were left for the next evaluation.
+    pub more: bool,
+}
+
+/// Evaluates the rules for one node. Keeps a compact copy of the node's own
+/// payments (read once from the journal, then only the new ones), since the
+/// payee rules need fields the `payments` table does not keep.
+#[derive(Debug)]
+pub struct Evaluator {
+    ledger: Ledger,
+    cfg: WarningsConfig,
+    payments: Vec<PaymentFacts>,
+    payments_after: u64,
+}
+
+fn corrupt(what: String) -> LedgerError {
+    LedgerError::Store(StoreError::Corrupt(what))
+}
+
+fn date(s: &str) -> Result<NaiveDate, LedgerError> {
+    s.parse().map_err(|_| corrupt(format!("bad date {s:?}")))
+}
+
+fn entry_id(s: &str) -> Result<EntryId, LedgerError> {
+    s.parse()
+        .map_err(|_| corrupt(format!("bad entry id {s:?}")))
+}
+
+fn node_code(s: &str) -> Result<NodeCode, LedgerError> {
+    s.parse()
+        .map_err(|_| corrupt(format!("bad node code {s:?}")))
+}
+
+impl Evaluator {
+    pub fn new(ledger: Ledger, cfg: WarningsConfig) -> Evaluator {
+        Evaluator {
+            ledger,
+            cfg,
+            payments: Vec::new(),
+            payments_after: 0,
+        }
+    }
+
+    /// The business date the rules take as today.
+    pub async fn as_of(&self) -> Result<NaiveDate, LedgerError> {
+        let today = self.ledger.clock().today();
+        Ok(match self.cfg.as_of {
+            AsOf::Today => today,
+            AsOf::Date(d) => d,
+            AsOf::Latest => {
+                let latest: Option<String> = sqlx::query_scalar(
+                    "SELECT MAX(d) FROM (SELECT MAX(dated) AS d FROM allocations \
+                     UNION ALL SELECT MAX(day) AS d FROM payment_daily \
+                     UNION ALL SELECT MAX(actual_on) AS d FROM targets) latest",
+                )
+                .fetch_one(self.ledger.db().read())
+                .await?;
+                match latest {
+                    Some(d) => date(&d)?.min(today),
+                    None => today,
+                }
+            }
+        })
+    }
+
+    /// Runs the rules once and records what changed.
+    pub async fn evaluate(&mut self) -> Result<Report, LedgerError> {
+        let today = self.as_of().await?;
+        let me = self.ledger.identity().code;
+        let allocations = self.allocations(me).await?;
+        let projects = self.projects(me).await?;
+        self.refresh_payments(me).await?;
+        let children = self.children(me).await?;
+        let findings = rules::evaluate(
+            &Facts {
+                me,
+                has_children: self.ledger.identity().level.child().is_some(),
+                today,
+                now_ms: self.ledger.clock().now_ms(),
+                allocations: &allocations,
+                projects: &projects,
+                payments: &self.payments,
+                children: &children,
+            },
+            &self.cfg,
+        )?;
+        let known = super::store::known(&self.ledger, me).await?;
+        let mut actions = rules::plan(findings, &known, today);
+        let more = actions.len() > ENTRIES_PER_EVALUATION_MAX;
+        actions.truncate(ENTRIES_PER_EVALUATION_MAX);
+        let (raised, resolved) = self.record(actions, today).await?;
+        Ok(Report {
+            as_of: today,
+            raised,
+            resolved,
+            more,
+        })
+    }
+
+    async fn record(
+        &self,
+        actions: Vec<Action>,
+        today: NaiveDate,
+    ) -> Result<(usize, usize), LedgerError> {
+        if actions.is_empty() {
+            return Ok((0, 0));
+        }
+        let raise = |f: rules::Finding| {
+            Body::WarningRaised(WarningRaised {
+                rule: f.rule.as_str().to_owned(),
+                subject: f.subject,
+                node: f.node,
+                message: f.message,
+                as_of: today,
+                amount: f.amount_fen.and_then(|fen| Amount::from_fen(fen).ok()),
+            })
+        };
+        let resolve = |warning: EntryId, reason: String| {
+            Body::WarningResolved(WarningResolved {
+                warning,
+                reason,
+                as_of: today,
+            })
+        };
+        let (mut raised, mut resolved) = (0, 0);
+        let mut work = self.ledger.begin().await?;
+        for a in actions {
+            match a {
+                Action::Raise(f) => {
+                    work.record(raise(f)).await?;
+                    raised += 1;
+                }
+                Action::RaiseResolved(f, reason) => {
+                    let id = work.record(raise(f)).await?.id();
+                    work.record(resolve(id, reason)).await?;
+                    raised += 1;
+                    resolved += 1;
+                }
+                Action::Resolve { warning, reason } => {
+                    work.record(resolve(warning, reason)).await?;
+                    resolved += 1;
+                }
+            }
+        }
+        work.commit().await?;
+        Ok((raised, resolved))
+    }
+
+    /// Allocations this node holds, with what was issued and paid from each,
+    /// by date.
+    async fn allocations(&self, me: NodeCode) -> Result<Vec<AllocFacts>, LedgerError> {
+        let read = self.ledger.db().read();
+        let rows = sqlx::query(
+            "SELECT id, kind, doc_no, category, dated, amount_fen, issued_fen, paid_fen \
+             FROM allocations WHERE holder = $1 ORDER BY id",
+        )
+        .bind(me.as_str())
+        .fetch_all(read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut index: HashMap<EntryId, usize> = HashMap::new();
+        for r in &rows {
+            let id = entry_id(&r.try_get::<String, _>(0)?)?;
+            let kind = match r.try_get::<String, _>(1)?.as_str() {
+                "received" => AllocKind::Received,
+                "own_budget" => AllocKind::OwnBudget,
+                "issued" => AllocKind::Issued,
+                other => return Err(corrupt(format!("allocation kind {other:?}"))),
+            };
+            index.insert(id, out.len());
+            out.push(AllocFacts {
+                id,
+                kind,
+                doc_no: r.try_get(2)?,
+                category: r.try_get(3)?,
+                dated: date(&r.try_get::<String, _>(4)?)?,
+                amount_fen: r.try_get(5)?,
+                issued_fen: r.try_get(6)?,
+                paid_fen: r.try_get(7)?,
+                issues: Vec::new(),
+                paid_days: Vec::new(),
+            });
+        }
+        let issued = sqlx::query(
+            "SELECT source_id, dated, amount_fen FROM allocations WHERE from_node = $1 AND kind = 'issued'",
+        )
+        .bind(me.as_str())
+        .fetch_all(read)
+        .await?;
+        for r in &issued {
+            let Some(source) = r.try_get::<Option<String>, _>(0)? else {
+                continue;
+            };
+            if let Some(&i) = index.get(&entry_id(&source)?) {
+                out[i]
+                    .issues
+                    .push((date(&r.try_get::<String, _>(1)?)?, r.try_get(2)?));
+            }
+        }
+        let paid =
+            sqlx::query("SELECT allocation_id, day, paid_fen FROM payment_daily WHERE holder = $1")
+                .bind(me.as_str())
+                .fetch_all(read)
+                .await?;
+        for r in &paid {
+            if let Some(&i) = index.get(&entry_id(&r.try_get::<String, _>(0)?)?) {
+                out[i]
+                    .paid_days
+                    .push((date(&r.try_get::<String, _>(1)?)?, r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn projects(&self, me: NodeCode) -> Result<Vec<rules::ProjectFacts>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT id, code, name, starts_on, ends_on, budget_fen, paid_fen, status, target_count \
+             FROM projects WHERE origin = $1 ORDER BY code",
+        )
+        .bind(me.as_str())
+        .fetch_all(self.ledger.db().read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(rules::ProjectFacts {
+                    id: entry_id(&r.try_get::<String, _>(0)?)?,
+                    code: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    starts_on: date(&r.try_get::<String, _>(3)?)?,
+                    ends_on: date(&r.try_get::<String, _>(4)?)?,
+                    budget_fen: r.try_get(5)?,
+                    paid_fen: r.try_get(6)?,
+                    cancelled: r.try_get::<String, _>(7)? == ProjectStatus::Cancelled.as_str(),
+                    target_count: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads this node's payments recorded since the last call from the
+    /// journal, and which of all of them are reversed now.
+    async fn refresh_payments(&mut self, me: NodeCode) -> Result<(), LedgerError> {
+        let read = self.ledger.db().read().clone();
+        loop {
+            let after = i64::try_from(self.payments_after).map_err(|_| LedgerError::Overflow)?;
+            let rows = sqlx::query(
+                "SELECT seq, body FROM journal WHERE origin = $1 AND seq > $2 \
+                 AND kind = 'payment_recorded' ORDER BY seq LIMIT $3",
+            )
+            .bind(me.as_str())
+            .bind(after)
+            .bind(PAYMENT_ROWS_PER_READ)
+            .fetch_all(&read)
+            .await?;
+            let n = rows.len();
+            for r in &rows {
+                let seq =
+                    u64::try_from(r.try_get::<i64, _>(0)?).map_err(|_| LedgerError::Overflow)?;
+                let body: Vec<u8> = r.try_get(1)?;
+                let p: PaymentRecorded = serde_json::from_slice(&body)
+                    .map_err(|e| corrupt(format!("payment {me}-{seq}: {e}")))?;
+                self.payments.push(PaymentFacts {
+                    id: EntryId { origin: me, seq },
+                    voucher_no: p.voucher_no,
+                    paid_on: p.paid_on,
+                    amount_fen: p.amount.fen(),
+                    allocation: p.allocation,
+                    project: p.project,
+                    payee_name: p.payee_name,
+                    payee_account: p.payee_account,
+                    reversed: false,
+                });
+                self.payments_after = seq;
+            }
+            if i64::try_from(n).unwrap_or(i64::MAX) < PAYMENT_ROWS_PER_READ {
+                break;
+            }
+        }
+        let reversed: HashSet<i64> = sqlx::query_scalar::<_, i64>(
+            "SELECT payment_seq FROM payment_reversals WHERE origin = $1",
+        )
+        .bind(me.as_str())
+        .fetch_all(&read)
+        .await?
+        .into_iter()
+        .collect();
+        for p in &mut self.payments {
+            p.reversed = i64::try_from(p.id.seq).is_ok_and(|s| reversed.contains(&s));
+        }
+        Ok(())
+    }
+
+    /// This node's direct children, and when each was last heard from: the
+    /// time its latest entry was written, or, if none has arrived, when this
+    /// node registered it.
+    async fn children(&self, me: NodeCode) -> Result<Vec<ChildFacts>, LedgerError> {
+        let read = self.ledger.db().read();
+        let rows =
+            sqlx::query("SELECT code, name, entry_id FROM nodes WHERE parent = $1 ORDER BY code")
+                .bind(me.as_str())
+                .fetch_all(read)
+                .await?;
+        let revoked: HashSet<String> =
+            sqlx::query_scalar::<_, String>("SELECT code FROM revocations")
+                .fetch_all(read)
+                .await?
+                .into_iter()
+                .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let code: String = r.try_get(0)?;
+            let head_ms: Option<i64> = sqlx::query_scalar(
+                "SELECT j.at_ms FROM journal_heads h JOIN journal j ON j.origin = h.origin AND j.seq = h.seq \
+                 WHERE h.origin = $1",
+            )
+            .bind(&code)
+            .fetch_optional(read)
+            .await?;
+            let last_heard_ms = match (head_ms, r.try_get::<Option<String>, _>(2)?) {
+                (Some(ms), _) => Some(ms),
+                (None, Some(entry)) => {
+                    let e = entry_id(&entry)?;
+                    sqlx::query_scalar("SELECT at_ms FROM journal WHERE origin = $1 AND seq = $2")
+                        .bind(e.origin.as_str())
+                        .bind(i64::try_from(e.seq).map_err(|_| LedgerError::Overflow)?)
+                        .fetch_optional(read)
+                        .await?
+                }
+                (None, None) => None,
+            };
+            out.push(ChildFacts {
+                code: node_code(&code)?,
+                name: r.try_get(1)?,
+                last_heard_ms,
+                revoked: revoked.contains(&code),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Evaluates `ledger`'s rules until `stop` turns true: at once, after every
+/// burst of writes (waiting `debounce_ms` for the burst to end) and every
+/// `evaluate_every_ms`. Its own commit does not trigger it again; a write
+/// by anyone else during an evaluation does. A failed evaluation is logged;
+/// the next trigger tries again.
+pub async fn run(ledger: Ledger, cfg: WarningsConfig, mut stop: watch::Receiver<bool>) {
+    let mut changes = ledger.db().changes();
+    let every = Duration::from_millis(cfg.evaluate_every_ms.max(EVALUATE_EVERY_MS_MIN));
+    let debounce = Duration::from_millis(cfg.debounce_ms);
+    let node = ledger.identity().code;
+    let mut ev = Evaluator::new(ledger, cfg);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut again = false;
+    loop {
+        let changed = again
+            || tokio::select! {
+                _ = stop.wait_for(|v| *v) => return,
+                _ = tick.tick() => false,
+                r = changes.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    true
+                }
+            };
+        if changed {
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => return,
+                _ = tokio::time::sleep(debounce) => {}
+            }
+        }
+        again = false;
+        let before = *changes.borrow_and_update();
+        match ev.evaluate().await {
+            Ok(r) => {
+                let wrote = r.raised > 0 || r.resolved > 0;
+                if wrote {
+                    tracing::info!(
+                        node = %node,
+                        as_of = %r.as_of,
+                        raised = r.raised,
+                        resolved = r.resolved,
+                        more = r.more,
+                        "warnings evaluated"
+                    );
+                }
+                // Commits other than this evaluation's own mean new data.
+                let after = *changes.borrow_and_update();
+                again = r.more || after != before.wrapping_add(u64::from(wrote));
+            }
+            Err(e) => tracing::warn!(
+                node = %node,
+                error = %e,
+                "warning evaluation failed; will try again on the next change or tick"
+            ),
+        }
+    }
+}
