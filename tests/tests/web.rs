@@ -282,8 +282,23 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
     let bad = get(&http, &format!("{base}/ledger?as_of=yesterday"), None).await?;
     ensure!(bad.status == 400, "bad date: {}", bad.status);
     must_contain("the error page", &bad.body, &["参数有误"])?;
-    let warnings = get(&http, &format!("{base}/warnings"), None).await?;
-    must_contain("/warnings", &warnings.body, &["预警功能即将上线"])?;
+    // The demo ends with 若羌's year-end balances flagged as idle funds; the
+    // county's evaluator raises them and they roll up, so wait for them.
+    let url = format!("{base}/warnings");
+    let warnings = fundsync_tests::cluster::eventually(
+        std::time::Duration::from_secs(60),
+        "若羌's idle-funds warnings at the region",
+        || async {
+            let page = get(&http, &url, None).await?;
+            Ok(page.body.contains("若羌县").then_some(page))
+        },
+    )
+    .await?;
+    must_contain(
+        "/warnings",
+        &warnings.body,
+        &["未处理预警", "资金闲置", "若羌县"],
+    )?;
 
     // (b) In a real browser.
     let dom = dump_dom(&format!("{base}/")).await?;

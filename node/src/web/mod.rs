@@ -509,9 +509,55 @@ async fn trace_data(s: &AppState, id: &str) -> Result<trace::TracePage, WebError
     })
 }
 
-async fn warnings_page(ctx: Ctx) -> Response {
-    let h = warnings::render(&ctx.chrome);
-    ctx.respond(Ok(h))
+async fn warnings_page(ctx: Ctx, State(s): S) -> Response {
+    let r = warnings_data(&ctx, &s)
+        .await
+        .map(|p| warnings::render(&ctx.chrome, &p));
+    ctx.respond(r)
+}
+
+async fn warnings_data(ctx: &Ctx, s: &AppState) -> Result<warnings::WarningsPage, WebError> {
+    let open = match ctx.param("open") {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(v) => return Err(WebError::bad_param("open", v)),
+    };
+    let rule = match ctx.param("rule") {
+        None => None,
+        Some(r) => match r.parse::<crate::warnings::Rule>() {
+            Ok(_) => Some(r.to_owned()),
+            Err(_) => return Err(WebError::bad_param("rule", r)),
+        },
+    };
+    let filter = crate::warnings::store::WarningFilter {
+        node: ctx.parsed("node")?,
+        origin: None,
+        rule,
+        open: Some(open),
+    };
+    let got = s
+        .ledger
+        .warnings(
+            &filter,
+            crate::ledger::query::Page {
+                page: 1,
+                page_size: 200,
+            },
+        )
+        .await?;
+    Ok(warnings::WarningsPage {
+        items: got.items,
+        open_by_rule: crate::warnings::store::open_counts(&s.ledger).await?,
+        names: s
+            .ledger
+            .nodes()
+            .await?
+            .into_iter()
+            .map(|n| (n.code, n.name))
+            .collect(),
+        open,
+        has_more: got.has_more,
+    })
 }
 
 #[cfg(test)]
@@ -553,21 +599,25 @@ mod tests {
             path: "/ledger".into(),
             query: pairs(&[("as_of", "2020-12-31")]),
         };
-        let zh = warnings::render(&c).into_string();
+        let none = warnings::WarningsPage::default();
+        let zh = warnings::render(&c, &none).into_string();
         assert!(zh.contains("<html lang=\"zh-CN\">"));
-        assert!(zh.contains("预警功能即将上线"));
+        assert!(zh.contains("暂无未处理的预警"));
         assert!(
             zh.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=en\""),
             "{zh}"
         );
         assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 1"));
-        let en = warnings::render(&Chrome {
-            lang: Lang::En,
-            ..c
-        })
+        let en = warnings::render(
+            &Chrome {
+                lang: Lang::En,
+                ..c
+            },
+            &none,
+        )
         .into_string();
         assert!(en.contains("<html lang=\"en\">"));
-        assert!(en.contains("Warnings are coming") && en.contains(">Master ledger</a>"));
+        assert!(en.contains("No open warnings") && en.contains(">Master ledger</a>"));
         assert!(en.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=zh\""));
     }
 
