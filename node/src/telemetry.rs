@@ -46,6 +46,7 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics shows only gauges");
         }
+        describe();
         handle
     })
 }
@@ -96,4 +97,75 @@ pub fn sync_error(node: &str, side: &'static str, kind: &str) {
 pub fn alarm(node: &str, kind: &str) {
     metrics::counter!("fundsync_sync_alarms_total", "node" => node.to_owned(), "kind" => kind.to_owned())
         .increment(1);
+}
+
+/// Help texts, shown by Prometheus and Grafana.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_histogram!(
+        "fundsync_http_request_duration_seconds",
+        Unit::Seconds,
+        "API and page request latency by route, method and status"
+    );
+    describe_counter!(
+        "fundsync_sync_entries_applied_total",
+        "Entries applied from sync batches (up: from children; down: from the parent)"
+    );
+    describe_counter!(
+        "fundsync_sync_entries_duplicate_total",
+        "Entries received again and skipped (redelivered batches)"
+    );
+    describe_histogram!(
+        "fundsync_sync_batch_entries",
+        "Entries per sync batch received"
+    );
+    describe_counter!(
+        "fundsync_sync_errors_total",
+        "Sync errors by kind; side=server: batches refused here, side=client: exchanges with the parent that failed"
+    );
+    describe_counter!(
+        "fundsync_sync_alarms_total",
+        "Alarms raised (fork: a different entry at a sequence number already held)"
+    );
+    describe_gauge!(
+        "fundsync_link_entries_behind",
+        "Entries this node's link to its parent has not moved yet, by direction"
+    );
+    describe_gauge!(
+        "fundsync_link_seconds_behind",
+        Unit::Seconds,
+        "How long this node's link has not been caught up, by direction (this node's clock)"
+    );
+    describe_gauge!(
+        "fundsync_link_backlog_bytes",
+        Unit::Bytes,
+        "Entry bytes waiting to cross this node's link, by direction"
+    );
+    describe_gauge!(
+        "fundsync_link_consecutive_failures",
+        "Failed exchanges in a row with the parent"
+    );
+    describe_gauge!(
+        "fundsync_tree_link_state",
+        "1 if the link of `link` to its parent is in `state` (ok, lagging, silent, broken), from link reports"
+    );
+    describe_gauge!(
+        "fundsync_tree_link_seconds_behind",
+        Unit::Seconds,
+        "The larger of up and down seconds behind in the last report of `link`"
+    );
+    describe_gauge!(
+        "fundsync_tree_report_age_seconds",
+        Unit::Seconds,
+        "Age of the last link report of `link` (this node's clock against the reporter's)"
+    );
+    describe_gauge!(
+        "fundsync_tree_cert_expiry_timestamp_seconds",
+        Unit::Seconds,
+        "When the TLS certificate of `link` expires (Unix time)"
+    );
+    describe_gauge!(
+        "fundsync_warnings_open",
+        "Open early warnings held by this node (its subtree), by rule"
+    );
 }

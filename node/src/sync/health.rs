@@ -143,11 +143,15 @@ impl Reporter {
         let heartbeat_ms =
             i64::try_from(self.every_ms.saturating_mul(HEARTBEAT_INTERVALS)).unwrap_or(i64::MAX);
         let mut last: Option<(LinkState, i64)> = None;
+        // The first report soon after start, so a new or restarted node does
+        // not look silent for a whole interval.
+        let mut wait = every.min(Duration::from_secs(1));
         while !*stop.borrow() {
             tokio::select! {
                 _ = stop.changed() => continue,
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
+            wait = every;
             let report = match measure(&ledger, &health.get(), self.cert_expires_ms).await {
                 Ok(Some(r)) => r,
                 Ok(None) => return,
