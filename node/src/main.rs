@@ -170,7 +170,12 @@ enum ImportWhat {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Logs go to stderr, so what a command prints for scripts (a token, a
+    // tree) is all of stdout; colour only on a terminal.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
