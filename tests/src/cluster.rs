@@ -97,13 +97,23 @@ pub fn small_tree() -> Vec<Identity> {
 impl Cluster {
     /// Starts `tree` (parents listed before their children) on `engine`.
     pub async fn start(engine: Engine, tree: &[Identity]) -> anyhow::Result<Cluster> {
+        Self::start_with(engine, tree, |_| {}).await
+    }
+
+    /// Starts `tree` like [`Cluster::start`], with `tweak` applied to each
+    /// node's [`test_config`] (benchmarks: production timings, batch sizes).
+    pub async fn start_with(
+        engine: Engine,
+        tree: &[Identity],
+        tweak: impl Fn(&mut Config) + Sync,
+    ) -> anyhow::Result<Cluster> {
         let mut c = Cluster {
             nodes: BTreeMap::new(),
             engine,
             dir: tempfile::tempdir()?,
         };
         for id in tree {
-            c.add(id)
+            c.add_with(id, &tweak)
                 .await
                 .with_context(|| format!("starting {}", id.code))?;
         }
@@ -120,8 +130,18 @@ impl Cluster {
 
     /// Creates, enrols and starts one more node under its (running) parent.
     pub async fn add(&mut self, id: &Identity) -> anyhow::Result<()> {
+        self.add_with(id, &|_| {}).await
+    }
+
+    /// [`Cluster::add`] with `tweak` applied to the node's configuration.
+    pub async fn add_with(
+        &mut self,
+        id: &Identity,
+        tweak: &(dyn Fn(&mut Config) + Sync),
+    ) -> anyhow::Result<()> {
         let dir = self.dir.path().join(id.code.as_str());
         let mut cfg = test_config(id, dir.clone());
+        tweak(&mut cfg);
         let (url, _tmp, pg) = match self.engine {
             Engine::Sqlite => (
                 format!("sqlite://{}?mode=rwc", dir.join("ledger.sqlite").display()),

@@ -1,5 +1,12 @@
 //! fundsync benchmarks: `cargo run --release -p fundsync-tests --bin bench -- <scenario> [--quick]`.
 //!
+//! Scenarios: `import` (CSV vouchers into one ledger), `e2e` (county →
+//! prefecture → region over mutual TLS), `peer` (e2e beside a PostgreSQL
+//! logical replication cascade and one local SQLite database), `latency`,
+//! `catchup`, `scale` (114 separate `fundsync` processes), `query` (the
+//! region's summary over millions of payments), or `all`. `--quick` runs a
+//! small version of each for smoke testing.
+//!
 //! PostgreSQL scenarios need `FUNDSYNC_TEST_PG_URL`; run through
 //! `FUNDSYNC_PG_DURABLE=1 bash scripts/with-pg.sh …` for a durable throwaway
 //! server. Results and the machine go to stdout as a table; BENCHMARKS.md
@@ -16,11 +23,33 @@ use fundsync_protocol::{Body, EntryId, FundOrigin};
 use fundsync_tests::fixtures::{self, county, Engine};
 use rust_decimal::Decimal;
 
+#[path = "../bench/catchup.rs"]
+mod catchup;
+#[path = "../bench/common.rs"]
+mod common;
+#[path = "../bench/e2e.rs"]
+mod e2e;
+#[path = "../bench/latency.rs"]
+mod latency;
+#[path = "../bench/peer.rs"]
+mod peer;
+#[path = "../bench/query.rs"]
+mod query;
+#[path = "../bench/scale.rs"]
+mod scale;
+#[path = "../bench/tree.rs"]
+mod tree;
+
 const ALLOCATIONS: usize = 10;
 const PROJECTS: usize = 100;
 
 fn usage() -> ! {
-    eprintln!("usage: bench import [--quick] [--rows N] [--engine sqlite|postgres|both]");
+    eprintln!(
+        "usage: bench <import|e2e|peer|latency|catchup|scale|query|all> [--quick]\n\
+         \x20      [--rows N] [--chunk N] [--batch N] [--engine sqlite|postgres|both]\n\
+         \x20      [--samples N] (latency) [--counties N] [--requests N] (query)\n\
+         \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)"
+    );
     std::process::exit(2)
 }
 
@@ -37,37 +66,100 @@ async fn main() -> Result<()> {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let rows: usize = match flag("--rows") {
-        Some(n) => n.parse().context("--rows")?,
-        None if quick => 50_000,
-        None => 1_000_000,
+    let num = |name: &str, full: u64, small: u64| -> Result<u64> {
+        match flag(name) {
+            Some(n) => n.parse().with_context(|| name.to_owned()),
+            None if quick => Ok(small),
+            None => Ok(full),
+        }
     };
-    let engines = match flag("--engine").as_deref() {
-        None | Some("both") => vec![Engine::Sqlite, Engine::Postgres],
+    let pg_set = std::env::var(fundsync_tests::pg::PG_URL_ENV).is_ok_and(|v| !v.is_empty());
+    let engines = |default_both: bool| match flag("--engine").as_deref() {
+        None if default_both && pg_set => vec![Engine::Sqlite, Engine::Postgres],
+        None => vec![Engine::Sqlite],
+        Some("both") => vec![Engine::Sqlite, Engine::Postgres],
         Some("sqlite") => vec![Engine::Sqlite],
         Some("postgres") => vec![Engine::Postgres],
         Some(_) => usage(),
     };
-    print_machine();
-    match scenario.as_str() {
-        "import" => import_bench(rows, &engines).await,
-        _ => usage(),
+    let chunk = num("--chunk", 5_000, 5_000)?;
+    common::print_machine();
+    println!("command: bench {}", args.join(" "));
+    let fundsync_bin = match flag("--fundsync") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary's directory")?
+            .join("fundsync"),
+    };
+    let all = scenario == "all";
+    let mut ran = false;
+    if scenario == "import" {
+        ran = true;
+        let rows = usize::try_from(num("--rows", 1_000_000, 50_000)?)?;
+        import_bench(rows, &engines(true)).await?;
     }
-}
-
-fn print_machine() {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    println!("machine: {cores} cores, {cpu}");
+    if all || scenario == "e2e" {
+        ran = true;
+        let batch = flag("--batch")
+            .map(|b| b.parse::<usize>().context("--batch"))
+            .transpose()?;
+        e2e::e2e(
+            num("--rows", 1_000_000, 20_000)?,
+            chunk,
+            &engines(false),
+            batch,
+        )
+        .await?;
+    }
+    if all || scenario == "peer" {
+        ran = true;
+        e2e::peer(num("--rows", 1_000_000, 20_000)?, chunk).await?;
+    }
+    if all || scenario == "latency" {
+        ran = true;
+        let samples = usize::try_from(num("--samples", 1_000, 200)?)?;
+        for e in engines(false) {
+            latency::latency(e, samples).await?;
+        }
+    }
+    if all || scenario == "catchup" {
+        ran = true;
+        for e in engines(false) {
+            catchup::catchup(e, num("--rows", 1_000_000, 20_000)?, chunk).await?;
+        }
+    }
+    if all || scenario == "scale" {
+        ran = true;
+        let prefectures = usize::try_from(num("--prefectures", 14, 3)?)?;
+        let per = usize::try_from(num("--per", 13, 2)?)?;
+        scale::scale(
+            &fundsync_bin,
+            prefectures,
+            per,
+            num("--payments", 300, 100)?,
+        )
+        .await?;
+    }
+    if all || scenario == "query" {
+        ran = true;
+        let counties = usize::try_from(num("--counties", 10, 2)?)?;
+        for e in engines(false) {
+            query::query(
+                e,
+                num("--rows", 10_000_000, 1_000_000)?,
+                counties,
+                usize::try_from(num("--requests", 200, 200)?)?,
+                chunk,
+            )
+            .await?;
+        }
+    }
+    if !ran {
+        usage()
+    }
+    println!("load average at the end: {}", common::loadavg());
+    Ok(())
 }
 
 /// A county with ALLOCATIONS own-budget allocations and PROJECTS projects with targets.

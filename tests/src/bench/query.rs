@@ -1,0 +1,106 @@
+//! `query`: the region's master ledger over HTTP once millions of payments
+//! have rolled up to it through the real sync path.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context as _, Result};
+use fundsync_protocol::money::fen_to_yuan;
+use fundsync_tests::cluster::Cluster;
+use fundsync_tests::fixtures::Engine;
+use serde_json::Value;
+
+use super::common::*;
+use super::tree::{chain, fund_counties, production};
+
+/// `bench query`.
+pub async fn query(
+    engine: Engine,
+    total: u64,
+    counties: usize,
+    requests: usize,
+    chunk: u64,
+) -> Result<()> {
+    let per = total / u64::try_from(counties)?;
+    println!(
+        "\nscenario query: {total} payments recorded at {counties} counties of 652800 \
+         ({per} each, {chunk} per transaction) and synced up to the region 650000 over the \
+         real protocol; then GET /api/v1/ledger/summary at the region, {requests} requests \
+         per grouping, one at a time"
+    );
+    let c = Cluster::start_with(engine, &chain(counties), production).await?;
+    let funded = fund_counties(&c).await?;
+    let started = Instant::now();
+    let mut targets = Vec::new();
+    for &(county, alloc) in &funded {
+        let l = c.ledger(county.as_str());
+        write_payments(l, alloc, 0..per, chunk).await?;
+        targets.push((county, head_seq(l, county).await?));
+    }
+    let written = started.elapsed();
+    let region = c.ledger("650000");
+    let mut ch = region.db().changes();
+    until(
+        &mut ch,
+        Duration::from_secs(4 * 3600),
+        Duration::from_secs(1),
+        "every county's payments at the region",
+        || async {
+            for &(county, seq) in &targets {
+                if head_seq(region, county).await? < seq {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        },
+    )
+    .await?;
+    for &(county, _) in &targets {
+        check_paid(region, county, payments_fen(0..per)).await?;
+    }
+    let synced = started.elapsed();
+    println!(
+        "loaded: counties wrote {} payments in {} s; the region held them all after {} s \
+         ({} entries/s end to end); load average {}",
+        per * u64::try_from(counties)?,
+        secs(written),
+        secs(synced),
+        per_sec(per * u64::try_from(counties)?, synced),
+        loadavg()
+    );
+
+    let http = reqwest::Client::new();
+    let want = fen_to_yuan(payments_fen(0..per) * i64::try_from(counties)?);
+    println!(
+        "{:<32} {:>8} {:>9} {:>9} {:>9} {:>10}",
+        "GET /ledger/summary", "requests", "p50 ms", "p99 ms", "max ms", "p99 target"
+    );
+    for group in ["node", "fund_origin", "node,fund_origin"] {
+        let url = c
+            .node("650000")
+            .api_url(&format!("/ledger/summary?as_of={AS_OF}&group_by={group}"));
+        let mut samples = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let t0 = Instant::now();
+            let r = http.get(&url).send().await?;
+            ensure!(r.status().is_success(), "{url}: {}", r.status());
+            let v: Value = r.json().await?;
+            samples.push(micros(t0.elapsed()));
+            let paid: rust_decimal::Decimal =
+                v["total"]["paid"].as_str().context("total.paid")?.parse()?;
+            ensure!(paid == want, "{url}: paid {paid}, expected {want}");
+        }
+        let s = stats(&samples);
+        println!(
+            "{:<32} {:>8} {:>9} {:>9} {:>9} {:>10} {}",
+            format!("group_by={group}"),
+            s.n,
+            ms(s.p50),
+            ms(s.p99),
+            ms(s.max),
+            "< 100 ms",
+            verdict(s.p99 < 100_000)
+        );
+    }
+    c.shutdown().await?;
+    Ok(())
+}
