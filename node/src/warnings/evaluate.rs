@@ -377,6 +377,9 @@ impl Evaluator {
     }
 }
 
+/// Longest an evaluation waits for a burst of commits to end.
+const BURST_WAIT: Duration = Duration::from_secs(10);
+
 /// Evaluates `ledger`'s rules until `stop` turns true: at once, after every
 /// burst of writes (waiting `debounce_ms` for the burst to end) and every
 /// `evaluate_every_ms`. Its own commit does not trigger it again; a write
@@ -404,9 +407,23 @@ pub async fn run(ledger: Ledger, cfg: WarningsConfig, mut stop: watch::Receiver<
                 }
             };
         if changed {
-            tokio::select! {
-                _ = stop.wait_for(|v| *v) => return,
-                _ = tokio::time::sleep(debounce) => {}
+            // Wait for the burst to end: `debounce` without a commit, but no
+            // longer than BURST_WAIT, so a long sync or import is looked at
+            // now and then rather than after every few commits.
+            let until = tokio::time::Instant::now() + BURST_WAIT;
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|v| *v) => return,
+                    r = changes.changed() => {
+                        if r.is_err() {
+                            return;
+                        }
+                        if tokio::time::Instant::now() >= until {
+                            break;
+                        }
+                    }
+                    _ = tokio::time::sleep(debounce) => break,
+                }
             }
         }
         again = false;
