@@ -53,16 +53,16 @@ else
     fi
     if [[ -n "${FUNDSYNC_DATABASE_URL_FILE:-}" ]]; then
         [[ -r "$FUNDSYNC_DATABASE_URL_FILE" ]] || die "cannot read $FUNDSYNC_DATABASE_URL_FILE"
-        # init reads no environment; the URL is on its command line for that
-        # moment only, inside this container.
-        args+=(--database-url "$(<"$FUNDSYNC_DATABASE_URL_FILE")")
+        # The configuration names the file; the password stays in it.
+        args+=(--database-url-file "$FUNDSYNC_DATABASE_URL_FILE")
+    fi
+    if [[ -n "${FUNDSYNC_SYNC_LISTEN:-}" ]]; then
+        args+=(--sync-listen "$FUNDSYNC_SYNC_LISTEN")
     fi
     # A half-finished earlier attempt left at most $config.new behind; init
     # itself is idempotent for the same identity.
     rm -f "$config.new"
     fundsync init "${args[@]}" >/dev/null
-    # The password stays in FUNDSYNC_DATABASE_URL_FILE, never in the file.
-    sed -i '/^database_url = /d' "$config.new"
     mv "$config.new" "$config"
     log "initialised $code ($level)"
 fi

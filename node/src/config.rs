@@ -308,7 +308,8 @@ impl Config {
              # Where the node keeps its files (relative to this file).\ndata_dir = {}\n\n\
              # The ledger database: sqlite://PATH or postgres://USER@HOST/DB.\n\
              # Default: ledger.sqlite in data_dir. Keep passwords out of this file\n\
-             # with database_url_file = \"/run/secrets/db-url\".\n{}\n\n\
+             # with database_url_file = \"/run/secrets/db-url\" (used when\n\
+             # database_url is not set).\n{}\n{}\n\n\
              # Address the HTTP API and pages listen on.\nlisten = {}\n\n\
              # Limits: request body bytes, CSV import bytes over HTTP, and how long\n\
              # a write may wait for the ledger's single writer (ms).\n\
@@ -330,6 +331,13 @@ impl Config {
             opt("parent_url", &self.parent_url),
             q(&self.data_dir.display().to_string()),
             opt("database_url", &self.database_url),
+            opt(
+                "database_url_file",
+                &self
+                    .database_url_file
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
             q(&self.listen),
             self.body_bytes_max,
             self.import_bytes_max,
@@ -392,6 +400,29 @@ mod tests {
             matches!(e, Err(ConfigError::Parse { .. })),
             "unknown fields are refused"
         );
+    }
+
+    #[test]
+    fn a_database_url_file_is_written_and_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://fund:s3cret@db/fundsync\n").expect("write");
+        let mut c = sample();
+        c.database_url = None;
+        c.database_url_file = Some(secret.clone());
+        let text = c.to_commented_toml();
+        assert!(
+            !text.contains("s3cret"),
+            "the password stays in its file: {text}"
+        );
+        let back = Config::parse(&text, Path::new("x.toml"), |_| None).expect("parses");
+        assert_eq!(back.database_url_file, Some(secret));
+        assert_eq!(
+            back.database_url().expect("reads the file"),
+            "postgres://fund:s3cret@db/fundsync"
+        );
+        std::fs::remove_file(dir.path().join("db-url")).expect("rm");
+        assert!(matches!(back.database_url(), Err(ConfigError::Read { .. })));
     }
 
     #[test]

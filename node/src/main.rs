@@ -47,11 +47,19 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The ledger database, sqlite://PATH or postgres://… [default: SQLite in the data dir].
-        #[arg(long)]
+        #[arg(long, conflicts_with = "database_url_file")]
         database_url: Option<String>,
+        /// A file holding the database URL (with its password), e.g. a mounted
+        /// secret; the configuration names the file, never the password.
+        #[arg(long)]
+        database_url_file: Option<PathBuf>,
         /// Address for the API and pages.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Address where this node's children connect for sync (mutual TLS)
+        /// [default: 127.0.0.1:7443; counties have no children].
+        #[arg(long)]
+        sync_listen: Option<String>,
         /// Where to write the configuration.
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
@@ -198,7 +206,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             parent_url,
             data_dir,
             database_url,
+            database_url_file,
             listen,
+            sync_listen,
             config,
         } => {
             if config.exists() {
@@ -217,7 +227,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.parent_code = parent_code;
             cfg.parent_url = parent_url;
             cfg.database_url = database_url;
+            // Absolute, so `serve` finds it from whatever directory it starts in.
+            cfg.database_url_file = database_url_file
+                .map(|p| std::path::absolute(&p))
+                .transpose()
+                .context("resolving --database-url-file")?;
             cfg.listen = listen;
+            if let Some(s) = sync_listen {
+                cfg.sync_listen = s;
+            }
             if let Some(d) = data_dir {
                 cfg.data_dir = d;
             }
