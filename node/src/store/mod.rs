@@ -63,6 +63,16 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn numbered_placeholders(&self) -> bool;
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
+    /// Statements run on every new read connection, after `connection_setup`.
+    fn read_connection_setup(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// How long a pooled connection may sit unused before it is closed.
+    /// An embedded engine's connections hold its page caches, so closing
+    /// them is what gives an idle node's memory back.
+    fn idle_close_ms(&self) -> u64 {
+        600_000
+    }
     /// A statement run in the background after write commits, if the engine
     /// needs one (SQLite: folding the WAL into the database file).
     fn after_commit(&self) -> Option<&'static str> {
@@ -119,14 +129,15 @@ impl Db {
         let options: AnyConnectOptions = url.parse()?;
         let options = options.disable_statement_logging();
         let setup = dialect.connection_setup();
-        let pool = |n: u32, wait_ms: u64| {
+        let pool = |n: u32, wait_ms: u64, extra: &'static [&'static str]| {
             AnyPoolOptions::new()
                 .max_connections(n)
                 .min_connections(0)
+                .idle_timeout(Duration::from_millis(dialect.idle_close_ms()))
                 .acquire_timeout(Duration::from_millis(wait_ms))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
-                        for s in setup {
+                        for s in setup.iter().chain(extra) {
                             sqlx::query(s).execute(&mut *conn).await?;
                         }
                         Ok(())
@@ -135,13 +146,17 @@ impl Db {
         };
         // The writer first: it creates the SQLite file and switches it to WAL
         // before any reader opens it.
-        let write = pool(1, limits.write_wait_ms)
+        let write = pool(1, limits.write_wait_ms, &[])
             .connect_with(options.clone())
             .await?;
         dialect.migrator().run(&write).await?;
-        let read = pool(dialect.read_connections(), limits.read_wait_ms)
-            .connect_with(options)
-            .await?;
+        let read = pool(
+            dialect.read_connections(),
+            limits.read_wait_ms,
+            dialect.read_connection_setup(),
+        )
+        .connect_with(options)
+        .await?;
         let committed = dialect.after_commit().map(|sql| {
             let notify = Arc::new(Notify::new());
             tokio::spawn(after_commit_task(read.clone(), sql, notify.clone()));

@@ -51,6 +51,18 @@ impl Dialect for Sqlite {
     fn read_connections(&self) -> u32 {
         4
     }
+    fn read_connection_setup(&self) -> &'static [&'static str] {
+        // Reads are point lookups and small aggregates over `payment_daily`;
+        // the writer keeps the large cache (`connection_setup`) that bulk
+        // imports and replication need. Four readers at 32 MiB each kept an
+        // idle region at 47 MiB resident.
+        &["PRAGMA cache_size = -4096"]
+    }
+    fn idle_close_ms(&self) -> u64 {
+        // A connection's page cache is freed only when it closes; reopening
+        // a SQLite file costs well under a millisecond.
+        5_000
+    }
     fn after_commit(&self) -> Option<&'static str> {
         Some("PRAGMA wal_checkpoint(PASSIVE)")
     }

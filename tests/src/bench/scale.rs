@@ -444,7 +444,18 @@ pub async fn scale(bin: &Path, prefectures: usize, per: usize, payments: u64) ->
          county at once",
         tree.len()
     );
-    let root = tempfile::Builder::new().prefix("fsb-scale").tempdir()?;
+    // FUNDSYNC_BENCH_KEEP=1 keeps every node's data dir and serve.log.
+    let keep = std::env::var_os("FUNDSYNC_BENCH_KEEP").is_some();
+    let root = tempfile::Builder::new()
+        .prefix("fsb-scale")
+        .disable_cleanup(keep)
+        .tempdir()?;
+    if keep {
+        println!(
+            "keeping the nodes' directories in {}",
+            root.path().display()
+        );
+    }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .build()?;
