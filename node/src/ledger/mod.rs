@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod query;
+pub mod relay;
 pub mod replica;
 pub mod work;
 
@@ -37,6 +38,8 @@ pub struct Ledger {
     db: Db,
     me: Arc<Identity>,
     clock: Arc<dyn Clock>,
+    /// Descendants' entries just received, for the pusher to relay.
+    relay: relay::RelayCache,
 }
 
 impl Ledger {
@@ -133,6 +136,7 @@ impl Ledger {
             db,
             me: Arc::new(me),
             clock,
+            relay: relay::RelayCache::default(),
         })
     }
 
@@ -146,6 +150,11 @@ impl Ledger {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Descendants' entries just received and committed, not yet relayed.
+    pub fn relay_cache(&self) -> &relay::RelayCache {
+        &self.relay
     }
 
     /// Starts a write transaction; see [`Work`].

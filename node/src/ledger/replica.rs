@@ -416,8 +416,15 @@ impl Ledger {
             &KeyMap(keys),
         )?;
         let applied = verified.new.len();
+        // A node with a parent relays what it applies; keep a copy of the
+        // new entries so its pusher need not read them back.
+        let relaying = self.identity().parent.is_some();
+        let mut copies: Vec<Entry> = Vec::new();
         for (entry, hash, body) in verified.new {
             work.check_replicated(&entry, &body).await?;
+            if relaying {
+                copies.push(entry.clone());
+            }
             work.apply(entry, hash, body).await?;
         }
         for sc in &verified.checkpoints {
@@ -445,6 +452,9 @@ impl Ledger {
             });
         }
         work.commit().await?;
+        if relaying {
+            keep_for_relay(self, &origins, &heads, copies, &verified.checkpoints);
+        }
         Ok(UpReceipt {
             applied,
             duplicates: verified.duplicates,
@@ -687,5 +697,39 @@ pub fn batch_limits(entries_max: usize, bytes_max: usize) -> BatchLimits {
         entries_max,
         bytes_max,
         ..BatchLimits::default()
+    }
+}
+
+/// Hands the runs a committed `receive_up` applied to the relay cache, one
+/// per origin, each under the checkpoint that ends it.
+fn keep_for_relay(
+    ledger: &Ledger,
+    origins: &[NodeCode],
+    before: &HashMap<NodeCode, fundsync_protocol::Head>,
+    mut copies: Vec<Entry>,
+    checkpoints: &[SignedCheckpoint],
+) {
+    for &o in origins {
+        let run: Vec<Entry> = {
+            let (mine, rest): (Vec<Entry>, Vec<Entry>) =
+                copies.into_iter().partition(|e| e.origin == o);
+            copies = rest;
+            mine
+        };
+        let (Some(head), Some(cp)) = (
+            before.get(&o),
+            checkpoints.iter().find(|c| c.checkpoint.origin == o),
+        ) else {
+            continue;
+        };
+        if run.is_empty() {
+            continue;
+        }
+        ledger.relay_cache().keep(super::relay::Relayed {
+            origin: o,
+            after: head.seq,
+            entries: std::sync::Arc::new(run),
+            checkpoint: cp.clone(),
+        });
     }
 }

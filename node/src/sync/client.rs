@@ -333,9 +333,13 @@ impl Link {
     async fn push_loop(self, mut stop: watch::Receiver<bool>) {
         let mut changes = self.ledger.db().changes();
         let mut remote: Option<HashMap<NodeCode, u64>> = None;
+        // The batch after the one in flight, read while the parent applies
+        // that one, and the parent's heads it was read for.
+        let mut ready: Option<(Batch, HashMap<NodeCode, u64>)> = None;
         while !*stop.borrow() {
             let step: Result<bool, LinkError> = async {
                 if remote.is_none() {
+                    ready = None;
                     let heads = self.parent_heads().await?;
                     let known = heads.clone();
                     self.health.update(|s| s.remote_heads = known);
@@ -344,15 +348,31 @@ impl Link {
                 let Some(r) = remote.as_mut() else {
                     return Ok(false);
                 };
-                let Some(batch) =
-                    next_up_batch(&self.ledger, &self.key, r, self.limits.batch_entries_max)
-                        .await?
-                else {
-                    return Ok(false);
+                let max = self.limits.batch_entries_max;
+                let batch = match ready.take() {
+                    Some((b, assumed)) if assumed == *r => b,
+                    _ => match next_up_batch(&self.ledger, &self.key, r, max).await? {
+                        Some(b) => b,
+                        None => return Ok(false),
+                    },
                 };
-                let receipt = self.push(&batch).await?;
+                // Read the next batch as if this one lands whole; it is used
+                // only if the parent's receipt says it did.
+                let mut assumed = r.clone();
+                for cp in &batch.checkpoints {
+                    let seq = assumed.entry(cp.checkpoint.origin).or_insert(0);
+                    *seq = (*seq).max(cp.checkpoint.seq);
+                }
+                let (receipt, next) = tokio::join!(
+                    self.push(&batch),
+                    next_up_batch(&self.ledger, &self.key, &assumed, max)
+                );
+                let receipt = receipt?;
                 for h in &receipt.heads {
                     r.insert(h.origin, h.seq);
+                }
+                if let Ok(Some(next)) = next {
+                    ready = Some((next, assumed));
                 }
                 let n = u64::try_from(receipt.applied).unwrap_or(0);
                 let known = r.clone();
@@ -474,6 +494,12 @@ pub async fn next_up_batch(
             continue;
         }
         let upto = h.seq.min(theirs.saturating_add(max));
+        if h.origin != me {
+            if let Some(run) = ledger.relay_cache().take(h.origin, theirs, entries_max) {
+                let entries = Arc::unwrap_or_clone(run.entries);
+                return Ok(Some(Batch::new(me, parent, entries, vec![run.checkpoint])));
+            }
+        }
         let stored = if h.origin == me {
             ledger.own_checkpoint_within(theirs, upto).await?
         } else {
