@@ -573,6 +573,29 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
         422,
         "misdirected",
     ));
+    // A payment from an allocation the prefecture does not hold (a node
+    // behind its own parent would meet one): refused until it does.
+    let unheld = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &[payment(
+            "V9",
+            EntryId {
+                origin: code("652800"),
+                seq: 9_999,
+            },
+            "P0",
+            "1",
+        )],
+    );
+    cases.push((
+        "payment from an allocation not held here",
+        signed(unheld, &key).encode(),
+        "1",
+        409,
+        "not_yet_held",
+    ));
     // A gap: the next entry is skipped.
     let gap = chain("652822", county_head.seq + 2, Hash([7; 32]), &good_bodies);
     cases.push(("gap", signed(gap, &key).encode(), "1", 409, "gap"));
