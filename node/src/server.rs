@@ -68,6 +68,7 @@ pub async fn run(
     let enrolled = files.chain().exists();
     let mut tasks = tokio::task::JoinSet::new();
     let mut link_health = None;
+    let mut own_chain = None;
     if enrolled {
         let tls = files.load_node()?;
         let key = Arc::new(crate::sync::load_signing_key(&files.dir)?);
@@ -102,6 +103,7 @@ pub async fn run(
             };
             let link = Link::new(ledger.clone(), key, &tls, url, limits)?;
             link_health = Some(link.health());
+            own_chain = Some(link.own_chain_checked());
             let s = stop.clone();
             tasks.spawn(async move {
                 link.run(s, reporter).await;
@@ -117,7 +119,7 @@ pub async fn run(
     if cfg.warnings.enabled {
         let (l, w, s) = (ledger.clone(), cfg.warnings.clone(), stop.clone());
         tasks.spawn(async move {
-            crate::warnings::run(l, w, s).await;
+            crate::warnings::run(l, w, s, own_chain).await;
             Ok(())
         });
     }

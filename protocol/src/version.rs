@@ -15,6 +15,11 @@
 //! - A release that introduces version N+1 keeps N in `SUPPORTED_VERSIONS` for
 //!   as long as any peer may still speak N, and keeps sending N until its
 //!   peers are known to accept N+1.
+//! - A new request path that changes nothing in the existing ones is not a
+//!   new version: an older peer answers it with 404, and the caller treats
+//!   that as "not supported here" (so `GET /sync/v1/own`, by which a child
+//!   restored from a backup takes its entries back, came without a bump; a
+//!   child facing an older parent refuses to push instead, with that reason).
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 1;

@@ -23,10 +23,12 @@ Scenarios (each prints PASS or FAIL, then `N passed, M failed`):
              the region (PostgreSQL) while it receives them: both restart and
              converge, nothing lost or doubled
   restore    a county restored from an old backup (deploy/backup) holds an
-             older journal than its parent; its new entries reuse sequence
-             numbers; the parent refuses them as a fork, visible in the
-             county's /sync/link and the parent's sync_alarms, and nothing of
-             the fork reaches the region
+             older journal than its parent: it takes its own entries back from
+             the parent, nothing lost or counted twice, and goes on; restored
+             again and written to while cut off, its journal then differs from
+             the parent's copy: it pushes nothing, says so in /sync/link and
+             raises a fork alarm in its own sync_alarms, and nothing of it
+             reaches the parent or the region
 
 Environment: FUNDSYNC_IT_PROJECT (compose project name, default
 fundsync-it-<pid>), FUNDSYNC_IT_KEEP=1 (leave the cluster up for a look).
@@ -619,80 +621,116 @@ class Test:
         self.notes.append(f"kill {victim}: {watcher} held {seen - before} of {rows} new entries "
                           f"of {county} at the kill")
 
-    def restore(self):
+    def restore_backup(self, svc, ledger, backup):
+        """Stops `svc` and puts `backup` back in place of its ledger, with the
+        commands of deploy/README.md. Leaves it stopped."""
         c = self.c
-        county, svc, pref = "652823", "county-652823", "prefecture-652800"
-        ledger, backup = "/var/lib/fundsync/ledger.sqlite", "/var/lib/fundsync/backup-it.sqlite"
-        script = (ROOT / "deploy/backup/sqlite-backup.sh").read_bytes()
-        out = c.dexec(svc, "bash", "-s", "--", ledger, backup, input=script).stdout.decode()
-        log(out.strip())
-        k = int(c.dexec(svc, "sqlite3", "-readonly", backup,
-                        f"SELECT MAX(seq) FROM journal WHERE origin = '{county}'").stdout)
-        paid_at_backup = c.paid(svc).get(county, Decimal(0))
-        # Entries after the backup, which reach the parent and the region.
-        for _ in range(10):
-            self.pay(county, "3.33")
-        c.converged()
-        # Stop, restore the old file in the stopped node's volume, start: the
-        # commands of deploy/README.md.
         c.compose("stop", svc)
-        # With the county stopped, what its parent and the region hold of it
-        # no longer moves (health reports are entries too).
-        n, n_hash = c.heads(pref)[county]
-        ensure(n >= k + 10, f"the parent holds {county}@{n}, the backup {county}@{k}")
-        region_before = eventually(f"the region holding {county}@{n}", ARRIVE_S,
-                                   lambda: (lambda h: h if h == (n, n_hash) else None)(
-                                       c.heads("region").get(county)))
         script = (ROOT / "deploy/backup/sqlite-restore.sh").read_bytes()
         out = c.compose("run", "--rm", "-T", "--no-deps", "--entrypoint", "bash", svc, "-s", "--",
                         "--force", backup, ledger, input=script)
         ensure("restored " in out, f"sqlite-restore.sh: {out}")
         log(next(line for line in out.splitlines() if line.startswith("restored ")))
+
+    def take_backup(self, svc, county, ledger, backup):
+        """A live backup of `svc`'s ledger (deploy/backup); returns its own seq in it."""
+        c = self.c
+        script = (ROOT / "deploy/backup/sqlite-backup.sh").read_bytes()
+        out = c.dexec(svc, "bash", "-s", "--", ledger, backup, input=script).stdout.decode()
+        log(out.strip())
+        return int(c.dexec(svc, "sqlite3", "-readonly", backup,
+                           f"SELECT MAX(seq) FROM journal WHERE origin = '{county}'").stdout)
+
+    def stopped_heads(self, svc, county, pref):
+        """With `svc` stopped, what its parent holds of it (which no longer
+        moves: health reports are entries too), once the region holds the same."""
+        c = self.c
+        n, n_hash = c.heads(pref)[county]
+        eventually(f"the region holding {county}@{n}", ARRIVE_S,
+                   lambda: c.heads("region").get(county) == (n, n_hash))
+        return n, n_hash
+
+    def restore(self):
+        c = self.c
+        county, svc, pref = "652823", "county-652823", "prefecture-652800"
+        ledger, backup = "/var/lib/fundsync/ledger.sqlite", "/var/lib/fundsync/backup-it.sqlite"
+        fork_alarms = (f"SELECT COUNT(*) FROM sync_alarms WHERE peer = '{county}' "
+                       f"AND kind = 'fork'")
+        alarms_before = int(self.sql(pref, fork_alarms) or 0)
+
+        # 1. Restored from an old backup: it takes back what its parent holds.
+        k = self.take_backup(svc, county, ledger, backup)
+        for _ in range(10):
+            self.pay(county, "3.33")
+        c.converged()
+        c.compose("stop", svc)
+        n, _ = self.stopped_heads(svc, county, pref)
+        ensure(n >= k + 10, f"the parent holds {county}@{n}, the backup {county}@{k}")
+        self.restore_backup(svc, ledger, backup)
         c.compose("start", svc)
         c.wait_healthy([svc])
-        h0 = c.head_seq(svc, county)
-        ensure(h0 < n, f"after the restore {county} is at {h0}, not behind its parent's {n}")
-        ensure(c.paid(svc).get(county) == paid_at_backup,
-               f"the restored county counts {c.paid(svc).get(county)}, at the backup {paid_at_backup}")
-        log(f"restored {county}: its journal ends at seq {h0}; its parent holds it up to seq {n}")
-        # New entries reuse the sequence numbers the parent already holds.
-        # After each, watch the link for a while (an observation window, not
-        # a wait for readiness): does anything object while seq <= n?
-        quiet, first_refused = [], None
-        while first_refused is None or c.head_seq(svc, county) <= n:
+        recovered = eventually(f"{county} taking back {county}@{k + 1}..{n}", ARRIVE_S,
+                               lambda: (lambda r: r if r >= n - k else None)(
+                                   c.link(svc).get("entries_recovered") or 0))
+        log(f"restored {county} to seq {k} while 652800 held seq {n}: took back {recovered} entries")
+        c.converged()
+        self.assert_totals()
+        self.pay(county, "1.11")
+        c.converged()
+        self.assert_totals()
+        ensure(int(self.sql(pref, fork_alarms) or 0) == alarms_before,
+               f"a fork alarm for {county} at 652800 after a clean restore")
+
+        # 2. Restored, then written to before it reconnects: refused clearly,
+        #    nothing of it reaches the parent or the region.
+        k2 = self.take_backup(svc, county, ledger, backup)
+        for _ in range(5):
+            self.pay(county, "2.22")
+        c.converged()
+        c.compose("stop", svc)
+        n2, n2_hash = self.stopped_heads(svc, county, pref)
+        region_before = c.heads("region")[county]
+        self.restore_backup(svc, ledger, backup)
+        cid = c.cid(svc)
+        nets = json.loads(c.inspect(svc, "{{json .NetworkSettings.Networks}}"))
+        ensure(nets, f"{svc} is on no network")
+        for net in nets:
+            run(["docker", "network", "disconnect", net, cid])
+        try:
+            c.compose("start", svc)
+            c.wait_healthy([svc])
             self.pay(county, "9.99", "R", counted=False)
-            seq = c.head_seq(svc, county)
-
-            def refused():
-                return "fork" in (c.link(svc).get("last_error") or "")
-
-            try:
-                eventually("", 3 if seq <= n else ARRIVE_S, refused, 0.5)
-                first_refused = first_refused or seq
-            except CheckFailed:
-                ensure(seq <= n, f"{county} at seq {seq} > {n}: no fork refused within {ARRIVE_S}s")
-                quiet.append(seq)
-        err = eventually(f"{county}'s link refusing the fork", ARRIVE_S,
-                         lambda: (lambda e: e if e and "fork" in e else None)(
+            ensure(c.head_seq(svc, county) == k2 + 1,
+                   f"{county} at {c.head_seq(svc, county)} after the restore and one payment, "
+                   f"expected {k2 + 1}")
+        finally:
+            for net in nets:
+                run(["docker", "network", "connect", "--alias", svc, net, cid], check=False)
+        log(f"{county} restored to seq {k2} (652800 holds {n2}), one payment recorded offline, "
+            f"reconnected")
+        want = f"diverges from the parent's copy at seq {k2 + 1}"
+        err = eventually(f"{county}'s link refusing to push", ARRIVE_S,
+                         lambda: (lambda e: e if e and want in e else None)(
                              c.link(svc).get("last_error")))
         log(f"{county} /sync/link last_error: {err}")
-        alarms = eventually(f"a fork alarm for {county} at 652800", ARRIVE_S,
-                            lambda: self.sql(pref, "SELECT kind || ': ' || message FROM sync_alarms "
-                                                   f"WHERE peer = '{county}' AND kind = 'fork'") or None)
-        log(f"652800 sync_alarms: {alarms.splitlines()[0]}")
-        ensure("409" in err, f"the refusal is not a 409 conflict: {err}")
-        # Nothing of the fork was applied above the county.
-        ensure(c.heads(pref)[county] == (n, n_hash), f"652800's copy of {county} changed")
+        ensure(c.link(svc).get("diverged_at") == k2 + 1, f"{county} link: {c.link(svc)}")
+        alarm = eventually(f"a fork alarm at {county} itself", ARRIVE_S,
+                           lambda: self.sql(svc, "SELECT kind || ': ' || message FROM sync_alarms "
+                                                 "WHERE peer = '652800' AND kind = 'fork'") or None)
+        log(f"{county} sync_alarms: {alarm.splitlines()[0]}")
+        # Nothing of it was even sent: the parent and the region are unchanged.
+        ensure(c.heads(pref)[county] == (n2, n2_hash), f"652800's copy of {county} changed")
         ensure(c.heads("region")[county] == region_before, f"the region's copy of {county} changed")
+        ensure(int(self.sql(pref, fork_alarms) or 0) == alarms_before,
+               f"652800 saw {county}'s divergent entries")
+        ensure(c.head_seq(svc, county) == k2 + 1, f"{county} wrote more of its own accord")
         self.assert_totals([c_ for c_ in COUNTIES if c_ != county])
         at_region = c.paid("region").get(county)
         ensure(at_region == self.expected_paid[county],
                f"the region counts {at_region} paid by {county}, expected {self.expected_paid[county]}")
-        quiet_text = (f"its new entries at seq {quiet[0]}..{quiet[-1]} (reusing numbers the parent "
-                      f"holds) drew no error anywhere; " if quiet else "")
-        self.notes.append(f"restore: {county} restored to seq {h0} while 652800 held seq {n}; "
-                          f"{quiet_text}refused as a fork once its journal reached seq "
-                          f"{first_refused}: {err}")
+        self.notes.append(f"restore: {county} restored to seq {k} while 652800 held seq {n} took "
+                          f"back {recovered} entries; restored to seq {k2} and written to offline, "
+                          f"it was refused: {err}")
 
 
 def main():
@@ -720,7 +758,8 @@ def main():
                 lambda: t.kill_mid_sync("county-652822", "county-652822", "prefecture-652800", 2000))
         t.check("kill: SIGKILL of the region (PostgreSQL) mid-receive; converges, counted once",
                 lambda: t.kill_mid_sync("region", "county-652823", "region", 2000))
-        t.check("restore: a county restored from an old backup is refused as a fork", t.restore)
+        t.check("restore: a restored county takes its entries back; one written to after the "
+                "restore is refused as a fork before it sends anything", t.restore)
     except KeyboardInterrupt as e:
         t.results.append(("interrupted", False, str(e)))
     finally:

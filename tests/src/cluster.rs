@@ -48,6 +48,61 @@ impl ClusterNode {
     }
 }
 
+/// A copy of a stopped node's database, as `deploy/backup` makes one.
+#[derive(Debug)]
+pub enum Backup {
+    /// The SQLite files (database, and WAL if any), copied into a directory.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database copied from the node's.
+    Postgres(String),
+}
+
+const SQLITE_FILES: [&str; 3] = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"];
+
+impl ClusterNode {
+    /// Copies the database of this stopped node ([`Cluster::stop`]).
+    pub async fn backup(&self) -> anyhow::Result<Backup> {
+        match &self._pg {
+            Some(pg) => Ok(Backup::Postgres(pg.copy().await?)),
+            None => {
+                let dir = self.cfg.data_dir.clone();
+                let to = dir.with_extension(format!(
+                    "backup-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_nanos()
+                ));
+                std::fs::create_dir_all(&to)?;
+                for f in SQLITE_FILES {
+                    if dir.join(f).exists() {
+                        std::fs::copy(dir.join(f), to.join(f))?;
+                    }
+                }
+                Ok(Backup::Sqlite(to))
+            }
+        }
+    }
+
+    /// Puts `backup` back in place of this stopped node's database, as
+    /// `deploy/backup`'s restore does; certificates and keys stay.
+    pub async fn restore(&self, backup: &Backup) -> anyhow::Result<()> {
+        match (backup, &self._pg) {
+            (Backup::Postgres(name), Some(pg)) => pg.restore(name).await,
+            (Backup::Sqlite(from), None) => {
+                let dir = &self.cfg.data_dir;
+                for f in SQLITE_FILES {
+                    let _ = std::fs::remove_file(dir.join(f));
+                    if from.join(f).exists() {
+                        std::fs::copy(from.join(f), dir.join(f))?;
+                    }
+                }
+                Ok(())
+            }
+            _ => bail!("a backup of another engine"),
+        }
+    }
+}
+
 /// A running tree of nodes.
 #[derive(Debug)]
 pub struct Cluster {

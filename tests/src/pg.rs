@@ -76,6 +76,71 @@ impl TestDb {
             .with_context(|| format!("connecting to test database {}", self.name))
     }
 
+    /// Copies the database, as a backup, into a new one; returns its name.
+    /// Nobody may be connected to it (PostgreSQL copies from a template).
+    pub async fn copy(&self) -> anyhow::Result<String> {
+        let copy = unique_db_name()?;
+        self.admin_from_template(
+            &self.name,
+            &format!("CREATE DATABASE {copy} TEMPLATE {}", self.name),
+        )
+        .await?;
+        Ok(copy)
+    }
+
+    /// Replaces the database with a copy of `backup` (made by [`TestDb::copy`]),
+    /// as restoring a backup does. Nobody may be connected to `backup`.
+    pub async fn restore(&self, backup: &str) -> anyhow::Result<()> {
+        self.admin(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .await?;
+        self.admin_from_template(
+            backup,
+            &format!("CREATE DATABASE {} TEMPLATE {backup}", self.name),
+        )
+        .await
+    }
+
+    /// Runs a `CREATE DATABASE … TEMPLATE template`. The template must have
+    /// no sessions: those of a pool just closed may still be ending, and an
+    /// autovacuum worker may have connected to it. Such sessions are ended
+    /// and the statement tried again, for 30 s at most.
+    async fn admin_from_template(&self, template: &str, sql: &str) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.admin(sql).await {
+                Err(e)
+                    if format!("{e:#}").contains("is being accessed by other users")
+                        && tokio::time::Instant::now() < until =>
+                {
+                    self.admin(&format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{template}' AND pid <> pg_backend_pid()"
+                    ))
+                    .await?;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Runs `sql` on the server's administrative connection. Names in it
+    /// come from [`unique_db_name`] only, so they need no quoting.
+    async fn admin(&self, sql: &str) -> anyhow::Result<()> {
+        let mut conn = PgConnection::connect(&self.admin_url)
+            .await
+            .with_context(|| format!("connecting to the test server at {}", self.admin_url))?;
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("running {sql}"))?;
+        conn.close().await.ok();
+        Ok(())
+    }
+
     /// Drops the database now, disconnecting anyone still connected to it.
     pub async fn drop_db(self) -> anyhow::Result<()> {
         let mut conn = PgConnection::connect(&self.admin_url)

@@ -93,6 +93,11 @@ pub enum LedgerError {
     WrongNode { stored: String, configured: String },
     #[error("the database has not been initialised: run `fundsync init`")]
     NotInitialised,
+    #[error(
+        "entry {entry} refers to allocation {allocation}, which this node does not hold yet \
+         (it is behind its own parent?); the entry is taken once this node holds the allocation"
+    )]
+    NotYetHeld { entry: EntryId, allocation: EntryId },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -133,6 +138,7 @@ impl LedgerError {
             UnknownWarning(_) => "unknown_warning",
             WarningNode { .. } => "not_a_child",
             Misdirected { .. } => "misdirected",
+            NotYetHeld { .. } => "not_yet_held",
             WrongNode { .. } | NotInitialised => "misconfigured",
             Store(_) => "internal",
         }

@@ -373,8 +373,47 @@ impl Ledger {
                 peer,
             });
         }
-        let me = self.identity().code;
         let peer_level = under_level(self, peer);
+        self.receive_verified(batch, |o| o == peer || peer.contains(peer_level, &o), &[])
+            .await
+    }
+
+    /// Verifies this node's own entries as its parent sent them back (the
+    /// parent holds more of this node's chain than this node does: it was
+    /// restored from an old backup) and applies them, all or nothing, through
+    /// the same checks and [`super::Work::apply`] as any received batch. They
+    /// must extend this node's own head, and the checkpoint covering them must
+    /// be signed with one of this node's keys: a registered one, or one of
+    /// `own_keys` (the key it signs with now, which the restored ledger may
+    /// not have registered yet). The parent cannot make up or alter any of it.
+    pub async fn receive_own(
+        &self,
+        batch: &Batch,
+        own_keys: &[VerifyingKey],
+    ) -> Result<UpReceipt, ReplicaError> {
+        let me = self.identity().code;
+        let parent = self.identity().parent.ok_or(LedgerError::NotTopNode)?;
+        if batch.from != parent {
+            return Err(ReplicaError::WrongSender {
+                claimed: batch.from,
+                peer: parent,
+            });
+        }
+        let extra: Vec<(NodeCode, VerifyingKey)> = own_keys.iter().map(|k| (me, *k)).collect();
+        self.receive_verified(batch, |o| o == me, &extra).await
+    }
+
+    /// Verifies `batch` (its origins limited by `may_send`, its checkpoints
+    /// checked against the origins' registered keys and `extra_keys`) against
+    /// the heads held now, and applies its new entries, their checkpoints and
+    /// the new heads in one transaction.
+    async fn receive_verified(
+        &self,
+        batch: &Batch,
+        may_send: impl Fn(NodeCode) -> bool,
+        extra_keys: &[(NodeCode, VerifyingKey)],
+    ) -> Result<UpReceipt, ReplicaError> {
+        let me = self.identity().code;
         let mut origins: Vec<NodeCode> = Vec::new();
         for e in &batch.entries {
             if !origins.contains(&e.origin) {
@@ -384,6 +423,9 @@ impl Ledger {
         let mut work = self.begin().await?;
         let mut heads = HashMap::new();
         let mut keys = HashMap::new();
+        for &(o, k) in extra_keys {
+            keys.insert((o, KeyId::of(&k)), k);
+        }
         for &o in &origins {
             heads.insert(o, work.head(o).await?);
             let rows = sqlx::query("SELECT key_id, public_key FROM node_keys WHERE origin = $1")
@@ -406,7 +448,7 @@ impl Ledger {
         let verified = verify_batch(
             batch,
             me,
-            |o| o == peer || peer.contains(peer_level, &o),
+            may_send,
             |o| {
                 heads
                     .get(&o)
@@ -460,6 +502,42 @@ impl Ledger {
             duplicates: verified.duplicates,
             heads: after,
         })
+    }
+
+    /// What this node holds of its child `child`'s own chain after seq
+    /// `after`, as a batch to the child: the entries up to a checkpoint the
+    /// child signed (the furthest within about `max` entries that
+    /// [`Ledger::relay_checkpoint`] allows), with that checkpoint. Empty when
+    /// this node holds nothing after `after`. A child restored from an old
+    /// backup recovers its own entries from it ([`Ledger::receive_own`]).
+    pub async fn own_entries_of(
+        &self,
+        child: NodeCode,
+        after: u64,
+        max: usize,
+    ) -> Result<Batch, LedgerError> {
+        let me = self.identity().code;
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        let Some(cp) = self.relay_checkpoint(child, after, max).await? else {
+            return Ok(Batch::new(me, child, Vec::new(), Vec::new()));
+        };
+        let entries = self.entries(child, after, cp.checkpoint.seq).await?;
+        Ok(Batch::new(me, child, entries, vec![cp]))
+    }
+
+    /// The hash of entry `seq` of `origin`, if this node holds it.
+    pub async fn entry_hash(
+        &self,
+        origin: NodeCode,
+        seq: u64,
+    ) -> Result<Option<Hash>, LedgerError> {
+        let h: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT hash FROM journal WHERE origin = $1 AND seq = $2")
+                .bind(origin.as_str())
+                .bind(to_i64(seq)?)
+                .fetch_optional(self.db().read())
+                .await?;
+        h.map(|b| hash_of(&b, "journal hash")).transpose()
     }
 
     /// The next run of this node's down stream to `child` after position

@@ -709,6 +709,14 @@ impl<'l> Work<'l> {
     /// the origin enforced the money rules when it did; this refuses what no
     /// honest origin in its place could have written: money or keys moving
     /// up or sideways, funds "from the centre" registered below the top.
+    ///
+    /// It also refuses, for now, an entry that draws on an allocation this
+    /// node does not hold yet: applied, it would leave that allocation's
+    /// running sums without it when the allocation arrives. In a healthy tree
+    /// the allocation always comes first (a node pushes its own chain before
+    /// its children's, and holds what it issued); it can be missing only at a
+    /// node behind its own parent, such as one restored from an old backup,
+    /// which takes the entry again once it has caught up.
     pub(crate) async fn check_replicated(
         &mut self,
         entry: &Entry,
@@ -744,6 +752,19 @@ impl<'l> Work<'l> {
             let rotation = matches!(body, Body::KeyRegistered(_)) && child == o;
             if !rotation && parent_of(self.node(child).await?) != Some(o) {
                 return refuse(format!("{rule}; {child} is not a child of {o}"));
+            }
+        }
+        let drawn = match body {
+            Body::PaymentRecorded(b) => Some(b.allocation),
+            Body::AllocationIssued(b) => Some(b.source),
+            _ => None,
+        };
+        if let Some(allocation) = drawn {
+            if self.alloc(allocation).await?.is_none() {
+                return Err(LedgerError::NotYetHeld {
+                    entry: entry.id(),
+                    allocation,
+                });
             }
         }
         match body {

@@ -7,12 +7,22 @@
 //! trip. After a failure each loop waits (doubling from `retry_base_ms` up
 //! to `retry_max_ms`, with jitter) and then tries again; a success resets
 //! the delay, so a link that comes back is used at the next attempt.
+//!
+//! Before the pusher sends anything it compares the parent's head of this
+//! node's own chain with the journal here ([`Link::reconcile_own`]). A node
+//! restored from an old backup finds the parent ahead: it takes its own
+//! entries back (`GET /sync/v1/own`), verified against its own head and
+//! keys. A node whose journal differs from the parent's copy (restored, then
+//! written to) pushes nothing more and raises an alarm: reusing sequence
+//! numbers the parent already holds would fork the chain.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fundsync_protocol::{checkpoint_for, Batch, DownBatch, NodeCode, NodeKey, PROTOCOL_VERSION};
+use fundsync_protocol::{
+    checkpoint_for, Batch, DownBatch, Hash, NodeCode, NodeKey, PROTOCOL_VERSION,
+};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -36,6 +46,24 @@ pub enum LinkError {
     },
     #[error("the parent's answer was refused: {0}")]
     BadAnswer(String),
+    #[error(
+        "this node's journal diverges from the parent's copy at seq {seq} (here {}, at the \
+         parent {}): restored from an old backup and written to since? Nothing more is pushed \
+         until an operator resolves it",
+        hash_text(.here),
+        .parent.to_hex()
+    )]
+    Diverged {
+        seq: u64,
+        here: Option<Hash>,
+        parent: Hash,
+    },
+    #[error(
+        "the parent holds this node's own chain up to seq {theirs}, this node only up to seq \
+         {mine} (restored from an old backup?), and the parent cannot send the rest back: {why}; \
+         nothing is pushed until this node holds it"
+    )]
+    CannotRecover { theirs: u64, mine: u64, why: String },
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
     #[error(transparent)]
@@ -49,6 +77,8 @@ impl LinkError {
             LinkError::Transport(_) => "transport",
             LinkError::Refused { code, .. } => code,
             LinkError::BadAnswer(_) => "bad_answer",
+            LinkError::Diverged { .. } => "fork",
+            LinkError::CannotRecover { .. } => "behind",
             LinkError::Ledger(_) => "ledger",
             LinkError::Replica(r) => r.code(),
         }
@@ -79,6 +109,17 @@ pub struct LinkStatus {
     pub peer_version: Option<u16>,
     /// When the parent last held everything this node sends up.
     pub up_caught_up_ms: Option<i64>,
+    /// Whether, since start, this node's own chain has been found to be one
+    /// with the parent's copy of it (after taking back what only the parent
+    /// still had). Until then the node records no entries of its own accord
+    /// (link reports, warnings): they would reuse sequence numbers the parent
+    /// may already hold.
+    pub own_chain_checked: bool,
+    /// Own entries taken back from the parent since start (after a restore).
+    pub entries_recovered: u64,
+    /// The seq at which this node's journal and the parent's copy differ, if
+    /// they do; nothing is pushed meanwhile.
+    pub diverged_at: Option<u64>,
 }
 
 /// A shared, updatable [`LinkStatus`].
@@ -107,6 +148,8 @@ pub struct Link {
     http: reqwest::Client,
     limits: SyncLimits,
     health: LinkHealth,
+    /// `LinkStatus::own_chain_checked`, for tasks that wait for it.
+    own_checked: Arc<watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -145,11 +188,25 @@ impl Link {
             http,
             limits,
             health,
+            own_checked: Arc::new(watch::channel(false).0),
         })
     }
 
     pub fn health(&self) -> LinkHealth {
         self.health.clone()
+    }
+
+    /// Turns true once this node's own chain has been found to be one with
+    /// the parent's copy ([`LinkStatus::own_chain_checked`]); false again
+    /// while it is not.
+    pub fn own_chain_checked(&self) -> watch::Receiver<bool> {
+        self.own_checked.subscribe()
+    }
+
+    fn set_own_checked(&self, checked: bool) {
+        self.own_checked
+            .send_if_modified(|v| std::mem::replace(v, checked) != checked);
+        self.health.update(|s| s.own_chain_checked = checked);
     }
 
     /// Runs the pusher and the puller until `stop` turns true.
@@ -213,6 +270,9 @@ impl Link {
         Ok(())
     }
 
+    /// The parent's heads of this node's subtree, after making sure the
+    /// parent's copy of this node's own chain and the journal here are one
+    /// chain ([`Link::reconcile_own`]).
     async fn parent_heads(&self) -> Result<HashMap<NodeCode, u64>, LinkError> {
         let res = self
             .send(self.request(reqwest::Method::GET, "/sync/v1/heads"))
@@ -221,7 +281,152 @@ impl Link {
             .json()
             .await
             .map_err(|e| LinkError::BadAnswer(e.to_string()))?;
+        let me = self.ledger.identity().code;
+        self.reconcile_own(heads.iter().find(|h| h.origin == me).copied())
+            .await?;
         Ok(heads.into_iter().map(|h| (h.origin, h.seq)).collect())
+    }
+
+    /// Compares the parent's head of this node's own chain (`theirs`) with
+    /// the journal here, before anything is pushed.
+    ///
+    /// - The parent holds a prefix of the journal here (or all of it): the
+    ///   entry at the parent's head must hash as the parent says; pushing
+    ///   then continues after it.
+    /// - The parent holds more: this node was restored from an old backup.
+    ///   It asks for its own entries after its head, batch by batch, and
+    ///   applies them once they verify against its own head and keys
+    ///   ([`Ledger::receive_own`]): nothing lost, nothing counted twice.
+    /// - The chains differ at some seq: [`LinkError::Diverged`]. Nothing is
+    ///   pushed (the parent's own fork check would refuse it anyway).
+    async fn reconcile_own(&self, theirs: Option<HeadView>) -> Result<(), LinkError> {
+        let me = self.ledger.identity().code;
+        let Some(theirs) = theirs.filter(|h| h.seq > 0) else {
+            self.set_own_checked(true);
+            return Ok(());
+        };
+        loop {
+            let mine = self
+                .ledger
+                .heads()
+                .await?
+                .into_iter()
+                .find(|h| h.origin == me)
+                .map_or((0, Hash::ZERO), |h| (h.seq, h.hash));
+            if theirs.seq <= mine.0 {
+                let here = self.ledger.entry_hash(me, theirs.seq).await?;
+                if here != Some(theirs.hash) {
+                    self.set_own_checked(false);
+                    return Err(LinkError::Diverged {
+                        seq: theirs.seq,
+                        here,
+                        parent: theirs.hash,
+                    });
+                }
+                self.set_own_checked(true);
+                return Ok(());
+            }
+            self.set_own_checked(false);
+            let batch = match self.fetch_own(mine.0).await {
+                Err(LinkError::Refused {
+                    status: 404,
+                    message,
+                    ..
+                }) => {
+                    return Err(LinkError::CannotRecover {
+                        theirs: theirs.seq,
+                        mine: mine.0,
+                        why: format!("it runs a release without /sync/v1/own ({message})"),
+                    })
+                }
+                r => r?,
+            };
+            let Some(first) = batch.entries.first() else {
+                return Err(LinkError::CannotRecover {
+                    theirs: theirs.seq,
+                    mine: mine.0,
+                    why: "it sent no entries back".into(),
+                });
+            };
+            // The parent's entry after this node's head names the parent's
+            // hash at this node's head: the two chains differ there.
+            if first.seq == mine.0.saturating_add(1) && first.prev_hash != mine.1 {
+                self.set_own_checked(false);
+                return Err(LinkError::Diverged {
+                    seq: mine.0,
+                    here: Some(mine.1),
+                    parent: first.prev_hash,
+                });
+            }
+            let receipt = match self
+                .ledger
+                .receive_own(&batch, &[self.key.verifying_key()])
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // Entries this node signed cannot fail to verify unless
+                    // the parent altered them (or made them up).
+                    if matches!(
+                        e.code(),
+                        "bad_signature"
+                            | "bad_checkpoint"
+                            | "broken_chain"
+                            | "bad_body"
+                            | "origin_not_allowed"
+                            | "wrong_sender"
+                            | "misaddressed"
+                            | "misdirected"
+                    ) {
+                        self.ledger
+                            .alarm(
+                                self.parent,
+                                e.code(),
+                                &format!("own entries sent back by the parent refused: {e}"),
+                            )
+                            .await;
+                    }
+                    return Err(e.into());
+                }
+            };
+            if receipt.applied == 0 {
+                return Err(LinkError::CannotRecover {
+                    theirs: theirs.seq,
+                    mine: mine.0,
+                    why: "it sent back only entries this node holds".into(),
+                });
+            }
+            let n = u64::try_from(receipt.applied).unwrap_or(0);
+            tracing::warn!(
+                parent = %self.parent,
+                applied = n,
+                after = mine.0,
+                parent_head = theirs.seq,
+                "took back own entries the parent held and this node did not (restored from a backup?)"
+            );
+            self.health
+                .update(|s| s.entries_recovered = s.entries_recovered.saturating_add(n));
+        }
+    }
+
+    /// This node's own entries after `after` as the parent holds them.
+    async fn fetch_own(&self, after: u64) -> Result<Batch, LinkError> {
+        let me = self.ledger.identity().code;
+        let res = self
+            .send(
+                self.request(
+                    reqwest::Method::GET,
+                    &format!("/sync/v1/own?origin={me}&after={after}"),
+                )
+                .timeout(Duration::from_secs(300)),
+            )
+            .await?;
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| LinkError::Transport(error_chain(&e)))?;
+        Ok(Batch::decode(&bytes, &self.limits.batch())
+            .map_err(crate::ledger::replica::ReplicaError::from)?)
     }
 
     async fn push(&self, batch: &Batch) -> Result<UpReceipt, LinkError> {
@@ -336,6 +541,9 @@ impl Link {
         // The batch after the one in flight, read while the parent applies
         // that one, and the parent's heads it was read for.
         let mut ready: Option<(Batch, HashMap<NodeCode, u64>)> = None;
+        // The divergence last raised as an alarm, so a retry does not raise
+        // it again.
+        let mut alarmed: Option<u64> = None;
         while !*stop.borrow() {
             let step: Result<bool, LinkError> = async {
                 if remote.is_none() {
@@ -386,10 +594,12 @@ impl Link {
             match step {
                 Ok(more) => {
                     let now = self.ledger.clock().now_ms();
+                    alarmed = None;
                     self.health.update(|s| {
                         s.last_up_ms = Some(now);
                         s.consecutive_failures = 0;
                         s.last_error = None;
+                        s.diverged_at = None;
                         if !more {
                             s.up_caught_up_ms = Some(now);
                         }
@@ -408,6 +618,14 @@ impl Link {
                 Err(e) => {
                     // Ask the parent where it stands before the next try.
                     remote = None;
+                    if let LinkError::Diverged { seq, .. } = &e {
+                        let seq = *seq;
+                        self.health.update(|s| s.diverged_at = Some(seq));
+                        if alarmed != Some(seq) {
+                            self.ledger.alarm(self.parent, "fork", &e.to_string()).await;
+                            alarmed = Some(seq);
+                        }
+                    }
                     let failures = self.failed("push", &e);
                     tokio::select! {
                         _ = stop.changed() => {}
@@ -439,8 +657,12 @@ impl Link {
                     let now = self.ledger.clock().now_ms();
                     self.health.update(|s| {
                         s.last_down_ms = Some(now);
-                        s.consecutive_failures = 0;
-                        s.last_error = None;
+                        // A divergence stays in view while the down stream
+                        // keeps working.
+                        if s.diverged_at.is_none() {
+                            s.consecutive_failures = 0;
+                            s.last_error = None;
+                        }
                         s.entries_received = s
                             .entries_received
                             .saturating_add(u64::try_from(n).unwrap_or(0));
@@ -521,6 +743,10 @@ pub async fn next_up_batch(
         return Ok(Some(Batch::new(me, parent, entries, vec![cp])));
     }
     Ok(None)
+}
+
+fn hash_text(h: &Option<Hash>) -> String {
+    h.map_or_else(|| "nothing".to_owned(), Hash::to_hex)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

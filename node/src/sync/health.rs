@@ -152,7 +152,14 @@ impl Reporter {
                 _ = tokio::time::sleep(wait) => {}
             }
             wait = every;
-            let report = match measure(&ledger, &health.get(), self.cert_expires_ms).await {
+            let status = health.get();
+            // A report is an entry of this node's own chain: none until the
+            // link has found that chain to be one with the parent's copy (a
+            // node restored from an old backup takes its entries back first).
+            if !status.own_chain_checked {
+                continue;
+            }
+            let report = match measure(&ledger, &status, self.cert_expires_ms).await {
                 Ok(Some(r)) => r,
                 Ok(None) => return,
                 Err(e) => {

@@ -11,6 +11,12 @@
 //! - **Down, long-poll pull** (`GET /sync/v1/down?after=N`): the parent
 //!   answers with its down stream to that child past position N as soon as
 //!   there is something, or a signed "nothing new" when the wait runs out.
+//! - **Own entries back** (`GET /sync/v1/own?origin=C&after=K`): before it
+//!   pushes, the child compares the parent's head of its own chain with its
+//!   journal. If the parent holds more (the child was restored from an old
+//!   backup), the child asks for its own entries after its head and applies
+//!   them once they verify against its own head and keys; if the two chains
+//!   differ, it refuses to push and raises an alarm.
 //! - **Join** (`GET /sync/v1/ca`, `POST /sync/v1/join`): a child with a
 //!   one-time token gets its certificate and has its signing key registered
 //!   ([`enroll`]).

@@ -104,7 +104,7 @@ impl From<ReplicaError> for SyncError {
             );
         }
         let status = match e.code() {
-            "gap" | "fork" | "stream_ahead" => StatusCode::CONFLICT,
+            "gap" | "fork" | "stream_ahead" | "not_yet_held" => StatusCode::CONFLICT,
             "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "wrong_sender" | "origin_not_allowed" | "misaddressed" => StatusCode::FORBIDDEN,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -289,6 +289,7 @@ pub fn router(state: SyncState) -> Router {
         .route("/sync/v1/heads", get(heads))
         .route("/sync/v1/up", post(up))
         .route("/sync/v1/down", get(down))
+        .route("/sync/v1/own", get(own))
         .layer(middleware::from_fn(require_version))
         .layer(DefaultBodyLimit::max(bytes_max))
         .with_state(state)
@@ -457,6 +458,50 @@ async fn down(
         // A revocation cuts a waiting pull off too.
         peer.still_current(&s).await?;
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnQuery {
+    origin: NodeCode,
+    after: u64,
+}
+
+/// A child's own entries after `after`, with the checkpoint it signed over
+/// them, as this node holds them: how a child restored from an old backup
+/// gets back what it had already sent up. Served to the child for its own
+/// chain only; it verifies everything against its own head and keys, so
+/// this node can withhold entries but not alter them.
+async fn own(
+    State(s): State<SyncState>,
+    Child(child, _): Child,
+    q: Result<Query<OwnQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, SyncError> {
+    let Query(q) =
+        q.map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    if q.origin != child {
+        return Err(SyncError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            format!(
+                "{child} may ask for its own entries only, not for those of {}",
+                q.origin
+            ),
+        ));
+    }
+    let batch = s
+        .ledger
+        .own_entries_of(child, q.after, s.limits.batch_entries_max)
+        .await?;
+    tracing::info!(%child, after = q.after, entries = batch.entries.len(), "own entries sent back");
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        batch.encode(),
+    )
+        .into_response())
 }
 
 /// Serves sync on `listener` with `tls` until `shutdown` completes.

@@ -385,7 +385,17 @@ const BURST_WAIT: Duration = Duration::from_secs(10);
 /// `evaluate_every_ms`. Its own commit does not trigger it again; a write
 /// by anyone else during an evaluation does. A failed evaluation is logged;
 /// the next trigger tries again.
-pub async fn run(ledger: Ledger, cfg: WarningsConfig, mut stop: watch::Receiver<bool>) {
+///
+/// With `own_chain` (a node with a parent: [`crate::sync::client::Link::own_chain_checked`]),
+/// nothing is evaluated while it is false: raises and resolutions are entries
+/// of this node's own chain, and must not reuse sequence numbers the parent
+/// holds before a node restored from an old backup has taken its entries back.
+pub async fn run(
+    ledger: Ledger,
+    cfg: WarningsConfig,
+    mut stop: watch::Receiver<bool>,
+    mut own_chain: Option<watch::Receiver<bool>>,
+) {
     let mut changes = ledger.db().changes();
     let every = Duration::from_millis(cfg.evaluate_every_ms.max(EVALUATE_EVERY_MS_MIN));
     let debounce = Duration::from_millis(cfg.debounce_ms);
@@ -424,6 +434,20 @@ pub async fn run(ledger: Ledger, cfg: WarningsConfig, mut stop: watch::Receiver<
                     }
                     _ = tokio::time::sleep(debounce) => break,
                 }
+            }
+        }
+        if let Some(gate) = own_chain.as_mut() {
+            if !*gate.borrow_and_update() {
+                tokio::select! {
+                    _ = stop.wait_for(|v| *v) => return,
+                    r = gate.changed() => {
+                        if r.is_err() {
+                            return;
+                        }
+                    }
+                }
+                again = true;
+                continue;
             }
         }
         again = false;
