@@ -807,7 +807,7 @@ fn keep_for_relay(
             origin: o,
             after: head.seq,
             entries: std::sync::Arc::new(run),
-            checkpoint: cp.clone(),
+            checkpoint: *cp,
         });
     }
 }
