@@ -10,15 +10,18 @@
 #   fundsync/node:<version>    the release binary built on this host
 #                              (deploy/Dockerfile), also tagged :latest
 #
-# Usage: bash deploy/images.sh [--rebuild] [--no-strip]
+# Usage: bash deploy/images.sh [--rebuild] [--no-strip] [--postgres-only]
 #
-# Idempotent: the base and PostgreSQL images are skipped when their tag exists
-# (--rebuild makes them again). The node image is rebuilt every run, which
+# Idempotent: the base image is skipped when its tag exists, the PostgreSQL
+# image when it was built from the files now in deploy/postgres (--rebuild
+# makes both again). The node image is rebuilt every run, which
 # costs nothing when the binary is unchanged: cargo and docker's layer cache
 # both see that. The image's binary has its debug info stripped (symbols kept,
 # so backtraces still name functions; about 12 MB instead of 77 MB); the
 # host's target/release/fundsync keeps the line tables. --no-strip copies it
-# as built. Needs root (debootstrap), docker, and apt reaching its mirror.
+# as built. --postgres-only stops after fundsync/postgres:15: it is all the
+# tests need (scripts/test.sh), and it spares them a release build. Needs root
+# (debootstrap), docker, and apt reaching its mirror.
 #
 # Environment: FUNDSYNC_DEBIAN_MIRROR overrides the mirror read from
 # /etc/apt/sources.list{,.d/*}; FUNDSYNC_DEBIAN_SECURITY_MIRROR the security one.
@@ -35,10 +38,12 @@ usage() {
 
 rebuild=0
 strip_debug=1
+postgres_only=0
 while (($#)); do
     case "$1" in
         --rebuild) rebuild=1 ;;
         --no-strip) strip_debug=0 ;;
+        --postgres-only) postgres_only=1 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -236,13 +241,30 @@ pick_build_network() {
     log "postgres: apt in the build uses the $build_network network"
 }
 
-if ((rebuild)) || ! image_exists "$pg_image"; then
+# The image carries a hash of its build context (Dockerfile, entrypoint), so
+# an image built from older files is rebuilt: the tests depend on the
+# entrypoint's behaviour. Docker's layer cache keeps that quick.
+pg_context_hash="$(cd "$deploy/postgres" && find . -type f -print0 | LC_ALL=C sort -z |
+    xargs -0 sha256sum | sha256sum | cut -c1-16)"
+pg_image_hash() {
+    docker image inspect -f '{{index .Config.Labels "fundsync.context-hash"}}' "$pg_image" 2>/dev/null || true
+}
+if ((rebuild)) || [[ "$(pg_image_hash)" != "$pg_context_hash" ]]; then
+    if image_exists "$pg_image"; then
+        log "postgres: $pg_image is from other files in deploy/postgres; rebuilding"
+    fi
     pick_build_network
     nice -n 15 docker build --network "$build_network" \
         --build-arg "BASE_IMAGE=$base_image" \
+        --label "fundsync.context-hash=$pg_context_hash" \
         -t "$pg_image" "$deploy/postgres"
 else
-    log "postgres: $pg_image exists (--rebuild makes it again)"
+    log "postgres: $pg_image exists and matches deploy/postgres (--rebuild makes it again)"
+fi
+
+if ((postgres_only)); then
+    docker image ls --format '{{.Repository}}:{{.Tag}}  {{.ID}}  {{.Size}}' "$pg_image"
+    exit 0
 fi
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-# Sourced by scripts/test.sh and scripts/with-pg.sh: installs PostgreSQL from
+# Sourced by scripts/with-pg.sh (the benchmarks; the tests start PostgreSQL in a
+# container instead, see scripts/test.sh): installs PostgreSQL from
 # Debian's packages if missing, starts a private throwaway server reachable only
 # through a unix socket in a temp dir, exports FUNDSYNC_TEST_PG_URL, and stops
 # and deletes it on exit (an EXIT trap).

@@ -6,7 +6,10 @@
 # the server listening on all addresses with scram-sha-256 password auth.
 # Each of the three variables may come from a file: POSTGRES_PASSWORD_FILE etc.
 # POSTGRES_INITDB_ARGS adds initdb flags; POSTGRES_HOST_AUTH_METHOD=trust
-# allows no password (tests only).
+# allows no password (tests only). `docker run IMAGE -c fsync=off …` passes
+# server flags, and the first start's log has the official image's shape (the
+# setup server on stdout, the real one on stderr) that testcontainers' wait
+# condition relies on (tests/src/pg.rs).
 set -euo pipefail
 
 log() { printf '[entrypoint] %s\n' "$*" >&2; }
@@ -78,8 +81,13 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
         "$auth" >>"$PGDATA/pg_hba.conf"
     printf "\n# fundsync/postgres entrypoint\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
 
-    # A private server on the socket only while the database is set up.
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w -t 60 start >/dev/null
+    # A private server on the socket only while the database is set up, with
+    # the flags the real one gets. As in the official image its log goes to
+    # stdout, the real server's to stderr: testcontainers' postgres module waits
+    # for "database system is ready to accept connections" on both streams.
+    setup_opts="-c listen_addresses=''"
+    if (($# > 1)); then setup_opts="$(printf '%q ' "${@:2}")$setup_opts"; fi
+    pg_ctl -D "$PGDATA" -o "$setup_opts" -w -t 60 start
     psql=(psql -X -v ON_ERROR_STOP=1 --no-password --username "$POSTGRES_USER" --dbname postgres)
     if [[ "$POSTGRES_DB" != postgres ]]; then
         "${psql[@]}" -q -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
