@@ -1428,6 +1428,10 @@ async fn write_rows(
     journal: &[JournalRow],
     refresh_stats: bool,
 ) -> Result<(), LedgerError> {
+    let (before, after) = dialect.bulk_insert_around();
+    for s in before {
+        sqlx::query(s).execute(&mut *conn).await?;
+    }
     const PAY_COLS: usize = 7;
     let per = (bind_max / PAY_COLS).max(1);
     for chunk in payments.chunks(per) {
@@ -1483,6 +1487,9 @@ async fn write_rows(
                 .bind(e.body.as_slice());
         }
         q.execute(&mut *conn).await?;
+    }
+    for s in after {
+        sqlx::query(s).execute(&mut *conn).await?;
     }
     Ok(())
 }
