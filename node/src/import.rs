@@ -14,7 +14,7 @@ use fundsync_protocol::{Amount, Body, EntryId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::ledger::{Ledger, LedgerError, Outcome};
+use crate::ledger::{Ledger, LedgerError, Outcome, Prepared};
 
 /// How many bad rows are reported before the import stops looking.
 pub const ROW_ERRORS_MAX: usize = 100;
@@ -80,7 +80,9 @@ pub struct ImportReport {
     pub existing: u64,
 }
 
-fn parse_row(r: CsvRow) -> Result<PaymentRecorded, String> {
+/// Parses, validates and encodes a row (on the parser thread, so the
+/// transaction's thread only checks it against the ledger).
+fn parse_row(r: CsvRow) -> Result<Prepared, String> {
     let amount: Amount = r.amount.parse().map_err(|e| format!("amount: {e}"))?;
     let paid_on = NaiveDate::parse_from_str(r.paid_on.trim(), "%Y-%m-%d")
         .map_err(|_| format!("paid_on {:?} is not a date like 2020-05-01", r.paid_on))?;
@@ -103,14 +105,17 @@ fn parse_row(r: CsvRow) -> Result<PaymentRecorded, String> {
         project: r.project,
         purpose: r.purpose,
     });
-    body.validate().map_err(|e| e.to_string())?;
-    match body {
-        Body::PaymentRecorded(p) => Ok(p),
-        _ => Err("internal: not a payment".to_owned()),
+    Prepared::new(body).map_err(|e| e.to_string())
+}
+
+fn voucher_no(p: &Prepared) -> Option<&str> {
+    match p.body() {
+        Body::PaymentRecorded(p) => Some(p.voucher_no.as_str()),
+        _ => None,
     }
 }
 
-type Chunk = Vec<(u64, Result<PaymentRecorded, String>)>;
+type Chunk = Vec<(u64, Result<Prepared, String>)>;
 
 /// Parses CSV from `input` on a blocking thread, sending chunks of rows.
 fn spawn_parser<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Chunk> {
@@ -197,13 +202,13 @@ pub async fn import_payments<R: Read + Send + 'static>(
         let nos: Vec<&str> = window
             .iter()
             .flatten()
-            .filter_map(|(_, r)| r.as_ref().ok().map(|p| p.voucher_no.as_str()))
+            .filter_map(|(_, r)| r.as_ref().ok().and_then(voucher_no))
             .collect();
         work.prefetch_vouchers(me, &nos).await?;
         for (line, row) in window.drain(..).flatten() {
             report.rows += 1;
-            let body = match row {
-                Ok(p) => Body::PaymentRecorded(p),
+            let prepared = match row {
+                Ok(p) => p,
                 Err(message) => {
                     errors.push(RowError { line, message });
                     continue;
@@ -212,7 +217,7 @@ pub async fn import_payments<R: Read + Send + 'static>(
             // Rows after a bad one are still checked (against the ledger
             // without the bad rows), so one pass reports every problem; the
             // transaction is rolled back at the end anyway.
-            match work.record(body).await {
+            match work.record_prepared(prepared).await {
                 Ok(Outcome::Created(_)) => report.created += 1,
                 Ok(Outcome::Existing(_)) => report.existing += 1,
                 Err(LedgerError::Store(e)) => return Err(LedgerError::Store(e).into()),

@@ -11,6 +11,7 @@
 //! reads later in the same transaction see it.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 use fundsync_protocol::body::*;
@@ -99,6 +100,27 @@ struct Daily {
     payments: i64,
 }
 
+/// A body that passed its stateless validation, with its encoding: the
+/// exact bytes that will be stored and hashed. Made only by [`Prepared::new`],
+/// so every body recorded has been validated exactly once.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    body: Body,
+    encoded: Vec<u8>,
+}
+
+impl Prepared {
+    pub fn new(body: Body) -> Result<Prepared, BodyError> {
+        body.validate()?;
+        let encoded = body.encode();
+        Ok(Prepared { body, encoded })
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+}
+
 /// Per-origin head of the journal: the protocol's notion, shared with sync.
 pub use fundsync_protocol::batch::Head;
 
@@ -118,8 +140,10 @@ pub struct Work<'l> {
     heads: HashMap<NodeCode, Head>,
     heads_dirty: Vec<NodeCode>,
     allocs: HashMap<EntryId, Alloc>,
-    projects: HashMap<(NodeCode, String), Proj>,
-    vouchers: HashMap<(NodeCode, String), Option<Voucher>>,
+    /// Per origin, by code: nested so a look-up by `&str` allocates nothing.
+    projects: HashMap<NodeCode, HashMap<String, Proj>>,
+    /// Per origin, by voucher number (`None`: looked up, not recorded).
+    vouchers: HashMap<NodeCode, HashMap<String, Option<Voucher>>>,
     journal: Vec<JournalRow>,
     payments: Vec<PaymentRow>,
     daily: HashMap<(EntryId, NaiveDate), Daily>,
@@ -249,8 +273,11 @@ impl<'l> Work<'l> {
         origin: NodeCode,
         code: &str,
     ) -> Result<Option<&mut Proj>, LedgerError> {
-        let key = (origin, code.to_owned());
-        if !self.projects.contains_key(&key) {
+        if !self
+            .projects
+            .get(&origin)
+            .is_some_and(|m| m.contains_key(code))
+        {
             let row = sqlx::query(
                 "SELECT status, target_count, paid_fen FROM projects WHERE origin = $1 AND code = $2",
             )
@@ -265,9 +292,12 @@ impl<'l> Work<'l> {
                 paid_fen: r.try_get(2)?,
                 dirty: false,
             };
-            self.projects.insert(key.clone(), p);
+            self.projects
+                .entry(origin)
+                .or_default()
+                .insert(code.to_owned(), p);
         }
-        Ok(self.projects.get_mut(&key))
+        Ok(self.projects.get_mut(&origin).and_then(|m| m.get_mut(code)))
     }
 
     /// Looks up many vouchers of one origin in one query (the import path).
@@ -278,14 +308,15 @@ impl<'l> Work<'l> {
     ) -> Result<(), LedgerError> {
         // Bound memory on big imports: once every recorded voucher is in the
         // table, the cache can be dropped and rebuilt from it.
-        if self.vouchers.len() > FLUSH_ROWS * 4 {
+        if self.vouchers.values().map(HashMap::len).sum::<usize>() > FLUSH_ROWS * 4 {
             self.flush_rows().await?;
             self.vouchers.clear();
         }
+        let known = self.vouchers.entry(origin).or_default();
         let wanted: Vec<&str> = nos
             .iter()
             .copied()
-            .filter(|n| !self.vouchers.contains_key(&(origin, (*n).to_owned())))
+            .filter(|n| !known.contains_key(*n))
             .collect();
         for chunk in wanted.chunks(self.bind_max.saturating_sub(1).min(2000)) {
             let mut sql = String::from(
@@ -317,8 +348,9 @@ impl<'l> Work<'l> {
                 q = q.bind(*n);
             }
             let rows = q.fetch_all(self.conn().await?).await?;
+            let known = self.vouchers.entry(origin).or_default();
             for n in chunk {
-                self.vouchers.insert((origin, (*n).to_owned()), None);
+                known.insert((*n).to_owned(), None);
             }
             for r in rows {
                 let no: String = r.try_get(0)?;
@@ -336,7 +368,7 @@ impl<'l> Work<'l> {
                     })?,
                     reversed: r.try_get::<i64, _>(6)? != 0,
                 };
-                self.vouchers.insert((origin, no), Some(v));
+                known.insert(no, Some(v));
             }
         }
         Ok(())
@@ -347,12 +379,17 @@ impl<'l> Work<'l> {
         origin: NodeCode,
         no: &str,
     ) -> Result<Option<Voucher>, LedgerError> {
-        if !self.vouchers.contains_key(&(origin, no.to_owned())) {
+        let cached = self
+            .vouchers
+            .get(&origin)
+            .is_some_and(|m| m.contains_key(no));
+        if !cached {
             self.prefetch_vouchers(origin, &[no]).await?;
         }
         Ok(self
             .vouchers
-            .get(&(origin, no.to_owned()))
+            .get(&origin)
+            .and_then(|m| m.get(no))
             .cloned()
             .flatten())
     }
@@ -442,7 +479,7 @@ impl<'l> Work<'l> {
         body: &Body,
         encoded: &[u8],
     ) -> Result<Option<EntryId>, LedgerError> {
-        body.validate()?;
+        // `body` is valid: a `Prepared` is made only through `Prepared::new`.
         let me = self.me.code;
         match body {
             Body::ChildRegistered(b) => {
@@ -836,7 +873,13 @@ impl<'l> Work<'l> {
     /// Checks a body against the rules and, unless it is already recorded,
     /// appends it to this node's journal and applies it.
     pub async fn record(&mut self, body: Body) -> Result<Outcome, LedgerError> {
-        let encoded = body.encode();
+        self.record_prepared(Prepared::new(body)?).await
+    }
+
+    /// [`Work::record`] for a body validated and encoded beforehand (the
+    /// import does that on its parser thread, beside the transaction).
+    pub async fn record_prepared(&mut self, prepared: Prepared) -> Result<Outcome, LedgerError> {
+        let Prepared { body, encoded } = prepared;
         if let Some(id) = self.check_local(&body, &encoded).await? {
             return Ok(Outcome::Existing(id));
         }
@@ -1004,7 +1047,11 @@ impl<'l> Work<'l> {
                     .bind(&b.project)
                     .execute(self.conn().await?)
                     .await?;
-                if let Some(p) = self.projects.get_mut(&(o, b.project.clone())) {
+                if let Some(p) = self
+                    .projects
+                    .get_mut(&o)
+                    .and_then(|m| m.get_mut(&b.project))
+                {
                     p.status = b.status.as_str().to_owned();
                 }
             }
@@ -1054,17 +1101,22 @@ impl<'l> Work<'l> {
                     p.dirty = true;
                 }
                 self.add_daily(b.allocation, b.paid_on, o, amount, 1)?;
-                self.vouchers.insert(
-                    (o, b.voucher_no.clone()),
-                    Some(Voucher {
-                        id,
-                        amount_fen: amount,
-                        allocation: b.allocation,
-                        project: b.project.clone(),
-                        paid_on: b.paid_on,
-                        reversed: false,
-                    }),
-                );
+                let v = Voucher {
+                    id,
+                    amount_fen: amount,
+                    allocation: b.allocation,
+                    project: b.project.clone(),
+                    paid_on: b.paid_on,
+                    reversed: false,
+                };
+                // Usually looked up (as absent) just before: reuse its key.
+                let known = self.vouchers.entry(o).or_default();
+                match known.get_mut(&b.voucher_no) {
+                    Some(slot) => *slot = Some(v),
+                    None => {
+                        known.insert(b.voucher_no.clone(), Some(v));
+                    }
+                }
                 self.payments.push(PaymentRow { id, p: b });
             }
             Body::PaymentReversed(b) => {
@@ -1101,7 +1153,11 @@ impl<'l> Work<'l> {
                     // A reversal counts on its own date, so "as of" figures
                     // before it still show the payment.
                     self.add_daily(v.allocation, b.reversed_on.max(v.paid_on), o, negative, -1)?;
-                    if let Some(Some(v)) = self.vouchers.get_mut(&(o, b.voucher_no.clone())) {
+                    if let Some(Some(v)) = self
+                        .vouchers
+                        .get_mut(&o)
+                        .and_then(|m| m.get_mut(&b.voucher_no))
+                    {
                         v.reversed = true;
                     }
                 }
@@ -1331,10 +1387,18 @@ impl<'l> Work<'l> {
                 .execute(&mut *tx)
                 .await?;
         }
-        for ((origin, code), p) in self.projects.iter().filter(|(_, p)| p.dirty) {
+        let mut dirty = Vec::new();
+        for (origin, m) in &self.projects {
+            for (code, p) in m {
+                if p.dirty {
+                    dirty.push((*origin, code.as_str(), p.target_count, p.paid_fen));
+                }
+            }
+        }
+        for (origin, code, target_count, paid_fen) in dirty {
             sqlx::query("UPDATE projects SET target_count = $1, paid_fen = $2 WHERE origin = $3 AND code = $4")
-                .bind(p.target_count)
-                .bind(p.paid_fen)
+                .bind(target_count)
+                .bind(paid_fen)
                 .bind(origin.as_str())
                 .bind(code)
                 .execute(&mut *tx)
@@ -1372,6 +1436,10 @@ impl<'l> Work<'l> {
     }
 }
 
+const PAYMENTS_INTO: &str =
+    "payments (origin, seq, voucher_no, paid_on, amount_fen, allocation_id, project)";
+const JOURNAL_INTO: &str = "journal (origin, seq, at_ms, prev_hash, hash, kind, body)";
+
 /// Writes payment rows, then their journal rows, in multi-row INSERTs.
 async fn write_rows(
     conn: &mut AnyConnection,
@@ -1381,26 +1449,40 @@ async fn write_rows(
     journal: &[JournalRow],
     refresh_stats: bool,
 ) -> Result<(), LedgerError> {
+    let (before, after) = dialect.bulk_insert_around();
+    for s in before {
+        sqlx::query(s).execute(&mut *conn).await?;
+    }
     const PAY_COLS: usize = 7;
     let per = (bind_max / PAY_COLS).max(1);
     for chunk in payments.chunks(per) {
-        let sql = insert_values_sql(
-            dialect,
-            "payments (origin, seq, voucher_no, paid_on, amount_fen, allocation_id, project)",
-            PAY_COLS,
-            chunk.len(),
-        );
-        let mut q = sqlx::query(&sql);
+        let sql = insert_values_sql(dialect, PAYMENTS_INTO, PAY_COLS, chunk.len());
+        // Dates and ids are formatted into one buffer and bound as slices of
+        // it; strings already held are bound by reference (the driver copies
+        // each value once more anyway).
+        let mut text = String::with_capacity(chunk.len() * 24);
+        let mut ends = Vec::with_capacity(chunk.len() * 2);
         for r in chunk {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "{}", r.p.paid_on);
+            ends.push(text.len());
+            let _ = write!(text, "{}", r.p.allocation);
+            ends.push(text.len());
+        }
+        let mut q = sqlx::query(&sql);
+        let mut start = 0;
+        for (r, e) in chunk.iter().zip(ends.chunks_exact(2)) {
             let p = &r.p;
+            let (paid_on, allocation) = (&text[start..e[0]], &text[e[0]..e[1]]);
+            start = e[1];
             q = q
                 .bind(r.id.origin.as_str())
                 .bind(seq_i64(r.id.seq)?)
-                .bind(&p.voucher_no)
-                .bind(p.paid_on.to_string())
+                .bind(p.voucher_no.as_str())
+                .bind(paid_on)
                 .bind(p.amount.fen())
-                .bind(p.allocation.to_string())
-                .bind(&p.project);
+                .bind(allocation)
+                .bind(p.project.as_str());
         }
         q.execute(&mut *conn).await?;
     }
@@ -1412,12 +1494,7 @@ async fn write_rows(
     const J_COLS: usize = 7;
     let per = (bind_max / J_COLS).max(1);
     for chunk in journal.chunks(per) {
-        let sql = insert_values_sql(
-            dialect,
-            "journal (origin, seq, at_ms, prev_hash, hash, kind, body)",
-            J_COLS,
-            chunk.len(),
-        );
+        let sql = insert_values_sql(dialect, JOURNAL_INTO, J_COLS, chunk.len());
         let mut q = sqlx::query(&sql);
         for j in chunk {
             let e = &j.entry;
@@ -1425,12 +1502,15 @@ async fn write_rows(
                 .bind(e.origin.as_str())
                 .bind(seq_i64(e.seq)?)
                 .bind(e.at_ms)
-                .bind(e.prev_hash.0.to_vec())
-                .bind(j.hash.0.to_vec())
+                .bind(&e.prev_hash.0[..])
+                .bind(&j.hash.0[..])
                 .bind(e.kind.as_str())
                 .bind(e.body.as_slice());
         }
         q.execute(&mut *conn).await?;
+    }
+    for s in after {
+        sqlx::query(s).execute(&mut *conn).await?;
     }
     Ok(())
 }

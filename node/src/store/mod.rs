@@ -61,6 +61,10 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// anonymous `?`. SQLite looks numbered parameters up by a linear scan,
     /// which makes binding a statement with n of them cost O(n²).
     fn numbered_placeholders(&self) -> bool;
+    /// Statements run before and after a flush's multi-row INSERTs.
+    fn bulk_insert_around(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        (&[], &[])
+    }
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
     /// Statements run on every new read connection, after `connection_setup`.

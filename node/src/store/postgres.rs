@@ -52,6 +52,16 @@ impl Dialect for Postgres {
     fn numbered_placeholders(&self) -> bool {
         true
     }
+    fn bulk_insert_around(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        // A custom plan of a multi-row INSERT copies each of its thousands
+        // of parameters into the plan as a constant, on every execution;
+        // the plan of an INSERT … VALUES does not depend on statistics, so
+        // a generic one, made once per statement shape, serves every flush.
+        (
+            &["SET LOCAL plan_cache_mode = force_generic_plan"],
+            &["SET LOCAL plan_cache_mode = force_custom_plan"],
+        )
+    }
     fn read_connections(&self) -> u32 {
         8
     }

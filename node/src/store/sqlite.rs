@@ -22,6 +22,13 @@ impl Dialect for Sqlite {
     }
     fn connection_setup(&self) -> &'static [&'static str] {
         &[
+            // Before the WAL is switched on, so a new database gets it (an
+            // existing one keeps its page size). A bulk write spills pages
+            // into the WAL as 24-byte frame headers plus a page: with 4 KiB
+            // pages each frame is two write calls and straddles two file
+            // blocks, which the kernel zeroes first; 16 KiB pages cut both
+            // four-fold and make the B-trees shallower.
+            "PRAGMA page_size = 16384",
             "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = FULL",
             "PRAGMA busy_timeout = 30000",
