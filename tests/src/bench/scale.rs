@@ -5,7 +5,7 @@
 //! vouchers at once, and the region must converge; then each idle process's
 //! resident memory is read from /proc.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -223,10 +223,25 @@ struct Proc {
     child: Child,
 }
 
+/// A port nothing listens on now and that this run has not handed out
+/// before. The port is closed again before the node binds it, so without
+/// the second condition two of the 114 nodes could be given the same one
+/// (seen under load: the later node failed to bind, while its readiness
+/// check was answered by the other node on that port).
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .map_err(|_| anyhow::anyhow!("port registry poisoned"))?;
+    for _ in 0..1000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        if given.insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no unused port after 1000 tries")
 }
 
 /// Runs a `fundsync` command to completion; its stdout.
@@ -324,12 +339,29 @@ async fn start(bin: &Path, root: &Path, http: &reqwest::Client, n: NodeSpec<'_>)
     if let Some(s) = sync {
         cmd.env("FUNDSYNC_SYNC_LISTEN", format!("127.0.0.1:{s}"));
     }
-    let child = cmd.spawn().context("starting fundsync serve")?;
+    let mut child = cmd.spawn().context("starting fundsync serve")?;
     let api = format!("http://{listen}/api/v1");
+    let log = dir.join("serve.log");
     let until = Instant::now() + Duration::from_secs(120);
+    // Ready when this process is running and the API on its port is this
+    // node's (not another process that happens to hold the port).
     loop {
-        if let Ok(r) = http.get(format!("http://{listen}/healthz")).send().await {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "{} exited ({status}) before its API answered: {}",
+                n.code,
+                std::fs::read_to_string(&log).unwrap_or_default().trim()
+            );
+        }
+        if let Ok(r) = http.get(format!("{api}/node")).send().await {
             if r.status().is_success() {
+                let v: Value = r.json().await.unwrap_or_default();
+                ensure!(
+                    v["code"] == n.code,
+                    "port {api_port} of {} is answered by node {}",
+                    n.code,
+                    v["code"]
+                );
                 break;
             }
         }
@@ -337,7 +369,7 @@ async fn start(bin: &Path, root: &Path, http: &reqwest::Client, n: NodeSpec<'_>)
             Instant::now() < until,
             "{} did not answer within 120 s (see {})",
             n.code,
-            dir.join("serve.log").display()
+            log.display()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
