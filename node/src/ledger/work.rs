@@ -144,6 +144,13 @@ pub struct Work<'l> {
     projects: HashMap<NodeCode, HashMap<String, Proj>>,
     /// Per origin, by voucher number (`None`: looked up, not recorded).
     vouchers: HashMap<NodeCode, HashMap<String, Option<Voucher>>>,
+    /// Per origin, the largest voucher number stored or recorded in this
+    /// transaction (`None`: there is none), where the engine orders text
+    /// bytewise. Only this transaction writes while it runs, so every
+    /// voucher number above it is new without a look-up: treasury exports
+    /// number vouchers in ascending order, so an import looks up almost
+    /// nothing.
+    voucher_max: HashMap<NodeCode, Option<String>>,
     journal: Vec<JournalRow>,
     payments: Vec<PaymentRow>,
     daily: HashMap<(EntryId, NaiveDate), Daily>,
@@ -194,6 +201,7 @@ impl<'l> Work<'l> {
             allocs: HashMap::new(),
             projects: HashMap::new(),
             vouchers: HashMap::new(),
+            voucher_max: HashMap::new(),
             journal: Vec::new(),
             payments: Vec::new(),
             daily: HashMap::new(),
@@ -312,12 +320,30 @@ impl<'l> Work<'l> {
             self.flush_rows().await?;
             self.vouchers.clear();
         }
+        if self.dialect.text_orders_bytewise() && !self.voucher_max.contains_key(&origin) {
+            let max: Option<String> = sqlx::query_scalar(
+                "SELECT voucher_no FROM payments WHERE origin = $1 \
+                 ORDER BY voucher_no DESC LIMIT 1",
+            )
+            .bind(origin.as_str())
+            .fetch_optional(self.conn().await?)
+            .await?;
+            self.voucher_max.insert(origin, max);
+        }
+        let max = self.voucher_max.get(&origin);
         let known = self.vouchers.entry(origin).or_default();
-        let wanted: Vec<&str> = nos
-            .iter()
-            .copied()
-            .filter(|n| !known.contains_key(*n))
-            .collect();
+        let mut wanted: Vec<&str> = Vec::new();
+        for &n in nos {
+            if known.contains_key(n) {
+                continue;
+            }
+            match max {
+                Some(m) if m.as_deref().is_none_or(|m| n > m) => {
+                    known.insert(n.to_owned(), None);
+                }
+                _ => wanted.push(n),
+            }
+        }
         for chunk in wanted.chunks(self.bind_max.saturating_sub(1).min(2000)) {
             let mut sql = String::from(
                 "SELECT p.voucher_no, p.seq, p.amount_fen, p.allocation_id, p.project, p.paid_on, \
@@ -1109,6 +1135,16 @@ impl<'l> Work<'l> {
                     paid_on: b.paid_on,
                     reversed: false,
                 };
+                if let Some(max) = self.voucher_max.get_mut(&o) {
+                    match max {
+                        Some(m) if m.as_str() >= b.voucher_no.as_str() => {}
+                        Some(m) => {
+                            m.clear();
+                            m.push_str(&b.voucher_no);
+                        }
+                        None => *max = Some(b.voucher_no.clone()),
+                    }
+                }
                 // Usually looked up (as absent) just before: reuse its key.
                 let known = self.vouchers.entry(o).or_default();
                 match known.get_mut(&b.voucher_no) {

@@ -77,6 +77,14 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn idle_close_ms(&self) -> u64 {
         600_000
     }
+    /// Whether a text index orders values byte by byte, as Rust's `str`
+    /// does (SQLite's default BINARY collation; PostgreSQL's collation is
+    /// the database's, often a locale's). Where it does, the largest
+    /// voucher number of an origin bounds every stored one, and a voucher
+    /// above it need not be looked up (`Work::prefetch_vouchers`).
+    fn text_orders_bytewise(&self) -> bool {
+        false
+    }
     /// A statement run in the background after write commits, if the engine
     /// needs one (SQLite: folding the WAL into the database file).
     fn after_commit(&self) -> Option<&'static str> {

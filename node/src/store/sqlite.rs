@@ -70,6 +70,9 @@ impl Dialect for Sqlite {
         // a SQLite file costs well under a millisecond.
         5_000
     }
+    fn text_orders_bytewise(&self) -> bool {
+        true
+    }
     fn after_commit(&self) -> Option<&'static str> {
         Some("PRAGMA wal_checkpoint(PASSIVE)")
     }
