@@ -14,7 +14,7 @@ use fundsync_protocol::{Amount, Body, EntryId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::ledger::{Ledger, LedgerError, Outcome, Prepared};
+use crate::ledger::{ChainPos, Ledger, LedgerError, Outcome, Prepared};
 
 /// How many bad rows are reported before the import stops looking.
 pub const ROW_ERRORS_MAX: usize = 100;
@@ -118,7 +118,14 @@ fn voucher_no(p: &Prepared) -> Option<&str> {
 type Chunk = Vec<(u64, Result<Prepared, String>)>;
 
 /// Parses CSV from `input` on a blocking thread, sending chunks of rows.
-fn spawn_parser<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Chunk> {
+/// Parses `input` on a blocking thread. Each good row is also hashed as
+/// the entry it becomes if every row before it does too, starting at `pos`
+/// (SHA-256 was the largest cost of the checking thread); a row that turns
+/// out otherwise (a voucher already held) is hashed again where it lands.
+fn spawn_parser<R: Read + Send + 'static>(
+    input: R,
+    mut pos: Option<ChainPos>,
+) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(2 * WINDOW_CHUNKS);
     tokio::task::spawn_blocking(move || {
         let mut reader = csv::ReaderBuilder::new()
@@ -138,10 +145,13 @@ fn spawn_parser<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Chunk> {
             match reader.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let row = record
+                    let mut row = record
                         .deserialize::<CsvRow>(Some(&headers))
                         .map_err(|e| csv_message(&e))
                         .and_then(parse_row);
+                    if let (Ok(p), Some(at)) = (&mut row, pos) {
+                        pos = p.hash_at(at);
+                    }
                     chunk.push((record.position().map(|p| p.line()).unwrap_or(line), row));
                 }
                 Err(e) => chunk.push((line, Err(csv_message(&e)))),
@@ -178,9 +188,9 @@ pub async fn import_payments<R: Read + Send + 'static>(
     ledger: &Ledger,
     input: R,
 ) -> Result<ImportReport, ImportError> {
-    let mut rx = spawn_parser(input);
     let me = ledger.identity().code;
     let mut work = ledger.begin().await?;
+    let mut rx = spawn_parser(input, Some(work.own_chain_pos().await?));
     let mut errors = Vec::new();
     let mut report = ImportReport {
         rows: 0,

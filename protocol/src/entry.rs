@@ -109,26 +109,14 @@ impl Entry {
 
     /// The entry's hash over its canonical framing.
     pub fn hash(&self) -> Hash {
-        let mut h = Sha256::new();
-        h.update(ENTRY_DOMAIN);
-        h.update(self.origin.as_str().as_bytes());
-        h.update(self.seq.to_be_bytes());
-        h.update(self.at_ms.to_be_bytes());
-        h.update(self.prev_hash.0);
-        // Kinds are short ASCII names; lengths frame the variable fields.
-        h.update(
-            u32::try_from(self.kind.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        h.update(self.kind.as_bytes());
-        h.update(
-            u32::try_from(self.body.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        h.update(&self.body);
-        Hash(h.finalize().into())
+        entry_hash(
+            self.origin,
+            self.seq,
+            self.at_ms,
+            &self.prev_hash,
+            &self.kind,
+            &self.body,
+        )
     }
 
     /// Decodes the body, refusing oversized, unknown or malformed bodies.
@@ -141,6 +129,30 @@ impl Entry {
         }
         Body::decode(&self.kind, &self.body)
     }
+}
+
+/// [`Entry::hash`] of the entry these fields would make, for a caller that
+/// hashes before it builds the entry (an import hashes on its parser thread).
+pub fn entry_hash(
+    origin: NodeCode,
+    seq: u64,
+    at_ms: i64,
+    prev_hash: &Hash,
+    kind: &str,
+    body: &[u8],
+) -> Hash {
+    let mut h = Sha256::new();
+    h.update(ENTRY_DOMAIN);
+    h.update(origin.as_str().as_bytes());
+    h.update(seq.to_be_bytes());
+    h.update(at_ms.to_be_bytes());
+    h.update(prev_hash.0);
+    // Kinds are short ASCII names; lengths frame the variable fields.
+    h.update(u32::try_from(kind.len()).unwrap_or(u32::MAX).to_be_bytes());
+    h.update(kind.as_bytes());
+    h.update(u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
+    h.update(body);
+    Hash(h.finalize().into())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub use error::LedgerError;
-pub use work::{Head, Outcome, Prepared, Work};
+pub use work::{ChainPos, Head, Outcome, Prepared, Work};
 
 use crate::catalog;
 use crate::clock::Clock;

@@ -10,7 +10,10 @@
 //! statements; everything rare is written at once with single statements, so
 //! reads later in the same transaction see it.
 
-use std::collections::HashMap;
+// The transaction's caches are probed for every row of an import (a
+// million look-ups by voucher number): std's SipHash was a fifth of the
+// checking thread's time. foldhash is seeded per process, like std's.
+use foldhash::HashMap;
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -107,17 +110,56 @@ struct Daily {
 pub struct Prepared {
     body: Body,
     encoded: Vec<u8>,
+    /// The entry's hash, if worked out ahead for the chain position it was
+    /// worked out at ([`Prepared::hash_at`]).
+    hashed: Option<(ChainPos, Hash)>,
+}
+
+/// Where an entry of a chain goes: what its hash depends on besides its
+/// own kind and body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainPos {
+    pub origin: NodeCode,
+    pub seq: u64,
+    pub at_ms: i64,
+    pub prev_hash: Hash,
 }
 
 impl Prepared {
     pub fn new(body: Body) -> Result<Prepared, BodyError> {
         body.validate()?;
         let encoded = body.encode();
-        Ok(Prepared { body, encoded })
+        Ok(Prepared {
+            body,
+            encoded,
+            hashed: None,
+        })
     }
 
     pub fn body(&self) -> &Body {
         &self.body
+    }
+
+    /// Hashes the entry this body would be at `pos`, and returns the
+    /// position after it (`None` past the last seq). An import does this
+    /// on its parser thread, guessing that every row becomes the next
+    /// entry; [`Work::record_prepared`] uses the hash only if the entry
+    /// really lands at `pos`, and hashes it itself otherwise.
+    pub fn hash_at(&mut self, pos: ChainPos) -> Option<ChainPos> {
+        let hash = fundsync_protocol::entry::entry_hash(
+            pos.origin,
+            pos.seq,
+            pos.at_ms,
+            &pos.prev_hash,
+            self.body.kind(),
+            &self.encoded,
+        );
+        self.hashed = Some((pos, hash));
+        Some(ChainPos {
+            seq: pos.seq.checked_add(1)?,
+            prev_hash: hash,
+            ..pos
+        })
     }
 }
 
@@ -143,6 +185,7 @@ pub struct Work<'l> {
     /// Per origin, by code: nested so a look-up by `&str` allocates nothing.
     projects: HashMap<NodeCode, HashMap<String, Proj>>,
     /// Per origin, by voucher number (`None`: looked up, not recorded).
+    /// A number above `voucher_max` is absent without an entry here.
     vouchers: HashMap<NodeCode, HashMap<String, Option<Voucher>>>,
     /// Per origin, the largest voucher number stored or recorded in this
     /// transaction (`None`: there is none), where the engine orders text
@@ -196,17 +239,17 @@ impl<'l> Work<'l> {
             bind_max: db.dialect().bind_params_max(),
             dialect: db.dialect(),
             now_ms,
-            heads: HashMap::new(),
+            heads: HashMap::default(),
             heads_dirty: Vec::new(),
-            allocs: HashMap::new(),
-            projects: HashMap::new(),
-            vouchers: HashMap::new(),
-            voucher_max: HashMap::new(),
+            allocs: HashMap::default(),
+            projects: HashMap::default(),
+            vouchers: HashMap::default(),
+            voucher_max: HashMap::default(),
             journal: Vec::new(),
             payments: Vec::new(),
-            daily: HashMap::new(),
+            daily: HashMap::default(),
             flushed_payments: Some(0),
-            down: HashMap::new(),
+            down: HashMap::default(),
         })
     }
 
@@ -229,6 +272,17 @@ impl<'l> Work<'l> {
             Some(c) => Ok(c),
             None => Err(StoreError::TransactionLost("an earlier write failed".into()).into()),
         }
+    }
+
+    /// Where this node's next entry would go in this transaction.
+    pub async fn own_chain_pos(&mut self) -> Result<ChainPos, LedgerError> {
+        let head = self.head(self.me.code).await?;
+        Ok(ChainPos {
+            origin: self.me.code,
+            seq: head.seq.checked_add(1).ok_or(LedgerError::Overflow)?,
+            at_ms: self.now_ms,
+            prev_hash: head.hash,
+        })
     }
 
     // ---- reads (through the in-memory overlay) ----
@@ -332,18 +386,11 @@ impl<'l> Work<'l> {
         }
         let max = self.voucher_max.get(&origin);
         let known = self.vouchers.entry(origin).or_default();
-        let mut wanted: Vec<&str> = Vec::new();
-        for &n in nos {
-            if known.contains_key(n) {
-                continue;
-            }
-            match max {
-                Some(m) if m.as_deref().is_none_or(|m| n > m) => {
-                    known.insert(n.to_owned(), None);
-                }
-                _ => wanted.push(n),
-            }
-        }
+        let wanted: Vec<&str> = nos
+            .iter()
+            .copied()
+            .filter(|n| !above(max, n) && !known.contains_key(*n))
+            .collect();
         for chunk in wanted.chunks(self.bind_max.saturating_sub(1).min(2000)) {
             let mut sql = String::from(
                 "SELECT p.voucher_no, p.seq, p.amount_fen, p.allocation_id, p.project, p.paid_on, \
@@ -405,13 +452,13 @@ impl<'l> Work<'l> {
         origin: NodeCode,
         no: &str,
     ) -> Result<Option<Voucher>, LedgerError> {
-        let cached = self
-            .vouchers
-            .get(&origin)
-            .is_some_and(|m| m.contains_key(no));
-        if !cached {
-            self.prefetch_vouchers(origin, &[no]).await?;
+        if let Some(v) = self.vouchers.get(&origin).and_then(|m| m.get(no)) {
+            return Ok(v.clone());
         }
+        if above(self.voucher_max.get(&origin), no) {
+            return Ok(None);
+        }
+        self.prefetch_vouchers(origin, &[no]).await?;
         Ok(self
             .vouchers
             .get(&origin)
@@ -905,7 +952,11 @@ impl<'l> Work<'l> {
     /// [`Work::record`] for a body validated and encoded beforehand (the
     /// import does that on its parser thread, beside the transaction).
     pub async fn record_prepared(&mut self, prepared: Prepared) -> Result<Outcome, LedgerError> {
-        let Prepared { body, encoded } = prepared;
+        let Prepared {
+            body,
+            encoded,
+            hashed,
+        } = prepared;
         if let Some(id) = self.check_local(&body, &encoded).await? {
             return Ok(Outcome::Existing(id));
         }
@@ -919,7 +970,17 @@ impl<'l> Work<'l> {
             kind: body.kind().to_owned(),
             body: encoded,
         };
-        let hash = entry.hash();
+        let at = ChainPos {
+            origin: entry.origin,
+            seq: entry.seq,
+            at_ms: entry.at_ms,
+            prev_hash: entry.prev_hash,
+        };
+        // The kind and body are this `Prepared`'s own; the rest must match.
+        let hash = match hashed {
+            Some((pos, hash)) if pos == at => hash,
+            _ => entry.hash(),
+        };
         let id = entry.id();
         self.apply(entry, hash, body).await?;
         Ok(Outcome::Created(id))
@@ -1145,7 +1206,8 @@ impl<'l> Work<'l> {
                         None => *max = Some(b.voucher_no.clone()),
                     }
                 }
-                // Usually looked up (as absent) just before: reuse its key.
+                // Looked up (as absent) just before, unless it is above
+                // the largest voucher number: then its key is new here.
                 let known = self.vouchers.entry(o).or_default();
                 match known.get_mut(&b.voucher_no) {
                     Some(slot) => *slot = Some(v),
@@ -1549,6 +1611,16 @@ async fn write_rows(
         sqlx::query(s).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Whether voucher number `no` is above an origin's largest one (`max`, as
+/// in `Work::voucher_max`), so certainly not held.
+fn above(max: Option<&Option<String>>, no: &str) -> bool {
+    match max {
+        Some(Some(m)) => no > m.as_str(),
+        Some(None) => true,
+        None => false,
+    }
 }
 
 fn existing(
