@@ -1,34 +1,8 @@
 //! `fundsync init` as an operator runs it: the real binary, a real ledger.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn fundsync(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fundsync"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("FUNDSYNC_CONFIG")
-        .output()
-        .expect("runs the fundsync binary")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-const COUNTY: &[&str] = &[
-    "init",
-    "--level",
-    "county",
-    "--code",
-    "652822",
-    "--name",
-    "轮台县",
-    "--parent-code",
-    "652800",
-    "--parent-url",
-    "https://127.0.0.1:7443",
-];
+use common::{fundsync, text, COUNTY};
 
 #[test]
 fn init_takes_the_database_url_from_a_file_and_the_sync_address() {

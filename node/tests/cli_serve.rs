@@ -1,39 +1,20 @@
 //! `fundsync serve` as an operator starts it: the real binary.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use common::{fundsync, text, COUNTY};
+
 /// Initialises a county in `dir` whose API listens on a port of the
 /// system's choosing.
 fn init(dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fundsync"))
-        .args([
-            "init",
-            "--level",
-            "county",
-            "--code",
-            "652822",
-            "--name",
-            "轮台县",
-            "--parent-code",
-            "652800",
-            "--parent-url",
-            "https://127.0.0.1:9",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            "county.toml",
-        ])
-        .current_dir(dir)
-        .env_remove("FUNDSYNC_CONFIG")
-        .output()
-        .expect("runs the fundsync binary");
-    assert!(
-        out.status.success(),
-        "init failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = COUNTY.to_vec();
+    args.extend(["--listen", "127.0.0.1:0", "--config", "county.toml"]);
+    let out = fundsync(&args, dir);
+    assert!(out.status.success(), "init failed: {}", text(&out.stderr));
 }
 
 /// Starts `serve`, waits for its "listening" line and returns the
