@@ -2051,3 +2051,46 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
     ensure!(link["entries_recovered"].as_u64() >= Some(1), "{link}");
     c.shutdown().await
 }
+
+/// The next batch `l` would push to a parent holding its own chain up to
+/// `after`.
+async fn batch_of(l: &Ledger, key: &NodeKey, after: u64) -> Result<Batch> {
+    let remote = [(l.identity().code, after)].into_iter().collect();
+    sync::client::next_up_batch(l, key, &remote, 5000)
+        .await?
+        .context("a batch")
+}
+
+/// The pusher sends a county's own entries from memory right after they
+/// commit (`OwnCache`); what it sends must be the journal's entries, byte
+/// for byte, and a node that has nothing in memory (restarted, or another
+/// process wrote) reads them from the journal instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_entries_are_pushed_from_memory_exactly_as_stored() -> Result<()> {
+    let county = fundsync_tests::fixtures::county("652822", "轮台县");
+    let t = fundsync_tests::fixtures::ledger(Engine::Sqlite, &county).await?;
+    let l = &t.ledger;
+    let me = county.code;
+    let key = NodeKey::from_seed(&[7; 32]);
+    l.submit(&[project("P1"), target("P1")]).await?;
+    ensure!(l.own_cache().len() == 2, "the committed entries are held");
+    let sent = batch_of(l, &key, 0).await?;
+    ensure!(sent.entries == l.entries(me, 0, 2).await?, "sent as stored");
+    ensure!(l.own_cache().is_empty(), "taken by the pusher");
+
+    // The next transaction continues where the parent now stands.
+    l.submit(&[project("P2"), target("P2")]).await?;
+    let sent = batch_of(l, &key, 3).await?;
+    ensure!(sent.entries == l.entries(me, 3, 4).await?, "only seq 4");
+    ensure!(
+        l.own_cache().is_empty(),
+        "seq 3 dropped: the parent holds it"
+    );
+
+    // Opened again (a restart), nothing is held: read from the journal.
+    let reopened = Ledger::open(l.db().clone(), Some(me), t.clock.clone()).await?;
+    ensure!(reopened.own_cache().is_empty());
+    let sent = batch_of(&reopened, &key, 1).await?;
+    ensure!(sent.entries == l.entries(me, 1, 4).await?, "read back");
+    Ok(())
+}

@@ -40,6 +40,8 @@ pub struct Ledger {
     clock: Arc<dyn Clock>,
     /// Descendants' entries just received, for the pusher to relay.
     relay: relay::RelayCache,
+    /// Own entries just committed, for the pusher to send.
+    own: relay::OwnCache,
 }
 
 impl Ledger {
@@ -137,6 +139,7 @@ impl Ledger {
             me: Arc::new(me),
             clock,
             relay: relay::RelayCache::default(),
+            own: relay::OwnCache::default(),
         })
     }
 
@@ -157,9 +160,19 @@ impl Ledger {
         &self.relay
     }
 
+    /// This node's own entries just committed, not yet sent up.
+    pub fn own_cache(&self) -> &relay::OwnCache {
+        &self.own
+    }
+
     /// Starts a write transaction; see [`Work`].
     pub async fn begin(&self) -> Result<Work<'_>, LedgerError> {
-        Work::begin(&self.db, &self.me, self.clock.now_ms()).await
+        let mut work = Work::begin(&self.db, &self.me, self.clock.now_ms()).await?;
+        // Only a node with a parent sends its own entries anywhere.
+        if self.me.parent.is_some() {
+            work.keep_own_in(self.own.clone());
+        }
+        Ok(work)
     }
 
     /// Records bodies in order, all or none.

@@ -23,6 +23,7 @@ use fundsync_protocol::{Body, DownState, Entry, EntryId, FundOrigin, Hash, Level
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::error::LedgerError;
+use super::relay::{OwnCache, OWN_CACHE_ENTRIES_MAX};
 use super::Identity;
 use crate::store::{insert_values_sql, Db, StoreError};
 
@@ -201,6 +202,9 @@ pub struct Work<'l> {
     flushed_payments: Option<usize>,
     /// Down streams to children appended to in this transaction.
     down: HashMap<NodeCode, DownState>,
+    /// Where copies of the own entries recorded here go once they commit,
+    /// and the copies (the first [`OWN_CACHE_ENTRIES_MAX`] of them).
+    own_cache: Option<(OwnCache, Vec<Entry>)>,
 }
 
 fn parse_id(s: &str) -> Result<EntryId, LedgerError> {
@@ -250,7 +254,14 @@ impl<'l> Work<'l> {
             daily: HashMap::default(),
             flushed_payments: Some(0),
             down: HashMap::default(),
+            own_cache: None,
         })
+    }
+
+    /// Hands copies of the own entries this transaction records to `cache`
+    /// when it commits, so the pusher need not read them back.
+    pub(crate) fn keep_own_in(&mut self, cache: OwnCache) {
+        self.own_cache = Some((cache, Vec::new()));
     }
 
     /// Waits for a background flush, so the database holds every row
@@ -986,7 +997,14 @@ impl<'l> Work<'l> {
             _ => entry.hash(),
         };
         let id = entry.id();
+        let copy = match &self.own_cache {
+            Some((_, copies)) if copies.len() < OWN_CACHE_ENTRIES_MAX => Some(entry.clone()),
+            _ => None,
+        };
         self.apply(entry, hash, body).await?;
+        if let (Some(copy), Some((_, copies))) = (copy, &mut self.own_cache) {
+            copies.push(copy);
+        }
         Ok(Outcome::Created(id))
     }
 
@@ -1533,6 +1551,9 @@ impl<'l> Work<'l> {
             .await?;
         }
         tx.commit().await?;
+        if let Some((cache, copies)) = self.own_cache.take() {
+            cache.keep(copies);
+        }
         self.db.committed();
         Ok(())
     }

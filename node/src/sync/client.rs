@@ -733,7 +733,10 @@ pub async fn next_up_batch(
                 Some(cp),
             ),
             None if h.origin == me => {
-                let entries = ledger.entries(me, theirs, upto).await?;
+                let entries = match ledger.own_cache().take(me, theirs, upto) {
+                    Some(entries) => entries,
+                    None => ledger.entries(me, theirs, upto).await?,
+                };
                 let cp = checkpoint_for(key, &entries, ledger.clock().now_ms());
                 (entries, cp)
             }
