@@ -152,17 +152,16 @@ impl Keys for KeyMap {
     }
 }
 
-fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<Entry, LedgerError> {
+/// An entry of `origin` from a row of `seq, at_ms, prev_hash, kind, body`
+/// (the origin is the query's own parameter, not read back per row).
+fn entry_from_row(origin: NodeCode, r: &sqlx::any::AnyRow) -> Result<Entry, LedgerError> {
     Ok(Entry {
-        origin: r
-            .try_get::<String, _>(0)?
-            .parse()
-            .map_err(|_| corrupt("journal origin"))?,
-        seq: to_u64(r.try_get(1)?)?,
-        at_ms: r.try_get(2)?,
-        prev_hash: hash_of(&r.try_get::<Vec<u8>, _>(3)?, "journal prev_hash")?,
-        kind: r.try_get(4)?,
-        body: r.try_get(5)?,
+        origin,
+        seq: to_u64(r.try_get(0)?)?,
+        at_ms: r.try_get(1)?,
+        prev_hash: hash_of(&r.try_get::<Vec<u8>, _>(2)?, "journal prev_hash")?,
+        kind: r.try_get(3)?,
+        body: r.try_get(4)?,
     })
 }
 
@@ -206,7 +205,7 @@ impl Ledger {
         upto: u64,
     ) -> Result<Vec<Entry>, LedgerError> {
         let rows = sqlx::query(
-            "SELECT origin, seq, at_ms, prev_hash, kind, body FROM journal \
+            "SELECT seq, at_ms, prev_hash, kind, body FROM journal \
              WHERE origin = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
         )
         .bind(origin.as_str())
@@ -214,7 +213,7 @@ impl Ledger {
         .bind(to_i64(upto)?)
         .fetch_all(self.db().read())
         .await?;
-        rows.iter().map(entry_from_row).collect()
+        rows.iter().map(|r| entry_from_row(origin, r)).collect()
     }
 
     /// The stored checkpoint of `origin` at which to end a relayed batch
@@ -576,7 +575,7 @@ impl Ledger {
             }
         };
         let rows = sqlx::query(
-            "SELECT j.origin, j.seq, j.at_ms, j.prev_hash, j.kind, j.body FROM down_entries d \
+            "SELECT j.seq, j.at_ms, j.prev_hash, j.kind, j.body FROM down_entries d \
              JOIN journal j ON j.origin = $1 AND j.seq = d.seq \
              WHERE d.child = $2 AND d.down_seq > $3 ORDER BY d.down_seq LIMIT $4",
         )
@@ -588,7 +587,7 @@ impl Ledger {
         .await?;
         let entries = rows
             .iter()
-            .map(entry_from_row)
+            .map(|r| entry_from_row(me, r))
             .collect::<Result<Vec<_>, _>>()?;
         let (batch, _) = fundsync_protocol::build_down_batch(
             key,

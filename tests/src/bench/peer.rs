@@ -433,3 +433,148 @@ pub async fn sqlite_ceiling(n: u64, chunk: u64, alloc: EntryId) -> Result<Durati
     c.close().await?;
     Ok(took)
 }
+
+/// What fundsync stores for one payment entry: its journal row and its
+/// payment row.
+struct Stored {
+    seq: i64,
+    at_ms: i64,
+    prev_hash: [u8; 32],
+    hash: [u8; 32],
+    body: Vec<u8>,
+    voucher_no: String,
+    paid_on: String,
+    amount_fen: i64,
+    allocation: String,
+    project: String,
+}
+
+/// What fundsync stores for each payment and nothing else (its journal row
+/// and its payment row, in the ledger's own schema, keys, indexes and
+/// SQLite settings) written into `ledgers` fresh ledgers at once, `chunk`
+/// entries per transaction, through SQLite's C API with prepared
+/// statements (rusqlite), each ledger on a thread of its own: the work of
+/// that many nodes each keeping every entry durably once, without rules,
+/// hashing, signatures, a network or a database driver's overhead, and
+/// without waiting for each other. Nothing that keeps these rows at that
+/// many SQLite nodes on this machine can replicate faster.
+pub async fn ledgers_ceiling(
+    n: u64,
+    chunk: u64,
+    alloc: EntryId,
+    ledgers: usize,
+) -> Result<Duration> {
+    use fundsync_node::store::{Db, PoolLimits};
+    use fundsync_protocol::Body;
+    use std::sync::Arc;
+
+    let mut rows = Vec::with_capacity(usize::try_from(n)?);
+    for i in 0..n {
+        let p = payment(i, alloc)?;
+        let seed = i.to_le_bytes();
+        let mut hash = [0u8; 32];
+        for (k, b) in hash.iter_mut().enumerate() {
+            *b = seed[k % 8] ^ u8::try_from(k)?;
+        }
+        rows.push(Stored {
+            seq: i64::try_from(i + 1)?,
+            at_ms: 1_600_000_000_000,
+            prev_hash: rows.last().map_or([0; 32], |r: &Stored| r.hash),
+            hash,
+            voucher_no: p.voucher_no.clone(),
+            paid_on: p.paid_on.to_string(),
+            amount_fen: p.amount.fen(),
+            allocation: p.allocation.to_string(),
+            project: p.project.clone(),
+            body: Body::PaymentRecorded(p).encode(),
+        });
+    }
+    let rows = Arc::new(rows);
+    let dir = tempfile::tempdir()?;
+    let mut paths = Vec::with_capacity(ledgers);
+    for k in 0..ledgers {
+        let path = dir.path().join(format!("ledger{k}.sqlite"));
+        // The node's own schema and file settings (page size, WAL).
+        let db = Db::open(
+            &format!("sqlite://{}?mode=rwc", path.display()),
+            &PoolLimits::default(),
+        )
+        .await?;
+        db.close().await;
+        paths.push(path);
+    }
+    let chunk = usize::try_from(chunk)?.max(1);
+    let started = Instant::now();
+    let writers: Vec<_> = paths
+        .into_iter()
+        .map(|path| {
+            let rows = rows.clone();
+            tokio::task::spawn_blocking(move || store_all(&path, &rows, chunk))
+        })
+        .collect();
+    for w in writers {
+        w.await??;
+    }
+    Ok(started.elapsed())
+}
+
+/// Rows per multi-row INSERT of [`store_all`]: a prepared statement of 64
+/// rows runs in fewer virtual-machine steps per row than one of a row.
+const CEILING_ROWS: usize = 64;
+
+/// Writes every row into one ledger, `chunk` per transaction, in prepared
+/// multi-row INSERTs, and checks what it holds.
+fn store_all(path: &Path, rows: &[Stored], chunk: usize) -> Result<()> {
+    let mut c = rusqlite::Connection::open(path)?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    let sql = |into: &str, k: usize| {
+        format!(
+            "INSERT INTO {into} VALUES {}",
+            vec!["(?,?,?,?,?,?,?)"; k].join(",")
+        )
+    };
+    const JOURNAL: &str = "journal (origin, seq, at_ms, prev_hash, hash, kind, body)";
+    const PAYMENTS: &str =
+        "payments (origin, seq, voucher_no, paid_on, amount_fen, allocation_id, project)";
+    for tx_rows in rows.chunks(chunk) {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for part in tx_rows.chunks(CEILING_ROWS) {
+            let mut j = tx.prepare_cached(&sql(JOURNAL, part.len()))?;
+            let mut p = tx.prepare_cached(&sql(PAYMENTS, part.len()))?;
+            for (i, r) in part.iter().enumerate() {
+                let at = i * 7;
+                j.raw_bind_parameter(at + 1, "652822")?;
+                j.raw_bind_parameter(at + 2, r.seq)?;
+                j.raw_bind_parameter(at + 3, r.at_ms)?;
+                j.raw_bind_parameter(at + 4, &r.prev_hash[..])?;
+                j.raw_bind_parameter(at + 5, &r.hash[..])?;
+                j.raw_bind_parameter(at + 6, "payment_recorded")?;
+                j.raw_bind_parameter(at + 7, &r.body[..])?;
+                p.raw_bind_parameter(at + 1, "652822")?;
+                p.raw_bind_parameter(at + 2, r.seq)?;
+                p.raw_bind_parameter(at + 3, &r.voucher_no)?;
+                p.raw_bind_parameter(at + 4, &r.paid_on)?;
+                p.raw_bind_parameter(at + 5, r.amount_fen)?;
+                p.raw_bind_parameter(at + 6, &r.allocation)?;
+                p.raw_bind_parameter(at + 7, &r.project)?;
+            }
+            j.raw_execute()?;
+            p.raw_execute()?;
+        }
+        tx.commit()?;
+    }
+    let (count, sum): (i64, i64) = c.query_row(
+        "SELECT count(*), CAST(sum(amount_fen) AS BIGINT) FROM payments",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let n = u64::try_from(rows.len())?;
+    ensure!(
+        u64::try_from(count)? == n && sum == payments_fen(0..n),
+        "a ceiling ledger holds {count} payments"
+    );
+    Ok(())
+}
