@@ -223,13 +223,25 @@ impl Db {
     }
 }
 
+/// Shortest time between two runs of the after-commit statement.
+const AFTER_COMMIT_EVERY: Duration = Duration::from_millis(500);
+
 /// Runs the dialect's after-commit statement on a read connection whenever
-/// woken (wake-ups while it runs coalesce into one more run), until the pool
-/// closes. It never holds up a writer: SQLite's passive checkpoint copies
-/// what no reader still needs and gives up on the rest.
+/// woken, at most every [`AFTER_COMMIT_EVERY`] (wake-ups in between
+/// coalesce into one more run), until the pool closes. It never holds up a
+/// writer: SQLite's passive checkpoint copies what no reader still needs
+/// and gives up on the rest. During a burst of commits (replication, one
+/// every ~100 ms) a checkpoint after each one copied the same hot pages
+/// (the B-trees' right edges) again and again and synced the file each
+/// time; one every half second folds the same WAL with less of both.
 async fn after_commit_task(pool: AnyPool, sql: &'static str, wake: Arc<Notify>) {
+    let mut last: Option<tokio::time::Instant> = None;
     loop {
         wake.notified().await;
+        if let Some(at) = last {
+            tokio::time::sleep_until(at + AFTER_COMMIT_EVERY).await;
+        }
+        last = Some(tokio::time::Instant::now());
         if pool.is_closed() {
             return;
         }
