@@ -1,9 +1,11 @@
-//! The frame every page shares: header with the node, navigation, the
-//! language switch, the footer, and the style sheet.
+//! The frame every page shares, in one place: the head, the header with the
+//! node, the navigation, the language switch, the footer, and the style sheet.
 
 use fundsync_protocol::{Level, PROTOCOL_VERSION};
 
-use super::html::{html, url, Html};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::html::url;
 use super::text::Lang;
 
 /// The sections of the navigation.
@@ -45,31 +47,8 @@ impl Chrome {
 }
 
 /// A whole page: `title` in the head and as the heading, `body` below it.
-pub fn page(c: &Chrome, nav: Nav, title: &str, body: &Html) -> Html {
+pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
     let l = c.lang;
-    let mut h = Html::new();
-    h.lit("<!DOCTYPE html>\n");
-    html!(
-        h,
-        "<html lang=\"{}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · {}</title>",
-        l.html_lang(),
-        title,
-        c.node_name
-    );
-    h.lit("<style>").lit(CSS).lit("</style></head><body>");
-    h.lit("<header class=\"top\"><div class=\"wrap bar\"><div class=\"brand\">");
-    html!(
-        h,
-        "<span class=\"sys\">{}</span><span class=\"node\">{}</span>\
-         <span class=\"code\">{} · {}</span>",
-        l.t("扶贫资金动态监控", "Poverty fund monitoring"),
-        c.node_name,
-        c.node_code,
-        l.level(c.level)
-    );
-    h.lit("</div><nav>");
     let items = [
         (Nav::Overview, "/", l.t("概览", "Overview")),
         (Nav::Ledger, "/ledger", l.t("总台账", "Master ledger")),
@@ -77,47 +56,58 @@ pub fn page(c: &Chrome, nav: Nav, title: &str, body: &Html) -> Html {
         (Nav::Payments, "/payments", l.t("支付", "Payments")),
         (Nav::Warnings, "/warnings", l.t("预警", "Warnings")),
     ];
-    for (which, href, label) in items {
-        if which == nav {
-            html!(
-                h,
-                "<a href=\"{}\" class=\"on\" aria-current=\"page\">{}</a>",
-                href,
-                label
-            );
-        } else {
-            html!(h, "<a href=\"{}\">{}</a>", href, label);
+    html! {
+        (DOCTYPE) "\n"
+        html lang=(l.html_lang()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (c.node_name) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header class="top" {
+                    div class="wrap bar" {
+                        div class="brand" {
+                            span class="sys" { (l.t("扶贫资金动态监控", "Poverty fund monitoring")) }
+                            span class="node" { (c.node_name) }
+                            span class="code" { (c.node_code) " · " (l.level(c.level)) }
+                        }
+                        nav {
+                            @for (which, href, label) in items {
+                                @if which == current {
+                                    a href=(href) class="on" aria-current="page" { (label) }
+                                } @else {
+                                    a href=(href) { (label) }
+                                }
+                            }
+                        }
+                        div class="langs" {
+                            @for (lang, label) in [(Lang::Zh, "中文"), (Lang::En, "English")] {
+                                @if lang == l {
+                                    b { (label) }
+                                } @else {
+                                    a href=(c.switch_url(lang)) hreflang=(lang.html_lang()) { (label) }
+                                }
+                            }
+                        }
+                    }
+                }
+                main class="wrap" {
+                    h1 { (title) }
+                    (body)
+                }
+                footer {
+                    div class="wrap" {
+                        (l.t("节点", "Node")) " " (c.node_code) " · "
+                        (l.t("同步协议版本", "Sync protocol version")) " " (PROTOCOL_VERSION)
+                        " · fundsync " (env!("CARGO_PKG_VERSION"))
+                    }
+                }
+            }
         }
+        "\n"
     }
-    h.lit("</nav><div class=\"langs\">");
-    for (lang, label) in [(Lang::Zh, "中文"), (Lang::En, "English")] {
-        if lang == l {
-            html!(h, "<b>{}</b>", label);
-        } else {
-            html!(
-                h,
-                "<a href=\"{}\" hreflang=\"{}\">{}</a>",
-                c.switch_url(lang),
-                lang.html_lang(),
-                label
-            );
-        }
-    }
-    h.lit("</div></div></header><main class=\"wrap\">");
-    html!(h, "<h1>{}</h1>", title);
-    h.push(body);
-    h.lit("</main><footer><div class=\"wrap\">");
-    html!(
-        h,
-        "{} {} · {} {} · fundsync {}",
-        l.t("节点", "Node"),
-        c.node_code,
-        l.t("同步协议版本", "Sync protocol version"),
-        PROTOCOL_VERSION,
-        env!("CARGO_PKG_VERSION")
-    );
-    h.lit("</div></footer></body></html>\n");
-    h
 }
 
 /// The style sheet, inline so a page is one request and works offline.
@@ -184,6 +174,8 @@ dl.grid dt{color:var(--mute);font-size:13px;padding-top:2px}dl.grid dd{margin:0}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-1px;border-radius:2px}
 svg text{font-family:inherit}
 .rev td{color:#98a2ad;text-decoration:line-through}.rev td.keep{text-decoration:none}
+.field-error{color:var(--silent);font-size:13px}
+[aria-invalid=true]{border-color:var(--silent)}
 footer{color:var(--mute);font-size:12px;margin-top:32px;padding:12px 0 24px;border-top:1px solid var(--line)}
 "#;
 

@@ -9,7 +9,10 @@ use rust_decimal::Decimal;
 
 use crate::ledger::query::{GroupBy, NodeView, Summary, SummaryRow};
 
-use super::html::{html, url, Html};
+use maud::{display, html, Markup};
+
+use super::form::{field, filter_form, hidden, submit, Field, InputKind};
+use super::html::url;
 use super::layout::{page, Chrome, Nav};
 use super::text::{percent, scale_to, wan, wan_aligned, wan_decimals, yuan, Lang};
 
@@ -78,14 +81,10 @@ pub struct LedgerPage {
 
 /// A money cell: 万元 shown (padded to `decimals` places so the column lines
 /// up), exact yuan on hover.
-pub fn money_td(h: &mut Html, l: Lang, v: Decimal, decimals: usize) {
-    html!(
-        h,
-        "<td class=\"num\" title=\"{} {}\">{}</td>",
-        yuan(v),
-        l.t("元", "yuan"),
-        wan_aligned(v, decimals)
-    );
+pub fn money_td(l: Lang, v: Decimal, decimals: usize) -> Markup {
+    html! {
+        td class="num" title={ (yuan(v)) " " (l.t("元", "yuan")) } { (wan_aligned(v, decimals)) }
+    }
 }
 
 /// The widest decimals of each column of figures, for [`money_td`].
@@ -108,50 +107,19 @@ fn add(a: Decimal, b: Decimal) -> Decimal {
     a.checked_add(b).unwrap_or(Decimal::MAX)
 }
 
-pub fn render(c: &Chrome, p: &LedgerPage) -> Html {
+pub fn render(c: &Chrome, p: &LedgerPage) -> Markup {
     let l = c.lang;
     let names: HashMap<&str, &NodeView> = p.nodes.iter().map(|n| (n.code.as_str(), n)).collect();
     let gb = group_by_text(&p.summary.group_by);
-    let mut b = Html::new();
-
-    // The form: a plain GET, so it works without JavaScript.
-    b.lit("<div class=\"card\"><form class=\"filters\" method=\"get\" action=\"/ledger\">");
-    html!(
-        b,
-        "<label>{}<input type=\"date\" name=\"as_of\" value=\"{}\"></label><label>{}<select name=\"group_by\">",
-        l.t("截至日期", "As of"),
-        p.as_of,
-        l.t("分组", "Group by")
-    );
-    for g in GROUPINGS {
-        let sel = if *g == gb { " selected" } else { "" };
-        html!(
-            b,
-            "<option value=\"{}\"{}>{}</option>",
-            g,
-            sel,
-            grouping_label(l, g)
-        );
-    }
+    let as_of = p.as_of.to_string();
+    let mut options: Vec<(&str, &str)> = GROUPINGS
+        .iter()
+        .map(|g| (*g, grouping_label(l, g)))
+        .collect();
     // A value the form does not offer (e.g. `fund_origin,node`) stays selected.
     if !GROUPINGS.contains(&gb.as_str()) {
-        html!(b, "<option value=\"{}\" selected>{}</option>", gb, gb);
+        options.push((&gb, &gb));
     }
-    b.lit("</select></label>");
-    if let Some(u) = &p.under {
-        html!(b, "<input type=\"hidden\" name=\"node\" value=\"{}\">", u);
-    }
-    html!(
-        b,
-        "<input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}</button>",
-        l.code(),
-        l.t("查询", "Show")
-    );
-    html!(
-        b,
-        "<div class=\"quick\"><span class=\"k\">{}</span> ",
-        l.t("快捷：", "Quick:")
-    );
     let quick = |d: String| {
         let mut q = vec![("as_of", d), ("group_by", gb.clone())];
         if let Some(u) = &p.under {
@@ -159,110 +127,65 @@ pub fn render(c: &Chrome, p: &LedgerPage) -> Html {
         }
         url("/ledger", &q)
     };
-    html!(
-        b,
-        "<a href=\"{}\">{} ({})</a><a href=\"{}\">2020-09-25 {}</a><a href=\"{}\">2020-12-31 {}</a>",
-        quick(p.today.to_string()),
-        l.t("今天", "today"),
-        p.today,
-        quick("2020-09-25".into()),
-        l.t("（结转统计日）", "(carry-over report)"),
-        quick("2020-12-31".into()),
-        l.t("（年末）", "(year end)")
-    );
-    b.lit("</div></form></div>");
-
     let root = p.summary.node.as_str();
     let root_name = names.get(root).map(|n| n.name.as_str()).unwrap_or("");
-    html!(
-        b,
-        "<p class=\"sub\">{} {} ({}) · {} {} · {}",
-        l.t("范围：", "Scope:"),
-        root_name,
-        root,
-        l.t("截至", "as of"),
-        p.as_of,
-        l.t(
-            "单位：万元（悬停显示元）",
-            "Figures in 万元 (10,000 yuan); hover for yuan"
-        )
-    );
-    if p.under.is_some() {
-        html!(
-            b,
-            " · <a href=\"{}\">{}</a>",
-            url(
-                "/ledger",
-                &[("as_of", p.as_of.to_string()), ("group_by", gb.clone())]
-            ),
-            l.t("返回本节点全辖区", "back to this node's whole tree")
-        );
-    }
-    b.lit("</p>");
 
-    table(&mut b, l, p, &names);
-
-    html!(
-        b,
-        "<h2>{}</h2>",
-        l.t(
-            "各县资金到位与支付（按资金来源）",
-            "Funds in place and paid, per county and fund source"
-        )
-    );
-    chart(&mut b, l, p, &names);
+    let body = html! {
+        div class="card" {
+            (filter_form("/ledger", html! {
+                (field(l, &Field::input("as_of", l.t("截至日期", "As of"), InputKind::Date).value(&as_of)))
+                (field(l, &Field::select("group_by", l.t("分组", "Group by"), &options).value(&gb)))
+                @if let Some(u) = &p.under {
+                    (hidden("node", u))
+                }
+                (hidden("lang", l.code()))
+                (submit(l.t("查询", "Show")))
+                div class="quick" {
+                    span class="k" { (l.t("快捷：", "Quick:")) } " "
+                    a href=(quick(p.today.to_string())) {
+                        (l.t("今天", "today")) " (" (display(p.today)) ")"
+                    }
+                    a href=(quick("2020-09-25".into())) {
+                        "2020-09-25 " (l.t("（结转统计日）", "(carry-over report)"))
+                    }
+                    a href=(quick("2020-12-31".into())) {
+                        "2020-12-31 " (l.t("（年末）", "(year end)"))
+                    }
+                }
+            }))
+        }
+        p class="sub" {
+            (l.t("范围：", "Scope:")) " " (root_name) " (" (root) ") · "
+            (l.t("截至", "as of")) " " (as_of) " · "
+            (l.t("单位：万元（悬停显示元）", "Figures in 万元 (10,000 yuan); hover for yuan"))
+            @if p.under.is_some() {
+                " · "
+                a href=(url("/ledger", &[("as_of", as_of.clone()), ("group_by", gb.clone())])) {
+                    (l.t("返回本节点全辖区", "back to this node's whole tree"))
+                }
+            }
+        }
+        (table(l, p, &names))
+        h2 {
+            (l.t(
+                "各县资金到位与支付（按资金来源）",
+                "Funds in place and paid, per county and fund source"
+            ))
+        }
+        (chart(l, p, &names))
+    };
 
     let title = match &p.under {
         Some(_) => format!("{} · {}", l.t("扶贫资金总台账", "Master ledger"), root_name),
         None => l.t("扶贫资金总台账", "Master ledger").to_owned(),
     };
-    page(c, Nav::Ledger, &title, &b)
+    page(c, Nav::Ledger, &title, body)
 }
 
-fn table(b: &mut Html, l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) {
+/// The summary's rows in display order: fund sources in their natural order
+/// (central first), not by name.
+fn sorted_rows(p: &LedgerPage) -> Vec<&SummaryRow> {
     let gb = &p.summary.group_by;
-    let by_node = gb.contains(&GroupBy::Node);
-    b.lit("<div class=\"scroll\"><table><thead><tr>");
-    for g in gb {
-        match g {
-            GroupBy::Node => html!(
-                b,
-                "<th>{}</th><th>{}</th>",
-                l.t("节点", "Node"),
-                l.t("层级", "Level")
-            ),
-            GroupBy::FundOrigin => html!(b, "<th>{}</th>", l.t("资金来源", "Fund source")),
-            GroupBy::FundCategory => html!(b, "<th>{}</th>", l.t("资金类别", "Fund category")),
-        }
-    }
-    html!(
-        b,
-        "<th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th>\
-         <th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\" title=\"{}\">{}</th>",
-        l.t("上级下达", "Received"),
-        l.t("本级安排", "Own budget"),
-        l.t("下达下级", "Issued down"),
-        l.t("已支付", "Paid"),
-        l.t("结余", "Balance"),
-        l.t(
-            "已支付 ÷（上级下达 + 本级安排 − 下达下级）",
-            "paid ÷ (received + own budget − issued down)"
-        ),
-        l.t("支出进度", "Spent")
-    );
-    if by_node {
-        html!(b, "<th>{}</th>", l.t("明细", "Details"));
-    }
-    b.lit("</tr></thead><tbody>");
-    let group_cols = gb.len() + usize::from(by_node);
-    let w = column_decimals(
-        p.summary
-            .rows
-            .iter()
-            .chain(std::iter::once(&p.summary.total))
-            .map(columns),
-    );
-    // Fund sources in their natural order (central first), not by name.
     let mut rows: Vec<&SummaryRow> = p.summary.rows.iter().collect();
     rows.sort_by_cached_key(|r| {
         gb.iter()
@@ -276,155 +199,210 @@ fn table(b: &mut Html, l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>
             })
             .collect::<Vec<_>>()
     });
-    let mut previous_node: Option<&str> = None;
-    for r in rows {
-        // A node's name once, on the first of its rows, which opens a group.
-        let node_code = r.group.get("node").map(String::as_str);
-        let repeat = node_code.is_some() && node_code == previous_node;
-        if gb.len() > 1 && node_code.is_some() && !repeat && previous_node.is_some() {
-            b.lit("<tr class=\"group\">");
-        } else {
-            b.lit("<tr>");
-        }
-        previous_node = node_code;
-        for g in gb {
-            match g {
-                GroupBy::Node if repeat => {
-                    b.lit("<td></td><td></td>");
-                }
-                GroupBy::Node => {
-                    let code = r.group.get("node").map(String::as_str).unwrap_or("");
-                    let name = r.group.get("node_name").map(String::as_str).unwrap_or("");
-                    let level = names.get(code).map(|n| n.level.as_str()).unwrap_or("");
-                    let indent = match level {
-                        "region" => "",
-                        "prefecture" => "padding-left:22px",
-                        _ => "padding-left:44px",
-                    };
-                    html!(
-                        b,
-                        "<td style=\"{}\"><a href=\"{}\">{}</a> <span class=\"muted\">{}</span></td><td>{}</td>",
-                        indent,
-                        url(
-                            "/ledger",
-                            &[
-                                ("node", code.to_owned()),
-                                ("as_of", p.as_of.to_string()),
-                                ("group_by", group_by_text(gb))
-                            ]
-                        ),
-                        name,
-                        code,
-                        l.level_str(level)
-                    );
-                }
-                GroupBy::FundOrigin => {
-                    let o = r.group.get("fund_origin").map(String::as_str).unwrap_or("");
-                    html!(b, "<td>{}</td>", l.fund_origin(o));
-                }
-                GroupBy::FundCategory => {
-                    let code = r
-                        .group
-                        .get("fund_category")
-                        .map(String::as_str)
-                        .unwrap_or("");
-                    let name = p.categories.get(code).map(String::as_str).unwrap_or("");
-                    html!(b, "<td>{} <span class=\"muted\">{}</span></td>", name, code);
-                }
-            }
-        }
-        figures(b, l, r, &w);
-        if by_node {
-            let code = r.group.get("node").cloned().unwrap_or_default();
-            // The allocations behind this very row.
-            let mut drill = vec![("holder", code.clone())];
-            if let Some(o) = r.group.get("fund_origin") {
-                drill.push(("fund_origin", o.clone()));
-            }
-            if let Some(c) = r.group.get("fund_category") {
-                drill.push(("category", c.clone()));
-            }
-            html!(
-                b,
-                "<td class=\"nowrap\"><a href=\"{}\">{}</a> · <a href=\"{}\">{}</a></td>",
-                url("/allocations", &drill),
-                l.t("指标", "Allocations"),
-                url("/payments", &[("origin", code)]),
-                l.t("支付", "Payments")
-            );
-        }
-        b.lit("</tr>");
-    }
-    // Per-level subtotals, when rows are whole nodes.
-    if gb.as_slice() == [GroupBy::Node] {
-        let mut levels: BTreeMap<u8, (&str, SummaryRow)> = BTreeMap::new();
-        for r in &p.summary.rows {
-            let code = r.group.get("node").map(String::as_str).unwrap_or("");
-            let level = names.get(code).map(|n| n.level.as_str()).unwrap_or("");
-            let order = match level {
-                "region" => 0,
-                "prefecture" => 1,
-                _ => 2,
-            };
-            let e = levels
-                .entry(order)
-                .or_insert((level, SummaryRow::default()));
-            e.1.received = add(e.1.received, r.received);
-            e.1.own_budget = add(e.1.own_budget, r.own_budget);
-            e.1.issued_down = add(e.1.issued_down, r.issued_down);
-            e.1.paid = add(e.1.paid, r.paid);
-            e.1.balance = add(e.1.balance, r.balance);
-        }
-        if levels.len() > 1 {
-            for (level, row) in levels.values() {
-                html!(
-                    b,
-                    "<tr class=\"subtotal\"><td colspan=\"{}\">{}{}</td>",
-                    group_cols,
-                    l.level_str(level),
-                    l.t("级合计", " level subtotal")
-                );
-                figures(b, l, row, &w);
-                b.lit("<td></td></tr>");
-            }
-        }
-    }
-    html!(
-        b,
-        "<tr class=\"total\"><td colspan=\"{}\">{}</td>",
-        group_cols,
-        l.t("合计", "Total")
-    );
-    figures(b, l, &p.summary.total, &w);
-    if by_node {
-        b.lit("<td></td>");
-    }
-    b.lit("</tr></tbody></table></div>");
-    html!(
-        b,
-        "<p class=\"sub\">{}</p>",
-        l.t(
-            "合计中，辖区内上下级之间的下达既计入下达下级也计入上级下达，结余合计即本辖区持有的资金。",
-            "In the total, money passed between two nodes of the tree counts both as issued down and as received, so the total balance is what the tree holds."
-        )
-    );
+    rows
 }
 
-fn figures(b: &mut Html, l: Lang, r: &SummaryRow, w: &[usize; 5]) {
-    for (v, d) in columns(r).into_iter().zip(w) {
-        money_td(b, l, v, *d);
+/// Per-level subtotals (region, prefecture, county), when rows are whole
+/// nodes and there is more than one level.
+fn level_subtotals<'a>(
+    p: &LedgerPage,
+    names: &HashMap<&str, &'a NodeView>,
+) -> Vec<(&'a str, SummaryRow)> {
+    if p.summary.group_by.as_slice() != [GroupBy::Node] {
+        return Vec::new();
     }
+    let mut levels: BTreeMap<u8, (&str, SummaryRow)> = BTreeMap::new();
+    for r in &p.summary.rows {
+        let code = r.group.get("node").map(String::as_str).unwrap_or("");
+        let level = names.get(code).map(|n| n.level.as_str()).unwrap_or("");
+        let order = match level {
+            "region" => 0,
+            "prefecture" => 1,
+            _ => 2,
+        };
+        let e = levels
+            .entry(order)
+            .or_insert((level, SummaryRow::default()));
+        e.1.received = add(e.1.received, r.received);
+        e.1.own_budget = add(e.1.own_budget, r.own_budget);
+        e.1.issued_down = add(e.1.issued_down, r.issued_down);
+        e.1.paid = add(e.1.paid, r.paid);
+        e.1.balance = add(e.1.balance, r.balance);
+    }
+    if levels.len() > 1 {
+        levels.into_values().collect()
+    } else {
+        Vec::new()
+    }
+}
+
+fn table(l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) -> Markup {
+    let gb = &p.summary.group_by;
+    let by_node = gb.contains(&GroupBy::Node);
+    let group_cols = gb.len() + usize::from(by_node);
+    let w = column_decimals(
+        p.summary
+            .rows
+            .iter()
+            .chain(std::iter::once(&p.summary.total))
+            .map(columns),
+    );
+    let rows = sorted_rows(p);
+    // A node's name once, on the first of its rows, which opens a group.
+    let mut previous_node: Option<&str> = None;
+    let rows: Vec<(&SummaryRow, bool, bool)> = rows
+        .into_iter()
+        .map(|r| {
+            let node_code = r.group.get("node").map(String::as_str);
+            let repeat = node_code.is_some() && node_code == previous_node;
+            let opens_group =
+                gb.len() > 1 && node_code.is_some() && !repeat && previous_node.is_some();
+            previous_node = node_code;
+            (r, repeat, opens_group)
+        })
+        .collect();
+    html! {
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        @for g in gb {
+                            @match g {
+                                GroupBy::Node => {
+                                    th { (l.t("节点", "Node")) }
+                                    th { (l.t("层级", "Level")) }
+                                }
+                                GroupBy::FundOrigin => { th { (l.t("资金来源", "Fund source")) } }
+                                GroupBy::FundCategory => { th { (l.t("资金类别", "Fund category")) } }
+                            }
+                        }
+                        th class="num" { (l.t("上级下达", "Received")) }
+                        th class="num" { (l.t("本级安排", "Own budget")) }
+                        th class="num" { (l.t("下达下级", "Issued down")) }
+                        th class="num" { (l.t("已支付", "Paid")) }
+                        th class="num" { (l.t("结余", "Balance")) }
+                        th class="num" title=(l.t(
+                            "已支付 ÷（上级下达 + 本级安排 − 下达下级）",
+                            "paid ÷ (received + own budget − issued down)"
+                        )) { (l.t("支出进度", "Spent")) }
+                        @if by_node {
+                            th { (l.t("明细", "Details")) }
+                        }
+                    }
+                }
+                tbody {
+                    @for (r, repeat, opens_group) in &rows {
+                        tr class=[opens_group.then_some("group")] {
+                            @for g in gb {
+                                @match g {
+                                    GroupBy::Node if *repeat => { td {} td {} }
+                                    GroupBy::Node => { (node_cells(l, p, r, names)) }
+                                    GroupBy::FundOrigin => {
+                                        td { (l.fund_origin(r.group.get("fund_origin").map(String::as_str).unwrap_or(""))) }
+                                    }
+                                    GroupBy::FundCategory => {
+                                        @let code = r.group.get("fund_category").map(String::as_str).unwrap_or("");
+                                        td {
+                                            (p.categories.get(code).map(String::as_str).unwrap_or(""))
+                                            " " span class="muted" { (code) }
+                                        }
+                                    }
+                                }
+                            }
+                            (figures(l, r, &w))
+                            @if by_node {
+                                (drill_links(l, r))
+                            }
+                        }
+                    }
+                    @for (level, row) in &level_subtotals(p, names) {
+                        tr class="subtotal" {
+                            td colspan=(group_cols) {
+                                (l.level_str(level)) (l.t("级合计", " level subtotal"))
+                            }
+                            (figures(l, row, &w))
+                            td {}
+                        }
+                    }
+                    tr class="total" {
+                        td colspan=(group_cols) { (l.t("合计", "Total")) }
+                        (figures(l, &p.summary.total, &w))
+                        @if by_node {
+                            td {}
+                        }
+                    }
+                }
+            }
+        }
+        p class="sub" {
+            (l.t(
+                "合计中，辖区内上下级之间的下达既计入下达下级也计入上级下达，结余合计即本辖区持有的资金。",
+                "In the total, money passed between two nodes of the tree counts both as issued down and as received, so the total balance is what the tree holds."
+            ))
+        }
+    }
+}
+
+/// A node's name (a link to its own ledger, indented by level) and level.
+fn node_cells(l: Lang, p: &LedgerPage, r: &SummaryRow, names: &HashMap<&str, &NodeView>) -> Markup {
+    let code = r.group.get("node").map(String::as_str).unwrap_or("");
+    let name = r.group.get("node_name").map(String::as_str).unwrap_or("");
+    let level = names.get(code).map(|n| n.level.as_str()).unwrap_or("");
+    let indent = match level {
+        "region" => "",
+        "prefecture" => "padding-left:22px",
+        _ => "padding-left:44px",
+    };
+    let href = url(
+        "/ledger",
+        &[
+            ("node", code.to_owned()),
+            ("as_of", p.as_of.to_string()),
+            ("group_by", group_by_text(&p.summary.group_by)),
+        ],
+    );
+    html! {
+        td style=(indent) {
+            a href=(href) { (name) } " " span class="muted" { (code) }
+        }
+        td { (l.level_str(level)) }
+    }
+}
+
+/// The allocations and payments behind a row.
+fn drill_links(l: Lang, r: &SummaryRow) -> Markup {
+    let code = r.group.get("node").cloned().unwrap_or_default();
+    let mut drill = vec![("holder", code.clone())];
+    if let Some(o) = r.group.get("fund_origin") {
+        drill.push(("fund_origin", o.clone()));
+    }
+    if let Some(c) = r.group.get("fund_category") {
+        drill.push(("category", c.clone()));
+    }
+    html! {
+        td class="nowrap" {
+            a href=(url("/allocations", &drill)) { (l.t("指标", "Allocations")) }
+            " · "
+            a href=(url("/payments", &[("origin", code)])) { (l.t("支付", "Payments")) }
+        }
+    }
+}
+
+fn figures(l: Lang, r: &SummaryRow, w: &[usize; 5]) -> Markup {
     let kept = r
         .received
         .checked_add(r.own_budget)
         .and_then(|x| x.checked_sub(r.issued_down))
         .unwrap_or(Decimal::ZERO);
-    match percent(r.paid, kept) {
-        Some(pc) => html!(b, "<td class=\"num\">{}</td>", pc),
-        None => {
-            b.lit("<td class=\"num muted\">—</td>");
+    html! {
+        @for (v, d) in columns(r).into_iter().zip(w) {
+            (money_td(l, v, *d))
         }
-    };
+        @match percent(r.paid, kept) {
+            Some(pc) => { td class="num" { (pc) } }
+            None => { td class="num muted" { "—" } }
+        }
+    }
 }
 
 /// Fund sources in the order the chart stacks them, with their colours.
@@ -492,15 +470,19 @@ fn bars(p: &LedgerPage, names: &HashMap<&str, &NodeView>) -> Vec<Bars> {
 }
 
 /// A server-drawn SVG: no script, no library, readable when printed.
-fn chart(b: &mut Html, l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) {
+fn chart(l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) -> Markup {
+    // Layout in SVG units; the drawing scales to the card's width.
+    const LABEL_W: i64 = 150;
+    const KIND_W: i64 = 44;
+    const BAR_W: i64 = 860;
+    const VALUE_W: i64 = 130;
+    const BAR_H: i64 = 16;
+    const GAP: i64 = 4;
+    const BLOCK: i64 = 2 * BAR_H + GAP + 16;
+
     let rows = bars(p, names);
     if rows.is_empty() {
-        html!(
-            b,
-            "<p class=\"muted\">{}</p>",
-            l.t("暂无数据。", "Nothing yet.")
-        );
-        return;
+        return html! { p class="muted" { (l.t("暂无数据。", "Nothing yet.")) } };
     }
     let total = |m: &BTreeMap<usize, Decimal>| m.values().fold(Decimal::ZERO, |a, v| add(a, *v));
     let max = rows
@@ -514,119 +496,106 @@ fn chart(b: &mut Html, l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>
                 .any(|r| r.funds.contains_key(i) || r.paid.contains_key(i))
         })
         .collect();
-
-    b.lit("<div class=\"card\"><div class=\"legend\">");
-    for i in &used {
-        let (o, colour) = ORIGINS[*i];
-        html!(
-            b,
-            "<span><i style=\"background:{}\"></i>{}</span>",
-            colour,
-            l.fund_origin(o)
-        );
-    }
-    html!(
-        b,
-        "<span class=\"muted\">{}</span></div>",
-        l.t(
-            "每县上行为资金到位（上级下达 + 本级安排），下行为已支付；单位：万元",
-            "Per county: upper bar funds in place (received + own budget), lower bar paid; 万元"
-        )
-    );
-
-    // Layout in SVG units; the drawing scales to the card's width.
-    const LABEL_W: i64 = 150;
-    const KIND_W: i64 = 44;
-    const BAR_W: i64 = 860;
-    const VALUE_W: i64 = 130;
-    const BAR_H: i64 = 16;
-    const GAP: i64 = 4;
-    const BLOCK: i64 = 2 * BAR_H + GAP + 16;
     let width = LABEL_W + KIND_W + BAR_W + VALUE_W;
     let count = i64::try_from(rows.len()).unwrap_or(0);
     let height = count * BLOCK + 8;
-    html!(
-        b,
-        "<svg role=\"img\" viewBox=\"0 0 {} {}\" width=\"100%\" style=\"max-width:{}px\" \
-         aria-label=\"{}\" font-size=\"13\">",
-        width,
-        height,
-        width,
-        l.t("各县资金到位与支付", "Funds in place and paid per county")
-    );
     let x0 = LABEL_W + KIND_W;
-    for (row_i, r) in rows.iter().enumerate() {
-        let top = i64::try_from(row_i).unwrap_or(0) * BLOCK + 4;
-        html!(
-            b,
-            "<text x=\"0\" y=\"{}\" font-weight=\"600\" fill=\"#1f2733\">{}</text>\
-             <text x=\"0\" y=\"{}\" font-size=\"11\" fill=\"#5d6b7a\">{}</text>",
-            top + 13,
-            r.name,
-            top + BAR_H + GAP + 12,
-            r.code
-        );
-        for (k, (series, label, opacity)) in [
-            (&r.funds, l.t("到位", "In"), "1"),
-            (&r.paid, l.t("支付", "Paid"), "0.55"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let y = top + i64::try_from(k).unwrap_or(0) * (BAR_H + GAP);
-            html!(
-                b,
-                "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#5d6b7a\">{}</text>",
-                LABEL_W,
-                y + 12,
-                label
-            );
-            // Segments end where their running sum ends, so rounding never
-            // opens gaps between them.
-            let mut sum = Decimal::ZERO;
-            let mut x_prev = 0;
-            for (i, v) in series {
-                sum = add(sum, *v);
-                let x_end = scale_to(sum, max, BAR_W);
-                let (o, colour) = ORIGINS[*i];
-                if x_end > x_prev {
-                    html!(
-                        b,
-                        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"{}\">\
-                         <title>{} · {} · {}：{} 万元（{} 元）</title></rect>",
-                        x0 + x_prev,
-                        y,
-                        x_end - x_prev,
-                        BAR_H,
-                        colour,
-                        opacity,
-                        r.name,
-                        label,
-                        l.fund_origin(o),
-                        wan(*v),
-                        yuan(*v)
-                    );
+
+    html! {
+        div class="card" {
+            div class="legend" {
+                @for i in &used {
+                    @let (o, colour) = ORIGINS[*i];
+                    span { i style={ "background:" (colour) } {} (l.fund_origin(o)) }
                 }
-                x_prev = x_end;
+                span class="muted" {
+                    (l.t(
+                        "每县上行为资金到位（上级下达 + 本级安排），下行为已支付；单位：万元",
+                        "Per county: upper bar funds in place (received + own budget), lower bar paid; 万元"
+                    ))
+                }
             }
-            html!(
-                b,
-                "<text x=\"{}\" y=\"{}\" fill=\"#1f2733\" font-variant-numeric=\"tabular-nums\">{}</text>",
-                x0 + x_prev + 6,
-                y + 13,
-                wan(sum)
-            );
+            svg role="img" viewBox={ "0 0 " (width) " " (height) } width="100%"
+                style={ "max-width:" (width) "px" }
+                aria-label=(l.t("各县资金到位与支付", "Funds in place and paid per county"))
+                font-size="13" {
+                @for (row_i, r) in rows.iter().enumerate() {
+                    @let top = i64::try_from(row_i).unwrap_or(0) * BLOCK + 4;
+                    text x="0" y=(top + 13) font-weight="600" fill="#1f2733" { (r.name) }
+                    text x="0" y=(top + BAR_H + GAP + 12) font-size="11" fill="#5d6b7a" { (r.code) }
+                    @for (k, (series, label, opacity)) in [
+                        (&r.funds, l.t("到位", "In"), "1"),
+                        (&r.paid, l.t("支付", "Paid"), "0.55"),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        @let y = top + i64::try_from(k).unwrap_or(0) * (BAR_H + GAP);
+                        text x=(LABEL_W) y=(y + 12) font-size="11" fill="#5d6b7a" { (label) }
+                        @let drawn = bar(series, max, BAR_W);
+                        @for sg in &drawn.segments {
+                            @let (o, colour) = ORIGINS[sg.origin];
+                            rect x=(x0 + sg.x) y=(y) width=(sg.width) height=(BAR_H)
+                                fill=(colour) fill-opacity=(opacity) {
+                                title {
+                                    (r.name) " · " (label) " · " (l.fund_origin(o)) "："
+                                    (wan(sg.value)) " 万元（" (yuan(sg.value)) " 元）"
+                                }
+                            }
+                        }
+                        text x=(x0 + drawn.end + 6) y=(y + 13) fill="#1f2733"
+                            font-variant-numeric="tabular-nums" { (wan(drawn.sum)) }
+                    }
+                    line x1="0" x2=(width) y1=(top + BLOCK - 6) y2=(top + BLOCK - 6)
+                        stroke="#e3e7ec" {}
+                }
+            }
         }
-        html!(
-            b,
-            "<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#e3e7ec\"/>",
-            0,
-            width,
-            top + BLOCK - 6,
-            top + BLOCK - 6
-        );
     }
-    b.lit("</svg></div>");
+}
+
+/// A piece of a bar: one fund source's part, in SVG units.
+#[derive(Debug)]
+struct Segment {
+    origin: usize,
+    x: i64,
+    width: i64,
+    value: Decimal,
+}
+
+/// One bar: its segments, where it ends, and its sum.
+#[derive(Debug)]
+struct Bar {
+    segments: Vec<Segment>,
+    end: i64,
+    sum: Decimal,
+}
+
+/// A series drawn as a bar `width` long at `max`. Segments end where their
+/// running sum ends, so rounding never opens gaps between them; a segment
+/// too thin to draw is left out.
+fn bar(series: &BTreeMap<usize, Decimal>, max: Decimal, width: i64) -> Bar {
+    let mut segments = Vec::new();
+    let mut sum = Decimal::ZERO;
+    let mut x_prev = 0;
+    for (i, v) in series {
+        sum = add(sum, *v);
+        let x_end = scale_to(sum, max, width);
+        if x_end > x_prev {
+            segments.push(Segment {
+                origin: *i,
+                x: x_prev,
+                width: x_end - x_prev,
+                value: *v,
+            });
+        }
+        x_prev = x_end;
+    }
+    Bar {
+        segments,
+        end: x_prev,
+        sum,
+    }
 }
 
 #[cfg(test)]

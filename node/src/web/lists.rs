@@ -7,7 +7,9 @@ use rust_decimal::Decimal;
 
 use crate::ledger::query::{AllocationView, PaymentView};
 
-use super::html::{html, url, url_encode, Html};
+use maud::{html, Markup};
+
+use super::html::{url, url_encode};
 use super::layout::{page, Chrome, Nav};
 use super::ledger::{column_decimals, money_td};
 use super::text::{wan, yuan, Lang};
@@ -33,29 +35,43 @@ impl<T> Listing<T> {
     }
 }
 
-/// The filters as a line of text: `holder = 轮台县 (652822)`.
-fn filter_line<T>(b: &mut Html, l: Lang, list: &Listing<T>, base: &'static str) {
+/// The filters as a line of text: `持有单位：轮台县 (652822)`.
+fn filter_line<T>(l: Lang, list: &Listing<T>, base: &str) -> Markup {
     if list.filters.is_empty() {
-        return;
+        return html! {};
     }
-    html!(b, "<p class=\"sub\">{} ", l.t("筛选：", "Filters:"));
-    for (i, (k, v)) in list.filters.iter().enumerate() {
-        if i > 0 {
-            b.lit(" · ");
-        }
-        let k = filter_label(l, k);
-        match list.names.get(v) {
-            Some(n) => html!(b, "{}：{} ({})", k, n, v),
-            None => html!(b, "{}：{}", k, v),
+    html! {
+        p class="sub" {
+            (l.t("筛选：", "Filters:")) " "
+            @for (i, (k, v)) in list.filters.iter().enumerate() {
+                @if i > 0 { " · " }
+                (filter_label(l, k)) "：" (filter_value(l, list, k, v))
+            }
+            " · " a href=(base) { (l.t("清除筛选", "clear")) }
         }
     }
-    html!(
-        b,
-        " · <a href=\"{}\">{}</a></p>",
-        base,
-        l.t("清除筛选", "clear")
-    );
 }
+
+/// A filter's value as a reader knows it: a node or a category by name and
+/// code, a kind or a fund source by its name, anything else as given.
+fn filter_value<T>(l: Lang, list: &Listing<T>, key: &str, v: &str) -> String {
+    let named = |name: &str| format!("{name} ({v})");
+    match key {
+        "kind" => match l.allocation_kind(v) {
+            "?" => v.to_owned(),
+            k => k.to_owned(),
+        },
+        "fund_origin" if ORIGINS.contains(&v) => l.fund_origin(v).to_owned(),
+        "category" => list
+            .categories
+            .get(v)
+            .map_or_else(|| v.to_owned(), |n| named(n)),
+        _ => list.names.get(v).map_or_else(|| v.to_owned(), |n| named(n)),
+    }
+}
+
+/// The fund sources [`Lang::fund_origin`] names.
+const ORIGINS: &[&str] = &["central", "region", "prefecture", "county", "bond"];
 
 fn filter_label(l: Lang, key: &str) -> String {
     let t = match key {
@@ -79,7 +95,7 @@ fn filter_label(l: Lang, key: &str) -> String {
     }
 }
 
-fn pager<T>(b: &mut Html, l: Lang, list: &Listing<T>, base: &str) {
+fn pager<T>(l: Lang, list: &Listing<T>, base: &str) -> Markup {
     let link = |page: u32| {
         let mut q: Vec<(&str, String)> = list
             .filters
@@ -90,232 +106,200 @@ fn pager<T>(b: &mut Html, l: Lang, list: &Listing<T>, base: &str) {
         q.push(("page_size", list.page_size.to_string()));
         url(base, &q)
     };
-    b.lit("<div class=\"pager\">");
-    if list.page > 1 {
-        html!(
-            b,
-            "<a href=\"{}\">← {}</a>",
-            link(list.page - 1),
-            l.t("上一页", "Previous")
-        );
+    html! {
+        div class="pager" {
+            @if list.page > 1 {
+                a href=(link(list.page - 1)) { "← " (l.t("上一页", "Previous")) }
+            }
+            span class="muted" {
+                (l.t("第", "Page")) " " (list.page) " " (l.t("页", "")) " · "
+                (list.items.len()) " " (l.t("条", "rows"))
+            }
+            @if list.has_more {
+                a href=(link(list.page + 1)) { (l.t("下一页", "Next")) " →" }
+            }
+        }
     }
-    html!(
-        b,
-        "<span class=\"muted\">{} {} {} · {} {}</span>",
-        l.t("第", "Page"),
-        list.page,
-        l.t("页", ""),
-        list.items.len(),
-        l.t("条", "rows")
-    );
-    if list.has_more {
-        html!(
-            b,
-            "<a href=\"{}\">{} →</a>",
-            link(list.page + 1),
-            l.t("下一页", "Next")
-        );
-    }
-    b.lit("</div>");
 }
 
-pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Html {
+pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
     let l = c.lang;
-    let mut b = Html::new();
-    filter_line(&mut b, l, list, "/allocations");
-    html!(
-        b,
-        "<p class=\"sub\">{}</p>",
-        l.t(
-            "单位：万元（悬停显示元）",
-            "Figures in 万元; hover for yuan"
-        )
-    );
-    b.lit("<div class=\"scroll\"><table><thead><tr>");
-    html!(
-        b,
-        "<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>\
-         <th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th>",
-        l.t("日期", "Date"),
-        l.t("指标文号", "Document no."),
-        l.t("类型", "Kind"),
-        l.t("资金类别", "Fund category"),
-        l.t("资金来源", "Source"),
-        l.t("下达单位", "From"),
-        l.t("持有单位", "Holder"),
-        l.t("金额", "Amount"),
-        l.t("已下达", "Issued"),
-        l.t("已支付", "Paid"),
-        l.t("可用", "Available"),
-        l.t("明细", "Details")
-    );
-    b.lit("</tr></thead><tbody>");
     let w = column_decimals(
         list.items
             .iter()
             .map(|a| [a.amount, a.issued, a.paid, a.available]),
     );
+    let mut sums = [Decimal::ZERO; 4];
     for a in &list.items {
-        let category = list
-            .categories
-            .get(&a.category)
-            .map(String::as_str)
-            .unwrap_or("");
-        html!(
-            b,
-            "<tr><td class=\"nowrap\">{}</td><td class=\"nowrap\" title=\"{}\">{}</td><td class=\"nowrap\">{}</td>\
-             <td>{} <span class=\"muted\">{}</span></td><td class=\"nowrap\">{}</td>",
-            a.dated,
-            a.title,
-            a.doc_no,
-            l.allocation_kind(&a.kind),
-            category,
-            a.category,
-            l.fund_origin(&a.fund_origin)
-        );
-        match &a.from_node {
-            Some(f) => html!(b, "<td>{}</td>", list.name(f)),
-            None => {
-                b.lit("<td class=\"muted\">—</td>");
-            }
-        };
-        html!(b, "<td>{}</td>", list.name(&a.holder));
-        for (v, d) in [a.amount, a.issued, a.paid, a.available]
-            .into_iter()
-            .zip(&w)
+        for (s, v) in sums
+            .iter_mut()
+            .zip([a.amount, a.issued, a.paid, a.available])
         {
-            money_td(&mut b, l, v, *d);
+            *s = s.checked_add(v).unwrap_or(Decimal::MAX);
         }
-        html!(
-            b,
-            "<td class=\"nowrap\"><a href=\"{}\">{}</a> · <a href=\"{}\">{}</a></td></tr>",
-            url("/allocations", &[("source", a.id.clone())]),
-            l.t("下级指标", "Sub-allocations"),
-            url("/payments", &[("allocation", a.id.clone())]),
-            l.t("支付", "Payments")
-        );
     }
-    if list.items.is_empty() {
-        html!(
-            b,
-            "<tr><td colspan=\"12\" class=\"muted\">{}</td></tr>",
-            l.t("没有符合条件的指标。", "No allocations match.")
-        );
-    } else {
-        let mut sums = [Decimal::ZERO; 4];
-        for a in &list.items {
-            for (s, v) in sums
-                .iter_mut()
-                .zip([a.amount, a.issued, a.paid, a.available])
-            {
-                *s = s.checked_add(v).unwrap_or(Decimal::MAX);
+    let body = html! {
+        (filter_line(l, list, "/allocations"))
+        p class="sub" { (l.t("单位：万元（悬停显示元）", "Figures in 万元; hover for yuan")) }
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        th { (l.t("日期", "Date")) }
+                        th { (l.t("指标文号", "Document no.")) }
+                        th { (l.t("类型", "Kind")) }
+                        th { (l.t("资金类别", "Fund category")) }
+                        th { (l.t("资金来源", "Source")) }
+                        th { (l.t("下达单位", "From")) }
+                        th { (l.t("持有单位", "Holder")) }
+                        th class="num" { (l.t("金额", "Amount")) }
+                        th class="num" { (l.t("已下达", "Issued")) }
+                        th class="num" { (l.t("已支付", "Paid")) }
+                        th class="num" { (l.t("可用", "Available")) }
+                        th { (l.t("明细", "Details")) }
+                    }
+                }
+                tbody {
+                    @for a in &list.items {
+                        tr {
+                            td class="nowrap" { (a.dated) }
+                            td class="nowrap" title=(a.title) { (a.doc_no) }
+                            td class="nowrap" { (l.allocation_kind(&a.kind)) }
+                            td {
+                                (list.categories.get(&a.category).map(String::as_str).unwrap_or(""))
+                                " " span class="muted" { (a.category) }
+                            }
+                            td class="nowrap" { (l.fund_origin(&a.fund_origin)) }
+                            @match &a.from_node {
+                                Some(f) => { td { (list.name(f)) } }
+                                None => { td class="muted" { "—" } }
+                            }
+                            td { (list.name(&a.holder)) }
+                            @for (v, d) in [a.amount, a.issued, a.paid, a.available].into_iter().zip(&w) {
+                                (money_td(l, v, *d))
+                            }
+                            td class="nowrap" {
+                                a href=(url("/allocations", &[("source", a.id.clone())])) {
+                                    (l.t("下级指标", "Sub-allocations"))
+                                }
+                                " · "
+                                a href=(url("/payments", &[("allocation", a.id.clone())])) {
+                                    (l.t("支付", "Payments"))
+                                }
+                            }
+                        }
+                    }
+                    @if list.items.is_empty() {
+                        tr {
+                            td colspan="12" class="muted" {
+                                (l.t("没有符合条件的指标。", "No allocations match."))
+                            }
+                        }
+                    } @else {
+                        tr class="total" {
+                            td colspan="7" { (l.t("本页合计", "This page")) }
+                            @for (v, d) in sums.into_iter().zip(&w) {
+                                (money_td(l, v, *d))
+                            }
+                            td {}
+                        }
+                    }
+                }
             }
         }
-        html!(
-            b,
-            "<tr class=\"total\"><td colspan=\"7\">{}</td>",
-            l.t("本页合计", "This page")
-        );
-        for (v, d) in sums.into_iter().zip(&w) {
-            money_td(&mut b, l, v, *d);
-        }
-        b.lit("<td></td></tr>");
-    }
-    b.lit("</tbody></table></div>");
-    pager(&mut b, l, list, "/allocations");
-    page(c, Nav::Allocations, l.t("预算指标", "Allocations"), &b)
+        (pager(l, list, "/allocations"))
+    };
+    page(c, Nav::Allocations, l.t("预算指标", "Allocations"), body)
 }
 
-pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Html {
+pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
     let l = c.lang;
-    let mut b = Html::new();
-    filter_line(&mut b, l, list, "/payments");
-    html!(
-        b,
-        "<p class=\"sub\">{}</p>",
-        l.t(
-            "单位：元。点击凭证号查看资金追溯。",
-            "Amounts in yuan. Follow a voucher number for its trace."
-        )
-    );
-    b.lit("<div class=\"scroll\"><table><thead><tr>");
-    html!(
-        b,
-        "<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>",
-        l.t("支付日期", "Paid on"),
-        l.t("凭证号", "Voucher"),
-        l.t("支付单位", "Node"),
-        l.t("收款人", "Payee"),
-        l.t("金额（元）", "Amount (yuan)"),
-        l.t("项目", "Project"),
-        l.t("指标", "Allocation"),
-        l.t("用途", "Purpose"),
-        l.t("状态", "Status")
-    );
-    b.lit("</tr></thead><tbody>");
-    for p in &list.items {
-        let reversed = p.reversed_on.is_some();
-        html!(
-            b,
-            "<tr{}><td class=\"nowrap\">{}</td><td class=\"keep nowrap\"><a href=\"{}\">{}</a></td><td class=\"nowrap\">{}</td><td>{}</td>\
-             <td class=\"num\" title=\"{} 万元\">{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\"><a href=\"{}\">{}</a></td><td>{}</td>",
-            if reversed { " class=\"rev\"" } else { "" },
-            p.paid_on,
-            format!("/trace/{}", url_encode(&p.id)),
-            p.voucher_no,
-            list.name(&p.origin),
-            p.payee_name,
-            wan(p.amount),
-            yuan(p.amount),
-            p.project,
-            url("/payments", &[("allocation", p.allocation.clone())]),
-            p.allocation,
-            p.purpose
-        );
-        match (&p.reversed_on, &p.reversal_reason) {
-            (Some(on), reason) => html!(
-                b,
-                "<td class=\"keep\"><span class=\"st silent\" title=\"{}\">{} {}</span></td></tr>",
-                reason.as_deref().unwrap_or(""),
-                l.t("已冲销", "Reversed"),
-                on
-            ),
-            (None, _) => html!(
-                b,
-                "<td class=\"keep\"><span class=\"st ok\">{}</span></td></tr>",
-                l.t("有效", "Valid")
-            ),
-        };
-    }
-    if list.items.is_empty() {
-        html!(
-            b,
-            "<tr><td colspan=\"9\" class=\"muted\">{}</td></tr>",
-            l.t("没有符合条件的支付。", "No payments match.")
-        );
-    } else {
-        let sum = list
-            .items
-            .iter()
-            .filter(|p| p.reversed_on.is_none())
-            .fold(Decimal::ZERO, |s, p| {
-                s.checked_add(p.amount).unwrap_or(Decimal::MAX)
-            });
-        html!(
-            b,
-            "<tr class=\"total\"><td colspan=\"4\">{}</td><td class=\"num\" title=\"{} 万元\">{}</td><td colspan=\"4\"></td></tr>",
-            l.t("本页合计（不含已冲销）", "This page (reversals excluded)"),
-            wan(sum),
-            yuan(sum)
-        );
-    }
-    b.lit("</tbody></table></div>");
-    pager(&mut b, l, list, "/payments");
+    let sum = list
+        .items
+        .iter()
+        .filter(|p| p.reversed_on.is_none())
+        .fold(Decimal::ZERO, |s, p| {
+            s.checked_add(p.amount).unwrap_or(Decimal::MAX)
+        });
+    let body = html! {
+        (filter_line(l, list, "/payments"))
+        p class="sub" {
+            (l.t(
+                "单位：元。点击凭证号查看资金追溯。",
+                "Amounts in yuan. Follow a voucher number for its trace."
+            ))
+        }
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        th { (l.t("支付日期", "Paid on")) }
+                        th { (l.t("凭证号", "Voucher")) }
+                        th { (l.t("支付单位", "Node")) }
+                        th { (l.t("收款人", "Payee")) }
+                        th class="num" { (l.t("金额（元）", "Amount (yuan)")) }
+                        th { (l.t("项目", "Project")) }
+                        th { (l.t("指标", "Allocation")) }
+                        th { (l.t("用途", "Purpose")) }
+                        th { (l.t("状态", "Status")) }
+                    }
+                }
+                tbody {
+                    @for p in &list.items {
+                        tr class=[p.reversed_on.is_some().then_some("rev")] {
+                            td class="nowrap" { (p.paid_on) }
+                            td class="keep nowrap" {
+                                a href={ "/trace/" (url_encode(&p.id)) } { (p.voucher_no) }
+                            }
+                            td class="nowrap" { (list.name(&p.origin)) }
+                            td { (p.payee_name) }
+                            td class="num" title={ (wan(p.amount)) " 万元" } { (yuan(p.amount)) }
+                            td class="nowrap" { (p.project) }
+                            td class="nowrap" {
+                                a href=(url("/payments", &[("allocation", p.allocation.clone())])) {
+                                    (p.allocation)
+                                }
+                            }
+                            td { (p.purpose) }
+                            @match &p.reversed_on {
+                                Some(on) => {
+                                    td class="keep" {
+                                        span class="st silent" title=(p.reversal_reason.as_deref().unwrap_or("")) {
+                                            (l.t("已冲销", "Reversed")) " " (on)
+                                        }
+                                    }
+                                }
+                                None => {
+                                    td class="keep" { span class="st ok" { (l.t("有效", "Valid")) } }
+                                }
+                            }
+                        }
+                    }
+                    @if list.items.is_empty() {
+                        tr {
+                            td colspan="9" class="muted" {
+                                (l.t("没有符合条件的支付。", "No payments match."))
+                            }
+                        }
+                    } @else {
+                        tr class="total" {
+                            td colspan="4" {
+                                (l.t("本页合计（不含已冲销）", "This page (reversals excluded)"))
+                            }
+                            td class="num" title={ (wan(sum)) " 万元" } { (yuan(sum)) }
+                            td colspan="4" {}
+                        }
+                    }
+                }
+            }
+        }
+        (pager(l, list, "/payments"))
+    };
     page(
         c,
         Nav::Payments,
         l.t("国库集中支付", "Treasury payments"),
-        &b,
+        body,
     )
 }
 
@@ -365,5 +349,59 @@ mod tests {
         assert!(s.contains("href=\"/payments?origin=652822&amp;page=1&amp;page_size=50\""));
         assert!(s.contains("page=3"));
         assert!(s.contains("支付单位：轮台县 (652822)"));
+        assert!(!s.contains("class=\"rev\""));
+    }
+
+    #[test]
+    fn reversed_payments_keep_their_style() {
+        let mut p = payment("652822-9", "甲");
+        p.reversed_on = Some("2020-06-01".into());
+        p.reversal_reason = Some("重复支付".into());
+        let list = Listing {
+            items: vec![p],
+            page: 1,
+            has_more: false,
+            filters: vec![],
+            page_size: 50,
+            names: HashMap::new(),
+            categories: HashMap::new(),
+        };
+        let s = payments(&chrome(Lang::Zh), &list).into_string();
+        assert!(
+            s.contains("<tr class=\"rev\"><td class=\"nowrap\">2020-05-01"),
+            "{s}"
+        );
+        assert!(!s.contains("&quot;rev"));
+        assert!(s.contains("title=\"重复支付\">已冲销 2020-06-01"));
+    }
+
+    #[test]
+    fn the_filter_line_names_kinds_sources_and_categories() {
+        let list: Listing<AllocationView> = Listing {
+            items: vec![],
+            page: 1,
+            has_more: false,
+            filters: vec![
+                ("kind".into(), "own_budget".into()),
+                ("fund_origin".into(), "central".into()),
+                ("category".into(), "X-01".into()),
+                ("holder".into(), "652822".into()),
+            ],
+            page_size: 50,
+            names: HashMap::from([("652822".to_owned(), "轮台县".to_owned())]),
+            categories: HashMap::from([("X-01".to_owned(), "扶贫发展".to_owned())]),
+        };
+        let s = allocations(&chrome(Lang::Zh), &list).into_string();
+        assert!(
+            s.contains("筛选： 类型：本级安排 · 资金来源：中央 · 资金类别：扶贫发展 (X-01) · 持有单位：轮台县 (652822) · "),
+            "{s}"
+        );
+        assert!(s.contains("没有符合条件的指标。"));
+        let odd = Listing {
+            filters: vec![("kind".into(), "<x>".into())],
+            ..list
+        };
+        let s = allocations(&chrome(Lang::Zh), &odd).into_string();
+        assert!(s.contains("类型：&lt;x&gt;"), "{s}");
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! Handlers are thin: they read the ledger and hand plain data to the
 //! rendering functions (`overview`, `ledger`, `lists`, `trace`, `warnings`),
-//! which are unit-tested without a server. All text reaches the page through
-//! [`html::Html`], which escapes it.
+//! which are unit-tested without a server. Every page is a `maud` template
+//! (see [`html`] for how values are escaped), framed by [`layout::page`];
+//! forms are built from the helpers of [`form`].
 
+pub mod form;
 pub mod html;
 pub mod layout;
 pub mod ledger;
@@ -35,8 +37,8 @@ use crate::api::AppState;
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use crate::ledger::{Ledger, LedgerError};
 
-use html::{html, Html};
 use layout::{page, Chrome, Nav};
+use maud::{html, Markup};
 use text::Lang;
 
 /// Rows per list page unless `page_size` says otherwise (the ledger caps it).
@@ -112,29 +114,25 @@ impl From<sqlx::Error> for WebError {
 }
 
 /// The error page.
-pub fn error_page(c: &Chrome, e: &WebError) -> Html {
+pub fn error_page(c: &Chrome, e: &WebError) -> Markup {
     let l = c.lang;
-    let mut b = Html::new();
-    html!(
-        b,
-        "<div class=\"note bad\"><p><b>{} {}</b> · {}</p>",
-        e.status.as_u16(),
-        e.status.canonical_reason().unwrap_or(""),
-        l.t(e.zh, e.en)
-    );
-    if !e.detail.is_empty() {
-        html!(b, "<p><code>{}</code></p>", e.detail);
-    }
-    html!(
-        b,
-        "</div><p><a href=\"/\">{}</a></p>",
-        l.t("返回概览", "Back to the overview")
-    );
+    let body = html! {
+        div class="note bad" {
+            p {
+                b { (e.status.as_u16()) " " (e.status.canonical_reason().unwrap_or("")) }
+                " · " (l.t(e.zh, e.en))
+            }
+            @if !e.detail.is_empty() {
+                p { code { (e.detail) } }
+            }
+        }
+        p { a href="/" { (l.t("返回概览", "Back to the overview")) } }
+    };
     page(
         c,
         Nav::None,
         l.t("无法显示此页", "This page cannot be shown"),
-        &b,
+        body,
     )
 }
 
@@ -180,7 +178,7 @@ impl Ctx {
     }
 
     /// The page, or the error page, as an HTTP response.
-    fn respond(self, r: Result<Html, WebError>) -> Response {
+    fn respond(self, r: Result<Markup, WebError>) -> Response {
         let r = match self.bad_query.clone() {
             Some(q) => Err(WebError::bad_param("query", &q)),
             None => r,

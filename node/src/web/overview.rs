@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use crate::sync::client::LinkStatus;
 
-use super::html::{html, url, Html};
+use maud::{html, Markup};
+
+use super::html::url;
 use super::layout::{page, Chrome, Nav};
 use super::text::{ago, datetime, Lang};
 
@@ -161,192 +163,146 @@ fn tree_lines<'a>(nodes: &'a [TreeNode], root: &str) -> Vec<Line<'a>> {
     out
 }
 
-pub fn render(c: &Chrome, o: &Overview) -> Html {
+/// The states in the order the cards count them.
+const STATES: [Replication; 5] = [
+    Replication::Ok,
+    Replication::Lagging,
+    Replication::Silent,
+    Replication::Broken,
+    Replication::Never,
+];
+
+pub fn render(c: &Chrome, o: &Overview) -> Markup {
     let l = c.lang;
     let lines = tree_lines(&o.nodes, &o.me);
-    let mut b = Html::new();
 
     // Counts by state, for the cards.
     let mut counts = [0usize; 5];
     for line in lines.iter().filter(|x| x.node.code != o.me) {
-        let i = match line.node.replication(o.now_ms).0 {
-            Replication::Ok => 0,
-            Replication::Lagging => 1,
-            Replication::Silent => 2,
-            Replication::Broken => 3,
-            Replication::Never => 4,
-        };
-        counts[i] += 1;
+        let st = line.node.replication(o.now_ms).0;
+        if let Some(i) = STATES.iter().position(|s| *s == st) {
+            counts[i] += 1;
+        }
     }
     let below = lines.len().saturating_sub(1);
 
-    b.lit("<div class=\"cards\"><div class=\"card\">");
-    html!(
-        b,
-        "<div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"sub\">{} {} · {}</div>",
-        l.t("本节点", "This node"),
-        c.node_name,
-        l.t("代码", "Code"),
-        c.node_code,
-        l.level(c.level)
-    );
-    b.lit("</div><div class=\"card\">");
-    html!(
-        b,
-        "<div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"sub\">",
-        l.t("下级节点", "Nodes below"),
-        below
-    );
-    for (n, st) in counts.iter().zip([
-        Replication::Ok,
-        Replication::Lagging,
-        Replication::Silent,
-        Replication::Broken,
-        Replication::Never,
-    ]) {
-        if *n > 0 || !matches!(st, Replication::Never | Replication::Broken) {
-            html!(
-                b,
-                "<span class=\"dot {}\"></span>{} {}&nbsp;&nbsp; ",
-                st.class(),
-                st.label(l),
-                n
-            );
-        }
-    }
-    b.lit("</div></div>");
-    link_card(&mut b, l, o);
-    b.lit("</div>");
-
-    html!(
-        b,
-        "<h2>{}</h2>",
-        l.t("辖区节点与同步状态", "Nodes and replication")
-    );
-    html!(
-        b,
-        "<p class=\"sub\">{}</p>",
-        l.t(
-            "状态来自各节点逐级上报的链路报告（上行/下行落后的条目数、连续失败次数）。尚无报告的节点按本节点所持其最新条目的时间估计：1 小时内为正常，24 小时内为滞后，更久为失联。",
-            "State comes from the link reports each node sends up (entries behind in each direction, failures in a row). A node with no report yet is estimated from the age of its newest entry held here: under 1 hour OK, under 24 hours lagging, older silent."
-        )
-    );
-    b.lit("<div class=\"scroll\"><table class=\"tree\"><thead><tr>");
-    html!(
-        b,
-        "<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th><th>{}</th><th>{}</th>",
-        l.t("节点", "Node"),
-        l.t("代码", "Code"),
-        l.t("层级", "Level"),
-        l.t("状态", "State"),
-        l.t("链路报告", "Link report"),
-        l.t("最新序号", "Head seq"),
-        l.t("最新条目", "Newest entry"),
-        l.t("查看", "View")
-    );
-    b.lit("</tr></thead><tbody>");
-    for line in &lines {
-        let n = line.node;
-        let (st, estimated) = n.replication(o.now_ms);
-        let me = n.code == o.me;
-        html!(
-            b,
-            "<tr><td style=\"padding-left:{}px\"><span class=\"branch\">{}</span><span class=\"dot {}\"></span>{}</td><td>{}</td><td>{}</td>",
-            10 + 26 * line.depth,
-            if line.depth > 0 { "└" } else { "" },
-            if me { "self" } else { st.class() },
-            n.name,
-            n.code,
-            l.level_str(&n.level)
-        );
-        if me {
-            html!(
-                b,
-                "<td><span class=\"st self\">{}</span></td><td class=\"muted\">—</td>",
-                l.t("本节点", "This node")
-            );
-        } else {
-            html!(
-                b,
-                "<td><span class=\"st {}\">{}{}</span></td>",
-                st.class(),
-                st.label(l),
-                if estimated {
-                    l.t("（估）", " (est.)")
-                } else {
-                    ""
-                }
-            );
-            match &n.report {
-                Some(r) => {
-                    html!(
-                        b,
-                        "<td class=\"nowrap\">{} {} · {} {}",
-                        l.t("上行落后", "up behind"),
-                        r.up_behind,
-                        l.t("下行落后", "down behind"),
-                        r.down_behind
-                    );
-                    if r.failures > 0 {
-                        html!(b, " · {} {}", l.t("连续失败", "failures"), r.failures);
+    let body = html! {
+        div class="cards" {
+            div class="card" {
+                div class="k" { (l.t("本节点", "This node")) }
+                div class="v" { (c.node_name) }
+                div class="sub" { (l.t("代码", "Code")) " " (c.node_code) " · " (l.level(c.level)) }
+            }
+            div class="card" {
+                div class="k" { (l.t("下级节点", "Nodes below")) }
+                div class="v" { (below) }
+                div class="sub" {
+                    @for (n, st) in counts.into_iter().zip(STATES) {
+                        @if n > 0 || !matches!(st, Replication::Never | Replication::Broken) {
+                            span class={ "dot " (st.class()) } {}
+                            (st.label(l)) " " (n) "\u{a0}\u{a0} "
+                        }
                     }
-                    html!(
-                        b,
-                        " <span class=\"sub\">· {} {}</span></td>",
-                        l.t("报告于", "reported"),
-                        ago(
-                            l,
-                            0,
-                            i64::try_from(r.age_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
-                        )
-                    );
                 }
-                None => html!(
-                    b,
-                    "<td class=\"muted\">{}</td>",
-                    l.t("尚无报告", "none yet")
-                ),
+            }
+            (link_card(l, o))
+        }
+        h2 { (l.t("辖区节点与同步状态", "Nodes and replication")) }
+        p class="sub" {
+            (l.t(
+                "状态来自各节点逐级上报的链路报告（上行/下行落后的条目数、连续失败次数）。尚无报告的节点按本节点所持其最新条目的时间估计：1 小时内为正常，24 小时内为滞后，更久为失联。",
+                "State comes from the link reports each node sends up (entries behind in each direction, failures in a row). A node with no report yet is estimated from the age of its newest entry held here: under 1 hour OK, under 24 hours lagging, older silent."
+            ))
+        }
+        div class="scroll" {
+            table class="tree" {
+                thead {
+                    tr {
+                        th { (l.t("节点", "Node")) }
+                        th { (l.t("代码", "Code")) }
+                        th { (l.t("层级", "Level")) }
+                        th { (l.t("状态", "State")) }
+                        th { (l.t("链路报告", "Link report")) }
+                        th class="num" { (l.t("最新序号", "Head seq")) }
+                        th { (l.t("最新条目", "Newest entry")) }
+                        th { (l.t("查看", "View")) }
+                    }
+                }
+                tbody {
+                    @for line in &lines {
+                        (tree_row(l, o, line))
+                    }
+                }
             }
         }
-        match n.head_seq {
-            Some(s) => html!(b, "<td class=\"num\">{}</td>", s),
-            None => {
-                b.lit("<td class=\"num muted\">—</td>");
-            }
-        };
-        match n.last_ms {
-            Some(ms) => html!(
-                b,
-                "<td class=\"nowrap\">{} <span class=\"sub\">· {}</span></td>",
-                datetime(ms),
-                ago(l, ms, o.now_ms)
-            ),
-            None => {
-                b.lit("<td class=\"muted\">—</td>");
-            }
-        };
-        html!(
-            b,
-            "<td class=\"nowrap\"><a href=\"{}\">{}</a> · <a href=\"{}\">{}</a> · <a href=\"{}\">{}</a></td></tr>",
-            url("/ledger", &[("node", n.code.clone())]),
-            l.t("台账", "Ledger"),
-            url("/allocations", &[("holder", n.code.clone())]),
-            l.t("指标", "Allocations"),
-            url("/payments", &[("origin", n.code.clone())]),
-            l.t("支付", "Payments")
-        );
-    }
-    b.lit("</tbody></table></div>");
-    page(c, Nav::Overview, l.t("概览", "Overview"), &b)
+    };
+    page(c, Nav::Overview, l.t("概览", "Overview"), body)
 }
 
-fn link_card(b: &mut Html, l: Lang, o: &Overview) {
-    b.lit("<div class=\"card\">");
-    html!(
-        b,
-        "<div class=\"k\">{}</div>",
-        l.t("上级链路", "Link to the parent")
-    );
+fn tree_row(l: Lang, o: &Overview, line: &Line<'_>) -> Markup {
+    let n = line.node;
+    let (st, estimated) = n.replication(o.now_ms);
+    let me = n.code == o.me;
+    html! {
+        tr {
+            td style={ "padding-left:" (10 + 26 * line.depth) "px" } {
+                span class="branch" { @if line.depth > 0 { "└" } }
+                span class={ "dot " (if me { "self" } else { st.class() }) } {}
+                (n.name)
+            }
+            td { (n.code) }
+            td { (l.level_str(&n.level)) }
+            @if me {
+                td { span class="st self" { (l.t("本节点", "This node")) } }
+                td class="muted" { "—" }
+            } @else {
+                td {
+                    span class={ "st " (st.class()) } {
+                        (st.label(l))
+                        @if estimated { (l.t("（估）", " (est.)")) }
+                    }
+                }
+                @match &n.report {
+                    Some(r) => {
+                        td class="nowrap" {
+                            (l.t("上行落后", "up behind")) " " (r.up_behind) " · "
+                            (l.t("下行落后", "down behind")) " " (r.down_behind)
+                            @if r.failures > 0 {
+                                " · " (l.t("连续失败", "failures")) " " (r.failures)
+                            }
+                            " "
+                            span class="sub" {
+                                "· " (l.t("报告于", "reported")) " "
+                                (ago(l, 0, i64::try_from(r.age_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)))
+                            }
+                        }
+                    }
+                    None => { td class="muted" { (l.t("尚无报告", "none yet")) } }
+                }
+            }
+            @match n.head_seq {
+                Some(s) => { td class="num" { (s) } }
+                None => { td class="num muted" { "—" } }
+            }
+            @match n.last_ms {
+                Some(ms) => {
+                    td class="nowrap" { (datetime(ms)) " " span class="sub" { "· " (ago(l, ms, o.now_ms)) } }
+                }
+                None => { td class="muted" { "—" } }
+            }
+            td class="nowrap" {
+                a href=(url("/ledger", &[("node", n.code.clone())])) { (l.t("台账", "Ledger")) }
+                " · "
+                a href=(url("/allocations", &[("holder", n.code.clone())])) { (l.t("指标", "Allocations")) }
+                " · "
+                a href=(url("/payments", &[("origin", n.code.clone())])) { (l.t("支付", "Payments")) }
+            }
+        }
+    }
+}
+
+fn link_card(l: Lang, o: &Overview) -> Markup {
+    let label = l.t("上级链路", "Link to the parent");
     let Some(s) = &o.link else {
         let why = match &o.parent {
             None => l.t(
@@ -358,60 +314,48 @@ fn link_card(b: &mut Html, l: Lang, o: &Overview) {
                 "Not syncing with the parent (not enrolled, or no parent URL).",
             ),
         };
-        html!(
-            b,
-            "<div class=\"v\">—</div><div class=\"sub\">{}</div></div>",
-            why
-        );
-        return;
+        return html! {
+            div class="card" {
+                div class="k" { (label) }
+                div class="v" { "—" }
+                div class="sub" { (why) }
+            }
+        };
     };
     let parent = s
         .parent
         .map(|p| p.to_string())
         .or_else(|| o.parent.clone())
         .unwrap_or_default();
-    let (class, label) = if s.consecutive_failures > 0 {
+    let (class, state) = if s.consecutive_failures > 0 {
         ("silent", l.t("连接失败", "Failing"))
     } else if s.last_up_ms.is_some() || s.last_down_ms.is_some() {
         ("ok", l.t("已连接", "Connected"))
     } else {
         ("none", l.t("连接中", "Connecting"))
     };
-    html!(
-        b,
-        "<div class=\"v\">{} <span class=\"st {}\">{}</span></div><div class=\"sub\">",
-        parent,
-        class,
-        label
-    );
     let when = |ms: Option<i64>| match ms {
         Some(ms) => format!("{} ({})", datetime(ms), ago(l, ms, o.now_ms)),
         None => "—".into(),
     };
-    html!(
-        b,
-        "{}：{}<br>{}：{}<br>{} {} · {} {}",
-        l.t("最近上行", "Last push"),
-        when(s.last_up_ms),
-        l.t("最近下行", "Last pull"),
-        when(s.last_down_ms),
-        l.t("已发送", "Sent"),
-        s.entries_sent,
-        l.t("已接收", "Received"),
-        s.entries_received
-    );
-    if s.consecutive_failures > 0 {
-        html!(
-            b,
-            "<br>{} {}",
-            l.t("连续失败次数", "Consecutive failures"),
-            s.consecutive_failures
-        );
+    html! {
+        div class="card" {
+            div class="k" { (label) }
+            div class="v" { (parent) " " span class={ "st " (class) } { (state) } }
+            div class="sub" {
+                (l.t("最近上行", "Last push")) "：" (when(s.last_up_ms)) br;
+                (l.t("最近下行", "Last pull")) "：" (when(s.last_down_ms)) br;
+                (l.t("已发送", "Sent")) " " (s.entries_sent) " · "
+                (l.t("已接收", "Received")) " " (s.entries_received)
+                @if s.consecutive_failures > 0 {
+                    br; (l.t("连续失败次数", "Consecutive failures")) " " (s.consecutive_failures)
+                }
+                @if let Some(e) = &s.last_error {
+                    br; (l.t("最近错误", "Last error")) "：" (e)
+                }
+            }
+        }
     }
-    if let Some(e) = &s.last_error {
-        html!(b, "<br>{}：{}", l.t("最近错误", "Last error"), e);
-    }
-    b.lit("</div></div>");
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
-use crate::ledger::query::{AllocationView, Trace};
+use maud::{html, Markup};
 
-use super::html::{html, url, Html};
+use crate::ledger::query::{AllocationView, Trace, TraceStep};
+
+use super::html::url;
 use super::layout::{page, Chrome, Nav};
 use super::text::{wan, yuan, Lang};
 
@@ -19,15 +21,12 @@ pub struct TracePage {
     pub categories: HashMap<String, String>,
 }
 
-fn amount(b: &mut Html, l: Lang, v: rust_decimal::Decimal) {
-    html!(
-        b,
-        "<span class=\"amount\" title=\"{} {}\">{} {}</span>",
-        yuan(v),
-        l.t("元", "yuan"),
-        wan(v),
-        l.t("万元", "× 10,000 yuan")
-    );
+fn amount(l: Lang, v: rust_decimal::Decimal) -> Markup {
+    html! {
+        span class="amount" title={ (yuan(v)) " " (l.t("元", "yuan")) } {
+            (wan(v)) " " (l.t("万元", "× 10,000 yuan"))
+        }
+    }
 }
 
 /// What an allocation is on the chain: by the level of its holder, and for
@@ -51,237 +50,225 @@ fn step_label(l: Lang, a: &AllocationView, level: &str) -> String {
     }
 }
 
-pub fn render(c: &Chrome, p: &TracePage) -> Html {
+pub fn render(c: &Chrome, p: &TracePage) -> Markup {
     let l = c.lang;
     let t = &p.trace;
-    let name = |code: &str| {
-        p.nodes
+    let pay = &t.payment;
+    let body = html! {
+        p class="sub" {
+            (l.t(
+                "自下而上：支付凭证 → 项目（绩效目标）→ 县级指标 → 地州指标 → 自治区 → 中央来源文件",
+                "Bottom up: payment voucher → project (performance targets) → county → prefecture → region → central source document"
+            ))
+        }
+        div class="chain" {
+            (voucher_step(l, p))
+            (project_step(l, p))
+            @for s in &t.allocations {
+                (allocation_step(l, p, s))
+            }
+        }
+        @if t.complete {
+            p class="note" style="border-left-color:var(--ok);background:#eaf6ef" {
+                (l.t(
+                    "追溯完整：已到达来源文件。",
+                    "Complete: the chain reaches its source document."
+                ))
+            }
+        } @else {
+            p class="note" {
+                (l.t(
+                    "本节点只保存了这条链路的一部分，更上游的指标在上级节点。",
+                    "This node holds only part of the chain; the allocations further up are at the parent."
+                ))
+            }
+        }
+    };
+    let title = format!("{} · {}", l.t("资金追溯", "Trace"), pay.voucher_no);
+    page(c, Nav::None, &title, body)
+}
+
+impl TracePage {
+    fn name(&self, code: &str) -> String {
+        self.nodes
             .get(code)
             .map(|(n, _)| n.clone())
             .unwrap_or_else(|| code.to_owned())
-    };
-    let level = |code: &str| {
-        p.nodes
+    }
+
+    fn level(&self, code: &str) -> String {
+        self.nodes
             .get(code)
             .map(|(_, lv)| lv.clone())
             .unwrap_or_default()
-    };
-    let mut b = Html::new();
-    let pay = &t.payment;
-
-    html!(
-        b,
-        "<p class=\"sub\">{}</p><div class=\"chain\">",
-        l.t(
-            "自下而上：支付凭证 → 项目（绩效目标）→ 县级指标 → 地州指标 → 自治区 → 中央来源文件",
-            "Bottom up: payment voucher → project (performance targets) → county → prefecture → region → central source document"
-        )
-    );
-
-    // 1. The voucher.
-    html!(
-        b,
-        "<div class=\"step\"><div class=\"card\"><div class=\"label\">{}</div><div class=\"title\"><span>{}",
-        l.t("支付凭证", "Payment voucher"),
-        pay.voucher_no
-    );
-    if let Some(on) = &pay.reversed_on {
-        html!(
-            b,
-            " <span class=\"st silent\">{} {}</span>",
-            l.t("已冲销", "Reversed"),
-            on
-        );
     }
-    b.lit("</span>");
-    amount(&mut b, l, pay.amount);
-    html!(
-        b,
-        "</div><dl class=\"grid\"><dt>{}</dt><dd>{} ({})</dd><dt>{}</dt><dd>{}</dd>\
-         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl></div></div>",
-        l.t("支付单位", "Paid by"),
-        name(&pay.origin),
-        pay.origin,
-        l.t("支付日期", "Date"),
-        pay.paid_on,
-        l.t("收款人", "Payee"),
-        pay.payee_name,
-        l.t("开户行", "Bank"),
-        pay.payee_bank,
-        l.t("用途", "Purpose"),
-        pay.purpose,
-        l.t("功能分类", "Function class"),
-        pay.function_class
-    );
+}
 
-    // 2. The project and its targets.
-    b.lit("<div class=\"step\"><div class=\"card\">");
-    html!(
-        b,
-        "<div class=\"label\">{}</div>",
-        l.t("项目（绩效目标）", "Project (performance targets)")
-    );
-    match &t.project {
-        Some(pr) => {
-            html!(
-                b,
-                "<div class=\"title\"><span>{} <span class=\"muted\">{}</span></span></div>",
-                pr.name,
-                pr.code
-            );
-            html!(
-                b,
-                "<dl class=\"grid\"><dt>{}</dt><dd>{} ({})</dd><dt>{}</dt><dd>{} – {}</dd>",
-                l.t("项目单位", "Node"),
-                name(&pr.origin),
-                pr.origin,
-                l.t("实施期", "Period"),
-                pr.starts_on,
-                pr.ends_on
-            );
-            let place = format!("{} {}", pr.township, pr.village);
-            if !place.trim().is_empty() {
-                html!(
-                    b,
-                    "<dt>{}</dt><dd>{}</dd>",
-                    l.t("地点", "Place"),
-                    place.trim()
-                );
-            }
-            html!(
-                b,
-                "<dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>",
-                l.t("主管部门", "Department"),
-                pr.department,
-                l.t("项目预算", "Budget")
-            );
-            amount(&mut b, l, pr.budget);
-            html!(b, "</dd><dt>{}</dt><dd>", l.t("已支付", "Paid"));
-            amount(&mut b, l, pr.paid);
-            b.lit("</dd></dl>");
-            let targets = pr.targets.as_deref().unwrap_or(&[]);
-            if targets.is_empty() {
-                html!(
-                    b,
-                    "<p class=\"note bad\">{}</p>",
-                    l.t(
-                        "该项目没有绩效目标。",
-                        "This project has no performance target."
-                    )
-                );
-            } else {
-                html!(
-                    b,
-                    "<table style=\"margin-top:10px\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead><tbody>",
-                    l.t("一级指标", "Level 1"),
-                    l.t("二级指标", "Level 2"),
-                    l.t("三级指标", "Indicator"),
-                    l.t("目标值", "Target"),
-                    l.t("实际值", "Actual")
-                );
-                for tg in targets {
-                    html!(
-                        b,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{} {} {}</td><td class=\"num\">{}</td></tr>",
-                        target_level(l, &tg.level1),
-                        target_level(l, &tg.level2),
-                        tg.indicator,
-                        op_text(&tg.op),
-                        tg.value,
-                        tg.unit,
-                        match (&tg.actual, &tg.actual_on) {
-                            (Some(a), Some(on)) => format!("{a} {} ({on})", tg.unit),
-                            (Some(a), None) => format!("{a} {}", tg.unit),
-                            _ => "—".to_owned(),
+/// 1. The voucher.
+fn voucher_step(l: Lang, p: &TracePage) -> Markup {
+    let pay = &p.trace.payment;
+    html! {
+        div class="step" {
+            div class="card" {
+                div class="label" { (l.t("支付凭证", "Payment voucher")) }
+                div class="title" {
+                    span {
+                        (pay.voucher_no)
+                        @if let Some(on) = &pay.reversed_on {
+                            " " span class="st silent" { (l.t("已冲销", "Reversed")) " " (on) }
                         }
-                    );
+                    }
+                    (amount(l, pay.amount))
                 }
-                b.lit("</tbody></table>");
+                dl class="grid" {
+                    dt { (l.t("支付单位", "Paid by")) }
+                    dd { (p.name(&pay.origin)) " (" (pay.origin) ")" }
+                    dt { (l.t("支付日期", "Date")) }
+                    dd { (pay.paid_on) }
+                    dt { (l.t("收款人", "Payee")) }
+                    dd { (pay.payee_name) }
+                    dt { (l.t("开户行", "Bank")) }
+                    dd { (pay.payee_bank) }
+                    dt { (l.t("用途", "Purpose")) }
+                    dd { (pay.purpose) }
+                    dt { (l.t("功能分类", "Function class")) }
+                    dd { (pay.function_class) }
+                }
             }
         }
-        None => html!(
-            b,
-            "<div class=\"title\">{}</div><p class=\"note bad\">{}</p>",
-            pay.project,
-            l.t(
-                "项目不在本节点的项目库中。",
-                "The project is not in this node's project library."
-            )
-        ),
     }
-    b.lit("</div></div>");
+}
 
-    // 3. The allocations, from the one paid from up to the source.
-    for s in &t.allocations {
-        let a = &s.allocation;
-        let holder_name = if s.holder_name.is_empty() {
-            name(&a.holder)
-        } else {
-            s.holder_name.clone()
-        };
-        html!(
-            b,
-            "<div class=\"step\"><div class=\"card\"><div class=\"label\">{}</div><div class=\"title\"><span>{}</span>",
-            step_label(l, a, &level(&a.holder)),
-            a.doc_no
-        );
-        amount(&mut b, l, a.amount);
-        html!(
-            b,
-            "</div><dl class=\"grid\"><dt>{}</dt><dd>{} ({})</dd><dt>{}</dt><dd>{}</dd>\
-             <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} · {}</dd>",
-            l.t("持有单位", "Holder"),
-            holder_name,
-            a.holder,
-            l.t("日期", "Date"),
-            a.dated,
-            l.t("下达单位", "Issued by"),
-            match (&a.from_node, a.kind.as_str(), a.fund_origin.as_str()) {
-                (Some(f), _, _) => name(f),
-                (None, "received", "central") => l.t("中央财政", "Central government").to_owned(),
-                _ => "—".to_owned(),
-            },
-            l.t("资金", "Funds"),
-            l.fund_origin(&a.fund_origin),
-            p.categories
-                .get(&a.category)
-                .map_or(a.category.as_str(), String::as_str)
-        );
-        if !a.title.is_empty() {
-            html!(
-                b,
-                "<dt>{}</dt><dd style=\"grid-column:span 3\">{}</dd>",
-                l.t("文件标题", "Title"),
-                a.title
-            );
+/// 2. The project and its targets.
+fn project_step(l: Lang, p: &TracePage) -> Markup {
+    let pay = &p.trace.payment;
+    html! {
+        div class="step" {
+            div class="card" {
+                div class="label" { (l.t("项目（绩效目标）", "Project (performance targets)")) }
+                @match &p.trace.project {
+                    Some(pr) => {
+                        div class="title" {
+                            span { (pr.name) " " span class="muted" { (pr.code) } }
+                        }
+                        @let place = format!("{} {}", pr.township, pr.village);
+                        dl class="grid" {
+                            dt { (l.t("项目单位", "Node")) }
+                            dd { (p.name(&pr.origin)) " (" (pr.origin) ")" }
+                            dt { (l.t("实施期", "Period")) }
+                            dd { (pr.starts_on) " – " (pr.ends_on) }
+                            @if !place.trim().is_empty() {
+                                dt { (l.t("地点", "Place")) }
+                                dd { (place.trim()) }
+                            }
+                            dt { (l.t("主管部门", "Department")) }
+                            dd { (pr.department) }
+                            dt { (l.t("项目预算", "Budget")) }
+                            dd { (amount(l, pr.budget)) }
+                            dt { (l.t("已支付", "Paid")) }
+                            dd { (amount(l, pr.paid)) }
+                        }
+                        @let targets = pr.targets.as_deref().unwrap_or(&[]);
+                        @if targets.is_empty() {
+                            p class="note bad" {
+                                (l.t("该项目没有绩效目标。", "This project has no performance target."))
+                            }
+                        } @else {
+                            table style="margin-top:10px" {
+                                thead {
+                                    tr {
+                                        th { (l.t("一级指标", "Level 1")) }
+                                        th { (l.t("二级指标", "Level 2")) }
+                                        th { (l.t("三级指标", "Indicator")) }
+                                        th class="num" { (l.t("目标值", "Target")) }
+                                        th class="num" { (l.t("实际值", "Actual")) }
+                                    }
+                                }
+                                tbody {
+                                    @for tg in targets {
+                                        tr {
+                                            td { (target_level(l, &tg.level1)) }
+                                            td { (target_level(l, &tg.level2)) }
+                                            td { (tg.indicator) }
+                                            td class="num" { (op_text(&tg.op)) " " (tg.value) " " (tg.unit) }
+                                            td class="num" {
+                                                @match (&tg.actual, &tg.actual_on) {
+                                                    (Some(a), Some(on)) => { (a) " " (tg.unit) " (" (on) ")" }
+                                                    (Some(a), None) => { (a) " " (tg.unit) }
+                                                    _ => { "—" }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        div class="title" { (pay.project) }
+                        p class="note bad" {
+                            (l.t(
+                                "项目不在本节点的项目库中。",
+                                "The project is not in this node's project library."
+                            ))
+                        }
+                    }
+                }
+            }
         }
-        html!(
-            b,
-            "</dl><div class=\"sub\" style=\"margin-top:6px\"><a href=\"{}\">{}</a> · <a href=\"{}\">{}</a></div></div></div>",
-            url("/allocations", &[("source", a.id.clone())]),
-            l.t("由此下达的指标", "allocations issued from it"),
-            url("/payments", &[("allocation", a.id.clone())]),
-            l.t("由此支付", "payments from it")
-        );
     }
-    b.lit("</div>");
-    if t.complete {
-        html!(
-            b,
-            "<p class=\"note\" style=\"border-left-color:var(--ok);background:#eaf6ef\">{}</p>",
-            l.t(
-                "追溯完整：已到达来源文件。",
-                "Complete: the chain reaches its source document."
-            )
-        );
+}
+
+/// 3. An allocation, from the one paid from up to the source.
+fn allocation_step(l: Lang, p: &TracePage, s: &TraceStep) -> Markup {
+    let a = &s.allocation;
+    let holder_name = if s.holder_name.is_empty() {
+        p.name(&a.holder)
     } else {
-        html!(b, "<p class=\"note\">{}</p>", l.t(
-            "本节点只保存了这条链路的一部分，更上游的指标在上级节点。",
-            "This node holds only part of the chain; the allocations further up are at the parent."
-        ));
+        s.holder_name.clone()
+    };
+    let issued_by = match (&a.from_node, a.kind.as_str(), a.fund_origin.as_str()) {
+        (Some(f), _, _) => p.name(f),
+        (None, "received", "central") => l.t("中央财政", "Central government").to_owned(),
+        _ => "—".to_owned(),
+    };
+    html! {
+        div class="step" {
+            div class="card" {
+                div class="label" { (step_label(l, a, &p.level(&a.holder))) }
+                div class="title" {
+                    span { (a.doc_no) }
+                    (amount(l, a.amount))
+                }
+                dl class="grid" {
+                    dt { (l.t("持有单位", "Holder")) }
+                    dd { (holder_name) " (" (a.holder) ")" }
+                    dt { (l.t("日期", "Date")) }
+                    dd { (a.dated) }
+                    dt { (l.t("下达单位", "Issued by")) }
+                    dd { (issued_by) }
+                    dt { (l.t("资金", "Funds")) }
+                    dd {
+                        (l.fund_origin(&a.fund_origin)) " · "
+                        (p.categories.get(&a.category).map_or(a.category.as_str(), String::as_str))
+                    }
+                    @if !a.title.is_empty() {
+                        dt { (l.t("文件标题", "Title")) }
+                        dd style="grid-column:span 3" { (a.title) }
+                    }
+                }
+                div class="sub" style="margin-top:6px" {
+                    a href=(url("/allocations", &[("source", a.id.clone())])) {
+                        (l.t("由此下达的指标", "allocations issued from it"))
+                    }
+                    " · "
+                    a href=(url("/payments", &[("allocation", a.id.clone())])) {
+                        (l.t("由此支付", "payments from it"))
+                    }
+                }
+            }
+        }
     }
-    let title = format!("{} · {}", l.t("资金追溯", "Trace"), pay.voucher_no);
-    page(c, Nav::None, &title, &b)
 }
 
 fn target_level(l: Lang, s: &str) -> String {
@@ -318,7 +305,7 @@ fn op_text(op: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::query::{PaymentView, ProjectView, TargetView, TraceStep};
+    use crate::ledger::query::{PaymentView, ProjectView, TargetView};
     use crate::web::layout::test_chrome as chrome;
     use rust_decimal::Decimal;
 
