@@ -6,13 +6,13 @@
 //! [`Work::commit`] rolls back, leaving the ledger as it was.
 //!
 //! This file holds the `Work` itself, how an entry is made from a body, and
-//! the three central dispatchers ([`Work::check_local`],
-//! [`Work::check_replicated`], [`Work::apply_entry`]), one arm per entry
+//! the three central dispatchers (`check_local`,
+//! `check_replicated`, `apply_entry`), one arm per entry
 //! kind; each kind's rules and projection live side by side in
-//! [`super::kinds`]. The transaction and its flush are in [`super::tx`], the
-//! in-transaction caches in [`super::cache`], other reads in
-//! [`super::lookup`], the down streams in [`super::down`], the hand-off to
-//! the pusher in [`super::own`].
+//! `kinds/`. The transaction and its flush are in `tx.rs`, the
+//! in-transaction caches in `cache.rs`, other reads in
+//! `lookup.rs`, the down streams in `down.rs`, the hand-off to
+//! the pusher in `own.rs`.
 //!
 //! Hot-path state (allocation balances, project totals, vouchers, payment and
 //! journal rows, daily sums) is kept in memory and flushed in multi-row
@@ -156,7 +156,7 @@ pub struct Work<'l> {
     /// Down streams to children appended to in this transaction.
     pub(super) down: HashMap<NodeCode, DownState>,
     /// Where copies of the own entries recorded here go once they commit,
-    /// and the copies (the first [`super::relay::OWN_CACHE_ENTRIES_MAX`] of
+    /// and the copies (the first `OWN_CACHE_ENTRIES_MAX` of
     /// them).
     pub(super) own_cache: Option<(OwnCache, Vec<Entry>)>,
 }
