@@ -1,13 +1,21 @@
 //! The ledger: a node's journal and everything derived from it.
 //!
 //! Callers hand the ledger entry bodies; it checks the rules, appends entries
-//! and updates the derived tables in one transaction ([`work`]). Reads go to
-//! the derived tables ([`query`]).
+//! and updates the derived tables in one transaction ([`work`]), each entry
+//! kind's rules and projection in one file under `kinds/`. Reads go to the
+//! derived tables ([`query`]). The ledger writes every table it derives, and
+//! knows nothing of the features built on it.
 
+mod cache;
+mod down;
 pub mod error;
+mod kinds;
+mod lookup;
+mod own;
 pub mod query;
 pub mod relay;
 pub mod replica;
+mod tx;
 pub mod work;
 
 use std::sync::Arc;
@@ -67,24 +75,9 @@ impl Ledger {
         .bind(id.parent.map(|p| p.as_str().to_owned()))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO nodes (code, name, level, parent) VALUES ($1, $2, $3, $4)")
-            .bind(id.code.as_str())
-            .bind(&id.name)
-            .bind(id.level.as_str())
-            .bind(id.parent.map(|p| p.as_str().to_owned()))
-            .execute(&mut *tx)
-            .await?;
+        kinds::child_registered::insert_self(&mut tx, id).await?;
         for c in catalog::shipped() {
-            sqlx::query(
-                "INSERT INTO fund_categories (code, name, origin, department, classified) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&c.code)
-            .bind(&c.name)
-            .bind(c.origin.as_str())
-            .bind(&c.department)
-            .bind(i64::from(c.classified))
-            .execute(&mut *tx)
-            .await?;
+            kinds::category_defined::insert_shipped(&mut tx, &c).await?;
         }
         tx.commit().await?;
         db.committed();

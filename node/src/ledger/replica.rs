@@ -346,15 +346,7 @@ impl Ledger {
         let parent = self.identity().parent.ok_or(LedgerError::NotTopNode)?;
         let mut work = self.begin().await?;
         for k in keys {
-            sqlx::query(
-                "INSERT INTO node_keys (origin, key_id, public_key) VALUES ($1, $2, $3) \
-                 ON CONFLICT (origin, key_id) DO NOTHING",
-            )
-            .bind(parent.as_str())
-            .bind(KeyId::of(k).to_hex())
-            .bind(k.as_bytes().to_vec())
-            .execute(work.conn().await?)
-            .await?;
+            work.trust_parent_key(parent, k).await?;
         }
         work.commit().await
     }

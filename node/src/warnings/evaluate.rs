@@ -121,7 +121,8 @@ impl Evaluator {
                 children: &children,
             },
             &self.cfg,
-        )?;
+        )
+        .map_err(|rules::RuleError::Overflow| LedgerError::Overflow)?;
         let known = super::store::known(&self.ledger, me).await?;
         let mut actions = rules::plan(findings, &known, today);
         let more = actions.len() > ENTRIES_PER_EVALUATION_MAX;

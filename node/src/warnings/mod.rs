@@ -16,9 +16,9 @@
 //!   sync batch is evaluated once) and on a schedule (deadlines pass and
 //!   nodes fall silent without any write); a failure is logged and the next
 //!   trigger tries again.
-//! - [`store`]: the `warnings` table. Only `Work::apply` writes it (the
-//!   architecture invariant), through the two functions it calls for
-//!   `warning_raised` and `warning_resolved`; the reads behind
+//! - [`store`]: reads of the `warnings` table. Only `Work::apply` writes it
+//!   (the architecture invariant), in the ledger's `kinds/warning_raised.rs`
+//!   and `kinds/warning_resolved.rs`; the reads behind
 //!   `GET /api/v1/warnings` and [`store::open_counts`] (pages, metrics).
 //! - [`http`]: the API handler.
 //!

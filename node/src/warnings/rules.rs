@@ -14,7 +14,15 @@ use fundsync_protocol::{EntryId, NodeCode};
 use rust_decimal::Decimal;
 
 use super::{Rule, WarningsConfig};
-use crate::ledger::LedgerError;
+
+/// Why the rules could not be evaluated. The rules are pure arithmetic over
+/// facts, so the only failure is a sum that does not fit; the caller maps
+/// it to its own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("a sum of amounts overflows")]
+    Overflow,
+}
 
 /// What kind of money an allocation row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +53,11 @@ pub struct AllocFacts {
 }
 
 impl AllocFacts {
-    fn balance_fen(&self) -> Result<i64, LedgerError> {
+    fn balance_fen(&self) -> Result<i64, RuleError> {
         self.amount_fen
             .checked_sub(self.issued_fen)
             .and_then(|v| v.checked_sub(self.paid_fen))
-            .ok_or(LedgerError::Overflow)
+            .ok_or(RuleError::Overflow)
     }
 
     fn label(&self) -> String {
@@ -150,7 +158,7 @@ pub struct Finding {
 }
 
 /// Runs every rule.
-pub fn evaluate(f: &Facts<'_>, cfg: &WarningsConfig) -> Result<Vec<Finding>, LedgerError> {
+pub fn evaluate(f: &Facts<'_>, cfg: &WarningsConfig) -> Result<Vec<Finding>, RuleError> {
     let mut out = Vec::new();
     issue_deadline(f, cfg, &mut out)?;
     idle_funds(f, cfg, &mut out)?;
@@ -165,9 +173,9 @@ pub fn evaluate(f: &Facts<'_>, cfg: &WarningsConfig) -> Result<Vec<Finding>, Led
     Ok(out)
 }
 
-fn sum(mut it: impl Iterator<Item = i64>) -> Result<i64, LedgerError> {
+fn sum(mut it: impl Iterator<Item = i64>) -> Result<i64, RuleError> {
     it.try_fold(0i64, |a, b| a.checked_add(b))
-        .ok_or(LedgerError::Overflow)
+        .ok_or(RuleError::Overflow)
 }
 
 fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
@@ -231,7 +239,7 @@ fn issue_deadline(
     f: &Facts<'_>,
     cfg: &WarningsConfig,
     out: &mut Vec<Finding>,
-) -> Result<(), LedgerError> {
+) -> Result<(), RuleError> {
     if !f.has_children {
         return Ok(());
     }
@@ -254,7 +262,7 @@ fn issue_deadline(
         let late = a
             .amount_fen
             .checked_sub(done_by_deadline)
-            .ok_or(LedgerError::Overflow)?;
+            .ok_or(RuleError::Overflow)?;
         if late <= 0 {
             continue;
         }
@@ -282,7 +290,7 @@ fn issue_deadline(
             let mut done = 0i64;
             let mut done_on = f.today;
             for (d, fen) in flows {
-                done = done.checked_add(fen).ok_or(LedgerError::Overflow)?;
+                done = done.checked_add(fen).ok_or(RuleError::Overflow)?;
                 if done >= a.amount_fen {
                     done_on = d;
                     break;
@@ -311,7 +319,7 @@ fn idle_funds(
     f: &Facts<'_>,
     cfg: &WarningsConfig,
     out: &mut Vec<Finding>,
-) -> Result<(), LedgerError> {
+) -> Result<(), RuleError> {
     let dec31 = NaiveDate::from_ymd_opt(f.today.year(), 12, 31);
     let window_start =
         dec31.and_then(|d| d.checked_sub_days(Days::new(u64::from(cfg.year_end_days))));
@@ -366,7 +374,7 @@ fn slow_spending(
     f: &Facts<'_>,
     cfg: &WarningsConfig,
     out: &mut Vec<Finding>,
-) -> Result<(), LedgerError> {
+) -> Result<(), RuleError> {
     let year = f.today.year();
     let (Some(jan1), Some(dec31)) = (
         NaiveDate::from_ymd_opt(year, 1, 1),
@@ -390,13 +398,13 @@ fn slow_spending(
         let spent = a
             .issued_fen
             .checked_add(a.paid_fen)
-            .ok_or(LedgerError::Overflow)?;
+            .ok_or(RuleError::Overflow)?;
         let (Some(elapsed), Some(progress)) =
             (pct(elapsed_days, total_days), pct(spent, a.amount_fen))
         else {
-            return Err(LedgerError::Overflow);
+            return Err(RuleError::Overflow);
         };
-        let gap = elapsed.checked_sub(progress).ok_or(LedgerError::Overflow)?;
+        let gap = elapsed.checked_sub(progress).ok_or(RuleError::Overflow)?;
         if gap <= points {
             continue;
         }
@@ -424,12 +432,12 @@ fn slow_spending(
 /// 超支: payments above a project's budget; issued and paid above an
 /// allocation's amount (the ledger refuses that, so it would mean a
 /// corrupt replica).
-fn overspend(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), LedgerError> {
+fn overspend(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), RuleError> {
     for p in f.projects {
         let over = p
             .paid_fen
             .checked_sub(p.budget_fen)
-            .ok_or(LedgerError::Overflow)?;
+            .ok_or(RuleError::Overflow)?;
         if over > 0 {
             let mut w = finding(
                 Rule::Overspend,
@@ -449,10 +457,7 @@ fn overspend(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), LedgerError> {
         }
     }
     for a in f.allocations {
-        let over = a
-            .balance_fen()?
-            .checked_neg()
-            .ok_or(LedgerError::Overflow)?;
+        let over = a.balance_fen()?.checked_neg().ok_or(RuleError::Overflow)?;
         if over > 0 {
             let mut w = finding(
                 Rule::Overspend,
@@ -531,7 +536,7 @@ fn unmatched_payment(f: &Facts<'_>, out: &mut Vec<Finding>) {
 
 /// The same payee, amount and day under two or more vouchers (虚报冒领: a
 /// claim paid twice). The subject is the first voucher of the group.
-fn duplicate_payment(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), LedgerError> {
+fn duplicate_payment(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), RuleError> {
     let mut groups: BTreeMap<(&str, i64, NaiveDate), Vec<&PaymentFacts>> = BTreeMap::new();
     for p in f.payments.iter().filter(|p| !p.reversed) {
         groups
@@ -545,7 +550,7 @@ fn duplicate_payment(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), Ledger
         }
         ps.sort_by_key(|p| p.id);
         let first = ps[0];
-        let extra = i64::try_from(ps.len() - 1).map_err(|_| LedgerError::Overflow)?;
+        let extra = i64::try_from(ps.len() - 1).map_err(|_| RuleError::Overflow)?;
         let vouchers: Vec<String> = ps.iter().map(|p| p.voucher_no.clone()).collect();
         let mut w = finding(
             Rule::DuplicatePayment,
@@ -559,7 +564,7 @@ fn duplicate_payment(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), Ledger
                 few(&vouchers)
             ),
         );
-        w.amount_fen = Some(amount.checked_mul(extra).ok_or(LedgerError::Overflow)?);
+        w.amount_fen = Some(amount.checked_mul(extra).ok_or(RuleError::Overflow)?);
         out.push(w);
     }
     Ok(())
@@ -572,13 +577,13 @@ fn split_payments(
     f: &Facts<'_>,
     cfg: &WarningsConfig,
     out: &mut Vec<Finding>,
-) -> Result<(), LedgerError> {
+) -> Result<(), RuleError> {
     let limit = cfg.split_payment_limit.fen();
     let margin = i64::from(cfg.split_margin_pct.min(100));
     let low = limit
         .checked_mul(100 - margin)
         .map(|v| v / 100)
-        .ok_or(LedgerError::Overflow)?;
+        .ok_or(RuleError::Overflow)?;
     let count = usize::try_from(cfg.split_count.max(2)).unwrap_or(usize::MAX);
     let window = i64::from(cfg.split_window_days.max(1));
     let mut by_payee: BTreeMap<&str, Vec<&PaymentFacts>> = BTreeMap::new();

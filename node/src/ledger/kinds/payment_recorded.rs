@@ -1,0 +1,120 @@
+//! `payment_recorded`: a node pays from an allocation it holds into one of
+//! its projects, under a treasury voucher number. The hot path of an
+//! import: the payment and journal rows are buffered and flushed in bulk,
+//! the running sums kept in the transaction's caches.
+
+use fundsync_protocol::body::{PaymentRecorded, ProjectStatus};
+use fundsync_protocol::money::fen_to_yuan;
+use fundsync_protocol::{Entry, EntryId};
+
+use super::{Received, Work};
+use crate::ledger::cache::Voucher;
+use crate::ledger::error::LedgerError;
+use crate::ledger::tx::PaymentRow;
+
+pub(in crate::ledger) async fn check(
+    w: &mut Work<'_>,
+    b: &PaymentRecorded,
+    encoded: &[u8],
+) -> Result<Option<EntryId>, LedgerError> {
+    let me = w.me.code;
+    if let Some(v) = w.voucher(me, &b.voucher_no).await? {
+        return if w.stored_body(v.id).await? == encoded {
+            Ok(Some(v.id))
+        } else {
+            Err(LedgerError::DuplicateVoucher(b.voucher_no.clone()))
+        };
+    }
+    let project = w
+        .project(me, &b.project)
+        .await?
+        .ok_or_else(|| LedgerError::UnknownProject(b.project.clone()))?;
+    if project.target_count == 0 {
+        return Err(LedgerError::NoTarget(b.project.clone()));
+    }
+    if project.status == ProjectStatus::Cancelled.as_str() {
+        return Err(LedgerError::ProjectCancelled(b.project.clone()));
+    }
+    let a = w
+        .alloc(b.allocation)
+        .await?
+        .ok_or(LedgerError::UnknownAllocation(b.allocation))?;
+    if a.holder != me {
+        return Err(LedgerError::NotHolder {
+            allocation: b.allocation,
+            holder: a.holder,
+            me,
+        });
+    }
+    let available = a.available_fen()?;
+    if b.amount.fen() > available {
+        return Err(LedgerError::OverBalance {
+            allocation: b.allocation,
+            available: fen_to_yuan(available),
+            requested: b.amount.yuan(),
+        });
+    }
+    Ok(None)
+}
+
+pub(in crate::ledger) async fn check_replicated(
+    w: &mut Work<'_>,
+    r: &Received<'_>,
+    b: &PaymentRecorded,
+) -> Result<(), LedgerError> {
+    r.expect_held(w, b.allocation).await
+}
+
+pub(in crate::ledger) async fn apply(
+    w: &mut Work<'_>,
+    e: &Entry,
+    b: PaymentRecorded,
+) -> Result<(), LedgerError> {
+    let id = e.id();
+    let o = e.origin;
+    let amount = b.amount.fen();
+    if let Some(a) = w.alloc(b.allocation).await? {
+        a.paid_fen = a
+            .paid_fen
+            .checked_add(amount)
+            .ok_or(LedgerError::Overflow)?;
+        a.dirty = true;
+    }
+    if let Some(p) = w.project(o, &b.project).await? {
+        p.paid_fen = p
+            .paid_fen
+            .checked_add(amount)
+            .ok_or(LedgerError::Overflow)?;
+        p.dirty = true;
+    }
+    w.add_daily(b.allocation, b.paid_on, o, amount, 1)?;
+    let v = Voucher {
+        id,
+        amount_fen: amount,
+        allocation: b.allocation,
+        project: b.project.clone(),
+        paid_on: b.paid_on,
+        reversed: false,
+    };
+    if let Some(max) = w.voucher_max.get_mut(&o) {
+        match max {
+            Some(m) if m.as_str() >= b.voucher_no.as_str() => {}
+            Some(m) => {
+                m.clear();
+                m.push_str(&b.voucher_no);
+            }
+            None => *max = Some(b.voucher_no.clone()),
+        }
+    }
+    // Looked up (as absent) just before, unless it is above
+    // the largest voucher number: then its key is new here.
+    let known = w.vouchers.entry(o).or_default();
+    match known.get_mut(&b.voucher_no) {
+        Some(slot) => *slot = Some(v),
+        None => {
+            known.insert(b.voucher_no.clone(), Some(v));
+        }
+    }
+    w.payments.push(PaymentRow { id, p: b });
+    Ok(())
+}

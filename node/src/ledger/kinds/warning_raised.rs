@@ -1,0 +1,73 @@
+//! `warning_raised`: a node raises an early warning (预警) about itself or
+//! one of its children (the `warnings` table, which only the ledger
+//! writes; `warnings::store` reads it).
+
+use fundsync_protocol::body::WarningRaised;
+use fundsync_protocol::{Entry, EntryId};
+
+use super::{Received, Work};
+use crate::ledger::error::LedgerError;
+use crate::ledger::work::{parse_id, seq_i64};
+
+pub(in crate::ledger) async fn check(
+    w: &mut Work<'_>,
+    b: &WarningRaised,
+    _encoded: &[u8],
+) -> Result<Option<EntryId>, LedgerError> {
+    let me = w.me.code;
+    if b.node != me && !w.is_child(b.node).await? {
+        return Err(LedgerError::WarningNode { node: b.node, me });
+    }
+    // The same warning still open: a retry, not a second warning.
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM warnings WHERE origin = $1 AND rule = $2 AND subject = $3 \
+         AND resolved_by IS NULL ORDER BY seq LIMIT 1",
+    )
+    .bind(me.as_str())
+    .bind(&b.rule)
+    .bind(&b.subject)
+    .fetch_optional(w.conn().await?)
+    .await?;
+    id.as_deref().map(parse_id).transpose()
+}
+
+pub(in crate::ledger) async fn check_replicated(
+    w: &mut Work<'_>,
+    r: &Received<'_>,
+    b: &WarningRaised,
+) -> Result<(), LedgerError> {
+    if b.node == r.entry.origin {
+        return Ok(());
+    }
+    r.expect_child(
+        w,
+        b.node,
+        "a node warns only about itself or its own children",
+    )
+    .await
+}
+
+pub(in crate::ledger) async fn apply(
+    w: &mut Work<'_>,
+    e: &Entry,
+    b: WarningRaised,
+) -> Result<(), LedgerError> {
+    let id = e.id();
+    sqlx::query(
+        "INSERT INTO warnings (id, origin, seq, rule, subject, node, message, amount_fen, as_of, raised_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(id.origin.as_str())
+    .bind(seq_i64(id.seq)?)
+    .bind(&b.rule)
+    .bind(&b.subject)
+    .bind(b.node.as_str())
+    .bind(&b.message)
+    .bind(b.amount.map(|a| a.fen()))
+    .bind(b.as_of.to_string())
+    .bind(e.at_ms)
+    .execute(w.conn().await?)
+    .await?;
+    Ok(())
+}
