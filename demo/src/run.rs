@@ -24,12 +24,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::plan::{self, Action, Expected, Figure, Funds, Step};
-use crate::clock::SystemClock;
-use crate::config::Config;
-use crate::ledger::query::{AllocationFilter, Page};
-use crate::ledger::{Identity, Ledger};
-use crate::pki::TlsFiles;
-use crate::sync::enroll;
+use fundsync_node::clock::SystemClock;
+use fundsync_node::config::Config;
+use fundsync_node::ledger::query::{AllocationFilter, Page};
+use fundsync_node::ledger::{Identity, Ledger};
+use fundsync_node::pki::TlsFiles;
+use fundsync_node::sync::enroll;
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -110,8 +110,8 @@ impl Demo {
         cfg.retry_base_ms = 100;
         cfg.retry_max_ms = 5_000;
         // 2020 replayed on today's clock: rules take the replay's date as today.
-        cfg.warnings.as_of = crate::warnings::AsOf::Latest;
-        let db = crate::server::open_db(&cfg).await?;
+        cfg.warnings.as_of = fundsync_node::warnings::AsOf::Latest;
+        let db = fundsync_node::server::open_db(&cfg).await?;
         Ledger::init(&db, &id).await?;
         let ledger = Ledger::open(db, Some(id.code), Arc::new(SystemClock)).await?;
         let files = TlsFiles::new(cfg.tls_dir());
@@ -151,7 +151,7 @@ impl Demo {
         let mut stop = self.stop.subscribe();
         let l = ledger.clone();
         self.tasks.spawn(async move {
-            let r = crate::server::run(l, &cfg, api, sync, async move {
+            let r = fundsync_node::server::run(l, &cfg, api, sync, async move {
                 let _ = stop.wait_for(|v| *v).await;
             })
             .await;
@@ -187,7 +187,7 @@ impl Demo {
                     node.ledger.submit_one(body).await.map_err(|e| {
                         anyhow::anyhow!("step at {} on {}: {e}", step.node, step.on)
                     })?;
-                if matches!(out, crate::ledger::Outcome::Created(_)) {
+                if matches!(out, fundsync_node::ledger::Outcome::Created(_)) {
                     new += 1;
                 }
             }

@@ -2969,7 +2969,7 @@ mod tests {
     }
 
     fn origins() -> BTreeMap<String, FundOrigin> {
-        crate::catalog::shipped()
+        fundsync_node::catalog::shipped()
             .into_iter()
             .map(|c| (c.code, c.origin))
             .collect()
@@ -3622,5 +3622,115 @@ mod tests {
             };
             assert_eq!(body.validate(), Ok(()), "{body:?}");
         }
+    }
+
+    /// (Was a test of `warnings::rules` in the node.) The 2020 demo data (seed 002) passes every batch on within 5 days:
+    /// evaluated at the year end, the region and the prefecture have no
+    /// deadline finding; one batch a day later would have one.
+    #[test]
+    fn the_demo_plan_has_no_deadline_findings() {
+        use chrono::Days;
+        use fundsync_node::warnings::rules::{evaluate, AllocFacts, AllocKind, Facts};
+        use fundsync_node::warnings::{Rule, WarningsConfig};
+        use Action as Step;
+
+        let code = |s: &str| -> NodeCode { s.parse().expect("code") };
+
+        let fen = |d: Decimal| Amount::new(d).expect("amount").fen();
+        let steps = steps();
+        let held_by = |node: &str, shift: Option<&str>| -> Vec<AllocFacts> {
+            let mut held = Vec::new();
+            for (i, s) in steps.iter().enumerate() {
+                let seq = u64::try_from(i + 1).expect("seq");
+                let (kind, doc, category, amount) = match &s.action {
+                    Step::FundsReceived {
+                        doc_no,
+                        category,
+                        amount,
+                        ..
+                    } if s.node == node => (AllocKind::Received, doc_no, *category, *amount),
+                    Step::OwnBudget {
+                        doc_no,
+                        category,
+                        amount,
+                        ..
+                    } if s.node == node => (AllocKind::OwnBudget, doc_no, *category, *amount),
+                    Step::Issue {
+                        doc_no,
+                        category,
+                        to,
+                        amount,
+                        ..
+                    } if *to == node => (AllocKind::Issued, doc_no, *category, *amount),
+                    _ => continue,
+                };
+                // What the node issued from it, by source document.
+                let mut issues = Vec::new();
+                for t in &steps {
+                    if let Step::Issue {
+                        source_doc,
+                        category: c,
+                        amount: a,
+                        ..
+                    } = &t.action
+                    {
+                        if t.node == node && source_doc == doc && c == &category {
+                            let mut on = t.on;
+                            if shift == Some(doc.as_str()) {
+                                on = on + Days::new(5);
+                            }
+                            issues.push((on, fen(*a)));
+                        }
+                    }
+                }
+                let issued = issues.iter().map(|(_, f)| *f).sum();
+                held.push(AllocFacts {
+                    id: EntryId {
+                        origin: code(node),
+                        seq,
+                    },
+                    kind,
+                    doc_no: doc.clone(),
+                    category: category.into(),
+                    dated: s.on,
+                    amount_fen: fen(amount),
+                    issued_fen: issued,
+                    paid_fen: 0,
+                    issues,
+                    paid_days: Vec::new(),
+                });
+            }
+            held
+        };
+        let findings = |node: &str, shift: Option<&str>| {
+            let held = held_by(node, shift);
+            assert!(held.len() >= 5, "{node} holds {}", held.len());
+            evaluate(
+                &Facts {
+                    me: code(node),
+                    has_children: true,
+                    today: day(2020, 12, 31),
+                    now_ms: 0,
+                    allocations: &held,
+                    projects: &[],
+                    payments: &[],
+                    children: &[],
+                },
+                &WarningsConfig::default(),
+            )
+            .expect("no overflow")
+            .into_iter()
+            .filter(|f| f.rule == Rule::IssueDeadline)
+            .collect::<Vec<_>>()
+        };
+        for node in [REGION, PREFECTURE] {
+            let f = findings(node, None);
+            assert!(f.is_empty(), "{node}: {f:#?}");
+        }
+        // Not vacuous: the prefecture's share of the region's 2020-04-22
+        // batch issued five days later is late.
+        let f = findings(PREFECTURE, Some("新财农〔2020〕27号"));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].past.is_some());
     }
 }
