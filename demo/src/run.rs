@@ -83,7 +83,7 @@ impl Demo {
             stop,
             tasks: tokio::task::JoinSet::new(),
         };
-        for (i, n) in plan::nodes().iter().enumerate() {
+        for (i, n) in plan::nodes()?.iter().enumerate() {
             let offset = u16::try_from(i).unwrap_or(u16::MAX);
             demo.start_node(opts, n, offset).await?;
         }
@@ -177,7 +177,7 @@ impl Demo {
     /// how many steps recorded something new.
     pub async fn replay(&self) -> anyhow::Result<usize> {
         let mut new = 0;
-        for step in plan::steps() {
+        for step in plan::steps()? {
             let node = self
                 .nodes
                 .get(&code(step.node)?)
@@ -505,7 +505,7 @@ pub async fn check(base: &str) -> anyhow::Result<Vec<CheckRow>> {
         .json()
         .await?;
     let mut rows = Vec::new();
-    for e in plan::expected() {
+    for e in plan::expected()? {
         rows.push(CheckRow {
             actual: figure(&e, &allocs, &pays, &nodes)?,
             expected: e.yuan,
