@@ -270,8 +270,8 @@ fi
 # ---------------------------------------------------------------------------
 # (c) fundsync/node:<version>: the host's release binary in a small context.
 # ---------------------------------------------------------------------------
-log "node: cargo build --release -p fundsync-node"
-(cd "$repo_root" && nice -n 15 cargo build --release -p fundsync-node)
+log "node: cargo build --release -p fundsync"
+(cd "$repo_root" && nice -n 15 cargo build --release -p fundsync)
 bin="$repo_root/target/release/fundsync"
 [[ -x "$bin" ]] || die "$bin was not built"
 version="$("$bin" --version | awk '{print $2}')"

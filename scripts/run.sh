@@ -23,6 +23,6 @@ for arg in "$@"; do
     esac
 done
 
-(cd "$repo_root" && cargo build --release -p fundsync-node --bin fundsync)
+(cd "$repo_root" && cargo build --release -p fundsync --bin fundsync)
 exec "$repo_root/target/release/fundsync" demo --dir "$data" \
     --port-base "${FUNDSYNC_DEMO_PORT_BASE:-8080}" "${extra[@]}"

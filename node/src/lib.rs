@@ -3,8 +3,8 @@
 //! Layers, bottom up: [`store`] (SQLite or PostgreSQL behind one SQL
 //! implementation), [`ledger`] (the journal, the rules and the derived
 //! tables), [`import`] (CSV vouchers), [`api`] (HTTP/JSON), and [`server`]
-//! (`serve(config, listener, shutdown)`). `main.rs` only parses the command
-//! line.
+//! (`serve(config, listener, shutdown)`). The `fundsync` binary (`cli/`)
+//! only parses the command line.
 
 #![forbid(unsafe_code)]
 
@@ -12,7 +12,6 @@ pub mod api;
 pub mod catalog;
 pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod import;
 pub mod ledger;
 pub mod pki;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
-use fundsync_node::demo::run::{self, Demo, DemoOptions};
+use fundsync_demo::run::{self, Demo, DemoOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Result<()> {

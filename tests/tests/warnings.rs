@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
 use chrono::NaiveDate;
+use fundsync_demo::run::{Demo, DemoOptions};
 use fundsync_node::clock::Clock as _;
 use fundsync_node::config::Config;
-use fundsync_node::demo::run::{Demo, DemoOptions};
 use fundsync_node::ledger::query::Page;
 use fundsync_node::ledger::replica::ReplicaError;
 use fundsync_node::ledger::{Ledger, LedgerError, Outcome};

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _, Result};
-use fundsync_node::demo::run::{Demo, DemoOptions};
+use fundsync_demo::run::{Demo, DemoOptions};
 use fundsync_node::ledger::query::{Page, PaymentFilter};
 
 /// Longest a single Chromium run may take.

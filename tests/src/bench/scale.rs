@@ -459,7 +459,7 @@ fn mib(kib: u64) -> String {
 pub async fn scale(bin: &Path, prefectures: usize, per: usize, payments: u64) -> Result<()> {
     ensure!(
         bin.exists(),
-        "{} not found: build it with `cargo build --release -p fundsync-node --bin fundsync` \
+        "{} not found: build it with `cargo build --release -p fundsync --bin fundsync` \
          (same target dir) or pass --fundsync PATH",
         bin.display()
     );

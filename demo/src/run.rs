@@ -9,10 +9,7 @@
 //! `--check` then reads the region's API, as an auditor would, and compares
 //! every figure of [`super::plan::expected`] with what the region reports.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -20,16 +17,12 @@ use fundsync_protocol::body::*;
 use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use super::plan::{self, Action, Expected, Figure, Funds, Step};
-use crate::clock::SystemClock;
-use crate::config::Config;
-use crate::ledger::query::{AllocationFilter, Page};
-use crate::ledger::{Identity, Ledger};
-use crate::pki::TlsFiles;
-use crate::sync::enroll;
+use fundsync_cluster::{Cluster, Node};
+use fundsync_node::config::Config;
+use fundsync_node::ledger::query::{AllocationFilter, Page};
+use fundsync_node::ledger::Identity;
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -42,22 +35,20 @@ pub struct DemoOptions {
     pub host: String,
 }
 
-/// A node of the running demo.
-#[derive(Debug)]
-pub struct DemoNode {
-    pub code: NodeCode,
-    pub name: String,
-    pub ledger: Ledger,
-    pub api: SocketAddr,
-    pub sync: Option<SocketAddr>,
-}
-
-/// The running demo cluster.
+/// The running demo cluster: [`fundsync_cluster`]'s launcher (the one the
+/// tests and benchmarks use) on the demo's directory and ports. Derefs to
+/// the [`Cluster`] (`nodes`, `region`, `converged`).
 #[derive(Debug)]
 pub struct Demo {
-    pub nodes: BTreeMap<NodeCode, DemoNode>,
-    stop: watch::Sender<bool>,
-    tasks: tokio::task::JoinSet<()>,
+    cluster: Cluster,
+}
+
+impl std::ops::Deref for Demo {
+    type Target = Cluster;
+
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
 }
 
 fn code(s: &str) -> anyhow::Result<NodeCode> {
@@ -77,99 +68,28 @@ impl Demo {
     /// Starts (or resumes) every node, parents first, enrolling the ones
     /// that have not joined yet.
     pub async fn start(opts: &DemoOptions) -> anyhow::Result<Demo> {
-        let (stop, _) = watch::channel(false);
-        let mut demo = Demo {
-            nodes: BTreeMap::new(),
-            stop,
-            tasks: tokio::task::JoinSet::new(),
-        };
-        for (i, n) in plan::nodes().iter().enumerate() {
+        let mut cluster = Cluster::new();
+        for (i, n) in plan::nodes()?.iter().enumerate() {
             let offset = u16::try_from(i).unwrap_or(u16::MAX);
-            demo.start_node(opts, n, offset).await?;
+            let id = Identity {
+                code: code(n.code)?,
+                name: n.name.to_owned(),
+                level: n.level,
+                parent: n.parent.map(code).transpose()?,
+            };
+            let mut cfg = Config::new(id.code, id.name.clone(), id.level);
+            cfg.parent_code = id.parent;
+            cfg.data_dir = opts.dir.join(n.code);
+            cfg.retry_base_ms = 100;
+            cfg.retry_max_ms = 5_000;
+            // 2020 replayed on today's clock: rules take the replay's date as today.
+            cfg.warnings.as_of = fundsync_node::warnings::AsOf::Latest;
+            let host = opts.host.as_str();
+            cfg.listen = listen(host, port(opts.port_base, offset));
+            cfg.sync_listen = listen(host, port(opts.port_base, offset.saturating_add(100)));
+            cluster.add(&id, cfg, None).await?;
         }
-        Ok(demo)
-    }
-
-    async fn start_node(
-        &mut self,
-        opts: &DemoOptions,
-        n: &plan::Node,
-        offset: u16,
-    ) -> anyhow::Result<()> {
-        let id = Identity {
-            code: code(n.code)?,
-            name: n.name.to_owned(),
-            level: n.level,
-            parent: n.parent.map(code).transpose()?,
-        };
-        let dir = opts.dir.join(n.code);
-        std::fs::create_dir_all(&dir)?;
-        let mut cfg = Config::new(id.code, id.name.clone(), id.level);
-        cfg.parent_code = id.parent;
-        cfg.data_dir = dir.clone();
-        cfg.retry_base_ms = 100;
-        cfg.retry_max_ms = 5_000;
-        // 2020 replayed on today's clock: rules take the replay's date as today.
-        cfg.warnings.as_of = crate::warnings::AsOf::Latest;
-        let db = crate::server::open_db(&cfg).await?;
-        Ledger::init(&db, &id).await?;
-        let ledger = Ledger::open(db, Some(id.code), Arc::new(SystemClock)).await?;
-        let files = TlsFiles::new(cfg.tls_dir());
-        if let Some(p) = id.parent {
-            let parent = self
-                .nodes
-                .get(&p)
-                .ok_or_else(|| anyhow::anyhow!("{p} must start before {}", id.code))?;
-            let sync = parent
-                .sync
-                .ok_or_else(|| anyhow::anyhow!("{p} has no sync listener"))?;
-            let url = format!("https://{sync}");
-            if !files.chain().exists() {
-                let token = enroll::create_token(
-                    &parent.ledger,
-                    &parent_files(opts, p),
-                    id.code,
-                    Some(&id.name),
-                    600_000,
-                )
-                .await?;
-                enroll::join(&ledger, &files, &url, &token).await?;
-            }
-            cfg.parent_url = Some(url);
-        } else {
-            enroll::setup_root(&ledger, &files).await?;
-        }
-        let api = TcpListener::bind((opts.host.as_str(), port(opts.port_base, offset))).await?;
-        let api_addr = api.local_addr()?;
-        let sync = match id.level.child() {
-            Some(_) => Some(
-                TcpListener::bind((opts.host.as_str(), port(opts.port_base, 100 + offset))).await?,
-            ),
-            None => None,
-        };
-        let sync_addr = sync.as_ref().map(|l| l.local_addr()).transpose()?;
-        let mut stop = self.stop.subscribe();
-        let l = ledger.clone();
-        self.tasks.spawn(async move {
-            let r = crate::server::run(l, &cfg, api, sync, async move {
-                let _ = stop.wait_for(|v| *v).await;
-            })
-            .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "demo node stopped");
-            }
-        });
-        self.nodes.insert(
-            id.code,
-            DemoNode {
-                code: id.code,
-                name: id.name,
-                ledger,
-                api: api_addr,
-                sync: sync_addr,
-            },
-        );
-        Ok(())
+        Ok(Demo { cluster })
     }
 
     /// Replays the plan, step by step, at the node each step names; waits
@@ -177,7 +97,7 @@ impl Demo {
     /// how many steps recorded something new.
     pub async fn replay(&self) -> anyhow::Result<usize> {
         let mut new = 0;
-        for step in plan::steps() {
+        for step in plan::steps()? {
             let node = self
                 .nodes
                 .get(&code(step.node)?)
@@ -187,7 +107,7 @@ impl Demo {
                     node.ledger.submit_one(body).await.map_err(|e| {
                         anyhow::anyhow!("step at {} on {}: {e}", step.node, step.on)
                     })?;
-                if matches!(out, crate::ledger::Outcome::Created(_)) {
+                if matches!(out, fundsync_node::ledger::Outcome::Created(_)) {
                     new += 1;
                 }
             }
@@ -197,7 +117,7 @@ impl Demo {
 
     /// The body for a step, or `None` if the step is already recorded and
     /// would not be recognised as a retry by the ledger.
-    async fn body(&self, node: &DemoNode, step: &Step) -> anyhow::Result<Option<Body>> {
+    async fn body(&self, node: &Node, step: &Step) -> anyhow::Result<Option<Body>> {
         let on = step.on;
         let amount = |d: Decimal| Amount::new(d).map_err(|e| anyhow::anyhow!("{e}"));
         Ok(Some(match &step.action {
@@ -332,7 +252,7 @@ impl Demo {
 
     /// The allocation `node` holds as `doc_no` in `category`, waiting (up to
     /// a minute) for it to arrive from the parent.
-    async fn held(&self, node: &DemoNode, doc_no: &str, category: &str) -> anyhow::Result<EntryId> {
+    async fn held(&self, node: &Node, doc_no: &str, category: &str) -> anyhow::Result<EntryId> {
         let until = tokio::time::Instant::now() + Duration::from_secs(60);
         let mut poll = tokio::time::interval(Duration::from_millis(10));
         loop {
@@ -366,53 +286,21 @@ impl Demo {
         }
     }
 
-    /// Waits until the region holds every node's chain as the node does.
-    pub async fn converged(&self, deadline: Duration) -> anyhow::Result<()> {
-        let until = tokio::time::Instant::now() + deadline;
-        let mut poll = tokio::time::interval(Duration::from_millis(20));
-        let top = self
-            .nodes
-            .values()
-            .find(|n| n.ledger.identity().parent.is_none())
-            .ok_or_else(|| anyhow::anyhow!("no region"))?;
-        loop {
-            let at_top = top.ledger.heads().await?;
-            let mut lagging = Vec::new();
-            for n in self.nodes.values() {
-                let own = n.ledger.heads().await?;
-                let mine = own.iter().find(|h| h.origin == n.code);
-                if mine.is_some() && at_top.iter().find(|h| h.origin == n.code) != mine {
-                    lagging.push(n.code.to_string());
-                }
-            }
-            if lagging.is_empty() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= until {
-                anyhow::bail!("the region has not caught up with {}", lagging.join(", "));
-            }
-            poll.tick().await;
-        }
-    }
-
-    pub fn region(&self) -> Option<&DemoNode> {
-        self.nodes
-            .values()
-            .find(|n| n.ledger.identity().parent.is_none())
-    }
-
-    /// Stops every node and waits for them.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
-        for n in self.nodes.values() {
-            n.ledger.db().close().await;
+    /// Stops every node, children first, and waits for them.
+    pub async fn stop(self) {
+        if let Err(e) = self.cluster.shutdown().await {
+            tracing::error!(error = %e, "a demo node stopped with an error");
         }
     }
 }
 
-fn parent_files(opts: &DemoOptions, parent: NodeCode) -> TlsFiles {
-    TlsFiles::new(opts.dir.join(parent.as_str()).join("tls"))
+/// `host:port`, with brackets around an IPv6 address.
+fn listen(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 // ---- the check, through the region's API ----
@@ -505,7 +393,7 @@ pub async fn check(base: &str) -> anyhow::Result<Vec<CheckRow>> {
         .json()
         .await?;
     let mut rows = Vec::new();
-    for e in plan::expected() {
+    for e in plan::expected()? {
         rows.push(CheckRow {
             actual: figure(&e, &allocs, &pays, &nodes)?,
             expected: e.yuan,
@@ -651,7 +539,7 @@ pub fn urls(demo: &Demo) -> Vec<(String, String, String)> {
         .map(|n| {
             (
                 n.code.to_string(),
-                n.name.clone(),
+                n.id.name.clone(),
                 format!("http://{}", n.api),
             )
         })

@@ -533,7 +533,7 @@ async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
 }
 
 async fn demo(dir: PathBuf, port_base: u16, host: String, check: bool) -> anyhow::Result<()> {
-    use fundsync_node::demo::run::{self as demo, Demo, DemoOptions};
+    use fundsync_demo::run::{self as demo, Demo, DemoOptions};
     let opts = DemoOptions {
         dir: dir.clone(),
         port_base,
