@@ -65,10 +65,8 @@ impl Dialect for Sqlite {
         // idle region at 47 MiB resident.
         &["PRAGMA cache_size = -4096"]
     }
-    fn idle_close_ms(&self) -> u64 {
-        // A connection's page cache is freed only when it closes; reopening
-        // a SQLite file costs well under a millisecond.
-        5_000
+    fn idle_close_ms(&self, limits: &super::PoolLimits) -> u64 {
+        limits.sqlite_idle_close_ms
     }
     fn text_orders_bytewise(&self) -> bool {
         true

@@ -377,9 +377,6 @@ impl Evaluator {
     }
 }
 
-/// Longest an evaluation waits for a burst of commits to end.
-const BURST_WAIT: Duration = Duration::from_secs(10);
-
 /// Evaluates `ledger`'s rules until `stop` turns true: at once, after every
 /// burst of writes (waiting `debounce_ms` for the burst to end) and every
 /// `evaluate_every_ms`. Its own commit does not trigger it again; a write
@@ -399,6 +396,7 @@ pub async fn run(
     let mut changes = ledger.db().changes();
     let every = Duration::from_millis(cfg.evaluate_every_ms.max(EVALUATE_EVERY_MS_MIN));
     let debounce = Duration::from_millis(cfg.debounce_ms);
+    let burst_wait = Duration::from_millis(cfg.burst_wait_ms);
     let node = ledger.identity().code;
     let mut ev = Evaluator::new(ledger, cfg);
     let mut tick = tokio::time::interval(every);
@@ -418,9 +416,9 @@ pub async fn run(
             };
         if changed {
             // Wait for the burst to end: `debounce` without a commit, but no
-            // longer than BURST_WAIT, so a long sync or import is looked at
+            // longer than `burst_wait_ms`, so a long sync or import is looked at
             // now and then rather than after every few commits.
-            let until = tokio::time::Instant::now() + BURST_WAIT;
+            let until = tokio::time::Instant::now() + burst_wait;
             loop {
                 tokio::select! {
                     _ = stop.wait_for(|v| *v) => return,
