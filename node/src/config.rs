@@ -67,6 +67,9 @@ settings! {
         pub write_wait_ms: u64 = PoolLimits::default().write_wait_ms,
         /// Longest a read waits for a free database connection (ms).
         pub read_wait_ms: u64 = PoolLimits::default().read_wait_ms,
+        /// How long a SQLite statement waits for a lock held by another
+        /// process on the same file, e.g. `fundsync import` (ms).
+        pub sqlite_busy_wait_ms: u64 = PoolLimits::default().sqlite_busy_wait_ms,
         /// How long an unused SQLite connection stays open (ms). Its page
         /// cache is freed only when it closes; reopening costs well under a
         /// millisecond.
@@ -264,6 +267,7 @@ impl Config {
             sqlite_idle_close_ms: self.sqlite_idle_close_ms,
             postgres_idle_close_ms: self.postgres_idle_close_ms,
             sqlite_checkpoint_every_ms: self.sqlite_checkpoint_every_ms,
+            sqlite_busy_wait_ms: self.sqlite_busy_wait_ms,
         }
     }
 }

@@ -67,6 +67,11 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     }
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
+    /// A statement run on every new connection, after `connection_setup`,
+    /// that sets how long a statement waits for another process's lock.
+    fn lock_wait_setup(&self, _limits: &PoolLimits) -> Option<String> {
+        None
+    }
     /// Statements run on every new read connection, after `connection_setup`.
     fn read_connection_setup(&self) -> &'static [&'static str] {
         &[]
@@ -109,6 +114,8 @@ pub struct PoolLimits {
     pub postgres_idle_close_ms: u64,
     /// Shortest time between two runs of `Dialect::after_commit`.
     pub sqlite_checkpoint_every_ms: u64,
+    /// How long a SQLite statement waits for another process's lock.
+    pub sqlite_busy_wait_ms: u64,
 }
 
 impl Default for PoolLimits {
@@ -122,6 +129,7 @@ impl Default for PoolLimits {
             sqlite_idle_close_ms: 5_000,
             postgres_idle_close_ms: 600_000,
             sqlite_checkpoint_every_ms: 500,
+            sqlite_busy_wait_ms: 30_000,
         }
     }
 }
@@ -153,15 +161,24 @@ impl Db {
         let options: AnyConnectOptions = url.parse()?;
         let options = options.disable_statement_logging();
         let setup = dialect.connection_setup();
+        let lock_wait = dialect.lock_wait_setup(limits);
         let pool = |n: u32, wait_ms: u64, extra: &'static [&'static str]| {
+            let lock_wait = lock_wait.clone();
             AnyPoolOptions::new()
                 .max_connections(n)
                 .min_connections(0)
                 .idle_timeout(Duration::from_millis(dialect.idle_close_ms(limits)))
                 .acquire_timeout(Duration::from_millis(wait_ms))
                 .after_connect(move |conn, _meta| {
+                    let lock_wait = lock_wait.clone();
                     Box::pin(async move {
-                        for s in setup.iter().chain(extra) {
+                        let lock_wait = lock_wait.as_deref().into_iter();
+                        for s in setup
+                            .iter()
+                            .copied()
+                            .chain(lock_wait)
+                            .chain(extra.iter().copied())
+                        {
                             sqlx::query(s).execute(&mut *conn).await?;
                         }
                         Ok(())

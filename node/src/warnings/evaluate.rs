@@ -19,11 +19,6 @@ use super::{AsOf, WarningsConfig};
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::StoreError;
 
-/// Most raises and resolutions one evaluation records; the rest follow in
-/// the next evaluation, which runs straight after. Bounds a transaction when a rule
-/// first meets a large backlog (a negative list applied to a year of
-/// vouchers).
-pub const ENTRIES_PER_EVALUATION_MAX: usize = 1000;
 /// Payment entries read from the journal per query.
 const PAYMENT_ROWS_PER_READ: i64 = 5000;
 /// The shortest schedule accepted.
@@ -124,8 +119,10 @@ impl Evaluator {
         )?;
         let known = super::store::known(&self.ledger, me).await?;
         let mut actions = rules::plan(findings, &known, today);
-        let more = actions.len() > ENTRIES_PER_EVALUATION_MAX;
-        actions.truncate(ENTRIES_PER_EVALUATION_MAX);
+        // At least one, or a backlog would be evaluated again and again.
+        let max = self.cfg.entries_per_evaluation_max.max(1);
+        let more = actions.len() > max;
+        actions.truncate(max);
         let (raised, resolved) = self.record(actions, today).await?;
         Ok(Report {
             as_of: today,

@@ -273,6 +273,11 @@ crate::settings::settings! {
         /// Longest an evaluation waits for a burst of writes to end (ms), so
         /// a long sync or import is looked at now and then.
         pub burst_wait_ms: u64 = 10_000,
+        /// Most raises and resolutions one evaluation records; the rest
+        /// follow in the next evaluation, straight after. Bounds a
+        /// transaction when a rule first meets a large backlog (a negative
+        /// list applied to a year of vouchers). At least 1.
+        pub entries_per_evaluation_max: usize = 1000,
         /// Days a node with children may hold an allocation it received
         /// before it must have passed all of it on (seed 002: 5).
         pub issue_deadline_days: u32 = 5,
