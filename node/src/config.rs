@@ -1,10 +1,18 @@
 //! Configuration: one TOML file, then `FUNDSYNC_*` environment overrides.
 //! Loading never writes files; `fundsync init` writes the file once.
+//!
+//! Each field is declared once below (doc, default; its environment name
+//! follows from its key, see [`crate::settings`]), and the file `init`
+//! writes is generated from that declaration. Every timeout and limit of
+//! the node is a field here, named with its unit last.
 
 use std::path::{Path, PathBuf};
 
 use fundsync_protocol::{Level, NodeCode};
-use serde::{Deserialize, Serialize};
+
+use crate::settings::{settings, Settings};
+use crate::store::PoolLimits;
+use crate::warnings::WarningsConfig;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -20,116 +28,122 @@ pub enum ConfigError {
     Env { var: String, message: String },
 }
 
-/// A node's configuration.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// This node's administrative division code (GB/T 2260), e.g. "652800".
-    pub code: NodeCode,
-    /// This node's name, e.g. "巴音郭楞蒙古自治州".
-    pub name: String,
-    /// region, prefecture or county.
-    pub level: Level,
-    /// The parent node's division code; none for the region.
-    #[serde(default)]
-    pub parent_code: Option<NodeCode>,
-    /// The parent node's sync URL, e.g. "https://652800.example:7443"; none for the region.
-    #[serde(default)]
-    pub parent_url: Option<String>,
-    /// Where the node keeps its files (the SQLite ledger, keys).
-    #[serde(default = "default_data_dir")]
-    pub data_dir: PathBuf,
-    /// The ledger database: "sqlite://PATH" or "postgres://…".
-    /// Default: a SQLite file `ledger.sqlite` in `data_dir`.
-    #[serde(default)]
-    pub database_url: Option<String>,
-    /// Read the database URL (with its password) from this file instead.
-    #[serde(default)]
-    pub database_url_file: Option<PathBuf>,
-    /// Address the HTTP API listens on.
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Largest request body accepted, except CSV imports.
-    #[serde(default = "default_body_bytes_max")]
-    pub body_bytes_max: usize,
-    /// Largest CSV import accepted over HTTP (bigger files: `fundsync import`).
-    #[serde(default = "default_import_bytes_max")]
-    pub import_bytes_max: usize,
-    /// Longest a write waits for the ledger's single writer.
-    #[serde(default = "default_write_wait_ms")]
-    pub write_wait_ms: u64,
-    /// Address the sync protocol (mutual TLS) listens on, for this node's
-    /// children. Counties have no children and open no sync port.
-    #[serde(default = "default_sync_listen")]
-    pub sync_listen: String,
-    /// Most entries in one sync batch (one signature per origin per batch).
-    #[serde(default = "default_sync_batch_entries_max")]
-    pub sync_batch_entries_max: usize,
-    /// Largest sync batch accepted, in bytes.
-    #[serde(default = "default_sync_batch_bytes_max")]
-    pub sync_batch_bytes_max: usize,
-    /// How long a child's pull waits at the parent for new entries.
-    #[serde(default = "default_pull_wait_ms")]
-    pub pull_wait_ms: u64,
-    /// First retry delay after a failed exchange; doubles up to `retry_max_ms`.
-    #[serde(default = "default_retry_base_ms")]
-    pub retry_base_ms: u64,
-    /// Longest delay between retries.
-    #[serde(default = "default_retry_max_ms")]
-    pub retry_max_ms: u64,
-    /// How long an enrolment token stays valid.
-    #[serde(default = "default_enroll_token_ms")]
-    pub enroll_token_ms: u64,
-    /// How often a node reports its link's health upward when it changes
-    /// (and at least every ten times this, as a heartbeat).
-    #[serde(default = "default_health_report_ms")]
-    pub health_report_ms: u64,
-    /// Early warnings: which rules run and their thresholds (`[warnings]`).
-    #[serde(default)]
-    pub warnings: crate::warnings::WarningsConfig,
+settings! {
+    /// A node's configuration.
+    #[derive(Clone)]
+    pub struct Config, raw ConfigRaw {
+        /// This node's administrative division code (GB/T 2260), e.g. "652800".
+        pub code: NodeCode,
+        /// This node's name, e.g. "巴音郭楞蒙古自治州".
+        pub name: String,
+        /// region, prefecture or county.
+        pub level: Level,
+        /// The parent node's division code; none for the region.
+        pub parent_code: Option<NodeCode> = None,
+        /// The parent node's sync URL, e.g. "https://652800.example:7443";
+        /// none for the region.
+        pub parent_url: Option<String> = None,
+        /// Where the node keeps its files (the SQLite ledger, keys), relative
+        /// to this file.
+        pub data_dir: PathBuf = PathBuf::from("fundsync-data"),
+        /// The ledger database: sqlite://PATH or postgres://USER@HOST/DB.
+        /// Default: ledger.sqlite in data_dir. Keep passwords out of this file
+        /// with database_url_file.
+        pub database_url: Option<String> = None,
+        /// Read the database URL (with its password) from this file instead,
+        /// e.g. "/run/secrets/db-url" (used when database_url is not set).
+        pub database_url_file: Option<PathBuf> = None,
+        /// Address the HTTP API and pages listen on.
+        pub listen: String = "127.0.0.1:8080".into(),
+        /// Most connections the API and pages keep open at once; further
+        /// clients wait to be accepted.
+        pub api_connections_max: usize = 1024,
+        /// Largest request body accepted, in bytes, except CSV imports.
+        pub body_bytes_max: usize = 1024 * 1024,
+        /// Largest CSV import accepted over HTTP, in bytes (bigger files:
+        /// `fundsync import`).
+        pub import_bytes_max: usize = 64 * 1024 * 1024,
+        /// Longest a write waits for the ledger's single writer (ms).
+        pub write_wait_ms: u64 = PoolLimits::default().write_wait_ms,
+        /// Longest a read waits for a free database connection (ms).
+        pub read_wait_ms: u64 = PoolLimits::default().read_wait_ms,
+        /// How long a SQLite statement waits for a lock held by another
+        /// process on the same file, e.g. `fundsync import` (ms).
+        pub sqlite_busy_wait_ms: u64 = PoolLimits::default().sqlite_busy_wait_ms,
+        /// How long an unused SQLite connection stays open (ms). Its page
+        /// cache is freed only when it closes; reopening costs well under a
+        /// millisecond.
+        pub sqlite_idle_close_ms: u64 = PoolLimits::default().sqlite_idle_close_ms,
+        /// How long an unused PostgreSQL connection stays open (ms).
+        pub postgres_idle_close_ms: u64 = PoolLimits::default().postgres_idle_close_ms,
+        /// SQLite: shortest time between two background checkpoints, which
+        /// fold the write-ahead log into the database file (ms).
+        pub sqlite_checkpoint_every_ms: u64 = PoolLimits::default().sqlite_checkpoint_every_ms,
+        /// Address the sync protocol (mutual TLS; keys in data_dir/tls) listens
+        /// on, for this node's children. Counties have no children and open
+        /// no sync port.
+        pub sync_listen: String = "127.0.0.1:7443".into(),
+        /// Most connections the sync listener keeps open at once; further
+        /// children wait to be accepted.
+        pub sync_connections_max: usize = 1024,
+        /// Longest a child's TLS handshake may take (ms).
+        pub sync_handshake_timeout_ms: u64 = 10_000,
+        /// How long the sync listener pauses after a failed accept, e.g. when
+        /// out of file descriptors (ms).
+        pub sync_accept_retry_ms: u64 = 50,
+        /// Most entries in one sync batch (one signature per origin per batch).
+        pub sync_batch_entries_max: usize = 5_000,
+        /// Largest sync batch accepted, in bytes.
+        pub sync_batch_bytes_max: usize = 16 * 1024 * 1024,
+        /// How long this node's pull waits at the parent for new entries (ms).
+        pub pull_wait_ms: u64 = 20_000,
+        /// Longest a child's pull may wait here, whatever it asks (ms).
+        pub pull_wait_max_ms: u64 = 60_000,
+        /// How often a waiting pull looks again, for commits by other
+        /// processes on the same database (ms).
+        pub pull_poll_ms: u64 = 1_000,
+        /// How long past pull_wait_ms this node waits for the parent's answer
+        /// before giving up on it (ms).
+        pub pull_answer_slack_ms: u64 = 30_000,
+        /// How often the upward pusher looks for entries committed by other
+        /// processes on the same database, once caught up (ms).
+        pub push_poll_ms: u64 = 1_000,
+        /// Longest a connection to the parent may take to open (ms).
+        pub sync_connect_timeout_ms: u64 = 10_000,
+        /// Longest a push to the parent, or a fetch of this node's own entries
+        /// back from it, may take (ms).
+        pub sync_request_timeout_ms: u64 = 300_000,
+        /// How long an unused connection to the parent stays open (ms).
+        pub sync_idle_close_ms: u64 = 90_000,
+        /// First retry delay after a failed exchange; doubles up to
+        /// retry_max_ms, with jitter (ms).
+        pub retry_base_ms: u64 = 250,
+        /// Longest delay between retries (ms).
+        pub retry_max_ms: u64 = 30_000,
+        /// How long an enrolment token stays valid (ms).
+        pub enroll_token_ms: u64 = 24 * 3600 * 1000,
+        /// How often the link's health is reported upward when it changes (ms).
+        pub health_report_ms: u64 = 60_000,
+        /// How soon after start the link's health is first reported (ms), so
+        /// a new or restarted node does not look silent for a whole interval.
+        pub health_first_report_ms: u64 = 1_000,
+    }
+    sections {
+        /// Early warnings (预警): which rules this node evaluates and their
+        /// thresholds. Overridden by FUNDSYNC_WARNINGS_<FIELD>, e.g.
+        /// FUNDSYNC_WARNINGS_ENABLED=false; negative_list there is
+        /// comma-separated.
+        pub warnings: WarningsConfig,
+    }
 }
 
-fn default_health_report_ms() -> u64 {
-    60_000
-}
-
-fn default_sync_listen() -> String {
-    "127.0.0.1:7443".into()
-}
-fn default_sync_batch_entries_max() -> usize {
-    5_000
-}
-fn default_sync_batch_bytes_max() -> usize {
-    16 * 1024 * 1024
-}
-fn default_pull_wait_ms() -> u64 {
-    20_000
-}
-fn default_retry_base_ms() -> u64 {
-    250
-}
-fn default_retry_max_ms() -> u64 {
-    30_000
-}
-fn default_enroll_token_ms() -> u64 {
-    24 * 3600 * 1000
-}
-
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("fundsync-data")
-}
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
-}
-fn default_body_bytes_max() -> usize {
-    1024 * 1024
-}
-fn default_import_bytes_max() -> usize {
-    64 * 1024 * 1024
-}
-fn default_write_wait_ms() -> u64 {
-    120_000
-}
+/// The first lines of the file `fundsync init` writes.
+const TEMPLATE_HEADER: &str = "\
+# fundsync node configuration. Every field may be overridden by an
+# environment variable FUNDSYNC_<FIELD>, e.g. FUNDSYNC_LISTEN, and a field
+# of a section by FUNDSYNC_<SECTION>_<FIELD>, e.g. FUNDSYNC_WARNINGS_ENABLED.
+# Durations end in _ms (milliseconds), sizes in _bytes.
+";
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -168,29 +182,13 @@ pub fn redact_url(url: &str) -> String {
 impl Config {
     /// A configuration with defaults for everything but the identity.
     pub fn new(code: NodeCode, name: String, level: Level) -> Config {
-        Config {
-            code,
-            name,
-            level,
-            parent_code: None,
-            parent_url: None,
-            data_dir: default_data_dir(),
-            database_url: None,
-            database_url_file: None,
-            listen: default_listen(),
-            body_bytes_max: default_body_bytes_max(),
-            import_bytes_max: default_import_bytes_max(),
-            write_wait_ms: default_write_wait_ms(),
-            sync_listen: default_sync_listen(),
-            sync_batch_entries_max: default_sync_batch_entries_max(),
-            sync_batch_bytes_max: default_sync_batch_bytes_max(),
-            pull_wait_ms: default_pull_wait_ms(),
-            retry_base_ms: default_retry_base_ms(),
-            retry_max_ms: default_retry_max_ms(),
-            enroll_token_ms: default_enroll_token_ms(),
-            health_report_ms: default_health_report_ms(),
-            warnings: crate::warnings::WarningsConfig::default(),
-        }
+        let raw = ConfigRaw {
+            code: Some(code),
+            name: Some(name),
+            level: Some(level),
+            ..ConfigRaw::default()
+        };
+        Config::from_raw(raw).unwrap_or_else(|_| unreachable!("only the identity lacks a default"))
     }
 
     /// Where the node keeps its TLS and signing keys.
@@ -217,53 +215,16 @@ impl Config {
         path: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_error = |message: String| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
+            message,
+        };
+        let mut raw: ConfigRaw = toml::from_str(text).map_err(|e| parse_error(e.to_string()))?;
+        Config::apply_env(&mut raw, "FUNDSYNC_", &env).map_err(|e| ConfigError::Env {
+            var: e.var,
+            message: e.message,
         })?;
-        const FIELDS: &[(&str, bool)] = &[
-            ("code", false),
-            ("name", false),
-            ("level", false),
-            ("parent_code", false),
-            ("parent_url", false),
-            ("data_dir", false),
-            ("database_url", false),
-            ("database_url_file", false),
-            ("listen", false),
-            ("body_bytes_max", true),
-            ("import_bytes_max", true),
-            ("write_wait_ms", true),
-            ("sync_listen", false),
-            ("sync_batch_entries_max", true),
-            ("sync_batch_bytes_max", true),
-            ("pull_wait_ms", true),
-            ("retry_base_ms", true),
-            ("retry_max_ms", true),
-            ("enroll_token_ms", true),
-            ("health_report_ms", true),
-        ];
-        for (field, numeric) in FIELDS {
-            let var = format!("FUNDSYNC_{}", field.to_uppercase());
-            if let Some(v) = env(&var) {
-                let value = if *numeric {
-                    toml::Value::Integer(v.parse().map_err(|_| ConfigError::Env {
-                        var: var.clone(),
-                        message: format!("{v:?} is not a whole number"),
-                    })?)
-                } else {
-                    toml::Value::String(v)
-                };
-                table.insert((*field).to_owned(), value);
-            }
-        }
-        let mut cfg: Config =
-            table
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })?;
+        let mut cfg = Config::from_raw(raw).map_err(|e| parse_error(e.to_string()))?;
         // A relative data directory is relative to the config file.
         if cfg.data_dir.is_relative() {
             if let Some(dir) = path.parent() {
@@ -293,66 +254,21 @@ impl Config {
 
     /// The file `fundsync init` writes: every field, with its doc comment.
     pub fn to_commented_toml(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-        let opt = |name: &str, v: &Option<String>| match v {
-            Some(v) => format!("{name} = {}", q(v)),
-            None => format!("# {name} = \"\""),
-        };
-        let mut text = format!(
-            "# fundsync node configuration. Every field may be overridden by an\n\
-             # environment variable FUNDSYNC_<FIELD>, e.g. FUNDSYNC_LISTEN.\n\n\
-             # This node's administrative division code (GB/T 2260).\ncode = {}\n\
-             # This node's name.\nname = {}\n\
-             # region, prefecture or county.\nlevel = {}\n\n\
-             # The parent node's division code and sync URL (none for the region).\n{}\n{}\n\n\
-             # Where the node keeps its files (relative to this file).\ndata_dir = {}\n\n\
-             # The ledger database: sqlite://PATH or postgres://USER@HOST/DB.\n\
-             # Default: ledger.sqlite in data_dir. Keep passwords out of this file\n\
-             # with database_url_file = \"/run/secrets/db-url\" (used when\n\
-             # database_url is not set).\n{}\n{}\n\n\
-             # Address the HTTP API and pages listen on.\nlisten = {}\n\n\
-             # Limits: request body bytes, CSV import bytes over HTTP, and how long\n\
-             # a write may wait for the ledger's single writer (ms).\n\
-             body_bytes_max = {}\nimport_bytes_max = {}\nwrite_wait_ms = {}\n\n\
-             # Sync with the parent and children (mutual TLS; keys in data_dir/tls).\n\
-             # sync_listen: where children connect (not used by counties).\n\
-             sync_listen = {}\n\
-             # Most entries and bytes per batch; how long a pull waits for news (ms);\n\
-             # retry delays after a failure (ms, doubling up to the max);\n\
-             # how long an enrolment token is valid (ms).\n\
-             sync_batch_entries_max = {}\nsync_batch_bytes_max = {}\npull_wait_ms = {}\n\
-             retry_base_ms = {}\nretry_max_ms = {}\nenroll_token_ms = {}\n\
-             # How often the link's health is reported upward when it changes (ms).\n\
-             health_report_ms = {}\n",
-            q(self.code.as_str()),
-            q(&self.name),
-            q(self.level.as_str()),
-            opt("parent_code", &self.parent_code.map(|c| c.to_string())),
-            opt("parent_url", &self.parent_url),
-            q(&self.data_dir.display().to_string()),
-            opt("database_url", &self.database_url),
-            opt(
-                "database_url_file",
-                &self
-                    .database_url_file
-                    .as_ref()
-                    .map(|p| p.display().to_string()),
-            ),
-            q(&self.listen),
-            self.body_bytes_max,
-            self.import_bytes_max,
-            self.write_wait_ms,
-            q(&self.sync_listen),
-            self.sync_batch_entries_max,
-            self.sync_batch_bytes_max,
-            self.pull_wait_ms,
-            self.retry_base_ms,
-            self.retry_max_ms,
-            self.enroll_token_ms,
-            self.health_report_ms,
-        );
-        text.push_str(&self.warnings.to_commented_toml());
+        let mut text = TEMPLATE_HEADER.to_owned();
+        self.write_fields(&mut text);
         text
+    }
+
+    /// The limits of the database pools.
+    pub fn pool_limits(&self) -> PoolLimits {
+        PoolLimits {
+            write_wait_ms: self.write_wait_ms,
+            read_wait_ms: self.read_wait_ms,
+            sqlite_idle_close_ms: self.sqlite_idle_close_ms,
+            postgres_idle_close_ms: self.postgres_idle_close_ms,
+            sqlite_checkpoint_every_ms: self.sqlite_checkpoint_every_ms,
+            sqlite_busy_wait_ms: self.sqlite_busy_wait_ms,
+        }
     }
 }
 
@@ -373,13 +289,55 @@ mod tests {
 
     #[test]
     fn commented_file_round_trips() {
-        let c = sample();
+        let mut c = sample();
+        c.warnings.negative_list = vec!["某某公司".into(), "a \"quoted\" name".into()];
+        c.pull_poll_ms = 7;
         let text = c.to_commented_toml();
         let back = Config::parse(&text, Path::new("/etc/fundsync/fundsync.toml"), |_| None)
             .expect("parses");
         assert_eq!(back.code, c.code);
         assert_eq!(back.parent_code, c.parent_code);
         assert_eq!(back.data_dir, PathBuf::from("/etc/fundsync/fundsync-data"));
+        assert_eq!(back.warnings, c.warnings);
+        assert_eq!(back.pull_poll_ms, 7);
+        for key in Config::KEYS.iter().chain(WarningsConfig::KEYS) {
+            assert!(
+                text.contains(&format!("\n{key} = "))
+                    || text.contains(&format!("\n# {key} = "))
+                    || text.contains(&format!("\n[{key}]\n")),
+                "{key} is in the file: {text}"
+            );
+        }
+    }
+
+    /// The file `fundsync init` wrote before fields were declared once
+    /// (main at 456bc9a): existing nodes' files keep loading, to the same
+    /// values.
+    #[test]
+    fn a_file_written_by_the_previous_init_loads() {
+        let text = include_str!("config/testdata/init-456bc9a.toml");
+        let c = Config::parse(text, Path::new("/etc/fundsync/fundsync.toml"), |_| None)
+            .expect("parses");
+        assert_eq!(c.code.to_string(), "652800");
+        assert_eq!(c.level, Level::Prefecture);
+        assert_eq!(c.parent_url.as_deref(), Some("https://650000.example:7443"));
+        assert_eq!(c.database_url, None);
+        assert_eq!(
+            c.database_url_file,
+            Some(PathBuf::from("/run/secrets/db-url"))
+        );
+        assert_eq!(c.warnings.negative_list, ["某某公司", "6222 0000 1111"]);
+        let mut expected = sample();
+        expected.parent_url = c.parent_url.clone();
+        expected.database_url = None;
+        expected.database_url_file = c.database_url_file.clone();
+        expected.warnings.negative_list = c.warnings.negative_list.clone();
+        expected.data_dir = PathBuf::from("/etc/fundsync/fundsync-data");
+        assert_eq!(
+            c.to_commented_toml(),
+            expected.to_commented_toml(),
+            "every other field has its default"
+        );
     }
 
     #[test]
@@ -399,6 +357,40 @@ mod tests {
         assert!(
             matches!(e, Err(ConfigError::Parse { .. })),
             "unknown fields are refused"
+        );
+    }
+
+    #[test]
+    fn the_warnings_section_has_environment_overrides() {
+        let text = sample().to_commented_toml();
+        let p = Path::new("x.toml");
+        let c = Config::parse(&text, p, |k| match k {
+            "FUNDSYNC_WARNINGS_ENABLED" => Some("false".into()),
+            "FUNDSYNC_WARNINGS_AS_OF" => Some("2020-12-31".into()),
+            "FUNDSYNC_WARNINGS_SPLIT_PAYMENT_LIMIT" => Some("10000.00".into()),
+            "FUNDSYNC_WARNINGS_NEGATIVE_LIST" => Some("甲公司, 乙公司".into()),
+            "FUNDSYNC_WARNINGS_NODE_SILENT_HOURS" => Some("48".into()),
+            _ => None,
+        })
+        .expect("ok");
+        assert!(!c.warnings.enabled);
+        assert_eq!(c.warnings.as_of.to_string(), "2020-12-31");
+        assert_eq!(c.warnings.split_payment_limit.to_string(), "10000.00");
+        assert_eq!(c.warnings.negative_list, ["甲公司", "乙公司"]);
+        assert_eq!(c.warnings.node_silent_hours, 48);
+        // Without a [warnings] table in the file too.
+        let bare = "code = \"652800\"\nname = \"x\"\nlevel = \"prefecture\"\n";
+        let c = Config::parse(bare, p, |k| {
+            (k == "FUNDSYNC_WARNINGS_IDLE_DAYS").then(|| "7".into())
+        })
+        .expect("ok");
+        assert_eq!(c.warnings.idle_days, 7);
+        let e = Config::parse(&text, p, |k| {
+            (k == "FUNDSYNC_WARNINGS_ENABLED").then(|| "yes".into())
+        });
+        assert!(
+            matches!(&e, Err(ConfigError::Env { var, .. }) if var == "FUNDSYNC_WARNINGS_ENABLED"),
+            "{e:?}"
         );
     }
 

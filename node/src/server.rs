@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::ledger::{Ledger, LedgerError};
 use crate::pki::{self, PkiError, Revoked, TlsFiles};
-use crate::store::{Db, PoolLimits, StoreError};
+use crate::store::{Db, StoreError};
 use crate::sync::client::Link;
 use crate::sync::server::SyncState;
 use crate::sync::SyncLimits;
@@ -39,11 +39,7 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StartError> {
         path: cfg.data_dir.clone(),
         source,
     })?;
-    let limits = PoolLimits {
-        write_wait_ms: cfg.write_wait_ms,
-        ..PoolLimits::default()
-    };
-    Ok(Db::open(&cfg.database_url()?, &limits).await?)
+    Ok(Db::open(&cfg.database_url()?, &cfg.pool_limits()).await?)
 }
 
 /// Opens the ledger of an initialised node.
@@ -99,6 +95,7 @@ pub async fn run(
         if let Some(url) = &cfg.parent_url {
             let reporter = crate::sync::health::Reporter {
                 every_ms: limits.health_report_ms,
+                first_ms: cfg.health_first_report_ms,
                 cert_expires_ms: tls.expires_ms().ok(),
             };
             let link = Link::new(ledger.clone(), key, &tls, url, limits)?;
@@ -131,6 +128,7 @@ pub async fn run(
     };
     let app =
         api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());
+    let api = crate::net::Capped::new(api, cfg.api_connections_max);
     let mut s = stop.clone();
     tasks.spawn(async move {
         axum::serve(api, app)
@@ -166,7 +164,10 @@ pub async fn serve(
     };
     let app =
         api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        crate::net::Capped::new(listener, cfg.api_connections_max),
+        app,
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

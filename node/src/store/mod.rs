@@ -67,6 +67,11 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     }
     /// How many read connections to keep.
     fn read_connections(&self) -> u32;
+    /// A statement run on every new connection, after `connection_setup`,
+    /// that sets how long a statement waits for another process's lock.
+    fn lock_wait_setup(&self, _limits: &PoolLimits) -> Option<String> {
+        None
+    }
     /// Statements run on every new read connection, after `connection_setup`.
     fn read_connection_setup(&self) -> &'static [&'static str] {
         &[]
@@ -74,8 +79,8 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// How long a pooled connection may sit unused before it is closed.
     /// An embedded engine's connections hold its page caches, so closing
     /// them is what gives an idle node's memory back.
-    fn idle_close_ms(&self) -> u64 {
-        600_000
+    fn idle_close_ms(&self, limits: &PoolLimits) -> u64 {
+        limits.postgres_idle_close_ms
     }
     /// Whether a text index orders values byte by byte, as Rust's `str`
     /// does (SQLite's default BINARY collation; PostgreSQL's collation is
@@ -103,13 +108,28 @@ pub struct PoolLimits {
     pub write_wait_ms: u64,
     /// Longest a request waits for a read connection.
     pub read_wait_ms: u64,
+    /// How long an unused SQLite connection stays open.
+    pub sqlite_idle_close_ms: u64,
+    /// How long an unused PostgreSQL connection stays open.
+    pub postgres_idle_close_ms: u64,
+    /// Shortest time between two runs of `Dialect::after_commit`.
+    pub sqlite_checkpoint_every_ms: u64,
+    /// How long a SQLite statement waits for another process's lock.
+    pub sqlite_busy_wait_ms: u64,
 }
 
 impl Default for PoolLimits {
+    /// The defaults of the configuration's fields of the same names.
     fn default() -> Self {
         Self {
             write_wait_ms: 120_000,
             read_wait_ms: 30_000,
+            // A SQLite connection's page cache is freed only when it closes;
+            // reopening a SQLite file costs well under a millisecond.
+            sqlite_idle_close_ms: 5_000,
+            postgres_idle_close_ms: 600_000,
+            sqlite_checkpoint_every_ms: 500,
+            sqlite_busy_wait_ms: 30_000,
         }
     }
 }
@@ -141,15 +161,24 @@ impl Db {
         let options: AnyConnectOptions = url.parse()?;
         let options = options.disable_statement_logging();
         let setup = dialect.connection_setup();
+        let lock_wait = dialect.lock_wait_setup(limits);
         let pool = |n: u32, wait_ms: u64, extra: &'static [&'static str]| {
+            let lock_wait = lock_wait.clone();
             AnyPoolOptions::new()
                 .max_connections(n)
                 .min_connections(0)
-                .idle_timeout(Duration::from_millis(dialect.idle_close_ms()))
+                .idle_timeout(Duration::from_millis(dialect.idle_close_ms(limits)))
                 .acquire_timeout(Duration::from_millis(wait_ms))
                 .after_connect(move |conn, _meta| {
+                    let lock_wait = lock_wait.clone();
                     Box::pin(async move {
-                        for s in setup.iter().chain(extra) {
+                        let lock_wait = lock_wait.as_deref().into_iter();
+                        for s in setup
+                            .iter()
+                            .copied()
+                            .chain(lock_wait)
+                            .chain(extra.iter().copied())
+                        {
                             sqlx::query(s).execute(&mut *conn).await?;
                         }
                         Ok(())
@@ -171,7 +200,8 @@ impl Db {
         .await?;
         let committed = dialect.after_commit().map(|sql| {
             let notify = Arc::new(Notify::new());
-            tokio::spawn(after_commit_task(read.clone(), sql, notify.clone()));
+            let every = Duration::from_millis(limits.sqlite_checkpoint_every_ms);
+            tokio::spawn(after_commit_task(read.clone(), sql, notify.clone(), every));
             notify
         });
         Ok(Db {
@@ -223,23 +253,20 @@ impl Db {
     }
 }
 
-/// Shortest time between two runs of the after-commit statement.
-const AFTER_COMMIT_EVERY: Duration = Duration::from_millis(500);
-
 /// Runs the dialect's after-commit statement on a read connection whenever
-/// woken, at most every [`AFTER_COMMIT_EVERY`] (wake-ups in between
+/// woken, at most `every` (`sqlite_checkpoint_every_ms`; wake-ups in between
 /// coalesce into one more run), until the pool closes. It never holds up a
 /// writer: SQLite's passive checkpoint copies what no reader still needs
 /// and gives up on the rest. During a burst of commits (replication, one
 /// every ~100 ms) a checkpoint after each one copied the same hot pages
 /// (the B-trees' right edges) again and again and synced the file each
 /// time; one every half second folds the same WAL with less of both.
-async fn after_commit_task(pool: AnyPool, sql: &'static str, wake: Arc<Notify>) {
+async fn after_commit_task(pool: AnyPool, sql: &'static str, wake: Arc<Notify>, every: Duration) {
     let mut last: Option<tokio::time::Instant> = None;
     loop {
         wake.notified().await;
         if let Some(at) = last {
-            tokio::time::sleep_until(at + AFTER_COMMIT_EVERY).await;
+            tokio::time::sleep_until(at + every).await;
         }
         last = Some(tokio::time::Instant::now());
         if pool.is_closed() {

@@ -31,7 +31,6 @@ impl Dialect for Sqlite {
             "PRAGMA page_size = 16384",
             "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = FULL",
-            "PRAGMA busy_timeout = 30000",
             "PRAGMA cache_size = -32768",
             "PRAGMA temp_store = MEMORY",
             // Checkpoints run in the background (`after_commit`), not inside
@@ -65,10 +64,14 @@ impl Dialect for Sqlite {
         // idle region at 47 MiB resident.
         &["PRAGMA cache_size = -4096"]
     }
-    fn idle_close_ms(&self) -> u64 {
-        // A connection's page cache is freed only when it closes; reopening
-        // a SQLite file costs well under a millisecond.
-        5_000
+    fn lock_wait_setup(&self, limits: &super::PoolLimits) -> Option<String> {
+        Some(format!(
+            "PRAGMA busy_timeout = {}",
+            limits.sqlite_busy_wait_ms
+        ))
+    }
+    fn idle_close_ms(&self, limits: &super::PoolLimits) -> u64 {
+        limits.sqlite_idle_close_ms
     }
     fn text_orders_bytewise(&self) -> bool {
         true

@@ -174,8 +174,8 @@ impl Link {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*config).clone())
             .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
+            .connect_timeout(Duration::from_millis(limits.connect_timeout_ms))
+            .pool_idle_timeout(Duration::from_millis(limits.idle_close_ms))
             .build()
             .map_err(|e| pki::PkiError::BadCert(e.to_string()))?;
         let health = LinkHealth::default();
@@ -418,7 +418,7 @@ impl Link {
                     reqwest::Method::GET,
                     &format!("/sync/v1/own?origin={me}&after={after}"),
                 )
-                .timeout(Duration::from_secs(300)),
+                .timeout(Duration::from_millis(self.limits.request_timeout_ms)),
             )
             .await?;
         let bytes = res
@@ -434,7 +434,7 @@ impl Link {
             .send(
                 self.request(reqwest::Method::POST, "/sync/v1/up")
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .timeout(Duration::from_secs(300))
+                    .timeout(Duration::from_millis(self.limits.request_timeout_ms))
                     .body(batch.encode()),
             )
             .await?;
@@ -475,7 +475,9 @@ impl Link {
                     reqwest::Method::GET,
                     &format!("/sync/v1/down?after={}&wait_ms={wait_ms}", state.down_seq),
                 )
-                .timeout(Duration::from_millis(wait_ms.saturating_add(30_000))),
+                .timeout(Duration::from_millis(
+                    wait_ms.saturating_add(self.limits.pull_answer_slack_ms),
+                )),
             )
             .await?;
         let header = |name: &str| {
@@ -612,7 +614,7 @@ impl Link {
                     tokio::select! {
                         _ = changes.changed() => {}
                         _ = stop.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(1_000)) => {}
+                        _ = tokio::time::sleep(Duration::from_millis(self.limits.push_poll_ms)) => {}
                     }
                 }
                 Err(e) => {

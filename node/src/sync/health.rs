@@ -134,6 +134,8 @@ pub async fn measure(
 #[derive(Debug, Clone)]
 pub struct Reporter {
     pub every_ms: u64,
+    /// Delay of the first report after start, if shorter than `every_ms`.
+    pub first_ms: u64,
     pub cert_expires_ms: Option<i64>,
 }
 
@@ -145,7 +147,7 @@ impl Reporter {
         let mut last: Option<(LinkState, i64)> = None;
         // The first report soon after start, so a new or restarted node does
         // not look silent for a whole interval.
-        let mut wait = every.min(Duration::from_secs(1));
+        let mut wait = every.min(Duration::from_millis(self.first_ms));
         while !*stop.borrow() {
             tokio::select! {
                 _ = stop.changed() => continue,

@@ -55,6 +55,16 @@ pub struct SyncLimits {
     pub retry_max_ms: u64,
     pub enroll_token_ms: u64,
     pub health_report_ms: u64,
+    pub connections_max: usize,
+    pub handshake_timeout_ms: u64,
+    pub accept_retry_ms: u64,
+    pub pull_wait_max_ms: u64,
+    pub pull_poll_ms: u64,
+    pub pull_answer_slack_ms: u64,
+    pub push_poll_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub idle_close_ms: u64,
 }
 
 impl SyncLimits {
@@ -67,6 +77,16 @@ impl SyncLimits {
             retry_max_ms: cfg.retry_max_ms,
             enroll_token_ms: cfg.enroll_token_ms,
             health_report_ms: cfg.health_report_ms,
+            connections_max: cfg.sync_connections_max,
+            handshake_timeout_ms: cfg.sync_handshake_timeout_ms,
+            accept_retry_ms: cfg.sync_accept_retry_ms,
+            pull_wait_max_ms: cfg.pull_wait_max_ms,
+            pull_poll_ms: cfg.pull_poll_ms,
+            pull_answer_slack_ms: cfg.pull_answer_slack_ms,
+            push_poll_ms: cfg.push_poll_ms,
+            connect_timeout_ms: cfg.sync_connect_timeout_ms,
+            request_timeout_ms: cfg.sync_request_timeout_ms,
+            idle_close_ms: cfg.sync_idle_close_ms,
         }
     }
 

@@ -35,13 +35,6 @@ use crate::ledger::replica::ReplicaError;
 use crate::ledger::Ledger;
 use crate::pki::{self, Issuer, Revoked};
 
-/// Longest a TLS handshake may take.
-const HANDSHAKE_MS: u64 = 10_000;
-/// Longest a pull may ask to wait.
-const PULL_WAIT_MS_MAX: u64 = 60_000;
-/// How often a waiting pull looks again, for commits by other processes.
-const PULL_POLL_MS: u64 = 1_000;
-
 /// What the handlers share.
 #[derive(Clone)]
 pub struct SyncState {
@@ -144,7 +137,13 @@ impl std::fmt::Debug for TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        limits: &SyncLimits,
+    ) -> std::io::Result<Self> {
+        let handshake = Duration::from_millis(limits.handshake_timeout_ms);
+        let accept_retry = Duration::from_millis(limits.accept_retry_ms);
         let local = listener.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
         let (tx, rx) = mpsc::channel(64);
@@ -154,18 +153,14 @@ impl TlsListener {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(error = %e, "sync accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(accept_retry).await;
                         continue;
                     }
                 };
                 let _ = tcp.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    let hs = tokio::time::timeout(
-                        Duration::from_millis(HANDSHAKE_MS),
-                        acceptor.accept(tcp),
-                    )
-                    .await;
+                    let hs = tokio::time::timeout(handshake, acceptor.accept(tcp)).await;
                     match hs {
                         Ok(Ok(tls)) => {
                             let conn = tls.get_ref().1;
@@ -219,6 +214,14 @@ impl axum::serve::Listener for TlsListener {
 
 impl Connected<axum::serve::IncomingStream<'_, TlsListener>> for PeerInfo {
     fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, crate::net::Capped<TlsListener>>> for PeerInfo {
+    fn connect_info(
+        stream: axum::serve::IncomingStream<'_, crate::net::Capped<TlsListener>>,
+    ) -> Self {
         stream.remote_addr().clone()
     }
 }
@@ -422,8 +425,8 @@ async fn down(
     let child = peer.0;
     let Query(q) =
         q.map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_millis(q.wait_ms.min(PULL_WAIT_MS_MAX));
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_millis(q.wait_ms.min(s.limits.pull_wait_max_ms));
     let mut changes = s.ledger.db().changes();
     let mut stop = s.stop.clone();
     loop {
@@ -449,7 +452,7 @@ async fn down(
             )
                 .into_response());
         }
-        let tick = deadline.min(now + Duration::from_millis(PULL_POLL_MS));
+        let tick = deadline.min(now + Duration::from_millis(s.limits.pull_poll_ms));
         tokio::select! {
             _ = changes.changed() => {}
             _ = stop.changed() => {}
@@ -511,8 +514,10 @@ pub async fn serve(
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listener = TlsListener::new(listener, tls, &state.limits)?;
+    let listener = crate::net::Capped::new(listener, state.limits.connections_max);
     let app = router(state).into_make_service_with_connect_info::<PeerInfo>();
-    axum::serve(TlsListener::new(listener, tls)?, app)
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

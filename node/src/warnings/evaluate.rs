@@ -19,11 +19,6 @@ use super::{AsOf, WarningsConfig};
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::StoreError;
 
-/// Most raises and resolutions one evaluation records; the rest follow in
-/// the next evaluation, which runs straight after. Bounds a transaction when a rule
-/// first meets a large backlog (a negative list applied to a year of
-/// vouchers).
-pub const ENTRIES_PER_EVALUATION_MAX: usize = 1000;
 /// Payment entries read from the journal per query.
 const PAYMENT_ROWS_PER_READ: i64 = 5000;
 /// The shortest schedule accepted.
@@ -125,8 +120,10 @@ impl Evaluator {
         .map_err(|rules::RuleError::Overflow| LedgerError::Overflow)?;
         let known = super::store::known(&self.ledger, me).await?;
         let mut actions = rules::plan(findings, &known, today);
-        let more = actions.len() > ENTRIES_PER_EVALUATION_MAX;
-        actions.truncate(ENTRIES_PER_EVALUATION_MAX);
+        // At least one, or a backlog would be evaluated again and again.
+        let max = self.cfg.entries_per_evaluation_max.max(1);
+        let more = actions.len() > max;
+        actions.truncate(max);
         let (raised, resolved) = self.record(actions, today).await?;
         Ok(Report {
             as_of: today,
@@ -378,9 +375,6 @@ impl Evaluator {
     }
 }
 
-/// Longest an evaluation waits for a burst of commits to end.
-const BURST_WAIT: Duration = Duration::from_secs(10);
-
 /// Evaluates `ledger`'s rules until `stop` turns true: at once, after every
 /// burst of writes (waiting `debounce_ms` for the burst to end) and every
 /// `evaluate_every_ms`. Its own commit does not trigger it again; a write
@@ -400,6 +394,7 @@ pub async fn run(
     let mut changes = ledger.db().changes();
     let every = Duration::from_millis(cfg.evaluate_every_ms.max(EVALUATE_EVERY_MS_MIN));
     let debounce = Duration::from_millis(cfg.debounce_ms);
+    let burst_wait = Duration::from_millis(cfg.burst_wait_ms);
     let node = ledger.identity().code;
     let mut ev = Evaluator::new(ledger, cfg);
     let mut tick = tokio::time::interval(every);
@@ -419,9 +414,9 @@ pub async fn run(
             };
         if changed {
             // Wait for the burst to end: `debounce` without a commit, but no
-            // longer than BURST_WAIT, so a long sync or import is looked at
+            // longer than `burst_wait_ms`, so a long sync or import is looked at
             // now and then rather than after every few commits.
-            let until = tokio::time::Instant::now() + BURST_WAIT;
+            let until = tokio::time::Instant::now() + burst_wait;
             loop {
                 tokio::select! {
                     _ = stop.wait_for(|v| *v) => return,

@@ -251,132 +251,75 @@ impl<'de> Deserialize<'de> for AsOf {
     }
 }
 
-/// The `[warnings]` section of the configuration. Defaults come from the
-/// seeds where they give one (the 5-day issue deadline of seed 002).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WarningsConfig {
-    /// Whether this node evaluates the rules. Warnings of its descendants
-    /// arrive and are listed either way.
-    pub enabled: bool,
-    /// The business date rules take as today: "today" (the clock, China
-    /// Standard Time), "latest" (the latest business date in the ledger, not
-    /// after today; for replaying history) or a date like "2020-12-31".
-    pub as_of: AsOf,
-    /// How often the rules run even when nothing was written, in ms
-    /// (deadlines pass and nodes fall silent without any write). At least
-    /// 1000.
-    pub evaluate_every_ms: u64,
-    /// How long after a write the evaluation waits, in ms, so a burst of
-    /// writes (an import, a sync batch) is evaluated once.
-    pub debounce_ms: u64,
-    /// Days a node with children may hold an allocation it received before
-    /// it must have passed all of it on (seed 002: 5).
-    pub issue_deadline_days: u32,
-    /// Days without a payment or issue after which a balance is idle.
-    pub idle_days: u32,
-    /// A balance still held this many days before 31 December is idle too
-    /// (0: off). Allocations dated inside that window (issued in advance for
-    /// next year) are exempt.
-    pub year_end_days: u32,
-    /// Percentage points by which spending progress (issued and paid ÷
-    /// amount) may trail time-elapsed progress before it is slow.
-    pub slow_spending_points: u32,
-    /// The limit (yuan) that split payments stay just under.
-    pub split_payment_limit: Amount,
-    /// "Just under": within this many percent below the limit.
-    pub split_margin_pct: u32,
-    /// The window (days) in which split payments to one payee are counted.
-    pub split_window_days: u32,
-    /// How many payments just under the limit to one payee within the
-    /// window make a warning (at least 2).
-    pub split_count: u32,
-    /// Payee names or account numbers that must not be paid (exact match,
-    /// ignoring surrounding spaces and ASCII case).
-    pub negative_list: Vec<String>,
-    /// Days after its start a project may still lack a performance target.
-    pub missing_target_days: u32,
-    /// Hours without any entry from a child before it is silent.
-    pub node_silent_hours: u32,
+crate::settings::settings! {
+    /// The `[warnings]` section of the configuration. Defaults come from the
+    /// seeds where they give one (the 5-day issue deadline of seed 002).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct WarningsConfig, raw WarningsConfigRaw {
+        /// Evaluate the rules on this node. Warnings of its descendants
+        /// arrive and are listed either way.
+        pub enabled: bool = true,
+        /// The business date rules take as today: "today" (the clock, China
+        /// Standard Time), "latest" (the latest business date in the ledger,
+        /// not after today; for replaying history) or a date like "2020-12-31".
+        pub as_of: AsOf = AsOf::Today,
+        /// How often the rules run even when nothing was written (ms):
+        /// deadlines pass and nodes fall silent without any write. At least
+        /// 1000.
+        pub evaluate_every_ms: u64 = 600_000,
+        /// How long after a write the evaluation waits (ms), so a burst of
+        /// writes (an import, a sync batch) is evaluated once.
+        pub debounce_ms: u64 = 500,
+        /// Longest an evaluation waits for a burst of writes to end (ms), so
+        /// a long sync or import is looked at now and then.
+        pub burst_wait_ms: u64 = 10_000,
+        /// Most raises and resolutions one evaluation records; the rest
+        /// follow in the next evaluation, straight after. Bounds a
+        /// transaction when a rule first meets a large backlog (a negative
+        /// list applied to a year of vouchers). At least 1.
+        pub entries_per_evaluation_max: usize = 1000,
+        /// Days a node with children may hold an allocation it received
+        /// before it must have passed all of it on (seed 002: 5).
+        pub issue_deadline_days: u32 = 5,
+        /// Days without a payment or issue after which a balance is idle.
+        pub idle_days: u32 = 90,
+        /// A balance still held this many days before 31 December is idle
+        /// too (0: off). Allocations dated inside that window (issued in
+        /// advance for next year) are exempt.
+        pub year_end_days: u32 = 30,
+        /// Percentage points by which spending progress (issued and paid /
+        /// amount) may trail time-elapsed progress before it is slow.
+        pub slow_spending_points: u32 = 20,
+        /// The limit (yuan) that split payments stay just under.
+        pub split_payment_limit: Amount = Amount::from_fen(5_000_000)
+            .unwrap_or_else(|_| unreachable!("50000.00 is a valid amount")),
+        /// "Just under": within this many percent below the limit.
+        pub split_margin_pct: u32 = 10,
+        /// The window (days) in which split payments to one payee are counted.
+        pub split_window_days: u32 = 30,
+        /// How many payments just under the limit to one payee within the
+        /// window make a warning (at least 2).
+        pub split_count: u32 = 3,
+        /// Payee names or account numbers that must not be paid (exact
+        /// match, ignoring surrounding spaces and ASCII case).
+        pub negative_list: Vec<String> = Vec::new(),
+        /// Days after its start a project may still lack a performance target.
+        pub missing_target_days: u32 = 30,
+        /// Hours without any entry from a child before it is silent.
+        pub node_silent_hours: u32 = 24,
+    }
 }
 
 impl Default for WarningsConfig {
     fn default() -> Self {
-        WarningsConfig {
-            enabled: true,
-            as_of: AsOf::Today,
-            evaluate_every_ms: 600_000,
-            debounce_ms: 500,
-            issue_deadline_days: 5,
-            idle_days: 90,
-            year_end_days: 30,
-            slow_spending_points: 20,
-            split_payment_limit: Amount::from_fen(5_000_000)
-                .unwrap_or_else(|_| unreachable!("50000.00 is a valid amount")),
-            split_margin_pct: 10,
-            split_window_days: 30,
-            split_count: 3,
-            negative_list: Vec::new(),
-            missing_target_days: 30,
-            node_silent_hours: 24,
-        }
+        <WarningsConfig as crate::settings::Settings>::from_raw(WarningsConfigRaw::default())
+            .unwrap_or_else(|_| unreachable!("every [warnings] field has a default"))
     }
 }
 
-impl WarningsConfig {
-    /// The `[warnings]` section as `fundsync init` writes it: every field
-    /// with its comment.
-    pub fn to_commented_toml(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-        let list = self
-            .negative_list
-            .iter()
-            .map(|s| q(s))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "\n# Early warnings (预警): thresholds of the rules this node evaluates\n\
-             # (set here only: no FUNDSYNC_* overrides for this section).\n\
-             [warnings]\n\
-             # Evaluate the rules on this node (descendants' warnings are listed either way).\n\
-             enabled = {}\n\
-             # The business date rules take as today: \"today\" (the clock, CST),\n\
-             # \"latest\" (the latest business date in the ledger; for replays) or a date.\n\
-             as_of = {}\n\
-             # Evaluate at least this often (ms), and this long after a write (ms).\n\
-             evaluate_every_ms = {}\ndebounce_ms = {}\n\
-             # Days a received allocation may be held before all of it is passed on.\n\
-             issue_deadline_days = {}\n\
-             # Days without payment or issue before a balance is idle; a balance still\n\
-             # held this many days before 31 December is idle too (0: off).\n\
-             idle_days = {}\nyear_end_days = {}\n\
-             # Points by which spending may trail time-elapsed progress.\n\
-             slow_spending_points = {}\n\
-             # Split payments: this many payments to one payee within the window (days),\n\
-             # each within split_margin_pct percent below the limit (yuan).\n\
-             split_payment_limit = {}\nsplit_margin_pct = {}\nsplit_window_days = {}\nsplit_count = {}\n\
-             # Payee names or account numbers that must not be paid.\n\
-             negative_list = [{}]\n\
-             # Days after its start a project may lack a performance target.\n\
-             missing_target_days = {}\n\
-             # Hours without any entry from a child before it is silent.\n\
-             node_silent_hours = {}\n",
-            self.enabled,
-            q(&self.as_of.to_string()),
-            self.evaluate_every_ms,
-            self.debounce_ms,
-            self.issue_deadline_days,
-            self.idle_days,
-            self.year_end_days,
-            self.slow_spending_points,
-            q(&self.split_payment_limit.to_string()),
-            self.split_margin_pct,
-            self.split_window_days,
-            self.split_count,
-            list,
-            self.missing_target_days,
-            self.node_silent_hours,
-        )
+impl crate::settings::FromEnv for AsOf {
+    fn from_env(s: &str) -> Result<Self, String> {
+        s.trim().parse()
     }
 }
 
@@ -419,7 +362,9 @@ mod tests {
             ..WarningsConfig::default()
         };
         c.split_count = 4;
-        let back: Wrap = toml::from_str(&c.to_commented_toml()).expect("parses");
+        let mut text = String::from("[warnings]\n");
+        crate::settings::Settings::write_fields(&c, &mut text);
+        let back: Wrap = toml::from_str(&text).expect("parses");
         assert_eq!(back.warnings, c);
         // Missing fields take their defaults.
         let w: Wrap = toml::from_str("[warnings]\nidle_days = 7\n").expect("parses");
