@@ -4,10 +4,12 @@
 //! and updates the derived tables in one transaction ([`work`]). Reads go to
 //! the derived tables ([`query`]).
 
+pub mod enroll;
 pub mod error;
 pub mod query;
 pub mod relay;
 pub mod replica;
+pub(crate) mod rows;
 pub mod work;
 
 use std::sync::Arc;

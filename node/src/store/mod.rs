@@ -14,6 +14,7 @@
 //! one transaction, so they always see a consistent state.
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ use tokio::sync::{watch, Notify};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
+
+pub use sql::Sql;
 
 /// Errors from the storage layer. Messages may name tables and SQL; the API
 /// layer never shows them to clients.
@@ -205,6 +208,13 @@ impl Db {
             sqlx::query(s).execute(&mut *tx).await?;
         }
         Ok(tx)
+    }
+
+    /// Whether the database answers a trivial statement on a read
+    /// connection (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
     }
 
     /// The pool for reads that need no transaction.
