@@ -265,7 +265,11 @@ async fn after_commit_task(pool: AnyPool, sql: &'static str, wake: Arc<Notify>) 
 }
 
 /// `INSERT INTO {into} VALUES ($1,…,$cols),(…)` for `rows` rows, in the
-/// dialect's placeholder style.
+/// dialect's placeholder style (anonymous `?` on SQLite, which binds
+/// numbered parameters in O(n²)). The flush's multi-row INSERTs
+/// (`ledger/work.rs`) bind their rows onto this text; [`Sql::for_bulk`]
+/// writes the same placeholders, for when the flush builds its statements
+/// with it.
 pub fn insert_values_sql(d: &dyn Dialect, into: &str, cols: usize, rows: usize) -> String {
     use std::fmt::Write;
     let mut sql = String::with_capacity(into.len() + 16 + rows * cols * 6);
