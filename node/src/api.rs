@@ -207,17 +207,14 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
 type S = State<Arc<AppState>>;
 
 async fn readyz(State(s): S) -> ApiResult<&'static str> {
-    sqlx::query("SELECT 1")
-        .execute(s.ledger.db().read())
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "not ready");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "database unavailable",
-            )
-        })?;
+    s.ledger.db().ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "database unavailable",
+        )
+    })?;
     Ok("ready")
 }
 

@@ -7,7 +7,7 @@
 use anyhow::{ensure, Result};
 use chrono::NaiveDate;
 use fundsync_node::import::{self, ImportError};
-use fundsync_node::ledger::query::{GroupBy, Page, PaymentFilter};
+use fundsync_node::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use fundsync_node::ledger::{Identity, Ledger, LedgerError, Outcome};
 use fundsync_protocol::body::*;
 use fundsync_protocol::{Amount, Body, EntryId, Hash};
@@ -40,6 +40,7 @@ on_both!(
     csv_import_is_all_or_nothing,
     vouchers_in_any_order_are_recognized,
     journal_is_a_hash_chain,
+    lists_filter_and_page,
 );
 
 fn amount(s: &str) -> Amount {
@@ -652,5 +653,70 @@ async fn journal_is_a_hash_chain(engine: Engine) -> Result<()> {
         prev = e.hash.clone();
     }
     ensure!(j[4].kind == "payment_recorded" && j[4].body["voucher_no"] == "V1");
+    Ok(())
+}
+
+/// The lists' optional filters and pages, whose statements are built per
+/// request (numbered placeholders on both engines).
+async fn lists_filter_and_page(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, true).await?;
+    let l = &t.ledger;
+    for v in ["V1", "V2", "V3"] {
+        l.submit_one(Body::PaymentRecorded(payment(v, alloc, "10")))
+            .await?;
+    }
+    let me = l.identity().code;
+    let page = |page, page_size| Page { page, page_size };
+    let one = l
+        .payments(
+            PaymentFilter {
+                origin: Some(me),
+                allocation: Some(alloc),
+                project: Some("P1".into()),
+                voucher_no: Some("V2".into()),
+                as_of: Some(day("2020-05-10")),
+            },
+            Page::default(),
+        )
+        .await?;
+    ensure!(one.items.len() == 1 && one.items[0].voucher_no == "V2");
+    let before = PaymentFilter {
+        as_of: Some(day("2020-05-09")),
+        ..PaymentFilter::default()
+    };
+    ensure!(l.payments(before, Page::default()).await?.items.is_empty());
+    let first = l.payments(PaymentFilter::default(), page(1, 2)).await?;
+    ensure!(first.items.len() == 2 && first.has_more, "{first:?}");
+    let second = l.payments(PaymentFilter::default(), page(2, 2)).await?;
+    ensure!(
+        second.items.len() == 1 && !second.has_more && second.items[0].voucher_no == "V3",
+        "{second:?}"
+    );
+    let held = l
+        .allocations(
+            AllocationFilter {
+                holder: Some(me),
+                kind: Some("own_budget".into()),
+                category: Some("LT-01".into()),
+                as_of: Some(day("2020-02-01")),
+                ..AllocationFilter::default()
+            },
+            Page::default(),
+        )
+        .await?;
+    ensure!(held.items.len() == 1 && held.items[0].paid == Decimal::from(30));
+    let early = AllocationFilter {
+        as_of: Some(day("2020-01-31")),
+        ..AllocationFilter::default()
+    };
+    ensure!(l
+        .allocations(early, Page::default())
+        .await?
+        .items
+        .is_empty());
+    let projects = l.projects(Some(me), page(1, 1)).await?;
+    ensure!(projects.items.len() == 1 && !projects.has_more);
+    let p = l.project(me, "P1").await?.expect("project");
+    ensure!(p.targets.as_ref().is_some_and(|t| t.len() == 1), "{p:?}");
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod cache;
 mod down;
+pub mod enroll;
 pub mod error;
 mod kinds;
 mod lookup;
@@ -15,6 +16,7 @@ mod own;
 pub mod query;
 pub mod relay;
 pub mod replica;
+pub(crate) mod rows;
 mod tx;
 pub mod work;
 

@@ -17,10 +17,9 @@ use fundsync_protocol::{
     KeyId, NodeCode, NodeKey, SignedCheckpoint, SignedDownCheckpoint,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
+use super::rows::{corrupt, hash_of, parse_code, seq_i64 as to_i64, seq_u64 as to_u64};
 use super::{Ledger, LedgerError};
-use crate::store::StoreError;
 
 /// One origin's head as a peer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,22 +126,6 @@ fn batch_code(e: &BatchError) -> &'static str {
     }
 }
 
-fn corrupt(what: &str) -> LedgerError {
-    LedgerError::Store(StoreError::Corrupt(what.to_owned()))
-}
-
-fn to_u64(v: i64) -> Result<u64, LedgerError> {
-    u64::try_from(v).map_err(|_| LedgerError::Overflow)
-}
-
-fn to_i64(v: u64) -> Result<i64, LedgerError> {
-    i64::try_from(v).map_err(|_| LedgerError::Overflow)
-}
-
-fn hash_of(b: &[u8], what: &str) -> Result<Hash, LedgerError> {
-    Hash::from_slice(b).ok_or_else(|| corrupt(what))
-}
-
 /// Keys by origin and id, loaded for one batch.
 struct KeyMap(HashMap<(NodeCode, KeyId), VerifyingKey>);
 
@@ -152,35 +135,98 @@ impl Keys for KeyMap {
     }
 }
 
-/// An entry of `origin` from a row of `seq, at_ms, prev_hash, kind, body`
-/// (the origin is the query's own parameter, not read back per row).
-fn entry_from_row(origin: NodeCode, r: &sqlx::any::AnyRow) -> Result<Entry, LedgerError> {
-    Ok(Entry {
-        origin,
-        seq: to_u64(r.try_get(0)?)?,
-        at_ms: r.try_get(1)?,
-        prev_hash: hash_of(&r.try_get::<Vec<u8>, _>(2)?, "journal prev_hash")?,
-        kind: r.try_get(3)?,
-        body: r.try_get(4)?,
-    })
+/// A journal row without its origin (the origin is the query's own
+/// parameter, not read back per row).
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    seq: i64,
+    at_ms: i64,
+    prev_hash: Vec<u8>,
+    kind: String,
+    body: Vec<u8>,
+}
+
+impl EntryRow {
+    fn into_entry(self, origin: NodeCode) -> Result<Entry, LedgerError> {
+        Ok(Entry {
+            origin,
+            seq: to_u64(self.seq)?,
+            at_ms: self.at_ms,
+            prev_hash: hash_of(&self.prev_hash, "journal prev_hash")?,
+            kind: self.kind,
+            body: self.body,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct HeadRow {
+    origin: String,
+    seq: i64,
+    hash: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    seq: i64,
+    head: Vec<u8>,
+    key_id: String,
+    at_ms: i64,
+    signature: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointKey {
+    seq: i64,
+    key_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    key_id: String,
+    public_key: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DownStateRow {
+    down_seq: i64,
+    digest: Vec<u8>,
+}
+
+impl DownStateRow {
+    fn state(self) -> Result<DownState, LedgerError> {
+        Ok(DownState {
+            down_seq: to_u64(self.down_seq)?,
+            digest: hash_of(&self.digest, "down state digest")?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RevocationRow {
+    code: String,
+    at_ms: i64,
+}
+
+fn public_key(b: Vec<u8>) -> Result<VerifyingKey, LedgerError> {
+    let b: [u8; 32] = b.try_into().map_err(|_| corrupt("public key"))?;
+    VerifyingKey::from_bytes(&b).map_err(|_| corrupt("public key"))
 }
 
 impl Ledger {
     /// Heads of every dense chain this node holds: its own and its
     /// descendants' (entries received from the parent are not chains here).
     pub async fn heads(&self) -> Result<Vec<HeadView>, LedgerError> {
-        let rows = sqlx::query("SELECT origin, seq, hash FROM journal_heads ORDER BY origin")
-            .fetch_all(self.db().read())
-            .await?;
-        rows.iter()
+        let rows: Vec<HeadRow> =
+            sqlx::query_as("SELECT origin, seq, hash FROM journal_heads ORDER BY origin")
+                .fetch_all(self.db().read())
+                .await?;
+        rows.into_iter()
             .map(|r| {
                 Ok(HeadView {
-                    origin: r
-                        .try_get::<String, _>(0)?
-                        .parse()
-                        .map_err(|_| corrupt("head origin"))?,
-                    seq: to_u64(r.try_get(1)?)?,
-                    hash: hash_of(&r.try_get::<Vec<u8>, _>(2)?, "head hash")?,
+                    origin: parse_code(&r.origin)?,
+                    seq: to_u64(r.seq)?,
+                    hash: hash_of(&r.hash, "head hash")?,
                 })
             })
             .collect()
@@ -204,7 +250,7 @@ impl Ledger {
         after: u64,
         upto: u64,
     ) -> Result<Vec<Entry>, LedgerError> {
-        let rows = sqlx::query(
+        let rows: Vec<EntryRow> = sqlx::query_as(
             "SELECT seq, at_ms, prev_hash, kind, body FROM journal \
              WHERE origin = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
         )
@@ -213,7 +259,7 @@ impl Ledger {
         .bind(to_i64(upto)?)
         .fetch_all(self.db().read())
         .await?;
-        rows.iter().map(|r| entry_from_row(origin, r)).collect()
+        rows.into_iter().map(|r| r.into_entry(origin)).collect()
     }
 
     /// The stored checkpoint of `origin` at which to end a relayed batch
@@ -230,15 +276,20 @@ impl Ledger {
         // A batch never runs past the last checkpoint signed with that key:
         // the entry registering the next key must reach the receiver,
         // covered by the old key, before anything signed with the new one.
-        let first = sqlx::query(
+        let first: Option<CheckpointKey> = sqlx::query_as(
             "SELECT seq, key_id FROM checkpoints WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT 1",
         )
         .bind(origin.as_str())
         .bind(to_i64(after)?)
         .fetch_optional(self.db().read())
         .await?;
-        let Some(first) = first else { return Ok(None) };
-        let (first_seq, key): (i64, String) = (first.try_get(0)?, first.try_get(1)?);
+        let Some(CheckpointKey {
+            seq: first_seq,
+            key_id: key,
+        }) = first
+        else {
+            return Ok(None);
+        };
         let other_key: Option<i64> = sqlx::query_scalar(
             "SELECT MIN(seq) FROM checkpoints WHERE origin = $1 AND seq > $2 AND key_id <> $3",
         )
@@ -250,7 +301,7 @@ impl Ledger {
         let limit = to_i64(after.saturating_add(max))?
             .min(other_key.map_or(i64::MAX, |s| s.saturating_sub(1)))
             .max(first_seq);
-        let row = sqlx::query(
+        let row: Option<CheckpointRow> = sqlx::query_as(
             "SELECT seq, head, key_id, at_ms, signature FROM checkpoints \
              WHERE origin = $1 AND seq >= $2 AND seq <= $3 AND key_id = $4 ORDER BY seq DESC LIMIT 1",
         )
@@ -261,19 +312,16 @@ impl Ledger {
         .fetch_optional(self.db().read())
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let signature: Vec<u8> = r.try_get(4)?;
         Ok(Some(SignedCheckpoint {
             checkpoint: Checkpoint {
                 origin,
-                seq: to_u64(r.try_get(0)?)?,
-                head: hash_of(&r.try_get::<Vec<u8>, _>(1)?, "checkpoint head")?,
-                key_id: r
-                    .try_get::<String, _>(2)?
-                    .parse()
-                    .map_err(|_| corrupt("checkpoint key id"))?,
-                at_ms: r.try_get(3)?,
+                seq: to_u64(r.seq)?,
+                head: hash_of(&r.head, "checkpoint head")?,
+                key_id: r.key_id.parse().map_err(|_| corrupt("checkpoint key id"))?,
+                at_ms: r.at_ms,
             },
-            signature: signature
+            signature: r
+                .signature
                 .try_into()
                 .map_err(|_| corrupt("checkpoint signature"))?,
         }))
@@ -327,17 +375,12 @@ impl Ledger {
 
     /// The registered keys of `origin`.
     pub async fn keys_of(&self, origin: NodeCode) -> Result<Vec<VerifyingKey>, LedgerError> {
-        let rows = sqlx::query("SELECT public_key FROM node_keys WHERE origin = $1")
-            .bind(origin.as_str())
-            .fetch_all(self.db().read())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let b: Vec<u8> = r.try_get(0)?;
-                let b: [u8; 32] = b.try_into().map_err(|_| corrupt("public key"))?;
-                VerifyingKey::from_bytes(&b).map_err(|_| corrupt("public key"))
-            })
-            .collect()
+        let keys: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT public_key FROM node_keys WHERE origin = $1")
+                .bind(origin.as_str())
+                .fetch_all(self.db().read())
+                .await?;
+        keys.into_iter().map(public_key).collect()
     }
 
     /// Registers keys of this node's parent, learnt over the authenticated
@@ -419,21 +462,14 @@ impl Ledger {
         }
         for &o in &origins {
             heads.insert(o, work.head(o).await?);
-            let rows = sqlx::query("SELECT key_id, public_key FROM node_keys WHERE origin = $1")
-                .bind(o.as_str())
-                .fetch_all(work.conn().await?)
-                .await?;
+            let rows: Vec<KeyRow> =
+                sqlx::query_as("SELECT key_id, public_key FROM node_keys WHERE origin = $1")
+                    .bind(o.as_str())
+                    .fetch_all(work.conn().await?)
+                    .await?;
             for r in rows {
-                let id: KeyId = r
-                    .try_get::<String, _>(0)?
-                    .parse()
-                    .map_err(|_| corrupt("key id"))?;
-                let b: [u8; 32] = r
-                    .try_get::<Vec<u8>, _>(1)?
-                    .try_into()
-                    .map_err(|_| corrupt("public key"))?;
-                let k = VerifyingKey::from_bytes(&b).map_err(|_| corrupt("public key"))?;
-                keys.insert((o, id), k);
+                let id: KeyId = r.key_id.parse().map_err(|_| corrupt("key id"))?;
+                keys.insert((o, id), public_key(r.public_key)?);
             }
         }
         let verified = verify_batch(
@@ -566,8 +602,9 @@ impl Ledger {
                 digest: hash_of(&digest, "down digest")?,
             }
         };
-        let rows = sqlx::query(
-            "SELECT j.seq, j.at_ms, j.prev_hash, j.kind, j.body FROM down_entries d \
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT j.seq AS seq, j.at_ms AS at_ms, j.prev_hash AS prev_hash, j.kind AS kind, \
+             j.body AS body FROM down_entries d \
              JOIN journal j ON j.origin = $1 AND j.seq = d.seq \
              WHERE d.child = $2 AND d.down_seq > $3 ORDER BY d.down_seq LIMIT $4",
         )
@@ -578,8 +615,8 @@ impl Ledger {
         .fetch_all(self.db().read())
         .await?;
         let entries = rows
-            .iter()
-            .map(|r| entry_from_row(me, r))
+            .into_iter()
+            .map(|r| r.into_entry(me))
             .collect::<Result<Vec<_>, _>>()?;
         let (batch, _) = fundsync_protocol::build_down_batch(
             key,
@@ -607,17 +644,12 @@ impl Ledger {
         let Some(parent) = self.identity().parent else {
             return Ok(DownState::EMPTY);
         };
-        let row = sqlx::query("SELECT down_seq, digest FROM down_state WHERE parent = $1")
-            .bind(parent.as_str())
-            .fetch_optional(self.db().read())
-            .await?;
-        match row {
-            None => Ok(DownState::EMPTY),
-            Some(r) => Ok(DownState {
-                down_seq: to_u64(r.try_get(0)?)?,
-                digest: hash_of(&r.try_get::<Vec<u8>, _>(1)?, "down state digest")?,
-            }),
-        }
+        let row: Option<DownStateRow> =
+            sqlx::query_as("SELECT down_seq, digest FROM down_state WHERE parent = $1")
+                .bind(parent.as_str())
+                .fetch_optional(self.db().read())
+                .await?;
+        row.map_or(Ok(DownState::EMPTY), DownStateRow::state)
     }
 
     /// Verifies a down batch from the parent (TLS-authenticated) and applies
@@ -639,17 +671,12 @@ impl Ledger {
             .collect();
         let mut work = self.begin().await?;
         // Read inside the write transaction: the one writer makes it current.
-        let row = sqlx::query("SELECT down_seq, digest FROM down_state WHERE parent = $1")
-            .bind(parent.as_str())
-            .fetch_optional(work.conn().await?)
-            .await?;
-        let state = match row {
-            None => DownState::EMPTY,
-            Some(r) => DownState {
-                down_seq: to_u64(r.try_get(0)?)?,
-                digest: hash_of(&r.try_get::<Vec<u8>, _>(1)?, "down state digest")?,
-            },
-        };
+        let row: Option<DownStateRow> =
+            sqlx::query_as("SELECT down_seq, digest FROM down_state WHERE parent = $1")
+                .bind(parent.as_str())
+                .fetch_optional(work.conn().await?)
+                .await?;
+        let state = row.map_or(Ok(DownState::EMPTY), DownStateRow::state)?;
         let verified = verify_down(batch, me, parent, state, &|id| keys.get(&id).copied())?;
         let applied = verified.new.len();
         for (entry, hash, body) in verified.new {
@@ -730,18 +757,11 @@ impl Ledger {
 
     /// Every revocation, for the TLS layer at start-up.
     pub async fn revocations(&self) -> Result<Vec<(NodeCode, i64)>, LedgerError> {
-        let rows = sqlx::query("SELECT code, at_ms FROM revocations")
+        let rows: Vec<RevocationRow> = sqlx::query_as("SELECT code, at_ms FROM revocations")
             .fetch_all(self.db().read())
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>(0)?
-                        .parse()
-                        .map_err(|_| corrupt("revoked code"))?,
-                    r.try_get(1)?,
-                ))
-            })
+        rows.into_iter()
+            .map(|r| Ok((parse_code(&r.code)?, r.at_ms)))
             .collect()
     }
 }

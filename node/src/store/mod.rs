@@ -14,6 +14,7 @@
 //! one transaction, so they always see a consistent state.
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ use tokio::sync::{watch, Notify};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
+
+pub use sql::Sql;
 
 /// Errors from the storage layer. Messages may name tables and SQL; the API
 /// layer never shows them to clients.
@@ -237,6 +240,13 @@ impl Db {
         Ok(tx)
     }
 
+    /// Whether the database answers a trivial statement on a read
+    /// connection (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
     /// The pool for reads that need no transaction.
     pub fn read(&self) -> &AnyPool {
         &self.read
@@ -282,7 +292,11 @@ async fn after_commit_task(pool: AnyPool, sql: &'static str, wake: Arc<Notify>, 
 }
 
 /// `INSERT INTO {into} VALUES ($1,…,$cols),(…)` for `rows` rows, in the
-/// dialect's placeholder style.
+/// dialect's placeholder style (anonymous `?` on SQLite, which binds
+/// numbered parameters in O(n²)). The flush's multi-row INSERTs
+/// (`ledger/work.rs`) bind their rows onto this text; [`Sql::for_bulk`]
+/// writes the same placeholders, for when the flush builds its statements
+/// with it.
 pub fn insert_values_sql(d: &dyn Dialect, into: &str, cols: usize, rows: usize) -> String {
     use std::fmt::Write;
     let mut sql = String::with_capacity(into.len() + 16 + rows * cols * 6);

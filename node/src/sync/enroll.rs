@@ -23,7 +23,6 @@ use fundsync_protocol::{Body, Level, NodeCode, NodeKey, PROTOCOL_VERSION};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::VERSION_HEADER;
 use crate::ledger::replica::ReplicaError;
@@ -165,13 +164,8 @@ pub async fn create_token(
         .now_ms()
         .saturating_add(i64::try_from(valid_ms).unwrap_or(i64::MAX));
     let mut work = ledger.begin().await?;
-    sqlx::query("INSERT INTO enroll_tokens (child, secret_hash, expires_ms) VALUES ($1, $2, $3)")
-        .bind(child.as_str())
-        .bind(secret_hash(&secret))
-        .bind(expires)
-        .execute(work.conn().await?)
-        .await
-        .map_err(LedgerError::from)?;
+    work.add_enroll_token(child, secret_hash(&secret), expires)
+        .await?;
     work.commit().await?;
     Ok(Token {
         child,
@@ -228,31 +222,12 @@ pub async fn answer_join(
     };
     let now = ledger.clock().now_ms();
     let mut work = ledger.begin().await?;
-    let row =
-        sqlx::query("SELECT child, expires_ms, used_ms FROM enroll_tokens WHERE secret_hash = $1")
-            .bind(secret_hash(&secret))
-            .fetch_optional(work.conn().await?)
-            .await
-            .map_err(LedgerError::from)?;
-    let valid = match &row {
-        Some(r) => {
-            r.try_get::<String, _>(0).map_err(LedgerError::from)? == req.child.as_str()
-                && r.try_get::<i64, _>(1).map_err(LedgerError::from)? > now
-                && r.try_get::<Option<i64>, _>(2)
-                    .map_err(LedgerError::from)?
-                    .is_none()
-        }
-        None => false,
-    };
-    if !valid {
+    if !work
+        .use_enroll_token(req.child, secret_hash(&secret), now)
+        .await?
+    {
         return Err(EnrollError::TokenRefused);
     }
-    sqlx::query("UPDATE enroll_tokens SET used_ms = $1 WHERE secret_hash = $2")
-        .bind(now)
-        .bind(secret_hash(&secret))
-        .execute(work.conn().await?)
-        .await
-        .map_err(LedgerError::from)?;
     let child_level = ledger
         .identity()
         .level

@@ -13,7 +13,6 @@ use std::time::Duration;
 use fundsync_protocol::body::{LinkDirection, LinkReported};
 use fundsync_protocol::Body;
 use serde::Serialize;
-use sqlx::Row;
 use tokio::sync::watch;
 
 use super::client::{LinkHealth, LinkStatus};
@@ -88,16 +87,8 @@ pub async fn measure(
             continue;
         }
         up.entries_behind = up.entries_behind.saturating_add(h.seq - theirs);
-        let bytes: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(SUM(LENGTH(body)) AS BIGINT) FROM journal WHERE origin = $1 AND seq > $2",
-        )
-        .bind(h.origin.as_str())
-        .bind(i64::try_from(theirs).map_err(|_| LedgerError::Overflow)?)
-        .fetch_one(ledger.db().read())
-        .await?;
-        up.backlog_bytes = up
-            .backlog_bytes
-            .saturating_add(u64::try_from(bytes.unwrap_or(0)).unwrap_or(0));
+        let bytes = ledger.body_bytes_after(h.origin, theirs).await?;
+        up.backlog_bytes = up.backlog_bytes.saturating_add(bytes);
     }
     if up.entries_behind > 0 {
         up.seconds_behind = secs_since(now, status.up_caught_up_ms.or(status.last_up_ms));
@@ -222,16 +213,10 @@ pub async fn tree(
             .saturating_mul(SILENT_HEARTBEATS),
     )
     .unwrap_or(i64::MAX);
-    let rows = sqlx::query("SELECT node, reported_ms, report FROM link_health")
-        .fetch_all(ledger.db().read())
-        .await?;
     let mut reports = std::collections::HashMap::new();
-    for r in rows {
-        let node: String = r.try_get(0)?;
-        let at: i64 = r.try_get(1)?;
-        let body: Vec<u8> = r.try_get(2)?;
-        if let Ok(rep) = serde_json::from_slice::<LinkReported>(&body) {
-            reports.insert(node, (at, rep));
+    for r in ledger.link_reports().await? {
+        if let Ok(rep) = serde_json::from_slice::<LinkReported>(&r.report) {
+            reports.insert(r.node, (r.reported_ms, rep));
         }
     }
     let nodes = ledger.nodes().await?;

@@ -11,13 +11,12 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use fundsync_protocol::body::{PaymentRecorded, ProjectStatus, WarningRaised, WarningResolved};
 use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
-use sqlx::Row;
 use tokio::sync::watch;
 
 use super::rules::{self, Action, AllocFacts, AllocKind, ChildFacts, Facts, PaymentFacts};
 use super::{AsOf, WarningsConfig};
+use crate::ledger::rows::corrupt;
 use crate::ledger::{Ledger, LedgerError};
-use crate::store::StoreError;
 
 /// Payment entries read from the journal per query.
 const PAYMENT_ROWS_PER_READ: i64 = 5000;
@@ -46,24 +45,6 @@ pub struct Evaluator {
     payments_after: u64,
 }
 
-fn corrupt(what: String) -> LedgerError {
-    LedgerError::Store(StoreError::Corrupt(what))
-}
-
-fn date(s: &str) -> Result<NaiveDate, LedgerError> {
-    s.parse().map_err(|_| corrupt(format!("bad date {s:?}")))
-}
-
-fn entry_id(s: &str) -> Result<EntryId, LedgerError> {
-    s.parse()
-        .map_err(|_| corrupt(format!("bad entry id {s:?}")))
-}
-
-fn node_code(s: &str) -> Result<NodeCode, LedgerError> {
-    s.parse()
-        .map_err(|_| corrupt(format!("bad node code {s:?}")))
-}
-
 impl Evaluator {
     pub fn new(ledger: Ledger, cfg: WarningsConfig) -> Evaluator {
         Evaluator {
@@ -80,19 +61,10 @@ impl Evaluator {
         Ok(match self.cfg.as_of {
             AsOf::Today => today,
             AsOf::Date(d) => d,
-            AsOf::Latest => {
-                let latest: Option<String> = sqlx::query_scalar(
-                    "SELECT MAX(d) FROM (SELECT MAX(dated) AS d FROM allocations \
-                     UNION ALL SELECT MAX(day) AS d FROM payment_daily \
-                     UNION ALL SELECT MAX(actual_on) AS d FROM targets) latest",
-                )
-                .fetch_one(self.ledger.db().read())
-                .await?;
-                match latest {
-                    Some(d) => date(&d)?.min(today),
-                    None => today,
-                }
-            }
+            AsOf::Latest => match self.ledger.latest_business_date().await? {
+                Some(d) => d.min(today),
+                None => today,
+            },
         })
     }
 
@@ -185,115 +157,75 @@ impl Evaluator {
     /// Allocations this node holds, with what was issued and paid from each,
     /// by date.
     async fn allocations(&self, me: NodeCode) -> Result<Vec<AllocFacts>, LedgerError> {
-        let read = self.ledger.db().read();
-        let rows = sqlx::query(
-            "SELECT id, kind, doc_no, category, dated, amount_fen, issued_fen, paid_fen \
-             FROM allocations WHERE holder = $1 ORDER BY id",
-        )
-        .bind(me.as_str())
-        .fetch_all(read)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let held = self.ledger.held_allocations(me).await?;
+        let mut out = Vec::with_capacity(held.len());
         let mut index: HashMap<EntryId, usize> = HashMap::new();
-        for r in &rows {
-            let id = entry_id(&r.try_get::<String, _>(0)?)?;
-            let kind = match r.try_get::<String, _>(1)?.as_str() {
+        for a in held {
+            let kind = match a.kind.as_str() {
                 "received" => AllocKind::Received,
                 "own_budget" => AllocKind::OwnBudget,
                 "issued" => AllocKind::Issued,
                 other => return Err(corrupt(format!("allocation kind {other:?}"))),
             };
-            index.insert(id, out.len());
+            index.insert(a.id, out.len());
             out.push(AllocFacts {
-                id,
+                id: a.id,
                 kind,
-                doc_no: r.try_get(2)?,
-                category: r.try_get(3)?,
-                dated: date(&r.try_get::<String, _>(4)?)?,
-                amount_fen: r.try_get(5)?,
-                issued_fen: r.try_get(6)?,
-                paid_fen: r.try_get(7)?,
+                doc_no: a.doc_no,
+                category: a.category,
+                dated: a.dated,
+                amount_fen: a.amount_fen,
+                issued_fen: a.issued_fen,
+                paid_fen: a.paid_fen,
                 issues: Vec::new(),
                 paid_days: Vec::new(),
             });
         }
-        let issued = sqlx::query(
-            "SELECT source_id, dated, amount_fen FROM allocations WHERE from_node = $1 AND kind = 'issued'",
-        )
-        .bind(me.as_str())
-        .fetch_all(read)
-        .await?;
-        for r in &issued {
-            let Some(source) = r.try_get::<Option<String>, _>(0)? else {
-                continue;
-            };
-            if let Some(&i) = index.get(&entry_id(&source)?) {
-                out[i]
-                    .issues
-                    .push((date(&r.try_get::<String, _>(1)?)?, r.try_get(2)?));
+        for r in self.ledger.issued_from(me).await? {
+            if let Some(&i) = index.get(&r.source) {
+                out[i].issues.push((r.dated, r.amount_fen));
             }
         }
-        let paid =
-            sqlx::query("SELECT allocation_id, day, paid_fen FROM payment_daily WHERE holder = $1")
-                .bind(me.as_str())
-                .fetch_all(read)
-                .await?;
-        for r in &paid {
-            if let Some(&i) = index.get(&entry_id(&r.try_get::<String, _>(0)?)?) {
-                out[i]
-                    .paid_days
-                    .push((date(&r.try_get::<String, _>(1)?)?, r.try_get(2)?));
+        for r in self.ledger.paid_days(me).await? {
+            if let Some(&i) = index.get(&r.allocation) {
+                out[i].paid_days.push((r.day, r.paid_fen));
             }
         }
         Ok(out)
     }
 
     async fn projects(&self, me: NodeCode) -> Result<Vec<rules::ProjectFacts>, LedgerError> {
-        let rows = sqlx::query(
-            "SELECT id, code, name, starts_on, ends_on, budget_fen, paid_fen, status, target_count \
-             FROM projects WHERE origin = $1 ORDER BY code",
-        )
-        .bind(me.as_str())
-        .fetch_all(self.ledger.db().read())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(rules::ProjectFacts {
-                    id: entry_id(&r.try_get::<String, _>(0)?)?,
-                    code: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    starts_on: date(&r.try_get::<String, _>(3)?)?,
-                    ends_on: date(&r.try_get::<String, _>(4)?)?,
-                    budget_fen: r.try_get(5)?,
-                    paid_fen: r.try_get(6)?,
-                    cancelled: r.try_get::<String, _>(7)? == ProjectStatus::Cancelled.as_str(),
-                    target_count: r.try_get(8)?,
-                })
+        Ok(self
+            .ledger
+            .project_records(me)
+            .await?
+            .into_iter()
+            .map(|p| rules::ProjectFacts {
+                id: p.id,
+                code: p.code,
+                name: p.name,
+                starts_on: p.starts_on,
+                ends_on: p.ends_on,
+                budget_fen: p.budget_fen,
+                paid_fen: p.paid_fen,
+                cancelled: p.status == ProjectStatus::Cancelled.as_str(),
+                target_count: p.target_count,
             })
-            .collect()
+            .collect())
     }
 
     /// Reads this node's payments recorded since the last call from the
     /// journal, and which of all of them are reversed now.
     async fn refresh_payments(&mut self, me: NodeCode) -> Result<(), LedgerError> {
-        let read = self.ledger.db().read().clone();
         loop {
-            let after = i64::try_from(self.payments_after).map_err(|_| LedgerError::Overflow)?;
-            let rows = sqlx::query(
-                "SELECT seq, body FROM journal WHERE origin = $1 AND seq > $2 \
-                 AND kind = 'payment_recorded' ORDER BY seq LIMIT $3",
-            )
-            .bind(me.as_str())
-            .bind(after)
-            .bind(PAYMENT_ROWS_PER_READ)
-            .fetch_all(&read)
-            .await?;
+            let rows = self
+                .ledger
+                .payment_bodies(me, self.payments_after, PAYMENT_ROWS_PER_READ)
+                .await?;
             let n = rows.len();
-            for r in &rows {
-                let seq =
-                    u64::try_from(r.try_get::<i64, _>(0)?).map_err(|_| LedgerError::Overflow)?;
-                let body: Vec<u8> = r.try_get(1)?;
-                let p: PaymentRecorded = serde_json::from_slice(&body)
+            for r in rows {
+                let seq = r.seq;
+                let p: PaymentRecorded = serde_json::from_slice(&r.body)
                     .map_err(|e| corrupt(format!("payment {me}-{seq}: {e}")))?;
                 self.payments.push(PaymentFacts {
                     id: EntryId { origin: me, seq },
@@ -312,14 +244,12 @@ impl Evaluator {
                 break;
             }
         }
-        let reversed: HashSet<i64> = sqlx::query_scalar::<_, i64>(
-            "SELECT payment_seq FROM payment_reversals WHERE origin = $1",
-        )
-        .bind(me.as_str())
-        .fetch_all(&read)
-        .await?
-        .into_iter()
-        .collect();
+        let reversed: HashSet<i64> = self
+            .ledger
+            .reversed_payments(me)
+            .await?
+            .into_iter()
+            .collect();
         for p in &mut self.payments {
             p.reversed = i64::try_from(p.id.seq).is_ok_and(|s| reversed.contains(&s));
         }
@@ -330,48 +260,19 @@ impl Evaluator {
     /// time its latest entry was written, or, if none has arrived, when this
     /// node registered it.
     async fn children(&self, me: NodeCode) -> Result<Vec<ChildFacts>, LedgerError> {
-        let read = self.ledger.db().read();
-        let rows =
-            sqlx::query("SELECT code, name, entry_id FROM nodes WHERE parent = $1 ORDER BY code")
-                .bind(me.as_str())
-                .fetch_all(read)
-                .await?;
-        let revoked: HashSet<String> =
-            sqlx::query_scalar::<_, String>("SELECT code FROM revocations")
-                .fetch_all(read)
-                .await?
-                .into_iter()
-                .collect();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let code: String = r.try_get(0)?;
-            let head_ms: Option<i64> = sqlx::query_scalar(
-                "SELECT j.at_ms FROM journal_heads h JOIN journal j ON j.origin = h.origin AND j.seq = h.seq \
-                 WHERE h.origin = $1",
-            )
-            .bind(&code)
-            .fetch_optional(read)
-            .await?;
-            let last_heard_ms = match (head_ms, r.try_get::<Option<String>, _>(2)?) {
-                (Some(ms), _) => Some(ms),
-                (None, Some(entry)) => {
-                    let e = entry_id(&entry)?;
-                    sqlx::query_scalar("SELECT at_ms FROM journal WHERE origin = $1 AND seq = $2")
-                        .bind(e.origin.as_str())
-                        .bind(i64::try_from(e.seq).map_err(|_| LedgerError::Overflow)?)
-                        .fetch_optional(read)
-                        .await?
-                }
-                (None, None) => None,
-            };
-            out.push(ChildFacts {
-                code: node_code(&code)?,
-                name: r.try_get(1)?,
-                last_heard_ms,
-                revoked: revoked.contains(&code),
-            });
-        }
-        Ok(out)
+        let revoked: HashSet<String> = self.ledger.revoked_codes().await?.into_iter().collect();
+        Ok(self
+            .ledger
+            .children_heard(me)
+            .await?
+            .into_iter()
+            .map(|c| ChildFacts {
+                revoked: revoked.contains(c.code.as_str()),
+                code: c.code,
+                name: c.name,
+                last_heard_ms: c.last_heard_ms,
+            })
+            .collect())
     }
 }
 

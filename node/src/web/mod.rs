@@ -31,7 +31,6 @@ use axum::routing::get;
 use axum::Router;
 use chrono::NaiveDate;
 use fundsync_protocol::{EntryId, NodeCode};
-use sqlx::Row;
 
 use crate::api::AppState;
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
@@ -334,16 +333,7 @@ async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
 /// the newest (an origin stamps its entries in order), so this reads one row
 /// per origin by primary key rather than `MAX(at_ms)` over the whole journal.
 async fn newest_entry_times(ledger: &Ledger) -> Result<HashMap<String, i64>, WebError> {
-    let rows = sqlx::query(
-        "SELECT h.origin, j.at_ms FROM journal_heads h \
-         JOIN journal j ON j.origin = h.origin AND j.seq = h.seq",
-    )
-    .fetch_all(ledger.db().read())
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(WebError::from)
+    Ok(ledger.newest_entry_times().await?)
 }
 
 async fn ledger_page(ctx: Ctx, State(s): S) -> Response {

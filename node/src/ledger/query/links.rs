@@ -1,0 +1,60 @@
+//! Reads about how far replication has got: when each origin last wrote,
+//! how much of a chain a peer still lacks, and the stored link reports.
+
+use std::collections::HashMap;
+
+use fundsync_protocol::NodeCode;
+
+use crate::ledger::rows::seq_i64;
+use crate::ledger::{Ledger, LedgerError};
+
+/// A node's latest link report as stored (`report` is its JSON).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkReportRow {
+    pub node: String,
+    pub reported_ms: i64,
+    pub report: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OriginTime {
+    origin: String,
+    at_ms: i64,
+}
+
+impl Ledger {
+    /// When each origin's newest entry held here was made. The head entry
+    /// is the newest (an origin stamps its entries in order), so this reads
+    /// one row per origin by primary key rather than `MAX(at_ms)` over the
+    /// whole journal.
+    pub async fn newest_entry_times(&self) -> Result<HashMap<String, i64>, LedgerError> {
+        let rows: Vec<OriginTime> = sqlx::query_as(
+            "SELECT h.origin AS origin, j.at_ms AS at_ms FROM journal_heads h \
+             JOIN journal j ON j.origin = h.origin AND j.seq = h.seq",
+        )
+        .fetch_all(self.db().read())
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.origin, r.at_ms)).collect())
+    }
+
+    /// The bytes of `origin`'s entry bodies after seq `after`.
+    pub async fn body_bytes_after(&self, origin: NodeCode, after: u64) -> Result<u64, LedgerError> {
+        let bytes: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(LENGTH(body)) AS BIGINT) FROM journal WHERE origin = $1 AND seq > $2",
+        )
+        .bind(origin.as_str())
+        .bind(seq_i64(after)?)
+        .fetch_one(self.db().read())
+        .await?;
+        Ok(u64::try_from(bytes.unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// The latest link report of every node that sent one.
+    pub async fn link_reports(&self) -> Result<Vec<LinkReportRow>, LedgerError> {
+        Ok(
+            sqlx::query_as("SELECT node, reported_ms, report FROM link_health")
+                .fetch_all(self.db().read())
+                .await?,
+        )
+    }
+}

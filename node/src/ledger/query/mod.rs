@@ -1,0 +1,90 @@
+//! Reads: lists, single records, the master ledger summary, and the typed
+//! reads other parts of the node need (warnings, link health, the warning
+//! rules' facts), by topic.
+//!
+//! All reads use the read pool and the derived tables; none takes the
+//! writer. Rows are read by column name into `sqlx::FromRow` structs and
+//! converted into the views; statements with optional filters are built
+//! with [`Sql`], which numbers its placeholders.
+
+pub mod facts;
+mod journal;
+mod links;
+mod records;
+mod summary;
+mod warnings;
+
+use serde::Serialize;
+
+use super::{Ledger, LedgerError};
+use crate::store::Sql;
+
+pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
+pub use journal::JournalView;
+pub use links::LinkReportRow;
+pub use records::{
+    AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
+    ProjectView, TargetView, Trace, TraceStep,
+};
+pub use summary::{GroupBy, Summary, SummaryRow};
+pub use warnings::{RaisedWarning, WarningFilter, WarningView};
+
+/// Largest page a list returns.
+pub const PAGE_SIZE_MAX: u32 = 1000;
+
+/// A page request.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            page: 1,
+            page_size: 100,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub page_size: u32,
+    pub has_more: bool,
+}
+
+/// Runs `sql` (a SELECT with its filters and ORDER BY) for one page: one
+/// row more than the page holds says whether there is more.
+async fn fetch_page<R>(
+    ledger: &Ledger,
+    mut sql: Sql<'_>,
+    page: Page,
+) -> Result<(Vec<R>, bool), LedgerError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let size = page.page_size.clamp(1, PAGE_SIZE_MAX);
+    let offset = i64::from(page.page.max(1) - 1) * i64::from(size);
+    sql.push(" LIMIT ")
+        .bind(i64::from(size) + 1)
+        .push(" OFFSET ")
+        .bind(offset);
+    let mut rows: Vec<R> = sql.query_as()?.fetch_all(ledger.db().read()).await?;
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    let more = rows.len() > size;
+    rows.truncate(size);
+    Ok((rows, more))
+}
+
+fn paged<T>(items: Vec<T>, page: Page, has_more: bool) -> Paged<T> {
+    Paged {
+        items,
+        page: page.page.max(1),
+        page_size: page.page_size.clamp(1, PAGE_SIZE_MAX),
+        has_more,
+    }
+}
