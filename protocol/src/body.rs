@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::hash::KeyId;
 use crate::ids::{EntryId, FundOrigin, NodeCode};
 use crate::money::Amount;
-use crate::sign::KeyId;
 
 /// Longest accepted text field, in characters.
 pub const TEXT_CHARS_MAX: usize = 500;
