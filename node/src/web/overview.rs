@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::sync::client::LinkStatus;
+use crate::sync::LinkStatus;
 
 use super::html::{html, url, Html};
 use super::layout::{page, Chrome, Nav};
