@@ -32,7 +32,7 @@ pub enum Replication {
 }
 
 impl Replication {
-    /// From a link report's state (`sync::health::LinkState::as_str`).
+    /// From a link report's state (`sync::LinkState::as_str`).
     pub fn from_report(state: &str) -> Replication {
         match state {
             "ok" => Replication::Ok,
