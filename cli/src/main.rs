@@ -482,7 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
-    use fundsync_node::sync::{bundle, load_signing_key, SyncLimits};
+    use fundsync_node::sync::{bundle, load_signing_key};
     match what {
         BundleWhat::Export {
             file,
@@ -492,7 +492,7 @@ async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
             let cfg = Config::load(&config)?;
             let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
             let key = load_signing_key(&cfg.tls_dir())?;
-            let limits = SyncLimits::from_config(&cfg);
+            let limits = server::sync_limits(&cfg);
             let mut out = std::io::BufWriter::new(
                 std::fs::File::create(&file)
                     .with_context(|| format!("creating {}", file.display()))?,
@@ -517,7 +517,7 @@ async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
             let r = bundle::import(
                 &ledger,
                 key.key_id(),
-                &SyncLimits::from_config(&cfg),
+                &server::sync_limits(&cfg),
                 &mut input,
             )
             .await;

@@ -5,132 +5,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::NaiveDate;
 use fundsync_protocol::body::*;
-use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
+use fundsync_protocol::{Amount, Body, EntryId, ErrorBody, ErrorCode, NodeCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::http::{body_limit, ApiError, ApiResult, AppState, Json, Query};
 use crate::import::{self, ImportError};
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
-use crate::ledger::{Ledger, LedgerError, Outcome};
-
-/// Shared state of the handlers.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub ledger: Ledger,
-    pub import_bytes_max: usize,
-    /// The link to the parent, when this node syncs with one.
-    pub link: Option<crate::sync::client::LinkHealth>,
-    /// How often nodes report their links (for judging a report's age).
-    pub health_report_ms: u64,
-}
-
-/// An API error: a status, a stable code and a message for people.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-    fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response()
-    }
-}
-
-impl From<LedgerError> for ApiError {
-    fn from(e: LedgerError) -> Self {
-        use LedgerError::*;
-        let status = match &e {
-            Body(_) => StatusCode::BAD_REQUEST,
-            CategoryExists(_)
-            | NodeExists(_)
-            | Conflict { .. }
-            | DuplicateVoucher(_)
-            | AlreadyReversed(_) => StatusCode::CONFLICT,
-            Store(_) | WrongNode { .. } | NotInitialised => {
-                tracing::error!(error = %e, "ledger failure");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; see the node's log",
-                );
-            }
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError::new(status, e.code(), e.to_string())
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let status = r.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::new(status, "payload_too_large", "request body is too large");
-        }
-        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-            return ApiError::new(
-                status,
-                "unsupported_media_type",
-                "send JSON with Content-Type: application/json",
-            );
-        }
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", r.body_text())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
-    }
-}
-
-/// `Json` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct Json<T>(pub T);
-
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
-
-/// `Query` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Query<T>(pub T);
-
-type ApiResult<T> = Result<T, ApiError>;
+use crate::ledger::{LedgerError, Outcome};
 
 #[derive(Debug, Serialize)]
 struct Created {
@@ -157,9 +46,10 @@ fn created(o: Outcome) -> (StatusCode, Json<Created>) {
     }
 }
 
-/// The router for one node.
-pub fn router(state: AppState, body_bytes_max: usize) -> Router {
-    let import_limit = state.import_bytes_max;
+/// The API's routes (`/api/v1/…`, `/metrics`, `/healthz`, `/readyz`);
+/// `crate::server` merges them with the pages and adds the state, the body
+/// limit and the fallback. A CSV import may be up to `import_bytes_max`.
+pub fn router(import_bytes_max: usize) -> Router<Arc<AppState>> {
     let api = Router::new()
         .route("/node", get(node))
         .route("/nodes", get(nodes).post(add_child))
@@ -179,7 +69,7 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
         .route("/payments/{voucher_no}/reversal", post(reverse_payment))
         .route(
             "/payments/import",
-            post(import_csv).layer(DefaultBodyLimit::max(import_limit)),
+            post(import_csv).layer(body_limit(import_bytes_max)),
         )
         .route("/ledger/summary", get(summary))
         .route("/journal", get(journal))
@@ -187,21 +77,20 @@ pub fn router(state: AppState, body_bytes_max: usize) -> Router {
         .route("/sync/heads", get(sync_heads))
         .route("/sync/link", get(sync_link))
         .route("/sync/health", get(sync_health));
-    let node: &'static str = Box::leak(state.ledger.identity().code.to_string().into_boxed_str());
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .merge(crate::web::router())
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
-        .layer(DefaultBodyLimit::max(body_bytes_max))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            crate::telemetry::http_latency(node, req, next)
-        }))
-        .with_state(Arc::new(state))
+}
+
+/// The answer to a request no route takes.
+pub async fn no_such_endpoint() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "no such endpoint",
+    )
 }
 
 type S = State<Arc<AppState>>;
@@ -211,7 +100,7 @@ async fn readyz(State(s): S) -> ApiResult<&'static str> {
         tracing::warn!(error = %e, "not ready");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            ErrorCode::NotReady,
             "database unavailable",
         )
     })?;
@@ -363,7 +252,7 @@ async fn add_allocation(State(s): S, Json(a): Json<NewAllocation>) -> ApiResult<
 
 fn entry_id(s: &str) -> ApiResult<EntryId> {
     s.parse().map_err(|e: fundsync_protocol::ids::IdError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string())
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidId, e.to_string())
     })
 }
 
@@ -410,7 +299,7 @@ async fn project(
     let origin: NodeCode = origin
         .parse()
         .map_err(|e: fundsync_protocol::ids::IdError| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string())
+            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidId, e.to_string())
         })?;
     let p = s
         .ledger
@@ -564,6 +453,14 @@ async fn reverse_payment(
     Ok(created(s.ledger.submit_one(body).await?))
 }
 
+/// A refused import: the error body and every refused row.
+#[derive(Debug, Serialize)]
+struct RowsRefused {
+    #[serde(flatten)]
+    body: ErrorBody,
+    rows: Vec<import::RowError>,
+}
+
 async fn import_csv(
     State(s): S,
     headers: HeaderMap,
@@ -576,7 +473,7 @@ async fn import_csv(
     if !ct.starts_with("text/csv") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the vouchers as CSV with Content-Type: text/csv",
         ));
     }
@@ -584,16 +481,18 @@ async fn import_csv(
         Ok(report) => Ok((StatusCode::OK, Json(report)).into_response()),
         Err(ImportError::Rows(rows)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(json!({
-                "error": "invalid_rows",
-                "message": format!("{} row(s) rejected; nothing was imported", rows.len()),
-                "rows": rows,
-            })),
+            axum::Json(RowsRefused {
+                body: ErrorBody {
+                    error: ErrorCode::InvalidRows,
+                    message: format!("{} row(s) rejected; nothing was imported", rows.len()),
+                },
+                rows,
+            }),
         )
             .into_response()),
         Err(ImportError::Empty) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "empty",
+            ErrorCode::Empty,
             "the file has no rows",
         )),
         Err(ImportError::Ledger(e)) => Err(e.into()),
@@ -618,7 +517,7 @@ async fn summary(State(s): S, Query(q): Query<SummaryQuery>) -> ApiResult<impl I
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("group_by {g:?}: expected node, fund_category or fund_origin"),
                 )
             })?;
@@ -655,7 +554,7 @@ async fn sync_heads(State(s): S) -> ApiResult<impl IntoResponse> {
 /// Prometheus metrics; see [`crate::telemetry`]. The state gauges are
 /// computed now, from what `/api/v1/sync/health` shows.
 async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
-    use crate::sync::health;
+    use crate::sync::{health, LinkState};
     let handle = crate::telemetry::handle();
     let me = s.ledger.identity().code.to_string();
     if let Some(link) = &s.link {
@@ -681,10 +580,10 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
     .await?;
     for l in &tree.links {
         for state in [
-            health::LinkState::Ok,
-            health::LinkState::Lagging,
-            health::LinkState::Silent,
-            health::LinkState::Broken,
+            LinkState::Ok,
+            LinkState::Lagging,
+            LinkState::Silent,
+            LinkState::Broken,
         ] {
             metrics::gauge!(
                 "fundsync_tree_link_state",

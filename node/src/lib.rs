@@ -1,10 +1,20 @@
 //! fundsync node: one program for region, prefecture and county.
 //!
-//! Layers, bottom up: [`store`] (SQLite or PostgreSQL behind one SQL
-//! implementation), [`ledger`] (the journal, the rules and the derived
-//! tables), [`import`] (CSV vouchers), [`api`] (HTTP/JSON), and [`server`]
-//! (`serve(config, listener, shutdown)`). The `fundsync` binary (`cli/`)
-//! only parses the command line.
+//! Layers, bottom up (a module imports only from its own layer or below;
+//! `node/tests/layers.rs` checks it, ARCHITECTURE.md says why):
+//!
+//! 1. [`clock`], [`store`], [`catalog`], [`pki`], [`telemetry`]
+//! 2. [`ledger`]: the journal, the rules and the derived tables
+//! 3. [`warnings`], [`import`]
+//! 4. [`config`]
+//! 5. [`sync`] (all but `sync::server`): the link to the parent, its state,
+//!    health reports, enrolment, bundles
+//! 6. [`http`]: the shared HTTP plumbing
+//! 7. [`api`], [`web`], `sync::server`: the three HTTP surfaces
+//! 8. [`server`]: reads the configuration, composes the routers, runs it all
+//!
+//! The `fundsync` binary (`cli/`) only parses the command line; the demo is
+//! its own crate (`demo/`).
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +22,7 @@ pub mod api;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod http;
 pub mod import;
 pub mod ledger;
 pub mod net;

@@ -1,13 +1,20 @@
-//! Starting and stopping a node: `serve(ledger, config, listener, shutdown)`.
+//! Starting and stopping a node: `run(ledger, config, api, sync, shutdown)`.
+//!
+//! This is the top of the node's layers: the one place that reads the whole
+//! configuration, hands each part its own settings (the sync limits, the
+//! pools, the body limits) and composes the HTTP routers (the API's and the
+//! pages' on the API listener; the sync listener's own).
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::api::{self, AppState};
+use axum::Router;
+
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::http::{body_limit, AppState};
 use crate::ledger::{Ledger, LedgerError};
 use crate::pki::{self, PkiError, Revoked, TlsFiles};
 use crate::store::{Db, StoreError};
@@ -31,6 +38,59 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+}
+
+/// The sync protocol's limits and timings from the configuration.
+pub fn sync_limits(cfg: &Config) -> SyncLimits {
+    SyncLimits {
+        batch_entries_max: cfg.sync_batch_entries_max,
+        batch_bytes_max: cfg.sync_batch_bytes_max,
+        pull_wait_ms: cfg.pull_wait_ms,
+        retry_base_ms: cfg.retry_base_ms,
+        retry_max_ms: cfg.retry_max_ms,
+        enroll_token_ms: cfg.enroll_token_ms,
+        health_report_ms: cfg.health_report_ms,
+        connections_max: cfg.sync_connections_max,
+        handshake_timeout_ms: cfg.sync_handshake_timeout_ms,
+        accept_retry_ms: cfg.sync_accept_retry_ms,
+        pull_wait_max_ms: cfg.pull_wait_max_ms,
+        pull_poll_ms: cfg.pull_poll_ms,
+        pull_answer_slack_ms: cfg.pull_answer_slack_ms,
+        push_poll_ms: cfg.push_poll_ms,
+        connect_timeout_ms: cfg.sync_connect_timeout_ms,
+        request_timeout_ms: cfg.sync_request_timeout_ms,
+        idle_close_ms: cfg.sync_idle_close_ms,
+    }
+}
+
+/// The limits of a default configuration (`sync` itself knows no
+/// configuration, so its default is set here).
+impl Default for SyncLimits {
+    fn default() -> Self {
+        sync_limits(&Config::new(
+            "650000"
+                .parse()
+                .unwrap_or_else(|_| unreachable!("a valid code")),
+            String::new(),
+            fundsync_protocol::Level::Region,
+        ))
+    }
+}
+
+/// The API listener's service: the API's routes and the pages, one body
+/// limit, one answer for a path no route takes, latency metrics and
+/// request tracing.
+pub fn app(state: AppState, body_bytes_max: usize) -> Router {
+    let node: &'static str = Box::leak(state.ledger.identity().code.to_string().into_boxed_str());
+    crate::api::router(state.import_bytes_max)
+        .merge(crate::web::router())
+        .fallback(crate::api::no_such_endpoint)
+        .layer(body_limit(body_bytes_max))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::telemetry::http_latency(node, req, next)
+        }))
+        .with_state(Arc::new(state))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
 /// Opens the configured database (migrating it) without checking identity.
@@ -68,7 +128,7 @@ pub async fn run(
     if enrolled {
         let tls = files.load_node()?;
         let key = Arc::new(crate::sync::load_signing_key(&files.dir)?);
-        let limits = SyncLimits::from_config(cfg);
+        let limits = sync_limits(cfg);
         if let (Some(listener), true) = (sync, files.issuer_cert().exists()) {
             let revoked = Revoked::new();
             for (code, at) in ledger.revocations().await? {
@@ -126,8 +186,7 @@ pub async fn run(
         link: link_health,
         health_report_ms: cfg.health_report_ms,
     };
-    let app =
-        api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = app(state, cfg.body_bytes_max);
     let api = crate::net::Capped::new(api, cfg.api_connections_max);
     let mut s = stop.clone();
     tasks.spawn(async move {
@@ -162,8 +221,7 @@ pub async fn serve(
         link: None,
         health_report_ms: cfg.health_report_ms,
     };
-    let app =
-        api::router(state, cfg.body_bytes_max).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = app(state, cfg.body_bytes_max);
     axum::serve(
         crate::net::Capped::new(listener, cfg.api_connections_max),
         app,

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::hash::KeyId;
 use crate::ids::{EntryId, FundOrigin, NodeCode};
 use crate::money::Amount;
-use crate::sign::KeyId;
 
 /// Longest accepted text field, in characters.
 pub const TEXT_CHARS_MAX: usize = 500;
@@ -724,7 +724,7 @@ mod tests {
     #[test]
     fn key_registration_checks_the_key_and_its_id() {
         let node: NodeCode = "652822".parse().expect("code");
-        let key = crate::sign::NodeKey::from_seed(&[7; 32]).verifying_key();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
         let good = KeyRegistered::of(node, &key);
         assert_eq!(good.verifying_key(), Ok(key));
         let round = Body::decode(
@@ -751,7 +751,7 @@ mod tests {
     fn only_allocations_and_child_keys_go_down() {
         let parent: NodeCode = "652800".parse().expect("code");
         let child: NodeCode = "652822".parse().expect("code");
-        let key = crate::sign::NodeKey::from_seed(&[7; 32]).verifying_key();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
         assert_eq!(
             Body::KeyRegistered(KeyRegistered::of(child, &key)).down_to(parent),
             Some(child)

@@ -11,54 +11,8 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::body::{Body, BodyError};
+pub use crate::hash::Hash;
 use crate::ids::{EntryId, NodeCode};
-
-/// A SHA-256 digest.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Hash(pub [u8; 32]);
-
-impl Hash {
-    /// The `prev_hash` of an origin's first entry.
-    pub const ZERO: Hash = Hash([0; 32]);
-
-    pub fn from_slice(b: &[u8]) -> Option<Hash> {
-        <[u8; 32]>::try_from(b).ok().map(Hash)
-    }
-
-    pub fn to_hex(self) -> String {
-        hex::encode(self.0)
-    }
-
-    pub fn from_hex(s: &str) -> Option<Hash> {
-        let v = hex::decode(s).ok()?;
-        Hash::from_slice(&v)
-    }
-}
-
-impl fmt::Display for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Hash({})", &self.to_hex()[..12])
-    }
-}
-
-impl serde::Serialize for Hash {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Hash {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Hash::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
-    }
-}
 
 /// Largest body accepted, in bytes. Real bodies are a few hundred bytes.
 pub const BODY_BYTES_MAX: usize = 16 * 1024;

@@ -9,7 +9,6 @@
 //! JSON) and are checked with ed25519 strict verification.
 
 use std::fmt;
-use std::str::FromStr;
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
@@ -17,9 +16,9 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::entry::Hash;
+use crate::hash::Hash;
+pub use crate::hash::KeyId;
 use crate::ids::NodeCode;
 
 /// Why a node key could not be read or written.
@@ -45,61 +44,6 @@ pub enum SignError {
         seq: u64,
         key_id: KeyId,
     },
-}
-
-/// Names a public key: the first 8 bytes of SHA-256 over its 32 bytes.
-///
-/// Short enough to send with every checkpoint, long enough that the few keys a
-/// tree ever has do not collide; the receiver still checks the full key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(pub [u8; 8]);
-
-impl KeyId {
-    pub fn of(key: &VerifyingKey) -> KeyId {
-        let digest = Sha256::digest(key.as_bytes());
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&digest[..8]);
-        KeyId(id)
-    }
-
-    pub fn to_hex(self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl FromStr for KeyId {
-    type Err = hex::FromHexError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut id = [0u8; 8];
-        hex::decode_to_slice(s, &mut id)?;
-        Ok(KeyId(id))
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
-    }
-}
-
-impl Serialize for KeyId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for KeyId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse()
-            .map_err(|_| serde::de::Error::custom("expected 16 hex digits"))
-    }
 }
 
 /// A node's ed25519 signing key.
@@ -306,6 +250,7 @@ pub(crate) mod signature_hex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn code(s: &str) -> NodeCode {
         s.parse().expect("valid node code")

@@ -2,6 +2,7 @@
 //! unchanged: the transaction that found it is rolled back.
 
 use fundsync_protocol::body::BodyError;
+use fundsync_protocol::wire::ErrorCode;
 use fundsync_protocol::{EntryId, FundOrigin, NodeCode};
 use rust_decimal::Decimal;
 
@@ -110,37 +111,37 @@ impl From<sqlx::Error> for LedgerError {
 
 impl LedgerError {
     /// A stable, machine-readable code for API clients.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         use LedgerError::*;
         match self {
-            Body(BodyError::UnknownKind(_)) => "unknown_kind",
-            Body(_) => "invalid_input",
-            UnknownCategory(_) => "unknown_category",
-            CategoryOrigin { .. } => "category_origin",
-            CategoryExists(_) | NodeExists(_) | Conflict { .. } => "conflict",
-            UnknownAllocation(_) => "unknown_allocation",
-            NotHolder { .. } => "not_holder",
-            CategoryMismatch { .. } => "category_mismatch",
-            OverAllocation { .. } => "over_allocation",
-            NotAChild { .. } => "not_a_child",
-            NotTopNode => "not_top_node",
-            NoChildren => "no_children",
-            OutsideDivision { .. } => "outside_division",
-            UnknownProject(_) => "unknown_project",
-            NoTarget(_) => "no_performance_target",
-            ProjectCancelled(_) => "project_cancelled",
-            UnknownTarget(_) => "unknown_target",
-            DuplicateVoucher(_) => "duplicate_voucher",
-            UnknownVoucher(_) => "unknown_voucher",
-            AlreadyReversed(_) => "already_reversed",
-            OverBalance { .. } => "over_balance",
-            Overflow => "overflow",
-            UnknownWarning(_) => "unknown_warning",
-            WarningNode { .. } => "not_a_child",
-            Misdirected { .. } => "misdirected",
-            NotYetHeld { .. } => "not_yet_held",
-            WrongNode { .. } | NotInitialised => "misconfigured",
-            Store(_) => "internal",
+            Body(BodyError::UnknownKind(_)) => ErrorCode::UnknownKind,
+            Body(_) => ErrorCode::InvalidInput,
+            UnknownCategory(_) => ErrorCode::UnknownCategory,
+            CategoryOrigin { .. } => ErrorCode::CategoryOrigin,
+            CategoryExists(_) | NodeExists(_) | Conflict { .. } => ErrorCode::Conflict,
+            UnknownAllocation(_) => ErrorCode::UnknownAllocation,
+            NotHolder { .. } => ErrorCode::NotHolder,
+            CategoryMismatch { .. } => ErrorCode::CategoryMismatch,
+            OverAllocation { .. } => ErrorCode::OverAllocation,
+            NotAChild { .. } => ErrorCode::NotAChild,
+            NotTopNode => ErrorCode::NotTopNode,
+            NoChildren => ErrorCode::NoChildren,
+            OutsideDivision { .. } => ErrorCode::OutsideDivision,
+            UnknownProject(_) => ErrorCode::UnknownProject,
+            NoTarget(_) => ErrorCode::NoPerformanceTarget,
+            ProjectCancelled(_) => ErrorCode::ProjectCancelled,
+            UnknownTarget(_) => ErrorCode::UnknownTarget,
+            DuplicateVoucher(_) => ErrorCode::DuplicateVoucher,
+            UnknownVoucher(_) => ErrorCode::UnknownVoucher,
+            AlreadyReversed(_) => ErrorCode::AlreadyReversed,
+            OverBalance { .. } => ErrorCode::OverBalance,
+            Overflow => ErrorCode::Overflow,
+            UnknownWarning(_) => ErrorCode::UnknownWarning,
+            WarningNode { .. } => ErrorCode::NotAChild,
+            Misdirected { .. } => ErrorCode::Misdirected,
+            NotYetHeld { .. } => ErrorCode::NotYetHeld,
+            WrongNode { .. } | NotInitialised => ErrorCode::Misconfigured,
+            Store(_) => ErrorCode::Internal,
         }
     }
 }

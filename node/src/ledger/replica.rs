@@ -12,31 +12,16 @@ use std::collections::HashMap;
 use ed25519_dalek::VerifyingKey;
 use fundsync_protocol::batch::{BatchLimits, Keys};
 use fundsync_protocol::sign::Checkpoint;
+use fundsync_protocol::wire::ErrorCode;
 use fundsync_protocol::{
     verify_batch, verify_down, Batch, BatchError, DownBatch, DownError, DownState, Entry, Hash,
     KeyId, NodeCode, NodeKey, SignedCheckpoint, SignedDownCheckpoint,
 };
-use serde::{Deserialize, Serialize};
 
 use super::rows::{corrupt, hash_of, parse_code, seq_i64 as to_i64, seq_u64 as to_u64};
 use super::{Ledger, LedgerError};
 
-/// One origin's head as a peer sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeadView {
-    pub origin: NodeCode,
-    pub seq: u64,
-    pub hash: Hash,
-}
-
-/// What an upward batch did at the receiver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpReceipt {
-    pub applied: usize,
-    pub duplicates: usize,
-    /// The receiver's heads of the batch's origins after it.
-    pub heads: Vec<HeadView>,
-}
+pub use fundsync_protocol::wire::{HeadView, UpReceipt};
 
 /// What a down batch did at the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,26 +62,28 @@ impl From<sqlx::Error> for ReplicaError {
 
 impl ReplicaError {
     /// A stable code for the peer and the metrics.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ReplicaError::Batch(e) => batch_code(e),
             ReplicaError::Down(e) => match e {
                 DownError::Decode(b) => batch_code(b),
-                DownError::Version(_) => "unsupported_version",
-                DownError::Gap { .. } => "gap",
-                DownError::DigestMismatch { .. } => "digest_mismatch",
-                DownError::UnknownKey { .. } => "unknown_key",
-                DownError::KeyMismatch { .. } | DownError::BadSignature { .. } => "bad_signature",
-                DownError::Misaddressed { .. } => "misaddressed",
-                DownError::WrongSender { .. } => "wrong_sender",
-                DownError::ForeignOrigin { .. } => "origin_not_allowed",
-                _ => "invalid_batch",
+                DownError::Version(_) => ErrorCode::UnsupportedVersion,
+                DownError::Gap { .. } => ErrorCode::Gap,
+                DownError::DigestMismatch { .. } => ErrorCode::DigestMismatch,
+                DownError::UnknownKey { .. } => ErrorCode::UnknownKey,
+                DownError::KeyMismatch { .. } | DownError::BadSignature { .. } => {
+                    ErrorCode::BadSignature
+                }
+                DownError::Misaddressed { .. } => ErrorCode::Misaddressed,
+                DownError::WrongSender { .. } => ErrorCode::WrongSender,
+                DownError::ForeignOrigin { .. } => ErrorCode::OriginNotAllowed,
+                _ => ErrorCode::InvalidBatch,
             },
-            ReplicaError::WrongSender { .. } => "wrong_sender",
-            ReplicaError::ForeignKey { .. } => "foreign_key",
-            ReplicaError::StreamAhead { .. } => "stream_ahead",
-            ReplicaError::Ledger(LedgerError::Misdirected { .. }) => "misdirected",
-            ReplicaError::Ledger(LedgerError::Store(_)) => "internal",
+            ReplicaError::WrongSender { .. } => ErrorCode::WrongSender,
+            ReplicaError::ForeignKey { .. } => ErrorCode::ForeignKey,
+            ReplicaError::StreamAhead { .. } => ErrorCode::StreamAhead,
+            ReplicaError::Ledger(LedgerError::Misdirected { .. }) => ErrorCode::Misdirected,
+            ReplicaError::Ledger(LedgerError::Store(_)) => ErrorCode::Internal,
             ReplicaError::Ledger(e) => e.code(),
         }
     }
@@ -107,22 +94,26 @@ impl ReplicaError {
     }
 }
 
-fn batch_code(e: &BatchError) -> &'static str {
+fn batch_code(e: &BatchError) -> ErrorCode {
     use BatchError::*;
     match e {
-        TooLarge { .. } | TooManyEntries { .. } | TooManyCheckpoints { .. } => "too_large",
-        BodyTooLarge { .. } => "too_large",
-        BadMagic | Truncated { .. } | TrailingBytes { .. } | Malformed { .. } => "malformed",
-        Version(_) => "unsupported_version",
-        Misaddressed { .. } => "misaddressed",
-        OriginNotAllowed { .. } => "origin_not_allowed",
-        Gap { .. } => "gap",
-        Fork { .. } => "fork",
-        OutOfOrder { .. } | BrokenChain { .. } => "broken_chain",
-        CheckpointMismatch { .. } | CheckpointAhead { .. } | NotCovered { .. } => "bad_checkpoint",
-        UnknownKey { .. } => "unknown_key",
-        KeyMismatch { .. } | BadSignature { .. } => "bad_signature",
-        Body { .. } => "bad_body",
+        TooLarge { .. } | TooManyEntries { .. } | TooManyCheckpoints { .. } => ErrorCode::TooLarge,
+        BodyTooLarge { .. } => ErrorCode::TooLarge,
+        BadMagic | Truncated { .. } | TrailingBytes { .. } | Malformed { .. } => {
+            ErrorCode::Malformed
+        }
+        Version(_) => ErrorCode::UnsupportedVersion,
+        Misaddressed { .. } => ErrorCode::Misaddressed,
+        OriginNotAllowed { .. } => ErrorCode::OriginNotAllowed,
+        Gap { .. } => ErrorCode::Gap,
+        Fork { .. } => ErrorCode::Fork,
+        OutOfOrder { .. } | BrokenChain { .. } => ErrorCode::BrokenChain,
+        CheckpointMismatch { .. } | CheckpointAhead { .. } | NotCovered { .. } => {
+            ErrorCode::BadCheckpoint
+        }
+        UnknownKey { .. } => ErrorCode::UnknownKey,
+        KeyMismatch { .. } | BadSignature { .. } => ErrorCode::BadSignature,
+        Body { .. } => ErrorCode::BadBody,
     }
 }
 

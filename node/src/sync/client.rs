@@ -17,19 +17,22 @@
 //! numbers the parent already holds would fork the chain.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
+use fundsync_protocol::wire::{
+    ErrorBody, HeadView, Hello, UpReceipt, DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HELLO_PATH,
+    OWN_PATH, UP_PATH, VERSION_HEADER,
+};
 use fundsync_protocol::{
-    checkpoint_for, Batch, DownBatch, Hash, NodeCode, NodeKey, PROTOCOL_VERSION,
+    checkpoint_for, Batch, DownBatch, ErrorCode, Hash, NodeCode, NodeKey, PROTOCOL_VERSION,
 };
 use rand::Rng;
-use serde::Serialize;
 use tokio::sync::watch;
 
-use super::server::Hello;
-use super::{SyncLimits, DOWN_HEAD_HEADER, VERSION_HEADER};
-use crate::ledger::replica::{HeadView, UpReceipt};
+use super::link::LinkHealth;
+use super::SyncLimits;
+use crate::ledger::replica::ReplicaError;
 use crate::ledger::Ledger;
 use crate::pki::{self, NodeTls};
 
@@ -41,7 +44,7 @@ pub enum LinkError {
     #[error("the parent refused ({status}, {code}): {message}")]
     Refused {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     #[error("the parent's answer was refused: {0}")]
@@ -67,74 +70,22 @@ pub enum LinkError {
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
     #[error(transparent)]
-    Replica(#[from] crate::ledger::replica::ReplicaError),
+    Replica(#[from] ReplicaError),
 }
 
 impl LinkError {
-    /// A stable code for metrics.
-    pub fn code(&self) -> &str {
+    /// A stable code for metrics: the wire's code of a refusal, or what
+    /// went wrong here.
+    pub fn code(&self) -> &'static str {
         match self {
             LinkError::Transport(_) => "transport",
-            LinkError::Refused { code, .. } => code,
+            LinkError::Refused { code, .. } => code.as_str(),
             LinkError::BadAnswer(_) => "bad_answer",
-            LinkError::Diverged { .. } => "fork",
+            LinkError::Diverged { .. } => ErrorCode::Fork.as_str(),
             LinkError::CannotRecover { .. } => "behind",
             LinkError::Ledger(_) => "ledger",
-            LinkError::Replica(r) => r.code(),
+            LinkError::Replica(r) => r.code().as_str(),
         }
-    }
-}
-
-/// What the loops report about the link, for operators.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LinkStatus {
-    pub parent: Option<NodeCode>,
-    /// Last successful exchange in each direction (ms since the epoch).
-    pub last_up_ms: Option<i64>,
-    pub last_down_ms: Option<i64>,
-    pub consecutive_failures: u32,
-    pub last_error: Option<String>,
-    pub entries_sent: u64,
-    pub entries_received: u64,
-    /// What the parent holds of each chain this node sends up, as of the
-    /// last exchange.
-    #[serde(skip)]
-    pub remote_heads: HashMap<NodeCode, u64>,
-    /// The parent's down stream to this node: its length, and when this
-    /// node last held all of it.
-    pub down_head: Option<u64>,
-    pub down_held: Option<u64>,
-    pub down_caught_up_ms: Option<i64>,
-    /// The protocol version the parent last answered with.
-    pub peer_version: Option<u16>,
-    /// When the parent last held everything this node sends up.
-    pub up_caught_up_ms: Option<i64>,
-    /// Whether, since start, this node's own chain has been found to be one
-    /// with the parent's copy of it (after taking back what only the parent
-    /// still had). Until then the node records no entries of its own accord
-    /// (link reports, warnings): they would reuse sequence numbers the parent
-    /// may already hold.
-    pub own_chain_checked: bool,
-    /// Own entries taken back from the parent since start (after a restore).
-    pub entries_recovered: u64,
-    /// The seq at which this node's journal and the parent's copy differ, if
-    /// they do; nothing is pushed meanwhile.
-    pub diverged_at: Option<u64>,
-}
-
-/// A shared, updatable [`LinkStatus`].
-#[derive(Debug, Clone, Default)]
-pub struct LinkHealth(Arc<Mutex<LinkStatus>>);
-
-impl LinkHealth {
-    pub fn get(&self) -> LinkStatus {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-    fn update(&self, f: impl FnOnce(&mut LinkStatus)) {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
     }
 }
 
@@ -232,18 +183,21 @@ impl Link {
             return Ok(res);
         }
         let status = res.status().as_u16();
-        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        let body = res.json::<ErrorBody>().await.unwrap_or(ErrorBody {
+            error: ErrorCode::Unknown,
+            message: String::new(),
+        });
         Err(LinkError::Refused {
             status,
-            code: body["error"].as_str().unwrap_or("unknown").to_owned(),
-            message: body["message"].as_str().unwrap_or_default().to_owned(),
+            code: body.error,
+            message: body.message,
         })
     }
 
     /// Learns the parent's signing keys over the authenticated connection.
     pub async fn hello(&self) -> Result<(), LinkError> {
         let res = self
-            .send(self.request(reqwest::Method::GET, "/sync/v1/hello"))
+            .send(self.request(reqwest::Method::GET, HELLO_PATH))
             .await?;
         let hello: Hello = res
             .json()
@@ -275,7 +229,7 @@ impl Link {
     /// chain ([`Link::reconcile_own`]).
     async fn parent_heads(&self) -> Result<HashMap<NodeCode, u64>, LinkError> {
         let res = self
-            .send(self.request(reqwest::Method::GET, "/sync/v1/heads"))
+            .send(self.request(reqwest::Method::GET, HEADS_PATH))
             .await?;
         let heads: Vec<HeadView> = res
             .json()
@@ -336,7 +290,7 @@ impl Link {
                     return Err(LinkError::CannotRecover {
                         theirs: theirs.seq,
                         mine: mine.0,
-                        why: format!("it runs a release without /sync/v1/own ({message})"),
+                        why: format!("it runs a release without {OWN_PATH} ({message})"),
                     })
                 }
                 r => r?,
@@ -369,19 +323,19 @@ impl Link {
                     // the parent altered them (or made them up).
                     if matches!(
                         e.code(),
-                        "bad_signature"
-                            | "bad_checkpoint"
-                            | "broken_chain"
-                            | "bad_body"
-                            | "origin_not_allowed"
-                            | "wrong_sender"
-                            | "misaddressed"
-                            | "misdirected"
+                        ErrorCode::BadSignature
+                            | ErrorCode::BadCheckpoint
+                            | ErrorCode::BrokenChain
+                            | ErrorCode::BadBody
+                            | ErrorCode::OriginNotAllowed
+                            | ErrorCode::WrongSender
+                            | ErrorCode::Misaddressed
+                            | ErrorCode::Misdirected
                     ) {
                         self.ledger
                             .alarm(
                                 self.parent,
-                                e.code(),
+                                e.code().as_str(),
                                 &format!("own entries sent back by the parent refused: {e}"),
                             )
                             .await;
@@ -416,7 +370,7 @@ impl Link {
             .send(
                 self.request(
                     reqwest::Method::GET,
-                    &format!("/sync/v1/own?origin={me}&after={after}"),
+                    &format!("{OWN_PATH}?origin={me}&after={after}"),
                 )
                 .timeout(Duration::from_millis(self.limits.request_timeout_ms)),
             )
@@ -425,14 +379,13 @@ impl Link {
             .bytes()
             .await
             .map_err(|e| LinkError::Transport(error_chain(&e)))?;
-        Ok(Batch::decode(&bytes, &self.limits.batch())
-            .map_err(crate::ledger::replica::ReplicaError::from)?)
+        Ok(Batch::decode(&bytes, &self.limits.batch()).map_err(ReplicaError::from)?)
     }
 
     async fn push(&self, batch: &Batch) -> Result<UpReceipt, LinkError> {
         let res = self
             .send(
-                self.request(reqwest::Method::POST, "/sync/v1/up")
+                self.request(reqwest::Method::POST, UP_PATH)
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                     .timeout(Duration::from_millis(self.limits.request_timeout_ms))
                     .body(batch.encode()),
@@ -473,7 +426,7 @@ impl Link {
             .send(
                 self.request(
                     reqwest::Method::GET,
-                    &format!("/sync/v1/down?after={}&wait_ms={wait_ms}", state.down_seq),
+                    &format!("{DOWN_PATH}?after={}&wait_ms={wait_ms}", state.down_seq),
                 )
                 .timeout(Duration::from_millis(
                     wait_ms.saturating_add(self.limits.pull_answer_slack_ms),
@@ -491,8 +444,7 @@ impl Link {
             .bytes()
             .await
             .map_err(|e| LinkError::Transport(error_chain(&e)))?;
-        let batch = DownBatch::decode(&bytes, &self.limits.batch())
-            .map_err(crate::ledger::replica::ReplicaError::from)?;
+        let batch = DownBatch::decode(&bytes, &self.limits.batch()).map_err(ReplicaError::from)?;
         let receipt = self.ledger.receive_down(&batch, self.key.key_id()).await?;
         crate::telemetry::batch_applied(
             self.ledger.identity().code.as_str(),
@@ -624,7 +576,9 @@ impl Link {
                         let seq = *seq;
                         self.health.update(|s| s.diverged_at = Some(seq));
                         if alarmed != Some(seq) {
-                            self.ledger.alarm(self.parent, "fork", &e.to_string()).await;
+                            self.ledger
+                                .alarm(self.parent, ErrorCode::Fork.as_str(), &e.to_string())
+                                .await;
                             alarmed = Some(seq);
                         }
                     }
@@ -676,10 +630,12 @@ impl Link {
                     if let LinkError::Replica(r) = &e {
                         if matches!(
                             r.code(),
-                            "foreign_key" | "digest_mismatch" | "bad_signature"
+                            ErrorCode::ForeignKey
+                                | ErrorCode::DigestMismatch
+                                | ErrorCode::BadSignature
                         ) {
                             self.ledger
-                                .alarm(self.parent, r.code(), &r.to_string())
+                                .alarm(self.parent, r.code().as_str(), &r.to_string())
                                 .await;
                         }
                     }

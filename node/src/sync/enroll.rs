@@ -21,14 +21,13 @@
 use fundsync_protocol::body::KeyRegistered;
 use fundsync_protocol::{Body, Level, NodeCode, NodeKey, PROTOCOL_VERSION};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::VERSION_HEADER;
-use crate::ledger::replica::ReplicaError;
 use crate::ledger::{Ledger, LedgerError};
 use crate::pki::{self, Issuer, PkiError, TlsFiles};
-use crate::server::StartError;
+
+pub use fundsync_protocol::wire::{JoinRequest, JoinResponse};
+use fundsync_protocol::wire::{CA_PATH, JOIN_PATH, VERSION_HEADER};
 
 /// How long issued certificates are valid, in days.
 pub const CERT_VALIDITY_DAYS: u32 = 3 * 366;
@@ -61,25 +60,6 @@ pub enum EnrollError {
     Pki(#[from] PkiError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error(transparent)]
-    Start(#[from] StartError),
-}
-
-impl From<EnrollError> for super::server::SyncError {
-    fn from(e: EnrollError) -> Self {
-        use axum::http::StatusCode;
-        match e {
-            EnrollError::Ledger(l) => ReplicaError::Ledger(l).into(),
-            EnrollError::TokenRefused | EnrollError::BadToken => {
-                super::server::SyncError::new(StatusCode::FORBIDDEN, "token_refused", e.to_string())
-            }
-            e => super::server::SyncError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "join_refused",
-                e.to_string(),
-            ),
-        }
-    }
 }
 
 /// An enrolment token, as printed by `fundsync enroll`.
@@ -172,33 +152,6 @@ pub async fn create_token(
         secret,
         ca_fingerprint: pki::fingerprint(&root)?,
     })
-}
-
-/// The signing public key a joining child presents.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JoinRequest {
-    pub child: NodeCode,
-    /// The token's secret, hex.
-    pub secret: String,
-    /// CSR for the child's TLS key.
-    pub csr_pem: String,
-    /// CSR for a prefecture's issuing (CA) key.
-    #[serde(default)]
-    pub issuer_csr_pem: Option<String>,
-    /// The child's entry-signing public key, hex.
-    pub sign_public_key: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JoinResponse {
-    pub chain_pem: String,
-    pub root_pem: String,
-    #[serde(default)]
-    pub issuer_cert_pem: Option<String>,
-    /// The parent's signing public keys, hex, newest last.
-    pub parent_keys: Vec<String>,
 }
 
 /// At the parent: checks a join request against its token, certifies the
@@ -304,7 +257,7 @@ pub async fn join(
     let base = parent_url.trim_end_matches('/');
 
     // 1. The root, checked against the token's fingerprint.
-    let url = format!("{base}/sync/v1/ca");
+    let url = format!("{base}{CA_PATH}");
     let res = http(pki::client_config_unverified()?)?
         .get(&url)
         .header(VERSION_HEADER, PROTOCOL_VERSION)
@@ -333,7 +286,7 @@ pub async fn join(
         issuer_csr_pem: issuer_key.as_ref().map(|(_, csr)| csr.clone()),
         sign_public_key: hex::encode(sign.verifying_key().as_bytes()),
     };
-    let url = format!("{base}/sync/v1/join");
+    let url = format!("{base}{JOIN_PATH}");
     let res = http(pki::client_config_anonymous(&root_pem, parent)?)?
         .post(&url)
         .header(VERSION_HEADER, PROTOCOL_VERSION)

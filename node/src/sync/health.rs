@@ -15,7 +15,7 @@ use fundsync_protocol::Body;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::client::{LinkHealth, LinkStatus};
+use super::link::{LinkHealth, LinkState, LinkStatus};
 use crate::ledger::{Ledger, LedgerError};
 
 /// A link this far behind (seconds) is lagging.
@@ -27,27 +27,6 @@ pub const BROKEN_FAILURES: u32 = 3;
 pub const HEARTBEAT_INTERVALS: u64 = 10;
 /// A node whose last report is older than this many heartbeats is silent.
 pub const SILENT_HEARTBEATS: u64 = 3;
-
-/// The state of a link, for colours and alerts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkState {
-    Ok,
-    Lagging,
-    Silent,
-    Broken,
-}
-
-impl LinkState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkState::Ok => "ok",
-            LinkState::Lagging => "lagging",
-            LinkState::Silent => "silent",
-            LinkState::Broken => "broken",
-        }
-    }
-}
 
 /// The state a report describes, before its age is considered.
 pub fn classify(r: &LinkReported) -> LinkState {

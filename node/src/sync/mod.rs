@@ -23,29 +23,33 @@
 //!
 //! Every request names the protocol version in the `fundsync-protocol`
 //! header; the batches carry it too. See [`fundsync_protocol::version`] for
-//! the compatibility rule.
+//! the compatibility rule, and [`fundsync_protocol::wire`] for the paths,
+//! headers, answers and error codes.
+//!
+//! Layers: [`link`] (the link's state) and this module's limits and keys are
+//! below [`health`], [`client`], [`enroll`] and [`bundle`]; [`server`] is an
+//! HTTP surface like the API and the pages, above `crate::http`. Nothing
+//! here reads the top-level configuration: `crate::server` builds
+//! [`SyncLimits`] from it.
 
 pub mod bundle;
 pub mod client;
 pub mod enroll;
 pub mod health;
+pub mod link;
 pub mod server;
 
 use std::path::{Path, PathBuf};
 
 use fundsync_protocol::NodeKey;
 
-use crate::config::Config;
 use crate::pki::PkiError;
 
-/// The header every sync request carries with the sender's protocol version.
-pub const VERSION_HEADER: &str = "fundsync-protocol";
+pub use fundsync_protocol::wire::{DOWN_HEAD_HEADER, VERSION_HEADER};
+pub use link::{LinkHealth, LinkState, LinkStatus};
 
-/// The header of a down answer naming the length of the parent's stream to
-/// the child, so the child knows how far behind it is.
-pub const DOWN_HEAD_HEADER: &str = "fundsync-down-head";
-
-/// Limits and timings of the sync protocol, from the configuration.
+/// Limits and timings of the sync protocol (`crate::server` fills them in
+/// from the configuration).
 #[derive(Debug, Clone)]
 pub struct SyncLimits {
     pub batch_entries_max: usize,
@@ -68,42 +72,8 @@ pub struct SyncLimits {
 }
 
 impl SyncLimits {
-    pub fn from_config(cfg: &Config) -> SyncLimits {
-        SyncLimits {
-            batch_entries_max: cfg.sync_batch_entries_max,
-            batch_bytes_max: cfg.sync_batch_bytes_max,
-            pull_wait_ms: cfg.pull_wait_ms,
-            retry_base_ms: cfg.retry_base_ms,
-            retry_max_ms: cfg.retry_max_ms,
-            enroll_token_ms: cfg.enroll_token_ms,
-            health_report_ms: cfg.health_report_ms,
-            connections_max: cfg.sync_connections_max,
-            handshake_timeout_ms: cfg.sync_handshake_timeout_ms,
-            accept_retry_ms: cfg.sync_accept_retry_ms,
-            pull_wait_max_ms: cfg.pull_wait_max_ms,
-            pull_poll_ms: cfg.pull_poll_ms,
-            pull_answer_slack_ms: cfg.pull_answer_slack_ms,
-            push_poll_ms: cfg.push_poll_ms,
-            connect_timeout_ms: cfg.sync_connect_timeout_ms,
-            request_timeout_ms: cfg.sync_request_timeout_ms,
-            idle_close_ms: cfg.sync_idle_close_ms,
-        }
-    }
-
     pub fn batch(&self) -> fundsync_protocol::batch::BatchLimits {
         crate::ledger::replica::batch_limits(self.batch_entries_max, self.batch_bytes_max)
-    }
-}
-
-impl Default for SyncLimits {
-    fn default() -> Self {
-        SyncLimits::from_config(&Config::new(
-            "650000"
-                .parse()
-                .unwrap_or_else(|_| unreachable!("a valid code")),
-            String::new(),
-            fundsync_protocol::Level::Region,
-        ))
     }
 }
 

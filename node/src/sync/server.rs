@@ -13,26 +13,30 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use fundsync_protocol::{check_version, Batch, NodeCode, NodeKey, PROTOCOL_VERSION};
+use fundsync_protocol::wire::{
+    DownQuery, HeadView, Hello, JoinRequest, JoinResponse, OwnQuery, UpReceipt, CA_PATH,
+    DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HELLO_PATH, JOIN_PATH, OWN_PATH, UP_PATH,
+    VERSION_HEADER,
+};
+use fundsync_protocol::{check_version, Batch, ErrorCode, NodeCode, NodeKey, PROTOCOL_VERSION};
 use rustls::pki_types::CertificateDer;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::enroll::{self, JoinRequest};
-use super::{SyncLimits, VERSION_HEADER};
+use super::enroll::{self, EnrollError};
+use super::SyncLimits;
+use crate::http::{body_limit, ApiError};
 use crate::ledger::replica::ReplicaError;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerError};
 use crate::pki::{self, Issuer, Revoked};
 
 /// What the handlers share.
@@ -58,57 +62,27 @@ impl std::fmt::Debug for SyncState {
     }
 }
 
-/// An error answered to a peer: `{"error": code, "message": text}`.
-#[derive(Debug)]
-pub struct SyncError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+/// A ledger failure while serving a peer, answered as any refusal of a
+/// peer's request is.
+fn peer_refusal(e: LedgerError) -> ApiError {
+    ReplicaError::Ledger(e).into()
 }
 
-impl SyncError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> SyncError {
-        SyncError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for SyncError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response()
-    }
-}
-
-impl From<ReplicaError> for SyncError {
-    fn from(e: ReplicaError) -> Self {
-        if !e.is_peer_fault() {
-            tracing::error!(error = %e, "sync failure");
-            return SyncError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the node's log",
-            );
-        }
-        let status = match e.code() {
-            "gap" | "fork" | "stream_ahead" | "not_yet_held" => StatusCode::CONFLICT,
-            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "wrong_sender" | "origin_not_allowed" | "misaddressed" => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        SyncError::new(status, e.code(), e.to_string())
-    }
-}
-
-impl From<crate::ledger::LedgerError> for SyncError {
-    fn from(e: crate::ledger::LedgerError) -> Self {
-        ReplicaError::Ledger(e).into()
+/// A refused join: a bad or spent token is 403, anything else about the
+/// request 422, the ledger's refusals as for any peer.
+fn join_refused(e: EnrollError) -> ApiError {
+    match e {
+        EnrollError::Ledger(l) => ReplicaError::Ledger(l).into(),
+        EnrollError::TokenRefused | EnrollError::BadToken => ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::TokenRefused,
+            e.to_string(),
+        ),
+        e => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::JoinRefused,
+            e.to_string(),
+        ),
     }
 }
 
@@ -232,19 +206,24 @@ pub struct Child(pub NodeCode, Arc<Vec<CertificateDer<'static>>>);
 
 impl Child {
     /// Refuses the child if it has been revoked since the request began.
-    async fn still_current(&self, state: &SyncState) -> Result<(), SyncError> {
-        if let Some(at) = state.ledger.revoked_at(self.0).await? {
+    async fn still_current(&self, state: &SyncState) -> Result<(), ApiError> {
+        if let Some(at) = state
+            .ledger
+            .revoked_at(self.0)
+            .await
+            .map_err(peer_refusal)?
+        {
             state.revoked.revoke(self.0, at);
         }
         state
             .revoked
             .check(&self.1)
-            .map_err(|e| SyncError::new(StatusCode::FORBIDDEN, "revoked", e.to_string()))
+            .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Revoked, e.to_string()))
     }
 }
 
 impl FromRequestParts<SyncState> for Child {
-    type Rejection = SyncError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -252,11 +231,17 @@ impl FromRequestParts<SyncState> for Child {
     ) -> Result<Self, Self::Rejection> {
         let ConnectInfo(peer) = ConnectInfo::<PeerInfo>::from_request_parts(parts, state)
             .await
-            .map_err(|_| SyncError::new(StatusCode::UNAUTHORIZED, "no_certificate", "no peer"))?;
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::NoCertificate,
+                    "no peer",
+                )
+            })?;
         let code = peer.node.ok_or_else(|| {
-            SyncError::new(
+            ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "no_certificate",
+                ErrorCode::NoCertificate,
                 "this request needs the client certificate of a child node",
             )
         })?;
@@ -266,13 +251,14 @@ impl FromRequestParts<SyncState> for Child {
         let is_child = state
             .ledger
             .nodes()
-            .await?
+            .await
+            .map_err(peer_refusal)?
             .iter()
             .any(|n| n.code == code.as_str() && n.parent.as_deref() == Some(me.as_str()));
         if !is_child {
-            return Err(SyncError::new(
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_a_child",
+                ErrorCode::NotAChild,
                 format!(
                     "{code} is not a registered child of {me}; a node syncs with its parent only"
                 ),
@@ -286,15 +272,15 @@ impl FromRequestParts<SyncState> for Child {
 pub fn router(state: SyncState) -> Router {
     let bytes_max = state.limits.batch_bytes_max;
     Router::new()
-        .route("/sync/v1/ca", get(ca))
-        .route("/sync/v1/join", post(join))
-        .route("/sync/v1/hello", get(hello))
-        .route("/sync/v1/heads", get(heads))
-        .route("/sync/v1/up", post(up))
-        .route("/sync/v1/down", get(down))
-        .route("/sync/v1/own", get(own))
+        .route(CA_PATH, get(ca))
+        .route(JOIN_PATH, post(join))
+        .route(HELLO_PATH, get(hello))
+        .route(HEADS_PATH, get(heads))
+        .route(UP_PATH, post(up))
+        .route(DOWN_PATH, get(down))
+        .route(OWN_PATH, get(own))
         .layer(middleware::from_fn(require_version))
-        .layer(DefaultBodyLimit::max(bytes_max))
+        .layer(body_limit(bytes_max))
         .with_state(state)
 }
 
@@ -313,15 +299,15 @@ async fn require_version(req: Request, next: Next) -> Response {
                 .insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
             res
         }
-        Some(Err(e)) => SyncError::new(
+        Some(Err(e)) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "unsupported_version",
+            ErrorCode::UnsupportedVersion,
             e.to_string(),
         )
         .into_response(),
-        None => SyncError::new(
+        None => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "unsupported_version",
+            ErrorCode::UnsupportedVersion,
             format!("every sync request names its protocol version in the {VERSION_HEADER} header"),
         )
         .into_response(),
@@ -339,28 +325,28 @@ async fn ca(State(s): State<SyncState>) -> Response {
 async fn join(
     State(s): State<SyncState>,
     body: Bytes,
-) -> Result<axum::Json<enroll::JoinResponse>, SyncError> {
-    let req: JoinRequest = serde_json::from_slice(&body)
-        .map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
-    let res = enroll::answer_join(&s.ledger, &s.issuer, &s.root_pem, &s.key, req).await?;
+) -> Result<axum::Json<JoinResponse>, ApiError> {
+    let req: JoinRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson,
+            e.to_string(),
+        )
+    })?;
+    let res = enroll::answer_join(&s.ledger, &s.issuer, &s.root_pem, &s.key, req)
+        .await
+        .map_err(join_refused)?;
     Ok(axum::Json(res))
 }
 
 /// Who this node is and the keys it signs with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Hello {
-    pub node: NodeCode,
-    pub version: u16,
-    /// Public keys (hex) of this node, newest last.
-    pub keys: Vec<String>,
-}
-
-async fn hello(State(s): State<SyncState>, _: Child) -> Result<axum::Json<Hello>, SyncError> {
+async fn hello(State(s): State<SyncState>, _: Child) -> Result<axum::Json<Hello>, ApiError> {
     let me = s.ledger.identity().code;
     let mut keys: Vec<String> = s
         .ledger
         .keys_of(me)
-        .await?
+        .await
+        .map_err(peer_refusal)?
         .iter()
         .map(|k| hex::encode(k.as_bytes()))
         .collect();
@@ -377,15 +363,17 @@ async fn hello(State(s): State<SyncState>, _: Child) -> Result<axum::Json<Hello>
 async fn heads(
     State(s): State<SyncState>,
     Child(child, _): Child,
-) -> Result<axum::Json<Vec<crate::ledger::replica::HeadView>>, SyncError> {
-    Ok(axum::Json(s.ledger.heads_under(child).await?))
+) -> Result<axum::Json<Vec<HeadView>>, ApiError> {
+    Ok(axum::Json(
+        s.ledger.heads_under(child).await.map_err(peer_refusal)?,
+    ))
 }
 
 async fn up(
     State(s): State<SyncState>,
     Child(child, _): Child,
     body: Bytes,
-) -> Result<axum::Json<crate::ledger::replica::UpReceipt>, SyncError> {
+) -> Result<axum::Json<UpReceipt>, ApiError> {
     let batch = Batch::decode(&body, &s.limits.batch()).map_err(ReplicaError::from)?;
     match s.ledger.receive_up(child, &batch).await {
         Ok(r) => {
@@ -399,9 +387,15 @@ async fn up(
             Ok(axum::Json(r))
         }
         Err(e) => {
-            crate::telemetry::sync_error(s.ledger.identity().code.as_str(), "server", e.code());
-            if e.code() == "fork" {
-                s.ledger.alarm(child, "fork", &e.to_string()).await;
+            crate::telemetry::sync_error(
+                s.ledger.identity().code.as_str(),
+                "server",
+                e.code().as_str(),
+            );
+            if e.code() == ErrorCode::Fork {
+                s.ledger
+                    .alarm(child, ErrorCode::Fork.as_str(), &e.to_string())
+                    .await;
             }
             tracing::warn!(%child, error = %e, "up batch refused");
             Err(e.into())
@@ -409,22 +403,19 @@ async fn up(
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DownQuery {
-    after: u64,
-    #[serde(default)]
-    wait_ms: u64,
-}
-
 async fn down(
     State(s): State<SyncState>,
     peer: Child,
     q: Result<Query<DownQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, SyncError> {
+) -> Result<Response, ApiError> {
     let child = peer.0;
-    let Query(q) =
-        q.map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let Query(q) = q.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
+            e.body_text(),
+        )
+    })?;
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(q.wait_ms.min(s.limits.pull_wait_max_ms));
     let mut changes = s.ledger.db().changes();
@@ -436,7 +427,7 @@ async fn down(
             .await?;
         let now = tokio::time::Instant::now();
         if !batch.entries.is_empty() || now >= deadline || *stop.borrow() {
-            let head = s.ledger.down_head(child).await?;
+            let head = s.ledger.down_head(child).await.map_err(peer_refusal)?;
             return Ok((
                 [
                     (
@@ -444,7 +435,7 @@ async fn down(
                         HeaderValue::from_static("application/octet-stream"),
                     ),
                     (
-                        header::HeaderName::from_static(super::DOWN_HEAD_HEADER),
+                        header::HeaderName::from_static(DOWN_HEAD_HEADER),
                         HeaderValue::from(head),
                     ),
                 ],
@@ -463,13 +454,6 @@ async fn down(
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OwnQuery {
-    origin: NodeCode,
-    after: u64,
-}
-
 /// A child's own entries after `after`, with the checkpoint it signed over
 /// them, as this node holds them: how a child restored from an old backup
 /// gets back what it had already sent up. Served to the child for its own
@@ -479,13 +463,18 @@ async fn own(
     State(s): State<SyncState>,
     Child(child, _): Child,
     q: Result<Query<OwnQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, SyncError> {
-    let Query(q) =
-        q.map_err(|e| SyncError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
+            e.body_text(),
+        )
+    })?;
     if q.origin != child {
-        return Err(SyncError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "origin_not_allowed",
+            ErrorCode::OriginNotAllowed,
             format!(
                 "{child} may ask for its own entries only, not for those of {}",
                 q.origin
@@ -495,7 +484,8 @@ async fn own(
     let batch = s
         .ledger
         .own_entries_of(child, q.after, s.limits.batch_entries_max)
-        .await?;
+        .await
+        .map_err(peer_refusal)?;
     tracing::info!(%child, after = q.after, entries = batch.entries.len(), "own entries sent back");
     Ok((
         [(

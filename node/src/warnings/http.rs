@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use fundsync_protocol::NodeCode;
+use fundsync_protocol::{ErrorCode, NodeCode};
 use serde::Deserialize;
 
 use super::store::{WarningFilter, WarningView};
 use super::Rule;
-use crate::api::{ApiError, AppState, Json, Query};
+use crate::http::{ApiError, AppState, Json, Query};
 use crate::ledger::query::{Page, Paged};
 
 /// The list's query string. Unknown parameters are refused, like every list.
@@ -37,8 +37,13 @@ pub async fn list(
     let rule = q
         .rule
         .map(|r| {
-            r.parse::<Rule>()
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()))
+            r.parse::<Rule>().map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidQuery,
+                    e.to_string(),
+                )
+            })
         })
         .transpose()?;
     let d = Page::default();

@@ -30,9 +30,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::NaiveDate;
-use fundsync_protocol::{EntryId, NodeCode};
+use fundsync_protocol::{EntryId, ErrorCode, NodeCode};
 
-use crate::api::AppState;
+use crate::http::{ApiError, AppState};
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use crate::ledger::{Ledger, LedgerError};
 
@@ -43,7 +43,7 @@ use text::Lang;
 /// Rows per list page unless `page_size` says otherwise (the ledger caps it).
 pub const PAGE_SIZE_DEFAULT: u32 = 50;
 
-/// The pages, to be merged into the API router.
+/// The pages; `crate::server` merges them with the API's routes.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(overview_page))
@@ -56,52 +56,64 @@ pub fn router() -> Router<Arc<AppState>> {
 
 type S = State<Arc<AppState>>;
 
-/// Why a page could not be shown: a status and a message in both languages.
+/// Why a page could not be shown: the node's one HTTP error ([`ApiError`]:
+/// status, code, message) and a headline in both languages.
 #[derive(Debug)]
 pub struct WebError {
-    status: StatusCode,
+    error: ApiError,
     zh: &'static str,
     en: &'static str,
-    detail: String,
 }
 
 impl WebError {
     fn bad_param(name: &str, value: &str) -> WebError {
         WebError {
-            status: StatusCode::BAD_REQUEST,
+            error: ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidQuery,
+                format!("{name} = {value:?}"),
+            ),
             zh: "参数有误",
             en: "Bad parameter",
-            detail: format!("{name} = {value:?}"),
         }
     }
     fn not_found(zh: &'static str, en: &'static str, what: &str) -> WebError {
         WebError {
-            status: StatusCode::NOT_FOUND,
+            error: ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, what),
             zh,
             en,
-            detail: what.to_owned(),
+        }
+    }
+    /// What the page shows under the headline: nothing for the node's own
+    /// failures, whose cause is in its log.
+    fn detail(&self) -> &str {
+        match self.error.code() {
+            ErrorCode::Internal => "",
+            _ => self.error.message(),
         }
     }
 }
 
+/// A page never answers 409 or 400 for what the ledger refused: any query
+/// it cannot answer is 422, the node's own failure 500.
 impl From<LedgerError> for WebError {
     fn from(e: LedgerError) -> WebError {
-        match e {
-            LedgerError::Store(_) | LedgerError::WrongNode { .. } | LedgerError::NotInitialised => {
-                tracing::error!(error = %e, "web page failed");
-                WebError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    zh: "内部错误，请查看节点日志",
-                    en: "Internal error; see the node's log",
-                    detail: String::new(),
-                }
-            }
-            e => WebError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                zh: "无法完成查询",
-                en: "The query cannot be answered",
-                detail: e.to_string(),
-            },
+        let error = ApiError::from(e);
+        if error.code() == ErrorCode::Internal {
+            return WebError {
+                error,
+                zh: "内部错误，请查看节点日志",
+                en: "Internal error; see the node's log",
+            };
+        }
+        WebError {
+            error: ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error.code(),
+                error.message(),
+            ),
+            zh: "无法完成查询",
+            en: "The query cannot be answered",
         }
     }
 }
@@ -118,11 +130,11 @@ pub fn error_page(c: &Chrome, e: &WebError) -> Markup {
     let body = html! {
         div class="note bad" {
             p {
-                b { (e.status.as_u16()) " " (e.status.canonical_reason().unwrap_or("")) }
+                b { (e.error.status().as_u16()) " " (e.error.status().canonical_reason().unwrap_or("")) }
                 " · " (l.t(e.zh, e.en))
             }
-            @if !e.detail.is_empty() {
-                p { code { (e.detail) } }
+            @if !e.detail().is_empty() {
+                p { code { (e.detail()) } }
             }
         }
         p { a href="/" { (l.t("返回概览", "Back to the overview")) } }
@@ -184,7 +196,7 @@ impl Ctx {
         };
         let (status, body) = match r {
             Ok(h) => (StatusCode::OK, h),
-            Err(e) => (e.status, error_page(&self.chrome, &e)),
+            Err(e) => (e.error.status(), error_page(&self.chrome, &e)),
         };
         let mut res = (status, body.into_string()).into_response();
         let h = res.headers_mut();

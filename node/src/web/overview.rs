@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::sync::client::LinkStatus;
+use crate::sync::LinkStatus;
 
 use maud::{html, Markup};
 
@@ -34,7 +34,7 @@ pub enum Replication {
 }
 
 impl Replication {
-    /// From a link report's state (`sync::health::LinkState::as_str`).
+    /// From a link report's state (`sync::LinkState::as_str`).
     pub fn from_report(state: &str) -> Replication {
         match state {
             "ok" => Replication::Ok,

@@ -1,0 +1,38 @@
+//! HTTP plumbing shared by the node's three HTTP surfaces: the local API
+//! (`crate::api`), the pages (`crate::web`) and the sync listener
+//! (`crate::sync::server`).
+//!
+//! It holds what they would otherwise each write for themselves: the state
+//! the API and the pages share ([`AppState`]), the one error type every
+//! refusal goes through ([`ApiError`]: a status and the wire's
+//! `{"error", "message"}` body, [`fundsync_protocol::ErrorBody`]), the JSON
+//! and query extractors whose rejections are that error, and the body
+//! limits. It knows no routes: `crate::server` composes the routers.
+
+mod error;
+mod extract;
+
+use axum::extract::DefaultBodyLimit;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{Json, Query};
+
+use crate::ledger::Ledger;
+use crate::sync::LinkHealth;
+
+/// Shared state of the API's handlers and the pages'.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub ledger: Ledger,
+    pub import_bytes_max: usize,
+    /// The link to the parent, when this node syncs with one.
+    pub link: Option<LinkHealth>,
+    /// How often nodes report their links (for judging a report's age).
+    pub health_report_ms: u64,
+}
+
+/// A request body larger than `bytes_max` is refused (413) before a handler
+/// reads it.
+pub fn body_limit(bytes_max: usize) -> DefaultBodyLimit {
+    DefaultBodyLimit::max(bytes_max)
+}

@@ -1,0 +1,331 @@
+//! The HTTP contract between nodes, beyond the binary batches: paths,
+//! headers, the JSON answers and the error body with its codes.
+//!
+//! Everything a second implementation of a node needs to talk to this one
+//! is here or in the batch and down-stream framing ([`crate::batch`],
+//! [`crate::down`]); the node crate adds only its handlers. The same error
+//! body and codes answer the node's local API (`/api/v1`), so the codes of
+//! its refusals are listed here too.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash;
+use crate::ids::NodeCode;
+
+/// The header every sync request (and answer) carries with the sender's
+/// protocol version ([`crate::PROTOCOL_VERSION`]).
+pub const VERSION_HEADER: &str = "fundsync-protocol";
+
+/// The header of a down answer naming the length of the parent's stream to
+/// the child, so the child knows how far behind it is.
+pub const DOWN_HEAD_HEADER: &str = "fundsync-down-head";
+
+/// `GET`: the tree's root CA certificate (PEM), before the child can verify
+/// the parent; nothing secret is sent.
+pub const CA_PATH: &str = "/sync/v1/ca";
+/// `POST` a [`JoinRequest`], answered with a [`JoinResponse`].
+pub const JOIN_PATH: &str = "/sync/v1/join";
+/// `GET`: the parent's [`Hello`].
+pub const HELLO_PATH: &str = "/sync/v1/hello";
+/// `GET`: the parent's [`HeadView`]s of the child's subtree.
+pub const HEADS_PATH: &str = "/sync/v1/heads";
+/// `POST` an encoded [`crate::Batch`], answered with an [`UpReceipt`].
+pub const UP_PATH: &str = "/sync/v1/up";
+/// `GET` with a [`DownQuery`]: an encoded [`crate::DownBatch`] and the
+/// [`DOWN_HEAD_HEADER`].
+pub const DOWN_PATH: &str = "/sync/v1/down";
+/// `GET` with an [`OwnQuery`]: an encoded [`crate::Batch`] of the child's own
+/// entries as the parent holds them.
+pub const OWN_PATH: &str = "/sync/v1/own";
+
+/// Who a parent is and the keys it signs with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub node: NodeCode,
+    pub version: u16,
+    /// Public keys (hex) of this node, newest last.
+    pub keys: Vec<String>,
+}
+
+/// One origin's head as a peer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadView {
+    pub origin: NodeCode,
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+/// What an upward batch did at the receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpReceipt {
+    pub applied: usize,
+    pub duplicates: usize,
+    /// The receiver's heads of the batch's origins after it.
+    pub heads: Vec<HeadView>,
+}
+
+/// The query of [`DOWN_PATH`]: the entries past position `after` of the
+/// parent's down stream to the child, waiting up to `wait_ms` for some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownQuery {
+    pub after: u64,
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
+/// The query of [`OWN_PATH`]: the child's own entries after `after`
+/// (`origin` must be the child itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnQuery {
+    pub origin: NodeCode,
+    pub after: u64,
+}
+
+/// A child's request to join, with its one-time token's secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    pub child: NodeCode,
+    /// The token's secret, hex.
+    pub secret: String,
+    /// CSR for the child's TLS key.
+    pub csr_pem: String,
+    /// CSR for a prefecture's issuing (CA) key.
+    #[serde(default)]
+    pub issuer_csr_pem: Option<String>,
+    /// The child's entry-signing public key, hex.
+    pub sign_public_key: String,
+}
+
+/// The parent's answer to a [`JoinRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinResponse {
+    pub chain_pem: String,
+    pub root_pem: String,
+    #[serde(default)]
+    pub issuer_cert_pem: Option<String>,
+    /// The parent's signing public keys, hex, newest last.
+    pub parent_keys: Vec<String>,
+}
+
+/// Every refusal, from the sync listener and the local API alike:
+/// `{"error": code, "message": text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Declares [`ErrorCode`] with its wire string next to each variant, so the
+/// two cannot drift apart.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// Why a node refused a request: the stable, machine-readable `error`
+        /// of an [`ErrorBody`]. A code this release does not know (from a
+        /// newer peer) reads as [`ErrorCode::Unknown`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// A code this release does not know.
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every code but [`ErrorCode::Unknown`].
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it is sent.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+        }
+
+        impl FromStr for ErrorCode {
+            type Err = std::convert::Infallible;
+            /// Never fails: an unknown code is [`ErrorCode::Unknown`].
+            fn from_str(s: &str) -> Result<ErrorCode, Self::Err> {
+                Ok(match s {
+                    $($text => ErrorCode::$variant,)*
+                    _ => ErrorCode::Unknown,
+                })
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Requests.
+    /// No such endpoint or record.
+    NotFound = "not_found",
+    /// The JSON body could not be read.
+    InvalidJson = "invalid_json",
+    /// The query string could not be read.
+    InvalidQuery = "invalid_query",
+    /// An id in the path could not be read.
+    InvalidId = "invalid_id",
+    /// The body is over the limit.
+    PayloadTooLarge = "payload_too_large",
+    /// The body is not of the content type the endpoint takes.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// The node cannot serve yet (its database is unavailable).
+    NotReady = "not_ready",
+    /// An import file with no rows.
+    Empty = "empty",
+    /// An import file with rows that were refused.
+    InvalidRows = "invalid_rows",
+    /// The node failed; details are in its log, never in the answer.
+    Internal = "internal",
+    // The ledger's rules.
+    /// An entry kind this release does not know.
+    UnknownKind = "unknown_kind",
+    /// An entry body that does not validate.
+    InvalidInput = "invalid_input",
+    UnknownCategory = "unknown_category",
+    CategoryOrigin = "category_origin",
+    /// Already recorded with other fields.
+    Conflict = "conflict",
+    UnknownAllocation = "unknown_allocation",
+    NotHolder = "not_holder",
+    CategoryMismatch = "category_mismatch",
+    OverAllocation = "over_allocation",
+    /// Not a registered direct child of this node.
+    NotAChild = "not_a_child",
+    NotTopNode = "not_top_node",
+    NoChildren = "no_children",
+    OutsideDivision = "outside_division",
+    UnknownProject = "unknown_project",
+    NoPerformanceTarget = "no_performance_target",
+    ProjectCancelled = "project_cancelled",
+    UnknownTarget = "unknown_target",
+    DuplicateVoucher = "duplicate_voucher",
+    UnknownVoucher = "unknown_voucher",
+    AlreadyReversed = "already_reversed",
+    OverBalance = "over_balance",
+    Overflow = "overflow",
+    UnknownWarning = "unknown_warning",
+    /// A replicated entry that may not travel this way.
+    Misdirected = "misdirected",
+    /// A replicated entry drawing on an allocation not held yet; retried.
+    NotYetHeld = "not_yet_held",
+    /// The node's database belongs to another node or is not initialised.
+    Misconfigured = "misconfigured",
+    // Sync.
+    /// No protocol version, or one this node does not accept.
+    UnsupportedVersion = "unsupported_version",
+    /// A batch over the limits.
+    TooLarge = "too_large",
+    /// A batch that does not decode.
+    Malformed = "malformed",
+    /// A batch for another node.
+    Misaddressed = "misaddressed",
+    /// Entries of an origin the sender may not send.
+    OriginNotAllowed = "origin_not_allowed",
+    /// Entries that do not follow the receiver's head.
+    Gap = "gap",
+    /// Entries that differ from the receiver's at the same seq.
+    Fork = "fork",
+    BrokenChain = "broken_chain",
+    BadCheckpoint = "bad_checkpoint",
+    UnknownKey = "unknown_key",
+    BadSignature = "bad_signature",
+    BadBody = "bad_body",
+    /// A down stream whose running digest differs from the receiver's.
+    DigestMismatch = "digest_mismatch",
+    WrongSender = "wrong_sender",
+    InvalidBatch = "invalid_batch",
+    /// A key registration for a node that is not the receiver.
+    ForeignKey = "foreign_key",
+    /// A down stream ahead of what the parent holds.
+    StreamAhead = "stream_ahead",
+    /// The client certificate has been revoked.
+    Revoked = "revoked",
+    /// A request that needs a child's client certificate came without one.
+    NoCertificate = "no_certificate",
+    /// An enrolment token that is malformed, used, expired or not this node's.
+    TokenRefused = "token_refused",
+    /// A join request refused for another reason.
+    JoinRefused = "join_refused",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets a test or a log filter name a code by its wire text
+/// (`e.code() == "fork"`). Code that decides anything matches on the enum.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let Ok(code) = s.parse();
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_as_the_strings_on_the_wire() {
+        let mut seen = std::collections::HashSet::new();
+        for &c in ErrorCode::ALL {
+            let s = c.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
+            assert_eq!(s.parse::<ErrorCode>(), Ok(c));
+            let json = serde_json::to_string(&c).expect("serialise");
+            assert_eq!(json, format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).expect("parse"), c);
+        }
+        assert!(!ErrorCode::ALL.contains(&ErrorCode::Unknown));
+    }
+
+    #[test]
+    fn an_unknown_code_from_a_newer_peer_still_reads() {
+        let b: ErrorBody =
+            serde_json::from_str(r#"{"error":"something_new","message":"m"}"#).expect("parse");
+        assert_eq!(b.error, ErrorCode::Unknown);
+        let b = ErrorBody {
+            error: ErrorCode::Fork,
+            message: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&b).expect("json"),
+            r#"{"error":"fork","message":"x"}"#
+        );
+    }
+
+    #[test]
+    fn the_down_query_refuses_what_it_does_not_know() {
+        let q: DownQuery = serde_json::from_str(r#"{"after":3}"#).expect("parse");
+        assert_eq!(q.wait_ms, 0);
+        assert!(serde_json::from_str::<DownQuery>(r#"{"after":3,"x":1}"#).is_err());
+    }
+}
