@@ -16,7 +16,15 @@ use std::path::{Path, PathBuf};
 /// `warnings::http` are HTTP surfaces, above the plumbing in `http`, while
 /// the rest of `sync` and `warnings` is below it.
 const NODE: &[&[&str]] = &[
-    &["clock", "store", "catalog", "pki", "telemetry", "settings", "net"],
+    &[
+        "clock",
+        "store",
+        "catalog",
+        "pki",
+        "telemetry",
+        "settings",
+        "net",
+    ],
     &["ledger"],
     &["warnings", "import"],
     &["config"],

@@ -11,8 +11,9 @@ use fundsync_protocol::{EntryId, Hash, NodeCode};
 use sqlx::Row;
 
 use super::error::LedgerError;
+use super::rows::{parse_code, parse_id};
 use super::tx::FLUSH_ROWS;
-use super::work::{parse_code, parse_id, Head, Work};
+use super::work::{Head, Work};
 
 #[derive(Debug, Clone)]
 pub(super) struct Alloc {

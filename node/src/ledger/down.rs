@@ -6,7 +6,8 @@ use fundsync_protocol::{DownState, Hash, NodeCode};
 use sqlx::Row;
 
 use super::error::LedgerError;
-use super::work::{seq_i64, Work};
+use super::rows::seq_i64;
+use super::work::Work;
 use crate::store::StoreError;
 
 impl Work<'_> {

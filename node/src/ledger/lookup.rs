@@ -7,7 +7,8 @@ use fundsync_protocol::{EntryId, FundOrigin, Level, NodeCode};
 use sqlx::Row;
 
 use super::error::LedgerError;
-use super::work::{parse_code, parse_id, seq_i64, Work};
+use super::rows::{parse_code, parse_id, seq_i64};
+use super::work::Work;
 
 /// A registered node: its name, level, parent and the entry that
 /// registered it (`None` for the node itself, recorded at `init`).

@@ -11,7 +11,8 @@ use fundsync_protocol::{Entry, EntryId, Hash};
 use sqlx::AnyConnection;
 
 use super::error::LedgerError;
-use super::work::{seq_i64, Work};
+use super::rows::seq_i64;
+use super::work::Work;
 use super::Identity;
 use crate::store::{insert_values_sql, Db, StoreError};
 

@@ -161,23 +161,6 @@ pub struct Work<'l> {
     pub(super) own_cache: Option<(OwnCache, Vec<Entry>)>,
 }
 
-pub(super) fn parse_id(s: &str) -> Result<EntryId, LedgerError> {
-    s.parse()
-        .map_err(|_| LedgerError::Store(crate::store::StoreError::Corrupt(format!("bad id {s:?}"))))
-}
-
-pub(super) fn parse_code(s: &str) -> Result<NodeCode, LedgerError> {
-    s.parse().map_err(|_| {
-        LedgerError::Store(crate::store::StoreError::Corrupt(format!(
-            "bad node code {s:?}"
-        )))
-    })
-}
-
-pub(super) fn seq_i64(seq: u64) -> Result<i64, LedgerError> {
-    i64::try_from(seq).map_err(|_| LedgerError::Overflow)
-}
-
 impl std::fmt::Debug for Work<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Work")

@@ -6,7 +6,7 @@ use fundsync_protocol::{Entry, EntryId, Level};
 
 use super::{Received, Work};
 use crate::ledger::error::LedgerError;
-use crate::ledger::work::parse_id;
+use crate::ledger::rows::parse_id;
 
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,

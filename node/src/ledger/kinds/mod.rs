@@ -41,7 +41,8 @@ use sqlx::Row;
 
 use super::cache::Alloc;
 use super::error::LedgerError;
-use super::work::{parse_id, Work};
+use super::rows::parse_id;
+use super::work::Work;
 
 /// A replicated entry being checked, for refusals that name it.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@ use fundsync_protocol::{Entry, EntryId};
 
 use super::{Received, Work};
 use crate::ledger::error::LedgerError;
-use crate::ledger::work::seq_i64;
+use crate::ledger::rows::seq_i64;
 
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,

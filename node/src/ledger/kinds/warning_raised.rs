@@ -7,7 +7,7 @@ use fundsync_protocol::{Entry, EntryId};
 
 use super::{Received, Work};
 use crate::ledger::error::LedgerError;
-use crate::ledger::work::{parse_id, seq_i64};
+use crate::ledger::rows::{parse_id, seq_i64};
 
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,

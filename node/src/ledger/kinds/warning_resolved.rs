@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::{Received, Work};
 use crate::ledger::error::LedgerError;
-use crate::ledger::work::parse_id;
+use crate::ledger::rows::parse_id;
 
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,
