@@ -12,52 +12,7 @@ use sqlx::Row;
 
 use super::error::LedgerError;
 use super::rows::{parse_code, parse_id};
-use super::tx::FLUSH_ROWS;
-use super::work::{Head, Work};
-
-#[derive(Debug, Clone)]
-pub(super) struct Alloc {
-    pub(super) holder: NodeCode,
-    pub(super) category: String,
-    pub(super) amount_fen: i64,
-    pub(super) issued_fen: i64,
-    pub(super) paid_fen: i64,
-    pub(super) dirty: bool,
-}
-
-impl Alloc {
-    pub(super) fn available_fen(&self) -> Result<i64, LedgerError> {
-        self.amount_fen
-            .checked_sub(self.issued_fen)
-            .and_then(|v| v.checked_sub(self.paid_fen))
-            .ok_or(LedgerError::Overflow)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Proj {
-    pub(super) status: String,
-    pub(super) target_count: i64,
-    pub(super) paid_fen: i64,
-    pub(super) dirty: bool,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Voucher {
-    pub(super) id: EntryId,
-    pub(super) amount_fen: i64,
-    pub(super) allocation: EntryId,
-    pub(super) project: String,
-    pub(super) paid_on: NaiveDate,
-    pub(super) reversed: bool,
-}
-
-#[derive(Default)]
-pub(super) struct Daily {
-    pub(super) holder: Option<NodeCode>,
-    pub(super) paid_fen: i64,
-    pub(super) payments: i64,
-}
+use super::state::{Alloc, Head, Proj, Voucher, Work, FLUSH_ROWS};
 
 impl Work<'_> {
     /// The head of `origin`'s chain, as this transaction leaves it.

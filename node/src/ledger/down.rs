@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::error::LedgerError;
 use super::rows::seq_i64;
-use super::work::Work;
+use super::state::Work;
 use crate::store::StoreError;
 
 impl Work<'_> {

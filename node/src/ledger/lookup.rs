@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::error::LedgerError;
 use super::rows::{parse_code, parse_id, seq_i64};
-use super::work::Work;
+use super::state::Work;
 
 /// A registered node: its name, level, parent and the entry that
 /// registered it (`None` for the node itself, recorded at `init`).

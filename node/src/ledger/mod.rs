@@ -17,6 +17,7 @@ pub mod query;
 pub mod relay;
 pub mod replica;
 pub(crate) mod rows;
+mod state;
 mod tx;
 pub mod work;
 
@@ -27,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub use error::LedgerError;
-pub use work::{ChainPos, Head, Outcome, Prepared, Work};
+pub use state::{Head, Work};
+pub use work::{ChainPos, Outcome, Prepared};
 
 use crate::catalog;
 use crate::clock::Clock;

@@ -7,7 +7,7 @@
 use fundsync_protocol::Entry;
 
 use super::relay::{OwnCache, OWN_CACHE_ENTRIES_MAX};
-use super::work::Work;
+use super::state::Work;
 
 impl Work<'_> {
     /// Hands copies of the own entries this transaction records to `cache`

@@ -6,33 +6,17 @@ use std::fmt::Write as _;
 
 use foldhash::HashMap;
 
-use fundsync_protocol::body::PaymentRecorded;
-use fundsync_protocol::{Entry, EntryId, Hash};
 use sqlx::AnyConnection;
 
 use super::error::LedgerError;
 use super::rows::seq_i64;
-use super::work::Work;
+use super::state::{JournalRow, PaymentRow, Work, FLUSH_ROWS};
 use super::Identity;
 use crate::store::{insert_values_sql, Db, StoreError};
 
-/// Rows buffered before a flush; bounds memory on million-row imports.
-pub(super) const FLUSH_ROWS: usize = 4096;
 /// Payments a transaction inserts before it refreshes planner statistics
 /// (once); see [`crate::store::Dialect::refresh_stats`].
 const STATS_REFRESH_ROWS: usize = 4 * FLUSH_ROWS;
-
-/// A journal row buffered for the next flush.
-pub(super) struct JournalRow {
-    pub(super) entry: Entry,
-    pub(super) hash: Hash,
-}
-
-/// A payment row buffered for the next flush.
-pub(super) struct PaymentRow {
-    pub(super) id: EntryId,
-    pub(super) p: PaymentRecorded,
-}
 
 impl<'l> Work<'l> {
     pub async fn begin(db: &Db, me: &'l Identity, now_ms: i64) -> Result<Work<'l>, LedgerError> {

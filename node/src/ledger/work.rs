@@ -5,11 +5,12 @@
 //! appends the entry to the journal. A `Work` that is dropped without
 //! [`Work::commit`] rolls back, leaving the ledger as it was.
 //!
-//! This file holds the `Work` itself, how an entry is made from a body, and
+//! This file holds how an entry is made from a body and
 //! the three central dispatchers (`check_local`,
 //! `check_replicated`, `apply_entry`), one arm per entry
 //! kind; each kind's rules and projection live side by side in
-//! `kinds/`. The transaction and its flush are in `tx.rs`, the
+//! `kinds/`. The `Work` itself and the rows it keeps are in `state.rs`,
+//! the transaction and its flush in `tx.rs`, the
 //! in-transaction caches in `cache.rs`, other reads in
 //! `lookup.rs`, the down streams in `down.rs`, the hand-off to
 //! the pusher in `own.rs`.
@@ -19,23 +20,12 @@
 //! statements; everything rare is written at once with single statements, so
 //! reads later in the same transaction see it.
 
-// The transaction's caches are probed for every row of an import (a
-// million look-ups by voucher number): std's SipHash was a fifth of the
-// checking thread's time. foldhash is seeded per process, like std's.
-use foldhash::HashMap;
-
-use chrono::NaiveDate;
 use fundsync_protocol::body::BodyError;
-use fundsync_protocol::{Body, DownState, Entry, EntryId, Hash, NodeCode};
-use sqlx::{Any, Transaction};
+use fundsync_protocol::{Body, Entry, EntryId, Hash, NodeCode};
 
-use super::cache::{Alloc, Daily, Proj, Voucher};
 use super::error::LedgerError;
 use super::kinds;
-use super::relay::OwnCache;
-use super::tx::{JournalRow, PaymentRow, FLUSH_ROWS};
-use super::Identity;
-use crate::store::Db;
+use super::state::{Head, JournalRow, Work, FLUSH_ROWS};
 
 /// What a local submission resolved to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,62 +101,6 @@ impl Prepared {
             prev_hash: hash,
             ..pos
         })
-    }
-}
-
-/// Per-origin head of the journal: the protocol's notion, shared with sync.
-pub use fundsync_protocol::batch::Head;
-
-/// A flush of buffered rows running in the background: hands the
-/// transaction back when it succeeds, rolls it back (drops it) when not.
-pub(super) type Flush = tokio::task::JoinHandle<Result<Transaction<'static, Any>, LedgerError>>;
-
-/// The state of one write transaction. Its fields are the ledger's own:
-/// the files beside this one (`tx`, `cache`, `down`, `own`, `kinds/*`)
-/// read and write them.
-pub struct Work<'l> {
-    /// `None` while a flush holds it (`pending`), or after a flush failed.
-    pub(super) tx: Option<Transaction<'static, Any>>,
-    pub(super) pending: Option<Flush>,
-    pub(super) db: Db,
-    pub(super) me: &'l Identity,
-    pub(super) bind_max: usize,
-    pub(super) dialect: &'static dyn crate::store::Dialect,
-    pub(super) now_ms: i64,
-    pub(super) heads: HashMap<NodeCode, Head>,
-    pub(super) heads_dirty: Vec<NodeCode>,
-    pub(super) allocs: HashMap<EntryId, Alloc>,
-    /// Per origin, by code: nested so a look-up by `&str` allocates nothing.
-    pub(super) projects: HashMap<NodeCode, HashMap<String, Proj>>,
-    /// Per origin, by voucher number (`None`: looked up, not recorded).
-    /// A number above `voucher_max` is absent without an entry here.
-    pub(super) vouchers: HashMap<NodeCode, HashMap<String, Option<Voucher>>>,
-    /// Per origin, the largest voucher number stored or recorded in this
-    /// transaction (`None`: there is none), where the engine orders text
-    /// bytewise. Only this transaction writes while it runs, so every
-    /// voucher number above it is new without a look-up: treasury exports
-    /// number vouchers in ascending order, so an import looks up almost
-    /// nothing.
-    pub(super) voucher_max: HashMap<NodeCode, Option<String>>,
-    pub(super) journal: Vec<JournalRow>,
-    pub(super) payments: Vec<PaymentRow>,
-    pub(super) daily: HashMap<(EntryId, NaiveDate), Daily>,
-    /// Payments inserted so far, until statistics have been refreshed.
-    pub(super) flushed_payments: Option<usize>,
-    /// Down streams to children appended to in this transaction.
-    pub(super) down: HashMap<NodeCode, DownState>,
-    /// Where copies of the own entries recorded here go once they commit,
-    /// and the copies (the first `OWN_CACHE_ENTRIES_MAX` of
-    /// them).
-    pub(super) own_cache: Option<(OwnCache, Vec<Entry>)>,
-}
-
-impl std::fmt::Debug for Work<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Work")
-            .field("me", &self.me.code)
-            .field("buffered_entries", &self.journal.len())
-            .finish_non_exhaustive()
     }
 }
 

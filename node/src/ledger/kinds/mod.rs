@@ -39,10 +39,10 @@ use chrono::NaiveDate;
 use fundsync_protocol::{Entry, EntryId, NodeCode};
 use sqlx::Row;
 
-use super::cache::Alloc;
 use super::error::LedgerError;
 use super::rows::parse_id;
-use super::work::Work;
+use super::state::Alloc;
+use super::state::Work;
 
 /// A replicated entry being checked, for refusals that name it.
 #[derive(Debug, Clone, Copy)]

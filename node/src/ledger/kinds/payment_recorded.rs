@@ -8,9 +8,9 @@ use fundsync_protocol::money::fen_to_yuan;
 use fundsync_protocol::{Entry, EntryId};
 
 use super::{Received, Work};
-use crate::ledger::cache::Voucher;
 use crate::ledger::error::LedgerError;
-use crate::ledger::tx::PaymentRow;
+use crate::ledger::state::PaymentRow;
+use crate::ledger::state::Voucher;
 
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,
