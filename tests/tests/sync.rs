@@ -1137,6 +1137,13 @@ async fn key_rotation_keeps_history_verifiable() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822").submit_one(project("P1")).await?;
     c.converged(WAIT).await?;
+    // A rotation is vouched for by the node's registered key, which comes
+    // down from its parent: wait for it (under load it can lag the pushes).
+    let county = c.ledger("652822");
+    eventually(WAIT, "the county's key registration", || async {
+        Ok((!county.keys_of(code("652822")).await?.is_empty()).then_some(()))
+    })
+    .await?;
     let node = c.stop("652822").await?;
     let ledger = reopen(&node).await?;
     let old = sync::load_signing_key(&node.cfg.tls_dir())?.key_id();
