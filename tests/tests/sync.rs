@@ -5,82 +5,25 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
-use chrono::NaiveDate;
 use fundsync_node::ledger::query::{AllocationFilter, GroupBy, Page, Summary};
 use fundsync_node::ledger::Ledger;
 use fundsync_node::pki;
 use fundsync_node::sync::{self, VERSION_HEADER};
 use fundsync_protocol::body::*;
-use fundsync_protocol::{
-    checkpoint_for, Amount, Batch, Body, Entry, EntryId, Hash, NodeCode, NodeKey,
-};
+use fundsync_protocol::{checkpoint_for, Batch, Body, Entry, EntryId, Hash, NodeCode, NodeKey};
+use fundsync_tests::build::*;
 use fundsync_tests::cluster::{eventually, small_tree, Cluster};
 use fundsync_tests::fixtures::{code, Engine};
 use rust_decimal::Decimal;
 
+fundsync_tests::on_both!(
+    workers = 4;
+    money_flows_down_and_up,
+    a_restored_county_takes_back_what_its_parent_holds,
+    a_restored_county_written_to_is_refused_clearly,
+);
+
 const WAIT: Duration = Duration::from_secs(30);
-
-fn amount(s: &str) -> Amount {
-    s.parse().expect("valid amount")
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().expect("valid date")
-}
-
-fn issue(doc: &str, source: EntryId, category: &str, to: &str, amt: &str) -> Body {
-    Body::AllocationIssued(AllocationIssued {
-        doc_no: doc.into(),
-        source,
-        category: category.into(),
-        to: code(to),
-        amount: amount(amt),
-        issued_on: day("2020-04-26"),
-        title: String::new(),
-    })
-}
-
-fn project(code: &str) -> Body {
-    Body::ProjectRegistered(ProjectRegistered {
-        code: code.into(),
-        name: "村道硬化".into(),
-        township: "轮台镇".into(),
-        village: "一村".into(),
-        department: "交通局".into(),
-        starts_on: day("2020-03-01"),
-        ends_on: day("2020-10-31"),
-        budget: amount("800000"),
-        status: ProjectStatus::InProgress,
-    })
-}
-
-fn target(project: &str) -> Body {
-    Body::TargetSet(TargetSet {
-        project: project.into(),
-        level1: TargetLevel1::Output,
-        level2: TargetLevel2::Quantity,
-        indicator: "硬化道路里程".into(),
-        op: TargetOp::AtLeast,
-        value: Decimal::from(12),
-        unit: "公里".into(),
-    })
-}
-
-fn payment(voucher: &str, alloc: EntryId, project: &str, amt: &str) -> Body {
-    Body::PaymentRecorded(PaymentRecorded {
-        voucher_no: voucher.into(),
-        paid_on: day("2020-05-10"),
-        payer: "县财政局".into(),
-        payee_name: "某某建设公司".into(),
-        payee_account: "6222000011112222".into(),
-        payee_bank: "农业银行".into(),
-        amount: amount(amt),
-        function_class: "2130505".into(),
-        allocation: alloc,
-        project: project.into(),
-        purpose: "道路硬化".into(),
-    })
-}
 
 /// Waits until `ledger` holds allocation `id`.
 async fn has_allocation(ledger: &Ledger, id: EntryId) -> Result<()> {
@@ -131,6 +74,7 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
             "X-01",
             "652800",
             "600000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -141,6 +85,7 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
             "X-01",
             "653100",
             "400000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -159,6 +104,7 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
             "X-01",
             "652822",
             "250000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -170,6 +116,7 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
             "X-01",
             "652823",
             "200000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -181,6 +128,7 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
             "X-01",
             "653121",
             "300000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -217,10 +165,10 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
         let l = c.ledger(county);
         let out = l
             .submit(&[
-                project("P1"),
+                project("P1", "800000"),
                 target("P1"),
-                payment("V0001", alloc, "P1", amt),
-                payment("V0002", alloc, "P1", "1000"),
+                payment("V0001", alloc, "P1", amt, "2020-05-10"),
+                payment("V0002", alloc, "P1", "1000", "2020-05-10"),
             ])
             .await?;
         first_payment.push(out[2].id());
@@ -289,16 +237,6 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
     c.shutdown().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn money_flows_down_and_up_sqlite() -> Result<()> {
-    money_flows_down_and_up(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn money_flows_down_and_up_postgres() -> Result<()> {
-    money_flows_down_and_up(Engine::Postgres).await
-}
-
 /// A county stopped in the middle of pushing thousands of payments, then
 /// started again: the region ends with every payment exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -324,23 +262,33 @@ async fn county_restarted_mid_sync_loses_and_doubles_nothing() -> Result<()> {
             "X-01",
             "652800",
             "50000000",
+            "2020-04-26",
         ))
         .await?
         .id();
     has_allocation(c.ledger("652800"), a).await?;
     let b = c
         .ledger("652800")
-        .submit_one(issue("巴财农〔2020〕21号", a, "X-01", "652822", "20000000"))
+        .submit_one(issue(
+            "巴财农〔2020〕21号",
+            a,
+            "X-01",
+            "652822",
+            "20000000",
+            "2020-04-26",
+        ))
         .await?
         .id();
     let county = c.ledger("652822").clone();
     has_allocation(&county, b).await?;
-    county.submit(&[project("P1"), target("P1")]).await?;
+    county
+        .submit(&[project("P1", "800000"), target("P1")])
+        .await?;
 
     const N: usize = 6_000;
     let mut bodies = Vec::with_capacity(N);
     for i in 0..N {
-        bodies.push(payment(&format!("V{i:06}"), b, "P1", "1.01"));
+        bodies.push(payment(&format!("V{i:06}"), b, "P1", "1.01", "2020-05-10"));
     }
     // Two transactions, so the stop can fall between or during pushes.
     county.submit(&bodies[..N / 2]).await?;
@@ -460,7 +408,9 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
         .filter(|n| ["650000", "652800", "653100", "652822"].contains(&n.code.as_str()))
         .collect();
     let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
-    c.ledger("652822").submit_one(project("P0")).await?;
+    c.ledger("652822")
+        .submit_one(project("P0", "800000"))
+        .await?;
     c.converged(WAIT).await?;
     // The county stops, so its chain at the prefecture stays where it is
     // while the test plays the county with its keys.
@@ -477,7 +427,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     let url = sync_url(&c, "652800", "/sync/v1/up");
     let before = fingerprint(prefecture, "652822").await?;
 
-    let good_bodies = [project("Q1")];
+    let good_bodies = [project("Q1", "800000")];
     let next = chain(
         "652822",
         county_head.seq + 1,
@@ -507,7 +457,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     let mut b = signed(next.clone(), &key);
     b.entries[0].body = Body::ProjectRegistered(ProjectRegistered {
         budget: amount("999999999"),
-        ..match project("Q1") {
+        ..match project("Q1", "800000") {
             Body::ProjectRegistered(p) => p,
             _ => unreachable!(),
         }
@@ -543,6 +493,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
             "X-01",
             "652800",
             "100",
+            "2020-04-26",
         )],
     );
     cases.push((
@@ -587,6 +538,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
             },
             "P0",
             "1",
+            "2020-05-10",
         )],
     );
     cases.push((
@@ -640,7 +592,9 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     cases.push(("malformed body (signed)", b.encode(), "1", 422, "bad_body"));
     // Oversized: past the body limit.
     // Oversized but within the body limit: more entries than a batch may carry.
-    let many: Vec<Body> = (0..5_001).map(|i| project(&format!("M{i}"))).collect();
+    let many: Vec<Body> = (0..5_001)
+        .map(|i| project(&format!("M{i}"), "800000"))
+        .collect();
     let many = chain("652822", county_head.seq + 1, county_head.hash, &many);
     cases.push((
         "too many entries",
@@ -813,6 +767,7 @@ async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<(
             },
             "P1",
             "1",
+            "2020-05-10",
         ),
     );
     let (batch, _) = fundsync_protocol::build_down_batch(
@@ -993,6 +948,7 @@ async fn fund_county(c: &Cluster, county: &str, amt: &str) -> Result<EntryId> {
             "X-01",
             "652800",
             "10000000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -1005,6 +961,7 @@ async fn fund_county(c: &Cluster, county: &str, amt: &str) -> Result<EntryId> {
             "X-01",
             county,
             amt,
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -1033,9 +990,9 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
     let county_key = sync::load_signing_key(&county_node.cfg.tls_dir())?;
     county
         .submit(&[
-            project("P1"),
+            project("P1", "800000"),
             target("P1"),
-            payment("V1", alloc, "P1", "1234.56"),
+            payment("V1", alloc, "P1", "1234.56", "2020-05-10"),
         ])
         .await?;
     let mut up = Vec::new();
@@ -1057,7 +1014,9 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
     .await?;
 
     // A tampered bundle is refused whole and changes nothing.
-    county.submit_one(payment("V2", alloc, "P1", "1")).await?;
+    county
+        .submit_one(payment("V2", alloc, "P1", "1", "2020-05-10"))
+        .await?;
     let mut up2 = Vec::new();
     bundle::export_up(&county, &county_key, &limits, &mut up2).await?;
     let before = fingerprint(&pref, "652822").await?;
@@ -1108,6 +1067,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
             "X-01",
             "652822",
             "1000",
+            "2020-04-26",
         ))
         .await?
         .id();
@@ -1135,7 +1095,9 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_rotation_keeps_history_verifiable() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
-    c.ledger("652822").submit_one(project("P1")).await?;
+    c.ledger("652822")
+        .submit_one(project("P1", "800000"))
+        .await?;
     c.converged(WAIT).await?;
     let node = c.stop("652822").await?;
     let ledger = reopen(&node).await?;
@@ -1185,7 +1147,9 @@ async fn key_rotation_keeps_history_verifiable() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
-    c.ledger("652822").submit_one(project("P0")).await?;
+    c.ledger("652822")
+        .submit_one(project("P0", "800000"))
+        .await?;
     c.converged(WAIT).await?;
     let county = c.stop("652822").await?;
     let region = c.ledger("650000");
@@ -1204,7 +1168,7 @@ async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
         "652822",
         head.seq + 1,
         head.hash,
-        &[project("Q1"), target("Q1")],
+        &[project("Q1", "800000"), target("Q1")],
     );
     let batch = |entries: Vec<Entry>, key: &NodeKey| {
         let cp = checkpoint_for(key, &entries, 0).expect("entries");
@@ -1215,7 +1179,7 @@ async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
     let signed = checkpoint_for(&county_key, &next, 0).expect("entries");
     for (i, expected) in [(0, "broken_chain"), (1, "bad_checkpoint")] {
         let mut altered = next.clone();
-        altered[i].body = project("Q9").encode();
+        altered[i].body = project("Q9", "800000").encode();
         let bytes = Batch::new(code("652800"), code("650000"), altered, vec![signed]).encode();
         let (s, e, _) = post_up(&client, &url, bytes, "1").await?;
         ensure!(s == 422 && e == expected, "entry {i} altered: {s} {e}");
@@ -1238,14 +1202,14 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     let alloc = fund_county(&c, "652822", "900000").await?;
     c.ledger("652822")
-        .submit(&[project("P1"), target("P1")])
+        .submit(&[project("P1", "800000"), target("P1")])
         .await?;
     c.converged(WAIT).await?;
     let pref = c.stop("652800").await?;
     // The county keeps recording; its pushes fail and back off.
     let county = c.ledger("652822").clone();
     let bodies: Vec<Body> = (0..300)
-        .map(|i| payment(&format!("V{i:04}"), alloc, "P1", "10.01"))
+        .map(|i| payment(&format!("V{i:04}"), alloc, "P1", "10.01", "2020-05-10"))
         .collect();
     county.submit(&bodies).await?;
     eventually(WAIT, "the county noticing its parent is gone", || async {
@@ -1270,7 +1234,14 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
         .await?
         .id();
     let late = region
-        .submit_one(issue("新财农〔2020〕88号", got, "X-02", "652800", "5000"))
+        .submit_one(issue(
+            "新财农〔2020〕88号",
+            got,
+            "X-02",
+            "652800",
+            "5000",
+            "2020-04-26",
+        ))
         .await?
         .id();
     c.restart(pref).await?;
@@ -1362,7 +1333,9 @@ async fn the_region_sees_the_health_of_every_link() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_describe_replication_in_prometheus_format() -> Result<()> {
     let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
-    c.ledger("652822").submit_one(project("P1")).await?;
+    c.ledger("652822")
+        .submit_one(project("P1", "800000"))
+        .await?;
     c.converged(WAIT).await?;
     eventually(WAIT, "the county ok at the region", || async {
         Ok((link_state(&c, "652822").await? == "ok").then_some(()))
@@ -1433,9 +1406,9 @@ struct Restorable {
 async fn restorable(engine: Engine) -> Result<Restorable> {
     let mut c = Cluster::start(engine, &three_levels()).await?;
     let alloc = fund_county(&c, "652822", "900000").await?;
-    let before: Vec<Body> = [project("P1"), target("P1")]
+    let before: Vec<Body> = [project("P1", "800000"), target("P1")]
         .into_iter()
-        .chain((0..5).map(|i| payment(&format!("B{i}"), alloc, "P1", "10.01")))
+        .chain((0..5).map(|i| payment(&format!("B{i}"), alloc, "P1", "10.01", "2020-05-10")))
         .collect();
     c.ledger("652822").submit(&before).await?;
     c.converged(WAIT).await?;
@@ -1446,7 +1419,7 @@ async fn restorable(engine: Engine) -> Result<Restorable> {
     l.db().close().await;
     c.restart(node).await?;
     let after: Vec<Body> = (0..10)
-        .map(|i| payment(&format!("A{i}"), alloc, "P1", "3.33"))
+        .map(|i| payment(&format!("A{i}"), alloc, "P1", "3.33", "2020-05-10"))
         .collect();
     c.ledger("652822").submit(&after).await?;
     c.converged(WAIT).await?;
@@ -1536,7 +1509,8 @@ async fn a_restored_county_takes_back_what_its_parent_holds(engine: Engine) -> R
         ensure!(alarms == 0, "{alarms} alarms at {node}");
     }
     // And it goes on as before.
-    l.submit_one(payment("N0", alloc, "P1", "1.00")).await?;
+    l.submit_one(payment("N0", alloc, "P1", "1.00", "2020-05-10"))
+        .await?;
     c.converged(WAIT).await?;
     let paid = paid_of(&summary_by_node(c.ledger("650000"), None).await?, "652822");
     ensure!(
@@ -1544,16 +1518,6 @@ async fn a_restored_county_takes_back_what_its_parent_holds(engine: Engine) -> R
         "the region counts {paid}"
     );
     c.shutdown().await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_restored_county_takes_back_what_its_parent_holds_sqlite() -> Result<()> {
-    a_restored_county_takes_back_what_its_parent_holds(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_restored_county_takes_back_what_its_parent_holds_postgres() -> Result<()> {
-    a_restored_county_takes_back_what_its_parent_holds(Engine::Postgres).await
 }
 
 /// A county restored from an old backup and written to before it reconnects:
@@ -1570,7 +1534,8 @@ async fn a_restored_county_written_to_is_refused_clearly(engine: Engine) -> Resu
         ..
     } = restorable(engine).await?;
     let l = reopen(&county).await?;
-    l.submit_one(payment("R0", alloc, "P1", "9.99")).await?;
+    l.submit_one(payment("R0", alloc, "P1", "9.99", "2020-05-10"))
+        .await?;
     let here = l.entry_hash(code("652822"), k + 1).await?.context("R0")?;
     l.db().close().await;
     let theirs = c
@@ -1632,16 +1597,6 @@ async fn a_restored_county_written_to_is_refused_clearly(engine: Engine) -> Resu
     c.shutdown().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_restored_county_written_to_is_refused_clearly_sqlite() -> Result<()> {
-    a_restored_county_written_to_is_refused_clearly(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_restored_county_written_to_is_refused_clearly_postgres() -> Result<()> {
-    a_restored_county_written_to_is_refused_clearly(Engine::Postgres).await
-}
-
 /// GETs `url`; returns the status, the error code and the body.
 async fn get_raw(
     client: &reqwest::Client,
@@ -1667,7 +1622,7 @@ async fn get_raw(
 async fn the_own_entries_endpoint_serves_a_child_its_own_chain_only() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822")
-        .submit(&[project("P1"), target("P1")])
+        .submit(&[project("P1", "800000"), target("P1")])
         .await?;
     c.converged(WAIT).await?;
     let county = c.stop("652822").await?;
@@ -1865,10 +1820,10 @@ async fn own_entries_sent_back_are_verified_by_the_child() -> Result<()> {
 
     let mut cases: Vec<(&str, Batch, &str)> = Vec::new();
     let mut b = genuine.clone();
-    b.entries[last].body = project("Q9").encode();
+    b.entries[last].body = project("Q9", "800000").encode();
     cases.push(("last entry altered", b, "bad_checkpoint"));
     let mut b = genuine.clone();
-    b.entries[0].body = project("Q9").encode();
+    b.entries[0].body = project("Q9", "800000").encode();
     cases.push(("an entry altered", b, "broken_chain"));
     let mut b = genuine.clone();
     b.checkpoints[0].signature[0] ^= 1;
@@ -1887,7 +1842,7 @@ async fn own_entries_sent_back_are_verified_by_the_child() -> Result<()> {
     let mut b = genuine.clone();
     b.checkpoints.clear();
     cases.push(("no checkpoint", b, "bad_checkpoint"));
-    let made_up = chain("652822", k + 1, Hash([5; 32]), &[project("Q1")]);
+    let made_up = chain("652822", k + 1, Hash([5; 32]), &[project("Q1", "800000")]);
     cases.push((
         "another chain (not extending this node's head)",
         resign(
@@ -1896,7 +1851,7 @@ async fn own_entries_sent_back_are_verified_by_the_child() -> Result<()> {
         ),
         "fork",
     ));
-    let sibling = chain("652823", 1, Hash::ZERO, &[project("Q1")]);
+    let sibling = chain("652823", 1, Hash::ZERO, &[project("Q1", "800000")]);
     cases.push((
         "another origin's entries",
         resign(
@@ -1924,6 +1879,7 @@ async fn own_entries_sent_back_are_verified_by_the_child() -> Result<()> {
             "X-01",
             "652800",
             "1",
+            "2020-04-26",
         )],
     );
     cases.push((
@@ -1979,9 +1935,9 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
     let first = fund_county(&c, "652822", "1000").await?;
     c.ledger("652822")
         .submit(&[
-            project("P1"),
+            project("P1", "800000"),
             target("P1"),
-            payment("F0", first, "P1", "10"),
+            payment("F0", first, "P1", "10", "2020-05-10"),
         ])
         .await?;
     c.converged(WAIT).await?;
@@ -2001,12 +1957,19 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
         .parse()?;
     let second = c
         .ledger("652800")
-        .submit_one(issue("巴财农〔2020〕77号", source, "X-01", "652822", "500"))
+        .submit_one(issue(
+            "巴财农〔2020〕77号",
+            source,
+            "X-01",
+            "652822",
+            "500",
+            "2020-04-26",
+        ))
         .await?
         .id();
     has_allocation(c.ledger("652822"), second).await?;
     let pays: Vec<Body> = (0..3)
-        .map(|i| payment(&format!("S{i}"), second, "P1", "100"))
+        .map(|i| payment(&format!("S{i}"), second, "P1", "100", "2020-05-10"))
         .collect();
     c.ledger("652822").submit(&pays).await?;
     c.converged(WAIT).await?;
@@ -2039,7 +2002,14 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
     }
     // The down stream is the one the county holds: a new allocation reaches it.
     let third = p
-        .submit_one(issue("巴财农〔2020〕78号", source, "X-01", "652822", "50"))
+        .submit_one(issue(
+            "巴财农〔2020〕78号",
+            source,
+            "X-01",
+            "652822",
+            "50",
+            "2020-04-26",
+        ))
         .await?
         .id();
     has_allocation(c.ledger("652822"), third).await?;
@@ -2072,14 +2042,14 @@ async fn own_entries_are_pushed_from_memory_exactly_as_stored() -> Result<()> {
     let l = &t.ledger;
     let me = county.code;
     let key = NodeKey::from_seed(&[7; 32]);
-    l.submit(&[project("P1"), target("P1")]).await?;
+    l.submit(&[project("P1", "800000"), target("P1")]).await?;
     ensure!(l.own_cache().len() == 2, "the committed entries are held");
     let sent = batch_of(l, &key, 0).await?;
     ensure!(sent.entries == l.entries(me, 0, 2).await?, "sent as stored");
     ensure!(l.own_cache().is_empty(), "taken by the pusher");
 
     // The next transaction continues where the parent now stands.
-    l.submit(&[project("P2"), target("P2")]).await?;
+    l.submit(&[project("P2", "800000"), target("P2")]).await?;
     let sent = batch_of(l, &key, 3).await?;
     ensure!(sent.entries == l.entries(me, 3, 4).await?, "only seq 4");
     ensure!(
