@@ -1,6 +1,6 @@
-//! fundsync's integration tests, one binary with a module per topic: every
-//! test file used to be its own binary linking all of `fundsync-node`, so
-//! each change relinked nine of them.
+//! fundsync's integration tests, one binary with a module per topic (each
+//! test file used to be a binary of its own, each linking all of
+//! `fundsync-node`).
 //!
 //! Filter by module: `cargo nextest run -p fundsync-tests -E 'test(/^sync::/)'`,
 //! or by name: `cargo nextest run -p fundsync-tests ledger_props`.
