@@ -22,7 +22,7 @@ cd "$repo_root"
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------------------
-# 0. Chromium and CJK fonts: the web test (tests/tests/web.rs) renders the
+# 0. Chromium and CJK fonts: the web test (tests/tests/it/web.rs) renders the
 #    pages in a real headless browser and fails without one.
 # ---------------------------------------------------------------------------
 if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then

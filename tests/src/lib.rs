@@ -1,7 +1,10 @@
 //! Test support for fundsync's integration tests and benchmarks: throwaway
-//! PostgreSQL databases ([`pg`]) and ledgers and nodes on either engine
-//! ([`fixtures`]).
+//! PostgreSQL databases ([`pg`]), ledgers and nodes on either engine
+//! ([`fixtures`]), entry bodies ([`build`]) and [`on_both!`], which makes a
+//! SQLite and a PostgreSQL test of one scenario.
 
+pub mod both;
+pub mod build;
 pub mod cluster;
 pub mod fixtures;
 pub mod pg;

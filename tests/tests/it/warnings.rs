@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
-use chrono::NaiveDate;
 use fundsync_demo::run::{Demo, DemoOptions};
 use fundsync_node::clock::Clock as _;
 use fundsync_node::config::Config;
@@ -18,27 +17,13 @@ use fundsync_node::warnings::{
     self, AsOf, Evaluator, Rule, WarningFilter, WarningView, WarningsConfig,
 };
 use fundsync_protocol::body::*;
-use fundsync_protocol::{checkpoint_for, Amount, Batch, Body, Entry, EntryId, Hash, NodeKey};
+use fundsync_protocol::{checkpoint_for, Batch, Body, Entry, EntryId, Hash, NodeKey};
+use fundsync_tests::build::*;
 use fundsync_tests::cluster::{eventually, small_tree, Cluster};
 use fundsync_tests::fixtures::{self, code, county, prefecture, region, Engine, TestLedger};
 use rust_decimal::Decimal;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> anyhow::Result<()> {
-                super::$name(super::fixtures::Engine::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                super::$name(super::fixtures::Engine::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both!(
+fundsync_tests::on_both!(
     deadline_warnings_are_raised_once_and_resolved,
     payment_and_project_rules_fire_and_clear,
     the_ledger_checks_warning_entries,
@@ -48,14 +33,6 @@ on_both!(
 
 const DAY_MS: i64 = 24 * 3_600_000;
 const WAIT: Duration = Duration::from_secs(30);
-
-fn amount(s: &str) -> Amount {
-    s.parse().expect("valid amount")
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().expect("valid date")
-}
 
 fn all() -> Page {
     Page {
@@ -97,43 +74,13 @@ async fn evaluated(ev: &mut Evaluator, raised: usize, resolved: usize) -> Result
     Ok(())
 }
 
-fn child(c: &str, name: &str) -> Body {
-    Body::ChildRegistered(ChildRegistered {
-        code: code(c),
-        name: name.into(),
-    })
-}
-
-fn received(doc: &str, on: &str, amt: &str) -> Body {
-    Body::FundsReceived(FundsReceived {
-        doc_no: doc.into(),
-        category: "X-01".into(),
-        amount: amount(amt),
-        received_on: day(on),
-        source: "财政部".into(),
-        title: String::new(),
-    })
-}
-
-fn issue(doc: &str, source: EntryId, on: &str, amt: &str) -> Body {
-    Body::AllocationIssued(AllocationIssued {
-        doc_no: doc.into(),
-        source,
-        category: "X-01".into(),
-        to: code("652800"),
-        amount: amount(amt),
-        issued_on: day(on),
-        title: String::new(),
-    })
-}
-
 async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Result<()> {
     // The clock stands at 2020-06-30 (China Standard Time).
     let t = fixtures::ledger(engine, &region()).await?;
     let l = &t.ledger;
     l.submit_one(child("652800", "巴音郭楞蒙古自治州")).await?;
     let a = l
-        .submit_one(received("财农〔2020〕50号", "2020-06-25", "1000"))
+        .submit_one(received("财农〔2020〕50号", "X-01", "1000", "2020-06-25"))
         .await?
         .id();
     let mut ev = Evaluator::new(l.clone(), cfg());
@@ -161,11 +108,25 @@ async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Resul
     );
 
     // Part passed on: still open. All of it: resolved, saying when.
-    l.submit_one(issue("新财农〔2020〕60号", a, "2020-07-01", "400"))
-        .await?;
+    l.submit_one(issue(
+        "新财农〔2020〕60号",
+        a,
+        "X-01",
+        "652800",
+        "400",
+        "2020-07-01",
+    ))
+    .await?;
     evaluated(&mut ev, 0, 0).await?;
-    l.submit_one(issue("新财农〔2020〕61号", a, "2020-07-01", "600"))
-        .await?;
+    l.submit_one(issue(
+        "新财农〔2020〕61号",
+        a,
+        "X-01",
+        "652800",
+        "600",
+        "2020-07-01",
+    ))
+    .await?;
     evaluated(&mut ev, 0, 1).await?;
     let w = listed(l, Rule::IssueDeadline, None).await?;
     ensure!(w.len() == 1 && !w[0].open, "{w:?}");
@@ -180,17 +141,31 @@ async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Resul
     // batch is recorded once, raised and resolved together; one passed on
     // on the fifth day is not.
     let late = l
-        .submit_one(received("财农〔2020〕40号", "2020-06-01", "500"))
+        .submit_one(received("财农〔2020〕40号", "X-01", "500", "2020-06-01"))
         .await?
         .id();
-    l.submit_one(issue("新财农〔2020〕45号", late, "2020-06-10", "500"))
-        .await?;
+    l.submit_one(issue(
+        "新财农〔2020〕45号",
+        late,
+        "X-01",
+        "652800",
+        "500",
+        "2020-06-10",
+    ))
+    .await?;
     let on_time = l
-        .submit_one(received("财农〔2020〕41号", "2020-06-01", "700"))
+        .submit_one(received("财农〔2020〕41号", "X-01", "700", "2020-06-01"))
         .await?
         .id();
-    l.submit_one(issue("新财农〔2020〕46号", on_time, "2020-06-06", "700"))
-        .await?;
+    l.submit_one(issue(
+        "新财农〔2020〕46号",
+        on_time,
+        "X-01",
+        "652800",
+        "700",
+        "2020-06-06",
+    ))
+    .await?;
     evaluated(&mut ev, 1, 1).await?;
     let w = listed(l, Rule::IssueDeadline, None).await?;
     let past: Vec<_> = w
@@ -250,40 +225,13 @@ async fn county_with_projects(engine: Engine) -> Result<(TestLedger, EntryId)> {
     Ok((t, alloc))
 }
 
-fn target(project: &str) -> Body {
-    Body::TargetSet(TargetSet {
-        project: project.into(),
-        level1: TargetLevel1::Output,
-        level2: TargetLevel2::Quantity,
-        indicator: "硬化道路里程".into(),
-        op: TargetOp::AtLeast,
-        value: Decimal::from(12),
-        unit: "公里".into(),
-    })
-}
-
 fn pay(voucher: &str, alloc: EntryId, on: &str, amt: &str, payee: &str, project: &str) -> Body {
-    Body::PaymentRecorded(PaymentRecorded {
-        voucher_no: voucher.into(),
-        paid_on: day(on),
-        payer: "轮台县财政局".into(),
-        payee_name: payee.into(),
-        payee_account: String::new(),
-        payee_bank: "农业银行轮台支行".into(),
-        amount: amount(amt),
-        function_class: "2130505".into(),
-        allocation: alloc,
-        project: project.into(),
-        purpose: "道路硬化".into(),
-    })
-}
-
-fn reversal(voucher: &str) -> Body {
-    Body::PaymentReversed(PaymentReversed {
-        voucher_no: voucher.into(),
-        reversed_on: day("2020-06-30"),
-        reason: "核查后冲销".into(),
-    })
+    let mut b = payment(voucher, alloc, project, amt, on);
+    if let Body::PaymentRecorded(p) = &mut b {
+        p.payee_name = payee.into();
+        p.payee_account = String::new();
+    }
+    b
 }
 
 async fn payment_and_project_rules_fire_and_clear(engine: Engine) -> Result<()> {
@@ -334,15 +282,19 @@ async fn payment_and_project_rules_fire_and_clear(engine: Engine) -> Result<()> 
     evaluated(&mut ev, 0, 0).await?;
 
     // Each cleared condition resolves its warning, and only that one.
-    l.submit_one(reversal("V2")).await?;
+    l.submit_one(reversal("V2", "2020-06-30")).await?;
     evaluated(&mut ev, 0, 1).await?;
     ensure!(listed(l, Rule::DuplicatePayment, Some(true))
         .await?
         .is_empty());
-    l.submit(&[reversal("V6"), reversal("V7"), reversal("V8")])
-        .await?;
+    l.submit(&[
+        reversal("V6", "2020-06-30"),
+        reversal("V7", "2020-06-30"),
+        reversal("V8", "2020-06-30"),
+    ])
+    .await?;
     evaluated(&mut ev, 0, 3).await?;
-    l.submit_one(reversal("V4")).await?;
+    l.submit_one(reversal("V4", "2020-06-30")).await?;
     l.submit_one(target("P3")).await?;
     evaluated(&mut ev, 0, 2).await?;
     let counts = warnings::open_counts(l).await?;
@@ -731,7 +683,7 @@ async fn region_with_late_funds() -> Result<TestLedger> {
     t.ledger
         .submit(&[
             child("652800", "巴音郭楞蒙古自治州"),
-            received("财农〔2020〕30号", "2020-06-20", "800"),
+            received("财农〔2020〕30号", "X-01", "800", "2020-06-20"),
         ])
         .await?;
     Ok(t)
@@ -746,7 +698,7 @@ async fn a_running_node_evaluates_when_data_changes_and_lists_warnings() -> Resu
         .await?;
     // A write: more late funds.
     t.ledger
-        .submit_one(received("财农〔2020〕31号", "2020-06-21", "900"))
+        .submit_one(received("财农〔2020〕31号", "X-01", "900", "2020-06-21"))
         .await?;
     let v = n
         .until(
@@ -813,7 +765,7 @@ async fn a_running_node_evaluates_on_schedule_when_nothing_is_written() -> Resul
     let t = region_with_late_funds().await?;
     // Due 2020-07-01: not late on 2020-06-30.
     t.ledger
-        .submit_one(received("财农〔2020〕32号", "2020-06-26", "700"))
+        .submit_one(received("财农〔2020〕32号", "X-01", "700", "2020-06-26"))
         .await?;
     let n = Running::start(&t, 1000).await?;
     n.until("?rule=issue_deadline", 1, "the first evaluation")

@@ -5,31 +5,16 @@
 //! the ledger exactly as it was (same journal head, same master ledger).
 
 use anyhow::{ensure, Result};
-use chrono::NaiveDate;
 use fundsync_node::import::{self, ImportError};
 use fundsync_node::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use fundsync_node::ledger::{Identity, Ledger, LedgerError, Outcome};
 use fundsync_protocol::body::*;
-use fundsync_protocol::{Amount, Body, EntryId, Hash};
+use fundsync_protocol::{Body, EntryId, Hash};
+use fundsync_tests::build::*;
 use fundsync_tests::fixtures::{self, code, county, prefecture, region, Engine, TestLedger};
 use rust_decimal::Decimal;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> anyhow::Result<()> {
-                super::$name(super::fixtures::Engine::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                super::$name(super::fixtures::Engine::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both!(
+fundsync_tests::on_both!(
     identity_is_fixed_at_init,
     allocations_follow_the_rules,
     allocation_rejections_change_nothing,
@@ -42,18 +27,6 @@ on_both!(
     journal_is_a_hash_chain,
     lists_filter_and_page,
 );
-
-fn amount(s: &str) -> Amount {
-    s.parse().expect("valid amount")
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().expect("valid date")
-}
-
-fn id(s: &str) -> EntryId {
-    s.parse().expect("valid entry id")
-}
 
 /// Journal head and the full master ledger: equal snapshots mean nothing changed.
 async fn snapshot(l: &Ledger) -> Result<String> {
@@ -95,31 +68,14 @@ async fn prefecture_with_budget(engine: Engine) -> Result<(TestLedger, EntryId)>
     }
     let own = t
         .ledger
-        .submit_one(own_budget("巴财农〔2020〕1号", "1000000.00"))
+        .submit_one(own_budget(
+            "巴财农〔2020〕1号",
+            "X-05",
+            "1000000.00",
+            "2020-01-30",
+        ))
         .await?;
     Ok((t, own.id()))
-}
-
-fn own_budget(doc: &str, amt: &str) -> Body {
-    Body::OwnBudgetAdded(OwnBudgetAdded {
-        doc_no: doc.into(),
-        category: "X-05".into(),
-        amount: amount(amt),
-        budgeted_on: day("2020-01-30"),
-        title: String::new(),
-    })
-}
-
-fn issue(doc: &str, source: EntryId, to: &str, amt: &str) -> Body {
-    Body::AllocationIssued(AllocationIssued {
-        doc_no: doc.into(),
-        source,
-        category: "X-05".into(),
-        to: code(to),
-        amount: amount(amt),
-        issued_on: day("2020-02-04"),
-        title: String::new(),
-    })
 }
 
 async fn identity_is_fixed_at_init(engine: Engine) -> Result<()> {
@@ -150,17 +106,38 @@ async fn allocations_follow_the_rules(engine: Engine) -> Result<()> {
     let (t, own) = prefecture_with_budget(engine).await?;
     let l = &t.ledger;
     let a = l
-        .submit_one(issue("巴财农〔2020〕2号", own, "652822", "600000.00"))
+        .submit_one(issue(
+            "巴财农〔2020〕2号",
+            own,
+            "X-05",
+            "652822",
+            "600000.00",
+            "2020-02-04",
+        ))
         .await?;
     ensure!(matches!(a, Outcome::Created(_)));
     // Exactly what is left may still be issued.
-    l.submit_one(issue("巴财农〔2020〕3号", own, "652823", "400000.00"))
-        .await?;
+    l.submit_one(issue(
+        "巴财农〔2020〕3号",
+        own,
+        "X-05",
+        "652823",
+        "400000.00",
+        "2020-02-04",
+    ))
+    .await?;
     let src = l.allocation(own).await?.expect("own budget");
     ensure!(src.available == Decimal::ZERO && src.issued == Decimal::from(1_000_000));
     // The same document again is a retry, not a second allocation.
     let again = l
-        .submit_one(issue("巴财农〔2020〕2号", own, "652822", "600000.00"))
+        .submit_one(issue(
+            "巴财农〔2020〕2号",
+            own,
+            "X-05",
+            "652822",
+            "600000.00",
+            "2020-02-04",
+        ))
         .await?;
     ensure!(again == Outcome::Existing(a.id()), "{again:?}");
     let s = l.summary(day("2020-12-31"), &[GroupBy::Node], None).await?;
@@ -186,35 +163,73 @@ async fn allocations_follow_the_rules(engine: Engine) -> Result<()> {
 async fn allocation_rejections_change_nothing(engine: Engine) -> Result<()> {
     let (t, own) = prefecture_with_budget(engine).await?;
     let l = &t.ledger;
-    l.submit_one(issue("doc-1", own, "652822", "999999.99"))
-        .await?;
+    l.submit_one(issue(
+        "doc-1",
+        own,
+        "X-05",
+        "652822",
+        "999999.99",
+        "2020-02-04",
+    ))
+    .await?;
     // Over-allocation: one fen too many.
-    let e = refused(l, issue("doc-2", own, "652823", "0.02")).await?;
+    let e = refused(
+        l,
+        issue("doc-2", own, "X-05", "652823", "0.02", "2020-02-04"),
+    )
+    .await?;
     ensure!(matches!(e, LedgerError::OverAllocation { .. }), "{e}");
     ensure!(
         e.to_string().contains("0.01"),
         "names what is available: {e}"
     );
     // Not a child: a county of another prefecture, and an unregistered one.
-    let e = refused(l, issue("doc-3", own, "653101", "1.00")).await?;
+    let e = refused(
+        l,
+        issue("doc-3", own, "X-05", "653101", "1.00", "2020-02-04"),
+    )
+    .await?;
     ensure!(matches!(e, LedgerError::NotAChild { .. }), "{e}");
-    let e = refused(l, issue("doc-3", own, "652824", "1.00")).await?;
+    let e = refused(
+        l,
+        issue("doc-3", own, "X-05", "652824", "1.00", "2020-02-04"),
+    )
+    .await?;
     ensure!(matches!(e, LedgerError::NotAChild { .. }), "{e}");
     // The source must exist and be held here.
-    let e = refused(l, issue("doc-4", id("652800-999"), "652823", "1.00")).await?;
+    let e = refused(
+        l,
+        issue(
+            "doc-4",
+            id("652800-999"),
+            "X-05",
+            "652823",
+            "1.00",
+            "2020-02-04",
+        ),
+    )
+    .await?;
     ensure!(matches!(e, LedgerError::UnknownAllocation(_)), "{e}");
     let child_alloc = id("652800-4");
-    let e = refused(l, issue("doc-5", child_alloc, "652823", "1.00")).await?;
+    let e = refused(
+        l,
+        issue("doc-5", child_alloc, "X-05", "652823", "1.00", "2020-02-04"),
+    )
+    .await?;
     ensure!(matches!(e, LedgerError::NotHolder { .. }), "{e}");
     // The category travels with the money.
-    let mut wrong = issue("doc-6", own, "652823", "0.01");
+    let mut wrong = issue("doc-6", own, "X-05", "652823", "0.01", "2020-02-04");
     if let Body::AllocationIssued(a) = &mut wrong {
         a.category = "X-01".into();
     }
     let e = refused(l, wrong).await?;
     ensure!(matches!(e, LedgerError::CategoryMismatch { .. }), "{e}");
     // The same document with another amount is a conflict, not a retry.
-    let e = refused(l, issue("doc-1", own, "652822", "5.00")).await?;
+    let e = refused(
+        l,
+        issue("doc-1", own, "X-05", "652822", "5.00", "2020-02-04"),
+    )
+    .await?;
     ensure!(matches!(e, LedgerError::Conflict { .. }), "{e}");
     // Children: inside the division only, counties have none.
     let e = refused(
@@ -356,54 +371,24 @@ async fn county_with_project(engine: Engine, with_target: bool) -> Result<(TestL
     Ok((t, alloc))
 }
 
-fn target(project: &str) -> Body {
-    Body::TargetSet(TargetSet {
-        project: project.into(),
-        level1: TargetLevel1::Output,
-        level2: TargetLevel2::Quantity,
-        indicator: "硬化道路里程".into(),
-        op: TargetOp::AtLeast,
-        value: Decimal::from(12),
-        unit: "公里".into(),
-    })
-}
-
-fn payment(voucher: &str, alloc: EntryId, amt: &str) -> PaymentRecorded {
-    PaymentRecorded {
-        voucher_no: voucher.into(),
-        paid_on: day("2020-05-10"),
-        payer: "轮台县财政局".into(),
-        payee_name: "某某建设公司".into(),
-        payee_account: "6222000011112222".into(),
-        payee_bank: "农业银行轮台支行".into(),
-        amount: amount(amt),
-        function_class: "2130505".into(),
-        allocation: alloc,
-        project: "P1".into(),
-        purpose: "道路硬化".into(),
-    }
-}
-
 async fn payments_need_targets_and_balance(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, false).await?;
     let l = &t.ledger;
-    let e = refused(l, Body::PaymentRecorded(payment("V1", alloc, "10"))).await?;
+    let e = refused(l, payment("V1", alloc, "P1", "10", "2020-05-10")).await?;
     ensure!(
         matches!(e, LedgerError::NoTarget(_)),
         "a project without a target gets no money: {e}"
     );
     l.submit_one(target("P1")).await?;
-    l.submit_one(Body::PaymentRecorded(payment("V1", alloc, "99999.99")))
+    l.submit_one(payment("V1", alloc, "P1", "99999.99", "2020-05-10"))
         .await?;
-    let e = refused(l, Body::PaymentRecorded(payment("V2", alloc, "0.02"))).await?;
+    let e = refused(l, payment("V2", alloc, "P1", "0.02", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::OverBalance { .. }), "{e}");
-    let e = refused(l, Body::PaymentRecorded(payment("V3", id("652800-1"), "1"))).await?;
+    let e = refused(l, payment("V3", id("652800-1"), "P1", "1", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::UnknownAllocation(_)), "{e}");
-    let mut p = payment("V4", alloc, "0.01");
-    p.project = "NOPE".into();
-    let e = refused(l, Body::PaymentRecorded(p)).await?;
+    let e = refused(l, payment("V4", alloc, "NOPE", "0.01", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::UnknownProject(_)), "{e}");
-    l.submit_one(Body::PaymentRecorded(payment("V5", alloc, "0.01")))
+    l.submit_one(payment("V5", alloc, "P1", "0.01", "2020-05-10"))
         .await?;
     let a = l.allocation(alloc).await?.expect("allocation");
     ensure!(
@@ -418,7 +403,7 @@ async fn payments_need_targets_and_balance(engine: Engine) -> Result<()> {
         status: ProjectStatus::Cancelled,
     }))
     .await?;
-    let e = refused(l, Body::PaymentRecorded(payment("V6", alloc, "0.01"))).await?;
+    let e = refused(l, payment("V6", alloc, "P1", "0.01", "2020-05-10")).await?;
     ensure!(
         matches!(
             e,
@@ -433,19 +418,19 @@ async fn vouchers_are_idempotent(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
     let first = l
-        .submit_one(Body::PaymentRecorded(payment("V1", alloc, "100")))
+        .submit_one(payment("V1", alloc, "P1", "100", "2020-05-10"))
         .await?;
     let again = l
-        .submit_one(Body::PaymentRecorded(payment("V1", alloc, "100")))
+        .submit_one(payment("V1", alloc, "P1", "100", "2020-05-10"))
         .await?;
     ensure!(again == Outcome::Existing(first.id()), "{again:?}");
-    let e = refused(l, Body::PaymentRecorded(payment("V1", alloc, "101"))).await?;
+    let e = refused(l, payment("V1", alloc, "P1", "101", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::DuplicateVoucher(_)), "{e}");
     // Twice in one submission: still one payment.
     let both = l
         .submit(&[
-            Body::PaymentRecorded(payment("V2", alloc, "5")),
-            Body::PaymentRecorded(payment("V2", alloc, "5")),
+            payment("V2", alloc, "P1", "5", "2020-05-10"),
+            payment("V2", alloc, "P1", "5", "2020-05-10"),
         ])
         .await?;
     ensure!(
@@ -463,7 +448,7 @@ async fn vouchers_are_idempotent(engine: Engine) -> Result<()> {
 async fn reversals_are_new_entries(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
-    l.submit_one(Body::PaymentRecorded(payment("V1", alloc, "300")))
+    l.submit_one(payment("V1", alloc, "P1", "300", "2020-05-10"))
         .await?;
     let rev = |no: &str| {
         Body::PaymentReversed(PaymentReversed {
@@ -638,7 +623,7 @@ async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
 async fn journal_is_a_hash_chain(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
-    l.submit_one(Body::PaymentRecorded(payment("V1", alloc, "1")))
+    l.submit_one(payment("V1", alloc, "P1", "1", "2020-05-10"))
         .await?;
     let j = l.journal(code("652822"), 0, 1000).await?;
     ensure!(j.len() == 5, "{}", j.len());
@@ -662,7 +647,7 @@ async fn lists_filter_and_page(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
     for v in ["V1", "V2", "V3"] {
-        l.submit_one(Body::PaymentRecorded(payment(v, alloc, "10")))
+        l.submit_one(payment(v, alloc, "P1", "10", "2020-05-10"))
             .await?;
     }
     let me = l.identity().code;

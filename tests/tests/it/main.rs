@@ -1,0 +1,15 @@
+//! fundsync's integration tests, one binary with a module per topic (each
+//! test file used to be a binary of its own, each linking all of
+//! `fundsync-node`).
+//!
+//! Filter by module: `cargo nextest run -p fundsync-tests -E 'test(/^sync::/)'`,
+//! or by name: `cargo nextest run -p fundsync-tests ledger_props`.
+
+mod api;
+mod demo;
+mod ledger_conformance;
+mod ledger_props;
+mod pg_harness;
+mod sync;
+mod warnings;
+mod web;

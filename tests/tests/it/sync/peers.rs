@@ -1,0 +1,481 @@
+//! What a parent refuses from peers: malformed, misaddressed or forged
+//! batches, the wrong certificate, spent or foreign enrolment tokens; and
+//! that a down stream carries only what is addressed to its child.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "653100", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.ledger("652822")
+        .submit_one(project("P0", "800000"))
+        .await?;
+    c.converged(WAIT).await?;
+    // The county stops, so its chain at the prefecture stays where it is
+    // while the test plays the county with its keys.
+    let stopped = c.stop("652822").await?;
+    let prefecture = c.ledger("652800");
+    let key = sync::load_signing_key(&stopped.cfg.tls_dir())?;
+    let county_head = prefecture
+        .heads()
+        .await?
+        .into_iter()
+        .find(|h| h.origin == code("652822"))
+        .context("the county's chain at the prefecture")?;
+    let client = client_of(&stopped, "652800")?;
+    let url = sync_url(&c, "652800", "/sync/v1/up");
+    let before = fingerprint(prefecture, "652822").await?;
+
+    let good_bodies = [project("Q1", "800000")];
+    let next = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &good_bodies,
+    );
+    let signed = |entries: Vec<Entry>, key: &NodeKey| {
+        let cp = checkpoint_for(key, &entries, 1_600_000_000_000).expect("entries");
+        Batch::new(code("652822"), code("652800"), entries, vec![cp])
+    };
+
+    let mut cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = Vec::new();
+    // Forged signature: signed by a key nobody registered.
+    let forger = NodeKey::from_seed(&[9; 32]);
+    cases.push((
+        "forged signature",
+        signed(next.clone(), &forger).encode(),
+        "1",
+        422,
+        "unknown_key",
+    ));
+    // A right key id but a signature over other bytes.
+    let mut b = signed(next.clone(), &key);
+    b.checkpoints[0].signature[0] ^= 1;
+    cases.push(("bad signature", b.encode(), "1", 422, "bad_signature"));
+    // A body altered after signing (as a relay might).
+    let mut b = signed(next.clone(), &key);
+    b.entries[0].body = Body::ProjectRegistered(ProjectRegistered {
+        budget: amount("999999999"),
+        ..match project("Q1", "800000") {
+            Body::ProjectRegistered(p) => p,
+            _ => unreachable!(),
+        }
+    })
+    .encode();
+    cases.push(("altered body", b.encode(), "1", 422, "bad_checkpoint"));
+    // Entries of an origin outside the sender's subtree.
+    let foreign = chain("653121", 1, Hash::ZERO, &good_bodies);
+    let b = Batch::new(
+        code("652822"),
+        code("652800"),
+        foreign.clone(),
+        vec![checkpoint_for(&key, &foreign, 0).expect("entries")],
+    );
+    cases.push((
+        "outside the subtree",
+        b.encode(),
+        "1",
+        403,
+        "origin_not_allowed",
+    ));
+    // An allocation sent upward: a county "issuing" to its prefecture.
+    let up_alloc = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &[issue(
+            "假〔2020〕1号",
+            EntryId {
+                origin: code("652822"),
+                seq: 1,
+            },
+            "X-01",
+            "652800",
+            "100",
+            "2020-04-26",
+        )],
+    );
+    cases.push((
+        "allocation sent upward",
+        signed(up_alloc, &key).encode(),
+        "1",
+        422,
+        "misdirected",
+    ));
+    // Funds "from the centre" registered below the top.
+    let fake_funds = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &[Body::FundsReceived(FundsReceived {
+            doc_no: "假".into(),
+            category: "X-01".into(),
+            amount: amount("1"),
+            received_on: day("2020-01-01"),
+            source: String::new(),
+            title: String::new(),
+        })],
+    );
+    cases.push((
+        "funds received below the top",
+        signed(fake_funds, &key).encode(),
+        "1",
+        422,
+        "misdirected",
+    ));
+    // A payment from an allocation the prefecture does not hold (a node
+    // behind its own parent would meet one): refused until it does.
+    let unheld = chain(
+        "652822",
+        county_head.seq + 1,
+        county_head.hash,
+        &[payment(
+            "V9",
+            EntryId {
+                origin: code("652800"),
+                seq: 9_999,
+            },
+            "P0",
+            "1",
+            "2020-05-10",
+        )],
+    );
+    cases.push((
+        "payment from an allocation not held here",
+        signed(unheld, &key).encode(),
+        "1",
+        409,
+        "not_yet_held",
+    ));
+    // A gap: the next entry is skipped.
+    let gap = chain("652822", county_head.seq + 2, Hash([7; 32]), &good_bodies);
+    cases.push(("gap", signed(gap, &key).encode(), "1", 409, "gap"));
+    // A fork: another entry at the seq the prefecture already holds.
+    let fork = chain("652822", county_head.seq, Hash([3; 32]), &good_bodies);
+    cases.push(("fork", signed(fork, &key).encode(), "1", 409, "fork"));
+    // Addressed to another node.
+    let mut b = signed(next.clone(), &key);
+    b.to = code("653100");
+    cases.push(("misaddressed", b.encode(), "1", 403, "misaddressed"));
+    // Claiming to come from another node than the certificate says.
+    let mut b = signed(next.clone(), &key);
+    b.from = code("652823");
+    cases.push(("wrong sender", b.encode(), "1", 403, "wrong_sender"));
+    // Unknown protocol versions, in the header and in the batch.
+    cases.push((
+        "version header",
+        signed(next.clone(), &key).encode(),
+        "2",
+        400,
+        "unsupported_version",
+    ));
+    let mut b = signed(next.clone(), &key);
+    b.version = 2;
+    cases.push(("batch version", b.encode(), "1", 422, "unsupported_version"));
+    // Malformed bytes at every layer.
+    cases.push(("empty body", Vec::new(), "1", 422, "malformed"));
+    cases.push((
+        "garbage",
+        b"not a batch at all".to_vec(),
+        "1",
+        422,
+        "malformed",
+    ));
+    let mut b = signed(next.clone(), &key).encode();
+    b.truncate(b.len() - 5);
+    cases.push(("truncated", b, "1", 422, "malformed"));
+    let mut b = signed(next.clone(), &key);
+    b.entries[0].body = b"{\"code\":".to_vec();
+    let cp = checkpoint_for(&key, &b.entries, 0).expect("entries");
+    b.checkpoints = vec![cp];
+    cases.push(("malformed body (signed)", b.encode(), "1", 422, "bad_body"));
+    // Oversized: past the body limit.
+    // Oversized but within the body limit: more entries than a batch may carry.
+    let many: Vec<Body> = (0..5_001)
+        .map(|i| project(&format!("M{i}"), "800000"))
+        .collect();
+    let many = chain("652822", county_head.seq + 1, county_head.hash, &many);
+    cases.push((
+        "too many entries",
+        signed(many, &key).encode(),
+        "1",
+        413,
+        "too_large",
+    ));
+    // Past the body limit (last: the server may close the connection).
+    cases.push(("oversized", vec![0u8; 17 * 1024 * 1024], "1", 413, ""));
+
+    for (what, bytes, version, status, code_) in cases {
+        let (s, e, m) = post_up(&client, &url, bytes, version).await?;
+        let closed_on_oversize = what == "oversized" && s == 0;
+        ensure!(
+            closed_on_oversize || (s == status && (code_.is_empty() || e == code_)),
+            "{what}: got {s} {e} ({m}), expected {status} {code_}"
+        );
+        ensure!(
+            fingerprint(prefecture, "652822").await? == before,
+            "{what}: the prefecture's ledger changed"
+        );
+    }
+    let client = client_of(&stopped, "652800")?;
+    // The fork was raised as an alarm.
+    let alarms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_alarms WHERE kind = 'fork'")
+        .fetch_one(prefecture.db().read())
+        .await?;
+    ensure!(alarms >= 1, "no fork alarm");
+
+    // A good batch is applied once; the same batch again is harmless.
+    let good = signed(next, &key).encode();
+    let (s, _, m) = post_up(&client, &url, good.clone(), "1").await?;
+    ensure!(s == 200, "good batch refused: {m}");
+    let after = fingerprint(prefecture, "652822").await?;
+    let res = client
+        .post(&url)
+        .header(VERSION_HEADER, "1")
+        .body(good)
+        .send()
+        .await?;
+    ensure!(res.status().as_u16() == 200);
+    let receipt: serde_json::Value = res.json().await?;
+    ensure!(
+        receipt["applied"] == 0 && receipt["duplicates"] == 1,
+        "{receipt}"
+    );
+    ensure!(
+        fingerprint(prefecture, "652822").await? == after,
+        "a replay changed the ledger"
+    );
+    c.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peers_without_the_right_certificate_are_refused() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.converged(WAIT).await?;
+    let heads = |client: reqwest::Client, url: String| async move {
+        let res = client.get(&url).header(VERSION_HEADER, "1").send().await;
+        Ok::<_, anyhow::Error>(match res {
+            Ok(r) => {
+                let s = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                format!("{s} {}", v["error"].as_str().unwrap_or_default())
+            }
+            Err(_) => "handshake refused".to_owned(),
+        })
+    };
+    // No certificate at all: only the CA and the join are served.
+    let anon = reqwest::Client::builder()
+        .use_preconfigured_tls((*pki::client_config_unverified()?).clone())
+        .build()?;
+    let got = heads(anon.clone(), sync_url(&c, "652800", "/sync/v1/heads")).await?;
+    ensure!(got == "401 no_certificate", "anonymous: {got}");
+    // A grandchild's certificate at the region: a node syncs with its parent only.
+    let got = heads(
+        client_as(&c, "652822", "650000")?,
+        sync_url(&c, "650000", "/sync/v1/heads"),
+    )
+    .await?;
+    ensure!(got == "403 not_a_child", "grandchild at the region: {got}");
+    // A certificate from another tree's CA: refused in the handshake.
+    let other = tempfile::tempdir()?;
+    let (ca, ca_key) = pki::root_ca(code("650000"), "另一棵树", now_ms(), 30)?;
+    let issuer = pki::Issuer::from_pem(&ca, &ca_key)?;
+    let (key, csr) = pki::key_and_csr(code("652801"))?;
+    let chain = issuer.issue_leaf(code("652801"), &csr, now_ms(), 30)?;
+    let files = pki::TlsFiles::new(other.path());
+    files.save_node(&key, &chain, &ca)?;
+    let foreign = pki::client_config(&files.load_node()?, code("652800"))?;
+    let foreign = reqwest::Client::builder()
+        .use_preconfigured_tls((*foreign).clone())
+        .build()?;
+    let got = heads(foreign, sync_url(&c, "652800", "/sync/v1/heads")).await?;
+    ensure!(got == "handshake refused", "foreign CA: {got}");
+    // Unknown version header.
+    let res = client_as(&c, "652822", "652800")?
+        .get(sync_url(&c, "652800", "/sync/v1/heads"))
+        .header(VERSION_HEADER, "999")
+        .send()
+        .await?;
+    ensure!(res.status().as_u16() == 400);
+
+    // Revoked: cut off at once, on an open connection and in new handshakes.
+    let county = client_as(&c, "652822", "652800")?;
+    let url = sync_url(&c, "652800", "/sync/v1/heads");
+    ensure!(heads(county.clone(), url.clone()).await? == "200 ");
+    c.ledger("652800")
+        .submit_one(Body::ChildRevoked(ChildRevoked {
+            code: code("652822"),
+            reason: "设备丢失".into(),
+        }))
+        .await?;
+    let got = heads(county, url.clone()).await?;
+    ensure!(got == "403 revoked", "revoked, open connection: {got}");
+    let got = heads(client_as(&c, "652822", "652800")?, url).await?;
+    ensure!(
+        got == "handshake refused" || got == "403 revoked",
+        "revoked, new connection: {got}"
+    );
+    // Its past entries stay verifiable: the revocation rolls up.
+    c.converged(WAIT).await.ok();
+    c.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.converged(WAIT).await?;
+    let county = c.ledger("652822");
+    // Its own key registration has come down; nothing else will.
+    eventually(WAIT, "the county's key registration", || async {
+        Ok((county.down_state().await?.down_seq >= 1).then_some(()))
+    })
+    .await?;
+    let parent_key = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
+    let own_key = sync::load_signing_key(&c.node("652822").cfg.tls_dir())?.key_id();
+    let state = county.down_state().await?;
+    let before = fingerprint(county, "652800").await?;
+    // A payment "sent downward", signed by the real parent key.
+    let pay = Entry::new(
+        code("652800"),
+        1_000,
+        0,
+        Hash([1; 32]),
+        &payment(
+            "V1",
+            EntryId {
+                origin: code("652800"),
+                seq: 1,
+            },
+            "P1",
+            "1",
+            "2020-05-10",
+        ),
+    );
+    let (batch, _) = fundsync_protocol::build_down_batch(
+        &parent_key,
+        code("652800"),
+        code("652822"),
+        state,
+        vec![pay],
+        0,
+    )?;
+    let err = county
+        .receive_down(&batch, own_key)
+        .await
+        .err()
+        .context("a payment sent downward was accepted")?;
+    ensure!(err.code() == "misdirected", "{err}");
+    // A key registration for the county that is not its key.
+    let other = NodeKey::from_seed(&[5; 32]).verifying_key();
+    let reg = Entry::new(
+        code("652800"),
+        1_001,
+        0,
+        Hash([1; 32]),
+        &Body::KeyRegistered(KeyRegistered::of(code("652822"), &other)),
+    );
+    let (batch, _) = fundsync_protocol::build_down_batch(
+        &parent_key,
+        code("652800"),
+        code("652822"),
+        state,
+        vec![reg],
+        0,
+    )?;
+    let err = county
+        .receive_down(&batch, own_key)
+        .await
+        .err()
+        .context("a foreign key registration was accepted")?;
+    ensure!(err.code() == "foreign_key", "{err}");
+    // Signed by someone else than the parent.
+    let (batch, _) = fundsync_protocol::build_down_batch(
+        &NodeKey::from_seed(&[6; 32]),
+        code("652800"),
+        code("652822"),
+        state,
+        vec![],
+        0,
+    )?;
+    let err = county
+        .receive_down(&batch, own_key)
+        .await
+        .err()
+        .context("forged")?;
+    ensure!(err.code() == "unknown_key", "{err}");
+    ensure!(
+        fingerprint(county, "652800").await? == before,
+        "the county changed"
+    );
+    c.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrolment_tokens_work_once_and_only_for_their_node() -> Result<()> {
+    let tree: Vec<_> = small_tree().into_iter().take(2).collect(); // 650000, 652800
+    let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
+    let region = c.node("650000");
+    let files = region.tls();
+    // Unregistered child, no name: refused.
+    let e = sync::enroll::create_token(&region.ledger, &files, code("653100"), None, 60_000)
+        .await
+        .err()
+        .context("token for an unregistered child")?;
+    ensure!(e.to_string().contains("not a registered child"), "{e}");
+    // A made-up token is refused by the parent.
+    let token = sync::enroll::create_token(
+        &region.ledger,
+        &files,
+        code("653100"),
+        Some("喀什地区"),
+        60_000,
+    )
+    .await?;
+    let mut forged = token.clone();
+    forged.secret = [0; 32];
+    let dir = tempfile::tempdir()?;
+    let (ledger, child_files) = fresh_child(&dir, "653100", "喀什地区").await?;
+    let url = format!("https://{}", region.sync.context("sync")?);
+    let e = sync::enroll::join(&ledger, &child_files, &url, &forged)
+        .await
+        .err()
+        .context("forged token accepted")?;
+    ensure!(e.to_string().contains("refused"), "{e}");
+    // A token whose fingerprint names another CA: the child refuses the parent.
+    let mut wrong_ca = token.clone();
+    wrong_ca.ca_fingerprint = [1; 32];
+    let e = sync::enroll::join(&ledger, &child_files, &url, &wrong_ca)
+        .await
+        .err()
+        .context("wrong fingerprint accepted")?;
+    ensure!(
+        matches!(e, sync::enroll::EnrollError::FingerprintMismatch),
+        "{e}"
+    );
+    // The real token works once.
+    sync::enroll::join(&ledger, &child_files, &url, &token).await?;
+    let e = sync::enroll::join(&ledger, &child_files, &url, &token)
+        .await
+        .err()
+        .context("a token worked twice")?;
+    ensure!(e.to_string().contains("refused"), "{e}");
+    // Malformed tokens never reach the network.
+    ensure!("FS1.653100.zz.00".parse::<sync::enroll::Token>().is_err());
+    // And the registered key travels up: the region knows it.
+    let keys = c.ledger("650000").keys_of(code("653100")).await?;
+    ensure!(keys.len() == 1, "{keys:?}");
+    let _ = &mut c;
+    c.shutdown().await
+}
