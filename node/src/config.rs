@@ -122,7 +122,7 @@ settings! {
         pub retry_max_ms: u64 = 30_000,
         /// How long an enrolment token stays valid (ms).
         pub enroll_token_ms: u64 = 24 * 3600 * 1000,
-        /// How often the link's health is reported upward when it changes (ms).
+        /// How often the link's health is sent to the parent, as a heartbeat (ms).
         pub health_report_ms: u64 = 60_000,
         /// How soon after start the link's health is first reported (ms), so
         /// a new or restarted node does not look silent for a whole interval.

@@ -20,6 +20,14 @@
 //!   that as "not supported here" (so `GET /sync/v1/own`, by which a child
 //!   restored from a backup takes its entries back, came without a bump; a
 //!   child facing an older parent refuses to push instead, with that reason).
+//! - An entry kind a release stops writing is still accepted, verified and
+//!   applied, for as long as journals hold it or older peers may send it.
+//!   Link health is the first: `POST /sync/v1/health` ([`crate::wire::HEALTH_PATH`])
+//!   came without a bump and replaces the `link_reported` entries, which a
+//!   node no longer writes; ancestors still accept and apply them (a ledger
+//!   written by an earlier release replays unchanged, and an older child
+//!   still reports that way). A child whose parent answers the new path with
+//!   404 goes on syncing; its health is seen there once the parent upgrades.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 1;

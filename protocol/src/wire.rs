@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::body::LinkReported;
 use crate::hash::Hash;
 use crate::ids::NodeCode;
 
@@ -40,6 +41,10 @@ pub const DOWN_PATH: &str = "/sync/v1/down";
 /// `GET` with an [`OwnQuery`]: an encoded [`crate::Batch`] of the child's own
 /// entries as the parent holds them.
 pub const OWN_PATH: &str = "/sync/v1/own";
+/// `POST` a [`HealthReports`], answered with a [`HealthReceipt`]: the
+/// child's heartbeat, with the link reports of its subtree it relays. Not a
+/// journal entry (telemetry is not ledger); an older parent answers 404.
+pub const HEALTH_PATH: &str = "/sync/v1/health";
 
 /// Who a parent is and the keys it signs with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +89,34 @@ pub struct DownQuery {
 pub struct OwnQuery {
     pub origin: NodeCode,
     pub after: u64,
+}
+
+/// One node's latest report on its link to its parent, as the node made it
+/// (`reported_ms` on its own clock) and as its ancestors relay it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkReport {
+    /// The node whose link this is.
+    pub node: NodeCode,
+    pub reported_ms: i64,
+    pub report: LinkReported,
+}
+
+/// The body of [`HEALTH_PATH`]: the sender's own report, sent at every report
+/// interval, and the latest report it holds of each node below it. The
+/// parent takes reports about the sender and its subtree only, and keeps the
+/// newest `reported_ms` of each node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthReports {
+    pub reports: Vec<LinkReport>,
+}
+
+/// What a [`HealthReports`] did at the parent: how many reports were newer
+/// than the ones it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReceipt {
+    pub stored: usize,
 }
 
 /// A child's request to join, with its one-time token's secret.
@@ -320,6 +353,35 @@ mod tests {
             serde_json::to_string(&b).expect("json"),
             r#"{"error":"fork","message":"x"}"#
         );
+    }
+
+    #[test]
+    fn health_reports_carry_the_report_as_its_entry_body_does() {
+        let report = LinkReported {
+            parent: "652800".parse().expect("code"),
+            up: crate::body::LinkDirection::default(),
+            down: crate::body::LinkDirection::default(),
+            consecutive_failures: 0,
+            last_error: String::new(),
+            cert_expires_ms: None,
+            peer_version: Some(1),
+        };
+        let body = HealthReports {
+            reports: vec![LinkReport {
+                node: "652822".parse().expect("code"),
+                reported_ms: 7,
+                report: report.clone(),
+            }],
+        };
+        let json = serde_json::to_value(&body).expect("json");
+        assert_eq!(json["reports"][0]["node"], "652822");
+        assert_eq!(
+            json["reports"][0]["report"],
+            serde_json::to_value(&report).expect("json")
+        );
+        let back: HealthReports = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, body);
+        assert!(serde_json::from_str::<HealthReports>(r#"{"reports":[],"x":1}"#).is_err());
     }
 
     #[test]

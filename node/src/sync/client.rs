@@ -17,12 +17,13 @@
 //! numbers the parent already holds would fork the chain.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use fundsync_protocol::wire::{
-    ErrorBody, HeadView, Hello, UpReceipt, DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HELLO_PATH,
-    OWN_PATH, UP_PATH, VERSION_HEADER,
+    ErrorBody, HeadView, HealthReceipt, HealthReports, Hello, UpReceipt, DOWN_HEAD_HEADER,
+    DOWN_PATH, HEADS_PATH, HEALTH_PATH, HELLO_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
 };
 use fundsync_protocol::{
     checkpoint_for, Batch, DownBatch, ErrorCode, Hash, NodeCode, NodeKey, PROTOCOL_VERSION,
@@ -101,6 +102,8 @@ pub struct Link {
     health: LinkHealth,
     /// `LinkStatus::own_chain_checked`, for tasks that wait for it.
     own_checked: Arc<watch::Sender<bool>>,
+    /// The parent answered [`HEALTH_PATH`] with 404 (said once in the log).
+    health_unsupported: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Link {
@@ -140,6 +143,7 @@ impl Link {
             limits,
             health,
             own_checked: Arc::new(watch::channel(false).0),
+            health_unsupported: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -164,7 +168,14 @@ impl Link {
     pub async fn run(self, stop: watch::Receiver<bool>, report: super::health::Reporter) {
         let up = tokio::spawn(self.clone().push_loop(stop.clone()));
         let down = tokio::spawn(self.clone().pull_loop(stop.clone()));
-        let rep = tokio::spawn(report.run(self.ledger.clone(), self.health.clone(), stop));
+        let link = self.clone();
+        let rep =
+            tokio::spawn(
+                report.run(self.ledger.clone(), self.health.clone(), stop, move |r| {
+                    let link = link.clone();
+                    async move { link.report_health(&r).await }
+                }),
+            );
         let _ = tokio::join!(up, down, rep);
     }
 
@@ -192,6 +203,35 @@ impl Link {
             code: body.error,
             message: body.message,
         })
+    }
+
+    /// Sends link reports to the parent (`POST /sync/v1/health`). A failure
+    /// is logged and otherwise left alone: the push and pull loops measure
+    /// the link, and the next interval sends a fresh report.
+    async fn report_health(&self, reports: &HealthReports) {
+        match self.send_health(reports).await {
+            Ok(r) => tracing::debug!(stored = r.stored, "link health reported"),
+            Err(LinkError::Refused { status: 404, .. }) => {
+                if !self.health_unsupported.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        "the parent runs a release without {HEALTH_PATH}: its health tree \
+                         shows this node once it upgrades"
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot report the link's health"),
+        }
+    }
+
+    async fn send_health(&self, reports: &HealthReports) -> Result<HealthReceipt, LinkError> {
+        self.send(
+            self.request(reqwest::Method::POST, HEALTH_PATH)
+                .json(reports),
+        )
+        .await?
+        .json()
+        .await
+        .map_err(|e| LinkError::BadAnswer(e.to_string()))
     }
 
     /// Learns the parent's signing keys over the authenticated connection.

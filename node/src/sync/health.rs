@@ -1,6 +1,13 @@
 //! Replication health: what a node measures about the link to its parent,
-//! reported upward as `link_reported` entries, and the tree an ancestor
-//! builds from the reports of its whole subtree.
+//! sent to the parent at every report interval (`POST /sync/v1/health`, a
+//! heartbeat, not a journal entry) together with the reports it holds of
+//! its subtree, and the tree an ancestor builds from the reports of its
+//! whole subtree (the `link_health` table).
+//!
+//! Telemetry is not ledger: reports are not signed into the journal and do
+//! not grow it. Old `link_reported` entries, from an earlier release or an
+//! older child, still verify and land in the same table through that kind's
+//! projection.
 //!
 //! Every duration is measured on one clock, the reporting node's own: "how
 //! long since this link was last caught up", never "now minus a timestamp
@@ -8,25 +15,29 @@
 //! a report's age (is the node silent?) compares the reader's clock with the
 //! reporter's, and its threshold is in tens of minutes.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use fundsync_protocol::body::{LinkDirection, LinkReported};
-use fundsync_protocol::Body;
+use fundsync_protocol::wire::{HealthReports, LinkReport};
+use fundsync_protocol::{Body, ErrorCode, NodeCode};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use super::link::{LinkHealth, LinkState, LinkStatus};
+use crate::ledger::query::NodeView;
 use crate::ledger::{Ledger, LedgerError};
 
 /// A link this far behind (seconds) is lagging.
 pub const LAG_SECONDS: u64 = 60;
 /// This many failures in a row and a link is broken.
 pub const BROKEN_FAILURES: u32 = 3;
-/// A report is repeated at least every this many report intervals, as a
-/// heartbeat, even if nothing changed.
-pub const HEARTBEAT_INTERVALS: u64 = 10;
-/// A node whose last report is older than this many heartbeats is silent.
-pub const SILENT_HEARTBEATS: u64 = 3;
+/// A node whose last report is older than this many report intervals is
+/// silent (30 minutes at the default interval of a minute). Reports are sent
+/// at every interval and relayed at the relaying node's next one, so this
+/// leaves room for a few lost ones at each level.
+pub const SILENT_INTERVALS: u64 = 30;
 
 /// The state a report describes, before its age is considered.
 pub fn classify(r: &LinkReported) -> LinkState {
@@ -100,7 +111,8 @@ pub async fn measure(
     }))
 }
 
-/// Records link reports: when the link's state changes, and as a heartbeat.
+/// Sends this node's link report to its parent at every report interval, as
+/// a heartbeat, with the latest report it holds of each node below it.
 #[derive(Debug, Clone)]
 pub struct Reporter {
     pub every_ms: u64,
@@ -110,11 +122,19 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub async fn run(self, ledger: Ledger, health: LinkHealth, mut stop: watch::Receiver<bool>) {
+    /// Measures and hands the reports to `send` (the link's request to the
+    /// parent, which logs its own failures) until `stop` turns true.
+    pub async fn run<F, Fut>(
+        self,
+        ledger: Ledger,
+        health: LinkHealth,
+        mut stop: watch::Receiver<bool>,
+        mut send: F,
+    ) where
+        F: FnMut(HealthReports) -> Fut,
+        Fut: Future<Output = ()>,
+    {
         let every = Duration::from_millis(self.every_ms.max(1));
-        let heartbeat_ms =
-            i64::try_from(self.every_ms.saturating_mul(HEARTBEAT_INTERVALS)).unwrap_or(i64::MAX);
-        let mut last: Option<(LinkState, i64)> = None;
         // The first report soon after start, so a new or restarted node does
         // not look silent for a whole interval.
         let mut wait = every.min(Duration::from_millis(self.first_ms));
@@ -124,34 +144,124 @@ impl Reporter {
                 _ = tokio::time::sleep(wait) => {}
             }
             wait = every;
-            let status = health.get();
-            // A report is an entry of this node's own chain: none until the
-            // link has found that chain to be one with the parent's copy (a
-            // node restored from an old backup takes its entries back first).
-            if !status.own_chain_checked {
-                continue;
-            }
-            let report = match measure(&ledger, &status, self.cert_expires_ms).await {
-                Ok(Some(r)) => r,
+            match reports(&ledger, &health.get(), self.cert_expires_ms).await {
+                Ok(Some(r)) => send(r).await,
                 Ok(None) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot measure the link");
-                    continue;
-                }
-            };
-            let state = classify(&report);
-            let now = ledger.clock().now_ms();
-            let due =
-                last.is_none_or(|(s, at)| s != state || now.saturating_sub(at) >= heartbeat_ms);
-            if !due {
-                continue;
-            }
-            match ledger.submit_one(Body::LinkReported(report)).await {
-                Ok(_) => last = Some((state, now)),
-                Err(e) => tracing::warn!(error = %e, "cannot record the link report"),
+                Err(e) => tracing::warn!(error = %e, "cannot measure the link"),
             }
         }
     }
+}
+
+/// What this node sends its parent: its own report, measured now, then the
+/// latest report it holds of each node below it, unchanged. None at the top.
+pub async fn reports(
+    ledger: &Ledger,
+    status: &LinkStatus,
+    cert_expires_ms: Option<i64>,
+) -> Result<Option<HealthReports>, LedgerError> {
+    let Some(own) = measure(ledger, status, cert_expires_ms).await? else {
+        return Ok(None);
+    };
+    let me = ledger.identity().code;
+    let mut reports = vec![LinkReport {
+        node: me,
+        reported_ms: ledger.clock().now_ms(),
+        report: own,
+    }];
+    for r in ledger.link_reports().await? {
+        let (Ok(node), Ok(report)) = (
+            r.node.parse::<NodeCode>(),
+            serde_json::from_slice::<LinkReported>(&r.report),
+        ) else {
+            continue;
+        };
+        if node != me {
+            reports.push(LinkReport {
+                node,
+                reported_ms: r.reported_ms,
+                report,
+            });
+        }
+    }
+    Ok(Some(HealthReports { reports }))
+}
+
+/// Why a child's health reports were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRefused {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Checks the reports `sender` (a direct child) sent against this node's
+/// subtree (`nodes`, with their parents, as [`Ledger::nodes`] gives them)
+/// and returns the ones to keep. A report about a node of that subtree that
+/// is neither the sender nor below it, or that names another parent than
+/// the node's registered one, or whose text does not validate, refuses the
+/// whole request. A report about a node not in the subtree here is left
+/// out, not stored: its registration may not have arrived yet.
+pub fn check_reports(
+    sender: NodeCode,
+    nodes: &[NodeView],
+    reports: HealthReports,
+) -> Result<Vec<LinkReport>, ReportRefused> {
+    let parent_of: HashMap<&str, Option<&str>> = nodes
+        .iter()
+        .map(|n| (n.code.as_str(), n.parent.as_deref()))
+        .collect();
+    let mut keep = Vec::with_capacity(reports.reports.len());
+    for r in reports.reports {
+        let node = r.node.as_str();
+        let Some(&registered_parent) = parent_of.get(node) else {
+            continue;
+        };
+        // Up from the node, at most the tree's depth, until the sender.
+        let mut at = Some(node);
+        let mut inside = false;
+        for _ in 0..=nodes.len() {
+            match at {
+                Some(code) if code == sender.as_str() => {
+                    inside = true;
+                    break;
+                }
+                Some(code) => at = parent_of.get(code).copied().flatten(),
+                None => break,
+            }
+        }
+        if !inside {
+            return Err(ReportRefused {
+                code: ErrorCode::OriginNotAllowed,
+                message: format!(
+                    "{sender} may report the health of itself and of the nodes below it                      only, not of {node}"
+                ),
+            });
+        }
+        if registered_parent != Some(r.report.parent.as_str()) {
+            return Err(ReportRefused {
+                code: ErrorCode::InvalidInput,
+                message: format!(
+                    "the report of {node} names {} as its parent, but its parent is {}",
+                    r.report.parent,
+                    registered_parent.unwrap_or("none")
+                ),
+            });
+        }
+        let body = Body::LinkReported(r.report);
+        body.validate().map_err(|e| ReportRefused {
+            code: ErrorCode::InvalidInput,
+            message: format!("the report of {node}: {e}"),
+        })?;
+        let Body::LinkReported(report) = body else {
+            unreachable!("built above")
+        };
+        keep.push(LinkReport {
+            node: r.node,
+            reported_ms: r.reported_ms,
+            report,
+        });
+    }
+    Ok(keep)
 }
 
 /// One node's link to its parent, as this node knows it.
@@ -186,12 +296,8 @@ pub async fn tree(
 ) -> Result<HealthTree, LedgerError> {
     let me = ledger.identity().code;
     let now = ledger.clock().now_ms();
-    let silent_ms = i64::try_from(
-        report_every_ms
-            .saturating_mul(HEARTBEAT_INTERVALS)
-            .saturating_mul(SILENT_HEARTBEATS),
-    )
-    .unwrap_or(i64::MAX);
+    let silent_ms =
+        i64::try_from(report_every_ms.saturating_mul(SILENT_INTERVALS)).unwrap_or(i64::MAX);
     let mut reports = std::collections::HashMap::new();
     for r in ledger.link_reports().await? {
         if let Ok(rep) = serde_json::from_slice::<LinkReported>(&r.report) {

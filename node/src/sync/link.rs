@@ -36,8 +36,8 @@ pub struct LinkStatus {
     /// Whether, since start, this node's own chain has been found to be one
     /// with the parent's copy of it (after taking back what only the parent
     /// still had). Until then the node records no entries of its own accord
-    /// (link reports, warnings): they would reuse sequence numbers the parent
-    /// may already hold.
+    /// (warnings): they would reuse sequence numbers the parent may already
+    /// hold.
     pub own_chain_checked: bool,
     /// Own entries taken back from the parent since start (after a restore).
     pub entries_recovered: u64,

@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use fundsync_protocol::wire::{
-    DownQuery, HeadView, Hello, JoinRequest, JoinResponse, OwnQuery, UpReceipt, CA_PATH,
-    DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HELLO_PATH, JOIN_PATH, OWN_PATH, UP_PATH,
-    VERSION_HEADER,
+    DownQuery, HeadView, HealthReceipt, HealthReports, Hello, JoinRequest, JoinResponse, OwnQuery,
+    UpReceipt, CA_PATH, DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HEALTH_PATH, HELLO_PATH,
+    JOIN_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
 };
 use fundsync_protocol::{check_version, Batch, ErrorCode, NodeCode, NodeKey, PROTOCOL_VERSION};
 use rustls::pki_types::CertificateDer;
@@ -279,6 +279,7 @@ pub fn router(state: SyncState) -> Router {
         .route(UP_PATH, post(up))
         .route(DOWN_PATH, get(down))
         .route(OWN_PATH, get(own))
+        .route(HEALTH_PATH, post(health))
         .layer(middleware::from_fn(require_version))
         .layer(body_limit(bytes_max))
         .with_state(state)
@@ -495,6 +496,40 @@ async fn own(
         batch.encode(),
     )
         .into_response())
+}
+
+/// A child's heartbeat: its own link report and those it relays from below,
+/// kept in `link_health` (newest per node), never in the journal. Reports
+/// about nodes outside the child's subtree refuse the request; nothing of a
+/// refused request is kept.
+async fn health(
+    State(s): State<SyncState>,
+    Child(child, _): Child,
+    body: Bytes,
+) -> Result<axum::Json<HealthReceipt>, ApiError> {
+    let reports: HealthReports = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson,
+            e.to_string(),
+        )
+    })?;
+    let nodes = s.ledger.nodes().await.map_err(peer_refusal)?;
+    let keep = super::health::check_reports(child, &nodes, reports).map_err(|r| {
+        tracing::warn!(%child, error = %r.message, "health reports refused");
+        let status = if r.code == ErrorCode::OriginNotAllowed {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        ApiError::new(status, r.code, r.message)
+    })?;
+    let stored = s
+        .ledger
+        .store_link_reports(&keep)
+        .await
+        .map_err(peer_refusal)?;
+    Ok(axum::Json(HealthReceipt { stored }))
 }
 
 /// Serves sync on `listener` with `tls` until `shutdown` completes.

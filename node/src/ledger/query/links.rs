@@ -1,11 +1,13 @@
 //! Reads about how far replication has got: when each origin last wrote,
-//! how much of a chain a peer still lacks, and the stored link reports.
+//! how much of a chain a peer still lacks, and the stored link reports
+//! (with their one write: the reports a child sends, which are not entries).
 
 use std::collections::HashMap;
 
+use fundsync_protocol::wire::LinkReport;
 use fundsync_protocol::NodeCode;
 
-use crate::ledger::rows::seq_i64;
+use crate::ledger::rows::{corrupt, seq_i64};
 use crate::ledger::{Ledger, LedgerError};
 
 /// A node's latest link report as stored (`report` is its JSON).
@@ -47,6 +49,39 @@ impl Ledger {
         .fetch_one(self.db().read())
         .await?;
         Ok(u64::try_from(bytes.unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// Keeps `reports` in `link_health`, each only if it is newer
+    /// (`reported_ms`) than the one held for its node, in one transaction;
+    /// returns how many were kept. No entry is written: link health is
+    /// telemetry, not ledger. Who may report about whom is the caller's
+    /// check (`sync::health::check_reports`).
+    pub async fn store_link_reports(&self, reports: &[LinkReport]) -> Result<usize, LedgerError> {
+        if reports.is_empty() {
+            return Ok(0);
+        }
+        let mut work = self.begin().await?;
+        let mut stored = 0;
+        for r in reports {
+            let json = serde_json::to_vec(&r.report)
+                .map_err(|e| corrupt(format!("link report of {}: {e}", r.node)))?;
+            let done = sqlx::query(
+                "INSERT INTO link_health (node, parent, reported_ms, entry_id, report) \
+                 VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (node) DO UPDATE SET \
+                 parent = excluded.parent, reported_ms = excluded.reported_ms, \
+                 entry_id = NULL, report = excluded.report \
+                 WHERE excluded.reported_ms > link_health.reported_ms",
+            )
+            .bind(r.node.as_str())
+            .bind(r.report.parent.as_str())
+            .bind(r.reported_ms)
+            .bind(json)
+            .execute(work.conn().await?)
+            .await?;
+            stored += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        work.commit().await?;
+        Ok(stored)
     }
 
     /// The latest link report of every node that sent one.

@@ -557,12 +557,13 @@ async fn the_region_sees_the_health_of_every_link() -> Result<()> {
         })
         .await?;
     }
-    let broken_seen: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM journal WHERE origin = '652822' AND kind = 'link_reported'",
-    )
-    .fetch_one(c.ledger("650000").db().read())
-    .await?;
-    ensure!(broken_seen >= 2, "{broken_seen} reports from the county");
+    // Telemetry, not ledger: no node wrote a single link report into its
+    // journal, so nothing of it reached the region's.
+    let in_journal: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE kind = 'link_reported'")
+            .fetch_one(c.ledger("650000").db().read())
+            .await?;
+    ensure!(in_journal == 0, "{in_journal} link_reported entries");
     let tree: fundsync_node::sync::health::HealthTreeOwned =
         reqwest::get(c.node("650000").api_url("/sync/health"))
             .await?
@@ -573,6 +574,166 @@ async fn the_region_sees_the_health_of_every_link() -> Result<()> {
         text.contains("└─ 652800 ok") && text.contains("   └─ 652822 ok"),
         "{text}"
     );
+    c.shutdown().await
+}
+
+/// Posts link reports to `url` as a child; returns status, error code and
+/// message.
+async fn post_health(
+    client: &reqwest::Client,
+    url: &str,
+    reports: &fundsync_protocol::wire::HealthReports,
+) -> Result<(u16, String, String)> {
+    let res = client
+        .post(url)
+        .header(VERSION_HEADER, "1")
+        .json(reports)
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    let v: serde_json::Value = res.json().await?;
+    Ok((
+        status,
+        v["error"].as_str().unwrap_or_default().to_owned(),
+        v["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+fn link_report(node: &str, parent: &str, at_ms: i64) -> fundsync_protocol::wire::LinkReport {
+    fundsync_protocol::wire::LinkReport {
+        node: code(node),
+        reported_ms: at_ms,
+        report: LinkReported {
+            parent: code(parent),
+            up: LinkDirection::default(),
+            down: LinkDirection::default(),
+            consecutive_failures: 0,
+            last_error: String::new(),
+            cert_expires_ms: None,
+            peer_version: Some(1),
+        },
+    }
+}
+
+/// The held reports, node → (reported_ms, report JSON).
+async fn held_reports(l: &Ledger) -> Result<Vec<(String, i64, Vec<u8>)>> {
+    let mut rows: Vec<_> = l
+        .link_reports()
+        .await?
+        .into_iter()
+        .map(|r| (r.node, r.reported_ms, r.report))
+        .collect();
+    rows.sort();
+    Ok(rows)
+}
+
+/// A child reports the health of itself and of its subtree only: a report
+/// about any other node refuses the whole request and keeps nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_child_cannot_report_health_outside_its_subtree() -> Result<()> {
+    use fundsync_protocol::wire::{HealthReports, HEALTH_PATH};
+    let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
+    eventually(WAIT, "the county ok at the region", || async {
+        Ok((link_state(&c, "652822").await? == "ok").then_some(()))
+    })
+    .await?;
+    // The county stops, so that only this test's requests report for it.
+    let county = c.stop("652822").await?;
+    let client = client_of(&county, "652800")?;
+    let url = sync_url(&c, "652800", HEALTH_PATH);
+    let pref = c.ledger("652800");
+    let before = held_reports(pref).await?;
+    let now = pref.clock().now_ms() + 60_000;
+    for (why, other, status, error) in [
+        (
+            "its parent",
+            link_report("652800", "650000", now),
+            403,
+            "origin_not_allowed",
+        ),
+        (
+            "a wrong parent",
+            link_report("652822", "650000", now),
+            422,
+            "invalid_input",
+        ),
+    ] {
+        let body = HealthReports {
+            reports: vec![link_report("652822", "652800", now), other],
+        };
+        let (s, e, m) = post_health(&client, &url, &body).await?;
+        ensure!(
+            s == status && e == error && !m.is_empty(),
+            "{why}: {s} {e} {m}"
+        );
+        ensure!(
+            held_reports(pref).await? == before,
+            "{why}: something was kept"
+        );
+    }
+    let (_, _, m) = post_health(
+        &client,
+        &url,
+        &HealthReports {
+            reports: vec![link_report("652800", "650000", now)],
+        },
+    )
+    .await?;
+    ensure!(m.contains("652822") && m.contains("652800"), "{m}");
+    // Its own report is kept, newest first: an older one changes nothing.
+    let own = |at| HealthReports {
+        reports: vec![link_report("652822", "652800", at)],
+    };
+    let receipt: serde_json::Value = client
+        .post(&url)
+        .header(VERSION_HEADER, "1")
+        .json(&own(now))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(receipt["stored"] == 1, "{receipt}");
+    let (s, _, _) = post_health(&client, &url, &own(now - 1)).await?;
+    ensure!(s == 200);
+    let held = held_reports(pref).await?;
+    ensure!(
+        held.iter().any(|(n, at, _)| n == "652822" && *at == now),
+        "{held:?}"
+    );
+    drop(county);
+    c.shutdown().await
+}
+
+/// A `link_reported` entry, as an earlier release wrote them, still checks,
+/// applies into `link_health` and replicates up, verified at each ancestor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_old_link_reported_entry_still_applies() -> Result<()> {
+    let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
+    let county = c.ledger("652822");
+    let report = link_report("652822", "652800", 0).report;
+    let id = county.submit_one(Body::LinkReported(report)).await?.id();
+    let entry_id: Option<String> =
+        sqlx::query_scalar("SELECT entry_id FROM link_health WHERE node = '652822'")
+            .fetch_optional(county.db().read())
+            .await?
+            .flatten();
+    ensure!(entry_id == Some(id.to_string()), "{entry_id:?}");
+    c.converged(WAIT).await?;
+    for node in ["652800", "650000"] {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM journal WHERE origin = '652822' AND kind = 'link_reported'",
+        )
+        .fetch_one(c.ledger(node).db().read())
+        .await?;
+        ensure!(n == 1, "{node}: {n}");
+        ensure!(
+            held_reports(c.ledger(node))
+                .await?
+                .iter()
+                .any(|(n, _, _)| n == "652822"),
+            "{node}"
+        );
+    }
     c.shutdown().await
 }
 
