@@ -378,6 +378,55 @@ mod tests {
     }
 
     #[test]
+    fn a_child_reports_for_its_subtree_only() {
+        let n = |code: &str, parent: Option<&str>| NodeView {
+            code: code.into(),
+            name: String::new(),
+            level: String::new(),
+            parent: parent.map(Into::into),
+        };
+        // As the region sees its subtree.
+        let nodes = [
+            n("650000", None),
+            n("652800", Some("650000")),
+            n("652822", Some("652800")),
+            n("653100", Some("650000")),
+        ];
+        let about = |node: &str, parent: &str| LinkReport {
+            node: node.parse().expect("code"),
+            reported_ms: 1,
+            report: LinkReported {
+                parent: parent.parse().expect("code"),
+                ..report(0, 0, 0)
+            },
+        };
+        let sender: NodeCode = "652800".parse().expect("code");
+        let sent = |r: Vec<LinkReport>| HealthReports { reports: r };
+        // Itself and below it kept; a node not known here left out.
+        let kept = check_reports(
+            sender,
+            &nodes,
+            sent(vec![
+                about("652800", "650000"),
+                about("652822", "652800"),
+                about("652823", "652800"),
+            ]),
+        )
+        .expect("kept");
+        assert_eq!(kept.len(), 2);
+        // A sibling, or the parent itself: the whole request refused.
+        for other in [about("653100", "650000"), about("650000", "650000")] {
+            let e = check_reports(sender, &nodes, sent(vec![about("652800", "650000"), other]))
+                .expect_err("refused");
+            assert_eq!(e.code, ErrorCode::OriginNotAllowed, "{}", e.message);
+        }
+        // A report naming another parent than the registered one.
+        let e = check_reports(sender, &nodes, sent(vec![about("652822", "650000")]))
+            .expect_err("refused");
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+    }
+
+    #[test]
     fn durations_use_one_clock() {
         assert_eq!(secs_since(10_000, Some(4_000)), 6);
         assert_eq!(secs_since(10_000, None), 0);
