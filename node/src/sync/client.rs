@@ -518,15 +518,12 @@ impl Link {
     }
 
     fn backoff(&self, failures: u32) -> Duration {
-        let exp = self
-            .limits
-            .retry_base_ms
-            .saturating_mul(1u64 << failures.saturating_sub(1).min(20));
-        let capped = exp.min(self.limits.retry_max_ms).max(1);
-        // Up to a quarter off, so children that lost the parent together do
-        // not all come back in the same millisecond.
-        let jitter = rand::thread_rng().gen_range(0..=capped / 4);
-        Duration::from_millis(capped - jitter)
+        backoff(
+            self.limits.retry_base_ms,
+            self.limits.retry_max_ms,
+            failures,
+            &mut rand::thread_rng(),
+        )
     }
 
     async fn push_loop(self, mut stop: watch::Receiver<bool>) {
@@ -623,10 +620,7 @@ impl Link {
                         }
                     }
                     let failures = self.failed("push", &e);
-                    tokio::select! {
-                        _ = stop.changed() => {}
-                        _ = tokio::time::sleep(self.backoff(failures)) => {}
-                    }
+                    wait_or_stop(self.backoff(failures), &mut stop).await;
                 }
             }
         }
@@ -679,13 +673,29 @@ impl Link {
                                 .await;
                         }
                     }
-                    tokio::select! {
-                        _ = stop.changed() => {}
-                        _ = tokio::time::sleep(self.backoff(failures)) => {}
-                    }
+                    wait_or_stop(self.backoff(failures), &mut stop).await;
                 }
             }
         }
+    }
+}
+
+/// How long a loop waits after its `failures`-th failure in a row: doubling
+/// from `base_ms`, capped at `max_ms`, less up to a quarter drawn from `rng`,
+/// so children that lost the parent together do not all come back in the
+/// same millisecond.
+fn backoff(base_ms: u64, max_ms: u64, failures: u32, rng: &mut impl Rng) -> Duration {
+    let exp = base_ms.saturating_mul(1u64 << failures.saturating_sub(1).min(20));
+    let capped = exp.min(max_ms).max(1);
+    let jitter = rng.gen_range(0..=capped / 4);
+    Duration::from_millis(capped - jitter)
+}
+
+/// Waits `delay`, or less if the node is stopping.
+async fn wait_or_stop(delay: Duration, stop: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = stop.changed() => {}
+        _ = tokio::time::sleep(delay) => {}
     }
 }
 
@@ -759,4 +769,53 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use std::time::Duration;
+
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use tokio::sync::watch;
+    use tokio::time::Instant;
+
+    use super::{backoff, wait_or_stop};
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_less_a_quarter_at_most() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for failures in 0..40u32 {
+            let capped = (200u64 << failures.saturating_sub(1).min(20)).min(30_000);
+            for _ in 0..50 {
+                let d = backoff(200, 30_000, failures, &mut rng);
+                let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                assert!(
+                    ms <= capped && ms >= capped - capped / 4,
+                    "failure {failures}: {ms} ms against {capped}"
+                );
+            }
+        }
+        // Never zero, even when configured so, so a loop cannot spin.
+        assert!(backoff(0, 0, 3, &mut rng) >= Duration::from_millis(1));
+    }
+
+    /// On paused time: the wait lasts exactly the backoff, and a stop cuts
+    /// it short at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_loop_waits_out_its_backoff_unless_it_is_stopped() {
+        let (tx, mut rx) = watch::channel(false);
+        let t0 = Instant::now();
+        wait_or_stop(Duration::from_secs(25), &mut rx).await;
+        assert_eq!(t0.elapsed(), Duration::from_secs(25));
+
+        let t1 = Instant::now();
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = tx.send(true);
+        });
+        wait_or_stop(Duration::from_secs(25), &mut rx).await;
+        assert_eq!(t1.elapsed(), Duration::from_secs(1));
+        stopper.await.unwrap_or_else(|e| panic!("stopper: {e}"));
+    }
 }
