@@ -25,6 +25,7 @@ pub mod config;
 pub mod http;
 pub mod import;
 pub mod ledger;
+pub mod link;
 pub mod net;
 pub mod pki;
 pub mod server;

@@ -24,6 +24,7 @@ const NODE: &[&[&str]] = &[
         "telemetry",
         "settings",
         "net",
+        "link",
     ],
     &["ledger"],
     &["warnings", "import"],

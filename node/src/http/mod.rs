@@ -18,7 +18,7 @@ pub use error::{ApiError, ApiResult};
 pub use extract::{Json, Query};
 
 use crate::ledger::Ledger;
-use crate::sync::LinkHealth;
+use crate::link::LinkHealth;
 
 /// Shared state of the API's handlers and the pages'.
 #[derive(Debug, Clone)]

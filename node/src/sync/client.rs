@@ -31,10 +31,10 @@ use fundsync_protocol::{
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::link::LinkHealth;
 use super::SyncLimits;
 use crate::ledger::replica::ReplicaError;
 use crate::ledger::Ledger;
+use crate::link::LinkHealth;
 use crate::pki::{self, NodeTls};
 
 /// Why an exchange with the parent failed.

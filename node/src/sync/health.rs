@@ -25,9 +25,9 @@ use fundsync_protocol::{Body, ErrorCode, NodeCode};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::link::{LinkHealth, LinkState, LinkStatus};
 use crate::ledger::query::NodeView;
 use crate::ledger::{Ledger, LedgerError};
+use crate::link::{LinkHealth, LinkState, LinkStatus};
 
 /// A link this far behind (seconds) is lagging.
 pub const LAG_SECONDS: u64 = 60;

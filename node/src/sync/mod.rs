@@ -26,7 +26,7 @@
 //! the compatibility rule, and [`fundsync_protocol::wire`] for the paths,
 //! headers, answers and error codes.
 //!
-//! Layers: [`link`] (the link's state) and this module's limits and keys are
+//! Layers: `crate::link` (the link's state) and this module's limits and keys are
 //! below [`health`], [`client`], [`enroll`] and [`bundle`]; [`server`] is an
 //! HTTP surface like the API and the pages, above `crate::http`. Nothing
 //! here reads the top-level configuration: `crate::server` builds
@@ -36,7 +36,6 @@ pub mod bundle;
 pub mod client;
 pub mod enroll;
 pub mod health;
-pub mod link;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -45,8 +44,8 @@ use fundsync_protocol::NodeKey;
 
 use crate::pki::PkiError;
 
+pub use crate::link::{LinkHealth, LinkState, LinkStatus};
 pub use fundsync_protocol::wire::{DOWN_HEAD_HEADER, VERSION_HEADER};
-pub use link::{LinkHealth, LinkState, LinkStatus};
 
 /// Limits and timings of the sync protocol (`crate::server` fills them in
 /// from the configuration).

@@ -1,7 +1,7 @@
 //! The state of this node's link to its parent, as its loops see it: written
-//! by [`super::client`], read by [`super::health`] (reports and the tree),
-//! the API, the pages and the metrics. It sits below all of them so that none
-//! of them imports another for it.
+//! by `sync::client`, read by `sync::health` (reports and the tree), the
+//! API, the pages and the metrics. It sits below all of them, `http` and
+//! `sync` included, so that none of them imports another for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
