@@ -3,7 +3,7 @@
 //! Layers, bottom up (a module imports only from its own layer or below;
 //! `node/tests/layers.rs` checks it, ARCHITECTURE.md says why):
 //!
-//! 1. [`clock`], [`store`], [`catalog`], [`pki`], [`telemetry`]
+//! 1. [`clock`], [`store`], [`catalog`], [`pki`], [`telemetry`], [`access`]
 //! 2. [`ledger`]: the journal, the rules and the derived tables
 //! 3. [`warnings`], [`import`]
 //! 4. [`config`]
@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod api;
 pub mod catalog;
 pub mod clock;

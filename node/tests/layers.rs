@@ -25,6 +25,7 @@ const NODE: &[&[&str]] = &[
         "settings",
         "net",
         "link",
+        "access",
     ],
     &["ledger"],
     &["warnings", "import"],
