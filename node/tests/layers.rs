@@ -38,7 +38,7 @@ const NODE: &[&[&str]] = &[
 
 /// `protocol/src`, bottom up.
 const PROTOCOL: &[&[&str]] = &[
-    &["ids", "money", "hash", "version"],
+    &["ids", "money", "hash", "version", "actor"],
     &["body"],
     &["entry"],
     &["sign"],

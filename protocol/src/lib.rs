@@ -9,10 +9,11 @@
 //! other way round.
 //!
 //! Modules, bottom up (none imports one above it): `ids`, `money`, `hash`,
-//! `version`; `body`; `entry`; `sign`; `batch`; `down`; `wire`.
+//! `version`, `actor`; `body`; `entry`; `sign`; `batch`; `down`; `wire`.
 
 #![forbid(unsafe_code)]
 
+pub mod actor;
 pub mod batch;
 pub mod body;
 pub mod down;
@@ -24,6 +25,7 @@ pub mod sign;
 pub mod version;
 pub mod wire;
 
+pub use actor::Actor;
 pub use batch::{
     checkpoint_for, verify_batch, Batch, BatchError, BatchLimits, Head, Keys, Verified,
 };

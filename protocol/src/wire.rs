@@ -218,6 +218,20 @@ error_codes! {
     InvalidRows = "invalid_rows",
     /// The node failed; details are in its log, never in the answer.
     Internal = "internal",
+    // People.
+    /// No credentials, or credentials that are not (or no longer) valid:
+    /// sign in (401).
+    Unauthenticated = "unauthenticated",
+    /// Signed in, but no role of the caller's grants what the route needs,
+    /// or the record is outside the caller's scope (403).
+    Forbidden = "forbidden",
+    /// A form without the session's CSRF token (403).
+    CsrfFailed = "csrf_failed",
+    /// Too many failed sign-ins: the account or address is locked for a
+    /// while (429).
+    Locked = "locked",
+    /// The request's Host is not one of the node's allowed hosts (400).
+    HostNotAllowed = "host_not_allowed",
     // The ledger's rules.
     /// An entry kind this release does not know.
     UnknownKind = "unknown_kind",

@@ -9,11 +9,13 @@
 //! and query extractors whose rejections are that error, and the body
 //! limits. It knows no routes: `crate::server` composes the routers.
 
+mod acting;
 mod error;
 mod extract;
 
 use axum::extract::DefaultBodyLimit;
 
+pub use acting::Acting;
 pub use error::{ApiError, ApiResult};
 pub use extract::{Json, Query};
 
