@@ -161,7 +161,10 @@ impl Cluster {
     ) -> anyhow::Result<&Node> {
         let db = server::open_db(&cfg).await?;
         Ledger::init(&db, id).await?;
-        let ledger = Ledger::open(db, Some(id.code), Arc::new(SystemClock)).await?;
+        // Recording under the node's `[rules]`, as `server::run` does.
+        let ledger = Ledger::open(db, Some(id.code), Arc::new(SystemClock))
+            .await?
+            .with_rules(server::ledger_rules(&cfg));
         let files = TlsFiles::new(cfg.tls_dir());
         match id.parent {
             None => enroll::setup_root(&ledger, &files).await?,

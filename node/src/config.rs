@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use fundsync_protocol::{Level, NodeCode};
 
-use crate::settings::{settings, Settings};
+use crate::ledger::DateWindow;
+use crate::settings::{settings, ConfigDate, Settings};
 use crate::store::PoolLimits;
 use crate::warnings::WarningsConfig;
 
@@ -134,6 +135,32 @@ settings! {
         /// FUNDSYNC_WARNINGS_ENABLED=false; negative_list there is
         /// comma-separated.
         pub warnings: WarningsConfig,
+        /// The node's own rules for the entries it records itself (never for
+        /// entries its children or its parent recorded: an ancestor does not
+        /// refuse a descendant's history because their settings differ).
+        /// Overridden by FUNDSYNC_RULES_<FIELD>, e.g.
+        /// FUNDSYNC_RULES_DATES_FROM=2015-01-01.
+        pub rules: RulesConfig,
+    }
+}
+
+settings! {
+    /// The `[rules]` section of the configuration.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct RulesConfig, raw RulesConfigRaw {
+        /// The earliest business date (received, budgeted, issued, paid,
+        /// reversed, a project's start and end, a target's actual) this node
+        /// records; an entry dated before it is refused (date_out_of_range).
+        pub dates_from: ConfigDate = ConfigDate(DateWindow::DEFAULT.from),
+        /// The latest business date this node records, included.
+        pub dates_to: ConfigDate = ConfigDate(DateWindow::DEFAULT.to),
+    }
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig::from_raw(RulesConfigRaw::default())
+            .unwrap_or_else(|_| unreachable!("every [rules] field has a default"))
     }
 }
 
@@ -225,6 +252,12 @@ impl Config {
             message: e.message,
         })?;
         let mut cfg = Config::from_raw(raw).map_err(|e| parse_error(e.to_string()))?;
+        if cfg.rules.dates_from > cfg.rules.dates_to {
+            return Err(parse_error(format!(
+                "[rules] dates_from ({}) is after dates_to ({})",
+                cfg.rules.dates_from, cfg.rules.dates_to
+            )));
+        }
         // A relative data directory is relative to the config file.
         if cfg.data_dir.is_relative() {
             if let Some(dir) = path.parent() {
@@ -392,6 +425,54 @@ mod tests {
             matches!(&e, Err(ConfigError::Env { var, .. }) if var == "FUNDSYNC_WARNINGS_ENABLED"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn the_rules_section_dates_from_the_file_and_the_environment() {
+        let text = sample().to_commented_toml();
+        assert!(
+            text.contains("\n[rules]\n")
+                && text.contains("\ndates_from = \"2000-01-01\"\n")
+                && text.contains("\ndates_to = \"2100-12-31\"\n"),
+            "init writes the window: {text}"
+        );
+        let p = Path::new("x.toml");
+        let c = Config::parse(&text, p, |_| None).expect("reads back");
+        assert_eq!(c.rules, RulesConfig::default());
+        let date = |s: &str| ConfigDate(s.parse().expect("date"));
+        let c = Config::parse(&text, p, |k| {
+            (k == "FUNDSYNC_RULES_DATES_FROM").then(|| "2015-01-01".into())
+        })
+        .expect("ok");
+        assert_eq!(c.rules.dates_from, date("2015-01-01"));
+        // A TOML date reads too, and the section may be left out.
+        let bare = "code = \"652800\"\nname = \"x\"\nlevel = \"prefecture\"\n";
+        let c = Config::parse(
+            &format!("{bare}[rules]\ndates_to = 2030-12-31\n"),
+            p,
+            |_| None,
+        )
+        .expect("ok");
+        assert_eq!(c.rules.dates_to, date("2030-12-31"));
+        assert_eq!(
+            Config::parse(bare, p, |_| None).expect("ok").rules,
+            RulesConfig::default()
+        );
+        for (file, env) in [
+            ("dates_from = 2020-01-01T08:00:00", None),
+            ("dates_from = \"someday\"", None),
+            ("dates_from = 2030-01-01\ndates_to = 2029-12-31", None),
+            ("", Some("2020-13-01")),
+        ] {
+            let e = Config::parse(&format!("{bare}[rules]\n{file}\n"), p, |k| {
+                env.filter(|_| k == "FUNDSYNC_RULES_DATES_TO")
+                    .map(str::to_owned)
+            });
+            assert!(
+                matches!(e, Err(ConfigError::Parse { .. } | ConfigError::Env { .. })),
+                "{file} {env:?}: {e:?}"
+            );
+        }
     }
 
     #[test]

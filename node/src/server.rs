@@ -15,7 +15,7 @@ use axum::Router;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::http::{body_limit, AppState};
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{DateWindow, Ledger, LedgerError, LedgerRules};
 use crate::pki::{self, PkiError, Revoked, TlsFiles};
 use crate::store::{Db, StoreError};
 use crate::sync::client::Link;
@@ -63,6 +63,17 @@ pub fn sync_limits(cfg: &Config) -> SyncLimits {
     }
 }
 
+/// The ledger's own rules from the `[rules]` section (the ledger reads no
+/// configuration).
+pub fn ledger_rules(cfg: &Config) -> LedgerRules {
+    LedgerRules {
+        dates: DateWindow {
+            from: cfg.rules.dates_from.0,
+            to: cfg.rules.dates_to.0,
+        },
+    }
+}
+
 /// The limits of a default configuration (`sync` itself knows no
 /// configuration, so its default is set here).
 impl Default for SyncLimits {
@@ -102,10 +113,13 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StartError> {
     Ok(Db::open(&cfg.database_url()?, &cfg.pool_limits()).await?)
 }
 
-/// Opens the ledger of an initialised node.
+/// Opens the ledger of an initialised node, recording under the
+/// configuration's `[rules]`.
 pub async fn open_ledger(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Ledger, StartError> {
     let db = open_db(cfg).await?;
-    Ok(Ledger::open(db, Some(cfg.code), clock).await?)
+    Ok(Ledger::open(db, Some(cfg.code), clock)
+        .await?
+        .with_rules(ledger_rules(cfg)))
 }
 
 /// Runs a node until `shutdown` completes: the API on `api`; if the node
@@ -118,6 +132,9 @@ pub async fn run(
     sync: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // Every part below records under the configuration's rules, whoever
+    // opened the ledger.
+    let ledger = ledger.with_rules(ledger_rules(cfg));
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     crate::telemetry::handle();
     let files = TlsFiles::new(cfg.tls_dir());
@@ -216,7 +233,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState {
-        ledger,
+        ledger: ledger.with_rules(ledger_rules(cfg)),
         import_bytes_max: cfg.import_bytes_max,
         link: None,
         health_report_ms: cfg.health_report_ms,

@@ -11,6 +11,7 @@
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use fundsync_protocol::{Amount, Level, NodeCode};
 
 /// An environment variable whose value does not fit its field.
@@ -82,6 +83,69 @@ impl FromEnv for PathBuf {
 impl<T: FromEnv> FromEnv for Option<T> {
     fn from_env(s: &str) -> Result<Self, String> {
         T::from_env(s).map(Some)
+    }
+}
+
+/// A calendar date setting. In the file it is a date as a string
+/// (`dates_from = "2000-01-01"`, as `init` writes it) or a TOML local date
+/// (`dates_from = 2000-01-01`); in the environment, `2000-01-01`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConfigDate(pub NaiveDate);
+
+impl fmt::Display for ConfigDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromEnv for ConfigDate {
+    fn from_env(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse()
+            .map(ConfigDate)
+            .map_err(|_| format!("{s:?} is not a date like 2000-01-01"))
+    }
+}
+
+/// Written as a string, `"2000-01-01"` (`toml::Value` has no serde path to
+/// a TOML date), like `[warnings]` `as_of`.
+impl serde::Serialize for ConfigDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConfigDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, Error as _};
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = ConfigDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date like 2000-01-01")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ConfigDate, E> {
+                ConfigDate::from_env(s).map_err(E::custom)
+            }
+            // A TOML date reaches serde as toml's datetime map.
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ConfigDate, A::Error> {
+                let dt: toml::value::Datetime =
+                    de::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                match dt {
+                    toml::value::Datetime {
+                        date: Some(d),
+                        time: None,
+                        offset: None,
+                    } => NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+                        .map(ConfigDate)
+                        .ok_or_else(|| A::Error::custom(format!("{dt} is not a date"))),
+                    _ => Err(A::Error::custom(format!(
+                        "{dt}: expected a date without a time, like 2000-01-01"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 

@@ -260,6 +260,15 @@ error_codes! {
     OverBalance = "over_balance",
     Overflow = "overflow",
     UnknownWarning = "unknown_warning",
+    /// A business date outside the window the node accepts (its `[rules]`).
+    DateOutOfRange = "date_out_of_range",
+    /// A payment dated before the allocation it draws on.
+    PaymentBeforeAllocation = "payment_before_allocation",
+    /// A reversal dated before the payment it reverses.
+    ReversalBeforePayment = "reversal_before_payment",
+    /// An allocation dated before the allocation, own budget or funds
+    /// received it is carved from.
+    AllocationBeforeSource = "allocation_before_source",
     /// A replicated entry that may not travel this way.
     Misdirected = "misdirected",
     /// A replicated entry drawing on an allocation not held yet; retried.

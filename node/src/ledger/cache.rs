@@ -11,7 +11,7 @@ use fundsync_protocol::{EntryId, Hash, NodeCode};
 use sqlx::Row;
 
 use super::error::LedgerError;
-use super::rows::{parse_code, parse_id};
+use super::rows::{parse_code, parse_date, parse_id};
 use super::state::{Alloc, Head, Proj, Voucher, Work, FLUSH_ROWS};
 
 impl Work<'_> {
@@ -40,7 +40,8 @@ impl Work<'_> {
     pub(super) async fn alloc(&mut self, id: EntryId) -> Result<Option<&mut Alloc>, LedgerError> {
         if !self.allocs.contains_key(&id) {
             let row = sqlx::query(
-                "SELECT holder, category, amount_fen, issued_fen, paid_fen FROM allocations WHERE id = $1",
+                "SELECT holder, category, amount_fen, issued_fen, paid_fen, dated FROM allocations \
+                 WHERE id = $1",
             )
             .bind(id.to_string())
             .fetch_optional(self.conn().await?)
@@ -52,6 +53,7 @@ impl Work<'_> {
                 amount_fen: r.try_get(2)?,
                 issued_fen: r.try_get(3)?,
                 paid_fen: r.try_get(4)?,
+                dated: parse_date(&r.try_get::<String, _>(5)?)?,
                 dirty: false,
             };
             self.allocs.insert(id, a);
@@ -238,6 +240,7 @@ mod tests {
             amount_fen,
             issued_fen,
             paid_fen,
+            dated: NaiveDate::default(),
             dirty: false,
         };
         assert!(matches!(

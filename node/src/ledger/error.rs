@@ -1,6 +1,7 @@
 //! Why the ledger refused something. Every variant leaves the ledger
 //! unchanged: the transaction that found it is rolled back.
 
+use chrono::NaiveDate;
 use fundsync_protocol::body::BodyError;
 use fundsync_protocol::wire::ErrorCode;
 use fundsync_protocol::{EntryId, FundOrigin, NodeCode};
@@ -76,6 +77,42 @@ pub enum LedgerError {
         available: Decimal,
         requested: Decimal,
     },
+    #[error("{field} {date} is outside the dates this node accepts ({from} to {to})")]
+    DateOutOfRange {
+        field: &'static str,
+        date: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+    #[error(
+        "payment {voucher:?} dated {paid_on} is before allocation {allocation} it draws on, \
+         dated {dated}"
+    )]
+    PaidBeforeAllocation {
+        voucher: String,
+        paid_on: NaiveDate,
+        allocation: EntryId,
+        dated: NaiveDate,
+    },
+    #[error(
+        "reversal of {voucher:?} dated {reversed_on} is before the payment it reverses, \
+         dated {paid_on}"
+    )]
+    ReversedBeforePayment {
+        voucher: String,
+        reversed_on: NaiveDate,
+        paid_on: NaiveDate,
+    },
+    #[error(
+        "allocation {doc_no:?} dated {issued_on} is before {source_id} it is carved from, \
+         dated {dated}"
+    )]
+    IssuedBeforeSource {
+        doc_no: String,
+        issued_on: NaiveDate,
+        source_id: EntryId,
+        dated: NaiveDate,
+    },
     #[error("unknown warning {0} (a node resolves only warnings it raised)")]
     UnknownWarning(EntryId),
     #[error(
@@ -137,6 +174,10 @@ impl LedgerError {
             OverBalance { .. } => ErrorCode::OverBalance,
             Overflow => ErrorCode::Overflow,
             UnknownWarning(_) => ErrorCode::UnknownWarning,
+            DateOutOfRange { .. } => ErrorCode::DateOutOfRange,
+            PaidBeforeAllocation { .. } => ErrorCode::PaymentBeforeAllocation,
+            ReversedBeforePayment { .. } => ErrorCode::ReversalBeforePayment,
+            IssuedBeforeSource { .. } => ErrorCode::AllocationBeforeSource,
             WarningNode { .. } => ErrorCode::NotAChild,
             Misdirected { .. } => ErrorCode::Misdirected,
             NotYetHeld { .. } => ErrorCode::NotYetHeld,

@@ -17,6 +17,7 @@ pub mod query;
 pub mod relay;
 pub mod replica;
 pub(crate) mod rows;
+pub mod rules;
 mod state;
 mod tx;
 pub mod work;
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub use error::LedgerError;
+pub use rules::{DateWindow, LedgerRules};
 pub use state::{Head, Work};
 pub use work::{ChainPos, Outcome, Prepared};
 
@@ -50,6 +52,8 @@ pub struct Ledger {
     db: Db,
     me: Arc<Identity>,
     clock: Arc<dyn Clock>,
+    /// The node's own rules for what it records (not for what it receives).
+    rules: LedgerRules,
     /// Descendants' entries just received, for the pusher to relay.
     relay: relay::RelayCache,
     /// Own entries just committed, for the pusher to send.
@@ -135,9 +139,22 @@ impl Ledger {
             db,
             me: Arc::new(me),
             clock,
+            rules: LedgerRules::default(),
             relay: relay::RelayCache::default(),
             own: relay::OwnCache::default(),
         })
+    }
+
+    /// The same ledger, recording under `rules` from now on (this handle
+    /// and its clones made after; the default is [`LedgerRules::default`]).
+    pub fn with_rules(mut self, rules: LedgerRules) -> Ledger {
+        self.rules = rules;
+        self
+    }
+
+    /// The rules this handle records under.
+    pub fn rules(&self) -> &LedgerRules {
+        &self.rules
     }
 
     pub fn identity(&self) -> &Identity {
@@ -165,6 +182,7 @@ impl Ledger {
     /// Starts a write transaction; see [`Work`].
     pub async fn begin(&self) -> Result<Work<'_>, LedgerError> {
         let mut work = Work::begin(&self.db, &self.me, self.clock.now_ms()).await?;
+        work.rules = self.rules;
         // Only a node with a parent sends its own entries anywhere.
         if self.me.parent.is_some() {
             work.keep_own_in(self.own.clone());

@@ -19,6 +19,7 @@ use sqlx::{Any, Transaction};
 
 use super::error::LedgerError;
 use super::relay::OwnCache;
+use super::rules::LedgerRules;
 use super::Identity;
 use crate::store::Db;
 
@@ -38,6 +39,9 @@ pub struct Work<'l> {
     pub(super) pending: Option<Flush>,
     pub(super) db: Db,
     pub(super) me: &'l Identity,
+    /// The node's own rules for what it records ([`LedgerRules`]); checked
+    /// on local entries only.
+    pub(super) rules: LedgerRules,
     pub(super) bind_max: usize,
     pub(super) dialect: &'static dyn crate::store::Dialect,
     pub(super) now_ms: i64,
@@ -100,6 +104,9 @@ pub(super) struct Alloc {
     pub(super) amount_fen: i64,
     pub(super) issued_fen: i64,
     pub(super) paid_fen: i64,
+    /// Its business date (received, budgeted or issued on): what is
+    /// carved from it or paid from it may not be dated before.
+    pub(super) dated: NaiveDate,
     pub(super) dirty: bool,
 }
 

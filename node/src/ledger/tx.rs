@@ -10,6 +10,7 @@ use sqlx::AnyConnection;
 
 use super::error::LedgerError;
 use super::rows::seq_i64;
+use super::rules::LedgerRules;
 use super::state::{JournalRow, PaymentRow, Work, FLUSH_ROWS};
 use super::Identity;
 use crate::store::{insert_values_sql, Db, StoreError};
@@ -25,6 +26,7 @@ impl<'l> Work<'l> {
             db: db.clone(),
             pending: None,
             me,
+            rules: LedgerRules::default(),
             bind_max: db.dialect().bind_params_max(),
             dialect: db.dialect(),
             now_ms,

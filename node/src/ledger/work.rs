@@ -126,6 +126,11 @@ impl<'l> Work<'l> {
         encoded: &[u8],
     ) -> Result<Option<EntryId>, LedgerError> {
         // `body` is valid: a `Prepared` is made only through `Prepared::new`.
+        // The node's own rules (its date window) apply here and never in
+        // `check_replicated`: another node, or this one before its settings
+        // changed, recorded under its own, and an ancestor must never refuse
+        // a descendant's history because their settings differ.
+        self.rules.dates.check(body)?;
         use kinds::*;
         match body {
             Body::ChildRegistered(b) => child_registered::check(self, b, encoded).await,

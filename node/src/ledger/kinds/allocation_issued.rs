@@ -49,6 +49,15 @@ pub(in crate::ledger) async fn check(
             given: b.category.clone(),
         });
     }
+    // Local only (see `payment_recorded`).
+    if b.issued_on < src.dated {
+        return Err(LedgerError::IssuedBeforeSource {
+            doc_no: b.doc_no.clone(),
+            issued_on: b.issued_on,
+            source_id: b.source,
+            dated: src.dated,
+        });
+    }
     let available = src.available_fen()?;
     if b.amount.fen() > available {
         return Err(LedgerError::OverAllocation {

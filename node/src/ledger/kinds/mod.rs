@@ -181,6 +181,7 @@ impl Work<'_> {
                 amount_fen,
                 issued_fen: 0,
                 paid_fen: 0,
+                dated,
                 dirty: false,
             },
         );

@@ -46,6 +46,16 @@ pub(in crate::ledger) async fn check(
             me,
         });
     }
+    // Local only, like every date rule: journals recorded before it keep
+    // replaying, and other nodes' entries are never refused for it.
+    if b.paid_on < a.dated {
+        return Err(LedgerError::PaidBeforeAllocation {
+            voucher: b.voucher_no.clone(),
+            paid_on: b.paid_on,
+            allocation: b.allocation,
+            dated: a.dated,
+        });
+    }
     let available = a.available_fen()?;
     if b.amount.fen() > available {
         return Err(LedgerError::OverBalance {

@@ -21,6 +21,14 @@ pub(in crate::ledger) async fn check(
     if v.reversed {
         return Err(LedgerError::AlreadyReversed(b.voucher_no.clone()));
     }
+    // Local only (see `payment_recorded`).
+    if b.reversed_on < v.paid_on {
+        return Err(LedgerError::ReversedBeforePayment {
+            voucher: b.voucher_no.clone(),
+            reversed_on: b.reversed_on,
+            paid_on: v.paid_on,
+        });
+    }
     Ok(None)
 }
 
