@@ -8,6 +8,7 @@
 mod api;
 mod demo;
 mod ledger_conformance;
+mod ledger_dates;
 mod ledger_props;
 mod pg_harness;
 mod sync;
