@@ -415,11 +415,7 @@ impl Demo {
         let mut listed = read_accounts(&path)?;
         let mut added = false;
         for node in self.nodes.values() {
-            let accounts = Accounts::new(
-                node.ledger.db().clone(),
-                std::sync::Arc::new(fundsync_node::clock::SystemClock),
-                node.cfg.accounts.clone(),
-            );
+            let accounts = Accounts::of_ledger(&node.ledger, node.cfg.accounts.clone());
             let department = department_of(node).await?;
             for role in Role::ALL {
                 if accounts.user(role.as_str()).await?.is_some() {
@@ -477,11 +473,7 @@ impl Demo {
     pub async fn auditor_token(&self) -> anyhow::Result<String> {
         use fundsync_node::accounts::Accounts;
         let region = self.region().ok_or_else(|| anyhow::anyhow!("no region"))?;
-        let accounts = Accounts::new(
-            region.ledger.db().clone(),
-            std::sync::Arc::new(fundsync_node::clock::SystemClock),
-            region.cfg.accounts.clone(),
-        );
+        let accounts = Accounts::of_ledger(&region.ledger, region.cfg.accounts.clone());
         let auditor = accounts
             .user("auditor")
             .await?

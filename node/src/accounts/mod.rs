@@ -13,6 +13,16 @@
 //! short transactions of its own ([`Db::begin_aside`]) that never wait in
 //! the ledger's writer. The HTTP side (the login page, cookies, the
 //! permission check) is `http::auth`'s.
+//!
+//! Wiring, for that side: [`Accounts::of_ledger`] at start-up; the pages'
+//! sessions are `tower_sessions::SessionManagerLayer::new(accounts.session_store())`
+//! with the signed-in user's id under the record key [`USER_ID_KEY`]
+//! (cycle the id at sign-in); the idle and absolute timeouts are enforced
+//! by the store itself ([`AccountsConfig::session_idle_ms`],
+//! [`AccountsConfig::session_absolute_ms`]), so the layer's own expiry only
+//! sets the cookie's. An API call's `Authorization: Bearer` secret is
+//! [`Accounts::token_user`]'s; a refusal or logout is told with
+//! [`Accounts::record`].
 
 mod login;
 pub mod password;
@@ -32,7 +42,7 @@ use crate::store::{Db, StoreError};
 
 pub use login::LoginError;
 pub use password::{BadLogin, PolicyError};
-pub use sessions::SessionStore;
+pub use sessions::{SessionStore, SIGNED_IN_KEY, USER_ID_KEY};
 pub use tokens::{NewToken, TokenInfo, TOKEN_PREFIX};
 
 crate::settings::settings! {
@@ -415,6 +425,12 @@ impl Accounts {
                 log: Arc::new(TracingSecurityLog),
             }),
         }
+    }
+
+    /// The accounts in a ledger's database, on the ledger's clock (what a
+    /// running node uses).
+    pub fn of_ledger(ledger: &crate::ledger::Ledger, cfg: AccountsConfig) -> Accounts {
+        Accounts::new(ledger.db().clone(), ledger.clock().clone(), cfg)
     }
 
     /// The same accounts, telling their events to `log` instead.

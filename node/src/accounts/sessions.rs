@@ -4,13 +4,18 @@
 //! A session id is kept only as its SHA-256, so a copy of the database (a
 //! backup) holds no cookie anyone could present. The record's `"user_id"`
 //! key is copied into a column, so disabling a user or resetting their
-//! password ends their sessions ([`Accounts::end_sessions_of`]). Time is
-//! the node's [`crate::clock::Clock`]: a session ends `session_idle_ms`
-//! after it was last saved (or earlier, at the record's own expiry) and
-//! `session_absolute_ms` after it was first stored under its id; the login
-//! page cycles the id at sign-in, so that is the sign-in. A session found
-//! ended is deleted when it is asked for, and ended sessions are purged
-//! whenever one is created.
+//! password ends their sessions ([`Accounts::end_sessions_of`]).
+//!
+//! Time is the node's [`crate::clock::Clock`]. A session ends
+//! `session_idle_ms` after it was last saved (or earlier, at the record's
+//! own expiry) and `session_absolute_ms` after sign-in: the first save
+//! with a `"user_id"` stamps the record with [`SIGNED_IN_KEY`], which every
+//! later save carries (the login page also cycles the id then). A signed-in
+//! session is also over when its user is disabled or their password
+//! changed after it began, so a request that was running when the
+//! administrator acted cannot bring the session back by saving it. A
+//! session found ended is deleted when it is asked for, and ended sessions
+//! are purged whenever one is created.
 
 use std::fmt;
 
@@ -25,6 +30,10 @@ use super::{AccountError, Accounts};
 /// The record key whose value (a user id) is copied into the `user_id`
 /// column.
 pub const USER_ID_KEY: &str = "user_id";
+
+/// The record key the store stamps with the sign-in time (ms), the start of
+/// the absolute timeout.
+pub const SIGNED_IN_KEY: &str = "signed_in_ms";
 
 /// Sessions in the node's database. Made by [`Accounts::session_store`].
 #[derive(Clone)]
@@ -66,6 +75,10 @@ struct SessionRow {
     data: String,
     created_ms: i64,
     expires_ms: i64,
+    user_id: Option<i64>,
+    /// Of the session's user, if it has one and they exist.
+    disabled: Option<i64>,
+    password_changed_ms: Option<i64>,
 }
 
 impl SessionStore {
@@ -94,21 +107,45 @@ impl SessionStore {
             .data
             .get(USER_ID_KEY)
             .and_then(serde_json::Value::as_i64);
-        let data = serde_json::to_string(&record.data)
+        // Signed in: the sign-in time, stamped on the first save and kept.
+        // Anonymous: no absolute limit (nothing to protect), so now.
+        let stamped;
+        let (data, created_ms) = match user_id {
+            Some(_) => {
+                match record
+                    .data
+                    .get(SIGNED_IN_KEY)
+                    .and_then(serde_json::Value::as_i64)
+                {
+                    Some(at) => (&record.data, at),
+                    None => {
+                        let mut d = record.data.clone();
+                        d.insert(SIGNED_IN_KEY.to_owned(), serde_json::json!(now));
+                        stamped = d;
+                        (&stamped, now)
+                    }
+                }
+            }
+            None => (&record.data, now),
+        };
+        let data = serde_json::to_string(data)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("session record: {e}")))?;
         let conflict = if only_new {
             "DO NOTHING"
         } else {
             "DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-             expires_ms = excluded.expires_ms"
+             created_ms = excluded.created_ms, expires_ms = excluded.expires_ms"
         };
         let mut tx = self.accounts.db().begin_aside().await?;
         if only_new {
-            sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1 OR created_ms <= $2")
-                .bind(now)
-                .bind(now.saturating_sub(self.absolute_ms()))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM sessions WHERE expires_ms <= $1 \
+                 OR (user_id IS NOT NULL AND created_ms <= $2)",
+            )
+            .bind(now)
+            .bind(now.saturating_sub(self.absolute_ms()))
+            .execute(&mut *tx)
+            .await?;
         }
         let done = sqlx::query(&format!(
             "INSERT INTO sessions (id_sha256, user_id, data, created_ms, expires_ms) \
@@ -117,7 +154,7 @@ impl SessionStore {
         .bind(id_digest(&record.id))
         .bind(user_id)
         .bind(data)
-        .bind(now)
+        .bind(created_ms)
         .bind(expires_ms)
         .execute(&mut *tx)
         .await?;
@@ -154,7 +191,9 @@ impl tower_sessions::SessionStore for SessionStore {
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let digest = id_digest(id);
         let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT data, created_ms, expires_ms FROM sessions WHERE id_sha256 = $1",
+            "SELECT s.data, s.created_ms, s.expires_ms, s.user_id, u.disabled, \
+             u.password_changed_ms FROM sessions s LEFT JOIN users u ON u.id = s.user_id \
+             WHERE s.id_sha256 = $1",
         )
         .bind(&digest)
         .fetch_optional(self.accounts.db().read())
@@ -167,7 +206,10 @@ impl tower_sessions::SessionStore for SessionStore {
         let ends_ms = row
             .expires_ms
             .min(row.created_ms.saturating_add(self.absolute_ms()));
-        if ends_ms <= now {
+        let user_gone = row.user_id.is_some()
+            && (row.disabled.is_none_or(|d| d != 0)
+                || row.password_changed_ms.is_none_or(|p| p > row.created_ms));
+        if ends_ms <= now || user_gone {
             self.remove(digest).await.map_err(backend)?;
             return Ok(None);
         }

@@ -9,7 +9,7 @@ use anyhow::{ensure, Context as _, Result};
 use fundsync_node::access::Role;
 use fundsync_node::accounts::{
     AccountError, Accounts, AccountsConfig, LoginError, NewUser, PolicyError, SecurityEvent,
-    SecurityLog,
+    SecurityLog, SIGNED_IN_KEY,
 };
 use fundsync_node::clock::ManualClock;
 use fundsync_node::store::{Db, PoolLimits};
@@ -422,7 +422,13 @@ async fn sessions_are_stored_hashed_and_end(engine: Engine) -> Result<()> {
     // Save, load, delete.
     let mut r = record(Some(u.id), far)?;
     store.create(&mut r).await?;
-    let back = store.load(&r.id).await?.context("loaded")?;
+    let mut back = store.load(&r.id).await?.context("loaded")?;
+    // Stamped with the sign-in time (the start of the absolute timeout).
+    let signed_in = back.data.remove(SIGNED_IN_KEY);
+    ensure!(
+        signed_in == Some(serde_json::json!(NOW_MS)),
+        "{signed_in:?}"
+    );
     ensure!(back.data == r.data);
     let ids: Vec<String> = sqlx::query_scalar("SELECT id_sha256 FROM sessions")
         .fetch_all(f.db.read())
@@ -457,8 +463,11 @@ async fn sessions_are_stored_hashed_and_end(engine: Engine) -> Result<()> {
     let started = f.clock_now();
     while f.clock_now() + idle / 2 < started + absolute {
         f.clock.advance(idle / 2);
-        ensure!(store.load(&r.id).await?.is_some());
-        store.save(&r).await?;
+        // As tower-sessions does: the record as loaded, its expiry set
+        // again from the layer's, then saved.
+        let mut loaded = store.load(&r.id).await?.context("alive")?;
+        loaded.expiry_date = record(None, far)?.expiry_date;
+        store.save(&loaded).await?;
     }
     f.clock.set(started + absolute);
     ensure!(
@@ -486,6 +495,27 @@ async fn sessions_are_stored_hashed_and_end(engine: Engine) -> Result<()> {
         store.load(&mine.id).await?.is_none(),
         "a reset kept a session"
     );
+    // A request that loaded the session before the reset and saves it
+    // afterwards does not bring it back.
+    let mut racing = record(Some(u.id), far)?;
+    store.create(&mut racing).await?;
+    let loaded = store.load(&racing.id).await?.context("loaded")?;
+    f.clock.advance(1);
+    a.reset_password("lead", GOOD).await?;
+    store.save(&loaded).await?;
+    ensure!(
+        store.load(&racing.id).await?.is_none(),
+        "a save resurrected a session"
+    );
+    store.create(&mut racing).await?;
+    let loaded = store.load(&racing.id).await?.context("loaded")?;
+    a.set_disabled("lead", true).await?;
+    store.save(&loaded).await?;
+    ensure!(
+        store.load(&racing.id).await?.is_none(),
+        "a save resurrected a session"
+    );
+    a.set_disabled("lead", false).await?;
     // A user id saved later (at sign-in) is picked up too.
     let mut later = record(None, far)?;
     store.create(&mut later).await?;
