@@ -123,6 +123,10 @@ pub enum PkiError {
     },
     #[error("the certificate of {0} was revoked")]
     Revoked(NodeCode),
+    #[error("{0:?} is not a DNS name or an IP address for a certificate")]
+    BadName(String),
+    #[error("a server certificate needs at least one name")]
+    NoNames,
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
     #[error("TLS client verifier: {0}")]
@@ -359,6 +363,60 @@ impl Issuer {
         self.sign(&params, csr_pem)
     }
 
+    /// A server certificate for this node's own API (HTTPS for people and
+    /// scripts, `[api] tls_from_ca`), for `names` (DNS names or IP
+    /// addresses), with a fresh key made here: (chain PEM, key PEM). The
+    /// chain is the leaf, then this CA unless it is the root, so a client
+    /// that trusts the tree's root (`ca.pem`) trusts the API.
+    ///
+    /// The leaf names no node (no `fundsync://node/` URI) and is for server
+    /// authentication only, so it can never pass as a node's certificate in
+    /// sync, whoever gets hold of it.
+    pub fn issue_api_server(
+        &self,
+        names: &[String],
+        now_ms: i64,
+        validity_days: u32,
+    ) -> Result<(String, Zeroizing<String>), PkiError> {
+        if names.is_empty() {
+            return Err(PkiError::NoNames);
+        }
+        let (not_before, not_after) = validity(now_ms, validity_days, Some(self.not_after))?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{} API", self.code));
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ia5String::try_from(n.as_str())
+                    .map(SanType::DnsName)
+                    .map_err(|_| PkiError::BadName(n.clone())),
+            })
+            .collect::<Result<_, _>>()?;
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let serial: [u8; 16] = rand::random();
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        params.use_authority_key_identifier_extension = true;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(PkiError::Generate)?;
+        let leaf = params
+            .signed_by(&key, &self.inner)
+            .map_err(PkiError::Generate)?
+            .pem();
+        let chain = if self.is_root {
+            leaf
+        } else {
+            leaf + &self.cert_pem
+        };
+        Ok((chain, Zeroizing::new(key.serialize_pem())))
+    }
+
     fn child_params(
         &self,
         child: NodeCode,
@@ -533,6 +591,34 @@ pub fn server_config(tls: &NodeTls, revoked: Revoked) -> Result<Arc<ServerConfig
         .with_client_cert_verifier(Arc::new(verifier))
         .with_single_cert(tls.chain.clone(), tls.key.clone_key())?;
     Ok(Arc::new(config))
+}
+
+/// The API listener's TLS (`[api]`): `chain_pem` (leaf first) and its key,
+/// no client certificates (people sign in over HTTP), TLS 1.3, HTTP/1.1.
+pub fn api_server_config(chain_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>, PkiError> {
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| PkiError::BadKey)?;
+    let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PkiError::BadCert(e.to_string()))?;
+    if chain.is_empty() {
+        return Err(PkiError::BadCert("the chain holds no certificate".into()));
+    }
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// [`api_server_config`] from the files `[api] tls_cert_file` and
+/// `tls_key_file` name.
+pub fn api_server_config_from_files(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<ServerConfig>, PkiError> {
+    let key = Zeroizing::new(read_file(key)?);
+    api_server_config(&read_file(cert)?, &key)
 }
 
 /// A client that presents `tls.chain` and accepts only a server whose
