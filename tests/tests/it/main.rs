@@ -11,5 +11,6 @@ mod ledger_conformance;
 mod ledger_props;
 mod pg_harness;
 mod sync;
+mod transport;
 mod warnings;
 mod web;
