@@ -1121,6 +1121,65 @@ mod tests {
         assert!(shown.contains(why), "expected {why}, got {shown}");
     }
 
+    /// The API's certificate from a prefecture's CA: a browser-like client
+    /// that trusts only the tree's root accepts it for the names it was
+    /// issued for and no other; it names no node, so it never passes for
+    /// one in sync; a name that is no DNS name is refused.
+    #[tokio::test]
+    async fn the_api_certificate_from_a_prefecture_is_trusted_through_the_root() {
+        let t = tree();
+        let names = ["fundsync.652800.example".to_owned(), "10.0.0.5".to_owned()];
+        let (chain, key) = t
+            .prefecture_ca
+            .issue_api_server(&names, now_ms(), 30)
+            .expect("issued");
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(chain.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("chain");
+        assert_eq!(certs.len(), 2, "leaf and the prefecture's CA");
+        assert!(matches!(node_code_of(&certs[0]), Err(PkiError::NoIdentity)));
+        let acceptor = TlsAcceptor::from(api_server_config(&chain, &key).expect("config"));
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(t.root_pem.as_bytes()).expect("root"))
+            .expect("add root");
+        let client = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(VERSIONS)
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = TlsConnector::from(Arc::new(client));
+        for (name, ok) in [
+            ("fundsync.652800.example", true),
+            ("10.0.0.5", true),
+            ("evil.example", false),
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("address");
+            let acceptor = acceptor.clone();
+            let server = tokio::spawn(async move {
+                let (tcp, _) = listener.accept().await?;
+                let mut tls = acceptor.accept(tcp).await?;
+                tls.write_all(b"ok").await?;
+                tls.shutdown().await
+            });
+            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let server_name = ServerName::try_from(name.to_owned()).expect("name");
+            let got = connector.connect(server_name, tcp).await;
+            assert_eq!(got.is_ok(), ok, "{name}: {got:?}");
+            let _ = server.await;
+        }
+        let e = t
+            .root
+            .issue_api_server(&["财政局.example".to_owned()], now_ms(), 30)
+            .expect_err("refused");
+        assert!(matches!(e, PkiError::BadName(_)), "{e}");
+        assert!(matches!(
+            t.root.issue_api_server(&[], now_ms(), 30),
+            Err(PkiError::NoNames)
+        ));
+    }
+
     #[test]
     fn certificates_name_their_node() {
         let t = tree();
