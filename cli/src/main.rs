@@ -511,8 +511,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("listening on {}", cfg.listen))?;
             tracing::info!(node = %cfg.code, addr = %listener.local_addr()?, "serving");
             println!(
-                "fundsync {} listening on http://{}",
+                "fundsync {} listening on {}://{}",
                 cfg.code,
+                cfg.api.scheme(),
                 listener.local_addr()?
             );
             let sync = if cfg.level.child().is_some() {

@@ -7,7 +7,10 @@
 #              FUNDSYNC_PARENT_CODE, FUNDSYNC_PARENT_URL (and, on PostgreSQL,
 #              FUNDSYNC_DATABASE_URL_FILE), unless the configuration exists.
 #              The database URL is removed from the written configuration:
-#              its password stays in its file.
+#              its password stays in its file. The first administrator's
+#              password comes from FUNDSYNC_ADMIN_PASSWORD_FILE (a compose
+#              secret, /run/secrets/<service>_admin_password, made by
+#              deploy/compose/secrets.sh): `init --admin-password-file`.
 #   2. join    a prefecture or county without certificates waits (at most
 #              FUNDSYNC_JOIN_WAIT_S seconds, default 300) for its one-time token
 #              ENROLL_DIR/<code>.token and for its parent's sync port, runs
@@ -59,12 +62,21 @@ else
     if [[ -n "${FUNDSYNC_SYNC_LISTEN:-}" ]]; then
         args+=(--sync-listen "$FUNDSYNC_SYNC_LISTEN")
     fi
+    if [[ -n "${FUNDSYNC_ADMIN_PASSWORD_FILE:-}" ]]; then
+        [[ -r "$FUNDSYNC_ADMIN_PASSWORD_FILE" ]] ||
+            die "cannot read $FUNDSYNC_ADMIN_PASSWORD_FILE (run deploy/compose/secrets.sh before the first up)"
+        # The password stays in its file; init hashes it (argon2id).
+        args+=(--admin-password-file "$FUNDSYNC_ADMIN_PASSWORD_FILE")
+    fi
     # A half-finished earlier attempt left at most $config.new behind; init
     # itself is idempotent for the same identity.
     rm -f "$config.new"
     fundsync init "${args[@]}" >/dev/null
     mv "$config.new" "$config"
     log "initialised $code ($level)"
+    if [[ -n "${FUNDSYNC_ADMIN_PASSWORD_FILE:-}" ]]; then
+        log "first administrator's password: the one in $FUNDSYNC_ADMIN_PASSWORD_FILE"
+    fi
 fi
 
 # ---------------------------------------------------------------------------

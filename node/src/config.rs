@@ -146,6 +146,11 @@ settings! {
         /// Overridden by FUNDSYNC_ACCOUNTS_<FIELD>, e.g.
         /// FUNDSYNC_ACCOUNTS_SESSION_IDLE_MS=900000.
         pub accounts: AccountsConfig,
+        /// The API listener's transport: TLS (off unless a certificate is
+        /// given or issued from this node's CA) and the host names it
+        /// answers to. Overridden by FUNDSYNC_API_<FIELD>, e.g.
+        /// FUNDSYNC_API_ALLOWED_HOSTS=fundsync.example,localhost.
+        pub api: ApiConfig,
     }
 }
 
@@ -166,6 +171,79 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig::from_raw(RulesConfigRaw::default())
             .unwrap_or_else(|_| unreachable!("every [rules] field has a default"))
+    }
+}
+
+settings! {
+    /// The `[api]` section: how the API and pages are served.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+    pub struct ApiConfig, raw ApiConfigRaw {
+        /// Serve the API over TLS with this certificate chain (PEM, the
+        /// server's certificate first, then its intermediates). Needs
+        /// tls_key_file.
+        pub tls_cert_file: Option<PathBuf> = None,
+        /// The private key (PEM) of tls_cert_file.
+        pub tls_key_file: Option<PathBuf> = None,
+        /// Serve the API over TLS with a server certificate this node issues
+        /// itself, at every start, from its own CA (the region and the
+        /// prefectures hold one; a county does not). Browsers and clients
+        /// then trust the tree's root, data_dir/tls/ca.pem. Not together
+        /// with tls_cert_file.
+        pub tls_from_ca: bool = false,
+        /// The names (DNS names or IP addresses) of the certificate
+        /// tls_from_ca issues. Empty: the host of listen when it is a
+        /// specific address, localhost and 127.0.0.1.
+        pub tls_names: Vec<String> = Vec::new(),
+        /// Longest a client's TLS handshake on the API may take (ms).
+        pub tls_handshake_timeout_ms: u64 = 10_000,
+        /// The names a request's Host may carry (a port is ignored); any
+        /// other is refused with 400 host_not_allowed, which defeats DNS
+        /// rebinding. Empty: localhost, 127.0.0.1, ::1 and the host of listen
+        /// when it is a specific address. "*" allows any name: unsafe, only
+        /// behind a proxy that checks the name itself.
+        pub allowed_hosts: Vec<String> = Vec::new(),
+    }
+}
+
+/// Where the API listener's TLS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiTls {
+    /// Plain HTTP.
+    Off,
+    /// A certificate chain and key from files.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Issued at start from the node's own CA, for these names (empty: the
+    /// defaults, which `server` works out from `listen`).
+    FromCa { names: Vec<String> },
+}
+
+impl ApiConfig {
+    /// `https` when the API is to speak TLS, else `http` (for messages; the
+    /// start itself checks the fields with [`ApiConfig::tls`]).
+    pub fn scheme(&self) -> &'static str {
+        match self.tls() {
+            Ok(ApiTls::Off) => "http",
+            _ => "https",
+        }
+    }
+
+    /// The TLS choice, or why the fields do not make one.
+    pub fn tls(&self) -> Result<ApiTls, String> {
+        match (&self.tls_cert_file, &self.tls_key_file, self.tls_from_ca) {
+            (None, None, false) => Ok(ApiTls::Off),
+            (Some(cert), Some(key), false) => Ok(ApiTls::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None, true) => Ok(ApiTls::FromCa {
+                names: self.tls_names.clone(),
+            }),
+            (_, _, true) => {
+                Err("[api] tls_from_ca and tls_cert_file/tls_key_file exclude each other".into())
+            }
+            (Some(_), None, _) => Err("[api] tls_cert_file needs tls_key_file".into()),
+            (None, Some(_), _) => Err("[api] tls_key_file needs tls_cert_file".into()),
+        }
     }
 }
 
@@ -343,6 +421,7 @@ mod tests {
             .iter()
             .chain(WarningsConfig::KEYS)
             .chain(AccountsConfig::KEYS)
+            .chain(ApiConfig::KEYS)
         {
             assert!(
                 text.contains(&format!("\n{key} = "))
@@ -499,6 +578,47 @@ mod tests {
                 "{file} {env:?}: {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_api_section_reads_from_the_file_and_the_environment() {
+        let p = Path::new("x.toml");
+        let text = sample().to_commented_toml();
+        assert!(text.contains("\n[api]\n"), "{text}");
+        let c = Config::parse(&text, p, |_| None).expect("ok");
+        assert_eq!(c.api.tls(), Ok(ApiTls::Off));
+        assert_eq!(c.api.scheme(), "http");
+        assert!(c.api.allowed_hosts.is_empty(), "empty: the defaults");
+        let c = Config::parse(&text, p, |k| match k {
+            "FUNDSYNC_API_ALLOWED_HOSTS" => Some("region, localhost".into()),
+            "FUNDSYNC_API_TLS_FROM_CA" => Some("true".into()),
+            "FUNDSYNC_API_TLS_NAMES" => Some("fundsync.example,10.0.0.5".into()),
+            _ => None,
+        })
+        .expect("ok");
+        assert_eq!(c.api.allowed_hosts, ["region", "localhost"]);
+        assert_eq!(
+            c.api.tls(),
+            Ok(ApiTls::FromCa {
+                names: vec!["fundsync.example".into(), "10.0.0.5".into()]
+            })
+        );
+        assert_eq!(c.api.scheme(), "https");
+        let bare = "code = \"652800\"\nname = \"x\"\nlevel = \"prefecture\"\n[api]\ntls_cert_file = \"/c.pem\"\ntls_key_file = \"/k.pem\"\n";
+        let c = Config::parse(bare, p, |_| None).expect("ok");
+        assert_eq!(
+            c.api.tls(),
+            Ok(ApiTls::Files {
+                cert: PathBuf::from("/c.pem"),
+                key: PathBuf::from("/k.pem")
+            })
+        );
+        let mut half = c.api.clone();
+        half.tls_key_file = None;
+        assert!(half.tls().is_err_and(|e| e.contains("needs tls_key_file")));
+        let mut both = c.api.clone();
+        both.tls_from_ca = true;
+        assert!(both.tls().is_err_and(|e| e.contains("exclude each other")));
     }
 
     #[test]

@@ -123,6 +123,10 @@ pub enum PkiError {
     },
     #[error("the certificate of {0} was revoked")]
     Revoked(NodeCode),
+    #[error("{0:?} is not a DNS name or an IP address for a certificate")]
+    BadName(String),
+    #[error("a server certificate needs at least one name")]
+    NoNames,
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
     #[error("TLS client verifier: {0}")]
@@ -359,6 +363,60 @@ impl Issuer {
         self.sign(&params, csr_pem)
     }
 
+    /// A server certificate for this node's own API (HTTPS for people and
+    /// scripts, `[api] tls_from_ca`), for `names` (DNS names or IP
+    /// addresses), with a fresh key made here: (chain PEM, key PEM). The
+    /// chain is the leaf, then this CA unless it is the root, so a client
+    /// that trusts the tree's root (`ca.pem`) trusts the API.
+    ///
+    /// The leaf names no node (no `fundsync://node/` URI) and is for server
+    /// authentication only, so it can never pass as a node's certificate in
+    /// sync, whoever gets hold of it.
+    pub fn issue_api_server(
+        &self,
+        names: &[String],
+        now_ms: i64,
+        validity_days: u32,
+    ) -> Result<(String, Zeroizing<String>), PkiError> {
+        if names.is_empty() {
+            return Err(PkiError::NoNames);
+        }
+        let (not_before, not_after) = validity(now_ms, validity_days, Some(self.not_after))?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{} API", self.code));
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ia5String::try_from(n.as_str())
+                    .map(SanType::DnsName)
+                    .map_err(|_| PkiError::BadName(n.clone())),
+            })
+            .collect::<Result<_, _>>()?;
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let serial: [u8; 16] = rand::random();
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        params.use_authority_key_identifier_extension = true;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(PkiError::Generate)?;
+        let leaf = params
+            .signed_by(&key, &self.inner)
+            .map_err(PkiError::Generate)?
+            .pem();
+        let chain = if self.is_root {
+            leaf
+        } else {
+            leaf + &self.cert_pem
+        };
+        Ok((chain, Zeroizing::new(key.serialize_pem())))
+    }
+
     fn child_params(
         &self,
         child: NodeCode,
@@ -533,6 +591,34 @@ pub fn server_config(tls: &NodeTls, revoked: Revoked) -> Result<Arc<ServerConfig
         .with_client_cert_verifier(Arc::new(verifier))
         .with_single_cert(tls.chain.clone(), tls.key.clone_key())?;
     Ok(Arc::new(config))
+}
+
+/// The API listener's TLS (`[api]`): `chain_pem` (leaf first) and its key,
+/// no client certificates (people sign in over HTTP), TLS 1.3, HTTP/1.1.
+pub fn api_server_config(chain_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>, PkiError> {
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| PkiError::BadKey)?;
+    let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PkiError::BadCert(e.to_string()))?;
+    if chain.is_empty() {
+        return Err(PkiError::BadCert("the chain holds no certificate".into()));
+    }
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// [`api_server_config`] from the files `[api] tls_cert_file` and
+/// `tls_key_file` name.
+pub fn api_server_config_from_files(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<ServerConfig>, PkiError> {
+    let key = Zeroizing::new(read_file(key)?);
+    api_server_config(&read_file(cert)?, &key)
 }
 
 /// A client that presents `tls.chain` and accepts only a server whose
@@ -1033,6 +1119,65 @@ mod tests {
             None => format!("{e:?}"),
         };
         assert!(shown.contains(why), "expected {why}, got {shown}");
+    }
+
+    /// The API's certificate from a prefecture's CA: a browser-like client
+    /// that trusts only the tree's root accepts it for the names it was
+    /// issued for and no other; it names no node, so it never passes for
+    /// one in sync; a name that is no DNS name is refused.
+    #[tokio::test]
+    async fn the_api_certificate_from_a_prefecture_is_trusted_through_the_root() {
+        let t = tree();
+        let names = ["fundsync.652800.example".to_owned(), "10.0.0.5".to_owned()];
+        let (chain, key) = t
+            .prefecture_ca
+            .issue_api_server(&names, now_ms(), 30)
+            .expect("issued");
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(chain.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("chain");
+        assert_eq!(certs.len(), 2, "leaf and the prefecture's CA");
+        assert!(matches!(node_code_of(&certs[0]), Err(PkiError::NoIdentity)));
+        let acceptor = TlsAcceptor::from(api_server_config(&chain, &key).expect("config"));
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(t.root_pem.as_bytes()).expect("root"))
+            .expect("add root");
+        let client = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(VERSIONS)
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = TlsConnector::from(Arc::new(client));
+        for (name, ok) in [
+            ("fundsync.652800.example", true),
+            ("10.0.0.5", true),
+            ("evil.example", false),
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("address");
+            let acceptor = acceptor.clone();
+            let server = tokio::spawn(async move {
+                let (tcp, _) = listener.accept().await?;
+                let mut tls = acceptor.accept(tcp).await?;
+                tls.write_all(b"ok").await?;
+                tls.shutdown().await
+            });
+            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let server_name = ServerName::try_from(name.to_owned()).expect("name");
+            let got = connector.connect(server_name, tcp).await;
+            assert_eq!(got.is_ok(), ok, "{name}: {got:?}");
+            let _ = server.await;
+        }
+        let e = t
+            .root
+            .issue_api_server(&["财政局.example".to_owned()], now_ms(), 30)
+            .expect_err("refused");
+        assert!(matches!(e, PkiError::BadName(_)), "{e}");
+        assert!(matches!(
+            t.root.issue_api_server(&[], now_ms(), 30),
+            Err(PkiError::NoNames)
+        ));
     }
 
     #[test]

@@ -3,18 +3,31 @@
 //! This is the top of the node's layers: the one place that reads the whole
 //! configuration, hands each part its own settings (the sync limits, the
 //! pools, the body limits) and composes the HTTP routers (the API's and the
-//! pages' on the API listener; the sync listener's own).
+//! pages' on the API listener; the sync listener's own) and the API
+//! listener's transport: plain HTTP or TLS ([`ApiListener`]), the Host check
+//! on every request and HSTS when on TLS ([`api_service`]).
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::Router;
 
-use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
-use crate::http::{body_limit, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ApiTls, Config, ConfigError};
+use crate::http::{body_limit, check_host, specific_host, AllowedHosts, AppState};
 use crate::ledger::{DateWindow, Ledger, LedgerError, LedgerRules};
 use crate::pki::{self, PkiError, Revoked, TlsFiles};
 use crate::store::{Db, StoreError};
@@ -33,6 +46,8 @@ pub enum StartError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Pki(#[from] PkiError),
+    #[error("API TLS: {0}")]
+    ApiTls(String),
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
         path: std::path::PathBuf,
@@ -104,6 +119,297 @@ pub fn app(state: AppState, body_bytes_max: usize) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
+/// What every answer carries when the API is on TLS: browsers then refuse
+/// plain HTTP to this name for a year, so a network attacker cannot strip
+/// TLS off a later visit.
+pub const HSTS: &str = "max-age=31536000";
+
+/// The API listener's whole service: [`app`] inside the Host check
+/// (`[api] allowed_hosts`: a refused request runs nothing else) and, when
+/// the listener speaks TLS (`state.api_tls`), HSTS on every answer,
+/// refusals included.
+pub fn api_service(state: AppState, cfg: &Config) -> Router {
+    let tls = state.api_tls;
+    let allowed = Arc::new(AllowedHosts::new(&cfg.api.allowed_hosts, &cfg.listen));
+    let router = app(state, cfg.body_bytes_max)
+        .layer(axum::middleware::from_fn_with_state(allowed, check_host));
+    if tls {
+        router.layer(axum::middleware::map_response(|mut r: Response| async {
+            r.headers_mut().insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            );
+            r
+        }))
+    } else {
+        router
+    }
+}
+
+/// How long a certificate `[api] tls_from_ca` issues is valid (days); it is
+/// issued anew at every start. Browsers accept at most 398.
+pub const API_CERT_DAYS: u32 = 397;
+
+/// The names of the certificate `tls_from_ca` issues when `tls_names` is
+/// empty: the host of `listen` when it is a specific address, `localhost`,
+/// `127.0.0.1`.
+pub fn default_tls_names(listen: &str) -> Vec<String> {
+    let mut names: Vec<String> = specific_host(listen).into_iter().collect();
+    for n in ["localhost", "127.0.0.1"] {
+        if !names.iter().any(|x| x == n) {
+            names.push(n.to_owned());
+        }
+    }
+    names
+}
+
+/// The API listener's TLS from `[api]`: `None` for plain HTTP; a
+/// certificate from files; or one issued now (`now_ms`) from this node's
+/// own CA. Fails rather than falling back to plain HTTP.
+pub fn api_tls_config(
+    cfg: &Config,
+    now_ms: i64,
+) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    match cfg.api.tls().map_err(StartError::ApiTls)? {
+        ApiTls::Off => Ok(None),
+        ApiTls::Files { cert, key } => Ok(Some(pki::api_server_config_from_files(&cert, &key)?)),
+        ApiTls::FromCa { names } => {
+            let files = TlsFiles::new(cfg.tls_dir());
+            if !files.issuer_cert().exists() {
+                return Err(StartError::ApiTls(format!(
+                    "[api] tls_from_ca: this node holds no CA ({} is missing). A county has \
+                     none and a prefecture gets its own when it joins; give tls_cert_file \
+                     and tls_key_file instead",
+                    files.issuer_cert().display()
+                )));
+            }
+            let names = if names.is_empty() {
+                default_tls_names(&cfg.listen)
+            } else {
+                names
+            };
+            let (chain, key) =
+                files
+                    .load_issuer()?
+                    .issue_api_server(&names, now_ms, API_CERT_DAYS)?;
+            tracing::info!(names = ?names, "issued the API's TLS certificate from this node's CA");
+            Ok(Some(pki::api_server_config(&chain, &key)?))
+        }
+    }
+}
+
+/// The API listener: plain TCP, or TLS with each handshake off the accept
+/// loop (a slow client holds up no one). Its address is the client's.
+pub struct ApiListener {
+    inner: ApiInner,
+}
+
+enum ApiInner {
+    Plain(TcpListener),
+    Tls {
+        rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+        local: SocketAddr,
+        task: tokio::task::JoinHandle<()>,
+    },
+}
+
+impl std::fmt::Debug for ApiListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (tls, local) = match &self.inner {
+            ApiInner::Plain(l) => (false, l.local_addr().ok()),
+            ApiInner::Tls { local, .. } => (true, Some(*local)),
+        };
+        f.debug_struct("ApiListener")
+            .field("tls", &tls)
+            .field("local", &local)
+            .finish()
+    }
+}
+
+impl ApiListener {
+    /// Plain HTTP.
+    pub fn plain(listener: TcpListener) -> ApiListener {
+        ApiListener {
+            inner: ApiInner::Plain(listener),
+        }
+    }
+
+    /// TLS with `config`; a handshake that fails (a plain-HTTP request, a
+    /// client that does not trust the certificate) or takes longer than
+    /// `handshake` closes that connection only.
+    pub fn tls(
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        handshake: Duration,
+    ) -> io::Result<ApiListener> {
+        let local = listener.local_addr()?;
+        let acceptor = TlsAcceptor::from(config);
+        let (tx, rx) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            let mut listener = listener;
+            loop {
+                // axum's accept: retries after errors such as EMFILE.
+                let (tcp, addr) = axum::serve::Listener::accept(&mut listener).await;
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, addr)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%addr, error = %e, "API TLS handshake refused")
+                        }
+                        Err(_) => tracing::debug!(%addr, "API TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(ApiListener {
+            inner: ApiInner::Tls { rx, local, task },
+        })
+    }
+
+    /// Whether connections speak TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.inner, ApiInner::Tls { .. })
+    }
+}
+
+impl Drop for ApiListener {
+    fn drop(&mut self) {
+        if let ApiInner::Tls { task, .. } = &self.inner {
+            task.abort();
+        }
+    }
+}
+
+impl axum::serve::Listener for ApiListener {
+    type Io = ApiIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (ApiIo, SocketAddr) {
+        match &mut self.inner {
+            ApiInner::Plain(l) => {
+                let (io, addr) = axum::serve::Listener::accept(l).await;
+                (ApiIo::Plain(io), addr)
+            }
+            ApiInner::Tls { rx, .. } => match rx.recv().await {
+                Some((io, addr)) => (ApiIo::Tls(Box::new(io)), addr),
+                // The accept loop ended; nothing more will come.
+                None => std::future::pending().await,
+            },
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.inner {
+            ApiInner::Plain(l) => l.local_addr(),
+            ApiInner::Tls { local, .. } => Ok(*local),
+        }
+    }
+}
+
+/// A connection of the [`ApiListener`].
+#[derive(Debug)]
+pub enum ApiIo {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ApiIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ApiIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ApiIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ApiIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ApiIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ApiIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ApiIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            ApiIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ApiIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ApiIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ApiIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ApiIo::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ApiIo::Plain(s) => s.is_write_vectored(),
+            ApiIo::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// The API listener `cfg` asks for on `listener`: TLS per `[api]`, else
+/// plain HTTP, with a warning when plain HTTP is open beyond this machine
+/// (passwords and session cookies would cross the network in clear), and
+/// when any Host is allowed.
+pub fn api_listener(
+    cfg: &Config,
+    listener: TcpListener,
+    now_ms: i64,
+) -> Result<ApiListener, StartError> {
+    let addr = listener.local_addr().ok();
+    if cfg.api.allowed_hosts.iter().any(|h| h.trim() == "*") {
+        tracing::warn!(
+            "[api] allowed_hosts has \"*\": requests for any host name are served, so DNS \
+             rebinding is not stopped; list the names people use instead"
+        );
+    }
+    match api_tls_config(cfg, now_ms)? {
+        Some(tls) => {
+            let handshake = Duration::from_millis(cfg.api.tls_handshake_timeout_ms);
+            ApiListener::tls(listener, tls, handshake)
+                .map_err(|e| StartError::ApiTls(format!("cannot listen: {e}")))
+        }
+        None => {
+            if addr.is_some_and(|a| !a.ip().is_loopback()) {
+                tracing::warn!(
+                    addr = ?addr,
+                    "the API listens beyond this machine without TLS: passwords, tokens and \
+                     session cookies cross the network in clear. Set [api] tls_cert_file and \
+                     tls_key_file, or tls_from_ca = true"
+                );
+            }
+            Ok(ApiListener::plain(listener))
+        }
+    }
+}
+
 /// Opens the configured database (migrating it) without checking identity.
 pub async fn open_db(cfg: &Config) -> Result<Db, StartError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| StartError::DataDir {
@@ -135,6 +441,9 @@ pub async fn run(
     // Every part below records under the configuration's rules, whoever
     // opened the ledger.
     let ledger = ledger.with_rules(ledger_rules(cfg));
+    // The API certificate is checked by browsers against their own clocks,
+    // so it is issued at the system's time, whatever the ledger's clock says.
+    let api = api_listener(cfg, api, SystemClock.now_ms())?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     crate::telemetry::handle();
     let files = TlsFiles::new(cfg.tls_dir());
@@ -202,8 +511,9 @@ pub async fn run(
         import_bytes_max: cfg.import_bytes_max,
         link: link_health,
         health_report_ms: cfg.health_report_ms,
+        api_tls: api.is_tls(),
     };
-    let app = app(state, cfg.body_bytes_max);
+    let app = api_service(state, cfg);
     let api = crate::net::Capped::new(api, cfg.api_connections_max);
     let mut s = stop.clone();
     tasks.spawn(async move {
@@ -225,24 +535,24 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, with the
+/// transport `[api]` asks for (TLS, allowed hosts), as [`run`] does.
 pub async fn serve(
     ledger: Ledger,
     cfg: &Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> io::Result<()> {
+    let api = api_listener(cfg, listener, SystemClock.now_ms()).map_err(io::Error::other)?;
     let state = AppState {
         ledger: ledger.with_rules(ledger_rules(cfg)),
         import_bytes_max: cfg.import_bytes_max,
         link: None,
         health_report_ms: cfg.health_report_ms,
+        api_tls: api.is_tls(),
     };
-    let app = app(state, cfg.body_bytes_max);
-    axum::serve(
-        crate::net::Capped::new(listener, cfg.api_connections_max),
-        app,
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = api_service(state, cfg);
+    axum::serve(crate::net::Capped::new(api, cfg.api_connections_max), app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

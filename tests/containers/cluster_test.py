@@ -30,14 +30,22 @@ Scenarios (each prints PASS or FAIL, then `N passed, M failed`):
              raises a fork alarm in its own sync_alarms, and nothing of it
              reaches the parent or the region
 
+Every API call but /healthz and /readyz needs a bearer token: once the
+nodes are healthy, each gets a test user (roles in IT_ROLES) and a token made
+inside its container with the node's own CLI (`provision_tokens`), sent as
+`Authorization: Bearer` on every call. FUNDSYNC_IT_AUTH=0 skips that, for an
+image from before accounts.
+
 Environment: FUNDSYNC_IT_PROJECT (compose project name, default
-fundsync-it-<pid>), FUNDSYNC_IT_KEEP=1 (leave the cluster up for a look).
+fundsync-it-<pid>), FUNDSYNC_IT_KEEP=1 (leave the cluster up for a look),
+FUNDSYNC_IT_AUTH=0 (no accounts, see above).
 """
 
 import http.client
 import io
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -74,6 +82,19 @@ CONVERGE_S = 240
 ARRIVE_S = 120
 AS_OF = "2020-12-31"
 CSV_HEADER = "voucher_no,paid_on,payer,payee_name,amount,allocation,project\n"
+
+# The test's account at every node, made with the node's CLI inside its
+# container (see Cluster.provision_tokens). The command shapes are those of
+# `fundsync user add --help` and `fundsync token create --help`:
+#   fundsync user add LOGIN --name NAME --role R1,R2 [--classified] --password-file FILE
+#   fundsync token create --user LOGIN --name NAME     (the secret alone on stdout's last line)
+# Roles: allocation (funds received, allocations, any category), department
+# (projects and targets), treasury (payments, CSV imports), lead (reads the
+# whole ledger and the sync health); --classified so the totals see every
+# category.
+IT_AUTH = os.environ.get("FUNDSYNC_IT_AUTH", "1") != "0"
+IT_USER = "it-runner"
+IT_ROLES = "allocation,department,treasury,lead"
 
 
 class CheckFailed(Exception):
@@ -151,6 +172,7 @@ class Cluster:
         self.compose_cmd = compose_command()
         self.env = dict(os.environ, FUNDSYNC_HTTP_PORT=str(port))
         self._cid = {}
+        self.tokens = {}  # service -> bearer token (IT_AUTH)
 
     # ---- docker ---------------------------------------------------------
     def compose(self, *args, input=None, timeout=900, check=True):
@@ -193,6 +215,36 @@ class Cluster:
         return run(["docker", "exec", "-i", *u, self.cid(service), *cmd], input=input,
                    timeout=timeout, check=check)
 
+    # ---- accounts ---------------------------------------------------------
+    def provision_tokens(self):
+        """A user with IT_ROLES and an API token at every node, through the
+        node's own CLI (`docker exec`, as uid 10001, FUNDSYNC_CONFIG from
+        the image). The password goes through a file in the container's
+        tmpfs and is deleted at once; the token is kept for the run."""
+        if not IT_AUTH:
+            return
+        for svc in NODES:
+            password = secrets.token_urlsafe(24)
+            self.dexec(svc, "bash", "-c", "umask 077 && cat >/tmp/it-password",
+                       input=password.encode())
+            try:
+                self.dexec(svc, "fundsync", "user", "add", IT_USER, "--name", "容器测试",
+                           "--role", IT_ROLES, "--classified",
+                           "--password-file", "/tmp/it-password")
+            finally:
+                self.dexec(svc, "rm", "-f", "/tmp/it-password", check=False)
+            out = self.dexec(svc, "fundsync", "token", "create", "--user", IT_USER,
+                             "--name", "tests/containers").stdout.decode()
+            lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+            ensure(lines, f"{svc}: `fundsync token create` printed no token")
+            self.tokens[svc] = lines[-1]
+        log(f"a test user and token at each of {len(self.tokens)} nodes")
+
+    def auth_header(self, service):
+        """The Authorization header line for `service`, or "" without IT_AUTH."""
+        token = self.tokens.get(service)
+        return f"Authorization: Bearer {token}\r\n" if token else ""
+
     # ---- HTTP -----------------------------------------------------------
     def http(self, service, method, path, body=None, ctype="application/json", timeout=300):
         """(status, parsed JSON or text). The region through its published
@@ -205,6 +257,8 @@ class Cluster:
                                          method=method)
             if body is not None:
                 req.add_header("Content-Type", ctype)
+            if service in self.tokens:
+                req.add_header("Authorization", f"Bearer {self.tokens[service]}")
             try:
                 with urllib.request.urlopen(req, timeout=timeout) as r:
                     status, raw = r.status, r.read()
@@ -212,7 +266,7 @@ class Cluster:
                 status, raw = e.code, e.read()
         else:
             head = (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                    f"Content-Length: {len(data)}\r\n")
+                    f"Content-Length: {len(data)}\r\n{self.auth_header(service)}")
             if body is not None:
                 head += f"Content-Type: {ctype}\r\n"
             p = self.dexec(service, "bash", "-c",
@@ -319,7 +373,7 @@ class HeadStream:
     LOOP = r"""end=$((SECONDS + 600))
 while ((SECONDS < end)); do
     if exec 3<>/dev/tcp/127.0.0.1/8080; then
-        printf 'GET /api/v1/sync/heads HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
+        printf 'GET /api/v1/sync/heads HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n' "$AUTH" >&3
         r="$(cat <&3)"
         exec 3<&-
         printf '%s\n' "${r##*$'\r\n\r\n'}"
@@ -329,7 +383,10 @@ while ((SECONDS < end)); do
 done 2>/dev/null"""
 
     def __init__(self, cluster, service, origin):
-        self.cmd = ["docker", "exec", "-i", cluster.cid(service), "bash", "-c", self.LOOP]
+        # The Authorization line (with its CRLF) goes in through the
+        # environment; empty without IT_AUTH.
+        self.cmd = ["docker", "exec", "-i", "-e", f"AUTH={cluster.auth_header(service)}",
+                    cluster.cid(service), "bash", "-c", self.LOOP]
         self.origin = origin
         self.seq = None
         self.cond = threading.Condition()
@@ -437,6 +494,7 @@ class Test:
         self.c.compose("up", "-d", timeout=UP_S)
         self.c.wait_healthy(SERVICES, UP_S)
         log(f"all {len(SERVICES)} services healthy {time.monotonic() - t0:.1f}s after `up -d`")
+        self.c.provision_tokens()
         def link_ok(svc):
             lk = self.c.link(svc)
             return bool(lk.get("last_up_ms") and lk.get("last_down_ms") and not lk.get("last_error"))

@@ -7,6 +7,14 @@
 #
 #   bash tests/containers/run.sh
 #
+# Accounts: docker-compose.yml gives each node's first administrator a
+# password from deploy/secrets/<service>_admin_password (compose `secrets:`),
+# made here by deploy/compose/secrets.sh when missing; cluster_test.py then
+# makes a test user and an API token at every node with `fundsync user add`
+# and `fundsync token create` (inside the containers) and sends the token on
+# every API call. FUNDSYNC_IT_AUTH=0 skips the user and token (an image from
+# before accounts).
+#
 # Environment: FUNDSYNC_IT_SKIP_IMAGES=1 uses the images as they are;
 # FUNDSYNC_IT_KEEP=1 leaves the cluster up afterwards (then remove it with
 # the `down -v` command it prints). Needs root (or sudo) for deploy/images.sh,
@@ -53,6 +61,10 @@ if [[ "${FUNDSYNC_IT_SKIP_IMAGES:-0}" != 1 ]]; then
     fi
     log "images ready in $((SECONDS - start))s"
 fi
+
+# The administrators' password files compose mounts as secrets (kept if
+# present; deploy/secrets/ is not committed).
+bash deploy/compose/secrets.sh
 
 # In the background, so that a TERM or INT reaches the test at once, passed on
 # as TERM (an asynchronous child ignores INT). The test tears the cluster down

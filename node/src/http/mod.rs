@@ -6,18 +6,21 @@
 //! the API and the pages share ([`AppState`]), the one error type every
 //! refusal goes through ([`ApiError`]: a status and the wire's
 //! `{"error", "message"}` body, [`fundsync_protocol::ErrorBody`]), the JSON
-//! and query extractors whose rejections are that error, and the body
-//! limits. It knows no routes: `crate::server` composes the routers.
+//! and query extractors whose rejections are that error, the body limits,
+//! and the check of the names the API answers to ([`AllowedHosts`],
+//! `host.rs`). It knows no routes: `crate::server` composes the routers.
 
 mod acting;
 mod error;
 mod extract;
+mod host;
 
 use axum::extract::DefaultBodyLimit;
 
 pub use acting::Acting;
 pub use error::{ApiError, ApiResult};
 pub use extract::{Json, Query};
+pub use host::{check_host, host_of, specific_host, AllowedHosts};
 
 use crate::ledger::Ledger;
 use crate::link::LinkHealth;
@@ -31,6 +34,9 @@ pub struct AppState {
     pub link: Option<LinkHealth>,
     /// How often nodes report their links (for judging a report's age).
     pub health_report_ms: u64,
+    /// Whether the API listener speaks TLS (`[api] tls_*`): session cookies
+    /// are then `Secure`, and every answer carries HSTS.
+    pub api_tls: bool,
 }
 
 /// A request body larger than `bytes_max` is refused (413) before a handler

@@ -13,5 +13,6 @@ mod ledger_dates;
 mod ledger_props;
 mod pg_harness;
 mod sync;
+mod transport;
 mod warnings;
 mod web;
