@@ -10,6 +10,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::actor::Actor;
 use crate::body::{Body, BodyError};
 pub use crate::hash::Hash;
 use crate::ids::{EntryId, NodeCode};
@@ -42,15 +43,23 @@ impl fmt::Debug for Entry {
 }
 
 impl Entry {
-    /// Builds the next entry of an origin's chain from a body.
-    pub fn new(origin: NodeCode, seq: u64, at_ms: i64, prev_hash: Hash, body: &Body) -> Entry {
+    /// Builds the next entry of an origin's chain from a body and the
+    /// actor who caused it (inside the hashed bytes, [`Body::encode`]).
+    pub fn new(
+        origin: NodeCode,
+        seq: u64,
+        at_ms: i64,
+        prev_hash: Hash,
+        body: &Body,
+        actor: &Actor,
+    ) -> Entry {
         Entry {
             origin,
             seq,
             at_ms,
             prev_hash,
             kind: body.kind().to_owned(),
-            body: body.encode(),
+            body: body.encode(actor),
         }
     }
 
@@ -75,6 +84,12 @@ impl Entry {
 
     /// Decodes the body, refusing oversized, unknown or malformed bodies.
     pub fn decode_body(&self) -> Result<Body, BodyError> {
+        self.decode_with_actor().map(|(body, _)| body)
+    }
+
+    /// [`Entry::decode_body`] with the actor the body names (`None` for an
+    /// entry written before actors existed).
+    pub fn decode_with_actor(&self) -> Result<(Body, Option<Actor>), BodyError> {
         if self.body.len() > BODY_BYTES_MAX {
             return Err(BodyError::Invalid(format!(
                 "entry body of {} bytes exceeds the limit of {BODY_BYTES_MAX}",
@@ -125,6 +140,7 @@ mod tests {
             1_600_000_000_000,
             prev,
             &body,
+            &Actor::system(),
         )
     }
 
