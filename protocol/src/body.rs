@@ -897,34 +897,6 @@ mod tests {
     }
 
     #[test]
-    fn the_actor_is_hashed() {
-        use crate::entry::Entry;
-        use crate::hash::Hash;
-        let e = Entry::new(
-            "652822".parse().expect("code"),
-            1,
-            1_600_000_000_000,
-            Hash::ZERO,
-            &payment(),
-            &clerk(),
-        );
-        let h = e.hash();
-        let at = e
-            .body
-            .windows(8)
-            .position(|w| w == b"zhangsan")
-            .expect("login in the bytes");
-        let mut altered = e.clone();
-        altered.body[at] = b'Z';
-        assert_ne!(altered.hash(), h);
-        let (_, actor) = altered.decode_with_actor().expect("still decodes");
-        assert_eq!(actor.map(|a| a.login), Some("Zhangsan".to_owned()));
-        let mut other = e.clone();
-        other.body = payment().encode(&Actor::system());
-        assert_ne!(other.hash(), h);
-    }
-
-    #[test]
     fn refuses_malformed_envelopes() {
         let b = payment();
         let bare: serde_json::Value = serde_json::from_slice(&legacy(&b)).expect("json");

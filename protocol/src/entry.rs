@@ -174,6 +174,55 @@ mod tests {
     }
 
     #[test]
+    fn the_actor_is_hashed() {
+        use crate::body::{PaymentRecorded, ENVELOPE_PREFIX};
+        let clerk = Actor {
+            login: "zhangsan".into(),
+            name: "张三".into(),
+            role: "treasury".into(),
+            addr: "10.1.2.3".into(),
+        };
+        let payment = || {
+            Body::PaymentRecorded(PaymentRecorded {
+                voucher_no: "V0001".into(),
+                paid_on: "2020-05-01".parse().expect("date"),
+                payer: "轮台县财政局".into(),
+                payee_name: "某某合作社".into(),
+                payee_account: String::new(),
+                payee_bank: String::new(),
+                amount: "1500.00".parse().expect("amount"),
+                function_class: String::new(),
+                allocation: "652800-3".parse().expect("id"),
+                project: "LT2020-001".into(),
+                purpose: String::new(),
+            })
+        };
+        let e = Entry::new(
+            "652822".parse().expect("code"),
+            1,
+            1_600_000_000_000,
+            Hash::ZERO,
+            &payment(),
+            &clerk,
+        );
+        assert!(e.body.starts_with(ENVELOPE_PREFIX));
+        let h = e.hash();
+        let at = e
+            .body
+            .windows(8)
+            .position(|w| w == b"zhangsan")
+            .expect("login in the bytes");
+        let mut altered = e.clone();
+        altered.body[at] = b'Z';
+        assert_ne!(altered.hash(), h);
+        let (_, actor) = altered.decode_with_actor().expect("still decodes");
+        assert_eq!(actor.map(|a| a.login), Some("Zhangsan".to_owned()));
+        let mut other = e.clone();
+        other.body = payment().encode(&Actor::system());
+        assert_ne!(other.hash(), h);
+    }
+
+    #[test]
     fn hex_round_trip() {
         let h = entry(1, Hash::ZERO).hash();
         assert_eq!(Hash::from_hex(&h.to_hex()), Some(h));
