@@ -6,6 +6,7 @@
 //! or by name: `cargo nextest run -p fundsync-tests ledger_props`.
 
 mod api;
+mod attribution;
 mod demo;
 mod ledger_conformance;
 mod ledger_props;
