@@ -625,10 +625,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = Config::load(&config)?;
             let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
             let outcome = ledger
-                .submit_one(Body::ChildRevoked(ChildRevoked {
-                    code: child,
-                    reason,
-                }))
+                .submit_one(
+                    Body::ChildRevoked(ChildRevoked {
+                        code: child,
+                        reason,
+                    }),
+                    &fundsync_node::ledger::console_actor(),
+                )
                 .await?;
             ledger.db().close().await;
             println!(
@@ -645,8 +648,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let started = std::time::Instant::now();
-            match import::import_payments(&ledger, std::io::BufReader::with_capacity(1 << 20, f))
-                .await
+            match import::import_payments(
+                &ledger,
+                std::io::BufReader::with_capacity(1 << 20, f),
+                &fundsync_node::ledger::console_actor(),
+            )
+            .await
             {
                 Ok(r) => {
                     println!(

@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use fundsync_protocol::body::*;
-use fundsync_protocol::{Amount, Body, EntryId, NodeCode};
+use fundsync_protocol::{Actor, Amount, Body, EntryId, NodeCode};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::plan::{self, Action, Expected, Figure, Funds, Step};
 use fundsync_cluster::{Cluster, Node};
+use fundsync_node::access::Role;
 use fundsync_node::config::Config;
 use fundsync_node::ledger::query::{AllocationFilter, Page};
 use fundsync_node::ledger::Identity;
@@ -103,8 +104,9 @@ impl Demo {
                 .get(&code(step.node)?)
                 .ok_or_else(|| anyhow::anyhow!("unknown node {} in the plan", step.node))?;
             if let Some(body) = self.body(node, &step).await? {
+                let who = demo_actor(desk(&step.action));
                 let out =
-                    node.ledger.submit_one(body).await.map_err(|e| {
+                    node.ledger.submit_one(body, &who).await.map_err(|e| {
                         anyhow::anyhow!("step at {} on {}: {e}", step.node, step.on)
                     })?;
                 if matches!(out, fundsync_node::ledger::Outcome::Created(_)) {
@@ -482,6 +484,33 @@ impl Demo {
             .create_token(auditor.id, "demo --check", Some(1))
             .await?;
         Ok(t.secret.to_string())
+    }
+}
+
+/// The desk that takes a step at a bureau: the allocation desk receives
+/// funds, sets own budgets and issues allocations; the department officer
+/// keeps the project library and its targets; the treasury pays.
+fn desk(action: &Action) -> Role {
+    match action {
+        Action::FundsReceived { .. } | Action::OwnBudget { .. } | Action::Issue { .. } => {
+            Role::AllocationDesk
+        }
+        Action::Project { .. } | Action::ProjectStatus { .. } | Action::Target { .. } => {
+            Role::Department
+        }
+        Action::Payment { .. } => Role::Treasury,
+    }
+}
+
+/// The demo's person at a desk, named in the entries it records: the
+/// login is the role's name (the demo's accounts have exactly these
+/// logins), the display name `演示-` and the desk's Chinese name.
+pub fn demo_actor(role: Role) -> Actor {
+    Actor {
+        login: role.as_str().to_owned(),
+        name: format!("演示-{}", role.zh()),
+        role: role.as_str().to_owned(),
+        addr: String::new(),
     }
 }
 

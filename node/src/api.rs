@@ -16,7 +16,7 @@ use fundsync_protocol::{Amount, Body, EntryId, ErrorBody, ErrorCode, NodeCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::http::{body_limit, ApiError, ApiResult, AppState, Json, Query};
+use crate::http::{body_limit, Acting, ApiError, ApiResult, AppState, Json, Query};
 use crate::import::{self, ImportError};
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use crate::ledger::{LedgerError, Outcome};
@@ -115,9 +115,13 @@ async fn nodes(State(s): S) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.ledger.nodes().await?))
 }
 
-async fn add_child(State(s): S, Json(b): Json<ChildRegistered>) -> ApiResult<impl IntoResponse> {
+async fn add_child(
+    State(s): S,
+    Acting(who): Acting,
+    Json(b): Json<ChildRegistered>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(
-        s.ledger.submit_one(Body::ChildRegistered(b)).await?,
+        s.ledger.submit_one(Body::ChildRegistered(b), &who).await?,
     ))
 }
 
@@ -125,14 +129,24 @@ async fn catalog(State(s): S) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.ledger.categories().await?))
 }
 
-async fn add_category(State(s): S, Json(b): Json<CategoryDefined>) -> ApiResult<impl IntoResponse> {
+async fn add_category(
+    State(s): S,
+    Acting(who): Acting,
+    Json(b): Json<CategoryDefined>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(
-        s.ledger.submit_one(Body::CategoryDefined(b)).await?,
+        s.ledger.submit_one(Body::CategoryDefined(b), &who).await?,
     ))
 }
 
-async fn funds_received(State(s): S, Json(b): Json<FundsReceived>) -> ApiResult<impl IntoResponse> {
-    Ok(created(s.ledger.submit_one(Body::FundsReceived(b)).await?))
+async fn funds_received(
+    State(s): S,
+    Acting(who): Acting,
+    Json(b): Json<FundsReceived>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        s.ledger.submit_one(Body::FundsReceived(b), &who).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,9 +178,12 @@ async fn own_budgets(State(s): S, Query(p): Query<PageQuery>) -> ApiResult<impl 
 
 async fn add_own_budget(
     State(s): S,
+    Acting(who): Acting,
     Json(b): Json<OwnBudgetAdded>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(created(s.ledger.submit_one(Body::OwnBudgetAdded(b)).await?))
+    Ok(created(
+        s.ledger.submit_one(Body::OwnBudgetAdded(b), &who).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,7 +244,11 @@ struct NewAllocation {
     title: String,
 }
 
-async fn add_allocation(State(s): S, Json(a): Json<NewAllocation>) -> ApiResult<impl IntoResponse> {
+async fn add_allocation(
+    State(s): S,
+    Acting(who): Acting,
+    Json(a): Json<NewAllocation>,
+) -> ApiResult<impl IntoResponse> {
     let category = match a.category {
         Some(c) => c,
         None => {
@@ -247,7 +268,7 @@ async fn add_allocation(State(s): S, Json(a): Json<NewAllocation>) -> ApiResult<
         issued_on: a.issued_on,
         title: a.title,
     });
-    Ok(created(s.ledger.submit_one(body).await?))
+    Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
 fn entry_id(s: &str) -> ApiResult<EntryId> {
@@ -285,10 +306,13 @@ async fn projects(State(s): S, Query(q): Query<ProjectQuery>) -> ApiResult<impl 
 
 async fn add_project(
     State(s): S,
+    Acting(who): Acting,
     Json(b): Json<ProjectRegistered>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(created(
-        s.ledger.submit_one(Body::ProjectRegistered(b)).await?,
+        s.ledger
+            .submit_one(Body::ProjectRegistered(b), &who)
+            .await?,
     ))
 }
 
@@ -325,6 +349,7 @@ struct NewTarget {
 
 async fn add_target(
     State(s): S,
+    Acting(who): Acting,
     Path(code): Path<String>,
     Json(t): Json<NewTarget>,
 ) -> ApiResult<impl IntoResponse> {
@@ -337,7 +362,7 @@ async fn add_target(
         value: t.value,
         unit: t.unit,
     });
-    Ok(created(s.ledger.submit_one(body).await?))
+    Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,6 +373,7 @@ struct NewStatus {
 
 async fn set_status(
     State(s): S,
+    Acting(who): Acting,
     Path(code): Path<String>,
     Json(b): Json<NewStatus>,
 ) -> ApiResult<impl IntoResponse> {
@@ -355,7 +381,7 @@ async fn set_status(
         project: code,
         status: b.status,
     });
-    Ok(created(s.ledger.submit_one(body).await?))
+    Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,6 +394,7 @@ struct NewActual {
 
 async fn record_actual(
     State(s): S,
+    Acting(who): Acting,
     Path(id): Path<String>,
     Json(b): Json<NewActual>,
 ) -> ApiResult<impl IntoResponse> {
@@ -376,7 +403,7 @@ async fn record_actual(
         actual: b.actual,
         recorded_on: b.recorded_on,
     });
-    Ok(created(s.ledger.submit_one(body).await?))
+    Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -407,9 +434,13 @@ async fn payments(State(s): S, Query(q): Query<PaymentQuery>) -> ApiResult<impl 
     Ok(Json(s.ledger.payments(f, page).await?))
 }
 
-async fn add_payment(State(s): S, Json(b): Json<PaymentRecorded>) -> ApiResult<impl IntoResponse> {
+async fn add_payment(
+    State(s): S,
+    Acting(who): Acting,
+    Json(b): Json<PaymentRecorded>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(
-        s.ledger.submit_one(Body::PaymentRecorded(b)).await?,
+        s.ledger.submit_one(Body::PaymentRecorded(b), &who).await?,
     ))
 }
 
@@ -442,6 +473,7 @@ struct NewReversal {
 
 async fn reverse_payment(
     State(s): S,
+    Acting(who): Acting,
     Path(voucher_no): Path<String>,
     Json(b): Json<NewReversal>,
 ) -> ApiResult<impl IntoResponse> {
@@ -450,7 +482,7 @@ async fn reverse_payment(
         reversed_on: b.reversed_on,
         reason: b.reason,
     });
-    Ok(created(s.ledger.submit_one(body).await?))
+    Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
 /// A refused import: the error body and every refused row.
@@ -463,6 +495,7 @@ struct RowsRefused {
 
 async fn import_csv(
     State(s): S,
+    Acting(who): Acting,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
@@ -477,7 +510,7 @@ async fn import_csv(
             "send the vouchers as CSV with Content-Type: text/csv",
         ));
     }
-    match import::import_payments(&s.ledger, std::io::Cursor::new(body)).await {
+    match import::import_payments(&s.ledger, std::io::Cursor::new(body), &who).await {
         Ok(report) => Ok((StatusCode::OK, Json(report)).into_response()),
         Err(ImportError::Rows(rows)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

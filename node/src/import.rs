@@ -10,7 +10,7 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 use fundsync_protocol::body::PaymentRecorded;
-use fundsync_protocol::{Amount, Body, EntryId};
+use fundsync_protocol::{Actor, Amount, Body, EntryId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -82,7 +82,7 @@ pub struct ImportReport {
 
 /// Parses, validates and encodes a row (on the parser thread, so the
 /// transaction's thread only checks it against the ledger).
-fn parse_row(r: CsvRow) -> Result<Prepared, String> {
+fn parse_row(r: CsvRow, actor: &Actor) -> Result<Prepared, String> {
     let amount: Amount = r.amount.parse().map_err(|e| format!("amount: {e}"))?;
     let paid_on = NaiveDate::parse_from_str(r.paid_on.trim(), "%Y-%m-%d")
         .map_err(|_| format!("paid_on {:?} is not a date like 2020-05-01", r.paid_on))?;
@@ -105,7 +105,7 @@ fn parse_row(r: CsvRow) -> Result<Prepared, String> {
         project: r.project,
         purpose: r.purpose,
     });
-    Prepared::new(body).map_err(|e| e.to_string())
+    Prepared::new(body, actor).map_err(|e| e.to_string())
 }
 
 fn voucher_no(p: &Prepared) -> Option<&str> {
@@ -117,14 +117,15 @@ fn voucher_no(p: &Prepared) -> Option<&str> {
 
 type Chunk = Vec<(u64, Result<Prepared, String>)>;
 
-/// Parses CSV from `input` on a blocking thread, sending chunks of rows.
-/// Parses `input` on a blocking thread. Each good row is also hashed as
+/// Parses CSV from `input` on a blocking thread, sending chunks of rows,
+/// each attributed to `actor`. Each good row is also hashed as
 /// the entry it becomes if every row before it does too, starting at `pos`
 /// (SHA-256 was the largest cost of the checking thread); a row that turns
 /// out otherwise (a voucher already held) is hashed again where it lands.
 fn spawn_parser<R: Read + Send + 'static>(
     input: R,
     mut pos: Option<ChainPos>,
+    actor: Actor,
 ) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(2 * WINDOW_CHUNKS);
     tokio::task::spawn_blocking(move || {
@@ -148,7 +149,7 @@ fn spawn_parser<R: Read + Send + 'static>(
                     let mut row = record
                         .deserialize::<CsvRow>(Some(&headers))
                         .map_err(|e| csv_message(&e))
-                        .and_then(parse_row);
+                        .and_then(|r| parse_row(r, &actor));
                     if let (Ok(p), Some(at)) = (&mut row, pos) {
                         pos = p.hash_at(at);
                     }
@@ -183,14 +184,17 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
-/// Imports a CSV file of vouchers into the ledger, all or nothing.
+/// Imports a CSV file of vouchers into the ledger, all or nothing, every
+/// payment attributed to `actor` (who imports, not who paid: the file does
+/// not say).
 pub async fn import_payments<R: Read + Send + 'static>(
     ledger: &Ledger,
     input: R,
+    actor: &Actor,
 ) -> Result<ImportReport, ImportError> {
     let me = ledger.identity().code;
     let mut work = ledger.begin().await?;
-    let mut rx = spawn_parser(input, Some(work.own_chain_pos().await?));
+    let mut rx = spawn_parser(input, Some(work.own_chain_pos().await?), actor.clone());
     let mut errors = Vec::new();
     let mut report = ImportReport {
         rows: 0,

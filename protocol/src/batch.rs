@@ -813,7 +813,14 @@ pub(crate) mod tests {
         let mut out = vec![];
         for seq in first..first + n {
             let at_ms = T0 + i64::try_from(seq).expect("small seq");
-            let e = Entry::new(origin, seq, at_ms, prev, &body(&format!("单位{seq}")));
+            let e = Entry::new(
+                origin,
+                seq,
+                at_ms,
+                prev,
+                &body(&format!("单位{seq}")),
+                &crate::Actor::system(),
+            );
             prev = e.hash();
             out.push(e);
         }
@@ -1018,7 +1025,7 @@ pub(crate) mod tests {
         let batch = county_batch(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSB1");
-        assert_eq!(&bytes[4..6], &[0, 1]);
+        assert_eq!(&bytes[4..6], &[0, 2]);
         assert_eq!(&bytes[6..18], b"652801652800");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 1, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..32], b"652801");
@@ -1195,18 +1202,51 @@ pub(crate) mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = county_batch(2);
-        batch.version = 2;
+        batch.version = 3;
         let bytes = batch.encode();
-        let want = Err(BatchError::Version(VersionError { ours: 1, theirs: 2 }));
+        let want = Err(BatchError::Version(VersionError { ours: 2, theirs: 3 }));
         assert_eq!(Batch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(Batch::decode(&bytes[..6], &BatchLimits::default()), want);
         let e = at_prefecture(&batch, Head::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 2"));
+        assert!(e.expect_err("refused").to_string().contains("version 3"));
     }
 
     // ---- Verification ----
+
+    /// What a version 1 child sends: bodies without an actor, the batch's
+    /// version 1. A version 2 parent verifies and decodes it unchanged.
+    #[test]
+    fn accepts_a_version_1_batch_of_bare_bodies() {
+        let mut prev = Hash::ZERO;
+        let mut entries = vec![];
+        for seq in 1..=3 {
+            let Body::ChildRegistered(b) = body(&format!("单位{seq}")) else {
+                unreachable!()
+            };
+            let e = Entry {
+                origin: county(),
+                seq,
+                at_ms: T0,
+                prev_hash: prev,
+                kind: "child_registered".into(),
+                body: serde_json::to_vec(&b).expect("json"),
+            };
+            prev = e.hash();
+            entries.push(e);
+        }
+        let cp = checkpoint_for(&county_key(), &entries, T0).expect("entries");
+        let mut batch = Batch::new(county(), prefecture(), entries, vec![cp]);
+        batch.version = 1;
+        let bytes = batch.encode();
+        let back = Batch::decode(&bytes, &BatchLimits::default()).expect("version 1 decodes");
+        let v = at_prefecture(&back, Head::EMPTY).expect("version 1 verifies");
+        assert_eq!(v.new.len(), 3);
+        for (e, _, b) in &v.new {
+            assert_eq!(e.decode_with_actor(), Ok((b.clone(), None)));
+        }
+    }
 
     #[test]
     fn accepts_a_signed_batch() {
@@ -1377,7 +1417,14 @@ pub(crate) mod tests {
     fn fork_is_rejected() {
         let batch = county_batch(3);
         // The receiver holds a different entry 2 of the same origin.
-        let other_2 = Entry::new(county(), 2, T0, batch.entries[0].hash(), &body("另一个"));
+        let other_2 = Entry::new(
+            county(),
+            2,
+            T0,
+            batch.entries[0].hash(),
+            &body("另一个"),
+            &crate::Actor::system(),
+        );
         let held = head_of(&other_2);
         assert_eq!(
             at_prefecture(&batch, held),

@@ -5,10 +5,21 @@
 //! them with `deny_unknown_fields`. `validate` checks everything that can be
 //! checked without the ledger (text limits, shapes); the ledger checks the rest
 //! (balances, tree, references).
+//!
+//! Since protocol version 2 the bytes are an envelope naming who caused the
+//! entry, `{"actor":{...},"body":{...}}` (compact, `actor` first, the inner
+//! `body` the kind's struct exactly as before), so the actor is hashed and
+//! signed with the rest and no relay can change it. Bytes written before
+//! (the bare struct) keep decoding, with no actor: a body is an envelope
+//! exactly when its bytes begin with [`ENVELOPE_PREFIX`]. See
+//! [`crate::version`] for what this means for peers of either version.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
 
 use ed25519_dalek::VerifyingKey;
 
@@ -444,6 +455,105 @@ pub struct WarningResolved {
     pub as_of: NaiveDate,
 }
 
+/// What happened, in a [`SecurityEvent`]. Closed: a new event is a new
+/// protocol version, as a new kind is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityEventKind {
+    LoginSucceeded,
+    LoginFailed,
+    AccountLocked,
+    LoggedOut,
+    TokenCreated,
+    TokenRevoked,
+    UserCreated,
+    UserDisabled,
+    UserEnabled,
+    PasswordReset,
+    PasswordChanged,
+    RoleGranted,
+    RoleRevoked,
+    PermissionDenied,
+}
+
+impl SecurityEventKind {
+    pub const ALL: [SecurityEventKind; 14] = [
+        SecurityEventKind::LoginSucceeded,
+        SecurityEventKind::LoginFailed,
+        SecurityEventKind::AccountLocked,
+        SecurityEventKind::LoggedOut,
+        SecurityEventKind::TokenCreated,
+        SecurityEventKind::TokenRevoked,
+        SecurityEventKind::UserCreated,
+        SecurityEventKind::UserDisabled,
+        SecurityEventKind::UserEnabled,
+        SecurityEventKind::PasswordReset,
+        SecurityEventKind::PasswordChanged,
+        SecurityEventKind::RoleGranted,
+        SecurityEventKind::RoleRevoked,
+        SecurityEventKind::PermissionDenied,
+    ];
+
+    /// The name written in entries and stored in the `security_log` table.
+    pub fn as_str(self) -> &'static str {
+        use SecurityEventKind::*;
+        match self {
+            LoginSucceeded => "login_succeeded",
+            LoginFailed => "login_failed",
+            AccountLocked => "account_locked",
+            LoggedOut => "logged_out",
+            TokenCreated => "token_created",
+            TokenRevoked => "token_revoked",
+            UserCreated => "user_created",
+            UserDisabled => "user_disabled",
+            UserEnabled => "user_enabled",
+            PasswordReset => "password_reset",
+            PasswordChanged => "password_changed",
+            RoleGranted => "role_granted",
+            RoleRevoked => "role_revoked",
+            PermissionDenied => "permission_denied",
+        }
+    }
+
+    /// Whether it belongs to the login log (登录日志): signing in and out
+    /// and what refuses it. Everything else is the operations log (操作日志).
+    pub fn is_login(self) -> bool {
+        use SecurityEventKind::*;
+        matches!(
+            self,
+            LoginSucceeded | LoginFailed | AccountLocked | LoggedOut
+        )
+    }
+}
+
+impl std::str::FromStr for SecurityEventKind {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        SecurityEventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown security event {s:?}")))
+    }
+}
+
+/// Something that matters for the security of a node's accounts: a login,
+/// a refusal, an account or role changed (安全日志). Recorded as entries so
+/// that the log rolls up to every ancestor with the actor who caused it,
+/// signed like the money; it never travels down. Never holds a secret (no
+/// password, no token): only who, what, about whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityEvent {
+    pub event: SecurityEventKind,
+    /// The login the event is about (the user created, the account that
+    /// failed to sign in); may be empty.
+    #[serde(default)]
+    pub subject: String,
+    /// A short note for people, e.g. the role granted or the route refused.
+    #[serde(default)]
+    pub detail: String,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -463,6 +573,7 @@ pub enum Body {
     LinkReported(LinkReported),
     WarningRaised(WarningRaised),
     WarningResolved(WarningResolved),
+    SecurityEvent(SecurityEvent),
 }
 
 macro_rules! kinds {
@@ -476,25 +587,34 @@ macro_rules! kinds {
                 match self { $(Body::$variant(_) => $kind),+ }
             }
 
-            /// The exact bytes stored, hashed and replicated.
-            pub fn encode(&self) -> Vec<u8> {
+            /// The exact bytes stored, hashed and replicated: the body
+            /// attributed to `actor` (see the module's docs).
+            pub fn encode(&self, actor: &Actor) -> Vec<u8> {
                 // Serialising these plain structs to a Vec cannot fail.
-                let r = match self { $(Body::$variant(b) => serde_json::to_vec(b)),+ };
+                let r = match self { $(Body::$variant(b) => envelope(actor, b)),+ };
                 r.unwrap_or_default()
             }
 
-            /// Decodes bytes received for `kind`, refusing unknown kinds and fields.
-            pub fn decode(kind: &str, bytes: &[u8]) -> Result<Self, BodyError> {
+            /// Decodes bytes received for `kind`, refusing unknown kinds and
+            /// fields, with the actor they name (`None` for a body written
+            /// before actors existed).
+            pub fn decode(kind: &str, bytes: &[u8]) -> Result<(Self, Option<Actor>), BodyError> {
                 let malformed = |e: serde_json::Error| BodyError::Malformed {
                     kind: kind.to_owned(),
                     message: e.to_string(),
                 };
-                let body = match kind {
-                    $($kind => Body::$variant(serde_json::from_slice(bytes).map_err(malformed)?),)+
+                let (body, actor) = match kind {
+                    $($kind => {
+                        let (b, a) = parse(bytes).map_err(malformed)?;
+                        (Body::$variant(b), a)
+                    })+
                     other => return Err(BodyError::UnknownKind(other.to_owned())),
                 };
                 body.validate()?;
-                Ok(body)
+                if let Some(a) = &actor {
+                    validate_actor(a)?;
+                }
+                Ok((body, actor))
             }
         }
     };
@@ -517,6 +637,7 @@ kinds! {
     LinkReported => "link_reported",
     WarningRaised => "warning_raised",
     WarningResolved => "warning_resolved",
+    SecurityEvent => "security_event",
 }
 
 impl Body {
@@ -609,6 +730,10 @@ impl Body {
                 text("message", &b.message, TEXT_CHARS_MAX, true)
             }
             Body::WarningResolved(b) => text("reason", &b.reason, TEXT_CHARS_MAX, true),
+            Body::SecurityEvent(b) => {
+                text("subject", &b.subject, CODE_CHARS_MAX, false)?;
+                prose("detail", &b.detail)
+            }
         }
     }
 
@@ -622,6 +747,75 @@ impl Body {
             _ => None,
         }
     }
+}
+
+/// How the bytes of a body that names its actor begin. Bytes that begin
+/// otherwise are a body written before actors existed (the kind's bare struct).
+pub const ENVELOPE_PREFIX: &[u8] = br#"{"actor":"#;
+
+/// A body with the actor who caused it: the bytes of every entry written
+/// since protocol version 2. Generic over the actor so that encoding borrows
+/// (`Attributed<&Actor, &T>`) and decoding owns (`Attributed<Actor, T>`).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Attributed<A, T> {
+    actor: A,
+    body: T,
+}
+
+/// Parses the kind's struct from bytes in either form, in one pass.
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Option<Actor>), serde_json::Error> {
+    if bytes.starts_with(ENVELOPE_PREFIX) {
+        let a: Attributed<Actor, T> = serde_json::from_slice(bytes)?;
+        Ok((a.body, Some(a.actor)))
+    } else {
+        Ok((serde_json::from_slice(bytes)?, None))
+    }
+}
+
+/// The bytes of `body` attributed to `actor`.
+fn envelope<T: Serialize>(actor: &Actor, body: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Attributed { actor, body })
+}
+
+/// Who caused the entry whose body bytes these are, for readers that want
+/// the actor only (lists, the trace): parses the actor and skips the rest.
+/// `None` for a body written before actors existed, or bytes that are not a
+/// well-formed envelope (stored bytes were verified when they arrived).
+pub fn actor_of(bytes: &[u8]) -> Option<Actor> {
+    if !bytes.starts_with(ENVELOPE_PREFIX) {
+        return None;
+    }
+    serde_json::from_slice::<Attributed<Actor, IgnoredAny>>(bytes)
+        .ok()
+        .map(|a| a.actor)
+}
+
+/// The kind's own bytes inside `bytes`: the inner body of an envelope as
+/// [`Body::encode`] writes it (compact), or all of a body without an actor.
+/// Two submissions of the same thing by different people differ in their
+/// actor only, and this is what they have in common.
+pub fn inner_bytes(bytes: &[u8]) -> &[u8] {
+    let Some(rest) = bytes.strip_prefix(ENVELOPE_PREFIX) else {
+        return bytes;
+    };
+    // The actor is skipped, not read; the stream says where it ended.
+    let mut actor = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
+    if !matches!(actor.next(), Some(Ok(_))) {
+        return bytes;
+    }
+    rest.get(actor.byte_offset()..)
+        .and_then(|r| r.strip_prefix(br#","body":"#))
+        .and_then(|r| r.strip_suffix(b"}"))
+        .unwrap_or(bytes)
+}
+
+/// Stateless checks of an actor: the limits of the fields of a body.
+pub fn validate_actor(a: &Actor) -> Result<(), BodyError> {
+    code("actor.login", &a.login)?;
+    text("actor.name", &a.name, TEXT_CHARS_MAX, false)?;
+    code("actor.role", &a.role)?;
+    text("actor.addr", &a.addr, CODE_CHARS_MAX, false)
 }
 
 fn empty_ok(e: BodyError) -> Result<(), BodyError> {
@@ -651,11 +845,100 @@ mod tests {
         })
     }
 
+    fn clerk() -> Actor {
+        Actor {
+            login: "zhangsan".into(),
+            name: "张三".into(),
+            role: "treasury".into(),
+            addr: "10.1.2.3".into(),
+        }
+    }
+
+    /// The bytes of a payment as written before actors existed: the bare
+    /// struct.
+    fn legacy(b: &Body) -> Vec<u8> {
+        let Body::PaymentRecorded(p) = b else {
+            unreachable!("payments only")
+        };
+        serde_json::to_vec(p).expect("json")
+    }
+
     #[test]
     fn round_trips_through_bytes() {
         let b = payment();
-        let bytes = b.encode();
-        assert_eq!(Body::decode(b.kind(), &bytes), Ok(b));
+        let bytes = b.encode(&clerk());
+        assert!(bytes.starts_with(ENVELOPE_PREFIX));
+        assert_eq!(Body::decode(b.kind(), &bytes), Ok((b, Some(clerk()))));
+        assert_eq!(actor_of(&bytes), Some(clerk()));
+    }
+
+    #[test]
+    fn the_envelope_wraps_the_bare_bytes_unchanged() {
+        let b = payment();
+        let bytes = b.encode(&clerk());
+        let bare = legacy(&b);
+        assert_eq!(inner_bytes(&bytes), bare.as_slice());
+        assert_eq!(inner_bytes(&bare), bare.as_slice());
+        let mut expected = ENVELOPE_PREFIX.to_vec();
+        expected.extend(serde_json::to_vec(&clerk()).expect("json"));
+        expected.extend(br#","body":"#);
+        expected.extend(&bare);
+        expected.push(b'}');
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn legacy_bytes_decode_without_an_actor() {
+        let b = payment();
+        let bare = legacy(&b);
+        assert!(!bare.starts_with(ENVELOPE_PREFIX));
+        assert_eq!(Body::decode(b.kind(), &bare), Ok((b, None)));
+        assert_eq!(actor_of(&bare), None);
+    }
+
+    #[test]
+    fn refuses_malformed_envelopes() {
+        let b = payment();
+        let bare: serde_json::Value = serde_json::from_slice(&legacy(&b)).expect("json");
+        let cases = [
+            // An unknown field beside actor and body.
+            serde_json::json!({"actor": clerk(), "body": bare, "extra": 1}),
+            // An unknown field inside the actor.
+            serde_json::json!({"actor": {"login": "a", "name": "", "role": "r", "addr": "", "x": 1}, "body": bare}),
+            // No actor at all (legacy parse: `body` is no field of the kind).
+            serde_json::json!({"body": bare}),
+            // A null actor, or an actor missing a field.
+            serde_json::json!({"actor": null, "body": bare}),
+            serde_json::json!({"actor": {"login": "a", "name": "", "role": "r"}, "body": bare}),
+            // No body.
+            serde_json::json!({"actor": clerk()}),
+        ];
+        for v in cases {
+            let bytes = serde_json::to_vec(&v).expect("json");
+            assert!(
+                matches!(
+                    Body::decode("payment_recorded", &bytes),
+                    Err(BodyError::Malformed { .. })
+                ),
+                "{v}"
+            );
+        }
+        let mut empty_login = clerk();
+        empty_login.login = String::new();
+        assert_eq!(
+            Body::decode("payment_recorded", &b.encode(&empty_login)),
+            Err(BodyError::Empty {
+                field: "actor.login"
+            })
+        );
+        let mut control = clerk();
+        control.name = "a\u{7}".into();
+        assert_eq!(
+            Body::decode("payment_recorded", &b.encode(&control)),
+            Err(BodyError::Control {
+                field: "actor.name"
+            })
+        );
     }
 
     #[test]
@@ -665,7 +948,7 @@ mod tests {
             Err(BodyError::UnknownKind(_))
         ));
         let mut v: serde_json::Value =
-            serde_json::from_slice(&payment().encode()).unwrap_or_default();
+            serde_json::from_slice(&legacy(&payment())).unwrap_or_default();
         v["extra"] = 1.into();
         let bytes = serde_json::to_vec(&v).unwrap_or_default();
         assert!(matches!(
@@ -705,6 +988,58 @@ mod tests {
     }
 
     #[test]
+    fn security_events_round_trip_validate_and_never_go_down() {
+        let me: NodeCode = "652822".parse().expect("code");
+        let e = SecurityEvent {
+            event: SecurityEventKind::RoleGranted,
+            subject: "lisi".into(),
+            detail: "treasury".into(),
+        };
+        let b = Body::SecurityEvent(e.clone());
+        let bytes = b.encode(&clerk());
+        let inner = br#"{"event":"role_granted","subject":"lisi","detail":"treasury"}"#;
+        assert_eq!(inner_bytes(&bytes), inner.as_slice());
+        assert_eq!(
+            Body::decode("security_event", &bytes),
+            Ok((b.clone(), Some(clerk())))
+        );
+        assert_eq!(b.down_to(me), None);
+        for k in SecurityEventKind::ALL {
+            assert_eq!(k.as_str().parse::<SecurityEventKind>(), Ok(k));
+            let json = serde_json::to_string(&k).expect("json");
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+        }
+        assert_eq!(
+            SecurityEventKind::ALL
+                .iter()
+                .filter(|k| k.is_login())
+                .count(),
+            4
+        );
+        let mut long = e.clone();
+        long.detail = "x".repeat(TEXT_CHARS_MAX + 1);
+        assert!(matches!(
+            Body::SecurityEvent(long).validate(),
+            Err(BodyError::TooLong {
+                field: "detail",
+                ..
+            })
+        ));
+        let mut odd = e;
+        odd.subject = "a\nb".into();
+        assert_eq!(
+            Body::SecurityEvent(odd).validate(),
+            Err(BodyError::Control { field: "subject" })
+        );
+        let unknown =
+            br#"{"actor":{"login":"a","name":"","role":"r","addr":""},"body":{"event":"sudo"}}"#;
+        assert!(matches!(
+            Body::decode("security_event", unknown),
+            Err(BodyError::Malformed { .. })
+        ));
+    }
+
+    #[test]
     fn target_levels_must_agree() {
         let t = TargetSet {
             project: "P1".into(),
@@ -729,9 +1064,12 @@ mod tests {
         assert_eq!(good.verifying_key(), Ok(key));
         let round = Body::decode(
             "key_registered",
-            &Body::KeyRegistered(good.clone()).encode(),
+            &Body::KeyRegistered(good.clone()).encode(&Actor::system()),
         );
-        assert_eq!(round, Ok(Body::KeyRegistered(good.clone())));
+        assert_eq!(
+            round,
+            Ok((Body::KeyRegistered(good.clone()), Some(Actor::system())))
+        );
 
         let mut wrong_id = good.clone();
         wrong_id.key_id = KeyId([0; 8]);
@@ -783,7 +1121,11 @@ mod tests {
             amount: Some("100".parse().expect("amount")),
         };
         let b = Body::WarningRaised(raised.clone());
-        assert_eq!(Body::decode(b.kind(), &b.encode()), Ok(b.clone()));
+        let sys = Some(Actor::system());
+        assert_eq!(
+            Body::decode(b.kind(), &b.encode(&Actor::system())),
+            Ok((b.clone(), sys.clone()))
+        );
         assert_eq!(b.down_to(me), None);
         let resolved = Body::WarningResolved(WarningResolved {
             warning: "652800-9".parse().expect("id"),
@@ -791,8 +1133,8 @@ mod tests {
             as_of: raised.as_of,
         });
         assert_eq!(
-            Body::decode(resolved.kind(), &resolved.encode()),
-            Ok(resolved.clone())
+            Body::decode(resolved.kind(), &resolved.encode(&Actor::system())),
+            Ok((resolved.clone(), sys))
         );
         assert_eq!(resolved.down_to(me), None);
 

@@ -640,7 +640,14 @@ mod tests {
         for seq in 1..=n {
             let to = if seq % 2 == 1 { child() } else { sibling() };
             let at_ms = T0 + i64::try_from(seq).expect("small seq");
-            let e = Entry::new(parent(), seq, at_ms, prev, &allocation(seq, to));
+            let e = Entry::new(
+                parent(),
+                seq,
+                at_ms,
+                prev,
+                &allocation(seq, to),
+                &crate::Actor::system(),
+            );
             prev = e.hash();
             out.push(e);
         }
@@ -782,7 +789,7 @@ mod tests {
         let batch = stream(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSD1");
-        assert_eq!(&bytes[4..6], &[0, 1]);
+        assert_eq!(&bytes[4..6], &[0, 2]);
         assert_eq!(&bytes[6..18], b"652800652801");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..30], &[0, 0, 0, 1]);
@@ -1028,9 +1035,9 @@ mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = stream(2);
-        batch.version = 2;
+        batch.version = 3;
         let bytes = batch.encode();
-        let want = Err(DownError::Version(VersionError { ours: 1, theirs: 2 }));
+        let want = Err(DownError::Version(VersionError { ours: 2, theirs: 3 }));
         assert_eq!(DownBatch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(
@@ -1039,7 +1046,7 @@ mod tests {
         );
         let e = at_child(&batch, DownState::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 2"));
+        assert!(e.expect_err("refused").to_string().contains("version 3"));
     }
 
     // ---- Verification ----
@@ -1240,6 +1247,7 @@ mod tests {
                 code: child(),
                 name: "冒充".into(),
             }),
+            &crate::Actor::system(),
         );
         let mut b = batch;
         b.entries.push(foreign);

@@ -10,6 +10,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::actor::Actor;
 use crate::body::{Body, BodyError};
 pub use crate::hash::Hash;
 use crate::ids::{EntryId, NodeCode};
@@ -42,15 +43,23 @@ impl fmt::Debug for Entry {
 }
 
 impl Entry {
-    /// Builds the next entry of an origin's chain from a body.
-    pub fn new(origin: NodeCode, seq: u64, at_ms: i64, prev_hash: Hash, body: &Body) -> Entry {
+    /// Builds the next entry of an origin's chain from a body and the
+    /// actor who caused it (inside the hashed bytes, [`Body::encode`]).
+    pub fn new(
+        origin: NodeCode,
+        seq: u64,
+        at_ms: i64,
+        prev_hash: Hash,
+        body: &Body,
+        actor: &Actor,
+    ) -> Entry {
         Entry {
             origin,
             seq,
             at_ms,
             prev_hash,
             kind: body.kind().to_owned(),
-            body: body.encode(),
+            body: body.encode(actor),
         }
     }
 
@@ -75,6 +84,12 @@ impl Entry {
 
     /// Decodes the body, refusing oversized, unknown or malformed bodies.
     pub fn decode_body(&self) -> Result<Body, BodyError> {
+        self.decode_with_actor().map(|(body, _)| body)
+    }
+
+    /// [`Entry::decode_body`] with the actor the body names (`None` for an
+    /// entry written before actors existed).
+    pub fn decode_with_actor(&self) -> Result<(Body, Option<Actor>), BodyError> {
         if self.body.len() > BODY_BYTES_MAX {
             return Err(BodyError::Invalid(format!(
                 "entry body of {} bytes exceeds the limit of {BODY_BYTES_MAX}",
@@ -125,6 +140,7 @@ mod tests {
             1_600_000_000_000,
             prev,
             &body,
+            &Actor::system(),
         )
     }
 
@@ -155,6 +171,55 @@ mod tests {
             assert_ne!(c.hash(), h, "{c:?}");
         }
         assert_eq!(e.hash(), h);
+    }
+
+    #[test]
+    fn the_actor_is_hashed() {
+        use crate::body::{PaymentRecorded, ENVELOPE_PREFIX};
+        let clerk = Actor {
+            login: "zhangsan".into(),
+            name: "张三".into(),
+            role: "treasury".into(),
+            addr: "10.1.2.3".into(),
+        };
+        let payment = || {
+            Body::PaymentRecorded(PaymentRecorded {
+                voucher_no: "V0001".into(),
+                paid_on: "2020-05-01".parse().expect("date"),
+                payer: "轮台县财政局".into(),
+                payee_name: "某某合作社".into(),
+                payee_account: String::new(),
+                payee_bank: String::new(),
+                amount: "1500.00".parse().expect("amount"),
+                function_class: String::new(),
+                allocation: "652800-3".parse().expect("id"),
+                project: "LT2020-001".into(),
+                purpose: String::new(),
+            })
+        };
+        let e = Entry::new(
+            "652822".parse().expect("code"),
+            1,
+            1_600_000_000_000,
+            Hash::ZERO,
+            &payment(),
+            &clerk,
+        );
+        assert!(e.body.starts_with(ENVELOPE_PREFIX));
+        let h = e.hash();
+        let at = e
+            .body
+            .windows(8)
+            .position(|w| w == b"zhangsan")
+            .expect("login in the bytes");
+        let mut altered = e.clone();
+        altered.body[at] = b'Z';
+        assert_ne!(altered.hash(), h);
+        let (_, actor) = altered.decode_with_actor().expect("still decodes");
+        assert_eq!(actor.map(|a| a.login), Some("Zhangsan".to_owned()));
+        let mut other = e.clone();
+        other.body = payment().encode(&Actor::system());
+        assert_ne!(other.hash(), h);
     }
 
     #[test]

@@ -28,12 +28,35 @@
 //!   written by an earlier release replays unchanged, and an older child
 //!   still reports that way). A child whose parent answers the new path with
 //!   404 goes on syncing; its health is seen there once the parent upgrades.
+//!
+//! ## Version 2: the actor inside the body
+//!
+//! Every entry written since version 2 names who caused it: its body bytes
+//! are `{"actor":{...},"body":{...}}` ([`crate::body`]), the inner `body`
+//! the kind's struct exactly as in version 1. The entry hash framing, the
+//! checkpoint signing bytes and the batch layout are unchanged: the actor is
+//! covered because it is part of the body bytes. What this means:
+//!
+//! - **Version 1 entries keep verifying, forever.** Their bytes are the bare
+//!   struct; they decode with no actor, and a journal written by an earlier
+//!   release replays and relays unchanged (their hashes are what they were).
+//! - **A version 1 node refuses enveloped bodies** (`actor` and `body` are
+//!   unknown fields of every kind), and it refuses version 2 requests before
+//!   reading them anyway. So upgrade from the region downward: a parent
+//!   before its children.
+//! - **A version 2 parent accepts a version 1 child's pushes**: 1 stays in
+//!   [`SUPPORTED_VERSIONS`], and the child's bare bodies decode with no
+//!   actor (shown as unknown).
+//! - Version 2 also brings a new kind, `security_event` (the security log,
+//!   rolled up like payments), which a version 1 node refuses too: one
+//!   more reason to upgrade downward.
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
-/// The versions this node accepts from peers.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+/// The versions this node accepts from peers: 1 for children not upgraded
+/// yet (see "Version 2" above).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
 
 /// A peer spoke a version this node does not accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -63,19 +86,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_own_version() {
+    fn accepts_own_version_and_the_one_before() {
         assert!(SUPPORTED_VERSIONS.contains(&PROTOCOL_VERSION));
         assert_eq!(check_version(PROTOCOL_VERSION), Ok(()));
+        assert_eq!(check_version(1), Ok(()));
     }
 
     #[test]
     fn refuses_other_versions_naming_both() {
-        for v in [0, 2, u16::MAX] {
+        for v in [0, 3, u16::MAX] {
             let e = check_version(v).expect_err("unsupported");
-            assert_eq!(e, VersionError { ours: 1, theirs: v });
+            assert_eq!(e, VersionError { ours: 2, theirs: v });
             let msg = e.to_string();
             assert!(msg.contains(&format!("version {v}")), "{msg}");
-            assert!(msg.contains("speaks version 1"), "{msg}");
+            assert!(msg.contains("speaks version 2"), "{msg}");
         }
     }
 }

@@ -7,10 +7,20 @@
 
 use chrono::NaiveDate;
 use fundsync_protocol::body::*;
-use fundsync_protocol::{Amount, Body, EntryId, FundOrigin};
+use fundsync_protocol::{Actor, Amount, Body, EntryId, FundOrigin};
 use rust_decimal::Decimal;
 
 use crate::fixtures::code;
+
+/// The person the tests record as: a treasury clerk at whichever node.
+pub fn clerk() -> Actor {
+    Actor {
+        login: "zhangsan".into(),
+        name: "张三".into(),
+        role: "treasury".into(),
+        addr: "127.0.0.1".into(),
+    }
+}
 
 /// An amount from its decimal text; panics on text the parser refuses.
 pub fn amount(s: &str) -> Amount {

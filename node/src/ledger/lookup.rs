@@ -2,7 +2,7 @@
 //! (categories, nodes, keys) and stored entry bodies, which several kinds'
 //! rules consult. They see everything written earlier in the transaction.
 
-use fundsync_protocol::body::CategoryDefined;
+use fundsync_protocol::body::{inner_bytes, CategoryDefined};
 use fundsync_protocol::{EntryId, FundOrigin, Level, NodeCode};
 use sqlx::Row;
 
@@ -98,15 +98,25 @@ impl Work<'_> {
         Ok(())
     }
 
-    pub(super) async fn stored_body(&mut self, id: EntryId) -> Result<Vec<u8>, LedgerError> {
+    /// Whether the stored entry `id` says what `encoded` says, whoever
+    /// caused either: the same voucher or project submitted again by
+    /// another person, or from another address, is still a retry. Compares
+    /// the kind's own bytes (the actor's envelope left out), so an entry
+    /// written before actors existed matches its resubmission too.
+    pub(super) async fn same_body(
+        &mut self,
+        id: EntryId,
+        encoded: &[u8],
+    ) -> Result<bool, LedgerError> {
         if let Some(j) = self.journal.iter().find(|j| j.entry.id() == id) {
-            return Ok(j.entry.body.clone());
+            return Ok(inner_bytes(&j.entry.body) == inner_bytes(encoded));
         }
         let r = sqlx::query("SELECT body FROM journal WHERE origin = $1 AND seq = $2")
             .bind(id.origin.as_str())
             .bind(seq_i64(id.seq)?)
             .fetch_one(self.conn().await?)
             .await?;
-        Ok(r.try_get(0)?)
+        let stored: Vec<u8> = r.try_get(0)?;
+        Ok(inner_bytes(&stored) == inner_bytes(encoded))
     }
 }

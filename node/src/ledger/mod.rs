@@ -24,7 +24,7 @@ pub mod work;
 
 use std::sync::Arc;
 
-use fundsync_protocol::{Body, Level, NodeCode};
+use fundsync_protocol::{Actor, Body, Level, NodeCode};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -36,6 +36,18 @@ pub use work::{ChainPos, Outcome, Prepared};
 use crate::catalog;
 use crate::clock::Clock;
 use crate::store::Db;
+
+/// The actor of what is done at the node's own console, with its files and
+/// no account (`fundsync import`, `fundsync revoke`): whoever can run those
+/// commands can read the database anyway.
+pub fn console_actor() -> Actor {
+    Actor {
+        login: "console".to_owned(),
+        name: "本机控制台".to_owned(),
+        role: "console".to_owned(),
+        addr: String::new(),
+    }
+}
 
 /// Who this node is: its division code, name, level and parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,20 +202,25 @@ impl Ledger {
         Ok(work)
     }
 
-    /// Records bodies in order, all or none.
-    pub async fn submit(&self, bodies: &[Body]) -> Result<Vec<Outcome>, LedgerError> {
+    /// Records bodies in order, all or none, each attributed to `actor`
+    /// (the person who asked, or [`Actor::system`] for the node itself).
+    pub async fn submit(
+        &self,
+        bodies: &[Body],
+        actor: &Actor,
+    ) -> Result<Vec<Outcome>, LedgerError> {
         let mut work = self.begin().await?;
         let mut out = Vec::with_capacity(bodies.len());
         for b in bodies {
-            out.push(work.record(b.clone()).await?);
+            out.push(work.record(b.clone(), actor).await?);
         }
         work.commit().await?;
         Ok(out)
     }
 
-    /// Records one body.
-    pub async fn submit_one(&self, body: Body) -> Result<Outcome, LedgerError> {
-        let mut v = self.submit(std::slice::from_ref(&body)).await?;
+    /// Records one body, attributed to `actor`.
+    pub async fn submit_one(&self, body: Body, actor: &Actor) -> Result<Outcome, LedgerError> {
+        let mut v = self.submit(std::slice::from_ref(&body), actor).await?;
         v.pop().ok_or(LedgerError::Overflow)
     }
 }

@@ -20,8 +20,8 @@
 //! statements; everything rare is written at once with single statements, so
 //! reads later in the same transaction see it.
 
-use fundsync_protocol::body::BodyError;
-use fundsync_protocol::{Body, Entry, EntryId, Hash, NodeCode};
+use fundsync_protocol::body::{validate_actor, BodyError};
+use fundsync_protocol::{Actor, Body, Entry, EntryId, Hash, NodeCode};
 
 use super::error::LedgerError;
 use super::kinds;
@@ -45,8 +45,9 @@ impl Outcome {
 }
 
 /// A body that passed its stateless validation, with its encoding: the
-/// exact bytes that will be stored and hashed. Made only by [`Prepared::new`],
-/// so every body recorded has been validated exactly once.
+/// exact bytes that will be stored and hashed, which name the actor who
+/// caused it. Made only by [`Prepared::new`], so every body recorded has
+/// been validated exactly once and no entry is recorded without an actor.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     body: Body,
@@ -67,9 +68,12 @@ pub struct ChainPos {
 }
 
 impl Prepared {
-    pub fn new(body: Body) -> Result<Prepared, BodyError> {
+    /// Validates `body` and `actor` and encodes the body attributed to the
+    /// actor. Entries the node makes by itself take [`Actor::system`].
+    pub fn new(body: Body, actor: &Actor) -> Result<Prepared, BodyError> {
         body.validate()?;
-        let encoded = body.encode();
+        validate_actor(actor)?;
+        let encoded = body.encode(actor);
         Ok(Prepared {
             body,
             encoded,
@@ -149,6 +153,7 @@ impl<'l> Work<'l> {
             Body::LinkReported(b) => link_reported::check(self, b, encoded).await,
             Body::WarningRaised(b) => warning_raised::check(self, b, encoded).await,
             Body::WarningResolved(b) => warning_resolved::check(self, b, encoded).await,
+            Body::SecurityEvent(b) => security_event::check(self, b, encoded).await,
         }
     }
 
@@ -196,13 +201,15 @@ impl<'l> Work<'l> {
             Body::LinkReported(b) => link_reported::check_replicated(self, &r, b).await,
             Body::WarningRaised(b) => warning_raised::check_replicated(self, &r, b).await,
             Body::WarningResolved(b) => warning_resolved::check_replicated(self, &r, b).await,
+            Body::SecurityEvent(b) => security_event::check_replicated(self, &r, b).await,
         }
     }
 
     /// Checks a body against the rules and, unless it is already recorded,
-    /// appends it to this node's journal and applies it.
-    pub async fn record(&mut self, body: Body) -> Result<Outcome, LedgerError> {
-        self.record_prepared(Prepared::new(body)?).await
+    /// appends it to this node's journal, attributed to `actor`, and
+    /// applies it.
+    pub async fn record(&mut self, body: Body, actor: &Actor) -> Result<Outcome, LedgerError> {
+        self.record_prepared(Prepared::new(body, actor)?).await
     }
 
     /// [`Work::record`] for a body validated and encoded beforehand (the
@@ -297,6 +304,7 @@ impl<'l> Work<'l> {
                 Body::LinkReported(b) => link_reported::apply(self, e, b).await?,
                 Body::WarningRaised(b) => warning_raised::apply(self, e, b).await?,
                 Body::WarningResolved(b) => warning_resolved::apply(self, e, b).await?,
+                Body::SecurityEvent(b) => security_event::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

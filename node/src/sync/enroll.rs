@@ -19,7 +19,7 @@
 //! it) and down to the child (which refuses a key that is not its own).
 
 use fundsync_protocol::body::KeyRegistered;
-use fundsync_protocol::{Body, Level, NodeCode, NodeKey, PROTOCOL_VERSION};
+use fundsync_protocol::{Actor, Body, Level, NodeCode, NodeKey, PROTOCOL_VERSION};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -128,12 +128,13 @@ pub async fn create_token(
             return Err(EnrollError::NotAChild(child));
         };
         ledger
-            .submit_one(Body::ChildRegistered(
-                fundsync_protocol::body::ChildRegistered {
+            .submit_one(
+                Body::ChildRegistered(fundsync_protocol::body::ChildRegistered {
                     code: child,
                     name: name.to_owned(),
-                },
-            ))
+                }),
+                &Actor::system(),
+            )
             .await?;
     }
     let root = pki::read_pem(&files.root())?;
@@ -198,8 +199,11 @@ pub async fn answer_join(
             )))
         }
     };
-    work.record(Body::KeyRegistered(KeyRegistered::of(req.child, &sign_key)))
-        .await?;
+    work.record(
+        Body::KeyRegistered(KeyRegistered::of(req.child, &sign_key)),
+        &Actor::system(),
+    )
+    .await?;
     work.commit().await?;
     let me = ledger.identity().code;
     let mut parent_keys: Vec<String> = ledger
@@ -339,10 +343,10 @@ pub async fn setup_root(ledger: &Ledger, files: &TlsFiles) -> Result<(), EnrollE
     }
     let sign = super::load_or_create_signing_key(&files.dir)?;
     ledger
-        .submit_one(Body::KeyRegistered(KeyRegistered::of(
-            me.code,
-            &sign.verifying_key(),
-        )))
+        .submit_one(
+            Body::KeyRegistered(KeyRegistered::of(me.code, &sign.verifying_key())),
+            &Actor::system(),
+        )
         .await?;
     Ok(())
 }

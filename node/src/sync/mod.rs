@@ -121,10 +121,10 @@ pub async fn rotate_signing_key(
     let old = load_signing_key(tls_dir)?;
     let new = NodeKey::generate(&mut rand::rngs::OsRng);
     let id = ledger
-        .submit_one(fundsync_protocol::Body::KeyRegistered(KeyRegistered::of(
-            me,
-            &new.verifying_key(),
-        )))
+        .submit_one(
+            fundsync_protocol::Body::KeyRegistered(KeyRegistered::of(me, &new.verifying_key())),
+            &fundsync_protocol::Actor::system(),
+        )
         .await?
         .id();
     let entry = ledger

@@ -375,7 +375,14 @@ async fn up(
     Child(child, _): Child,
     body: Bytes,
 ) -> Result<axum::Json<UpReceipt>, ApiError> {
-    let batch = Batch::decode(&body, &s.limits.batch()).map_err(ReplicaError::from)?;
+    let batch = match Batch::decode(&body, &s.limits.batch()) {
+        Ok(b) => b,
+        Err(e) => {
+            let e = ReplicaError::from(e);
+            up_refused(&s, child, &e).await;
+            return Err(e.into());
+        }
+    };
     match s.ledger.receive_up(child, &batch).await {
         Ok(r) => {
             tracing::debug!(%child, applied = r.applied, duplicates = r.duplicates, "up batch");
@@ -388,19 +395,30 @@ async fn up(
             Ok(axum::Json(r))
         }
         Err(e) => {
-            crate::telemetry::sync_error(
-                s.ledger.identity().code.as_str(),
-                "server",
-                e.code().as_str(),
-            );
-            if e.code() == ErrorCode::Fork {
-                s.ledger
-                    .alarm(child, ErrorCode::Fork.as_str(), &e.to_string())
-                    .await;
-            }
-            tracing::warn!(%child, error = %e, "up batch refused");
+            up_refused(&s, child, &e).await;
             Err(e.into())
         }
+    }
+}
+
+/// Makes a refused upward batch seen: counted by its code
+/// (`fundsync_sync_errors_total{side="server"}`), logged, and, when the
+/// batch proves that its sender lied, an alarm naming the sender. A fork,
+/// and entries that do not hash to what their origin signed (an entry,
+/// or its actor, altered on the way: `bad_checkpoint`, `broken_chain`,
+/// `bad_signature`) are proof: no honest relay sends them.
+async fn up_refused(s: &SyncState, child: NodeCode, e: &ReplicaError) {
+    let code = e.code();
+    crate::telemetry::sync_error(s.ledger.identity().code.as_str(), "server", code.as_str());
+    match code {
+        ErrorCode::Fork
+        | ErrorCode::BadCheckpoint
+        | ErrorCode::BrokenChain
+        | ErrorCode::BadSignature => {
+            // `alarm` logs at error level.
+            s.ledger.alarm(child, code.as_str(), &e.to_string()).await;
+        }
+        _ => tracing::warn!(%child, error = %e, "up batch refused"),
     }
 }
 

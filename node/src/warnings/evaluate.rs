@@ -131,21 +131,23 @@ impl Evaluator {
             })
         };
         let (mut raised, mut resolved) = (0, 0);
+        // Warnings are the node's own doing, not a person's.
+        let system = fundsync_protocol::Actor::system();
         let mut work = self.ledger.begin().await?;
         for a in actions {
             match a {
                 Action::Raise(f) => {
-                    work.record(raise(f)).await?;
+                    work.record(raise(f), &system).await?;
                     raised += 1;
                 }
                 Action::RaiseResolved(f, reason) => {
-                    let id = work.record(raise(f)).await?.id();
-                    work.record(resolve(id, reason)).await?;
+                    let id = work.record(raise(f), &system).await?.id();
+                    work.record(resolve(id, reason), &system).await?;
                     raised += 1;
                     resolved += 1;
                 }
                 Action::Resolve { warning, reason } => {
-                    work.record(resolve(warning, reason)).await?;
+                    work.record(resolve(warning, reason), &system).await?;
                     resolved += 1;
                 }
             }
@@ -225,7 +227,9 @@ impl Evaluator {
             let n = rows.len();
             for r in rows {
                 let seq = r.seq;
-                let p: PaymentRecorded = serde_json::from_slice(&r.body)
+                // The payment's own fields, whoever recorded it.
+                let inner = fundsync_protocol::body::inner_bytes(&r.body);
+                let p: PaymentRecorded = serde_json::from_slice(inner)
                     .map_err(|e| corrupt(format!("payment {me}-{seq}: {e}")))?;
                 self.payments.push(PaymentFacts {
                     id: EntryId { origin: me, seq },

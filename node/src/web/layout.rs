@@ -16,6 +16,8 @@ pub enum Nav {
     Allocations,
     Payments,
     Warnings,
+    /// The security log (登录日志, 操作日志).
+    Security,
     /// A page outside the navigation (a trace, an error).
     None,
 }
@@ -55,6 +57,11 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
         (Nav::Allocations, "/allocations", l.t("指标", "Allocations")),
         (Nav::Payments, "/payments", l.t("支付", "Payments")),
         (Nav::Warnings, "/warnings", l.t("预警", "Warnings")),
+        (
+            Nav::Security,
+            "/security/logins",
+            l.t("安全日志", "Security log"),
+        ),
     ];
     html! {
         (DOCTYPE) "\n"

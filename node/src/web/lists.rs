@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use fundsync_protocol::Actor;
 use rust_decimal::Decimal;
 
+use crate::access::Role;
 use crate::ledger::query::{AllocationView, PaymentView};
 
 use maud::{html, Markup};
@@ -13,6 +15,24 @@ use super::html::{url, url_encode};
 use super::layout::{page, Chrome, Nav};
 use super::ledger::{column_decimals, money_td};
 use super::text::{wan, yuan, Lang};
+
+/// Who recorded a record (录入人): the display name, then the login and
+/// the role it acted in; "—" for an entry written before actors existed.
+pub fn actor(l: Lang, a: Option<&Actor>) -> Markup {
+    let Some(a) = a else {
+        return html! { span class="muted" title=(l.t("早于录入人记录的条目", "recorded before actors were kept")) { "—" } };
+    };
+    let role = match a.role.parse::<Role>() {
+        Ok(r) => l.t(r.zh(), r.as_str()).to_owned(),
+        Err(_) if a.is_system() => l.t("系统", "system").to_owned(),
+        Err(_) => a.role.clone(),
+    };
+    html! {
+        span class="actor" title=(a.addr) {
+            (a.name) " " span class="muted" { "(" (a.login) " · " (role) ")" }
+        }
+    }
+}
 
 /// A page of a list and how it was asked for.
 #[derive(Debug)]
@@ -156,6 +176,7 @@ pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
                         th class="num" { (l.t("已下达", "Issued")) }
                         th class="num" { (l.t("已支付", "Paid")) }
                         th class="num" { (l.t("可用", "Available")) }
+                        th { (l.t("录入人", "Recorded by")) }
                         th { (l.t("明细", "Details")) }
                     }
                 }
@@ -178,6 +199,7 @@ pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
                             @for (v, d) in [a.amount, a.issued, a.paid, a.available].into_iter().zip(&w) {
                                 (money_td(l, v, *d))
                             }
+                            td class="nowrap" { (actor(l, a.actor.as_ref())) }
                             td class="nowrap" {
                                 a href=(url("/allocations", &[("source", a.id.clone())])) {
                                     (l.t("下级指标", "Sub-allocations"))
@@ -191,7 +213,7 @@ pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
                     }
                     @if list.items.is_empty() {
                         tr {
-                            td colspan="12" class="muted" {
+                            td colspan="13" class="muted" {
                                 (l.t("没有符合条件的指标。", "No allocations match."))
                             }
                         }
@@ -201,6 +223,7 @@ pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
                             @for (v, d) in sums.into_iter().zip(&w) {
                                 (money_td(l, v, *d))
                             }
+                            td {}
                             td {}
                         }
                     }
@@ -241,6 +264,7 @@ pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
                         th { (l.t("项目", "Project")) }
                         th { (l.t("指标", "Allocation")) }
                         th { (l.t("用途", "Purpose")) }
+                        th { (l.t("录入人", "Recorded by")) }
                         th { (l.t("状态", "Status")) }
                     }
                 }
@@ -261,6 +285,7 @@ pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
                                 }
                             }
                             td { (p.purpose) }
+                            td class="nowrap" { (actor(l, p.actor.as_ref())) }
                             @match &p.reversed_on {
                                 Some(on) => {
                                     td class="keep" {
@@ -277,7 +302,7 @@ pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
                     }
                     @if list.items.is_empty() {
                         tr {
-                            td colspan="9" class="muted" {
+                            td colspan="10" class="muted" {
                                 (l.t("没有符合条件的支付。", "No payments match."))
                             }
                         }
@@ -287,7 +312,7 @@ pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
                                 (l.t("本页合计（不含已冲销）", "This page (reversals excluded)"))
                             }
                             td class="num" title={ (wan(sum)) " 万元" } { (yuan(sum)) }
-                            td colspan="4" {}
+                            td colspan="5" {}
                         }
                     }
                 }
@@ -325,6 +350,12 @@ mod tests {
             purpose: "修路".into(),
             reversed_on: None,
             reversal_reason: None,
+            actor: Some(Actor {
+                login: "zhangsan".into(),
+                name: "张三<b>".into(),
+                role: "treasury".into(),
+                addr: "10.0.0.1".into(),
+            }),
         }
     }
 
@@ -350,6 +381,11 @@ mod tests {
         assert!(s.contains("page=3"));
         assert!(s.contains("支付单位：轮台县 (652822)"));
         assert!(!s.contains("class=\"rev\""));
+        assert!(
+            s.contains("<th>录入人</th>")
+                && s.contains("张三&lt;b&gt; <span class=\"muted\">(zhangsan · 国库支付)</span>"),
+            "{s}"
+        );
     }
 
     #[test]

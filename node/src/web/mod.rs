@@ -14,6 +14,7 @@ pub mod layout;
 pub mod ledger;
 pub mod lists;
 pub mod overview;
+pub mod security;
 pub mod text;
 pub mod trace;
 pub mod warnings;
@@ -52,6 +53,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/payments", get(payments_page))
         .route("/trace/{id}", get(trace_page))
         .route("/warnings", get(warnings_page))
+        // Permission::ReadSecurityLog (administrators and auditors), when
+        // every route is wrapped with its permission.
+        .route("/security/logins", get(security_logins_page))
+        .route("/security/operations", get(security_operations_page))
 }
 
 type S = State<Arc<AppState>>;
@@ -607,7 +612,7 @@ mod tests {
             zh.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=en\""),
             "{zh}"
         );
-        assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 1"));
+        assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 2"));
         let en = warnings::render(
             &Chrome {
                 lang: Lang::En,
@@ -635,4 +640,115 @@ mod tests {
         assert!(s.contains("400 Bad Request") && s.contains("Bad parameter"));
         assert!(!s.contains("<script>") && s.contains("&lt;script&gt;"));
     }
+}
+
+async fn security_logins_page(ctx: Ctx, State(s): S) -> Response {
+    security_page(ctx, &s, security::Log::Logins).await
+}
+
+async fn security_operations_page(ctx: Ctx, State(s): S) -> Response {
+    security_page(ctx, &s, security::Log::Operations).await
+}
+
+/// Rows one CSV export holds at most; narrow the dates for more.
+const SECURITY_CSV_ROWS_MAX: u32 = 100_000;
+
+/// A date as the start of that day in China Standard Time, in ms.
+fn cst_day_start_ms(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp_millis())
+        .saturating_sub(8 * 3_600_000)
+}
+
+/// One of the two logs, as a page or (`format=csv`) a file.
+async fn security_page(ctx: Ctx, s: &AppState, log: security::Log) -> Response {
+    let csv = match ctx.param("format") {
+        None | Some("html") => false,
+        Some("csv") => true,
+        Some(v) => {
+            let e = WebError::bad_param("format", v);
+            return ctx.respond(Err(e));
+        }
+    };
+    let r = security_data(&ctx, s, log, csv).await;
+    match r {
+        Ok(p) if csv => match security::csv(ctx.chrome.lang, &p.rows, &p.names) {
+            Some(bytes) => (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}\"", log.file_name()),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                bytes,
+            )
+                .into_response(),
+            None => ctx.respond(Err(LedgerError::Overflow.into())),
+        },
+        r => {
+            let page = r.map(|p| security::render(&ctx.chrome, &p));
+            ctx.respond(page)
+        }
+    }
+}
+
+async fn security_data(
+    ctx: &Ctx,
+    s: &AppState,
+    log: security::Log,
+    all: bool,
+) -> Result<security::SecurityPage, WebError> {
+    let in_log = log.events();
+    let events = match ctx.param("event") {
+        None => in_log,
+        Some(e) => match e.parse::<fundsync_protocol::body::SecurityEventKind>() {
+            Ok(k) if in_log.contains(&k) => vec![k],
+            _ => return Err(WebError::bad_param("event", e)),
+        },
+    };
+    let from: Option<NaiveDate> = ctx.parsed("from")?;
+    let to: Option<NaiveDate> = ctx.parsed("to")?;
+    let page = ctx.page()?;
+    let size = page.page_size.clamp(1, crate::ledger::query::PAGE_SIZE_MAX);
+    let mut filter = crate::ledger::query::SecurityFilter {
+        origin: ctx.parsed("origin")?,
+        events,
+        login: ctx.param("login").map(str::to_owned),
+        from_ms: from.map(cst_day_start_ms),
+        to_ms: to.and_then(|d| d.succ_opt()).map(cst_day_start_ms),
+        limit: size.saturating_add(1),
+        offset: (page.page.max(1) - 1).saturating_mul(size),
+    };
+    let (rows, has_more) = if all {
+        // The whole selection, a page at a time.
+        filter.limit = crate::ledger::query::PAGE_SIZE_MAX;
+        filter.offset = 0;
+        let mut rows = Vec::new();
+        loop {
+            let got = s.ledger.security_log(&filter).await?;
+            let n = u32::try_from(got.len()).unwrap_or(u32::MAX);
+            rows.extend(got);
+            if n < filter.limit || filter.offset.saturating_add(n) >= SECURITY_CSV_ROWS_MAX {
+                break;
+            }
+            filter.offset = filter.offset.saturating_add(n);
+        }
+        (rows, false)
+    } else {
+        let mut rows = s.ledger.security_log(&filter).await?;
+        let more = rows.len() > usize::try_from(size).unwrap_or(usize::MAX);
+        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        (rows, more)
+    };
+    Ok(security::SecurityPage {
+        log,
+        rows,
+        page: page.page.max(1),
+        page_size: size,
+        has_more,
+        filters: ctx.filters(&["from", "to", "event", "login", "origin"]),
+        names: node_names(&s.ledger).await?,
+    })
 }

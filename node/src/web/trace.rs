@@ -9,6 +9,7 @@ use crate::ledger::query::{AllocationView, Trace, TraceStep};
 
 use super::html::url;
 use super::layout::{page, Chrome, Nav};
+use super::lists::actor;
 use super::text::{wan, yuan, Lang};
 
 /// The trace and what names its nodes.
@@ -133,6 +134,8 @@ fn voucher_step(l: Lang, p: &TracePage) -> Markup {
                     dd { (pay.purpose) }
                     dt { (l.t("功能分类", "Function class")) }
                     dd { (pay.function_class) }
+                    dt { (l.t("录入人", "Recorded by")) }
+                    dd { (actor(l, pay.actor.as_ref())) }
                 }
             }
         }
@@ -167,6 +170,8 @@ fn project_step(l: Lang, p: &TracePage) -> Markup {
                             dd { (amount(l, pr.budget)) }
                             dt { (l.t("已支付", "Paid")) }
                             dd { (amount(l, pr.paid)) }
+                            dt { (l.t("录入人", "Recorded by")) }
+                            dd { (actor(l, pr.actor.as_ref())) }
                         }
                         @let targets = pr.targets.as_deref().unwrap_or(&[]);
                         @if targets.is_empty() {
@@ -252,6 +257,8 @@ fn allocation_step(l: Lang, p: &TracePage, s: &TraceStep) -> Markup {
                         (l.fund_origin(&a.fund_origin)) " · "
                         (p.categories.get(&a.category).map_or(a.category.as_str(), String::as_str))
                     }
+                    dt { (l.t("录入人", "Recorded by")) }
+                    dd { (actor(l, a.actor.as_ref())) }
                     @if !a.title.is_empty() {
                         dt { (l.t("文件标题", "Title")) }
                         dd style="grid-column:span 3" { (a.title) }
@@ -333,6 +340,7 @@ mod tests {
             issued: Decimal::ZERO,
             paid: Decimal::ZERO,
             available: Decimal::ZERO,
+            actor: None,
         }
     }
 
@@ -359,6 +367,12 @@ mod tests {
                 purpose: "工程款".into(),
                 reversed_on: None,
                 reversal_reason: None,
+                actor: Some(fundsync_protocol::Actor {
+                    login: "treasury".into(),
+                    name: "演示-国库支付".into(),
+                    role: "treasury".into(),
+                    addr: String::new(),
+                }),
             },
             project: Some(ProjectView {
                 id: "652822-40".into(),
@@ -385,6 +399,7 @@ mod tests {
                     actual: None,
                     actual_on: None,
                 }]),
+                actor: None,
             }),
             allocations: vec![
                 step(alloc(
@@ -436,6 +451,10 @@ mod tests {
         assert!(pos(">项目（绩效目标）<") < pos(">县级指标<"));
         assert!(pos(">县级指标<") < pos(">地州指标<"));
         assert!(pos(">地州指标<") < pos(">自治区 · 中央来源文件<"));
+        assert!(
+            pos("<dt>录入人</dt><dd><span class=\"actor\" title=\"\">演示-国库支付 <span class=\"muted\">(treasury · 国库支付)</span>")
+                < pos(">项目（绩效目标）<")
+        );
         assert!(s.contains("title=\"3,080,000.00 元\">308.00 万元"));
         assert!(s.contains("≥ 2600 亩") && s.contains("中央财政") && s.contains("少数民族发展"));
         assert!(s.contains("&lt;script&gt;x&lt;/script&gt;合作社") && !s.contains("<script>x"));

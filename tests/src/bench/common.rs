@@ -185,7 +185,10 @@ pub async fn write_payments(
         work.prefetch_vouchers(me, &nos).await?;
         for p in rows {
             let no = p.voucher_no.clone();
-            match work.record(Body::PaymentRecorded(p)).await? {
+            match work
+                .record(Body::PaymentRecorded(p), &fundsync_tests::build::clerk())
+                .await?
+            {
                 fundsync_node::ledger::Outcome::Created(_) => {}
                 fundsync_node::ledger::Outcome::Existing(id) => {
                     bail!("voucher {no} was already recorded as {id}")

@@ -44,30 +44,36 @@ pub async fn latency(engine: Engine, samples: usize) -> Result<()> {
     let county = c.ledger("652822");
     let county_code: NodeCode = code("652822");
     let received = region
-        .submit_one(funds_received("财农〔2020〕1号", "1000000000000")?)
+        .submit_one(
+            funds_received("财农〔2020〕1号", "1000000000000")?,
+            &fundsync_tests::build::clerk(),
+        )
         .await?
         .id();
     let to_pref = region
-        .submit_one(issue(
-            "新财农〔2020〕1号",
-            received,
-            code("652800"),
-            "100000000000",
-        )?)
+        .submit_one(
+            issue(
+                "新财农〔2020〕1号",
+                received,
+                code("652800"),
+                "100000000000",
+            )?,
+            &fundsync_tests::build::clerk(),
+        )
         .await?
         .id();
     holds(pref, to_pref).await?;
     let to_county = pref
-        .submit_one(issue(
-            "巴财农〔2020〕1号",
-            to_pref,
-            county_code,
-            "1000000000",
-        )?)
+        .submit_one(
+            issue("巴财农〔2020〕1号", to_pref, county_code, "1000000000")?,
+            &fundsync_tests::build::clerk(),
+        )
         .await?
         .id();
     holds(county, to_county).await?;
-    county.submit(&projects()?).await?;
+    county
+        .submit(&projects()?, &fundsync_tests::build::clerk())
+        .await?;
     c.converged(WAIT).await?;
 
     // Allocations: region → prefecture, then at once prefecture → county.
@@ -77,12 +83,15 @@ pub async fn latency(engine: Engine, samples: usize) -> Result<()> {
         let mut cch = county.db().changes();
         let t0 = Instant::now();
         let a1 = region
-            .submit_one(issue(
-                &format!("新财农〔2020〕L{k}号"),
-                received,
-                code("652800"),
-                "1",
-            )?)
+            .submit_one(
+                issue(
+                    &format!("新财农〔2020〕L{k}号"),
+                    received,
+                    code("652800"),
+                    "1",
+                )?,
+                &fundsync_tests::build::clerk(),
+            )
             .await?
             .id();
         until(&mut pch, WAIT, POLL, "allocation at 652800", || async {
@@ -91,12 +100,10 @@ pub async fn latency(engine: Engine, samples: usize) -> Result<()> {
         .await?;
         let t1 = Instant::now();
         let a2 = pref
-            .submit_one(issue(
-                &format!("巴财农〔2020〕L{k}号"),
-                a1,
-                county_code,
-                "1",
-            )?)
+            .submit_one(
+                issue(&format!("巴财农〔2020〕L{k}号"), a1, county_code, "1")?,
+                &fundsync_tests::build::clerk(),
+            )
             .await?
             .id();
         until(&mut cch, WAIT, POLL, "allocation at 652822", || async {
@@ -120,7 +127,10 @@ pub async fn latency(engine: Engine, samples: usize) -> Result<()> {
         let mut rch = region.db().changes();
         let t0 = Instant::now();
         let id = county
-            .submit_one(Body::PaymentRecorded(payment(i, to_county)?))
+            .submit_one(
+                Body::PaymentRecorded(payment(i, to_county)?),
+                &fundsync_tests::build::clerk(),
+            )
             .await?
             .id();
         until(&mut pch, WAIT, POLL, "payment at 652800", || async {

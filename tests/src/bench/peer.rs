@@ -486,7 +486,7 @@ pub async fn ledgers_ceiling(
             amount_fen: p.amount.fen(),
             allocation: p.allocation.to_string(),
             project: p.project.clone(),
-            body: Body::PaymentRecorded(p).encode(),
+            body: Body::PaymentRecorded(p).encode(&fundsync_tests::build::clerk()),
         });
     }
     let rows = Arc::new(rows);

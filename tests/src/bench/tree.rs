@@ -111,16 +111,22 @@ pub async fn fund_counties(c: &Cluster) -> Result<Vec<(NodeCode, EntryId)>> {
         .map(|n| n.id.code)
         .collect();
     let received = region
-        .submit_one(funds_received("财农〔2020〕1号", "1000000000000")?)
+        .submit_one(
+            funds_received("财农〔2020〕1号", "1000000000000")?,
+            &fundsync_tests::build::clerk(),
+        )
         .await?
         .id();
     let to_pref = region
-        .submit_one(issue(
-            "新财农〔2020〕1号",
-            received,
-            code("652800"),
-            "900000000000",
-        )?)
+        .submit_one(
+            issue(
+                "新财农〔2020〕1号",
+                received,
+                code("652800"),
+                "900000000000",
+            )?,
+            &fundsync_tests::build::clerk(),
+        )
         .await?
         .id();
     holds(pref, to_pref).await?;
@@ -128,12 +134,15 @@ pub async fn fund_counties(c: &Cluster) -> Result<Vec<(NodeCode, EntryId)>> {
     let mut out = Vec::new();
     for (k, &county) in counties.iter().enumerate() {
         let a = pref
-            .submit_one(issue(
-                &format!("巴财农〔2020〕{k}号"),
-                to_pref,
-                county,
-                &each.to_string(),
-            )?)
+            .submit_one(
+                issue(
+                    &format!("巴财农〔2020〕{k}号"),
+                    to_pref,
+                    county,
+                    &each.to_string(),
+                )?,
+                &fundsync_tests::build::clerk(),
+            )
             .await?
             .id();
         out.push((county, a));
@@ -141,7 +150,8 @@ pub async fn fund_counties(c: &Cluster) -> Result<Vec<(NodeCode, EntryId)>> {
     for &(county, a) in &out {
         let l = c.ledger(county.as_str());
         holds(l, a).await?;
-        l.submit(&projects()?).await?;
+        l.submit(&projects()?, &fundsync_tests::build::clerk())
+            .await?;
     }
     c.converged(SETUP_WAIT).await?;
     Ok(out)

@@ -213,7 +213,7 @@ async fn county_ledger(engine: Engine) -> Result<(fixtures::TestLedger, Vec<Entr
             unit: "个".into(),
         }));
     }
-    let out = l.submit(&bodies).await?;
+    let out = l.submit(&bodies, &fundsync_tests::build::clerk()).await?;
     let allocs = out[1..=ALLOCATIONS].iter().map(|o| o.id()).collect();
     Ok((t, allocs))
 }
@@ -253,7 +253,12 @@ async fn import_bench(rows: usize, engines: &[Engine]) -> Result<()> {
         let (t, allocs) = county_ledger(engine).await?;
         let bytes = write_csv(&csv, rows, &allocs)?;
         let started = Instant::now();
-        let report = import::import_payments(&t.ledger, std::fs::File::open(&csv)?).await?;
+        let report = import::import_payments(
+            &t.ledger,
+            std::fs::File::open(&csv)?,
+            &fundsync_node::ledger::console_actor(),
+        )
+        .await?;
         let secs = started.elapsed().as_secs_f64();
         if usize::try_from(report.created)? != rows {
             bail!("imported {} of {rows}", report.created);

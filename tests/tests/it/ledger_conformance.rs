@@ -44,7 +44,7 @@ async fn snapshot(l: &Ledger) -> Result<String> {
 /// Submits a body that must be refused, and checks nothing changed.
 async fn refused(l: &Ledger, body: Body) -> Result<LedgerError> {
     let before = snapshot(l).await?;
-    let err = match l.submit_one(body).await {
+    let err = match l.submit_one(body, &clerk()).await {
         Ok(o) => anyhow::bail!("accepted {o:?}, expected a rejection"),
         Err(e) => e,
     };
@@ -60,20 +60,21 @@ async fn prefecture_with_budget(engine: Engine) -> Result<(TestLedger, EntryId)>
     let t = fixtures::ledger(engine, &prefecture()).await?;
     for (c, n) in [("652822", "轮台县"), ("652823", "尉犁县")] {
         t.ledger
-            .submit_one(Body::ChildRegistered(ChildRegistered {
-                code: code(c),
-                name: n.into(),
-            }))
+            .submit_one(
+                Body::ChildRegistered(ChildRegistered {
+                    code: code(c),
+                    name: n.into(),
+                }),
+                &clerk(),
+            )
             .await?;
     }
     let own = t
         .ledger
-        .submit_one(own_budget(
-            "巴财农〔2020〕1号",
-            "X-05",
-            "1000000.00",
-            "2020-01-30",
-        ))
+        .submit_one(
+            own_budget("巴财农〔2020〕1号", "X-05", "1000000.00", "2020-01-30"),
+            &clerk(),
+        )
         .await?;
     Ok((t, own.id()))
 }
@@ -106,38 +107,47 @@ async fn allocations_follow_the_rules(engine: Engine) -> Result<()> {
     let (t, own) = prefecture_with_budget(engine).await?;
     let l = &t.ledger;
     let a = l
-        .submit_one(issue(
-            "巴财农〔2020〕2号",
-            own,
-            "X-05",
-            "652822",
-            "600000.00",
-            "2020-02-04",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕2号",
+                own,
+                "X-05",
+                "652822",
+                "600000.00",
+                "2020-02-04",
+            ),
+            &clerk(),
+        )
         .await?;
     ensure!(matches!(a, Outcome::Created(_)));
     // Exactly what is left may still be issued.
-    l.submit_one(issue(
-        "巴财农〔2020〕3号",
-        own,
-        "X-05",
-        "652823",
-        "400000.00",
-        "2020-02-04",
-    ))
+    l.submit_one(
+        issue(
+            "巴财农〔2020〕3号",
+            own,
+            "X-05",
+            "652823",
+            "400000.00",
+            "2020-02-04",
+        ),
+        &clerk(),
+    )
     .await?;
     let src = l.allocation(own).await?.expect("own budget");
     ensure!(src.available == Decimal::ZERO && src.issued == Decimal::from(1_000_000));
     // The same document again is a retry, not a second allocation.
     let again = l
-        .submit_one(issue(
-            "巴财农〔2020〕2号",
-            own,
-            "X-05",
-            "652822",
-            "600000.00",
-            "2020-02-04",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕2号",
+                own,
+                "X-05",
+                "652822",
+                "600000.00",
+                "2020-02-04",
+            ),
+            &clerk(),
+        )
         .await?;
     ensure!(again == Outcome::Existing(a.id()), "{again:?}");
     let s = l.summary(day("2020-12-31"), &[GroupBy::Node], None).await?;
@@ -163,14 +173,10 @@ async fn allocations_follow_the_rules(engine: Engine) -> Result<()> {
 async fn allocation_rejections_change_nothing(engine: Engine) -> Result<()> {
     let (t, own) = prefecture_with_budget(engine).await?;
     let l = &t.ledger;
-    l.submit_one(issue(
-        "doc-1",
-        own,
-        "X-05",
-        "652822",
-        "999999.99",
-        "2020-02-04",
-    ))
+    l.submit_one(
+        issue("doc-1", own, "X-05", "652822", "999999.99", "2020-02-04"),
+        &clerk(),
+    )
     .await?;
     // Over-allocation: one fen too many.
     let e = refused(
@@ -266,7 +272,7 @@ async fn top_node_and_categories(engine: Engine) -> Result<()> {
             title: String::new(),
         })
     };
-    let ok = r.ledger.submit_one(received("X-01")).await?;
+    let ok = r.ledger.submit_one(received("X-01"), &clerk()).await?;
     ensure!(matches!(ok, Outcome::Created(_)));
     let e = refused(&r.ledger, received("NO-SUCH")).await?;
     ensure!(matches!(e, LedgerError::UnknownCategory(_)), "{e}");
@@ -302,11 +308,11 @@ async fn top_node_and_categories(engine: Engine) -> Result<()> {
     };
     let first = p
         .ledger
-        .submit_one(Body::CategoryDefined(def.clone()))
+        .submit_one(Body::CategoryDefined(def.clone()), &clerk())
         .await?;
     ensure!(
         p.ledger
-            .submit_one(Body::CategoryDefined(def.clone()))
+            .submit_one(Body::CategoryDefined(def.clone()), &clerk())
             .await?
             == Outcome::Existing(first.id())
     );
@@ -342,31 +348,37 @@ async fn county_with_project(engine: Engine, with_target: bool) -> Result<(TestL
         department: String::new(),
         classified: false,
     };
-    l.submit_one(Body::CategoryDefined(cat)).await?;
+    l.submit_one(Body::CategoryDefined(cat), &clerk()).await?;
     let alloc = l
-        .submit_one(Body::OwnBudgetAdded(OwnBudgetAdded {
-            doc_no: "轮财〔2020〕1号".into(),
-            category: "LT-01".into(),
-            amount: amount("100000"),
-            budgeted_on: day("2020-02-01"),
-            title: String::new(),
-        }))
+        .submit_one(
+            Body::OwnBudgetAdded(OwnBudgetAdded {
+                doc_no: "轮财〔2020〕1号".into(),
+                category: "LT-01".into(),
+                amount: amount("100000"),
+                budgeted_on: day("2020-02-01"),
+                title: String::new(),
+            }),
+            &clerk(),
+        )
         .await?
         .id();
-    l.submit_one(Body::ProjectRegistered(ProjectRegistered {
-        code: "P1".into(),
-        name: "村道硬化".into(),
-        township: "轮台镇".into(),
-        village: "一村".into(),
-        department: "交通局".into(),
-        starts_on: day("2020-03-01"),
-        ends_on: day("2020-10-31"),
-        budget: amount("80000"),
-        status: ProjectStatus::InProgress,
-    }))
+    l.submit_one(
+        Body::ProjectRegistered(ProjectRegistered {
+            code: "P1".into(),
+            name: "村道硬化".into(),
+            township: "轮台镇".into(),
+            village: "一村".into(),
+            department: "交通局".into(),
+            starts_on: day("2020-03-01"),
+            ends_on: day("2020-10-31"),
+            budget: amount("80000"),
+            status: ProjectStatus::InProgress,
+        }),
+        &clerk(),
+    )
     .await?;
     if with_target {
-        l.submit_one(target("P1")).await?;
+        l.submit_one(target("P1"), &clerk()).await?;
     }
     Ok((t, alloc))
 }
@@ -379,16 +391,19 @@ async fn payments_need_targets_and_balance(engine: Engine) -> Result<()> {
         matches!(e, LedgerError::NoTarget(_)),
         "a project without a target gets no money: {e}"
     );
-    l.submit_one(target("P1")).await?;
-    l.submit_one(payment("V1", alloc, "P1", "99999.99", "2020-05-10"))
-        .await?;
+    l.submit_one(target("P1"), &clerk()).await?;
+    l.submit_one(
+        payment("V1", alloc, "P1", "99999.99", "2020-05-10"),
+        &clerk(),
+    )
+    .await?;
     let e = refused(l, payment("V2", alloc, "P1", "0.02", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::OverBalance { .. }), "{e}");
     let e = refused(l, payment("V3", id("652800-1"), "P1", "1", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::UnknownAllocation(_)), "{e}");
     let e = refused(l, payment("V4", alloc, "NOPE", "0.01", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::UnknownProject(_)), "{e}");
-    l.submit_one(payment("V5", alloc, "P1", "0.01", "2020-05-10"))
+    l.submit_one(payment("V5", alloc, "P1", "0.01", "2020-05-10"), &clerk())
         .await?;
     let a = l.allocation(alloc).await?.expect("allocation");
     ensure!(
@@ -398,10 +413,13 @@ async fn payments_need_targets_and_balance(engine: Engine) -> Result<()> {
     let proj = l.project(code("652822"), "P1").await?.expect("project");
     ensure!(proj.paid == Decimal::from(100_000) && proj.targets.map(|t| t.len()) == Some(1));
     // Cancelled projects get nothing more.
-    l.submit_one(Body::ProjectStatusChanged(ProjectStatusChanged {
-        project: "P1".into(),
-        status: ProjectStatus::Cancelled,
-    }))
+    l.submit_one(
+        Body::ProjectStatusChanged(ProjectStatusChanged {
+            project: "P1".into(),
+            status: ProjectStatus::Cancelled,
+        }),
+        &clerk(),
+    )
     .await?;
     let e = refused(l, payment("V6", alloc, "P1", "0.01", "2020-05-10")).await?;
     ensure!(
@@ -418,20 +436,23 @@ async fn vouchers_are_idempotent(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
     let first = l
-        .submit_one(payment("V1", alloc, "P1", "100", "2020-05-10"))
+        .submit_one(payment("V1", alloc, "P1", "100", "2020-05-10"), &clerk())
         .await?;
     let again = l
-        .submit_one(payment("V1", alloc, "P1", "100", "2020-05-10"))
+        .submit_one(payment("V1", alloc, "P1", "100", "2020-05-10"), &clerk())
         .await?;
     ensure!(again == Outcome::Existing(first.id()), "{again:?}");
     let e = refused(l, payment("V1", alloc, "P1", "101", "2020-05-10")).await?;
     ensure!(matches!(e, LedgerError::DuplicateVoucher(_)), "{e}");
     // Twice in one submission: still one payment.
     let both = l
-        .submit(&[
-            payment("V2", alloc, "P1", "5", "2020-05-10"),
-            payment("V2", alloc, "P1", "5", "2020-05-10"),
-        ])
+        .submit(
+            &[
+                payment("V2", alloc, "P1", "5", "2020-05-10"),
+                payment("V2", alloc, "P1", "5", "2020-05-10"),
+            ],
+            &clerk(),
+        )
         .await?;
     ensure!(
         matches!(both[..], [Outcome::Created(a), Outcome::Existing(b)] if a == b),
@@ -448,7 +469,7 @@ async fn vouchers_are_idempotent(engine: Engine) -> Result<()> {
 async fn reversals_are_new_entries(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
-    l.submit_one(payment("V1", alloc, "P1", "300", "2020-05-10"))
+    l.submit_one(payment("V1", alloc, "P1", "300", "2020-05-10"), &clerk())
         .await?;
     let rev = |no: &str| {
         Body::PaymentReversed(PaymentReversed {
@@ -457,7 +478,7 @@ async fn reversals_are_new_entries(engine: Engine) -> Result<()> {
             reason: "收款人账号错误".into(),
         })
     };
-    l.submit_one(rev("V1")).await?;
+    l.submit_one(rev("V1"), &clerk()).await?;
     let e = refused(l, rev("V1")).await?;
     ensure!(matches!(e, LedgerError::AlreadyReversed(_)), "{e}");
     let e = refused(l, rev("V9")).await?;
@@ -489,22 +510,23 @@ async fn vouchers_in_any_order_are_recognized(engine: Engine) -> Result<()> {
         }
         std::io::Cursor::new(s.into_bytes())
     };
-    let r = import::import_payments(l, file(&[("V5", "1")])).await?;
+    let r = import::import_payments(l, file(&[("V5", "1")]), &clerk()).await?;
     ensure!(r.created == 1, "{r:?}");
     // Above the largest (V9), equal to it (V5), below it (V1), and the new
     // largest again (V9).
     let r = import::import_payments(
         l,
         file(&[("V9", "2"), ("V5", "1"), ("V1", "3"), ("V9", "2")]),
+        &clerk(),
     )
     .await?;
     ensure!(r.created == 2 && r.existing == 2, "{r:?}");
     // Bytewise, V10 sorts below V9: new. V1 below it: held already.
-    let r = import::import_payments(l, file(&[("V10", "4"), ("V1", "3")])).await?;
+    let r = import::import_payments(l, file(&[("V10", "4"), ("V1", "3")]), &clerk()).await?;
     ensure!(r.created == 1 && r.existing == 1, "{r:?}");
     let before = snapshot(l).await?;
     for (v, amt) in [("V9", "7"), ("V5", "7"), ("V10", "7"), ("V1", "7")] {
-        let e = import::import_payments(l, file(&[("W1", "1"), (v, amt)])).await;
+        let e = import::import_payments(l, file(&[("W1", "1"), (v, amt)]), &clerk()).await;
         let Err(ImportError::Rows(rows)) = e else {
             anyhow::bail!("{v} with other fields: expected a row error, got {e:?}");
         };
@@ -555,10 +577,11 @@ async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
         good.push_str(&csv_row(&format!("V{i}"), alloc, "10.50"));
     }
     good.push_str(&csv_row("V0", alloc, "10.50")); // the same voucher again
-    let r = import::import_payments(l, std::io::Cursor::new(good.clone().into_bytes())).await?;
+    let r = import::import_payments(l, std::io::Cursor::new(good.clone().into_bytes()), &clerk())
+        .await?;
     ensure!(r.rows == 51 && r.created == 50 && r.existing == 1, "{r:?}");
     // Importing the same file again records nothing new.
-    let r = import::import_payments(l, std::io::Cursor::new(good.into_bytes())).await?;
+    let r = import::import_payments(l, std::io::Cursor::new(good.into_bytes()), &clerk()).await?;
     ensure!(r.created == 0 && r.existing == 51, "{r:?}");
 
     let before = snapshot(l).await?;
@@ -571,7 +594,7 @@ async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
     bad.push_str("W6,2020-05-01,only,three\n"); // line 7
     bad.push_str(&csv_row("V1", alloc, "99")); // line 8: same number, other fields
     bad.push_str(&csv_row("W7", alloc, "1000000")); // line 9: over balance
-    let e = import::import_payments(l, std::io::Cursor::new(bad.into_bytes())).await;
+    let e = import::import_payments(l, std::io::Cursor::new(bad.into_bytes()), &clerk()).await;
     let Err(ImportError::Rows(rows)) = e else {
         anyhow::bail!("expected row errors, got {e:?}");
     };
@@ -587,7 +610,7 @@ async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
     rule.push_str(&csv_row("X1", alloc, "1.00"));
     rule.push_str(&csv_row("V1", alloc, "99")); // line 3
     rule.push_str(&csv_row("X2", alloc, "1000000")); // line 4
-    let e = import::import_payments(l, std::io::Cursor::new(rule.into_bytes())).await;
+    let e = import::import_payments(l, std::io::Cursor::new(rule.into_bytes()), &clerk()).await;
     let Err(ImportError::Rows(rows)) = e else {
         anyhow::bail!("expected row errors, got {e:?}");
     };
@@ -606,16 +629,21 @@ async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
         "\u{feff}凭证号,支付日期,付款人,收款人名称,收款人账号,收款人开户行,金额,功能分类,指标,项目,用途\n{}",
         csv_row("Z1", alloc, "3.00")
     );
-    let r = import::import_payments(l, std::io::Cursor::new(zh.into_bytes())).await?;
+    let r = import::import_payments(l, std::io::Cursor::new(zh.into_bytes()), &clerk()).await?;
     ensure!(r.created == 1, "{r:?}");
     let mut gbk = HEADER.as_bytes().to_vec();
     gbk.extend_from_slice(b"G1,2020-05-10,\xd6\xd0\xce\xc4,b,c,d,1,x,652822-2,P1,z\n");
-    let e = import::import_payments(l, std::io::Cursor::new(gbk)).await;
+    let e = import::import_payments(l, std::io::Cursor::new(gbk), &clerk()).await;
     ensure!(
         matches!(&e, Err(ImportError::Rows(r)) if r[0].line == 2 && r[0].message.contains("UTF-8")),
         "{e:?}"
     );
-    let e = import::import_payments(l, std::io::Cursor::new(HEADER.as_bytes().to_vec())).await;
+    let e = import::import_payments(
+        l,
+        std::io::Cursor::new(HEADER.as_bytes().to_vec()),
+        &clerk(),
+    )
+    .await;
     ensure!(matches!(e, Err(ImportError::Empty)), "{e:?}");
     Ok(())
 }
@@ -623,7 +651,7 @@ async fn csv_import_is_all_or_nothing(engine: Engine) -> Result<()> {
 async fn journal_is_a_hash_chain(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
-    l.submit_one(payment("V1", alloc, "P1", "1", "2020-05-10"))
+    l.submit_one(payment("V1", alloc, "P1", "1", "2020-05-10"), &clerk())
         .await?;
     let j = l.journal(code("652822"), 0, 1000).await?;
     ensure!(j.len() == 5, "{}", j.len());
@@ -647,7 +675,7 @@ async fn lists_filter_and_page(engine: Engine) -> Result<()> {
     let (t, alloc) = county_with_project(engine, true).await?;
     let l = &t.ledger;
     for v in ["V1", "V2", "V3"] {
-        l.submit_one(payment(v, alloc, "P1", "10", "2020-05-10"))
+        l.submit_one(payment(v, alloc, "P1", "10", "2020-05-10"), &clerk())
             .await?;
     }
     let me = l.identity().code;

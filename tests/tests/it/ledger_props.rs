@@ -329,7 +329,7 @@ fn apply(m: &mut Model, op: &Op, body: &Body, id: EntryId) {
 async fn fresh(engine: Engine) -> Result<TestLedger> {
     let t = fixtures::ledger(engine, &region()).await?;
     for (c, n) in CHILDREN {
-        t.ledger.submit_one(child(c, n)).await?;
+        t.ledger.submit_one(child(c, n), &clerk()).await?;
     }
     Ok(t)
 }
@@ -347,7 +347,7 @@ async fn case(engine: Engine, ops: &[Op], cut: usize) -> Result<()> {
             continue;
         };
         let before = snapshot(l).await?;
-        let got = l.submit_one(body.clone()).await;
+        let got = l.submit_one(body.clone(), &clerk()).await;
         let after = snapshot(l).await?;
         match (got, expect) {
             (Ok(Outcome::Created(id)), Expect::Created) => {
@@ -376,7 +376,7 @@ async fn case(engine: Engine, ops: &[Op], cut: usize) -> Result<()> {
     let cut = cut % (recorded.len() + 1);
     let r = fresh(engine).await?;
     if cut > 0 {
-        r.ledger.submit(&recorded[..cut]).await?;
+        r.ledger.submit(&recorded[..cut], &clerk()).await?;
     }
     ensure!(
         snapshot(&r.ledger).await? == states[cut],
@@ -390,7 +390,7 @@ async fn case(engine: Engine, ops: &[Op], cut: usize) -> Result<()> {
         .filter(|b| !matches!(b, Body::TargetSet(_)))
         .cloned()
         .collect();
-    for o in r.ledger.submit(&again).await? {
+    for o in r.ledger.submit(&again, &clerk()).await? {
         ensure!(
             matches!(o, Outcome::Existing(_)),
             "resubmitted and got {o:?}"
@@ -402,7 +402,7 @@ async fn case(engine: Engine, ops: &[Op], cut: usize) -> Result<()> {
     );
     // The rest: the same journal as the original's.
     if cut < recorded.len() {
-        r.ledger.submit(&recorded[cut..]).await?;
+        r.ledger.submit(&recorded[cut..], &clerk()).await?;
     }
     let me = l.identity().code;
     let journal = |l: &Ledger| {

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api;
+mod attribution;
 mod demo;
 mod ledger_conformance;
 mod ledger_dates;

@@ -78,9 +78,13 @@ async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Resul
     // The clock stands at 2020-06-30 (China Standard Time).
     let t = fixtures::ledger(engine, &region()).await?;
     let l = &t.ledger;
-    l.submit_one(child("652800", "巴音郭楞蒙古自治州")).await?;
+    l.submit_one(child("652800", "巴音郭楞蒙古自治州"), &clerk())
+        .await?;
     let a = l
-        .submit_one(received("财农〔2020〕50号", "X-01", "1000", "2020-06-25"))
+        .submit_one(
+            received("财农〔2020〕50号", "X-01", "1000", "2020-06-25"),
+            &clerk(),
+        )
         .await?
         .id();
     let mut ev = Evaluator::new(l.clone(), cfg());
@@ -108,24 +112,30 @@ async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Resul
     );
 
     // Part passed on: still open. All of it: resolved, saying when.
-    l.submit_one(issue(
-        "新财农〔2020〕60号",
-        a,
-        "X-01",
-        "652800",
-        "400",
-        "2020-07-01",
-    ))
+    l.submit_one(
+        issue(
+            "新财农〔2020〕60号",
+            a,
+            "X-01",
+            "652800",
+            "400",
+            "2020-07-01",
+        ),
+        &clerk(),
+    )
     .await?;
     evaluated(&mut ev, 0, 0).await?;
-    l.submit_one(issue(
-        "新财农〔2020〕61号",
-        a,
-        "X-01",
-        "652800",
-        "600",
-        "2020-07-01",
-    ))
+    l.submit_one(
+        issue(
+            "新财农〔2020〕61号",
+            a,
+            "X-01",
+            "652800",
+            "600",
+            "2020-07-01",
+        ),
+        &clerk(),
+    )
     .await?;
     evaluated(&mut ev, 0, 1).await?;
     let w = listed(l, Rule::IssueDeadline, None).await?;
@@ -141,30 +151,42 @@ async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Resul
     // batch is recorded once, raised and resolved together; one passed on
     // on the fifth day is not.
     let late = l
-        .submit_one(received("财农〔2020〕40号", "X-01", "500", "2020-06-01"))
+        .submit_one(
+            received("财农〔2020〕40号", "X-01", "500", "2020-06-01"),
+            &clerk(),
+        )
         .await?
         .id();
-    l.submit_one(issue(
-        "新财农〔2020〕45号",
-        late,
-        "X-01",
-        "652800",
-        "500",
-        "2020-06-10",
-    ))
+    l.submit_one(
+        issue(
+            "新财农〔2020〕45号",
+            late,
+            "X-01",
+            "652800",
+            "500",
+            "2020-06-10",
+        ),
+        &clerk(),
+    )
     .await?;
     let on_time = l
-        .submit_one(received("财农〔2020〕41号", "X-01", "700", "2020-06-01"))
+        .submit_one(
+            received("财农〔2020〕41号", "X-01", "700", "2020-06-01"),
+            &clerk(),
+        )
         .await?
         .id();
-    l.submit_one(issue(
-        "新财农〔2020〕46号",
-        on_time,
-        "X-01",
-        "652800",
-        "700",
-        "2020-06-06",
-    ))
+    l.submit_one(
+        issue(
+            "新财农〔2020〕46号",
+            on_time,
+            "X-01",
+            "652800",
+            "700",
+            "2020-06-06",
+        ),
+        &clerk(),
+    )
     .await?;
     evaluated(&mut ev, 1, 1).await?;
     let w = listed(l, Rule::IssueDeadline, None).await?;
@@ -187,39 +209,48 @@ async fn deadline_warnings_are_raised_once_and_resolved(engine: Engine) -> Resul
 async fn county_with_projects(engine: Engine) -> Result<(TestLedger, EntryId)> {
     let t = fixtures::ledger(engine, &county("652822", "轮台县")).await?;
     let l = &t.ledger;
-    l.submit_one(Body::CategoryDefined(CategoryDefined {
-        code: "LT-01".into(),
-        name: "县级配套".into(),
-        origin: fundsync_protocol::FundOrigin::County,
-        department: String::new(),
-        classified: false,
-    }))
+    l.submit_one(
+        Body::CategoryDefined(CategoryDefined {
+            code: "LT-01".into(),
+            name: "县级配套".into(),
+            origin: fundsync_protocol::FundOrigin::County,
+            department: String::new(),
+            classified: false,
+        }),
+        &clerk(),
+    )
     .await?;
     let alloc = l
-        .submit_one(Body::OwnBudgetAdded(OwnBudgetAdded {
-            doc_no: "轮财〔2020〕1号".into(),
-            category: "LT-01".into(),
-            amount: amount("100000"),
-            budgeted_on: day("2020-02-01"),
-            title: String::new(),
-        }))
+        .submit_one(
+            Body::OwnBudgetAdded(OwnBudgetAdded {
+                doc_no: "轮财〔2020〕1号".into(),
+                category: "LT-01".into(),
+                amount: amount("100000"),
+                budgeted_on: day("2020-02-01"),
+                title: String::new(),
+            }),
+            &clerk(),
+        )
         .await?
         .id();
     for (code_, budget) in [("P1", "80000"), ("P2", "1000"), ("P3", "5000")] {
-        l.submit_one(Body::ProjectRegistered(ProjectRegistered {
-            code: code_.into(),
-            name: format!("项目{code_}"),
-            township: "轮台镇".into(),
-            village: String::new(),
-            department: "交通局".into(),
-            starts_on: day("2020-03-01"),
-            ends_on: day("2020-10-31"),
-            budget: amount(budget),
-            status: ProjectStatus::InProgress,
-        }))
+        l.submit_one(
+            Body::ProjectRegistered(ProjectRegistered {
+                code: code_.into(),
+                name: format!("项目{code_}"),
+                township: "轮台镇".into(),
+                village: String::new(),
+                department: "交通局".into(),
+                starts_on: day("2020-03-01"),
+                ends_on: day("2020-10-31"),
+                budget: amount(budget),
+                status: ProjectStatus::InProgress,
+            }),
+            &clerk(),
+        )
         .await?;
         if code_ != "P3" {
-            l.submit_one(target(code_)).await?;
+            l.submit_one(target(code_), &clerk()).await?;
         }
     }
     Ok((t, alloc))
@@ -237,24 +268,27 @@ fn pay(voucher: &str, alloc: EntryId, on: &str, amt: &str, payee: &str, project:
 async fn payment_and_project_rules_fire_and_clear(engine: Engine) -> Result<()> {
     let (t, a) = county_with_projects(engine).await?;
     let l = &t.ledger;
-    l.submit(&[
-        // The same claim twice.
-        pay("V1", a, "2020-05-10", "1000", "甲合作社", "P1"),
-        pay("V2", a, "2020-05-10", "1000", "甲合作社", "P1"),
-        // Three payments just under 5000 to one payee within 30 days.
-        pay("V3", a, "2020-05-01", "4600", "丙公司", "P1"),
-        pay("V4", a, "2020-05-15", "4700", "丙公司", "P1"),
-        pay("V5", a, "2020-05-30", "4999.99", "丙公司", "P1"),
-        // A payee on the negative list.
-        pay("V6", a, "2020-05-20", "100", "黑名单公司", "P1"),
-        // Above P2's budget of 1000.
-        pay("V7", a, "2020-05-20", "1500", "乙公司", "P2"),
-        // Before its project starts.
-        pay("V8", a, "2020-02-15", "200", "丁公司", "P1"),
-        // Near misses: another day; 4499.99 is below "just under".
-        pay("V9", a, "2020-05-11", "1000", "甲合作社", "P1"),
-        pay("V10", a, "2020-05-16", "4499.99", "丙公司", "P1"),
-    ])
+    l.submit(
+        &[
+            // The same claim twice.
+            pay("V1", a, "2020-05-10", "1000", "甲合作社", "P1"),
+            pay("V2", a, "2020-05-10", "1000", "甲合作社", "P1"),
+            // Three payments just under 5000 to one payee within 30 days.
+            pay("V3", a, "2020-05-01", "4600", "丙公司", "P1"),
+            pay("V4", a, "2020-05-15", "4700", "丙公司", "P1"),
+            pay("V5", a, "2020-05-30", "4999.99", "丙公司", "P1"),
+            // A payee on the negative list.
+            pay("V6", a, "2020-05-20", "100", "黑名单公司", "P1"),
+            // Above P2's budget of 1000.
+            pay("V7", a, "2020-05-20", "1500", "乙公司", "P2"),
+            // Before its project starts.
+            pay("V8", a, "2020-02-15", "200", "丁公司", "P1"),
+            // Near misses: another day; 4499.99 is below "just under".
+            pay("V9", a, "2020-05-11", "1000", "甲合作社", "P1"),
+            pay("V10", a, "2020-05-16", "4499.99", "丙公司", "P1"),
+        ],
+        &clerk(),
+    )
     .await?;
     let mut ev = Evaluator::new(l.clone(), cfg());
     let r = ev.evaluate().await?;
@@ -282,20 +316,23 @@ async fn payment_and_project_rules_fire_and_clear(engine: Engine) -> Result<()> 
     evaluated(&mut ev, 0, 0).await?;
 
     // Each cleared condition resolves its warning, and only that one.
-    l.submit_one(reversal("V2", "2020-06-30")).await?;
+    l.submit_one(reversal("V2", "2020-06-30"), &clerk()).await?;
     evaluated(&mut ev, 0, 1).await?;
     ensure!(listed(l, Rule::DuplicatePayment, Some(true))
         .await?
         .is_empty());
-    l.submit(&[
-        reversal("V6", "2020-06-30"),
-        reversal("V7", "2020-06-30"),
-        reversal("V8", "2020-06-30"),
-    ])
+    l.submit(
+        &[
+            reversal("V6", "2020-06-30"),
+            reversal("V7", "2020-06-30"),
+            reversal("V8", "2020-06-30"),
+        ],
+        &clerk(),
+    )
     .await?;
     evaluated(&mut ev, 0, 3).await?;
-    l.submit_one(reversal("V4", "2020-06-30")).await?;
-    l.submit_one(target("P3")).await?;
+    l.submit_one(reversal("V4", "2020-06-30"), &clerk()).await?;
+    l.submit_one(target("P3"), &clerk()).await?;
     evaluated(&mut ev, 0, 2).await?;
     let counts = warnings::open_counts(l).await?;
     ensure!(
@@ -319,8 +356,11 @@ async fn payment_and_project_rules_fire_and_clear(engine: Engine) -> Result<()> 
         .is_some_and(|r| r.ends_with("(as of 2020-06-30)"))));
 
     // A condition that comes back is a new warning.
-    l.submit_one(pay("V11", a, "2020-05-20", "4800", "丙公司", "P1"))
-        .await?;
+    l.submit_one(
+        pay("V11", a, "2020-05-20", "4800", "丙公司", "P1"),
+        &clerk(),
+    )
+    .await?;
     evaluated(&mut ev, 1, 0).await?;
     ensure!(listed(l, Rule::SplitPayments, None).await?.len() == 2);
     Ok(())
@@ -335,7 +375,7 @@ async fn refused(l: &Ledger, body: Body) -> Result<LedgerError> {
             .items
             .len(),
     );
-    let err = match l.submit_one(body).await {
+    let err = match l.submit_one(body, &clerk()).await {
         Ok(o) => anyhow::bail!("accepted {o:?}, expected a rejection"),
         Err(e) => e,
     };
@@ -375,7 +415,7 @@ fn resolved(warning: EntryId, reason: &str) -> Body {
 async fn the_ledger_checks_warning_entries(engine: Engine) -> Result<()> {
     let t = fixtures::ledger(engine, &prefecture()).await?;
     let l = &t.ledger;
-    l.submit_one(child("652822", "轮台县")).await?;
+    l.submit_one(child("652822", "轮台县"), &clerk()).await?;
     // About itself or a registered child only.
     let e = refused(l, raised("652823", "node_silent", "node:652823", "m")).await?;
     ensure!(matches!(e, LedgerError::WarningNode { .. }), "{e}");
@@ -407,16 +447,17 @@ async fn the_ledger_checks_warning_entries(engine: Engine) -> Result<()> {
 
     // Raising the open warning again returns it; so does resolving twice.
     let w = l
-        .submit_one(raised("652822", "node_silent", "node:652822", "silent"))
+        .submit_one(
+            raised("652822", "node_silent", "node:652822", "silent"),
+            &clerk(),
+        )
         .await?;
     ensure!(matches!(w, Outcome::Created(_)));
     let again = l
-        .submit_one(raised(
-            "652822",
-            "node_silent",
-            "node:652822",
-            "other words",
-        ))
+        .submit_one(
+            raised("652822", "node_silent", "node:652822", "other words"),
+            &clerk(),
+        )
         .await?;
     ensure!(again == Outcome::Existing(w.id()), "{again:?}");
     let e = refused(l, resolved(w.id(), "")).await?;
@@ -424,9 +465,11 @@ async fn the_ledger_checks_warning_entries(engine: Engine) -> Result<()> {
         matches!(e, LedgerError::Body(BodyError::Empty { .. })),
         "{e}"
     );
-    let r = l.submit_one(resolved(w.id(), "heard from")).await?;
+    let r = l
+        .submit_one(resolved(w.id(), "heard from"), &clerk())
+        .await?;
     ensure!(matches!(r, Outcome::Created(_)));
-    ensure!(l.submit_one(resolved(w.id(), "again")).await? == Outcome::Existing(r.id()));
+    ensure!(l.submit_one(resolved(w.id(), "again"), &clerk()).await? == Outcome::Existing(r.id()));
     let v = l.warning(w.id()).await?.context("the warning")?;
     ensure!(
         !v.open
@@ -435,12 +478,10 @@ async fn the_ledger_checks_warning_entries(engine: Engine) -> Result<()> {
     );
     // Resolved, the same warning may be raised anew.
     let w2 = l
-        .submit_one(raised(
-            "652822",
-            "node_silent",
-            "node:652822",
-            "silent again",
-        ))
+        .submit_one(
+            raised("652822", "node_silent", "node:652822", "silent again"),
+            &clerk(),
+        )
         .await?;
     ensure!(matches!(w2, Outcome::Created(id) if id != w.id()));
     Ok(())
@@ -465,11 +506,14 @@ async fn prefecture_with_county(engine: Engine) -> Result<(TestLedger, NodeKey)>
     let t = fixtures::ledger(engine, &prefecture()).await?;
     let key = NodeKey::from_seed(&[22; 32]);
     t.ledger
-        .submit(&[
-            child("652822", "轮台县"),
-            child("652823", "尉犁县"),
-            Body::KeyRegistered(KeyRegistered::of(code("652822"), &key.verifying_key())),
-        ])
+        .submit(
+            &[
+                child("652822", "轮台县"),
+                child("652823", "尉犁县"),
+                Body::KeyRegistered(KeyRegistered::of(code("652822"), &key.verifying_key())),
+            ],
+            &clerk(),
+        )
         .await?;
     Ok((t, key))
 }
@@ -478,7 +522,10 @@ async fn warnings_roll_up_in_signed_batches(engine: Engine) -> Result<()> {
     let (t, key) = prefecture_with_county(engine).await?;
     let l = &t.ledger;
     let own = l
-        .submit_one(raised("652800", "idle_funds", "allocation:650000-3", "own"))
+        .submit_one(
+            raised("652800", "idle_funds", "allocation:650000-3", "own"),
+            &clerk(),
+        )
         .await?
         .id();
     let w1 = Entry::new(
@@ -492,6 +539,7 @@ async fn warnings_roll_up_in_signed_batches(engine: Engine) -> Result<()> {
             "allocation:652800-9",
             "a county's warning",
         ),
+        &clerk(),
     );
     push_up(l, &key, "652822", vec![w1.clone()]).await?;
     let from_county = l
@@ -514,6 +562,7 @@ async fn warnings_roll_up_in_signed_batches(engine: Engine) -> Result<()> {
         fixtures::NOW_MS,
         w1.hash(),
         &raised("652823", "node_silent", "node:652823", "not mine to say"),
+        &clerk(),
     );
     let before = journal_len(l).await?;
     let e = push_up(l, &key, "652822", vec![sibling]).await;
@@ -539,6 +588,7 @@ async fn warnings_roll_up_in_signed_batches(engine: Engine) -> Result<()> {
         fixtures::NOW_MS,
         w1.hash(),
         &resolved(w1.id(), "spent"),
+        &clerk(),
     );
     let r2 = Entry::new(
         code("652822"),
@@ -546,6 +596,7 @@ async fn warnings_roll_up_in_signed_batches(engine: Engine) -> Result<()> {
         fixtures::NOW_MS,
         r1.hash(),
         &resolved(own, "not yours"),
+        &clerk(),
     );
     push_up(l, &key, "652822", vec![r1, r2]).await?;
     let v = l.warning(w1.id()).await?.context("county warning")?;
@@ -589,12 +640,16 @@ async fn silent_children_are_warned_about(engine: Engine) -> Result<()> {
             project: "P1".into(),
             status: ProjectStatus::Completed,
         }),
+        &clerk(),
     );
     push_up(l, &key, "652822", vec![e]).await?;
-    l.submit_one(Body::ChildRevoked(ChildRevoked {
-        code: code("652823"),
-        reason: "decommissioned".into(),
-    }))
+    l.submit_one(
+        Body::ChildRevoked(ChildRevoked {
+            code: code("652823"),
+            reason: "decommissioned".into(),
+        }),
+        &clerk(),
+    )
     .await?;
     evaluated(&mut ev, 0, 2).await?;
     ensure!(listed(l, Rule::NodeSilent, Some(true)).await?.is_empty());
@@ -681,10 +736,13 @@ fn count(v: &serde_json::Value) -> usize {
 async fn region_with_late_funds() -> Result<TestLedger> {
     let t = fixtures::ledger(Engine::Sqlite, &region()).await?;
     t.ledger
-        .submit(&[
-            child("652800", "巴音郭楞蒙古自治州"),
-            received("财农〔2020〕30号", "X-01", "800", "2020-06-20"),
-        ])
+        .submit(
+            &[
+                child("652800", "巴音郭楞蒙古自治州"),
+                received("财农〔2020〕30号", "X-01", "800", "2020-06-20"),
+            ],
+            &clerk(),
+        )
         .await?;
     Ok(t)
 }
@@ -698,7 +756,10 @@ async fn a_running_node_evaluates_when_data_changes_and_lists_warnings() -> Resu
         .await?;
     // A write: more late funds.
     t.ledger
-        .submit_one(received("财农〔2020〕31号", "X-01", "900", "2020-06-21"))
+        .submit_one(
+            received("财农〔2020〕31号", "X-01", "900", "2020-06-21"),
+            &clerk(),
+        )
         .await?;
     let v = n
         .until(
@@ -765,7 +826,10 @@ async fn a_running_node_evaluates_on_schedule_when_nothing_is_written() -> Resul
     let t = region_with_late_funds().await?;
     // Due 2020-07-01: not late on 2020-06-30.
     t.ledger
-        .submit_one(received("财农〔2020〕32号", "X-01", "700", "2020-06-26"))
+        .submit_one(
+            received("财农〔2020〕32号", "X-01", "700", "2020-06-26"),
+            &clerk(),
+        )
         .await?;
     let n = Running::start(&t, 1000).await?;
     n.until("?rule=issue_deadline", 1, "the first evaluation")
@@ -789,24 +853,27 @@ async fn a_countys_warning_reaches_the_region() -> Result<()> {
     let c = Cluster::start(Engine::Sqlite, &small_tree()).await?;
     let county = c.ledger("652822");
     county
-        .submit(&[
-            Body::CategoryDefined(CategoryDefined {
-                code: "LT-01".into(),
-                name: "县级配套".into(),
-                origin: fundsync_protocol::FundOrigin::County,
-                department: String::new(),
-                classified: false,
-            }),
-            // Nodes here run on the real clock: money of 2020 untouched
-            // since is idle (and spending is slow).
-            Body::OwnBudgetAdded(OwnBudgetAdded {
-                doc_no: "轮财〔2020〕1号".into(),
-                category: "LT-01".into(),
-                amount: amount("50000"),
-                budgeted_on: day("2020-01-10"),
-                title: String::new(),
-            }),
-        ])
+        .submit(
+            &[
+                Body::CategoryDefined(CategoryDefined {
+                    code: "LT-01".into(),
+                    name: "县级配套".into(),
+                    origin: fundsync_protocol::FundOrigin::County,
+                    department: String::new(),
+                    classified: false,
+                }),
+                // Nodes here run on the real clock: money of 2020 untouched
+                // since is idle (and spending is slow).
+                Body::OwnBudgetAdded(OwnBudgetAdded {
+                    doc_no: "轮财〔2020〕1号".into(),
+                    category: "LT-01".into(),
+                    amount: amount("50000"),
+                    budgeted_on: day("2020-01-10"),
+                    title: String::new(),
+                }),
+            ],
+            &clerk(),
+        )
         .await?;
     let http = reqwest::Client::new();
     let url = format!(

@@ -19,7 +19,7 @@ pub(in crate::ledger) async fn check(
 ) -> Result<Option<EntryId>, LedgerError> {
     let me = w.me.code;
     if let Some(v) = w.voucher(me, &b.voucher_no).await? {
-        return if w.stored_body(v.id).await? == encoded {
+        return if w.same_body(v.id, encoded).await? {
             Ok(Some(v.id))
         } else {
             Err(LedgerError::DuplicateVoucher(b.voucher_no.clone()))

@@ -22,7 +22,7 @@ pub(in crate::ledger) async fn check(
         .await?;
     if let Some(r) = row {
         let id = parse_id(&r.try_get::<String, _>(0)?)?;
-        let same = w.stored_body(id).await? == encoded;
+        let same = w.same_body(id, encoded).await?;
         return existing("project", &b.code, (id, same));
     }
     Ok(None)

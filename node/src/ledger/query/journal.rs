@@ -1,6 +1,7 @@
 //! The journal as auditors read it.
 
-use fundsync_protocol::NodeCode;
+use fundsync_protocol::body::{actor_of, inner_bytes};
+use fundsync_protocol::{Actor, NodeCode};
 use serde::Serialize;
 
 use super::PAGE_SIZE_MAX;
@@ -16,7 +17,11 @@ pub struct JournalView {
     pub prev_hash: String,
     pub hash: String,
     pub kind: String,
+    /// What the entry says: the kind's own fields.
     pub body: serde_json::Value,
+    /// Who caused it, from the signed bytes; `None` for an entry written
+    /// before actors existed.
+    pub actor: Option<Actor>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,7 +61,9 @@ impl Ledger {
                 prev_hash: hex::encode(r.prev_hash),
                 hash: hex::encode(r.hash),
                 kind: r.kind,
-                body: serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null),
+                body: serde_json::from_slice(inner_bytes(&r.body))
+                    .unwrap_or(serde_json::Value::Null),
+                actor: actor_of(&r.body),
             })
             .collect())
     }

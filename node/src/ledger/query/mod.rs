@@ -11,6 +11,7 @@ pub mod facts;
 mod journal;
 mod links;
 mod records;
+mod security;
 mod summary;
 mod warnings;
 
@@ -26,6 +27,7 @@ pub use records::{
     AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
     ProjectView, TargetView, Trace, TraceStep,
 };
+pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};
 pub use warnings::{RaisedWarning, WarningFilter, WarningView};
 

@@ -1,11 +1,12 @@
 //! Nodes, fund categories, allocations, projects with their targets,
 //! payments, and a payment's trace back to its source document.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
+use fundsync_protocol::body::actor_of;
 use fundsync_protocol::money::fen_to_yuan;
-use fundsync_protocol::{Body, EntryId, NodeCode};
+use fundsync_protocol::{Actor, Body, EntryId, NodeCode};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -58,6 +59,9 @@ pub struct AllocationView {
     pub issued: Decimal,
     pub paid: Decimal,
     pub available: Decimal,
+    /// Who recorded it (录入人), read from the entry's signed bytes; `None`
+    /// for an entry written before actors existed.
+    pub actor: Option<Actor>,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -90,6 +94,8 @@ pub struct ProjectView {
     pub target_count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<TargetView>>,
+    /// Who registered it (录入人), read from the entry's signed bytes.
+    pub actor: Option<Actor>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +115,9 @@ pub struct PaymentView {
     pub purpose: String,
     pub reversed_on: Option<String>,
     pub reversal_reason: Option<String>,
+    /// Who recorded it (录入人), from the entry's signed bytes; `None` for
+    /// an entry written before actors existed.
+    pub actor: Option<Actor>,
 }
 
 /// One allocation on a payment's trace.
@@ -197,6 +206,7 @@ impl From<AllocationRow> for AllocationView {
                     .saturating_sub(r.issued_fen)
                     .saturating_sub(r.paid_fen),
             ),
+            actor: None,
         }
     }
 }
@@ -239,6 +249,7 @@ impl From<ProjectRow> for ProjectView {
             paid: fen_to_yuan(r.paid_fen),
             target_count: r.target_count,
             targets: None,
+            actor: None,
         }
     }
 }
@@ -273,7 +284,7 @@ impl TryFrom<PaymentRow> for PaymentView {
     fn try_from(r: PaymentRow) -> Result<Self, LedgerError> {
         let (origin, seq, kind) = (&r.origin, r.seq, &r.kind);
         let why = |why: String| corrupt(format!("payment {origin}-{seq}: {why}"));
-        let Body::PaymentRecorded(b) =
+        let (Body::PaymentRecorded(b), actor) =
             Body::decode(kind, &r.body).map_err(|e| why(e.to_string()))?
         else {
             return Err(why(format!("recorded by a {kind} entry")));
@@ -294,6 +305,7 @@ impl TryFrom<PaymentRow> for PaymentView {
             purpose: b.purpose,
             reversed_on: r.reversed_on,
             reversal_reason: r.reason,
+            actor,
         })
     }
 }
@@ -346,11 +358,10 @@ impl Ledger {
             .filter_le("dated", f.as_of.map(|d| d.to_string()))
             .push(" ORDER BY dated, origin, id");
         let (rows, more) = fetch_page::<AllocationRow>(self, sql, page).await?;
-        Ok(paged(
-            rows.into_iter().map(AllocationView::from).collect(),
-            page,
-            more,
-        ))
+        let mut items: Vec<AllocationView> = rows.into_iter().map(AllocationView::from).collect();
+        self.fill_actors(&mut items, |a| &a.id, |a| &mut a.actor)
+            .await?;
+        Ok(paged(items, page, more))
     }
 
     pub async fn allocation(&self, id: EntryId) -> Result<Option<AllocationView>, LedgerError> {
@@ -358,7 +369,10 @@ impl Ledger {
             .bind(id.to_string())
             .fetch_optional(self.db().read())
             .await?;
-        Ok(row.map(AllocationView::from))
+        let mut found: Vec<AllocationView> = row.into_iter().map(AllocationView::from).collect();
+        self.fill_actors(&mut found, |a| &a.id, |a| &mut a.actor)
+            .await?;
+        Ok(found.pop())
     }
 
     pub async fn projects(
@@ -370,11 +384,10 @@ impl Ledger {
         sql.filter_eq("origin", origin.map(|c| c.to_string()))
             .push(" ORDER BY origin, code");
         let (rows, more) = fetch_page::<ProjectRow>(self, sql, page).await?;
-        Ok(paged(
-            rows.into_iter().map(ProjectView::from).collect(),
-            page,
-            more,
-        ))
+        let mut items: Vec<ProjectView> = rows.into_iter().map(ProjectView::from).collect();
+        self.fill_actors(&mut items, |p| &p.id, |p| &mut p.actor)
+            .await?;
+        Ok(paged(items, page, more))
     }
 
     /// A project with its performance targets.
@@ -400,7 +413,10 @@ impl Ledger {
         .fetch_all(self.db().read())
         .await?;
         p.targets = Some(targets);
-        Ok(Some(p))
+        let mut found = vec![p];
+        self.fill_actors(&mut found, |p| &p.id, |p| &mut p.actor)
+            .await?;
+        Ok(found.pop())
     }
 
     pub async fn payments(
@@ -472,6 +488,77 @@ impl Ledger {
             complete,
         }))
     }
+}
+
+impl Ledger {
+    /// Who recorded each of `ids`, read from their entries' bodies with
+    /// [`actor_of`] (the actor only; the rest is skipped): one statement
+    /// for a page of records, at read time, so the journal's hot path
+    /// writes nothing more. Entries written before actors existed are
+    /// left out.
+    pub(crate) async fn actors_of(
+        &self,
+        ids: &[EntryId],
+    ) -> Result<HashMap<EntryId, Actor>, LedgerError> {
+        let mut by_origin: BTreeMap<NodeCode, Vec<u64>> = BTreeMap::new();
+        for id in ids {
+            by_origin.entry(id.origin).or_default().push(id.seq);
+        }
+        if by_origin.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = Sql::new("SELECT origin, seq, body FROM journal WHERE ");
+        for (i, (origin, seqs)) in by_origin.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(origin = ")
+                .bind(origin.to_string())
+                .push(" AND seq IN (");
+            for (k, seq) in seqs.iter().enumerate() {
+                if k > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(seq_i64(*seq)?);
+            }
+            sql.push("))");
+        }
+        let rows: Vec<BodyRow> = sql.query_as()?.fetch_all(self.db().read()).await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let id = EntryId {
+                origin: r.origin.parse().map_err(|_| corrupt("journal origin"))?,
+                seq: u64::try_from(r.seq).map_err(|_| corrupt("journal seq"))?,
+            };
+            if let Some(a) = actor_of(&r.body) {
+                out.insert(id, a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets each record's actor from its entry (named by its id).
+    async fn fill_actors<T>(
+        &self,
+        items: &mut [T],
+        id: impl Fn(&T) -> &String,
+        actor: impl Fn(&mut T) -> &mut Option<Actor>,
+    ) -> Result<(), LedgerError> {
+        let ids: Vec<EntryId> = items.iter().filter_map(|t| id(t).parse().ok()).collect();
+        let mut found = self.actors_of(&ids).await?;
+        for t in items.iter_mut() {
+            let key = id(t).parse::<EntryId>().ok();
+            *actor(t) = key.and_then(|k| found.remove(&k));
+        }
+        Ok(())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BodyRow {
+    origin: String,
+    seq: i64,
+    body: Vec<u8>,
 }
 
 /// Codes of `root` and every node below it.

@@ -59,36 +59,45 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
     let c = Cluster::start(engine, &small_tree()).await?;
     let region = c.ledger("650000");
     let received = region
-        .submit_one(Body::FundsReceived(FundsReceived {
-            doc_no: "财农〔2020〕7号".into(),
-            category: "X-01".into(),
-            amount: amount("1000000"),
-            received_on: day("2020-04-20"),
-            source: "财政部".into(),
-            title: String::new(),
-        }))
+        .submit_one(
+            Body::FundsReceived(FundsReceived {
+                doc_no: "财农〔2020〕7号".into(),
+                category: "X-01".into(),
+                amount: amount("1000000"),
+                received_on: day("2020-04-20"),
+                source: "财政部".into(),
+                title: String::new(),
+            }),
+            &clerk(),
+        )
         .await?
         .id();
     let to_bz = region
-        .submit_one(issue(
-            "新财农〔2020〕12号",
-            received,
-            "X-01",
-            "652800",
-            "600000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "新财农〔2020〕12号",
+                received,
+                "X-01",
+                "652800",
+                "600000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     let to_ks = region
-        .submit_one(issue(
-            "新财农〔2020〕13号",
-            received,
-            "X-01",
-            "653100",
-            "400000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "新财农〔2020〕13号",
+                received,
+                "X-01",
+                "653100",
+                "400000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger("652800"), to_bz).await?;
@@ -100,38 +109,47 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
 
     let lt = c
         .ledger("652800")
-        .submit_one(issue(
-            "巴财农〔2020〕21号",
-            to_bz,
-            "X-01",
-            "652822",
-            "250000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕21号",
+                to_bz,
+                "X-01",
+                "652822",
+                "250000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     let wl = c
         .ledger("652800")
-        .submit_one(issue(
-            "巴财农〔2020〕22号",
-            to_bz,
-            "X-01",
-            "652823",
-            "200000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕22号",
+                to_bz,
+                "X-01",
+                "652823",
+                "200000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     let sf = c
         .ledger("653100")
-        .submit_one(issue(
-            "喀财农〔2020〕5号",
-            to_ks,
-            "X-01",
-            "653121",
-            "300000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "喀财农〔2020〕5号",
+                to_ks,
+                "X-01",
+                "653121",
+                "300000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger("652822"), lt).await?;
@@ -166,12 +184,15 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
     ] {
         let l = c.ledger(county);
         let out = l
-            .submit(&[
-                project("P1", "800000"),
-                target("P1"),
-                payment("V0001", alloc, "P1", amt, "2020-05-10"),
-                payment("V0002", alloc, "P1", "1000", "2020-05-10"),
-            ])
+            .submit(
+                &[
+                    project("P1", "800000"),
+                    target("P1"),
+                    payment("V0001", alloc, "P1", amt, "2020-05-10"),
+                    payment("V0002", alloc, "P1", "1000", "2020-05-10"),
+                ],
+                &clerk(),
+            )
             .await?;
         first_payment.push(out[2].id());
     }
@@ -247,44 +268,53 @@ async fn county_restarted_mid_sync_loses_and_doubles_nothing() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
     let region = c.ledger("650000").clone();
     let got = region
-        .submit_one(Body::FundsReceived(FundsReceived {
-            doc_no: "财农〔2020〕7号".into(),
-            category: "X-01".into(),
-            amount: amount("100000000"),
-            received_on: day("2020-04-20"),
-            source: String::new(),
-            title: String::new(),
-        }))
+        .submit_one(
+            Body::FundsReceived(FundsReceived {
+                doc_no: "财农〔2020〕7号".into(),
+                category: "X-01".into(),
+                amount: amount("100000000"),
+                received_on: day("2020-04-20"),
+                source: String::new(),
+                title: String::new(),
+            }),
+            &clerk(),
+        )
         .await?
         .id();
     let a = region
-        .submit_one(issue(
-            "新财农〔2020〕12号",
-            got,
-            "X-01",
-            "652800",
-            "50000000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "新财农〔2020〕12号",
+                got,
+                "X-01",
+                "652800",
+                "50000000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger("652800"), a).await?;
     let b = c
         .ledger("652800")
-        .submit_one(issue(
-            "巴财农〔2020〕21号",
-            a,
-            "X-01",
-            "652822",
-            "20000000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕21号",
+                a,
+                "X-01",
+                "652822",
+                "20000000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     let county = c.ledger("652822").clone();
     has_allocation(&county, b).await?;
     county
-        .submit(&[project("P1", "800000"), target("P1")])
+        .submit(&[project("P1", "800000"), target("P1")], &clerk())
         .await?;
 
     const N: usize = 6_000;
@@ -293,8 +323,8 @@ async fn county_restarted_mid_sync_loses_and_doubles_nothing() -> Result<()> {
         bodies.push(payment(&format!("V{i:06}"), b, "P1", "1.01", "2020-05-10"));
     }
     // Two transactions, so the stop can fall between or during pushes.
-    county.submit(&bodies[..N / 2]).await?;
-    county.submit(&bodies[N / 2..]).await?;
+    county.submit(&bodies[..N / 2], &clerk()).await?;
+    county.submit(&bodies[N / 2..], &clerk()).await?;
     // Stop as soon as the prefecture has some but not all of it.
     let bz = c.ledger("652800").clone();
     eventually(WAIT, "the first pushes", || async {
@@ -396,7 +426,7 @@ fn chain(origin: &str, from: u64, prev: Hash, bodies: &[Body]) -> Vec<Entry> {
     let mut out = Vec::new();
     let mut prev = prev;
     for (seq, b) in (from..).zip(bodies) {
-        let e = Entry::new(code(origin), seq, 1_600_000_000_000, prev, b);
+        let e = Entry::new(code(origin), seq, 1_600_000_000_000, prev, b, &clerk());
         prev = e.hash();
         out.push(e);
     }
@@ -457,38 +487,47 @@ async fn reopen(node: &fundsync_tests::cluster::ClusterNode) -> Result<Ledger> {
 async fn fund_county(c: &Cluster, county: &str, amt: &str) -> Result<EntryId> {
     let region = c.ledger("650000");
     let got = region
-        .submit_one(Body::FundsReceived(FundsReceived {
-            doc_no: format!("财农〔2020〕{county}号"),
-            category: "X-01".into(),
-            amount: amount("10000000"),
-            received_on: day("2020-04-20"),
-            source: String::new(),
-            title: String::new(),
-        }))
+        .submit_one(
+            Body::FundsReceived(FundsReceived {
+                doc_no: format!("财农〔2020〕{county}号"),
+                category: "X-01".into(),
+                amount: amount("10000000"),
+                received_on: day("2020-04-20"),
+                source: String::new(),
+                title: String::new(),
+            }),
+            &clerk(),
+        )
         .await?
         .id();
     let a = region
-        .submit_one(issue(
-            &format!("新财农〔2020〕{county}号"),
-            got,
-            "X-01",
-            "652800",
-            "10000000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                &format!("新财农〔2020〕{county}号"),
+                got,
+                "X-01",
+                "652800",
+                "10000000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger("652800"), a).await?;
     let b = c
         .ledger("652800")
-        .submit_one(issue(
-            &format!("巴财农〔2020〕{county}号"),
-            a,
-            "X-01",
-            county,
-            amt,
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                &format!("巴财农〔2020〕{county}号"),
+                a,
+                "X-01",
+                county,
+                amt,
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger(county), b).await?;
@@ -711,7 +750,10 @@ async fn an_old_link_reported_entry_still_applies() -> Result<()> {
     let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     let county = c.ledger("652822");
     let report = link_report("652822", "652800", 0).report;
-    let id = county.submit_one(Body::LinkReported(report)).await?.id();
+    let id = county
+        .submit_one(Body::LinkReported(report), &clerk())
+        .await?
+        .id();
     let entry_id: Option<String> =
         sqlx::query_scalar("SELECT entry_id FROM link_health WHERE node = '652822'")
             .fetch_optional(county.db().read())
@@ -741,7 +783,7 @@ async fn an_old_link_reported_entry_still_applies() -> Result<()> {
 async fn metrics_describe_replication_in_prometheus_format() -> Result<()> {
     let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822")
-        .submit_one(project("P1", "800000"))
+        .submit_one(project("P1", "800000"), &clerk())
         .await?;
     c.converged(WAIT).await?;
     eventually(WAIT, "the county ok at the region", || async {

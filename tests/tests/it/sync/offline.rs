@@ -17,11 +17,14 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
     let county = reopen(&county_node).await?;
     let county_key = sync::load_signing_key(&county_node.cfg.tls_dir())?;
     county
-        .submit(&[
-            project("P1", "800000"),
-            target("P1"),
-            payment("V1", alloc, "P1", "1234.56", "2020-05-10"),
-        ])
+        .submit(
+            &[
+                project("P1", "800000"),
+                target("P1"),
+                payment("V1", alloc, "P1", "1234.56", "2020-05-10"),
+            ],
+            &clerk(),
+        )
         .await?;
     let mut up = Vec::new();
     let n = bundle::export_up(&county, &county_key, &limits, &mut up).await?;
@@ -43,7 +46,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
 
     // A tampered bundle is refused whole and changes nothing.
     county
-        .submit_one(payment("V2", alloc, "P1", "1", "2020-05-10"))
+        .submit_one(payment("V2", alloc, "P1", "1", "2020-05-10"), &clerk())
         .await?;
     let mut up2 = Vec::new();
     bundle::export_up(&county, &county_key, &limits, &mut up2).await?;
@@ -89,14 +92,17 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
         .id
         .parse()?;
     let more = pref
-        .submit_one(issue(
-            "巴财农〔2020〕99号",
-            source,
-            "X-01",
-            "652822",
-            "1000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕99号",
+                source,
+                "X-01",
+                "652822",
+                "1000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     let pref_signing = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
@@ -124,7 +130,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
 async fn key_rotation_keeps_history_verifiable() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822")
-        .submit_one(project("P1", "800000"))
+        .submit_one(project("P1", "800000"), &clerk())
         .await?;
     c.converged(WAIT).await?;
     // A rotation is vouched for by the node's registered key, which comes
@@ -141,7 +147,9 @@ async fn key_rotation_keeps_history_verifiable() -> Result<()> {
     ensure!(old != new);
     ledger.db().close().await;
     c.restart(node).await?;
-    c.ledger("652822").submit_one(target("P1")).await?;
+    c.ledger("652822")
+        .submit_one(target("P1"), &clerk())
+        .await?;
     c.converged(WAIT).await?;
 
     // The region knows both keys, and every checkpoint it keeps of the
@@ -183,7 +191,7 @@ async fn key_rotation_keeps_history_verifiable() -> Result<()> {
 async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822")
-        .submit_one(project("P0", "800000"))
+        .submit_one(project("P0", "800000"), &clerk())
         .await?;
     c.converged(WAIT).await?;
     let county = c.stop("652822").await?;
@@ -214,7 +222,7 @@ async fn a_relay_cannot_alter_or_forge_its_childrens_entries() -> Result<()> {
     let signed = checkpoint_for(&county_key, &next, 0).expect("entries");
     for (i, expected) in [(0, "broken_chain"), (1, "bad_checkpoint")] {
         let mut altered = next.clone();
-        altered[i].body = project("Q9", "800000").encode();
+        altered[i].body = project("Q9", "800000").encode(&clerk());
         let bytes = Batch::new(code("652800"), code("650000"), altered, vec![signed]).encode();
         let (s, e, _) = post_up(&client, &url, bytes, "1").await?;
         ensure!(s == 422 && e == expected, "entry {i} altered: {s} {e}");
@@ -237,7 +245,7 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     let alloc = fund_county(&c, "652822", "900000").await?;
     c.ledger("652822")
-        .submit(&[project("P1", "800000"), target("P1")])
+        .submit(&[project("P1", "800000"), target("P1")], &clerk())
         .await?;
     c.converged(WAIT).await?;
     let pref = c.stop("652800").await?;
@@ -246,7 +254,7 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
     let bodies: Vec<Body> = (0..300)
         .map(|i| payment(&format!("V{i:04}"), alloc, "P1", "10.01", "2020-05-10"))
         .collect();
-    county.submit(&bodies).await?;
+    county.submit(&bodies, &clerk()).await?;
     eventually(WAIT, "the county noticing its parent is gone", || async {
         let link: serde_json::Value = reqwest::get(c.node("652822").api_url("/sync/link"))
             .await?
@@ -258,25 +266,31 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
     // The region keeps allocating meanwhile.
     let region = c.ledger("650000").clone();
     let got = region
-        .submit_one(Body::FundsReceived(FundsReceived {
-            doc_no: "财农〔2020〕88号".into(),
-            category: "X-02".into(),
-            amount: amount("5000"),
-            received_on: day("2020-06-01"),
-            source: String::new(),
-            title: String::new(),
-        }))
+        .submit_one(
+            Body::FundsReceived(FundsReceived {
+                doc_no: "财农〔2020〕88号".into(),
+                category: "X-02".into(),
+                amount: amount("5000"),
+                received_on: day("2020-06-01"),
+                source: String::new(),
+                title: String::new(),
+            }),
+            &clerk(),
+        )
         .await?
         .id();
     let late = region
-        .submit_one(issue(
-            "新财农〔2020〕88号",
-            got,
-            "X-02",
-            "652800",
-            "5000",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "新财农〔2020〕88号",
+                got,
+                "X-02",
+                "652800",
+                "5000",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     c.restart(pref).await?;

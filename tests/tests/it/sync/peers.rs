@@ -12,7 +12,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
         .collect();
     let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
     c.ledger("652822")
-        .submit_one(project("P0", "800000"))
+        .submit_one(project("P0", "800000"), &clerk())
         .await?;
     c.converged(WAIT).await?;
     // The county stops, so its chain at the prefecture stays where it is
@@ -65,7 +65,7 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
             _ => unreachable!(),
         }
     })
-    .encode();
+    .encode(&clerk());
     cases.push(("altered body", b.encode(), "1", 422, "bad_checkpoint"));
     // Entries of an origin outside the sender's subtree.
     let foreign = chain("653121", 1, Hash::ZERO, &good_bodies);
@@ -169,12 +169,12 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     cases.push((
         "version header",
         signed(next.clone(), &key).encode(),
-        "2",
+        "3",
         400,
         "unsupported_version",
     ));
     let mut b = signed(next.clone(), &key);
-    b.version = 2;
+    b.version = 3;
     cases.push(("batch version", b.encode(), "1", 422, "unsupported_version"));
     // Malformed bytes at every layer.
     cases.push(("empty body", Vec::new(), "1", 422, "malformed"));
@@ -311,10 +311,13 @@ async fn peers_without_the_right_certificate_are_refused() -> Result<()> {
     let url = sync_url(&c, "652800", "/sync/v1/heads");
     ensure!(heads(county.clone(), url.clone()).await? == "200 ");
     c.ledger("652800")
-        .submit_one(Body::ChildRevoked(ChildRevoked {
-            code: code("652822"),
-            reason: "设备丢失".into(),
-        }))
+        .submit_one(
+            Body::ChildRevoked(ChildRevoked {
+                code: code("652822"),
+                reason: "设备丢失".into(),
+            }),
+            &clerk(),
+        )
         .await?;
     let got = heads(county, url.clone()).await?;
     ensure!(got == "403 revoked", "revoked, open connection: {got}");
@@ -362,6 +365,7 @@ async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<(
             "1",
             "2020-05-10",
         ),
+        &clerk(),
     );
     let (batch, _) = fundsync_protocol::build_down_batch(
         &parent_key,
@@ -385,6 +389,7 @@ async fn a_down_stream_carries_only_what_is_addressed_to_the_child() -> Result<(
         0,
         Hash([1; 32]),
         &Body::KeyRegistered(KeyRegistered::of(code("652822"), &other)),
+        &clerk(),
     );
     let (batch, _) = fundsync_protocol::build_down_batch(
         &parent_key,
@@ -477,5 +482,145 @@ async fn enrolment_tokens_work_once_and_only_for_their_node() -> Result<()> {
     let keys = c.ledger("650000").keys_of(code("653100")).await?;
     ensure!(keys.len() == 1, "{keys:?}");
     let _ = &mut c;
+    c.shutdown().await
+}
+
+/// A relay cannot change who recorded an entry: the actor is inside the
+/// bytes the origin hashed and signed. The prefecture alters the actor of
+/// a county entry it relays to the region; the region refuses the batch
+/// (`BatchError::CheckpointMismatch`, `bad_checkpoint`, when the altered
+/// entry is the one the county's checkpoint names; `BatchError::BrokenChain`,
+/// `broken_chain`, when an entry after it links to the original), raises an
+/// alarm naming the prefecture, counts the refusal in
+/// `fundsync_sync_errors_total{side="server"}` and keeps its ledger as it
+/// was. The batch as the county signed it is then accepted, actor and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_that_alters_an_actor_is_refused() -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let mut c = Cluster::start(Engine::Sqlite, &tree).await?;
+    c.ledger("652822")
+        .submit_one(project("P0", "800000"), &clerk())
+        .await?;
+    c.converged(WAIT).await?;
+    // The region stops, so what the county records next waits at the
+    // prefecture; the prefecture then stops too and plays itself by hand.
+    let region = c.stop("650000").await?;
+    let lisi = fundsync_protocol::Actor {
+        login: "lisi".into(),
+        name: "李四".into(),
+        role: "department".into(),
+        addr: "10.0.0.7".into(),
+    };
+    let county = c.ledger("652822").clone();
+    county.submit_one(project("P1", "800000"), &lisi).await?;
+    county.submit_one(project("P2", "800000"), &lisi).await?;
+    let county_head = county
+        .heads()
+        .await?
+        .into_iter()
+        .find(|h| h.origin == code("652822"))
+        .context("the county's own head")?;
+    let prefecture = c.ledger("652800").clone();
+    eventually(WAIT, "the county's entries at the prefecture", || {
+        let p = prefecture.clone();
+        async move {
+            Ok(p.heads()
+                .await?
+                .into_iter()
+                .find(|h| h.origin == code("652822") && h.seq == county_head.seq)
+                .map(|_| ()))
+        }
+    })
+    .await?;
+    let after = county_head.seq - 2;
+    let entries = prefecture
+        .entries(code("652822"), after, county_head.seq)
+        .await?;
+    let cp = prefecture
+        .relay_checkpoint(code("652822"), after, 1_000)
+        .await?
+        .context("the county's checkpoint at the prefecture")?;
+    ensure!(cp.checkpoint.seq == county_head.seq, "{cp:?}");
+    let stopped = c.stop("652800").await?;
+    c.restart(region).await?;
+    let region = c.ledger("650000").clone();
+    let before = fingerprint(&region, "652822").await?;
+
+    let client = client_of(&stopped, "650000")?;
+    let url = sync_url(&c, "650000", "/sync/v1/up");
+    let batch = |entries: Vec<Entry>| {
+        Batch::new(code("652800"), code("650000"), entries, vec![cp]).encode()
+    };
+    // Another login of the same length: only the actor's bytes differ.
+    let forge = |e: &mut Entry| {
+        let at = e
+            .body
+            .windows(14)
+            .position(|w| w == br#""login":"lisi""#)
+            .expect("the actor's login in the body");
+        e.body[at + 9..at + 13].copy_from_slice(b"wang");
+        assert!(e.decode_with_actor().is_ok(), "the forgery still decodes");
+    };
+    let mut last_altered = entries.clone();
+    forge(&mut last_altered[1]);
+    let mut first_altered = entries.clone();
+    forge(&mut first_altered[0]);
+    for (what, bytes, want) in [
+        (
+            "the signed entry's actor",
+            batch(last_altered),
+            "bad_checkpoint",
+        ),
+        (
+            "an earlier entry's actor",
+            batch(first_altered),
+            "broken_chain",
+        ),
+    ] {
+        let (s, e, m) = post_up(&client, &url, bytes, "2").await?;
+        ensure!(s == 422 && e == want, "{what}: got {s} {e} ({m})");
+        ensure!(
+            fingerprint(&region, "652822").await? == before,
+            "{what}: the region's ledger changed"
+        );
+    }
+    let alarms: Vec<(String, String)> =
+        sqlx::query_as("SELECT peer, kind FROM sync_alarms ORDER BY at_ms")
+            .fetch_all(region.db().read())
+            .await?;
+    for want in ["bad_checkpoint", "broken_chain"] {
+        ensure!(
+            alarms.iter().any(|(p, k)| p == "652800" && k == want),
+            "no {want} alarm naming the prefecture: {alarms:?}"
+        );
+    }
+    let metrics = reqwest::get(c.node("650000").api_url("").replace("/api/v1", "/metrics"))
+        .await?
+        .text()
+        .await?;
+    for want in ["bad_checkpoint", "broken_chain"] {
+        ensure!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("fundsync_sync_errors_total{")
+                    && l.contains(r#"node="650000""#)
+                    && l.contains(r#"side="server""#)
+                    && l.contains(&format!(r#"kind="{want}""#))),
+            "no counted {want} refusal in:\n{metrics}"
+        );
+    }
+
+    // The batch as the county signed it is taken, and says who.
+    let (s, _, m) = post_up(&client, &url, batch(entries), "2").await?;
+    ensure!(s == 200, "the true batch refused: {m}");
+    let p2: serde_json::Value = reqwest::get(c.node("650000").api_url("/projects/652822/P2"))
+        .await?
+        .json()
+        .await?;
+    ensure!(p2["actor"]["login"] == "lisi", "{p2}");
+    c.restart(stopped).await?;
     c.shutdown().await
 }

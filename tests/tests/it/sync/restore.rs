@@ -32,7 +32,7 @@ async fn restorable(engine: Engine) -> Result<Restorable> {
         .into_iter()
         .chain((0..5).map(|i| payment(&format!("B{i}"), alloc, "P1", "10.01", "2020-05-10")))
         .collect();
-    c.ledger("652822").submit(&before).await?;
+    c.ledger("652822").submit(&before, &clerk()).await?;
     c.converged(WAIT).await?;
     let node = c.stop("652822").await?;
     let backup = node.backup().await?;
@@ -43,7 +43,7 @@ async fn restorable(engine: Engine) -> Result<Restorable> {
     let after: Vec<Body> = (0..10)
         .map(|i| payment(&format!("A{i}"), alloc, "P1", "3.33", "2020-05-10"))
         .collect();
-    c.ledger("652822").submit(&after).await?;
+    c.ledger("652822").submit(&after, &clerk()).await?;
     c.converged(WAIT).await?;
     let county = c.stop("652822").await?;
     // Stopped, the county's chain no longer moves: wait until the region
@@ -131,7 +131,7 @@ async fn a_restored_county_takes_back_what_its_parent_holds(engine: Engine) -> R
         ensure!(alarms == 0, "{alarms} alarms at {node}");
     }
     // And it goes on as before.
-    l.submit_one(payment("N0", alloc, "P1", "1.00", "2020-05-10"))
+    l.submit_one(payment("N0", alloc, "P1", "1.00", "2020-05-10"), &clerk())
         .await?;
     c.converged(WAIT).await?;
     let paid = paid_of(&summary_by_node(c.ledger("650000"), None).await?, "652822");
@@ -156,7 +156,7 @@ async fn a_restored_county_written_to_is_refused_clearly(engine: Engine) -> Resu
         ..
     } = restorable(engine).await?;
     let l = reopen(&county).await?;
-    l.submit_one(payment("R0", alloc, "P1", "9.99", "2020-05-10"))
+    l.submit_one(payment("R0", alloc, "P1", "9.99", "2020-05-10"), &clerk())
         .await?;
     let here = l.entry_hash(code("652822"), k + 1).await?.context("R0")?;
     l.db().close().await;
@@ -244,7 +244,7 @@ async fn get_raw(
 async fn the_own_entries_endpoint_serves_a_child_its_own_chain_only() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     c.ledger("652822")
-        .submit(&[project("P1", "800000"), target("P1")])
+        .submit(&[project("P1", "800000"), target("P1")], &clerk())
         .await?;
     c.converged(WAIT).await?;
     let county = c.stop("652822").await?;
@@ -373,7 +373,7 @@ async fn the_own_entries_endpoint_serves_a_child_its_own_chain_only() -> Result<
             "an unknown version",
             client.clone(),
             own("origin=652822&after=0"),
-            "2",
+            "3",
             400,
             "unsupported_version",
         ),
@@ -394,10 +394,13 @@ async fn the_own_entries_endpoint_serves_a_child_its_own_chain_only() -> Result<
         );
     }
     // Revoked: cut off like every other request.
-    pref.submit_one(Body::ChildRevoked(ChildRevoked {
-        code: code("652822"),
-        reason: "设备丢失".into(),
-    }))
+    pref.submit_one(
+        Body::ChildRevoked(ChildRevoked {
+            code: code("652822"),
+            reason: "设备丢失".into(),
+        }),
+        &clerk(),
+    )
     .await?;
     let (s, e, _) = get_raw(&client, &own("origin=652822&after=0"), "1").await?;
     ensure!((s == 403 && e == "revoked") || s == 0, "revoked: {s} {e}");
@@ -442,10 +445,10 @@ async fn own_entries_sent_back_are_verified_by_the_child() -> Result<()> {
 
     let mut cases: Vec<(&str, Batch, &str)> = Vec::new();
     let mut b = genuine.clone();
-    b.entries[last].body = project("Q9", "800000").encode();
+    b.entries[last].body = project("Q9", "800000").encode(&clerk());
     cases.push(("last entry altered", b, "bad_checkpoint"));
     let mut b = genuine.clone();
-    b.entries[0].body = project("Q9", "800000").encode();
+    b.entries[0].body = project("Q9", "800000").encode(&clerk());
     cases.push(("an entry altered", b, "broken_chain"));
     let mut b = genuine.clone();
     b.checkpoints[0].signature[0] ^= 1;
@@ -556,11 +559,14 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     let first = fund_county(&c, "652822", "1000").await?;
     c.ledger("652822")
-        .submit(&[
-            project("P1", "800000"),
-            target("P1"),
-            payment("F0", first, "P1", "10", "2020-05-10"),
-        ])
+        .submit(
+            &[
+                project("P1", "800000"),
+                target("P1"),
+                payment("F0", first, "P1", "10", "2020-05-10"),
+            ],
+            &clerk(),
+        )
         .await?;
     c.converged(WAIT).await?;
     let pref = c.stop("652800").await?;
@@ -579,21 +585,24 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
         .parse()?;
     let second = c
         .ledger("652800")
-        .submit_one(issue(
-            "巴财农〔2020〕77号",
-            source,
-            "X-01",
-            "652822",
-            "500",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕77号",
+                source,
+                "X-01",
+                "652822",
+                "500",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger("652822"), second).await?;
     let pays: Vec<Body> = (0..3)
         .map(|i| payment(&format!("S{i}"), second, "P1", "100", "2020-05-10"))
         .collect();
-    c.ledger("652822").submit(&pays).await?;
+    c.ledger("652822").submit(&pays, &clerk()).await?;
     c.converged(WAIT).await?;
     let pref = c.stop("652800").await?;
     pref.restore(&backup).await?;
@@ -624,14 +633,17 @@ async fn a_restored_prefecture_takes_back_its_allocations_before_the_payments_fr
     }
     // The down stream is the one the county holds: a new allocation reaches it.
     let third = p
-        .submit_one(issue(
-            "巴财农〔2020〕78号",
-            source,
-            "X-01",
-            "652822",
-            "50",
-            "2020-04-26",
-        ))
+        .submit_one(
+            issue(
+                "巴财农〔2020〕78号",
+                source,
+                "X-01",
+                "652822",
+                "50",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
         .await?
         .id();
     has_allocation(c.ledger("652822"), third).await?;
@@ -664,14 +676,16 @@ async fn own_entries_are_pushed_from_memory_exactly_as_stored() -> Result<()> {
     let l = &t.ledger;
     let me = county.code;
     let key = NodeKey::from_seed(&[7; 32]);
-    l.submit(&[project("P1", "800000"), target("P1")]).await?;
+    l.submit(&[project("P1", "800000"), target("P1")], &clerk())
+        .await?;
     ensure!(l.own_cache().len() == 2, "the committed entries are held");
     let sent = batch_of(l, &key, 0).await?;
     ensure!(sent.entries == l.entries(me, 0, 2).await?, "sent as stored");
     ensure!(l.own_cache().is_empty(), "taken by the pusher");
 
     // The next transaction continues where the parent now stands.
-    l.submit(&[project("P2", "800000"), target("P2")]).await?;
+    l.submit(&[project("P2", "800000"), target("P2")], &clerk())
+        .await?;
     let sent = batch_of(l, &key, 3).await?;
     ensure!(sent.entries == l.entries(me, 3, 4).await?, "only seq 4");
     ensure!(
