@@ -700,11 +700,31 @@ fn print_once(login: &str, password: &str) {
     println!("{password}");
 }
 
-/// The node's accounts, for the local commands (on the node's database).
+/// The security log of this command's account changes: entries in the
+/// node's journal, attributed to the console (`flush_console_log` waits for
+/// them before the command exits).
+static CONSOLE_LOG: std::sync::OnceLock<fundsync_node::accounts::JournalLog> =
+    std::sync::OnceLock::new();
+
+/// The node's accounts, for the local commands (on the node's database),
+/// their events recorded in the journal.
 async fn open_accounts(config: &std::path::Path) -> anyhow::Result<Accounts> {
     let cfg = Config::load(config)?;
-    let db = server::open_db(&cfg).await?;
-    Ok(Accounts::new(db, Arc::new(SystemClock), cfg.accounts))
+    let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+    let log = CONSOLE_LOG.get_or_init(|| {
+        fundsync_node::accounts::JournalLog::start(
+            ledger.clone(),
+            fundsync_node::ledger::console_actor(),
+        )
+    });
+    Ok(Accounts::of_ledger(&ledger, cfg.accounts).with_security_log(Arc::new(log.clone())))
+}
+
+/// Waits until the account changes of this command are in the journal.
+async fn flush_console_log() {
+    if let Some(log) = CONSOLE_LOG.get() {
+        log.flush().await;
+    }
 }
 
 async fn user(what: UserWhat) -> anyhow::Result<()> {
@@ -805,6 +825,7 @@ async fn user(what: UserWhat) -> anyhow::Result<()> {
             println!("{login} no longer holds {role}");
         }
     }
+    flush_console_log().await;
     Ok(())
 }
 
@@ -871,6 +892,7 @@ async fn token(what: TokenWhat) -> anyhow::Result<()> {
             println!("token {id} of {user} revoked");
         }
     }
+    flush_console_log().await;
     Ok(())
 }
 

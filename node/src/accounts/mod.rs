@@ -24,6 +24,7 @@
 //! [`Accounts::token_user`]'s; a refusal or logout is told with
 //! [`Accounts::record`].
 
+mod journal;
 mod login;
 pub mod password;
 mod sessions;
@@ -40,6 +41,7 @@ use crate::access::{Role, Scope};
 use crate::clock::Clock;
 use crate::store::{Db, StoreError};
 
+pub use journal::JournalLog;
 pub use login::LoginError;
 pub use password::{BadLogin, PolicyError};
 pub use sessions::{SessionStore, SIGNED_IN_KEY, USER_ID_KEY};

@@ -88,7 +88,8 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
         | Body::TargetSet(_)
         | Body::KeyRegistered(_)
         | Body::ChildRevoked(_)
-        | Body::LinkReported(_) => Vec::new(),
+        | Body::LinkReported(_)
+        | Body::SecurityEvent(_) => Vec::new(),
     }
 }
 

@@ -50,7 +50,7 @@ async fn snapshot(l: &Ledger) -> Result<String> {
 /// checks that nothing changed.
 async fn refused(l: &Ledger, body: Body, code: &str, message: &str) -> Result<()> {
     let before = snapshot(l).await?;
-    let e = match l.submit_one(body.clone()).await {
+    let e = match l.submit_one(body.clone(), &clerk()).await {
         Ok(o) => anyhow::bail!("{body:?} accepted as {o:?}, expected {code}"),
         Err(e) => e,
     };
@@ -134,31 +134,39 @@ async fn two_nodes(
     EntryId,
 )> {
     let r = fixtures::ledger(engine, &region()).await?;
-    r.ledger.submit_one(child("652800", "巴州")).await?;
     r.ledger
-        .submit_one(own_budget("新财预〔2020〕1号", "X-04", "100", "2020-01-05"))
+        .submit_one(child("652800", "巴州"), &clerk())
+        .await?;
+    r.ledger
+        .submit_one(
+            own_budget("新财预〔2020〕1号", "X-04", "100", "2020-01-05"),
+            &clerk(),
+        )
         .await?;
     let funds = r
         .ledger
-        .submit_one(received("财农〔2020〕1号", "X-01", "1000000", "2020-01-10"))
+        .submit_one(
+            received("财农〔2020〕1号", "X-01", "1000000", "2020-01-10"),
+            &clerk(),
+        )
         .await?
         .id();
     let c = fixtures::ledger(engine, &county("652822", "轮台县")).await?;
-    c.ledger.submit_one(county_category()).await?;
+    c.ledger.submit_one(county_category(), &clerk()).await?;
     let budget = c
         .ledger
-        .submit_one(own_budget(
-            "轮财〔2020〕1号",
-            "LT-01",
-            "100000",
-            "2020-02-01",
-        ))
+        .submit_one(
+            own_budget("轮财〔2020〕1号", "LT-01", "100000", "2020-02-01"),
+            &clerk(),
+        )
         .await?
         .id();
-    c.ledger.submit_one(project("P1", "80000")).await?;
-    let t = c.ledger.submit_one(target("P1")).await?.id();
     c.ledger
-        .submit_one(payment("V1", budget, "P1", "100", "2020-05-10"))
+        .submit_one(project("P1", "80000"), &clerk())
+        .await?;
+    let t = c.ledger.submit_one(target("P1"), &clerk()).await?.id();
+    c.ledger
+        .submit_one(payment("V1", budget, "P1", "100", "2020-05-10"), &clerk())
         .await?;
     Ok((r, c, funds, budget, t))
 }
@@ -167,7 +175,10 @@ async fn every_dated_field_is_held_to_the_window(engine: Engine) -> Result<()> {
     let (r, c, funds, budget, t) = two_nodes(engine).await?;
     let raised = c
         .ledger
-        .submit_one(warning("652822", "allocation:652822-2", "2020-06-01"))
+        .submit_one(
+            warning("652822", "allocation:652822-2", "2020-06-01"),
+            &clerk(),
+        )
         .await?
         .id();
     // Every dated field of every kind a node records, at every date outside.
@@ -233,7 +244,7 @@ async fn every_dated_field_is_held_to_the_window(engine: Engine) -> Result<()> {
         } else {
             "2100-12-31"
         };
-        l.submit_one(dated(body, field, on))
+        l.submit_one(dated(body, field, on), &clerk())
             .await
             .with_context(|| format!("{field} on {on}"))?;
     }
@@ -264,11 +275,11 @@ async fn the_window_is_the_nodes_own_setting(engine: Engine) -> Result<()> {
         )
         .await?;
     }
-    l.submit_one(payment("V2", budget, "P1", "1", "2020-12-31"))
+    l.submit_one(payment("V2", budget, "P1", "1", "2020-12-31"), &clerk())
         .await?;
     // The default handle still takes 2021.
     c.ledger
-        .submit_one(payment("V3", budget, "P1", "1", "2021-01-01"))
+        .submit_one(payment("V3", budget, "P1", "1", "2021-01-01"), &clerk())
         .await?;
     Ok(())
 }
@@ -287,11 +298,11 @@ async fn payments_are_not_dated_before_their_allocation(engine: Engine) -> Resul
     )
     .await?;
     c.ledger
-        .submit_one(payment("V2", budget, "P1", "1", "2020-02-01"))
+        .submit_one(payment("V2", budget, "P1", "1", "2020-02-01"), &clerk())
         .await?;
     // From funds received (2020-01-10), at the region.
-    r.ledger.submit_one(project("R1", "10")).await?;
-    r.ledger.submit_one(target("R1")).await?;
+    r.ledger.submit_one(project("R1", "10"), &clerk()).await?;
+    r.ledger.submit_one(target("R1"), &clerk()).await?;
     refused(
         &r.ledger,
         payment("RV1", funds, "R1", "1", "2020-01-09"),
@@ -303,7 +314,7 @@ async fn payments_are_not_dated_before_their_allocation(engine: Engine) -> Resul
     )
     .await?;
     r.ledger
-        .submit_one(payment("RV1", funds, "R1", "1", "2020-01-10"))
+        .submit_one(payment("RV1", funds, "R1", "1", "2020-01-10"), &clerk())
         .await?;
     Ok(())
 }
@@ -318,7 +329,9 @@ async fn reversals_are_not_dated_before_their_payment(engine: Engine) -> Result<
         "reversal of \"V1\" dated 2020-05-09 is before the payment it reverses, dated 2020-05-10",
     )
     .await?;
-    c.ledger.submit_one(reversal("V1", "2020-05-10")).await?;
+    c.ledger
+        .submit_one(reversal("V1", "2020-05-10"), &clerk())
+        .await?;
     Ok(())
 }
 
@@ -342,14 +355,17 @@ async fn allocations_are_not_dated_before_their_source(engine: Engine) -> Result
     )
     .await?;
     r.ledger
-        .submit_one(issue(
-            "新财农〔2020〕1号",
-            funds,
-            "X-01",
-            "652800",
-            "1",
-            "2020-01-10",
-        ))
+        .submit_one(
+            issue(
+                "新财农〔2020〕1号",
+                funds,
+                "X-01",
+                "652800",
+                "1",
+                "2020-01-10",
+            ),
+            &clerk(),
+        )
         .await?;
     Ok(())
 }
@@ -370,12 +386,10 @@ async fn an_ancestor_takes_history_outside_its_own_window(engine: Engine) -> Res
     .await?;
     let p = c.ledger("652800");
     let own = p
-        .submit_one(own_budget(
-            "巴财农〔2020〕1号",
-            "X-05",
-            "1000",
-            "2020-01-30",
-        ))
+        .submit_one(
+            own_budget("巴财农〔2020〕1号", "X-05", "1000", "2020-01-30"),
+            &clerk(),
+        )
         .await?
         .id();
     let region = c.ledger("650000");
