@@ -565,83 +565,6 @@ async fn warnings_data(ctx: &Ctx, s: &AppState) -> Result<warnings::WarningsPage
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use fundsync_protocol::Level;
-
-    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn language_comes_from_the_query_then_the_cookie() {
-        assert_eq!(choose_lang(&[], None), (Lang::Zh, None));
-        assert_eq!(
-            choose_lang(&pairs(&[("lang", "en")]), None),
-            (Lang::En, Some(Lang::En))
-        );
-        assert_eq!(choose_lang(&[], Some("a=b; lang=en")), (Lang::En, None));
-        assert_eq!(
-            choose_lang(&pairs(&[("lang", "zh")]), Some("lang=en")),
-            (Lang::Zh, Some(Lang::Zh))
-        );
-        assert_eq!(
-            choose_lang(&pairs(&[("lang", "xx")]), Some("lang=fr")),
-            (Lang::Zh, None)
-        );
-    }
-
-    #[test]
-    fn the_switch_keeps_the_query_and_the_page_is_labelled() {
-        let c = Chrome {
-            lang: Lang::Zh,
-            node_code: "650000".into(),
-            node_name: "新疆维吾尔自治区".into(),
-            level: Level::Region,
-            path: "/ledger".into(),
-            query: pairs(&[("as_of", "2020-12-31")]),
-        };
-        let none = warnings::WarningsPage::default();
-        let zh = warnings::render(&c, &none).into_string();
-        assert!(zh.contains("<html lang=\"zh-CN\">"));
-        assert!(zh.contains("暂无未处理的预警"));
-        assert!(
-            zh.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=en\""),
-            "{zh}"
-        );
-        assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 2"));
-        let en = warnings::render(
-            &Chrome {
-                lang: Lang::En,
-                ..c
-            },
-            &none,
-        )
-        .into_string();
-        assert!(en.contains("<html lang=\"en\">"));
-        assert!(en.contains("No open warnings") && en.contains(">Master ledger</a>"));
-        assert!(en.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=zh\""));
-    }
-
-    #[test]
-    fn error_pages_escape_the_detail() {
-        let c = Chrome {
-            lang: Lang::En,
-            node_code: "650000".into(),
-            node_name: "x".into(),
-            level: Level::Region,
-            path: "/".into(),
-            query: vec![],
-        };
-        let s = error_page(&c, &WebError::bad_param("as_of", "<script>")).into_string();
-        assert!(s.contains("400 Bad Request") && s.contains("Bad parameter"));
-        assert!(!s.contains("<script>") && s.contains("&lt;script&gt;"));
-    }
-}
-
 async fn security_logins_page(ctx: Ctx, State(s): S) -> Response {
     security_page(ctx, &s, security::Log::Logins).await
 }
@@ -751,4 +674,81 @@ async fn security_data(
         filters: ctx.filters(&["from", "to", "event", "login", "origin"]),
         names: node_names(&s.ledger).await?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundsync_protocol::Level;
+
+    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+        q.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn language_comes_from_the_query_then_the_cookie() {
+        assert_eq!(choose_lang(&[], None), (Lang::Zh, None));
+        assert_eq!(
+            choose_lang(&pairs(&[("lang", "en")]), None),
+            (Lang::En, Some(Lang::En))
+        );
+        assert_eq!(choose_lang(&[], Some("a=b; lang=en")), (Lang::En, None));
+        assert_eq!(
+            choose_lang(&pairs(&[("lang", "zh")]), Some("lang=en")),
+            (Lang::Zh, Some(Lang::Zh))
+        );
+        assert_eq!(
+            choose_lang(&pairs(&[("lang", "xx")]), Some("lang=fr")),
+            (Lang::Zh, None)
+        );
+    }
+
+    #[test]
+    fn the_switch_keeps_the_query_and_the_page_is_labelled() {
+        let c = Chrome {
+            lang: Lang::Zh,
+            node_code: "650000".into(),
+            node_name: "新疆维吾尔自治区".into(),
+            level: Level::Region,
+            path: "/ledger".into(),
+            query: pairs(&[("as_of", "2020-12-31")]),
+        };
+        let none = warnings::WarningsPage::default();
+        let zh = warnings::render(&c, &none).into_string();
+        assert!(zh.contains("<html lang=\"zh-CN\">"));
+        assert!(zh.contains("暂无未处理的预警"));
+        assert!(
+            zh.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=en\""),
+            "{zh}"
+        );
+        assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 2"));
+        let en = warnings::render(
+            &Chrome {
+                lang: Lang::En,
+                ..c
+            },
+            &none,
+        )
+        .into_string();
+        assert!(en.contains("<html lang=\"en\">"));
+        assert!(en.contains("No open warnings") && en.contains(">Master ledger</a>"));
+        assert!(en.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=zh\""));
+    }
+
+    #[test]
+    fn error_pages_escape_the_detail() {
+        let c = Chrome {
+            lang: Lang::En,
+            node_code: "650000".into(),
+            node_name: "x".into(),
+            level: Level::Region,
+            path: "/".into(),
+            query: vec![],
+        };
+        let s = error_page(&c, &WebError::bad_param("as_of", "<script>")).into_string();
+        assert!(s.contains("400 Bad Request") && s.contains("Bad parameter"));
+        assert!(!s.contains("<script>") && s.contains("&lt;script&gt;"));
+    }
 }
