@@ -287,7 +287,11 @@ mod tests {
         assert!(s.covers("农财所", false));
         assert!(!s.covers("社保股", false));
         assert!(!s.covers("农财所", true));
-        let s = Scope::of(&[Role::Department, Role::AllocationDesk], Some("农财所"), false);
+        let s = Scope::of(
+            &[Role::Department, Role::AllocationDesk],
+            Some("农财所"),
+            false,
+        );
         assert!(s.covers("社保股", false));
     }
 }

@@ -12,10 +12,16 @@ use tokio::net::TcpListener;
 
 use axum::Router;
 
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::http::{body_limit, AppState};
+use crate::http::auth::SESSION_COOKIE;
+use crate::http::{body_limit, AppState, RouteInfo, Routes};
 use crate::ledger::{Ledger, LedgerError};
+use crate::net::Peer;
 use crate::pki::{self, PkiError, Revoked, TlsFiles};
 use crate::store::{Db, StoreError};
 use crate::sync::client::Link;
@@ -77,20 +83,69 @@ impl Default for SyncLimits {
     }
 }
 
-/// The API listener's service: the API's routes and the pages, one body
-/// limit, one answer for a path no route takes, latency metrics and
-/// request tracing.
+/// Every route of the API listener, each with its permission: the API's
+/// and the pages'.
+fn routes(import_bytes_max: usize) -> Routes {
+    crate::api::router(import_bytes_max).merge(crate::web::router())
+}
+
+/// The API listener's routes as a table: method, path, the permission it
+/// needs, page or API. README.md and ARCHITECTURE.md publish it by role;
+/// `tests/tests/it/access.rs` walks it with every role.
+pub fn route_table() -> Vec<RouteInfo> {
+    routes(0).into_parts().1
+}
+
+/// The API listener's service: the API's routes and the pages (each behind
+/// its permission check), the session cookie and the authentication layer,
+/// one body limit, one answer for a path no route takes, latency metrics
+/// and request tracing. Serve it with `into_make_service_with_connect_info::<Peer>`
+/// (the client's address is the socket peer's).
 pub fn app(state: AppState, body_bytes_max: usize) -> Router {
     let node: &'static str = Box::leak(state.ledger.identity().code.to_string().into_boxed_str());
-    crate::api::router(state.import_bytes_max)
-        .merge(crate::web::router())
+    let sessions = SessionManagerLayer::new(state.accounts.session_store())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(state.api_tls)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::milliseconds(
+            i64::try_from(state.session_idle_ms).unwrap_or(i64::MAX),
+        )));
+    let state = Arc::new(state);
+    let (router, _) = routes(state.import_bytes_max).into_parts();
+    router
         .fallback(crate::api::no_such_endpoint)
         .layer(body_limit(body_bytes_max))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::auth::authenticate,
+        ))
+        .layer(sessions)
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::telemetry::http_latency(node, req, next)
         }))
-        .with_state(Arc::new(state))
+        .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// The state of the API listener's handlers, from the configuration.
+fn app_state(ledger: Ledger, cfg: &Config, link: Option<crate::link::LinkHealth>) -> AppState {
+    let accounts = Accounts::new(
+        ledger.db().clone(),
+        ledger.clock().clone(),
+        cfg.accounts.clone(),
+    );
+    AppState {
+        import_bytes_max: cfg.import_bytes_max,
+        link,
+        health_report_ms: cfg.health_report_ms,
+        session_idle_ms: cfg.accounts.session_idle_ms,
+        session_absolute_ms: cfg.accounts.session_absolute_ms,
+        api_tls: false,
+        accounts,
+        ledger,
+    }
 }
 
 /// Opens the configured database (migrating it) without checking identity.
@@ -180,13 +235,8 @@ pub async fn run(
             Ok(())
         });
     }
-    let state = AppState {
-        ledger,
-        import_bytes_max: cfg.import_bytes_max,
-        link: link_health,
-        health_report_ms: cfg.health_report_ms,
-    };
-    let app = app(state, cfg.body_bytes_max);
+    let state = app_state(ledger, cfg, link_health);
+    let app = app(state, cfg.body_bytes_max).into_make_service_with_connect_info::<Peer>();
     let api = crate::net::Capped::new(api, cfg.api_connections_max);
     let mut s = stop.clone();
     tasks.spawn(async move {
@@ -215,13 +265,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState {
-        ledger,
-        import_bytes_max: cfg.import_bytes_max,
-        link: None,
-        health_report_ms: cfg.health_report_ms,
-    };
-    let app = app(state, cfg.body_bytes_max);
+    let state = app_state(ledger, cfg, None);
+    let app = app(state, cfg.body_bytes_max).into_make_service_with_connect_info::<Peer>();
     axum::serve(
         crate::net::Capped::new(listener, cfg.api_connections_max),
         app,

@@ -7,18 +7,24 @@
 //! refusal goes through ([`ApiError`]: a status and the wire's
 //! `{"error", "message"}` body, [`fundsync_protocol::ErrorBody`]), the JSON
 //! and query extractors whose rejections are that error, and the body
-//! limits. It knows no routes: `crate::server` composes the routers.
+//! limits; and deny by default: [`Routes`], the only way a surface adds a
+//! route, with the permission it needs, and [`auth`], who the caller is and
+//! whether they may. It knows no routes: `crate::server` composes them.
 
 mod acting;
+pub mod auth;
 mod error;
 mod extract;
+pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 
 pub use acting::Acting;
 pub use error::{ApiError, ApiResult};
 pub use extract::{Json, Query};
+pub use routes::{RouteInfo, Routes};
 
+use crate::accounts::Accounts;
 use crate::ledger::Ledger;
 use crate::link::LinkHealth;
 
@@ -31,6 +37,14 @@ pub struct AppState {
     pub link: Option<LinkHealth>,
     /// How often nodes report their links (for judging a report's age).
     pub health_report_ms: u64,
+    /// Users, sessions and API tokens.
+    pub accounts: Accounts,
+    /// The API listener speaks TLS: the session cookie is `Secure`.
+    pub api_tls: bool,
+    /// A session unused this long ends (`tower-sessions`' inactivity
+    /// expiry); one older than `session_absolute_ms` ends whatever its use.
+    pub session_idle_ms: u64,
+    pub session_absolute_ms: u64,
 }
 
 /// A request body larger than `bytes_max` is refused (413) before a handler
