@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use fundsync_node::access::Role;
+use fundsync_node::accounts::{password, Accounts, NewUser};
 use fundsync_node::clock::SystemClock;
 use fundsync_node::config::Config;
 use fundsync_node::ledger::{Identity, Ledger};
@@ -15,6 +17,7 @@ use fundsync_node::sync::enroll;
 use fundsync_node::{import, server};
 use fundsync_protocol::body::ChildRevoked;
 use fundsync_protocol::{Body, Level, NodeCode};
+use zeroize::Zeroizing;
 
 /// fundsync: earmarked fund tracking from region to county (扶贫资金动态监控).
 #[derive(Debug, Parser)]
@@ -60,9 +63,24 @@ enum Command {
         /// [default: 127.0.0.1:7443; counties have no children].
         #[arg(long)]
         sync_listen: Option<String>,
+        /// A file holding the first administrator's password (login
+        /// `admin`); without it a strong one is generated and printed once.
+        #[arg(long)]
+        admin_password_file: Option<PathBuf>,
         /// Where to write the configuration.
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
+    },
+    /// Accounts of this node: add, list, disable, enable, reset passwords,
+    /// grant and revoke roles.
+    User {
+        #[command(subcommand)]
+        what: UserWhat,
+    },
+    /// API tokens (for scripts: `Authorization: Bearer`).
+    Token {
+        #[command(subcommand)]
+        what: TokenWhat,
     },
     /// Run the node: API and pages.
     Serve {
@@ -122,6 +140,8 @@ enum Command {
         /// The node's API [default: from the configuration's `listen`].
         #[arg(long)]
         url: Option<String>,
+        #[command(flatten)]
+        token: TokenArg,
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
     },
@@ -162,6 +182,134 @@ enum BundleWhat {
     /// Apply a bundle from a child or from the parent, with every check of the network path.
     Import {
         file: PathBuf,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+}
+
+/// How a command that talks to a running node signs in: an API token from
+/// `--token-file`, else from the environment variable `FUNDSYNC_TOKEN` (never
+/// an argument, which others on the machine can read in the process list).
+#[derive(Debug, clap::Args)]
+struct TokenArg {
+    /// A file holding an API token (`fundsync token create`) [default: the
+    /// environment variable FUNDSYNC_TOKEN].
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+impl TokenArg {
+    /// The token to send, if any.
+    fn secret(&self) -> anyhow::Result<Option<Zeroizing<String>>> {
+        let raw = match &self.token_file {
+            Some(f) => Zeroizing::new(
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            ),
+            None => match std::env::var("FUNDSYNC_TOKEN") {
+                Ok(t) => Zeroizing::new(t),
+                Err(_) => return Ok(None),
+            },
+        };
+        let t = raw.trim();
+        Ok((!t.is_empty()).then(|| Zeroizing::new(t.to_owned())))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum UserWhat {
+    /// Add a user. Without --password-file a strong password is generated
+    /// and printed once.
+    Add {
+        /// The login name: 2 to 32 of a-z, 0-9, '.', '_', '-'.
+        login: String,
+        /// The display name, e.g. 张三.
+        #[arg(long)]
+        name: String,
+        /// Roles, comma-separated: admin, lead, allocation, department,
+        /// treasury, auditor, operator.
+        #[arg(long = "role", value_delimiter = ',', required = true)]
+        roles: Vec<Role>,
+        /// The 归口 department whose categories a department officer sees.
+        #[arg(long)]
+        department: Option<String>,
+        /// Grant the classified (涉密) categories.
+        #[arg(long)]
+        classified: bool,
+        /// A file holding the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// List the users.
+    List {
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Disable a user: no sign-in, sessions ended, tokens refused.
+    Disable {
+        login: String,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        login: String,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Set a user's password (ends their sessions). Without --password-file
+    /// a strong password is generated and printed once.
+    ResetPassword {
+        login: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Give a user a role.
+    Grant {
+        login: String,
+        role: Role,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Take a role from a user.
+    Revoke {
+        login: String,
+        role: Role,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenWhat {
+    /// Make a token for a user; prints the secret alone on one line, once.
+    Create {
+        #[arg(long)]
+        user: String,
+        /// What the token is for, e.g. "nightly export".
+        #[arg(long)]
+        name: String,
+        /// Days it stays valid [default: the configuration's token_days_default].
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// List a user's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Revoke one of a user's tokens by its id.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        id: i64,
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
     },
@@ -256,6 +404,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database_url_file,
             listen,
             sync_listen,
+            admin_password_file,
             config,
         } => {
             if config.exists() {
@@ -286,6 +435,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(d) = data_dir {
                 cfg.data_dir = d;
             }
+            // Checked before anything is written, so a weak password leaves
+            // nothing behind.
+            let admin_password = match &admin_password_file {
+                Some(f) => {
+                    let p = read_password_file(f)?;
+                    password::check_policy(&p, ADMIN_LOGIN, ADMIN_NAME)
+                        .with_context(|| format!("the password in {}", f.display()))?;
+                    Some(p)
+                }
+                None => None,
+            };
             let text = cfg.to_commented_toml();
             // Open through the same path `serve` uses (relative data dir).
             let written = Config::load_str(&text, &config)?;
@@ -307,6 +467,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "created the tree's root CA and this node's keys in {}",
                     written.tls_dir().display()
                 );
+            }
+            let accounts =
+                Accounts::new(db.clone(), Arc::new(SystemClock), written.accounts.clone());
+            if accounts.user(ADMIN_LOGIN).await?.is_none() {
+                let (pw, generated) = match admin_password {
+                    Some(p) => (p, false),
+                    None => (password::generate(), true),
+                };
+                accounts
+                    .create_user(NewUser {
+                        login: ADMIN_LOGIN.to_owned(),
+                        name: ADMIN_NAME.to_owned(),
+                        password: pw.to_string(),
+                        department: None,
+                        roles: vec![Role::Admin],
+                        classified: false,
+                    })
+                    .await?;
+                println!("created the administrator {ADMIN_LOGIN} ({ADMIN_NAME})");
+                if generated {
+                    print_once(ADMIN_LOGIN, &pw);
+                }
             }
             db.close().await;
             std::fs::write(&config, text)
@@ -346,9 +528,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bundle { what } => bundle(what).await,
+        Command::User { what } => user(what).await,
+        Command::Token { what } => token(what).await,
         Command::Status {
             tree: _,
             url,
+            token,
             config,
         } => {
             let base = match url {
@@ -356,7 +541,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => format!("http://{}", Config::load(&config)?.listen),
             };
             let url = format!("{}/api/v1/sync/health", base.trim_end_matches('/'));
-            let tree: fundsync_node::sync::health::HealthTreeOwned = reqwest::get(&url)
+            let mut req = reqwest::Client::new().get(&url);
+            if let Some(t) = token.secret()? {
+                req = req.bearer_auth(t.as_str());
+            }
+            let tree: fundsync_node::sync::health::HealthTreeOwned = req
+                .send()
                 .await
                 .with_context(|| format!("asking {url}"))?
                 .error_for_status()?
@@ -481,6 +671,201 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The first administrator `init` creates.
+const ADMIN_LOGIN: &str = "admin";
+const ADMIN_NAME: &str = "系统管理员";
+
+/// A password from a file: its first line (a trailing newline is not part
+/// of it).
+fn read_password_file(f: &std::path::Path) -> anyhow::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+    );
+    let line = text.lines().next().unwrap_or_default();
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// Prints a generated password to stdout, saying it is shown only now.
+/// Never logged.
+fn print_once(login: &str, password: &str) {
+    println!("the password of {login} is shown only this once; store it now:");
+    println!("{password}");
+}
+
+/// The node's accounts, for the local commands (on the node's database).
+async fn open_accounts(config: &std::path::Path) -> anyhow::Result<Accounts> {
+    let cfg = Config::load(config)?;
+    let db = server::open_db(&cfg).await?;
+    Ok(Accounts::new(db, Arc::new(SystemClock), cfg.accounts))
+}
+
+async fn user(what: UserWhat) -> anyhow::Result<()> {
+    match what {
+        UserWhat::Add {
+            login,
+            name,
+            roles,
+            department,
+            classified,
+            password_file,
+            config,
+        } => {
+            let accounts = open_accounts(&config).await?;
+            let (pw, generated) = match &password_file {
+                Some(f) => (read_password_file(f)?, false),
+                None => (password::generate(), true),
+            };
+            let u = accounts
+                .create_user(NewUser {
+                    login,
+                    name,
+                    password: pw.to_string(),
+                    department,
+                    roles,
+                    classified,
+                })
+                .await?;
+            println!("created {} ({}), id {}", u.login, u.name, u.id);
+            if generated {
+                print_once(&u.login, &pw);
+            }
+        }
+        UserWhat::List { config } => {
+            let accounts = open_accounts(&config).await?;
+            println!(
+                "{:>4}  {:<16} {:<12} {:<28} {:<10} {:<4} state",
+                "id", "login", "name", "roles", "department", "涉密"
+            );
+            for u in accounts.users().await? {
+                let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "{:>4}  {:<16} {:<12} {:<28} {:<10} {:<4} {}",
+                    u.id,
+                    u.login,
+                    u.name,
+                    roles.join(","),
+                    u.department.as_deref().unwrap_or("-"),
+                    if u.classified { "yes" } else { "no" },
+                    if u.disabled { "disabled" } else { "active" }
+                );
+            }
+        }
+        UserWhat::Disable { login, config } => {
+            open_accounts(&config)
+                .await?
+                .set_disabled(&login, true)
+                .await?;
+            println!("{login} disabled; their sessions are ended");
+        }
+        UserWhat::Enable { login, config } => {
+            open_accounts(&config)
+                .await?
+                .set_disabled(&login, false)
+                .await?;
+            println!("{login} enabled");
+        }
+        UserWhat::ResetPassword {
+            login,
+            password_file,
+            config,
+        } => {
+            let accounts = open_accounts(&config).await?;
+            let (pw, generated) = match &password_file {
+                Some(f) => (read_password_file(f)?, false),
+                None => (password::generate(), true),
+            };
+            accounts.reset_password(&login, &pw).await?;
+            println!("password of {login} set; their sessions are ended");
+            if generated {
+                print_once(&login, &pw);
+            }
+        }
+        UserWhat::Grant {
+            login,
+            role,
+            config,
+        } => {
+            open_accounts(&config).await?.grant(&login, role).await?;
+            println!("{login} now holds {role}");
+        }
+        UserWhat::Revoke {
+            login,
+            role,
+            config,
+        } => {
+            open_accounts(&config).await?.revoke(&login, role).await?;
+            println!("{login} no longer holds {role}");
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds since the epoch as a UTC time, for listings.
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+async fn token(what: TokenWhat) -> anyhow::Result<()> {
+    match what {
+        TokenWhat::Create {
+            user,
+            name,
+            days,
+            config,
+        } => {
+            let accounts = open_accounts(&config).await?;
+            let u = accounts
+                .user(&user)
+                .await?
+                .with_context(|| format!("no such user {user:?}"))?;
+            let t = accounts.create_token(u.id, &name, days).await?;
+            eprintln!(
+                "token {} for {user}, valid until {}; the secret below is shown only this once:",
+                t.id,
+                when(t.expires_ms)
+            );
+            println!("{}", t.secret.as_str());
+        }
+        TokenWhat::List { user, config } => {
+            let accounts = open_accounts(&config).await?;
+            let u = accounts
+                .user(&user)
+                .await?
+                .with_context(|| format!("no such user {user:?}"))?;
+            println!(
+                "{:>4}  {:<24} {:<20} {:<20} {:<20} state",
+                "id", "name", "created", "expires", "last used"
+            );
+            for t in accounts.tokens(u.id).await? {
+                println!(
+                    "{:>4}  {:<24} {:<20} {:<20} {:<20} {}",
+                    t.id,
+                    t.name,
+                    when(t.created_ms),
+                    when(t.expires_ms),
+                    t.last_used_ms.map_or_else(|| "never".to_owned(), when),
+                    match t.revoked_ms {
+                        Some(r) => format!("revoked {}", when(r)),
+                        None => "active".to_owned(),
+                    }
+                );
+            }
+        }
+        TokenWhat::Revoke { user, id, config } => {
+            let accounts = open_accounts(&config).await?;
+            let u = accounts
+                .user(&user)
+                .await?
+                .with_context(|| format!("no such user {user:?}"))?;
+            accounts.revoke_token(u.id, id).await?;
+            println!("token {id} of {user} revoked");
+        }
+    }
+    Ok(())
+}
+
 async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
     use fundsync_node::sync::{bundle, load_signing_key};
     match what {
@@ -554,9 +939,11 @@ async fn demo(dir: PathBuf, port_base: u16, host: String, check: bool) -> anyhow
         "replayed seed 002's 2020 history: {new} new entries, the region has converged ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
+    let accounts = cluster.create_accounts(&dir).await?;
     let base = demo::region_api(&cluster).context("no region")?;
     if check {
-        let rows = demo::check(&base).await?;
+        let token = cluster.auditor_token().await?;
+        let rows = demo::check(&base, Some(&token)).await?;
         let ok = demo::print_check(&rows);
         cluster.stop().await;
         if !ok {
@@ -568,6 +955,11 @@ async fn demo(dir: PathBuf, port_base: u16, host: String, check: bool) -> anyhow
     for (code, name, url) in demo::urls(&cluster) {
         println!("  {code} {name:<12} {url}/   (API: {url}/api/v1/ledger/summary?group_by=node)");
     }
+    println!(
+        "\naccounts, one per role at every node (login = the role: admin, lead, allocation,\n\
+         department, treasury, auditor, operator), with their passwords: {}",
+        accounts.display()
+    );
     println!("\nCtrl-C stops the demo; run it again to resume on the same data.");
     shutdown_signal().await;
     cluster.stop().await;

@@ -294,6 +294,197 @@ impl Demo {
     }
 }
 
+// ---- the demo's accounts ----
+
+/// The file, in the demo directory, that lists the demo's accounts and
+/// their passwords.
+pub const ACCOUNTS_FILE: &str = "accounts.txt";
+
+/// The department of the demo's department officers at a county: 农财所,
+/// the office seed 001 puts in charge of the poverty-alleviation funds
+/// (归口) at county level.
+const COUNTY_DEPARTMENT: &str = "农财所";
+
+/// One line of [`ACCOUNTS_FILE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoAccount {
+    pub node: String,
+    pub login: String,
+    pub password: String,
+}
+
+/// Reads the accounts file (missing: none). Lines are `node login
+/// password name`; `#` starts a comment.
+pub fn read_accounts(path: &Path) -> anyhow::Result<Vec<DemoAccount>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some(DemoAccount {
+                node: f.next()?.to_owned(),
+                login: f.next()?.to_owned(),
+                password: f.next()?.to_owned(),
+            })
+        })
+        .collect())
+}
+
+/// Writes `text` to `path` readable by its owner only (0600), replacing it
+/// whole.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("txt.new");
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    let mut f = o.open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// The 归口 department most of the categories `node` holds allocations in
+/// belong to ([`COUNTY_DEPARTMENT`] at a county, and when it holds none).
+async fn department_of(node: &Node) -> anyhow::Result<String> {
+    if node.id.level == fundsync_protocol::Level::County {
+        return Ok(COUNTY_DEPARTMENT.to_owned());
+    }
+    let departments: std::collections::HashMap<String, String> = node
+        .ledger
+        .categories()
+        .await?
+        .into_iter()
+        .map(|c| (c.code, c.department))
+        .collect();
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for page in 1.. {
+        let list = node
+            .ledger
+            .allocations(
+                AllocationFilter {
+                    holder: Some(node.code),
+                    ..AllocationFilter::default()
+                },
+                Page {
+                    page,
+                    page_size: 1000,
+                },
+            )
+            .await?;
+        for a in &list.items {
+            if let Some(d) = departments.get(&a.category) {
+                *counts.entry(d.clone()).or_default() += 1;
+            }
+        }
+        if !list.has_more {
+            break;
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .max_by_key(|(d, n)| (*n, std::cmp::Reverse(d.clone())))
+        .map_or_else(|| COUNTY_DEPARTMENT.to_owned(), |(d, _)| d))
+}
+
+impl Demo {
+    /// Creates, at every node, one account per role (login = the role's
+    /// name, e.g. `treasury`; name 演示-国库支付) with a generated password,
+    /// and lists them in [`ACCOUNTS_FILE`] in `dir` (0600). Accounts that
+    /// exist are kept with their passwords: a second run adds only what is
+    /// missing, and never changes a password. Returns the file's path.
+    pub async fn create_accounts(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        use fundsync_node::access::Role;
+        use fundsync_node::accounts::{password, Accounts, NewUser};
+        let path = dir.join(ACCOUNTS_FILE);
+        let mut listed = read_accounts(&path)?;
+        let mut added = false;
+        for node in self.nodes.values() {
+            let accounts = Accounts::of_ledger(&node.ledger, node.cfg.accounts.clone());
+            let department = department_of(node).await?;
+            for role in Role::ALL {
+                if accounts.user(role.as_str()).await?.is_some() {
+                    if !listed
+                        .iter()
+                        .any(|a| a.node == node.code.to_string() && a.login == role.as_str())
+                    {
+                        tracing::warn!(
+                            node = %node.code, login = role.as_str(),
+                            "a demo account is not in {}: its password is not known; \
+                             reset it with fundsync user reset-password",
+                            path.display()
+                        );
+                    }
+                    continue;
+                }
+                let pw = password::generate();
+                accounts
+                    .create_user(NewUser {
+                        login: role.as_str().to_owned(),
+                        name: format!("演示-{}", role.zh()),
+                        password: pw.to_string(),
+                        department: (role == Role::Department).then(|| department.clone()),
+                        roles: vec![role],
+                        // The lead office and the auditors see everything,
+                        // 涉密 included; the other desks do not.
+                        classified: matches!(role, Role::Lead | Role::Auditor),
+                    })
+                    .await?;
+                listed.retain(|a| !(a.node == node.code.to_string() && a.login == role.as_str()));
+                listed.push(DemoAccount {
+                    node: node.code.to_string(),
+                    login: role.as_str().to_owned(),
+                    password: pw.to_string(),
+                });
+                added = true;
+            }
+        }
+        if added || !path.exists() {
+            let mut text = String::from(
+                "# fundsync demo: one account per role at every node (made once, kept on later runs).\n\
+                 # node    login       password\n",
+            );
+            listed.sort_by(|a, b| (&a.node, &a.login).cmp(&(&b.node, &b.login)));
+            for a in &listed {
+                text.push_str(&format!("{:<9} {:<11} {}\n", a.node, a.login, a.password));
+            }
+            write_private(&path, &text)?;
+        }
+        Ok(path)
+    }
+
+    /// A token of the region's auditor (valid a day), with which `--check`
+    /// reads the region's API as an auditor would.
+    pub async fn auditor_token(&self) -> anyhow::Result<String> {
+        use fundsync_node::accounts::Accounts;
+        let region = self.region().ok_or_else(|| anyhow::anyhow!("no region"))?;
+        let accounts = Accounts::of_ledger(&region.ledger, region.cfg.accounts.clone());
+        let auditor = accounts
+            .user("auditor")
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the region has no auditor account"))?;
+        let t = accounts
+            .create_token(auditor.id, "demo --check", Some(1))
+            .await?;
+        Ok(t.secret.to_string())
+    }
+}
+
 /// `host:port`, with brackets around an IPv6 address.
 fn listen(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -381,8 +572,19 @@ impl CheckRow {
 
 /// Reads the region's API at `base` (`http://host:port/api/v1`) and
 /// computes every expected figure from its allocations and payments.
-pub async fn check(base: &str) -> anyhow::Result<Vec<CheckRow>> {
-    let http = reqwest::Client::new();
+///
+/// With a `token` (an auditor's, [`Demo::auditor_token`]), every request
+/// carries it as `Authorization: Bearer`.
+pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckRow>> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))?;
+        v.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let allocs: Vec<Alloc> = fetch_all(&http, base, "/allocations").await?;
     let pays: Vec<Pay> = fetch_all(&http, base, "/payments").await?;
     let nodes: Vec<NodeRow> = http

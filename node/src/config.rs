@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use fundsync_protocol::{Level, NodeCode};
 
+use crate::accounts::AccountsConfig;
 use crate::settings::{settings, Settings};
 use crate::store::PoolLimits;
 use crate::warnings::WarningsConfig;
@@ -134,6 +135,10 @@ settings! {
         /// FUNDSYNC_WARNINGS_ENABLED=false; negative_list there is
         /// comma-separated.
         pub warnings: WarningsConfig,
+        /// Accounts: sessions, the sign-in throttle, API tokens.
+        /// Overridden by FUNDSYNC_ACCOUNTS_<FIELD>, e.g.
+        /// FUNDSYNC_ACCOUNTS_SESSION_IDLE_MS=900000.
+        pub accounts: AccountsConfig,
     }
 }
 
@@ -299,8 +304,13 @@ mod tests {
         assert_eq!(back.parent_code, c.parent_code);
         assert_eq!(back.data_dir, PathBuf::from("/etc/fundsync/fundsync-data"));
         assert_eq!(back.warnings, c.warnings);
+        assert_eq!(back.accounts, c.accounts);
         assert_eq!(back.pull_poll_ms, 7);
-        for key in Config::KEYS.iter().chain(WarningsConfig::KEYS) {
+        for key in Config::KEYS
+            .iter()
+            .chain(WarningsConfig::KEYS)
+            .chain(AccountsConfig::KEYS)
+        {
             assert!(
                 text.contains(&format!("\n{key} = "))
                     || text.contains(&format!("\n# {key} = "))
@@ -358,6 +368,22 @@ mod tests {
             matches!(e, Err(ConfigError::Parse { .. })),
             "unknown fields are refused"
         );
+    }
+
+    #[test]
+    fn the_accounts_section_has_defaults_and_environment_overrides() {
+        let bare = "code = \"652800\"\nname = \"x\"\nlevel = \"prefecture\"\n";
+        let p = Path::new("x.toml");
+        let c = Config::parse(bare, p, |_| None).expect("ok");
+        assert_eq!(c.accounts.session_idle_ms, 30 * 60 * 1000);
+        assert_eq!(c.accounts.session_absolute_ms, 12 * 3600 * 1000);
+        assert_eq!(c.accounts.lock_failures, 5);
+        assert_eq!(c.accounts.token_days_max, 366);
+        let c = Config::parse(bare, p, |k| {
+            (k == "FUNDSYNC_ACCOUNTS_SESSION_IDLE_MS").then(|| "900000".into())
+        })
+        .expect("ok");
+        assert_eq!(c.accounts.session_idle_ms, 900_000);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! 1. [`clock`], [`store`], [`catalog`], [`pki`], [`telemetry`], [`access`]
 //! 2. [`ledger`]: the journal, the rules and the derived tables
-//! 3. [`warnings`], [`import`]
+//! 3. [`warnings`], [`import`], [`accounts`]: users, roles, passwords,
+//!    sessions and API tokens (SQL on their own tables only)
 //! 4. [`config`]
 //! 5. [`sync`] (all but `sync::server`): the link to the parent, its state,
 //!    health reports, enrolment, bundles
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod accounts;
 pub mod api;
 pub mod catalog;
 pub mod clock;

@@ -28,7 +28,7 @@ const NODE: &[&[&str]] = &[
         "access",
     ],
     &["ledger"],
-    &["warnings", "import"],
+    &["warnings", "import", "accounts"],
     &["config"],
     &["sync"],
     &["http"],

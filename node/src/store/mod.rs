@@ -240,6 +240,18 @@ impl Db {
         Ok(tx)
     }
 
+    /// Begins a short write transaction on tables outside the ledger
+    /// (accounts, sessions, the login throttle), on a read connection and
+    /// without the ledger's lock: a sign-in must not queue behind an import
+    /// in the one writer. On PostgreSQL it does not wait for the ledger at
+    /// all; on SQLite, whose lock is the whole file's, it waits for a
+    /// running ledger transaction up to `sqlite_busy_wait_ms`. It begins as
+    /// a write (SQLite `BEGIN IMMEDIATE`), so a read inside it cannot fail
+    /// to upgrade later.
+    pub async fn begin_aside(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(self.read.begin_with(self.dialect.begin_write()).await?)
+    }
+
     /// Whether the database answers a trivial statement on a read
     /// connection (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -3,7 +3,7 @@
 //! Scenarios: `import` (CSV vouchers into one ledger), `e2e` (county →
 //! prefecture → region over mutual TLS), `peer` (e2e beside a PostgreSQL
 //! logical replication cascade and one local SQLite database), `latency`,
-//! `catchup`, `scale` (114 separate `fundsync` processes), `query` (the
+//! `login` (argon2id sign-ins and token look-ups), `catchup`, `scale` (114 separate `fundsync` processes), `query` (the
 //! region's summary over millions of payments), or `all`. `--quick` runs a
 //! small version of each for smoke testing.
 //!
@@ -31,6 +31,8 @@ mod common;
 mod e2e;
 #[path = "../bench/latency.rs"]
 mod latency;
+#[path = "../bench/login.rs"]
+mod login;
 #[path = "../bench/peer.rs"]
 mod peer;
 #[path = "../bench/query.rs"]
@@ -45,9 +47,9 @@ const PROJECTS: usize = 100;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench <import|e2e|peer|latency|catchup|scale|query|all> [--quick]\n\
+        "usage: bench <import|e2e|peer|latency|login|catchup|scale|query|all> [--quick]\n\
          \x20      [--rows N] [--chunk N] [--batch N] [--engine sqlite|postgres|both]\n\
-         \x20      [--samples N] (latency) [--counties N] [--requests N] (query)\n\
+         \x20      [--samples N] (latency, login) [--counties N] [--requests N] (query)\n\
          \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)"
     );
     std::process::exit(2)
@@ -121,6 +123,13 @@ async fn main() -> Result<()> {
         let samples = usize::try_from(num("--samples", 1_000, 200)?)?;
         for e in engines(false) {
             latency::latency(e, samples).await?;
+        }
+    }
+    if all || scenario == "login" {
+        ran = true;
+        let samples = usize::try_from(num("--samples", 200, 30)?)?;
+        for e in engines(false) {
+            login::login(e, samples).await?;
         }
     }
     if all || scenario == "catchup" {

@@ -20,8 +20,23 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
     let first = demo.replay().await?;
     ensure!(first > 100, "only {first} entries recorded");
     demo.converged(Duration::from_secs(60)).await?;
+    let accounts = demo.create_accounts(dir.path()).await?;
+    let listed = run::read_accounts(&accounts)?;
+    ensure!(
+        listed.len() == 11 * 7,
+        "{} demo accounts, not one per role at each of 11 nodes",
+        listed.len()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&accounts)?.permissions().mode() & 0o777;
+        ensure!(mode == 0o600, "accounts file mode {mode:o}");
+    }
+    let written = std::fs::read_to_string(&accounts)?;
+    let token = demo.auditor_token().await?;
     let base = run::region_api(&demo).context("region")?;
-    let rows = run::check(&base).await?;
+    let rows = run::check(&base, Some(&token)).await?;
     let wrong: Vec<_> = rows.iter().filter(|r| !r.ok()).collect();
     ensure!(
         rows.len() > 90 && wrong.is_empty(),
@@ -46,7 +61,12 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
     let again = demo.replay().await?;
     ensure!(again == 0, "a restart recorded {again} entries again");
     demo.converged(Duration::from_secs(60)).await?;
-    let rows = run::check(&run::region_api(&demo).context("region")?).await?;
+    ensure!(
+        demo.create_accounts(dir.path()).await? == accounts
+            && std::fs::read_to_string(&accounts)? == written,
+        "a second run changed the demo's accounts"
+    );
+    let rows = run::check(&run::region_api(&demo).context("region")?, Some(&token)).await?;
     ensure!(
         rows.iter().all(run::CheckRow::ok),
         "figures changed after a restart"

@@ -6,6 +6,7 @@
 //! or by name: `cargo nextest run -p fundsync-tests ledger_props`.
 
 mod access;
+mod accounts;
 mod api;
 mod demo;
 mod ledger_conformance;
