@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use fundsync_node::access::Role;
+use fundsync_node::accounts::{Accounts, NewUser};
 use fundsync_node::clock::SystemClock;
 use fundsync_node::config::Config;
 use fundsync_node::ledger::{Identity, Ledger};
@@ -33,6 +35,14 @@ use tokio::sync::oneshot;
 
 /// How long an enrolment token made by the launcher stays valid.
 const ENROLL_TOKEN_MS: u64 = 600_000;
+
+/// The account the launcher makes at every node it starts, holding every
+/// role and the 涉密 grant, so the tests, benchmarks and the demo's check
+/// call the API as someone (nothing at a node is served anonymously but
+/// its health).
+pub const TEST_LOGIN: &str = "fundsync-test";
+/// Days the launcher's API token is valid.
+const TEST_TOKEN_DAYS: u32 = 30;
 
 /// A boxed future, for [`Database`]'s methods (not `Send`: sqlx's
 /// PostgreSQL futures cannot be proven `Send` through a trait object, and
@@ -61,6 +71,9 @@ pub struct Node {
     pub url: String,
     pub api: SocketAddr,
     pub sync: Option<SocketAddr>,
+    /// An API token of [`TEST_LOGIN`] at this node.
+    pub token: String,
+    http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     database: Option<Box<dyn Database>>,
@@ -70,6 +83,12 @@ impl Node {
     /// `http://HOST:PORT/api/v1{path}`.
     pub fn api_url(&self, path: &str) -> String {
         format!("http://{}/api/v1{path}", self.api)
+    }
+
+    /// An HTTP client that sends [`Node::token`] with every request
+    /// (`Authorization: Bearer`).
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
     }
 
     pub fn tls(&self) -> TlsFiles {
@@ -283,6 +302,8 @@ async fn start(
             None => None,
         };
     let sync_addr = sync.as_ref().map(|l| l.local_addr()).transpose()?;
+    let token = test_token(&ledger, &cfg).await?;
+    let http = bearer_client(&token)?;
     let (tx, rx) = oneshot::channel();
     let (l, c) = (ledger.clone(), cfg.clone());
     let task = tokio::spawn(async move {
@@ -301,8 +322,53 @@ async fn start(
         url,
         api: api_addr,
         sync: sync_addr,
+        token,
+        http,
         stop: Some(tx),
         task: Some(task),
         database,
     })
+}
+
+/// Makes [`TEST_LOGIN`] at the node (once: a node that was started before
+/// keeps it) and a fresh API token for it.
+pub async fn test_token(ledger: &Ledger, cfg: &Config) -> anyhow::Result<String> {
+    let accounts = Accounts::new(
+        ledger.db().clone(),
+        ledger.clock().clone(),
+        cfg.accounts.clone(),
+    );
+    let user = match accounts.user(TEST_LOGIN).await? {
+        Some(u) => u,
+        None => {
+            let password: [u8; 24] = rand::random();
+            accounts
+                .create_user(NewUser {
+                    login: TEST_LOGIN.into(),
+                    name: "测试".into(),
+                    password: hex::encode(password),
+                    department: None,
+                    roles: Role::ALL.to_vec(),
+                    classified: true,
+                })
+                .await
+                .context("creating the test account")?
+        }
+    };
+    let t = accounts
+        .create_token(user.id, "fundsync-cluster", Some(TEST_TOKEN_DAYS))
+        .await
+        .context("creating the test account's token")?;
+    Ok(t.secret.to_string())
+}
+
+/// A client whose every request carries `token`.
+pub fn bearer_client(token: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+    v.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, v);
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
 }

@@ -2,21 +2,28 @@
 //! strings in yuan. Every error is `{"error": code, "message": text}` with
 //! a status that says whose fault it is; internal details are logged, never
 //! sent.
+//!
+//! Every route declares the [`Permission`] it needs ([`Routes`]); the
+//! people's own endpoints (who am I, tokens, users) are [`people`]'s.
+
+mod people;
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::post;
+use axum::Extension;
 use chrono::NaiveDate;
 use fundsync_protocol::body::*;
 use fundsync_protocol::{Amount, Body, EntryId, ErrorBody, ErrorCode, NodeCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::http::{body_limit, Acting, ApiError, ApiResult, AppState, Json, Query};
+use crate::access::{Permission, Role};
+use crate::accounts::User;
+use crate::http::{body_limit, Acting, ApiError, ApiResult, AppState, Json, Query, Routes};
 use crate::import::{self, ImportError};
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use crate::ledger::{LedgerError, Outcome};
@@ -46,42 +53,129 @@ fn created(o: Outcome) -> (StatusCode, Json<Created>) {
     }
 }
 
-/// The API's routes (`/api/v1/…`, `/metrics`, `/healthz`, `/readyz`);
-/// `crate::server` merges them with the pages and adds the state, the body
-/// limit and the fallback. A CSV import may be up to `import_bytes_max`.
-pub fn router(import_bytes_max: usize) -> Router<Arc<AppState>> {
-    let api = Router::new()
-        .route("/node", get(node))
-        .route("/nodes", get(nodes).post(add_child))
-        .route("/catalog", get(catalog).post(add_category))
-        .route("/funds-received", post(funds_received))
-        .route("/own-budgets", get(own_budgets).post(add_own_budget))
-        .route("/allocations", get(allocations).post(add_allocation))
-        .route("/allocations/{id}", get(allocation))
-        .route("/projects", get(projects).post(add_project))
-        .route("/projects/{origin}/{code}", get(project))
-        .route("/projects/{code}/targets", post(add_target))
-        .route("/projects/{code}/status", post(set_status))
-        .route("/targets/{id}/actual", post(record_actual))
-        .route("/payments", get(payments).post(add_payment))
-        .route("/payments/{id}", get(payment))
-        .route("/trace/payments/{id}", get(trace_payment))
-        .route("/payments/{voucher_no}/reversal", post(reverse_payment))
-        .route(
+/// The API's routes (`/api/v1/…`, `/metrics`, `/healthz`, `/readyz`), each
+/// with the permission it needs; `crate::server` merges them with the pages
+/// and adds the state, the body limit and the fallback. A CSV import may be
+/// up to `import_bytes_max`.
+pub fn router(import_bytes_max: usize) -> Routes {
+    use Permission as P;
+    let api = Routes::api("/api/v1")
+        .get("/node", P::SignedIn, node)
+        .get("/nodes", P::SignedIn, nodes)
+        .post("/nodes", P::ManageNodes, add_child)
+        .get("/catalog", P::SignedIn, catalog)
+        .post("/catalog", P::ManageNodes, add_category)
+        .post("/funds-received", P::RecordFunds, funds_received)
+        .get("/own-budgets", P::ReadLedger, own_budgets)
+        .post("/own-budgets", P::RecordFunds, add_own_budget)
+        .get("/allocations", P::ReadLedger, allocations)
+        .post("/allocations", P::Allocate, add_allocation)
+        .get("/allocations/{id}", P::ReadLedger, allocation)
+        .get("/projects", P::ReadLedger, projects)
+        .post("/projects", P::ManageProjects, add_project)
+        .get("/projects/{origin}/{code}", P::ReadLedger, project)
+        .post("/projects/{code}/targets", P::ManageProjects, add_target)
+        .post("/projects/{code}/status", P::ManageProjects, set_status)
+        .post("/targets/{id}/actual", P::ManageProjects, record_actual)
+        .get("/payments", P::ReadLedger, payments)
+        .post("/payments", P::Pay, add_payment)
+        .get("/payments/{id}", P::ReadLedger, payment)
+        .get("/trace/payments/{id}", P::ReadLedger, trace_payment)
+        .post("/payments/{voucher_no}/reversal", P::Pay, reverse_payment)
+        .method(
+            Method::POST,
             "/payments/import",
+            P::Pay,
             post(import_csv).layer(body_limit(import_bytes_max)),
         )
-        .route("/ledger/summary", get(summary))
-        .route("/journal", get(journal))
-        .route("/warnings", get(crate::warnings::http::list))
-        .route("/sync/heads", get(sync_heads))
-        .route("/sync/link", get(sync_link))
-        .route("/sync/health", get(sync_health));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
+        .get("/ledger/summary", P::ReadLedger, summary)
+        .get("/journal", P::ReadLedger, journal)
+        .get("/warnings", P::ReadLedger, crate::warnings::http::list)
+        .get("/sync/heads", P::ReadHealth, sync_heads)
+        .get("/sync/link", P::ReadHealth, sync_link)
+        .get("/sync/health", P::ReadHealth, sync_health);
+    let api = people::routes(api);
+    Routes::api("")
+        .get("/metrics", P::ReadHealth, metrics)
+        .get("/healthz", P::Public, || async { "ok" })
+        .get("/readyz", P::Public, readyz)
+        .merge(api)
+}
+
+/// Refused by scope (403): the caller's roles allow the action, their
+/// department or 涉密 grant does not cover this category or project.
+fn out_of_scope(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+}
+
+/// Whether `u` acts only for their own department's categories: a
+/// department officer without a role that spans departments.
+fn department_bound(u: &User) -> bool {
+    u.has(Role::Department)
+        && !u.roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Lead | Role::AllocationDesk | Role::Treasury | Role::Auditor
+            )
+        })
+}
+
+/// The department a bound officer acts for; refused without one.
+fn own_department(u: &User) -> ApiResult<Option<&str>> {
+    if !department_bound(u) {
+        return Ok(None);
+    }
+    u.department.as_deref().map(Some).ok_or_else(|| {
+        out_of_scope(
+            "your account has no department (归口科室), so it may act for no category; ask an administrator"
+                .into(),
+        )
+    })
+}
+
+/// Refuses `u` acting on (or reading the detail of) `category` unless its
+/// department and 涉密 grant cover it. An unknown category passes: the
+/// ledger refuses it with its own error.
+async fn category_in_scope(s: &AppState, u: &User, category: &str) -> ApiResult<()> {
+    let cats = s.ledger.categories().await?;
+    let Some(c) = cats.iter().find(|c| c.code == category) else {
+        return Ok(());
+    };
+    if c.classified && !u.classified {
+        return Err(out_of_scope(format!(
+            "the category {} ({}) is classified (涉密) and your account is not granted classified categories",
+            c.code, c.name
+        )));
+    }
+    if let Some(d) = own_department(u)? {
+        if c.department != d {
+            return Err(out_of_scope(format!(
+                "the category {} ({}) belongs to the department {}; you act only for {d}",
+                c.code, c.name, c.department
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a department officer acting on a project of another department.
+fn project_in_scope(u: &User, department: &str) -> ApiResult<()> {
+    if let Some(d) = own_department(u)? {
+        if department != d {
+            return Err(out_of_scope(format!(
+                "the project belongs to the department {department:?}; you act only for {d}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The department of this node's project `code`, if it exists.
+async fn project_department(s: &AppState, code: &str) -> ApiResult<Option<String>> {
+    Ok(s.ledger
+        .project(s.ledger.identity().code, code)
+        .await?
+        .map(|p| p.department))
 }
 
 /// The answer to a request no route takes.
@@ -247,6 +341,7 @@ struct NewAllocation {
 async fn add_allocation(
     State(s): S,
     Acting(who): Acting,
+    Extension(u): Extension<User>,
     Json(a): Json<NewAllocation>,
 ) -> ApiResult<impl IntoResponse> {
     let category = match a.category {
@@ -259,6 +354,7 @@ async fn add_allocation(
                 .category
         }
     };
+    category_in_scope(&s, &u, &category).await?;
     let body = Body::AllocationIssued(AllocationIssued {
         doc_no: a.doc_no,
         source: a.source,
@@ -277,13 +373,26 @@ fn entry_id(s: &str) -> ApiResult<EntryId> {
     })
 }
 
-async fn allocation(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn allocation(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let id = entry_id(&id)?;
     let a = s
         .ledger
         .allocation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("allocation"))?;
+    if !u.classified {
+        let cats = s.ledger.categories().await?;
+        if let Some(c) = cats.iter().find(|c| c.code == a.category && c.classified) {
+            return Err(out_of_scope(format!(
+                "the allocation is of the classified (涉密) category {} and your account is not granted classified categories",
+                c.code
+            )));
+        }
+    }
     Ok(Json(a))
 }
 
@@ -307,8 +416,10 @@ async fn projects(State(s): S, Query(q): Query<ProjectQuery>) -> ApiResult<impl 
 async fn add_project(
     State(s): S,
     Acting(who): Acting,
+    Extension(u): Extension<User>,
     Json(b): Json<ProjectRegistered>,
 ) -> ApiResult<impl IntoResponse> {
+    project_in_scope(&u, &b.department)?;
     Ok(created(
         s.ledger
             .submit_one(Body::ProjectRegistered(b), &who)
@@ -350,9 +461,13 @@ struct NewTarget {
 async fn add_target(
     State(s): S,
     Acting(who): Acting,
+    Extension(u): Extension<User>,
     Path(code): Path<String>,
     Json(t): Json<NewTarget>,
 ) -> ApiResult<impl IntoResponse> {
+    if let Some(d) = project_department(&s, &code).await? {
+        project_in_scope(&u, &d)?;
+    }
     let body = Body::TargetSet(TargetSet {
         project: code,
         level1: t.level1,
@@ -374,9 +489,13 @@ struct NewStatus {
 async fn set_status(
     State(s): S,
     Acting(who): Acting,
+    Extension(u): Extension<User>,
     Path(code): Path<String>,
     Json(b): Json<NewStatus>,
 ) -> ApiResult<impl IntoResponse> {
+    if let Some(d) = project_department(&s, &code).await? {
+        project_in_scope(&u, &d)?;
+    }
     let body = Body::ProjectStatusChanged(ProjectStatusChanged {
         project: code,
         status: b.status,

@@ -50,6 +50,21 @@ impl<L: Listener> Listener for Capped<L> {
     }
 }
 
+/// The peer of an API connection, as handlers and the authentication layer
+/// read it (`ConnectInfo<Peer>`): the socket's remote address. No proxy
+/// header is trusted for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl<L> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Capped<L>>> for Peer
+where
+    L: Listener<Addr = std::net::SocketAddr>,
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Capped<L>>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// A connection holding its slot until it is dropped.
 #[derive(Debug)]
 pub struct CappedIo<T> {

@@ -25,10 +25,18 @@ use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::Router;
 
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::accounts::{Accounts, JournalLog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ApiTls, Config, ConfigError};
-use crate::http::{body_limit, check_host, specific_host, AllowedHosts, AppState};
+use crate::http::auth::SESSION_COOKIE;
+use crate::http::{
+    body_limit, check_host, specific_host, AllowedHosts, AppState, RouteInfo, Routes,
+};
 use crate::ledger::{DateWindow, Ledger, LedgerError, LedgerRules};
+use crate::net::Peer;
 use crate::pki::{self, PkiError, Revoked, TlsFiles};
 use crate::store::{Db, StoreError};
 use crate::sync::client::Link;
@@ -103,31 +111,49 @@ impl Default for SyncLimits {
     }
 }
 
-/// The API listener's service: the API's routes and the pages, one body
-/// limit, one answer for a path no route takes, latency metrics and
-/// request tracing.
+/// Every route of the API listener, each with its permission: the API's
+/// and the pages'.
+fn routes(import_bytes_max: usize) -> Routes {
+    crate::api::router(import_bytes_max).merge(crate::web::router())
+}
+
+/// The API listener's routes as a table: method, path, the permission it
+/// needs, page or API. README.md and ARCHITECTURE.md publish it by role;
+/// `tests/tests/it/access.rs` walks it with every role.
+pub fn route_table() -> Vec<RouteInfo> {
+    routes(0).into_parts().1
+}
+
+/// The API listener's service: the API's routes and the pages (each behind
+/// its permission check), the session cookie and the authentication layer,
+/// one body limit, one answer for a path no route takes, latency metrics
+/// and request tracing. Serve it with `into_make_service_with_connect_info::<Peer>`
+/// (the client's address is the socket peer's).
 pub fn app(state: AppState, body_bytes_max: usize) -> Router {
     let node: &'static str = Box::leak(state.ledger.identity().code.to_string().into_boxed_str());
-    crate::api::router(state.import_bytes_max)
-        .merge(crate::web::router())
+    let sessions = SessionManagerLayer::new(state.accounts.session_store())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(state.api_tls)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::milliseconds(
+            i64::try_from(state.session_idle_ms).unwrap_or(i64::MAX),
+        )));
+    let state = Arc::new(state);
+    let (router, _) = routes(state.import_bytes_max).into_parts();
+    router
         .fallback(crate::api::no_such_endpoint)
         .layer(body_limit(body_bytes_max))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::auth::authenticate,
+        ))
+        .layer(sessions)
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::telemetry::http_latency(node, req, next)
         }))
-        // TEMPORARY(issue 15): removed when the auth layer lands
-        .layer(axum::middleware::from_fn(
-            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
-                req.extensions_mut().insert(fundsync_protocol::Actor {
-                    login: "anonymous".to_owned(),
-                    name: "匿名".to_owned(),
-                    role: "none".to_owned(),
-                    addr: String::new(),
-                });
-                next.run(req).await
-            },
-        ))
-        .with_state(Arc::new(state))
+        .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
@@ -422,6 +448,31 @@ pub fn api_listener(
     }
 }
 
+/// The state of the API listener's handlers, from the configuration.
+///
+/// The accounts' security events become journal entries ([`JournalLog`]);
+/// a change with no person named in it is attributed to the node itself.
+fn app_state(
+    ledger: Ledger,
+    cfg: &Config,
+    link: Option<crate::link::LinkHealth>,
+    api_tls: bool,
+) -> AppState {
+    let log = JournalLog::start(ledger.clone(), fundsync_protocol::Actor::system());
+    let accounts =
+        Accounts::of_ledger(&ledger, cfg.accounts.clone()).with_security_log(Arc::new(log));
+    AppState {
+        import_bytes_max: cfg.import_bytes_max,
+        link,
+        health_report_ms: cfg.health_report_ms,
+        session_idle_ms: cfg.accounts.session_idle_ms,
+        session_absolute_ms: cfg.accounts.session_absolute_ms,
+        api_tls,
+        accounts,
+        ledger,
+    }
+}
+
 /// Opens the configured database (migrating it) without checking identity.
 pub async fn open_db(cfg: &Config) -> Result<Db, StartError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| StartError::DataDir {
@@ -518,14 +569,8 @@ pub async fn run(
             Ok(())
         });
     }
-    let state = AppState {
-        ledger,
-        import_bytes_max: cfg.import_bytes_max,
-        link: link_health,
-        health_report_ms: cfg.health_report_ms,
-        api_tls: api.is_tls(),
-    };
-    let app = api_service(state, cfg);
+    let state = app_state(ledger, cfg, link_health, api.is_tls());
+    let app = api_service(state, cfg).into_make_service_with_connect_info::<Peer>();
     let api = crate::net::Capped::new(api, cfg.api_connections_max);
     let mut s = stop.clone();
     tasks.spawn(async move {
@@ -556,14 +601,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let api = api_listener(cfg, listener, SystemClock.now_ms()).map_err(io::Error::other)?;
-    let state = AppState {
-        ledger: ledger.with_rules(ledger_rules(cfg)),
-        import_bytes_max: cfg.import_bytes_max,
-        link: None,
-        health_report_ms: cfg.health_report_ms,
-        api_tls: api.is_tls(),
-    };
-    let app = api_service(state, cfg);
+    let state = app_state(
+        ledger.with_rules(ledger_rules(cfg)),
+        cfg,
+        None,
+        api.is_tls(),
+    );
+    let app = api_service(state, cfg).into_make_service_with_connect_info::<Peer>();
     axum::serve(crate::net::Capped::new(api, cfg.api_connections_max), app)
         .with_graceful_shutdown(shutdown)
         .await

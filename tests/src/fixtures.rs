@@ -113,6 +113,11 @@ pub struct TestNode {
     pub addr: SocketAddr,
     pub base: String,
     pub ledger: TestLedger,
+    /// The node's configuration as it runs.
+    pub cfg: Config,
+    /// An API token of `fundsync_cluster::TEST_LOGIN`, who holds every role.
+    pub token: String,
+    http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -124,16 +129,29 @@ impl TestNode {
     }
 
     pub async fn start_on(engine: Engine, id: &Identity) -> anyhow::Result<TestNode> {
+        Self::start_with(engine, id, |_| {}).await
+    }
+
+    /// [`TestNode::start_on`] with `tweak` applied to the configuration.
+    pub async fn start_with(
+        engine: Engine,
+        id: &Identity,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<TestNode> {
         let ledger = ledger(engine, id).await?;
         let mut cfg = Config::new(id.code, id.name.clone(), id.level);
         cfg.body_bytes_max = 64 * 1024;
         cfg.import_bytes_max = 4 * 1024 * 1024;
+        tweak(&mut cfg);
+        let token = fundsync_cluster::test_token(&ledger.ledger, &cfg).await?;
+        let http = fundsync_cluster::bearer_client(&token)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel();
         let l = ledger.ledger.clone();
+        let c = cfg.clone();
         let task = tokio::spawn(async move {
-            fundsync_node::server::serve(l, &cfg, listener, async {
+            fundsync_node::server::serve(l, &c, listener, async {
                 let _ = rx.await;
             })
             .await
@@ -142,9 +160,17 @@ impl TestNode {
             addr,
             base: format!("http://{addr}"),
             ledger,
+            cfg,
+            token,
+            http,
             stop: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// A client that sends [`TestNode::token`] with every request.
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,10 +1,12 @@
 //! Test support for fundsync's integration tests and benchmarks: throwaway
 //! PostgreSQL databases ([`pg`]), ledgers and nodes on either engine
 //! ([`fixtures`]), entry bodies ([`build`]) and [`on_both!`], which makes a
-//! SQLite and a PostgreSQL test of one scenario.
+//! SQLite and a PostgreSQL test of one scenario; a real browser through
+//! WebDriver ([`webdriver`]).
 
 pub mod both;
 pub mod build;
 pub mod cluster;
 pub mod fixtures;
 pub mod pg;
+pub mod webdriver;

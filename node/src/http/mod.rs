@@ -8,12 +8,16 @@
 //! `{"error", "message"}` body, [`fundsync_protocol::ErrorBody`]), the JSON
 //! and query extractors whose rejections are that error, the body limits,
 //! and the check of the names the API answers to ([`AllowedHosts`],
-//! `host.rs`). It knows no routes: `crate::server` composes the routers.
+//! `host.rs`); and deny by default: [`Routes`], the only way a surface adds
+//! a route, with the permission it needs, and [`auth`], who the caller is
+//! and whether they may. It knows no routes: `crate::server` composes them.
 
 mod acting;
+pub mod auth;
 mod error;
 mod extract;
 mod host;
+pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 
@@ -21,7 +25,9 @@ pub use acting::Acting;
 pub use error::{ApiError, ApiResult};
 pub use extract::{Json, Query};
 pub use host::{check_host, host_of, specific_host, AllowedHosts};
+pub use routes::{RouteInfo, Routes};
 
+use crate::accounts::Accounts;
 use crate::ledger::Ledger;
 use crate::link::LinkHealth;
 
@@ -34,9 +40,15 @@ pub struct AppState {
     pub link: Option<LinkHealth>,
     /// How often nodes report their links (for judging a report's age).
     pub health_report_ms: u64,
+    /// Users, sessions and API tokens.
+    pub accounts: Accounts,
     /// Whether the API listener speaks TLS (`[api] tls_*`): session cookies
     /// are then `Secure`, and every answer carries HSTS.
     pub api_tls: bool,
+    /// A session unused this long ends (`tower-sessions`' inactivity
+    /// expiry); one older than `session_absolute_ms` ends whatever its use.
+    pub session_idle_ms: u64,
+    pub session_absolute_ms: u64,
 }
 
 /// A request body larger than `bytes_max` is refused (413) before a handler

@@ -73,6 +73,8 @@ pub enum InputKind {
     Text,
     Date,
     Number,
+    /// Not echoed back: a refused password is typed again.
+    Password,
 }
 
 impl InputKind {
@@ -81,6 +83,7 @@ impl InputKind {
             InputKind::Text => "text",
             InputKind::Date => "date",
             InputKind::Number => "number",
+            InputKind::Password => "password",
         }
     }
 }

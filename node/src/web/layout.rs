@@ -5,8 +5,10 @@ use fundsync_protocol::{Level, PROTOCOL_VERSION};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use super::form::post_form;
 use super::html::url;
 use super::text::Lang;
+use crate::access::{Permission, Role};
 
 /// The sections of the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum Nav {
     Warnings,
     /// The security log (登录日志, 操作日志).
     Security,
+    /// The signed-in user's own account.
+    Account,
     /// A page outside the navigation (a trace, an error).
     None,
 }
@@ -32,6 +36,26 @@ pub struct Chrome {
     /// This page's path and query (without `lang`), for the language switch.
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// Who is signed in, if anyone.
+    pub who: Option<Who>,
+}
+
+/// The signed-in user, as the frame shows them: name and roles in the
+/// header, the menu items their roles open, the sign-out button.
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub login: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// The session's CSRF token, for the forms of the page (empty when
+    /// signed in with a bearer token, which needs none).
+    pub csrf: String,
+}
+
+impl Who {
+    pub fn may(&self, p: Permission) -> bool {
+        p.granted_by(&self.roles)
+    }
 }
 
 impl Chrome {
@@ -51,18 +75,13 @@ impl Chrome {
 /// A whole page: `title` in the head and as the heading, `body` below it.
 pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
     let l = c.lang;
-    let items = [
-        (Nav::Overview, "/", l.t("概览", "Overview")),
-        (Nav::Ledger, "/ledger", l.t("总台账", "Master ledger")),
-        (Nav::Allocations, "/allocations", l.t("指标", "Allocations")),
-        (Nav::Payments, "/payments", l.t("支付", "Payments")),
-        (Nav::Warnings, "/warnings", l.t("预警", "Warnings")),
-        (
-            Nav::Security,
-            "/security/logins",
-            l.t("安全日志", "Security log"),
-        ),
-    ];
+    // Only what the reader may open (the routes' own permissions, checked
+    // against `server::route_table` by a test).
+    let items: Vec<_> = NAV
+        .iter()
+        .filter(|(_, _, p, _)| c.who.as_ref().is_some_and(|w| w.may(*p)))
+        .map(|(which, href, _, (zh, en))| (*which, *href, l.t(zh, en)))
+        .collect();
     html! {
         (DOCTYPE) "\n"
         html lang=(l.html_lang()) {
@@ -87,6 +106,20 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
                                 } @else {
                                     a href=(href) { (label) }
                                 }
+                            }
+                        }
+                        @if let Some(w) = &c.who {
+                            div class="who" {
+                                a href="/account" title=(w.login) { (w.name) }
+                                span class="roles" {
+                                    @for (i, r) in w.roles.iter().enumerate() {
+                                        @if i > 0 { "、" }
+                                        (r.zh())
+                                    }
+                                }
+                                (post_form("/logout", &w.csrf, html! {
+                                    button type="submit" class="out" { (l.t("退出", "Sign out")) }
+                                }))
                             }
                         }
                         div class="langs" {
@@ -117,6 +150,46 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// The navigation: section, path, the permission its route needs, label.
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
+    (
+        Nav::Overview,
+        "/",
+        Permission::SignedIn,
+        ("概览", "Overview"),
+    ),
+    (
+        Nav::Ledger,
+        "/ledger",
+        Permission::ReadLedger,
+        ("总台账", "Master ledger"),
+    ),
+    (
+        Nav::Allocations,
+        "/allocations",
+        Permission::ReadLedger,
+        ("指标", "Allocations"),
+    ),
+    (
+        Nav::Payments,
+        "/payments",
+        Permission::ReadLedger,
+        ("支付", "Payments"),
+    ),
+    (
+        Nav::Warnings,
+        "/warnings",
+        Permission::ReadLedger,
+        ("预警", "Warnings"),
+    ),
+    (
+        Nav::Security,
+        "/security/logins",
+        Permission::ReadSecurityLog,
+        ("安全日志", "Security log"),
+    ),
+];
+
 /// The style sheet, inline so a page is one request and works offline.
 /// Figures use tabular digits and align right, so columns of amounts line up.
 const CSS: &str = r#"
@@ -136,6 +209,12 @@ nav{display:flex;gap:4px;flex:1}
 nav a{color:#fff;padding:16px 14px;opacity:.9}
 nav a.on{opacity:1;font-weight:600;box-shadow:inset 0 -3px 0 #f6c343}
 nav a:hover{background:rgba(255,255,255,.1);text-decoration:none}
+.who{display:flex;gap:10px;align-items:center;font-size:13px}.who a{color:#fff;font-weight:600}
+.who .roles{opacity:.85}.who form{margin:0}
+.who button.out{background:transparent;border:1px solid rgba(255,255,255,.6);padding:2px 10px;font-size:13px}
+form.stack{display:flex;flex-direction:column;gap:12px;max-width:360px}
+form.stack label{display:flex;flex-direction:column;font-size:13px;color:var(--mute);gap:4px}
+.secret{font-family:monospace;font-size:15px;background:#fff;border:1px dashed var(--brand);padding:8px 12px;word-break:break-all}
 .langs{display:flex;gap:10px;font-size:13px}.langs a{color:#fff;opacity:.8}.langs b{font-weight:600}
 h1{font-size:22px;margin:24px 0 14px}
 h2{font-size:17px;margin:26px 0 10px}
@@ -196,5 +275,11 @@ pub(crate) fn test_chrome(lang: Lang) -> Chrome {
         level: Level::Prefecture,
         path: "/".into(),
         query: vec![],
+        who: Some(Who {
+            login: "zhang".into(),
+            name: "张三".into(),
+            roles: Role::ALL.to_vec(),
+            csrf: "t".into(),
+        }),
     }
 }

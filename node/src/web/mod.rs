@@ -8,6 +8,7 @@
 //! (see [`html`] for how values are escaped), framed by [`layout::page`];
 //! forms are built from the helpers of [`form`].
 
+pub mod account;
 pub mod form;
 pub mod html;
 pub mod layout;
@@ -28,35 +29,59 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use chrono::NaiveDate;
 use fundsync_protocol::{EntryId, ErrorCode, NodeCode};
 
-use crate::http::{ApiError, AppState};
+use crate::access::Permission;
+use crate::http::auth::{client_addr, Authn, Via};
+use crate::http::{ApiError, AppState, Routes};
 use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
 use crate::ledger::{Ledger, LedgerError};
 
-use layout::{page, Chrome, Nav};
+use layout::{page, Chrome, Nav, Who};
 use maud::{html, Markup};
 use text::Lang;
 
 /// Rows per list page unless `page_size` says otherwise (the ledger caps it).
 pub const PAGE_SIZE_DEFAULT: u32 = 50;
 
-/// The pages; `crate::server` merges them with the API's routes.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/", get(overview_page))
-        .route("/ledger", get(ledger_page))
-        .route("/allocations", get(allocations_page))
-        .route("/payments", get(payments_page))
-        .route("/trace/{id}", get(trace_page))
-        .route("/warnings", get(warnings_page))
-        // Permission::ReadSecurityLog (administrators and auditors), when
-        // every route is wrapped with its permission.
-        .route("/security/logins", get(security_logins_page))
-        .route("/security/operations", get(security_operations_page))
+/// The pages, each with the permission it needs; `crate::server` merges
+/// them with the API's routes.
+pub fn router() -> Routes {
+    use Permission as P;
+    let pages = Routes::pages(refused)
+        .get("/", P::SignedIn, overview_page)
+        .get("/ledger", P::ReadLedger, ledger_page)
+        .get("/allocations", P::ReadLedger, allocations_page)
+        .get("/payments", P::ReadLedger, payments_page)
+        .get("/trace/{id}", P::ReadLedger, trace_page)
+        .get("/warnings", P::ReadLedger, warnings_page)
+        .get("/security/logins", P::ReadSecurityLog, security_logins_page)
+        .get(
+            "/security/operations",
+            P::ReadSecurityLog,
+            security_operations_page,
+        );
+    account::routes(pages)
+}
+
+/// What a signed-in reader sees when a page refuses them (403: their roles
+/// do not open it; CSRF: the form was stale or forged), in Chinese first.
+fn refused(parts: &Parts, s: &AppState, e: &ApiError) -> Response {
+    let (zh, en) = match e.code() {
+        ErrorCode::Forbidden => ("您的角色无权访问此页", "Your roles do not open this page"),
+        ErrorCode::CsrfFailed => (
+            "表单已过期或来源不明，请刷新页面后重试",
+            "The form is stale or was not sent from this site; reload and try again",
+        ),
+        _ => ("无法完成请求", "The request cannot be completed"),
+    };
+    let ctx = Ctx::of(parts, s);
+    ctx.respond(Err(WebError {
+        error: ApiError::new(e.status(), e.code(), e.message()),
+        zh,
+        en,
+    }))
 }
 
 type S = State<Arc<AppState>>;
@@ -160,6 +185,8 @@ pub struct Ctx {
     remember: Option<Lang>,
     /// The query could not be read as `key=value` pairs.
     bad_query: Option<String>,
+    /// The client's address (the socket peer).
+    pub addr: std::net::IpAddr,
 }
 
 impl Ctx {
@@ -261,6 +288,13 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        Ok(Ctx::of(parts, state))
+    }
+}
+
+impl Ctx {
+    /// The request's language, query, reader and frame.
+    pub fn of(parts: &Parts, state: &AppState) -> Ctx {
         let (query, bad_query) =
             match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
                 Ok(q) => (q.0, None),
@@ -272,7 +306,20 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
             .and_then(|v| v.to_str().ok());
         let (lang, remember) = choose_lang(&query, cookie);
         let me = state.ledger.identity();
-        Ok(Ctx {
+        let who = parts
+            .extensions
+            .get::<Authn>()
+            .and_then(Authn::caller)
+            .map(|c| Who {
+                login: c.user.login.clone(),
+                name: c.user.name.clone(),
+                roles: c.user.roles.clone(),
+                csrf: match c.via {
+                    Via::Session => c.csrf.clone().unwrap_or_default(),
+                    Via::Token => String::new(),
+                },
+            });
+        Ctx {
             chrome: Chrome {
                 lang,
                 node_code: me.code.to_string(),
@@ -280,10 +327,12 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
                 level: me.level,
                 path: parts.uri.path().to_owned(),
                 query: query.into_iter().filter(|(k, _)| k != "lang").collect(),
+                who,
             },
             remember,
             bad_query,
-        })
+            addr: client_addr(parts),
+        }
     }
 }
 
@@ -714,6 +763,7 @@ mod tests {
             level: Level::Region,
             path: "/ledger".into(),
             query: pairs(&[("as_of", "2020-12-31")]),
+            who: layout::test_chrome(Lang::Zh).who,
         };
         let none = warnings::WarningsPage::default();
         let zh = warnings::render(&c, &none).into_string();
@@ -746,6 +796,7 @@ mod tests {
             level: Level::Region,
             path: "/".into(),
             query: vec![],
+            who: None,
         };
         let s = error_page(&c, &WebError::bad_param("as_of", "<script>")).into_string();
         assert!(s.contains("400 Bad Request") && s.contains("Bad parameter"));

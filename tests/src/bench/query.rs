@@ -68,7 +68,7 @@ pub async fn query(
         loadavg()
     );
 
-    let http = reqwest::Client::new();
+    let http = c.node("650000").http();
     let want = fen_to_yuan(payments_fen(0..per) * i64::try_from(counties)?);
     println!(
         "{:<32} {:>8} {:>9} {:>9} {:>9} {:>10}",

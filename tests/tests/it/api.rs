@@ -13,9 +13,10 @@ struct Api {
 
 impl Api {
     async fn start() -> Result<Api> {
+        let node = TestNode::start(&prefecture()).await?;
         Ok(Api {
-            node: TestNode::start(&prefecture()).await?,
-            http: Client::new(),
+            http: node.http(),
+            node,
         })
     }
 

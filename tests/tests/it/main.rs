@@ -5,6 +5,7 @@
 //! Filter by module: `cargo nextest run -p fundsync-tests -E 'test(/^sync::/)'`,
 //! or by name: `cargo nextest run -p fundsync-tests ledger_props`.
 
+mod access;
 mod accounts;
 mod api;
 mod attribution;

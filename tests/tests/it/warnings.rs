@@ -679,6 +679,7 @@ impl Running {
         c.data_dir = dir.path().to_owned();
         c.warnings.debounce_ms = 20;
         c.warnings.evaluate_every_ms = every_ms;
+        let token = fundsync_cluster::test_token(&t.ledger, &c).await?;
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}/api/v1", api.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -691,7 +692,7 @@ impl Running {
         });
         Ok(Running {
             base,
-            http: reqwest::Client::new(),
+            http: fundsync_cluster::bearer_client(&token)?,
             stop: Some(stop),
             task,
             _dir: dir,
@@ -875,7 +876,7 @@ async fn a_countys_warning_reaches_the_region() -> Result<()> {
             &clerk(),
         )
         .await?;
-    let http = reqwest::Client::new();
+    let http = c.node("650000").http();
     let url = format!(
         "{}?node=652822&rule=idle_funds&open=true",
         c.node("650000").api_url("/warnings")

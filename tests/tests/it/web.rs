@@ -1,19 +1,22 @@
 //! The web pages of a node, as officers see them: the 2020 Bayingol demo runs
-//! in-process, the region's pages are fetched over HTTP, then rendered by a
-//! real headless Chromium, whose DOM must show the same figures and whose
-//! screenshots are kept under `<target>/test-artifacts/web/` for a person to
-//! look at.
+//! in-process, the region's pages are fetched over HTTP (with the
+//! launcher's token), then a person signs in with a real headless Chromium
+//! driven through chromedriver, whose DOM must show the same figures, signs
+//! out, and whose screenshots are kept under `<target>/test-artifacts/web/`
+//! for a person to look at.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 use fundsync_demo::run::{Demo, DemoOptions};
+use fundsync_node::access::Role;
+use fundsync_node::accounts::{Accounts, NewUser};
 use fundsync_node::ledger::query::{Page, PaymentFilter};
+use fundsync_tests::webdriver::Driver;
 
-/// Longest a single Chromium run may take.
-const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
+/// The password of the person who signs in.
+const PASSWORD: &str = "Bayingol-2020-lead-office";
 
 /// The nine counties of seed 002.
 const COUNTIES: [&str; 9] = [
@@ -72,78 +75,6 @@ fn must_contain(page: &str, body: &str, needles: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Chromium from Debian's `chromium` package. Missing is a failure, not a
-/// skip: the pages must be seen by a real browser.
-fn chromium_path() -> Result<PathBuf> {
-    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if Path::new(p).exists() {
-            return Ok(PathBuf::from(p));
-        }
-    }
-    bail!(
-        "Chromium is not installed (looked for /usr/bin/chromium). The web test drives a real \
-         browser; install it with `apt-get install chromium fonts-noto-cjk` (scripts/test.sh \
-         does this)"
-    )
-}
-
-/// Runs headless Chromium with its own profile, bounded in time.
-async fn chromium(args: &[String]) -> Result<Output> {
-    let bin = chromium_path()?;
-    let profile = tempfile::tempdir()?;
-    let mut cmd = tokio::process::Command::new(&bin);
-    cmd.args([
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--hide-scrollbars",
-        "--lang=zh-CN",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .args(args)
-    .stdin(std::process::Stdio::null())
-    .kill_on_drop(true);
-    let out = tokio::time::timeout(CHROMIUM_TIMEOUT, cmd.output())
-        .await
-        .with_context(|| format!("Chromium did not finish within {CHROMIUM_TIMEOUT:?}: {args:?}"))?
-        .with_context(|| format!("cannot run {}", bin.display()))?;
-    ensure!(
-        out.status.success(),
-        "Chromium failed ({}) for {args:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out)
-}
-
-async fn dump_dom(url: &str) -> Result<String> {
-    let out = chromium(&["--dump-dom".into(), url.into()]).await?;
-    Ok(String::from_utf8(out.stdout)?)
-}
-
-async fn screenshot(url: &str, path: &Path) -> Result<()> {
-    let _ = std::fs::remove_file(path);
-    chromium(&[
-        format!("--screenshot={}", path.display()),
-        "--window-size=1400,1000".into(),
-        url.into(),
-    ])
-    .await?;
-    let png =
-        std::fs::read(path).with_context(|| format!("no screenshot at {}", path.display()))?;
-    ensure!(
-        png.len() > 10_000 && png.starts_with(b"\x89PNG"),
-        "{} is not a real screenshot ({} bytes)",
-        path.display(),
-        png.len()
-    );
-    println!("screenshot: {}", path.display());
-    Ok(())
-}
-
 /// `<target>/test-artifacts/web`: under `CARGO_TARGET_DIR` when set, else
 /// the workspace's `target/`.
 fn artifacts_dir() -> Result<PathBuf> {
@@ -159,7 +90,7 @@ fn artifacts_dir() -> Result<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser() -> Result<()> {
     // Fail first, before the slow part, if there is no browser.
-    chromium_path()?;
+    fundsync_tests::webdriver::binaries()?;
     let dir = tempfile::tempdir()?;
     let demo = Demo::start(&DemoOptions {
         dir: dir.path().to_owned(),
@@ -171,7 +102,7 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
     demo.converged(Duration::from_secs(60)).await?;
     let region = demo.region().context("the demo has a region")?;
     let base = format!("http://{}", region.api);
-    let http = reqwest::Client::new();
+    let http = region.http();
 
     // (a) Over HTTP.
     let overview = get(&http, &format!("{base}/"), None).await?;
@@ -300,31 +231,82 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
         &["未处理预警", "资金闲置", "若羌县"],
     )?;
 
-    // (b) In a real browser.
-    let dom = dump_dom(&format!("{base}/")).await?;
-    let mut want = vec!["652800", "巴音郭楞蒙古自治州"];
-    want.extend(COUNTIES);
-    must_contain("Chromium's DOM of /", &dom, &want)?;
-    let dom = dump_dom(&format!("{base}/ledger?as_of=2020-12-31")).await?;
+    // (b) In a real browser, signed in as a person: the login page, the
+    // overview with their name, the ledger, a trace, then out again.
+    let accounts = Accounts::new(
+        region.ledger.db().clone(),
+        region.ledger.clock().clone(),
+        region.cfg.accounts.clone(),
+    );
+    accounts
+        .create_user(NewUser {
+            login: "wangfang".into(),
+            name: "王芳".into(),
+            password: PASSWORD.into(),
+            department: Some("农财所".into()),
+            roles: vec![Role::Lead],
+            classified: false,
+        })
+        .await?;
+    let driver = Driver::start().await?;
+    let browser = driver.browser().await?;
+    browser
+        .goto(&format!("{base}/ledger?as_of=2020-12-31"))
+        .await?;
+    let url = browser.current_url().await?;
+    ensure!(
+        url.contains("/login?next="),
+        "not sent to the login page: {url}"
+    );
+    let dom = browser.source().await?;
+    must_contain("Chromium's login page", &dom, &["登录名", "密码"])?;
+    browser.type_into("#f-login", "wangfang").await?;
+    browser.type_into("#f-password", PASSWORD).await?;
+    browser.click("button[type=submit]").await?;
+    browser
+        .wait_for_url("back where it was going after signing in", |u| {
+            u.ends_with("/ledger?as_of=2020-12-31")
+        })
+        .await?;
+    let dom = browser.source().await?;
     must_contain(
         "Chromium's DOM of /ledger",
         &dom,
-        &["107,941.00", "1,079,410,000.00", "轮台县", "<svg"],
+        &[
+            "王芳",
+            "退出",
+            "107,941.00",
+            "1,079,410,000.00",
+            "轮台县",
+            "<svg",
+        ],
     )?;
-
     let out = artifacts_dir()?;
-    screenshot(&format!("{base}/"), &out.join("overview.png")).await?;
-    screenshot(
-        &format!("{base}/ledger?as_of=2020-12-31"),
-        &out.join("ledger.png"),
-    )
-    .await?;
-    screenshot(&trace_url, &out.join("trace.png")).await?;
-    screenshot(
-        &format!("{base}/ledger?as_of=2020-12-31&group_by=node,fund_origin&lang=en"),
-        &out.join("ledger-en.png"),
-    )
-    .await?;
+    browser.screenshot(&out.join("ledger.png")).await?;
+    browser.goto(&format!("{base}/")).await?;
+    let dom = browser.source().await?;
+    let mut want = vec!["王芳", "牵头科室", "652800", "巴音郭楞蒙古自治州"];
+    want.extend(COUNTIES);
+    must_contain("Chromium's DOM of /", &dom, &want)?;
+    browser.screenshot(&out.join("overview.png")).await?;
+    browser.goto(&trace_url).await?;
+    browser.screenshot(&out.join("trace.png")).await?;
+    browser
+        .goto(&format!(
+            "{base}/ledger?as_of=2020-12-31&group_by=node,fund_origin&lang=en"
+        ))
+        .await?;
+    browser.screenshot(&out.join("ledger-en.png")).await?;
+    browser.goto(&format!("{base}/?lang=zh")).await?;
+    browser.click("form[action='/logout'] button").await?;
+    browser
+        .wait_for_url("the login page after 退出", |u| u.ends_with("/login"))
+        .await?;
+    browser.goto(&format!("{base}/")).await?;
+    let url = browser.current_url().await?;
+    ensure!(url.contains("/login?next="), "signed out, yet {url} opened");
+    browser.screenshot(&out.join("login.png")).await?;
+    browser.quit().await?;
 
     demo.stop().await;
     Ok(())

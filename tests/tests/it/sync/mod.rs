@@ -200,13 +200,17 @@ async fn money_flows_down_and_up(engine: Engine) -> Result<()> {
 
     // Trace at the region, over its API: payment → project with its target
     // → county allocation → prefecture's → the funds from the centre.
-    let trace: serde_json::Value = reqwest::get(
-        c.node("650000")
-            .api_url(&format!("/trace/payments/{}", first_payment[0])),
-    )
-    .await?
-    .json()
-    .await?;
+    let trace: serde_json::Value = c
+        .node("650000")
+        .http()
+        .get(
+            c.node("650000")
+                .api_url(&format!("/trace/payments/{}", first_payment[0])),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
     let steps: Vec<&str> = trace["allocations"]
         .as_array()
         .context("allocations")?
@@ -543,7 +547,11 @@ fn three_levels() -> Vec<fundsync_node::ledger::Identity> {
 
 /// Reads the region's health tree and the state of one node's link.
 async fn link_state(c: &Cluster, node: &str) -> Result<String> {
-    let tree: serde_json::Value = reqwest::get(c.node("650000").api_url("/sync/health"))
+    let tree: serde_json::Value = c
+        .node("650000")
+        .http()
+        .get(c.node("650000").api_url("/sync/health"))
+        .send()
         .await?
         .json()
         .await?;
@@ -580,7 +588,11 @@ async fn the_region_sees_the_health_of_every_link() -> Result<()> {
         WAIT,
         "the county's broken link in its own reports",
         || async {
-            let t: serde_json::Value = reqwest::get(c.node("652822").api_url("/sync/link"))
+            let t: serde_json::Value = c
+                .node("652822")
+                .http()
+                .get(c.node("652822").api_url("/sync/link"))
+                .send()
                 .await?
                 .json()
                 .await?;
@@ -603,11 +615,14 @@ async fn the_region_sees_the_health_of_every_link() -> Result<()> {
             .fetch_one(c.ledger("650000").db().read())
             .await?;
     ensure!(in_journal == 0, "{in_journal} link_reported entries");
-    let tree: fundsync_node::sync::health::HealthTreeOwned =
-        reqwest::get(c.node("650000").api_url("/sync/health"))
-            .await?
-            .json()
-            .await?;
+    let tree: fundsync_node::sync::health::HealthTreeOwned = c
+        .node("650000")
+        .http()
+        .get(c.node("650000").api_url("/sync/health"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let text = fundsync_node::sync::health::render_tree(&tree, false);
     ensure!(
         text.contains("└─ 652800 ok") && text.contains("   └─ 652822 ok"),
@@ -790,7 +805,11 @@ async fn metrics_describe_replication_in_prometheus_format() -> Result<()> {
         Ok((link_state(&c, "652822").await? == "ok").then_some(()))
     })
     .await?;
-    let text = reqwest::get(format!("http://{}/metrics", c.node("650000").api))
+    let text = c
+        .node("650000")
+        .http()
+        .get(format!("http://{}/metrics", c.node("650000").api))
+        .send()
         .await?
         .text()
         .await?;
@@ -803,7 +822,11 @@ async fn metrics_describe_replication_in_prometheus_format() -> Result<()> {
     ] {
         ensure!(text.contains(needle), "no {needle} in\n{text}");
     }
-    let county = reqwest::get(format!("http://{}/metrics", c.node("652822").api))
+    let county = c
+        .node("652822")
+        .http()
+        .get(format!("http://{}/metrics", c.node("652822").api))
+        .send()
         .await?
         .text()
         .await?;
@@ -827,7 +850,11 @@ async fn head_of(l: &Ledger, origin: &str) -> Result<(u64, Hash)> {
 
 /// The node's own link status (`GET /api/v1/sync/link`).
 async fn link_of(c: &Cluster, node: &str) -> Result<serde_json::Value> {
-    let v: serde_json::Value = reqwest::get(c.node(node).api_url("/sync/link"))
+    let v: serde_json::Value = c
+        .node(node)
+        .http()
+        .get(c.node(node).api_url("/sync/link"))
+        .send()
         .await?
         .json()
         .await?;

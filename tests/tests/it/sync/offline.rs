@@ -256,7 +256,11 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
         .collect();
     county.submit(&bodies, &clerk()).await?;
     eventually(WAIT, "the county noticing its parent is gone", || async {
-        let link: serde_json::Value = reqwest::get(c.node("652822").api_url("/sync/link"))
+        let link: serde_json::Value = c
+            .node("652822")
+            .http()
+            .get(c.node("652822").api_url("/sync/link"))
+            .send()
             .await?
             .json()
             .await?;
