@@ -143,7 +143,12 @@ impl Accounts {
         };
         let Some(user) = user else {
             self.record(SecurityEvent::LoginFailed {
-                login: login.to_owned(),
+                // As typed, but bounded: the log is not a place to store
+                // whatever a client sends.
+                login: login
+                    .chars()
+                    .take(super::password::LOGIN_CHARS_MAX)
+                    .collect(),
                 addr: addr.to_string(),
             });
             self.count_failure(&login_key, &addr_key, now).await?;
