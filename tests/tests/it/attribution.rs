@@ -36,14 +36,14 @@ fn person(login: &str, name: &str, role: &str) -> Actor {
     }
 }
 
-async fn json(url: &str) -> Result<Value> {
-    let res = reqwest::get(url).await?;
+async fn json(http: &reqwest::Client, url: &str) -> Result<Value> {
+    let res = http.get(url).send().await?;
     ensure!(res.status().is_success(), "{url}: {}", res.status());
     Ok(res.json().await?)
 }
 
-async fn text(url: &str) -> Result<String> {
-    let res = reqwest::get(url).await?;
+async fn text(http: &reqwest::Client, url: &str) -> Result<String> {
+    let res = http.get(url).send().await?;
     ensure!(res.status().is_success(), "{url}: {}", res.status());
     Ok(res.text().await?)
 }
@@ -68,6 +68,7 @@ fn actor_is(v: &Value, a: &Actor) -> bool {
 /// trace) name the county's people.
 async fn the_region_shows_who_recorded_at_a_county(engine: Engine) -> Result<()> {
     let c = Cluster::start(engine, &three_nodes()).await?;
+    let http = c.node("650000").http();
     let budget = person("yusuan", "预算股王五", "allocation");
     let dept = person("nongye", "农业股赵六", "department");
     let cashier = person("guoku", "国库股钱七", "treasury");
@@ -127,27 +128,27 @@ async fn the_region_shows_who_recorded_at_a_county(engine: Engine) -> Result<()>
     c.converged(WAIT).await?;
 
     let api = |p: &str| c.node("650000").api_url(p);
-    let p = json(&api(&format!("/payments/{paid}"))).await?;
+    let p = json(&http, &api(&format!("/payments/{paid}"))).await?;
     ensure!(actor_is(&p["actor"], &cashier), "{p}");
-    let list = json(&api("/payments?origin=652822")).await?;
+    let list = json(&http, &api("/payments?origin=652822")).await?;
     ensure!(actor_is(&list["items"][0]["actor"], &cashier), "{list}");
-    let t = json(&api(&format!("/trace/payments/{paid}"))).await?;
+    let t = json(&http, &api(&format!("/trace/payments/{paid}"))).await?;
     ensure!(actor_is(&t["payment"]["actor"], &cashier), "{t}");
     ensure!(actor_is(&t["project"]["actor"], &dept), "{t}");
     ensure!(
         actor_is(&t["allocations"][0]["allocation"]["actor"], &budget),
         "{t}"
     );
-    let a = json(&api(&format!("/allocations/{to_lt}"))).await?;
+    let a = json(&http, &api(&format!("/allocations/{to_lt}"))).await?;
     ensure!(actor_is(&a["actor"], &budget), "{a}");
-    let pr = json(&api("/projects/652822/P1")).await?;
+    let pr = json(&http, &api("/projects/652822/P1")).await?;
     ensure!(actor_is(&pr["actor"], &dept), "{pr}");
-    let projects = json(&api("/projects?origin=652822")).await?;
+    let projects = json(&http, &api("/projects?origin=652822")).await?;
     ensure!(
         actor_is(&projects["items"][0]["actor"], &dept),
         "{projects}"
     );
-    let j = json(&api("/journal?origin=652822&after=0")).await?;
+    let j = json(&http, &api("/journal?origin=652822&after=0")).await?;
     let entries = j.as_array().context("journal entries")?;
     let pay = entries
         .iter()
@@ -160,7 +161,7 @@ async fn the_region_shows_who_recorded_at_a_county(engine: Engine) -> Result<()>
     );
 
     let page = |p: &str| format!("http://{}{p}", c.node("650000").api);
-    let trace = text(&page(&format!("/trace/{paid}"))).await?;
+    let trace = text(&http, &page(&format!("/trace/{paid}"))).await?;
     for who in [&cashier, &dept, &budget] {
         ensure!(
             trace.contains(&format!(
@@ -172,12 +173,12 @@ async fn the_region_shows_who_recorded_at_a_county(engine: Engine) -> Result<()>
         );
     }
     ensure!(trace.contains("录入人"), "{trace}");
-    let payments = text(&page("/payments?origin=652822")).await?;
+    let payments = text(&http, &page("/payments?origin=652822")).await?;
     ensure!(
         payments.contains("国库股钱七 <span class=\"muted\">(guoku · 国库支付)</span>"),
         "{payments}"
     );
-    let allocations = text(&page("/allocations?holder=652822")).await?;
+    let allocations = text(&http, &page("/allocations?holder=652822")).await?;
     ensure!(
         allocations.contains("预算股王五 <span class=\"muted\">(yusuan · 指标总收发)</span>"),
         "{allocations}"
@@ -189,6 +190,7 @@ async fn the_region_shows_who_recorded_at_a_county(engine: Engine) -> Result<()>
 /// with the administrator who granted it; not on its 登录日志.
 async fn a_county_security_event_shows_on_the_regions_operations_log(engine: Engine) -> Result<()> {
     let c = Cluster::start(engine, &three_nodes()).await?;
+    let http = c.node("650000").http();
     let admin = person("admin652822", "轮台县管理员", "admin");
     let county = c.ledger("652822");
     let granted: EntryId = county
@@ -229,7 +231,7 @@ async fn a_county_security_event_shows_on_the_regions_operations_log(engine: Eng
     );
 
     let page = |p: &str| format!("http://{}{p}", c.node("650000").api);
-    let ops = text(&page("/security/operations")).await?;
+    let ops = text(&http, &page("/security/operations")).await?;
     let ops = tbody(&ops);
     ensure!(
         ops.contains("授予角色")
@@ -241,17 +243,17 @@ async fn a_county_security_event_shows_on_the_regions_operations_log(engine: Eng
         !ops.contains("登录失败"),
         "a login event on the operations log: {ops}"
     );
-    let logins = text(&page("/security/logins?login=nobody")).await?;
+    let logins = text(&http, &page("/security/logins?login=nobody")).await?;
     let logins = tbody(&logins);
     ensure!(
         logins.contains("登录失败") && !logins.contains("授予角色"),
         "{logins}"
     );
-    let filtered = text(&page("/security/operations?login=someone-else")).await?;
+    let filtered = text(&http, &page("/security/operations?login=someone-else")).await?;
     let filtered = tbody(&filtered);
     ensure!(!filtered.contains("授予角色"), "{filtered}");
 
-    let res = reqwest::get(page("/security/operations?format=csv&origin=652822")).await?;
+    let res = http.get(page("/security/operations?format=csv&origin=652822")).send().await?;
     ensure!(res.status().is_success());
     let ctype = res
         .headers()
@@ -269,9 +271,9 @@ async fn a_county_security_event_shows_on_the_regions_operations_log(engine: Eng
     );
 
     // A bad filter is refused with the page's error, and changes nothing.
-    let res = reqwest::get(page("/security/operations?event=login_failed")).await?;
+    let res = http.get(page("/security/operations?event=login_failed")).send().await?;
     ensure!(res.status().as_u16() == 400, "{}", res.status());
-    let res = reqwest::get(page("/security/operations?from=yesterday")).await?;
+    let res = http.get(page("/security/operations?from=yesterday")).send().await?;
     ensure!(res.status().as_u16() == 400, "{}", res.status());
     c.shutdown().await
 }

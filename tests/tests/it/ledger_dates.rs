@@ -411,7 +411,7 @@ async fn an_ancestor_takes_history_outside_its_own_window(engine: Engine) -> Res
         anyhow::Ok((n, s.total.received))
     };
     let before = received().await?;
-    let http = reqwest::Client::new();
+    let http = c.node("650000").http();
     let r = http
         .post(c.node("650000").api_url("/funds-received"))
         .json(&json!({"doc_no": "财农〔2020〕1号", "category": "X-01", "amount": "1000.00", "received_on": "2020-12-31"}))
@@ -440,7 +440,7 @@ async fn an_ancestor_takes_history_outside_its_own_window(engine: Engine) -> Res
 #[tokio::test]
 async fn the_api_answers_date_refusals_with_422() -> Result<()> {
     let node = TestNode::start(&prefecture()).await?;
-    let http = reqwest::Client::new();
+    let http = node.http();
     let post = |path: &str, body: Value| {
         let req = http.post(node.url(path)).json(&body);
         async move {

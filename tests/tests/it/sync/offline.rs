@@ -291,7 +291,7 @@ async fn a_prefecture_offline_catches_up_with_everything_counted_once() -> Resul
                 "X-02",
                 "652800",
                 "5000",
-                "2020-04-26",
+                "2020-06-02",
             ),
             &clerk(),
         )

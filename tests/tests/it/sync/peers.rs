@@ -597,7 +597,11 @@ async fn a_relay_that_alters_an_actor_is_refused() -> Result<()> {
             "no {want} alarm naming the prefecture: {alarms:?}"
         );
     }
-    let metrics = reqwest::get(c.node("650000").api_url("").replace("/api/v1", "/metrics"))
+    let metrics = c
+        .node("650000")
+        .http()
+        .get(c.node("650000").api_url("").replace("/api/v1", "/metrics"))
+        .send()
         .await?
         .text()
         .await?;
@@ -616,7 +620,11 @@ async fn a_relay_that_alters_an_actor_is_refused() -> Result<()> {
     // The batch as the county signed it is taken, and says who.
     let (s, _, m) = post_up(&client, &url, batch(entries), "2").await?;
     ensure!(s == 200, "the true batch refused: {m}");
-    let p2: serde_json::Value = reqwest::get(c.node("650000").api_url("/projects/652822/P2"))
+    let p2: serde_json::Value = c
+        .node("650000")
+        .http()
+        .get(c.node("650000").api_url("/projects/652822/P2"))
+        .send()
         .await?
         .json()
         .await?;
