@@ -253,7 +253,10 @@ async fn a_county_security_event_shows_on_the_regions_operations_log(engine: Eng
     let filtered = tbody(&filtered);
     ensure!(!filtered.contains("授予角色"), "{filtered}");
 
-    let res = http.get(page("/security/operations?format=csv&origin=652822")).send().await?;
+    let res = http
+        .get(page("/security/operations?format=csv&origin=652822"))
+        .send()
+        .await?;
     ensure!(res.status().is_success());
     let ctype = res
         .headers()
@@ -271,9 +274,15 @@ async fn a_county_security_event_shows_on_the_regions_operations_log(engine: Eng
     );
 
     // A bad filter is refused with the page's error, and changes nothing.
-    let res = http.get(page("/security/operations?event=login_failed")).send().await?;
+    let res = http
+        .get(page("/security/operations?event=login_failed"))
+        .send()
+        .await?;
     ensure!(res.status().as_u16() == 400, "{}", res.status());
-    let res = http.get(page("/security/operations?from=yesterday")).send().await?;
+    let res = http
+        .get(page("/security/operations?from=yesterday"))
+        .send()
+        .await?;
     ensure!(res.status().as_u16() == 400, "{}", res.status());
     c.shutdown().await
 }
