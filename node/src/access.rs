@@ -233,11 +233,14 @@ impl Scope {
                 Role::Lead | Role::AllocationDesk | Role::Treasury | Role::Auditor
             )
         });
+        let bound = roles.contains(&Role::Department) && !spans;
         Scope {
-            department: if spans {
-                None
+            // A department officer with no department sees no department's
+            // categories (an administrator has to give them one).
+            department: if bound {
+                Some(department.unwrap_or_default().to_owned())
             } else {
-                department.map(str::to_owned)
+                None
             },
             classified,
         }

@@ -262,9 +262,14 @@ impl PageQuery {
     }
 }
 
-async fn own_budgets(State(s): S, Query(p): Query<PageQuery>) -> ApiResult<impl IntoResponse> {
+async fn own_budgets(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Query(p): Query<PageQuery>,
+) -> ApiResult<impl IntoResponse> {
     let f = AllocationFilter {
         kind: Some("own_budget".into()),
+        categories: u.visible_categories(&s.ledger).await?,
         ..Default::default()
     };
     Ok(Json(s.ledger.allocations(f, p.page()).await?))
@@ -303,6 +308,7 @@ struct AllocationFilterQuery {
 
 async fn allocations(
     State(s): S,
+    Extension(u): Extension<User>,
     Query(q): Query<AllocationQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let f = q.filter;
@@ -314,6 +320,7 @@ async fn allocations(
         fund_origin: f.fund_origin,
         source: f.source,
         as_of: f.as_of,
+        categories: u.visible_categories(&s.ledger).await?,
     };
     let page = PageQuery {
         page: q.page,
@@ -537,7 +544,11 @@ struct PaymentQuery {
     page_size: Option<u32>,
 }
 
-async fn payments(State(s): S, Query(q): Query<PaymentQuery>) -> ApiResult<impl IntoResponse> {
+async fn payments(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Query(q): Query<PaymentQuery>,
+) -> ApiResult<impl IntoResponse> {
     let page = PageQuery {
         page: q.page,
         page_size: q.page_size,
@@ -549,6 +560,7 @@ async fn payments(State(s): S, Query(q): Query<PaymentQuery>) -> ApiResult<impl 
         project: q.project,
         voucher_no: q.voucher_no,
         as_of: q.as_of,
+        categories: u.visible_categories(&s.ledger).await?,
     };
     Ok(Json(s.ledger.payments(f, page).await?))
 }

@@ -102,6 +102,27 @@ impl User {
         Scope::of(&self.roles, self.department.as_deref(), self.classified)
     }
 
+    /// The fund categories this user may see (department and 涉密 scope),
+    /// or `None` for all of them: what the lists are narrowed to.
+    pub async fn visible_categories(
+        &self,
+        ledger: &crate::ledger::Ledger,
+    ) -> Result<Option<Vec<String>>, crate::ledger::LedgerError> {
+        let scope = self.scope();
+        if scope == Scope::all() {
+            return Ok(None);
+        }
+        Ok(Some(
+            ledger
+                .categories()
+                .await?
+                .into_iter()
+                .filter(|c| scope.covers(&c.department, c.classified))
+                .map(|c| c.code)
+                .collect(),
+        ))
+    }
+
     /// This user acting in `role` from `addr`, as recorded in an entry.
     pub fn actor(&self, role: Role, addr: &str) -> Actor {
         Actor {

@@ -105,6 +105,30 @@ impl<'a> Sql<'a> {
         self.filter(col, " <= ", value)
     }
 
+    /// `col IN (values…)` when `values` is given (none: matches nothing).
+    pub fn filter_in(&mut self, col: &str, values: Option<Vec<String>>) -> &mut Self {
+        if let Some(v) = values {
+            self.and_where().in_list(col, v);
+        }
+        self
+    }
+
+    /// `col IN (values…)`, or a false condition for no values, with no
+    /// `WHERE`/`AND` before it (for a sub-query's own condition).
+    pub fn in_list(&mut self, col: &str, values: Vec<String>) -> &mut Self {
+        if values.is_empty() {
+            return self.push("1 = 0");
+        }
+        self.push(col).push(" IN (");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
     fn filter<T>(&mut self, col: &str, op: &str, value: Option<T>) -> &mut Self
     where
         T: 'a + Encode<'a, Any> + Type<Any>,

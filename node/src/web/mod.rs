@@ -187,6 +187,8 @@ pub struct Ctx {
     bad_query: Option<String>,
     /// The client's address (the socket peer).
     pub addr: std::net::IpAddr,
+    /// The signed-in reader, for narrowing lists to their scope.
+    pub user: Option<crate::accounts::User>,
 }
 
 impl Ctx {
@@ -306,6 +308,11 @@ impl Ctx {
             .and_then(|v| v.to_str().ok());
         let (lang, remember) = choose_lang(&query, cookie);
         let me = state.ledger.identity();
+        let user = parts
+            .extensions
+            .get::<Authn>()
+            .and_then(Authn::caller)
+            .map(|c| c.user.clone());
         let who = parts
             .extensions
             .get::<Authn>()
@@ -332,6 +339,7 @@ impl Ctx {
             remember,
             bad_query,
             addr: client_addr(parts),
+            user,
         }
     }
 }
@@ -480,6 +488,7 @@ async fn allocations_data(
         fund_origin: ctx.param("fund_origin").map(str::to_owned),
         source: ctx.parsed::<EntryId>("source")?,
         as_of: ctx.parsed("as_of")?,
+        categories: visible_categories(ctx, s).await?,
     };
     let page = ctx.page()?;
     let got = s.ledger.allocations(filter, page).await?;
@@ -502,6 +511,14 @@ async fn allocations_data(
     })
 }
 
+/// The categories the reader may see (`None`: all); no reader, none.
+async fn visible_categories(ctx: &Ctx, s: &AppState) -> Result<Option<Vec<String>>, WebError> {
+    Ok(match &ctx.user {
+        Some(u) => u.visible_categories(&s.ledger).await?,
+        None => Some(Vec::new()),
+    })
+}
+
 async fn payments_page(ctx: Ctx, State(s): S) -> Response {
     let r = payments_data(&ctx, &s)
         .await
@@ -519,6 +536,7 @@ async fn payments_data(
         project: ctx.param("project").map(str::to_owned),
         voucher_no: ctx.param("voucher_no").map(str::to_owned),
         as_of: ctx.parsed("as_of")?,
+        categories: visible_categories(ctx, s).await?,
     };
     let page = ctx.page()?;
     let got = s.ledger.payments(filter, page).await?;

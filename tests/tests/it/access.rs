@@ -785,6 +785,30 @@ async fn a_reader_without_the_classified_grant_cannot_open_a_classified_allocati
     // The unclassified one opens for both.
     let url = node.url(&format!("/api/v1/allocations/{}", budgets["BZ-01"]));
     ensure!(http.get(&url).bearer_auth(&plain).send().await?.status() == StatusCode::OK);
+    // The lists show the classified one only to the cleared reader.
+    let ids = |token: String| {
+        let req = http
+            .get(node.url("/api/v1/allocations?page_size=500"))
+            .bearer_auth(token);
+        async move {
+            let v: Value = req.send().await?.json().await?;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            anyhow::Ok(
+                items
+                    .iter()
+                    .filter_map(|a| a["id"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let seen = ids(plain.clone()).await?;
+    ensure!(
+        seen.contains(&budgets["BZ-01"].to_string())
+            && !seen.contains(&budgets["BZ-09"].to_string()),
+        "{seen:?}"
+    );
+    let seen = ids(cleared.clone()).await?;
+    ensure!(seen.contains(&budgets["BZ-09"].to_string()), "{seen:?}");
     node.stop().await
 }
 

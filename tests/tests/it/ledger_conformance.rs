@@ -688,6 +688,7 @@ async fn lists_filter_and_page(engine: Engine) -> Result<()> {
                 project: Some("P1".into()),
                 voucher_no: Some("V2".into()),
                 as_of: Some(day("2020-05-10")),
+                categories: None,
             },
             Page::default(),
         )
@@ -705,6 +706,31 @@ async fn lists_filter_and_page(engine: Engine) -> Result<()> {
         second.items.len() == 1 && !second.has_more && second.items[0].voucher_no == "V3",
         "{second:?}"
     );
+    // A reader's scope narrows the lists to their categories.
+    let only = |cats: &[&str]| Some(cats.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>());
+    let scoped = |cats: &[&str]| PaymentFilter {
+        categories: only(cats),
+        ..PaymentFilter::default()
+    };
+    ensure!(
+        l.payments(scoped(&["LT-01"]), page(1, 10))
+            .await?
+            .items
+            .len()
+            == 3
+    );
+    for none in [&["C-01"][..], &[]] {
+        ensure!(l
+            .payments(scoped(none), Page::default())
+            .await?
+            .items
+            .is_empty());
+        let a = AllocationFilter {
+            categories: only(none),
+            ..AllocationFilter::default()
+        };
+        ensure!(l.allocations(a, Page::default()).await?.items.is_empty());
+    }
     let held = l
         .allocations(
             AllocationFilter {

@@ -151,6 +151,10 @@ pub struct AllocationFilter {
     pub fund_origin: Option<String>,
     pub source: Option<EntryId>,
     pub as_of: Option<NaiveDate>,
+    /// Only these fund categories (the reader's scope: department, 涉密);
+    /// `None`: all. Never read from a query string.
+    #[serde(skip)]
+    pub categories: Option<Vec<String>>,
 }
 
 /// Filters for the payment list (all optional).
@@ -162,6 +166,10 @@ pub struct PaymentFilter {
     pub project: Option<String>,
     pub voucher_no: Option<String>,
     pub as_of: Option<NaiveDate>,
+    /// Only payments drawing on allocations of these fund categories (the
+    /// reader's scope); `None`: all. Never read from a query string.
+    #[serde(skip)]
+    pub categories: Option<Vec<String>>,
 }
 
 const ALLOC_COLS: &str =
@@ -356,6 +364,7 @@ impl Ledger {
             .filter_eq("fund_origin", f.fund_origin)
             .filter_eq("source_id", f.source.map(|s| s.to_string()))
             .filter_le("dated", f.as_of.map(|d| d.to_string()))
+            .filter_in("category", f.categories)
             .push(" ORDER BY dated, origin, id");
         let (rows, more) = fetch_page::<AllocationRow>(self, sql, page).await?;
         let mut items: Vec<AllocationView> = rows.into_iter().map(AllocationView::from).collect();
@@ -429,8 +438,14 @@ impl Ledger {
             .filter_eq("p.allocation_id", f.allocation.map(|c| c.to_string()))
             .filter_eq("p.project", f.project)
             .filter_eq("p.voucher_no", f.voucher_no)
-            .filter_le("p.paid_on", f.as_of.map(|d| d.to_string()))
-            .push(" ORDER BY p.origin, p.seq");
+            .filter_le("p.paid_on", f.as_of.map(|d| d.to_string()));
+        if let Some(cats) = f.categories {
+            sql.and_where()
+                .push("p.allocation_id IN (SELECT id FROM allocations WHERE ")
+                .in_list("category", cats)
+                .push(")");
+        }
+        sql.push(" ORDER BY p.origin, p.seq");
         let (rows, more) = fetch_page::<PaymentRow>(self, sql, page).await?;
         let items = rows
             .into_iter()
