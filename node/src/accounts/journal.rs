@@ -15,13 +15,19 @@ use tokio::sync::{mpsc, oneshot};
 use super::{SecurityEvent, SecurityLog};
 use crate::ledger::Ledger;
 
+tokio::task_local! {
+    /// The person a request acts as, set by the HTTP layer around a
+    /// permitted request: an account change it makes is attributed to them.
+    pub static ACTING: Actor;
+}
+
 /// A [`SecurityLog`] that records each event as a journal entry.
 #[derive(Debug, Clone)]
 pub struct JournalLog {
     tx: mpsc::UnboundedSender<Job>,
-    /// Who an account change is attributed to when the event does not name
-    /// the person who acted (an administrator's change of another user):
-    /// the console at the command line, the node itself otherwise.
+    /// Who an account change is attributed to when neither the event nor the
+    /// request ([`ACTING`]) names the person who acted: the console at the
+    /// command line, the node itself otherwise.
     by: Actor,
 }
 
@@ -71,7 +77,9 @@ impl JournalLog {
 impl SecurityLog for JournalLog {
     fn record(&self, at_ms: i64, event: &SecurityEvent) {
         tracing::info!(target: "security", at_ms, event = event.kind(), detail = ?event);
-        let actor = actor_of(event).unwrap_or_else(|| self.by.clone());
+        let actor = actor_of(event)
+            .or_else(|| ACTING.try_with(Actor::clone).ok())
+            .unwrap_or_else(|| self.by.clone());
         // A stopped writer (its runtime gone) leaves the log line above.
         let _ = self.tx.send(Job::Record(event.clone(), actor));
     }

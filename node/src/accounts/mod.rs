@@ -41,7 +41,7 @@ use crate::access::{Role, Scope};
 use crate::clock::Clock;
 use crate::store::{Db, StoreError};
 
-pub use journal::JournalLog;
+pub use journal::{JournalLog, ACTING};
 pub use login::LoginError;
 pub use password::{BadLogin, PolicyError};
 pub use sessions::{SessionStore, SIGNED_IN_KEY, USER_ID_KEY};

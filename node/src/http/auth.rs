@@ -325,10 +325,12 @@ pub async fn check(p: Permission, surface: Surface, req: Request, next: Next) ->
         };
     }
     let actor: Actor = caller.user.actor(role, &caller.addr.to_string());
-    req.extensions_mut().insert(actor);
+    req.extensions_mut().insert(actor.clone());
     req.extensions_mut().insert(caller.user.clone());
     req.extensions_mut().insert(*caller);
-    next.run(req).await
+    // Account changes made by this request (an administrator disabling a
+    // user) are attributed to the caller in the security log.
+    crate::accounts::ACTING.scope(actor, next.run(req)).await
 }
 
 /// The request, if it carries `expected` as its CSRF token (header, or

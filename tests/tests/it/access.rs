@@ -905,3 +905,43 @@ fn the_published_tables_are_the_code_s() -> Result<()> {
     );
     Ok(())
 }
+
+/// An administrator's change of another account, made over the API, is in
+/// the signed security log under the administrator's name (not the node's),
+/// and so is a sign-in failure under the login that was tried.
+#[tokio::test]
+async fn account_changes_are_logged_under_the_person_who_made_them() -> Result<()> {
+    use fundsync_node::ledger::query::SecurityFilter;
+    let (node, acc) = start(|_| {}).await?;
+    let admin = add_user(&acc, "guanli", &[Role::Admin], None, false).await?;
+    let admin = token(&acc, &admin).await?;
+    add_user(&acc, "zhou", &[Role::Treasury], None, false).await?;
+    let r = reqwest::Client::new()
+        .post(node.url("/api/v1/users/zhou/disable"))
+        .bearer_auth(&admin)
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "{}", r.status());
+    let row = fundsync_tests::cluster::eventually(
+        std::time::Duration::from_secs(10),
+        "the user_disabled event in the journal",
+        || async {
+            let rows = node
+                .ledger
+                .ledger
+                .security_log(&SecurityFilter {
+                    login: Some("zhou".into()),
+                    limit: 100,
+                    ..SecurityFilter::default()
+                })
+                .await?;
+            Ok(rows.into_iter().find(|r| r.event == "user_disabled"))
+        },
+    )
+    .await?;
+    ensure!(
+        row.actor_login == "guanli" && row.actor_role == "admin" && row.subject == "zhou",
+        "{row:?}"
+    );
+    node.stop().await
+}
