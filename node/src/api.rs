@@ -700,7 +700,21 @@ struct JournalQuery {
     limit: Option<u32>,
 }
 
-async fn journal(State(s): S, Query(q): Query<JournalQuery>) -> ApiResult<impl IntoResponse> {
+/// The raw journal holds every category, so only a reader whose scope is
+/// everything (no department limit, the 涉密 grant) may page through it;
+/// others read the lists, which are narrowed to their scope.
+async fn journal(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Query(q): Query<JournalQuery>,
+) -> ApiResult<impl IntoResponse> {
+    if u.scope() != crate::access::Scope::all() {
+        return Err(out_of_scope(
+            "the journal holds every fund category, including classified (涉密) ones and other \
+             departments'; your account is limited to some, so read the lists instead"
+                .into(),
+        ));
+    }
     let origin = q.origin.unwrap_or(s.ledger.identity().code);
     let entries = s
         .ledger
