@@ -187,7 +187,7 @@ async fn county_ledger(engine: Engine) -> Result<(fixtures::TestLedger, Vec<Entr
             doc_no: format!("轮财〔2020〕{i}号"),
             category: "LT-01".into(),
             amount: "900000000000".parse()?,
-            budgeted_on: "2020-01-02".parse()?,
+            budgeted_on: "2020-01-01".parse()?,
             title: String::new(),
         }));
     }
