@@ -22,17 +22,19 @@ cd "$repo_root"
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------------------
-# 0. Chromium and CJK fonts: the web test (tests/tests/it/web.rs) renders the
-#    pages in a real headless browser and fails without one.
+# 0. Chromium, its WebDriver and CJK fonts: the web tests (tests/tests/it/web.rs,
+#    access.rs) drive the pages in a real headless browser through
+#    chromedriver and fail without them.
 # ---------------------------------------------------------------------------
-if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+    || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
     if [[ "$(id -u)" == 0 ]]; then
-        log "installing Chromium and CJK fonts from Debian's packages"
+        log "installing Chromium, chromedriver and CJK fonts from Debian's packages"
         apt-get update -q
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-noto-cjk
     else
-        log "Chromium or CJK fonts missing; the web test will fail."
-        log "install them with: sudo apt-get install chromium fonts-noto-cjk"
+        log "Chromium, chromedriver or CJK fonts missing; the web tests will fail."
+        log "install them with: sudo apt-get install chromium chromium-driver fonts-noto-cjk"
     fi
 fi
 
