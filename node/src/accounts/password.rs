@@ -183,10 +183,14 @@ fn verify_now(password: &str, phc: &str) -> Result<bool, HashError> {
 }
 
 impl Hasher {
+    /// At most one hash fewer than the cores at a time (at least one), so
+    /// that a burst of sign-ins always leaves a core to everyone else: on
+    /// two cores, a read during ten parallel sign-ins waited 47× its idle
+    /// p99 with both cores hashing (BENCHMARKS.md).
     pub fn new() -> Hasher {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Hasher {
-            permits: Arc::new(Semaphore::new(cores)),
+            permits: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
         }
     }
 
