@@ -673,7 +673,11 @@ struct SummaryQuery {
     node: Option<NodeCode>,
 }
 
-async fn summary(State(s): S, Query(q): Query<SummaryQuery>) -> ApiResult<impl IntoResponse> {
+async fn summary(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Query(q): Query<SummaryQuery>,
+) -> ApiResult<impl IntoResponse> {
     let as_of = q.as_of.unwrap_or_else(|| s.ledger.clock().today());
     let mut group_by = Vec::new();
     for g in q.group_by.as_deref().unwrap_or("node").split(',') {
@@ -689,7 +693,12 @@ async fn summary(State(s): S, Query(q): Query<SummaryQuery>) -> ApiResult<impl I
             group_by.push(g);
         }
     }
-    Ok(Json(s.ledger.summary(as_of, &group_by, q.node).await?))
+    let seen = u.visible_categories(&s.ledger).await?;
+    Ok(Json(
+        s.ledger
+            .summary_in(as_of, &group_by, q.node, seen.as_deref())
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

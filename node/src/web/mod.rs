@@ -435,10 +435,20 @@ async fn ledger_data(ctx: &Ctx, s: &AppState) -> Result<ledger::LedgerPage, WebE
             ));
         }
     }
-    let summary = s.ledger.summary(as_of, &group_by, under).await?;
+    // Narrowed to the reader's categories (department, 涉密).
+    let seen = visible_categories(ctx, s).await?;
+    let summary = s
+        .ledger
+        .summary_in(as_of, &group_by, under, seen.as_deref())
+        .await?;
     let chart = s
         .ledger
-        .summary(as_of, &[GroupBy::Node, GroupBy::FundOrigin], under)
+        .summary_in(
+            as_of,
+            &[GroupBy::Node, GroupBy::FundOrigin],
+            under,
+            seen.as_deref(),
+        )
         .await?;
     Ok(ledger::LedgerPage {
         as_of,

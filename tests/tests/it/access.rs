@@ -820,6 +820,23 @@ async fn a_reader_without_the_classified_grant_cannot_open_a_classified_allocati
     );
     let seen = ids(cleared.clone()).await?;
     ensure!(seen.contains(&budgets["BZ-09"].to_string()), "{seen:?}");
+    // So does the master ledger's summary.
+    let categories = |token: String| {
+        let req = http
+            .get(node.url("/api/v1/ledger/summary?as_of=2099-12-31&group_by=fund_category"))
+            .bearer_auth(token);
+        async move {
+            let v: Value = req.send().await?.json().await?;
+            anyhow::Ok(v["rows"].to_string())
+        }
+    };
+    let plain_rows = categories(plain.clone()).await?;
+    ensure!(
+        plain_rows.contains("BZ-01") && !plain_rows.contains("BZ-09"),
+        "{plain_rows}"
+    );
+    let cleared_rows = categories(cleared.clone()).await?;
+    ensure!(cleared_rows.contains("BZ-09"), "{cleared_rows}");
     node.stop().await
 }
 

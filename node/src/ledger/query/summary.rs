@@ -74,6 +74,19 @@ impl Ledger {
         group_by: &[GroupBy],
         under: Option<NodeCode>,
     ) -> Result<Summary, LedgerError> {
+        self.summary_in(as_of, group_by, under, None).await
+    }
+
+    /// [`Ledger::summary`] of only the fund categories in `categories` (a
+    /// reader's scope: department, 涉密); `None`: all of them.
+    pub async fn summary_in(
+        &self,
+        as_of: NaiveDate,
+        group_by: &[GroupBy],
+        under: Option<NodeCode>,
+        categories: Option<&[String]>,
+    ) -> Result<Summary, LedgerError> {
+        let seen = |c: &str| categories.is_none_or(|cs| cs.iter().any(|x| x == c));
         let nodes = self.nodes().await?;
         let root = under.unwrap_or(self.identity().code).to_string();
         let inside = subtree(&nodes, &root);
@@ -105,7 +118,7 @@ impl Ledger {
             slot[i] = slot[i].checked_add(fen).ok_or(LedgerError::Overflow)?;
             Ok(())
         };
-        for r in &allocs {
+        for r in allocs.iter().filter(|r| seen(&r.category)) {
             if inside.contains(&r.holder) {
                 let col = if r.kind == "own_budget" { 1 } else { 0 };
                 add(
@@ -134,6 +147,9 @@ impl Ledger {
                 continue;
             }
             let category = r.category.unwrap_or_else(|| "unknown".into());
+            if !seen(&category) {
+                continue;
+            }
             let origin = r.fund_origin.unwrap_or_else(|| "unknown".into());
             add(key(&r.holder, &category, &origin), 3, r.paid_fen)?;
         }
