@@ -61,21 +61,22 @@ impl Driver {
                 .build()?,
             _child: child,
         };
-        let until = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = d.http.get(format!("{}/status", d.base)).send().await {
-                if let Ok(v) = r.json::<Value>().await {
-                    if v["value"]["ready"] == true {
-                        return Ok(d);
-                    }
-                }
-            }
-            ensure!(
-                tokio::time::Instant::now() < until,
-                "chromedriver did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::cluster::eventually(
+            Duration::from_secs(30),
+            "chromedriver to become ready",
+            || async {
+                let ready = match d.http.get(format!("{}/status", d.base)).send().await {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|v| v["value"]["ready"] == true),
+                    Err(_) => false,
+                };
+                Ok(ready.then_some(()))
+            },
+        )
+        .await?;
+        Ok(d)
     }
 
     /// A new headless browser (its own profile, Chinese first).
@@ -174,18 +175,11 @@ impl Browser {
     /// `done` (a click's navigation is not waited for by WebDriver), and
     /// returns it.
     pub async fn wait_for_url(&self, what: &str, done: impl Fn(&str) -> bool) -> Result<String> {
-        let until = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
+        crate::cluster::eventually(Duration::from_secs(30), what, || async {
             let url = self.current_url().await?;
-            if done(&url) {
-                return Ok(url);
-            }
-            ensure!(
-                tokio::time::Instant::now() < until,
-                "{what}: the browser stayed at {url}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            Ok(done(&url).then_some(url))
+        })
+        .await
     }
 
     /// The page's DOM as HTML.

@@ -31,11 +31,23 @@ use axum::response::{IntoResponse, Response};
 use fundsync_protocol::{Actor, ErrorCode};
 use tower_sessions::Session;
 
-use super::routes::Surface;
 use super::{ApiError, AppState};
 use crate::access::{Permission, Role};
 use crate::accounts::{SecurityEvent, User};
 use crate::net::Peer;
+
+/// How a surface answers a request it refuses: the API with the JSON
+/// `{error, message}` body; the pages with a redirect to the login page
+/// (no caller) or a page of their own (`refuse`: a Chinese 403 page).
+#[derive(Debug, Clone, Copy)]
+pub enum Surface {
+    Api,
+    Pages { refuse: PageRefusal },
+}
+
+/// Renders a page's refusal (403, or any other [`ApiError`]) for the
+/// request it refuses.
+pub type PageRefusal = fn(&axum::http::request::Parts, &AppState, &ApiError) -> Response;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "fundsync_session";

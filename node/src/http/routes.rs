@@ -16,25 +16,12 @@ use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
-use super::{ApiError, AppState};
+pub use super::auth::{PageRefusal, Surface};
+use super::AppState;
 use crate::access::Permission;
-
-/// How a surface answers a request it refuses: the API with the JSON
-/// `{error, message}` body; the pages with a redirect to the login page
-/// (no caller) or a page of their own (`refuse`: a Chinese 403 page).
-#[derive(Debug, Clone, Copy)]
-pub enum Surface {
-    Api,
-    Pages { refuse: PageRefusal },
-}
-
-/// Renders a page's refusal (403, or any other [`ApiError`]) for the
-/// request it refuses.
-pub type PageRefusal = fn(&axum::http::request::Parts, &AppState, &ApiError) -> Response;
 
 /// One route as the table lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
