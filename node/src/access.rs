@@ -227,13 +227,7 @@ impl Scope {
     /// that spans departments (lead office, allocation desk, treasury,
     /// auditor) lifts the department limit.
     pub fn of(roles: &[Role], department: Option<&str>, classified: bool) -> Scope {
-        let spans = roles.iter().any(|r| {
-            matches!(
-                r,
-                Role::Lead | Role::AllocationDesk | Role::Treasury | Role::Auditor
-            )
-        });
-        let bound = roles.contains(&Role::Department) && !spans;
+        let bound = Scope::department_bound(roles);
         Scope {
             // A department officer with no department sees no department's
             // categories (an administrator has to give them one).
@@ -244,6 +238,19 @@ impl Scope {
             },
             classified,
         }
+    }
+
+    /// Whether these roles act only for one department's categories: a
+    /// department officer without a role that spans departments (lead
+    /// office, allocation desk, treasury, auditor).
+    pub fn department_bound(roles: &[Role]) -> bool {
+        roles.contains(&Role::Department)
+            && !roles.iter().any(|r| {
+                matches!(
+                    r,
+                    Role::Lead | Role::AllocationDesk | Role::Treasury | Role::Auditor
+                )
+            })
     }
 
     /// Whether a category of `department`, classified or not, is in scope.

@@ -21,7 +21,7 @@ use fundsync_protocol::{Amount, Body, EntryId, ErrorBody, ErrorCode, NodeCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::access::{Permission, Role};
+use crate::access::{Permission, Scope};
 use crate::accounts::User;
 use crate::http::{body_limit, Acting, ApiError, ApiResult, AppState, Json, Query, Routes};
 use crate::import::{self, ImportError};
@@ -111,13 +111,7 @@ fn out_of_scope(message: String) -> ApiError {
 /// Whether `u` acts only for their own department's categories: a
 /// department officer without a role that spans departments.
 fn department_bound(u: &User) -> bool {
-    u.has(Role::Department)
-        && !u.roles.iter().any(|r| {
-            matches!(
-                r,
-                Role::Lead | Role::AllocationDesk | Role::Treasury | Role::Auditor
-            )
-        })
+    Scope::department_bound(&u.roles)
 }
 
 /// The department a bound officer acts for; refused without one.
@@ -717,7 +711,7 @@ async fn journal(
     Extension(u): Extension<User>,
     Query(q): Query<JournalQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    if u.scope() != crate::access::Scope::all() {
+    if u.scope() != Scope::all() {
         return Err(out_of_scope(
             "the journal holds every fund category, including classified (涉密) ones and other \
              departments'; your account is limited to some, so read the lists instead"
