@@ -385,16 +385,37 @@ async fn allocation(
         .allocation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("allocation"))?;
-    if !u.classified {
-        let cats = s.ledger.categories().await?;
-        if let Some(c) = cats.iter().find(|c| c.code == a.category && c.classified) {
-            return Err(out_of_scope(format!(
-                "the allocation is of the classified (涉密) category {} and your account is not granted classified categories",
-                c.code
-            )));
-        }
-    }
+    readable(&s, &u, Some(&a.category)).await?;
     Ok(Json(a))
+}
+
+/// Refuses a record of fund category `category` to a reader whose scope
+/// (department, 涉密) does not cover it, as the lists leave it out. A record
+/// whose category this node cannot tell (`None`) is for readers who see
+/// everything.
+pub(crate) async fn readable(s: &AppState, u: &User, category: Option<&str>) -> ApiResult<()> {
+    let Some(seen) = u.visible_categories(&s.ledger).await? else {
+        return Ok(());
+    };
+    match category {
+        Some(c) if seen.iter().any(|x| x == c) => Ok(()),
+        Some(c) => Err(out_of_scope(format!(
+            "the record is of fund category {c}, outside your account's scope (department {}, 涉密 {})",
+            u.department.as_deref().unwrap_or("-"),
+            if u.classified { "yes" } else { "no" }
+        ))),
+        None => Err(out_of_scope(
+            "the record's fund category is not held at this node, and your account's scope is limited".into(),
+        )),
+    }
+}
+
+/// The fund category a payment is paid from (its allocation's), if held here.
+pub(crate) async fn payment_category(s: &AppState, allocation: &str) -> ApiResult<Option<String>> {
+    let Ok(id) = allocation.parse::<EntryId>() else {
+        return Ok(None);
+    };
+    Ok(s.ledger.allocation(id).await?.map(|a| a.category))
 }
 
 #[derive(Debug, Deserialize)]
@@ -569,23 +590,35 @@ async fn add_payment(
     ))
 }
 
-async fn payment(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn payment(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let id = entry_id(&id)?;
     let p = s
         .ledger
         .payment(id)
         .await?
         .ok_or_else(|| ApiError::not_found("payment"))?;
+    let category = payment_category(&s, &p.allocation).await?;
+    readable(&s, &u, category.as_deref()).await?;
     Ok(Json(p))
 }
 
-async fn trace_payment(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn trace_payment(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let id = entry_id(&id)?;
     let t = s
         .ledger
         .trace_payment(id)
         .await?
         .ok_or_else(|| ApiError::not_found("payment"))?;
+    let category = t.allocations.first().map(|a| a.allocation.category.clone());
+    readable(&s, &u, category.as_deref()).await?;
     Ok(Json(t))
 }
 
