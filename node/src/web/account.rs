@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
+use fundsync_protocol::ErrorCode;
 use maud::{html, Markup};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -92,8 +93,20 @@ async fn login_submit(
     ctx: Ctx,
     State(s): S,
     session: Session,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    // Login CSRF: another site's form must not sign a browser in to an
+    // account of the attacker's choosing. There is no session yet to hold a
+    // token, so the browser's own word on where the form came from decides.
+    if let Some(why) = cross_site(&headers) {
+        tracing::debug!(why, "sign-in form from another site refused");
+        return ctx.respond(Err(WebError {
+            error: ApiError::new(StatusCode::FORBIDDEN, ErrorCode::CsrfFailed, why),
+            zh: "登录表单来自其他网站，已拒绝；请在本系统的登录页登录",
+            en: "The sign-in form came from another site; sign in on this site's page",
+        }));
+    }
     let next = safe_next(Some(&f.next));
     let login = f.login.trim().to_owned();
     let mut view = LoginView {
@@ -135,6 +148,28 @@ async fn login_submit(
     let mut r = ctx.respond(Ok(markup));
     *r.status_mut() = status;
     r
+}
+
+/// Why a form post came from another site, if it did: `Sec-Fetch-Site`
+/// says so, or `Origin` names another host than the one asked. A client that
+/// sends neither (a script, an old browser) is let through: forging needs a
+/// victim's browser, and browsers send `Origin` with every form post.
+fn cross_site(h: &HeaderMap) -> Option<&'static str> {
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Some("Sec-Fetch-Site is not same-origin");
+        }
+    }
+    let origin = get("origin")?;
+    if origin == "null" {
+        return Some("Origin is null");
+    }
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    match get("host") {
+        Some(host) if host.eq_ignore_ascii_case(origin_host) => None,
+        _ => Some("Origin is another host"),
+    }
 }
 
 async fn logout(
@@ -393,4 +428,43 @@ async fn revoke_token(
         return ctx.respond(Err(internal(e)));
     }
     see_other("/account")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn sign_in_forms_from_another_site_are_told_apart() {
+        let same = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ]);
+        assert_eq!(cross_site(&same), None);
+        let script = headers(&[("host", "127.0.0.1:8080")]);
+        assert_eq!(cross_site(&script), None);
+        let typed = headers(&[("host", "x"), ("sec-fetch-site", "none")]);
+        assert_eq!(cross_site(&typed), None);
+        let other = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://evil.example"),
+        ]);
+        assert!(cross_site(&other).is_some());
+        let null = headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]);
+        assert!(cross_site(&null).is_some());
+        let fetch = headers(&[
+            ("host", "h"),
+            ("origin", "http://h"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert!(cross_site(&fetch).is_some());
+    }
 }
