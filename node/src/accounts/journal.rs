@@ -44,14 +44,27 @@ impl JournalLog {
     pub fn start(ledger: Ledger, by: Actor) -> JournalLog {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
+            let mut cap = Cap::new(tokio::time::Instant::now());
             while let Some(job) = rx.recv().await {
+                let now = tokio::time::Instant::now();
                 let (event, actor) = match job {
                     Job::Record(e, a) => (e, a),
                     Job::Flush(done) => {
+                        if let Some(n) = cap.close(now) {
+                            write_suppressed(&ledger, n, &by_node()).await;
+                        }
                         let _ = done.send(());
                         continue;
                     }
                 };
+                if unsolicited(&event) {
+                    if let Some(n) = cap.roll(now) {
+                        write_suppressed(&ledger, n, &by_node()).await;
+                    }
+                    if !cap.admit() {
+                        continue;
+                    }
+                }
                 let (kind, subject, detail) = describe(&event);
                 if let Err(e) = ledger
                     .record_security(kind, &subject, &detail, &actor)
@@ -71,6 +84,88 @@ impl JournalLog {
         if self.tx.send(Job::Flush(done)).is_ok() {
             let _ = wait.await;
         }
+    }
+}
+
+/// At most this many failed sign-ins and refusals a minute become entries
+/// one by one. Anyone can cause them, and entries roll up to every ancestor,
+/// so beyond this a minute's further ones are counted in one entry instead
+/// (each one is still a `security` log line).
+pub const UNSOLICITED_PER_MINUTE: u32 = 30;
+
+/// Events a caller without an account can cause at will.
+fn unsolicited(e: &SecurityEvent) -> bool {
+    matches!(
+        e,
+        SecurityEvent::LoginFailed { .. } | SecurityEvent::PermissionDenied { .. }
+    )
+}
+
+/// The per-minute budget of [`UNSOLICITED_PER_MINUTE`].
+#[derive(Debug)]
+struct Cap {
+    since: tokio::time::Instant,
+    written: u32,
+    suppressed: u64,
+}
+
+impl Cap {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn new(now: tokio::time::Instant) -> Cap {
+        Cap {
+            since: now,
+            written: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Starts a new minute if the last one is over; returns how many were
+    /// suppressed in it, if any.
+    fn roll(&mut self, now: tokio::time::Instant) -> Option<u64> {
+        if now.duration_since(self.since) < Self::WINDOW {
+            return None;
+        }
+        self.close(now)
+    }
+
+    /// Ends the minute now; returns how many were suppressed in it, if any.
+    fn close(&mut self, now: tokio::time::Instant) -> Option<u64> {
+        let n = std::mem::take(&mut self.suppressed);
+        if n > 0 || now.duration_since(self.since) >= Self::WINDOW {
+            self.since = now;
+            self.written = 0;
+        }
+        (n > 0).then_some(n)
+    }
+
+    /// Whether one more may be written one by one.
+    fn admit(&mut self) -> bool {
+        if self.written < UNSOLICITED_PER_MINUTE {
+            self.written += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
+fn by_node() -> Actor {
+    Actor::system()
+}
+
+async fn write_suppressed(ledger: &Ledger, n: u64, actor: &Actor) {
+    let detail = format!(
+        "{n} more failed sign-ins or refusals within a minute, beyond {UNSOLICITED_PER_MINUTE}, \
+         not recorded one by one (see the node's security log lines)"
+    );
+    if let Err(e) = ledger
+        .record_security(SecurityEventKind::LoginFailed, "*", &detail, actor)
+        .await
+    {
+        tracing::error!(target: "security", error = %e,
+            "could not record the count of suppressed security events");
     }
 }
 
@@ -168,4 +263,24 @@ fn utc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minute_admits_the_cap_then_counts_the_rest() {
+        let t0 = tokio::time::Instant::now();
+        let mut cap = Cap::new(t0);
+        for _ in 0..UNSOLICITED_PER_MINUTE {
+            assert!(cap.admit());
+        }
+        assert!(!cap.admit());
+        assert!(!cap.admit());
+        assert_eq!(cap.roll(t0 + std::time::Duration::from_secs(59)), None);
+        assert_eq!(cap.roll(t0 + Cap::WINDOW), Some(2));
+        assert!(cap.admit(), "a new minute admits again");
+        assert_eq!(cap.close(t0 + Cap::WINDOW), None);
+    }
 }
