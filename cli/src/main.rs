@@ -134,9 +134,9 @@ enum Command {
     },
     /// Show replication health: every link in this node's subtree.
     Status {
-        /// Print the tree of links (the only view so far).
-        #[arg(long, default_value_t = true)]
-        tree: bool,
+        /// Print the health report as JSON instead of the tree of links.
+        #[arg(long)]
+        json: bool,
         /// The node's API [default: from the configuration's `listen`].
         #[arg(long)]
         url: Option<String>,
@@ -432,8 +432,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(s) = sync_listen {
                 cfg.sync_listen = s;
             }
+            // A relative --data-dir means relative to where the command runs,
+            // as any shell user expects; written absolute into the config.
             if let Some(d) = data_dir {
-                cfg.data_dir = d;
+                cfg.data_dir = std::path::absolute(&d).context("resolving --data-dir")?;
             }
             // Checked before anything is written, so a weak password leaves
             // nothing behind.
@@ -460,16 +462,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            let ledger = Ledger::open(db.clone(), Some(code), Arc::new(SystemClock)).await?;
             if level == Level::Region {
-                let ledger = Ledger::open(db.clone(), Some(code), Arc::new(SystemClock)).await?;
                 enroll::setup_root(&ledger, &TlsFiles::new(written.tls_dir())).await?;
                 println!(
                     "created the tree's root CA and this node's keys in {}",
                     written.tls_dir().display()
                 );
             }
-            let accounts =
-                Accounts::new(db.clone(), Arc::new(SystemClock), written.accounts.clone());
+            // The first administrator is an account change like any other:
+            // in the journal, attributed to the console.
+            let log = fundsync_node::accounts::JournalLog::start(
+                ledger.clone(),
+                fundsync_node::ledger::console_actor(),
+            );
+            let accounts = Accounts::of_ledger(&ledger, written.accounts.clone())
+                .with_security_log(Arc::new(log.clone()));
             if accounts.user(ADMIN_LOGIN).await?.is_none() {
                 let (pw, generated) = match admin_password {
                     Some(p) => (p, false),
@@ -490,6 +498,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     print_once(ADMIN_LOGIN, &pw);
                 }
             }
+            log.flush().await;
+            drop(accounts);
+            drop(ledger);
             db.close().await;
             std::fs::write(&config, text)
                 .with_context(|| format!("writing {}", config.display()))?;
@@ -532,7 +543,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { what } => user(what).await,
         Command::Token { what } => token(what).await,
         Command::Status {
-            tree: _,
+            json,
             url,
             token,
             config,
@@ -546,13 +557,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(t) = token.secret()? {
                 req = req.bearer_auth(t.as_str());
             }
-            let tree: fundsync_node::sync::health::HealthTreeOwned = req
-                .send()
-                .await
-                .with_context(|| format!("asking {url}"))?
-                .error_for_status()?
-                .json()
-                .await?;
+            let resp = req.send().await.with_context(|| format!("asking {url}"))?;
+            if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+                bail!("{url} asks for a token: pass --token-file or set FUNDSYNC_TOKEN (an operator's token, see `fundsync token create`)");
+            }
+            let resp = resp.error_for_status()?;
+            if json {
+                println!("{}", resp.text().await?);
+                return Ok(());
+            }
+            let tree: fundsync_node::sync::health::HealthTreeOwned = resp.json().await?;
             use std::io::IsTerminal;
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             print!(

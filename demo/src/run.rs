@@ -416,8 +416,16 @@ impl Demo {
         let path = dir.join(ACCOUNTS_FILE);
         let mut listed = read_accounts(&path)?;
         let mut added = false;
+        let mut logs = Vec::new();
         for node in self.nodes.values() {
-            let accounts = Accounts::of_ledger(&node.ledger, node.cfg.accounts.clone());
+            // Made from the console: in the journal like any account change.
+            let log = fundsync_node::accounts::JournalLog::start(
+                node.ledger.clone(),
+                fundsync_node::ledger::console_actor(),
+            );
+            logs.push(log.clone());
+            let accounts = Accounts::of_ledger(&node.ledger, node.cfg.accounts.clone())
+                .with_security_log(std::sync::Arc::new(log));
             let department = department_of(node).await?;
             for role in Role::ALL {
                 if accounts.user(role.as_str()).await?.is_some() {
@@ -455,6 +463,9 @@ impl Demo {
                 });
                 added = true;
             }
+        }
+        for log in logs {
+            log.flush().await;
         }
         if added || !path.exists() {
             let mut text = String::from(
