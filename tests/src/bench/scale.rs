@@ -326,6 +326,37 @@ async fn start(bin: &Path, root: &Path, http: &reqwest::Client, n: NodeSpec<'_>)
     } else {
         fundsync(bin, &args).await?;
     }
+    // Every call needs an account: one holding every desk's role, and its
+    // token, made with the node's own command line before it serves.
+    fundsync(
+        bin,
+        &[
+            "user",
+            "add",
+            "bench",
+            "--name",
+            "基准测试",
+            "--role",
+            "lead,allocation,department,treasury,operator",
+            "--classified",
+            "--config",
+            cfg,
+        ],
+    )
+    .await?;
+    let token = fundsync(
+        bin,
+        &[
+            "token", "create", "--user", "bench", "--name", "bench", "--config", cfg,
+        ],
+    )
+    .await?;
+    let token = token
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .context("no token printed")?
+        .to_owned();
     let sync = (n.level != "county").then(free_port).transpose()?;
     let log = std::fs::File::create(dir.join("serve.log"))?;
     let mut cmd = Command::new(bin);
@@ -341,6 +372,7 @@ async fn start(bin: &Path, root: &Path, http: &reqwest::Client, n: NodeSpec<'_>)
     }
     let mut child = cmd.spawn().context("starting fundsync serve")?;
     let api = format!("http://{listen}/api/v1");
+    remember_token(&api, token);
     let log = dir.join("serve.log");
     let until = Instant::now() + Duration::from_secs(120);
     // Ready when this process is running and the API on its port is this
@@ -353,7 +385,7 @@ async fn start(bin: &Path, root: &Path, http: &reqwest::Client, n: NodeSpec<'_>)
                 std::fs::read_to_string(&log).unwrap_or_default().trim()
             );
         }
-        if let Ok(r) = http.get(format!("{api}/node")).send().await {
+        if let Ok(r) = authed(http.get(format!("{api}/node")), &api).send().await {
             if r.status().is_success() {
                 let v: Value = r.json().await.unwrap_or_default();
                 ensure!(
@@ -383,8 +415,30 @@ async fn start(bin: &Path, root: &Path, http: &reqwest::Client, n: NodeSpec<'_>)
     })
 }
 
+/// Each node's API base and the bench account's token there.
+static TOKENS: std::sync::Mutex<BTreeMap<String, String>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn remember_token(api: &str, token: String) {
+    if let Ok(mut t) = TOKENS.lock() {
+        t.insert(api.to_owned(), token);
+    }
+}
+
+/// `r` with the token of the node whose API `url` is under.
+fn authed(r: reqwest::RequestBuilder, url: &str) -> reqwest::RequestBuilder {
+    let token = TOKENS.lock().ok().and_then(|t| {
+        t.iter()
+            .find(|(api, _)| url.starts_with(api.as_str()))
+            .map(|(_, tok)| tok.clone())
+    });
+    match token {
+        Some(t) => r.bearer_auth(t),
+        None => r,
+    }
+}
+
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<Value> {
-    let r = http.post(url).json(body).send().await?;
+    let r = authed(http.post(url), url).json(body).send().await?;
     let status = r.status();
     let v: Value = r.json().await.unwrap_or_default();
     ensure!(status.is_success(), "POST {url}: {status} {v}");
@@ -403,7 +457,9 @@ fn id_of(v: &Value) -> Result<EntryId> {
 async fn holds(http: &reqwest::Client, api: &str, a: EntryId) -> Result<()> {
     let until = Instant::now() + Duration::from_secs(120);
     loop {
-        let r = http.get(format!("{api}/allocations/{a}")).send().await?;
+        let r = authed(http.get(format!("{api}/allocations/{a}")), api)
+            .send()
+            .await?;
         if r.status().is_success() {
             return Ok(());
         }
@@ -635,8 +691,7 @@ pub async fn scale(bin: &Path, prefectures: usize, per: usize, payments: u64) ->
     for (c, api, body) in files {
         let http = http.clone();
         imports.spawn(async move {
-            let r = http
-                .post(format!("{api}/payments/import"))
+            let r = authed(http.post(format!("{api}/payments/import")), &api)
                 .header("content-type", "text/csv")
                 .body(body)
                 .send()
@@ -654,12 +709,14 @@ pub async fn scale(bin: &Path, prefectures: usize, per: usize, payments: u64) ->
     let want = fen_to_yuan(payments_fen(0..payments)).to_string();
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
-        let s: Value = http
-            .get(format!("{rapi}/ledger/summary?as_of={AS_OF}&group_by=node"))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let s: Value = authed(
+            http.get(format!("{rapi}/ledger/summary?as_of={AS_OF}&group_by=node")),
+            &rapi,
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
         let rows = s["rows"].as_array().cloned().unwrap_or_default();
         let done = county_allocs.keys().all(|c| {
             rows.iter().any(|r| {
@@ -810,8 +867,7 @@ async fn wait_converged(
     loop {
         let mut heads: BTreeMap<&str, Vec<(String, u64)>> = BTreeMap::new();
         for (c, p) in procs {
-            let v: Value = http
-                .get(format!("{}/sync/heads", p.api))
+            let v: Value = authed(http.get(format!("{}/sync/heads", p.api)), &p.api)
                 .send()
                 .await?
                 .json()
