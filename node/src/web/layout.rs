@@ -18,6 +18,8 @@ pub enum Nav {
     Allocations,
     Payments,
     Warnings,
+    /// Replication health (运行监控), for operators.
+    Operations,
     /// The security log (登录日志, 操作日志).
     Security,
     /// The signed-in user's own account.
@@ -151,12 +153,12 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 7] = [
     (
         Nav::Overview,
         "/",
         Permission::SignedIn,
-        ("概览", "Overview"),
+        ("总览", "Overview"),
     ),
     (
         Nav::Ledger,
@@ -181,6 +183,12 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
         "/warnings",
         Permission::ReadLedger,
         ("预警", "Warnings"),
+    ),
+    (
+        Nav::Operations,
+        "/operations",
+        Permission::ReadHealth,
+        ("运行监控", "Operations"),
     ),
     (
         Nav::Security,

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
 use crate::ledger::query::{GroupBy, NodeView, Summary, SummaryRow};
@@ -14,7 +14,8 @@ use maud::{display, html, Markup};
 use super::form::{field, filter_form, hidden, submit, Field, InputKind};
 use super::html::url;
 use super::layout::{page, Chrome, Nav};
-use super::text::{percent, scale_to, wan, wan_aligned, wan_decimals, yuan, Lang};
+use super::overview::time_progress;
+use super::text::{percent, scale_to, wan, wan2, wan_aligned, yuan, Lang};
 
 /// The groupings the form offers, as `group_by` values.
 pub const GROUPINGS: &[&str] = &[
@@ -79,23 +80,24 @@ pub struct LedgerPage {
     pub categories: HashMap<String, String>,
 }
 
-/// A money cell: 万元 shown (padded to `decimals` places so the column lines
-/// up), exact yuan on hover.
+/// A money cell: 万元 with two decimals shown (padded to `decimals` places,
+/// for a caller that wants more), exact yuan on hover and in exports.
 pub fn money_td(l: Lang, v: Decimal, decimals: usize) -> Markup {
+    let shown = if decimals <= 2 {
+        wan2(v)
+    } else {
+        wan_aligned(v, decimals)
+    };
     html! {
-        td class="num" title={ (yuan(v)) " " (l.t("元", "yuan")) } { (wan_aligned(v, decimals)) }
+        td class="num" title={ (yuan(v)) " " (l.t("元", "yuan")) } { (shown) }
     }
 }
 
-/// The widest decimals of each column of figures, for [`money_td`].
+/// The decimals of each column of figures, for [`money_td`]: two, as the
+/// pages show 万元 (exact yuan on hover).
 pub fn column_decimals<const N: usize>(rows: impl IntoIterator<Item = [Decimal; N]>) -> [usize; N] {
-    let mut w = [2; N];
-    for r in rows {
-        for (w, v) in w.iter_mut().zip(r) {
-            *w = (*w).max(wan_decimals(v));
-        }
-    }
-    w
+    let _ = rows.into_iter().count();
+    [2; N]
 }
 
 fn columns(r: &SummaryRow) -> [Decimal; 5] {
@@ -145,11 +147,10 @@ pub fn render(c: &Chrome, p: &LedgerPage) -> Markup {
                     a href=(quick(p.today.to_string())) {
                         (l.t("今天", "today")) " (" (display(p.today)) ")"
                     }
-                    a href=(quick("2020-09-25".into())) {
-                        "2020-09-25 " (l.t("（结转统计日）", "(carry-over report)"))
-                    }
-                    a href=(quick("2020-12-31".into())) {
-                        "2020-12-31 " (l.t("（年末）", "(year end)"))
+                    @for (d, zh, en) in quick_days(p.as_of) {
+                        a href=(quick(d.to_string())) {
+                            (display(d)) " " (l.t(zh, en))
+                        }
                     }
                 }
             }))
@@ -285,6 +286,10 @@ fn table(l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) -> Markup {
                             "已支付 ÷（上级下达 + 本级安排 − 下达下级）",
                             "paid ÷ (received + own budget − issued down)"
                         )) { (l.t("支出进度", "Spent")) }
+                        th class="num" title=(l.t(
+                            "截至日期在全年中已过的天数占比",
+                            "share of the year elapsed on the as-of day"
+                        )) { (l.t("序时进度", "Time elapsed")) }
                         @if by_node {
                             th { (l.t("明细", "Details")) }
                         }
@@ -309,7 +314,7 @@ fn table(l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) -> Markup {
                                     }
                                 }
                             }
-                            (figures(l, r, &w))
+                            (figures(l, r, &w, p.as_of))
                             @if by_node {
                                 (drill_links(l, r))
                             }
@@ -320,13 +325,13 @@ fn table(l: Lang, p: &LedgerPage, names: &HashMap<&str, &NodeView>) -> Markup {
                             td colspan=(group_cols) {
                                 (l.level_str(level)) (l.t("级合计", " level subtotal"))
                             }
-                            (figures(l, row, &w))
+                            (figures(l, row, &w, p.as_of))
                             td {}
                         }
                     }
                     tr class="total" {
                         td colspan=(group_cols) { (l.t("合计", "Total")) }
-                        (figures(l, &p.summary.total, &w))
+                        (figures(l, &p.summary.total, &w, p.as_of))
                         @if by_node {
                             td {}
                         }
@@ -388,7 +393,30 @@ fn drill_links(l: Lang, r: &SummaryRow) -> Markup {
     }
 }
 
-fn figures(l: Lang, r: &SummaryRow, w: &[usize; 5]) -> Markup {
+/// The quick dates beside the as-of field: the carry-over report day (09-25,
+/// when the year's unspent funds are counted) and the end of the as-of
+/// day's year, and the end of the year before.
+fn quick_days(as_of: NaiveDate) -> Vec<(NaiveDate, &'static str, &'static str)> {
+    let y = as_of.year();
+    [
+        (
+            NaiveDate::from_ymd_opt(y, 9, 25),
+            "（结转统计日）",
+            "(carry-over report)",
+        ),
+        (NaiveDate::from_ymd_opt(y, 12, 31), "（年末）", "(year end)"),
+        (
+            NaiveDate::from_ymd_opt(y - 1, 12, 31),
+            "（上年末）",
+            "(last year end)",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(d, zh, en)| Some((d?, zh, en)))
+    .collect()
+}
+
+fn figures(l: Lang, r: &SummaryRow, w: &[usize; 5], as_of: NaiveDate) -> Markup {
     let kept = r
         .received
         .checked_add(r.own_budget)
@@ -402,6 +430,7 @@ fn figures(l: Lang, r: &SummaryRow, w: &[usize; 5]) -> Markup {
             Some(pc) => { td class="num" { (pc) } }
             None => { td class="num muted" { "—" } }
         }
+        td class="num" { (time_progress(as_of)) }
     }
 }
 

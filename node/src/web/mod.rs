@@ -3,7 +3,8 @@
 //! and a `lang` cookie remembers it), no JavaScript.
 //!
 //! Handlers are thin: they read the ledger and hand plain data to the
-//! rendering functions (`overview`, `ledger`, `lists`, `trace`, `warnings`),
+//! rendering functions (`overview`, `operations`, `ledger`, `lists`, `trace`,
+//! `warnings`),
 //! which are unit-tested without a server. Every page is a `maud` template
 //! (see [`html`] for how values are escaped), framed by [`layout::page`];
 //! forms are built from the helpers of [`form`].
@@ -14,6 +15,7 @@ pub mod html;
 pub mod layout;
 pub mod ledger;
 pub mod lists;
+pub mod operations;
 pub mod overview;
 pub mod security;
 pub mod text;
@@ -51,6 +53,7 @@ pub fn router() -> Routes {
     use Permission as P;
     let pages = Routes::pages(refused)
         .get("/", P::SignedIn, overview_page)
+        .get("/operations", P::ReadHealth, operations_page)
         .get("/ledger", P::ReadLedger, ledger_page)
         .get("/allocations", P::ReadLedger, allocations_page)
         .get("/payments", P::ReadLedger, payments_page)
@@ -345,13 +348,91 @@ impl Ctx {
 }
 
 async fn overview_page(ctx: Ctx, State(s): S) -> Response {
-    let r = overview_data(&s)
+    let r = overview_data(&ctx, &s)
         .await
         .map(|o| overview::render(&ctx.chrome, &o));
     ctx.respond(r)
 }
 
-async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
+async fn overview_data(ctx: &Ctx, s: &AppState) -> Result<overview::Overview, WebError> {
+    let may = |p: Permission| ctx.user.as_ref().is_some_and(|u| p.granted_by(&u.roles));
+    let as_of = ctx
+        .parsed::<NaiveDate>("as_of")?
+        .unwrap_or_else(|| s.ledger.clock().today());
+    let nodes = s.ledger.nodes().await?;
+    let me = s.ledger.identity().code.to_string();
+    // A reader without the ledger (an operator, an administrator) sees no
+    // money, only the replication line.
+    let seen = if may(Permission::ReadLedger) {
+        visible_categories(ctx, s).await?
+    } else {
+        Some(Vec::new())
+    };
+    let summary = s
+        .ledger
+        .summary_in(as_of, &[GroupBy::Node], None, seen.as_deref())
+        .await?;
+    // Warnings are counted only for readers who see everything; a narrower
+    // reader follows the link to the warnings page, which applies the scope.
+    let everything = may(Permission::ReadLedger) && seen.is_none();
+    let (by_rule, by_node) = if everything {
+        let mut by_rule = std::collections::BTreeMap::new();
+        let mut by_node: HashMap<String, i64> = HashMap::new();
+        for (node, rule, n) in s.ledger.open_warning_counts_by_node().await? {
+            *by_rule.entry(rule).or_insert(0) += n;
+            *by_node.entry(node).or_insert(0) += n;
+        }
+        (Some(by_rule), by_node)
+    } else {
+        (None, HashMap::new())
+    };
+    let (mut total, levels, mut children) = overview::lines(&me, &summary.rows, &nodes, &by_node);
+    if !everything {
+        total.warnings = None;
+        for c in &mut children {
+            c.warnings = None;
+        }
+    }
+    let levels = levels
+        .into_iter()
+        .map(|mut l| {
+            if !everything {
+                l.warnings = None;
+            }
+            l
+        })
+        .collect();
+    let ops = operations_data(s).await?;
+    let mut links: Vec<(operations::Replication, Vec<String>)> = operations::STATES
+        .iter()
+        .map(|st| (*st, Vec::new()))
+        .collect();
+    for n in ops.nodes.iter().filter(|n| n.code != me) {
+        let st = n.replication(ops.now_ms).0;
+        if let Some((_, names)) = links.iter_mut().find(|(s, _)| *s == st) {
+            names.push(n.name.clone());
+        }
+    }
+    Ok(overview::Overview {
+        as_of,
+        total,
+        levels,
+        children,
+        warnings_by_rule: by_rule,
+        links,
+        may_operate: may(Permission::ReadHealth),
+        money: may(Permission::ReadLedger),
+    })
+}
+
+async fn operations_page(ctx: Ctx, State(s): S) -> Response {
+    let r = operations_data(&s)
+        .await
+        .map(|o| operations::render(&ctx.chrome, &o));
+    ctx.respond(r)
+}
+
+async fn operations_data(s: &AppState) -> Result<operations::Operations, WebError> {
     let ledger = &s.ledger;
     let heads: HashMap<String, u64> = ledger
         .heads()
@@ -360,7 +441,7 @@ async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
         .map(|h| (h.origin.to_string(), h.seq))
         .collect();
     let last = newest_entry_times(ledger).await?;
-    let mut reports: HashMap<String, overview::LinkReport> =
+    let mut reports: HashMap<String, operations::LinkReport> =
         crate::sync::health::tree(ledger, None, s.health_report_ms)
             .await?
             .links
@@ -369,7 +450,7 @@ async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
                 let r = v.report?;
                 Some((
                     v.node,
-                    overview::LinkReport {
+                    operations::LinkReport {
                         state: v.state.as_str().to_owned(),
                         age_seconds: v.report_age_seconds.unwrap_or(0),
                         up_behind: r.up.entries_behind,
@@ -383,7 +464,7 @@ async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
         .nodes()
         .await?
         .into_iter()
-        .map(|n| overview::TreeNode {
+        .map(|n| operations::TreeNode {
             head_seq: heads.get(&n.code).copied(),
             last_ms: last.get(&n.code).copied(),
             report: reports.remove(&n.code),
@@ -394,7 +475,7 @@ async fn overview_data(s: &AppState) -> Result<overview::Overview, WebError> {
         })
         .collect();
     let me = ledger.identity();
-    Ok(overview::Overview {
+    Ok(operations::Operations {
         me: me.code.to_string(),
         nodes,
         parent: me.parent.map(|p| p.to_string()),
@@ -562,13 +643,13 @@ async fn payments_data(
 }
 
 async fn trace_page(ctx: Ctx, State(s): S, Path(id): Path<String>) -> Response {
-    let r = trace_data(&s, &id)
+    let r = trace_data(&ctx, &s, &id)
         .await
         .map(|t| trace::render(&ctx.chrome, &t));
     ctx.respond(r)
 }
 
-async fn trace_data(s: &AppState, id: &str) -> Result<trace::TracePage, WebError> {
+async fn trace_data(ctx: &Ctx, s: &AppState, id: &str) -> Result<trace::TracePage, WebError> {
     let id: EntryId = id.parse().map_err(|_| WebError::bad_param("payment", id))?;
     let trace = s.ledger.trace_payment(id).await?.ok_or_else(|| {
         WebError::not_found(
@@ -577,6 +658,21 @@ async fn trace_data(s: &AppState, id: &str) -> Result<trace::TracePage, WebError
             &id.to_string(),
         )
     })?;
+    // The reader's scope (department, 涉密), as the payments list applies it.
+    if let Some(seen) = visible_categories(ctx, s).await? {
+        let category = trace.allocations.first().map(|a| &a.allocation.category);
+        if !category.is_some_and(|c| seen.contains(c)) {
+            return Err(WebError {
+                error: ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "the payment's fund category is outside your account's scope",
+                ),
+                zh: "这笔支付的资金类别不在您的职责范围内",
+                en: "This payment's fund category is outside your scope",
+            });
+        }
+    }
     let nodes = s
         .ledger
         .nodes()

@@ -1,5 +1,6 @@
-//! `/`: this node, the tree below it and how recently each node was heard
-//! from, and the link to the parent.
+//! `/operations` (运行监控), for operators: this node, the tree below it and
+//! how recently each node was heard from, and the link to the parent. The
+//! officers' home page is [`super::overview`]; it shows one line of this.
 
 use std::collections::HashMap;
 
@@ -69,7 +70,7 @@ impl Replication {
         }
     }
 
-    fn label(self, l: Lang) -> &'static str {
+    pub fn label(self, l: Lang) -> &'static str {
         match self {
             Replication::Ok => l.t("正常", "OK"),
             Replication::Lagging => l.t("滞后", "Lagging"),
@@ -117,9 +118,9 @@ impl TreeNode {
     }
 }
 
-/// Everything the overview shows.
+/// Everything the operations page shows.
 #[derive(Debug, Clone)]
-pub struct Overview {
+pub struct Operations {
     pub me: String,
     pub nodes: Vec<TreeNode>,
     pub parent: Option<String>,
@@ -164,7 +165,7 @@ fn tree_lines<'a>(nodes: &'a [TreeNode], root: &str) -> Vec<Line<'a>> {
 }
 
 /// The states in the order the cards count them.
-const STATES: [Replication; 5] = [
+pub const STATES: [Replication; 5] = [
     Replication::Ok,
     Replication::Lagging,
     Replication::Silent,
@@ -172,7 +173,7 @@ const STATES: [Replication; 5] = [
     Replication::Never,
 ];
 
-pub fn render(c: &Chrome, o: &Overview) -> Markup {
+pub fn render(c: &Chrome, o: &Operations) -> Markup {
     let l = c.lang;
     let lines = tree_lines(&o.nodes, &o.me);
 
@@ -236,10 +237,10 @@ pub fn render(c: &Chrome, o: &Overview) -> Markup {
             }
         }
     };
-    page(c, Nav::Overview, l.t("概览", "Overview"), body)
+    page(c, Nav::Operations, l.t("运行监控", "Operations"), body)
 }
 
-fn tree_row(l: Lang, o: &Overview, line: &Line<'_>) -> Markup {
+fn tree_row(l: Lang, o: &Operations, line: &Line<'_>) -> Markup {
     let n = line.node;
     let (st, estimated) = n.replication(o.now_ms);
     let me = n.code == o.me;
@@ -301,7 +302,7 @@ fn tree_row(l: Lang, o: &Overview, line: &Line<'_>) -> Markup {
     }
 }
 
-fn link_card(l: Lang, o: &Overview) -> Markup {
+fn link_card(l: Lang, o: &Operations) -> Markup {
     let label = l.t("上级链路", "Link to the parent");
     let Some(s) = &o.link else {
         let why = match &o.parent {
@@ -399,7 +400,7 @@ mod tests {
     #[test]
     fn the_tree_is_drawn_in_order_with_states_and_escaped_names() {
         let now = 10 * LAGGING_WITHIN_MS;
-        let o = Overview {
+        let o = Operations {
             me: "652800".into(),
             nodes: vec![
                 node(

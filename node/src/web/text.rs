@@ -108,6 +108,23 @@ pub fn wan(yuan: Decimal) -> String {
     }
 }
 
+/// An amount of yuan in 万元 rounded to two decimals (half away from zero),
+/// with separators, as summary pages show it: `1429223.02` → `"142.92"`.
+/// Detail pages and exports show the exact [`yuan`].
+pub fn wan2(yuan: Decimal) -> String {
+    let w = yuan
+        .checked_div(Decimal::from(10_000))
+        .map(|w| w.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero));
+    match w {
+        Some(w) => {
+            let mut w = w;
+            w.rescale(2);
+            grouped(w)
+        }
+        None => format!("{} 元", grouped(yuan)),
+    }
+}
+
 /// How many decimals [`wan`] shows for an amount (2 to 6).
 pub fn wan_decimals(yuan: Decimal) -> usize {
     wan(yuan).split_once('.').map_or(0, |(_, f)| f.len())
@@ -215,6 +232,15 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().expect("decimal")
+    }
+
+    #[test]
+    fn wan2_rounds_to_two_decimals() {
+        assert_eq!(wan2(d("1079410000.00")), "107,941.00");
+        assert_eq!(wan2(d("1429223.02")), "142.92");
+        assert_eq!(wan2(d("50")), "0.01");
+        assert_eq!(wan2(d("49.99")), "0.00");
+        assert_eq!(wan2(d("-123456789")), "-12,345.68");
     }
 
     #[test]

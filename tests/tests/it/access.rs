@@ -850,7 +850,10 @@ async fn the_menu_offers_only_what_opens() -> Result<()> {
     let (s, _, page) = b.get("/").await?;
     ensure!(s == StatusCode::OK, "{s}");
     ensure!(
-        page.contains(">概览</a>") && !page.contains(">总台账</a>"),
+        page.contains(">总览</a>")
+            && page.contains(">运行监控</a>")
+            && !page.contains(">总台账</a>")
+            && !page.contains("到位资金"),
         "{page}"
     );
     let table = route_table();
@@ -971,5 +974,133 @@ async fn account_changes_are_logged_under_the_person_who_made_them() -> Result<(
         row.actor_login == "guanli" && row.actor_role == "admin" && row.subject == "zhou",
         "{row:?}"
     );
+    node.stop().await
+}
+
+#[tokio::test]
+async fn a_payment_outside_the_readers_scope_is_refused_in_detail_and_trace() -> Result<()> {
+    let (node, acc, budgets) = scoped().await?;
+    let r = node
+        .http()
+        .post(node.url("/api/v1/projects"))
+        .json(&json!({"code": "P-SB", "name": "社保项目", "department": "社保股",
+            "starts_on": "2020-03-01", "ends_on": "2020-12-31", "budget": "10.00", "status": "planned"}))
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
+    let r = node
+        .http()
+        .post(node.url("/api/v1/projects/P-SB/targets"))
+        .json(
+            &json!({"level1": "effect", "level2": "social", "indicator": "参保人数",
+            "op": ">=", "value": "120", "unit": "人"}),
+        )
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
+    let r = node
+        .http()
+        .post(node.url("/api/v1/payments"))
+        .json(
+            &json!({"voucher_no": "V-SB-1", "paid_on": "2020-03-01", "payer": "巴州财政局",
+            "payee_name": "某合作社", "amount": "10.00", "allocation": budgets["BZ-02"],
+            "project": "P-SB"}),
+        )
+        .send()
+        .await?;
+    let s = r.status();
+    let v: Value = r.json().await?;
+    ensure!(s == StatusCode::CREATED, "{s} {v}");
+    let id = v["id"].as_str().context("id")?.to_owned();
+    let u = add_user(&acc, "zhou", &[Role::Department], Some("农财所"), false).await?;
+    let zhou = token(&acc, &u).await?;
+    let u = add_user(&acc, "qian", &[Role::Department], Some("社保股"), false).await?;
+    let qian = token(&acc, &u).await?;
+    let http = reqwest::Client::new();
+    for path in [
+        format!("/api/v1/payments/{id}"),
+        format!("/api/v1/trace/payments/{id}"),
+    ] {
+        let r = http.get(node.url(&path)).bearer_auth(&zhou).send().await?;
+        let s = r.status();
+        let v: Value = r.json().await?;
+        ensure!(
+            s == StatusCode::FORBIDDEN
+                && v["error"] == "forbidden"
+                && v["message"].as_str().is_some_and(|m| m.contains("BZ-02")),
+            "{path}: {s} {v}"
+        );
+        let r = http.get(node.url(&path)).bearer_auth(&qian).send().await?;
+        ensure!(r.status() == StatusCode::OK, "{path}: {}", r.status());
+    }
+    // The trace page likewise, in Chinese.
+    let r = http
+        .get(node.url(&format!("/trace/{id}")))
+        .bearer_auth(&zhou)
+        .send()
+        .await?;
+    let s = r.status();
+    let page = r.text().await?;
+    ensure!(
+        s == StatusCode::FORBIDDEN && page.contains("不在您的职责范围内"),
+        "{s} {page}"
+    );
+    let r = http
+        .get(node.url(&format!("/trace/{id}")))
+        .bearer_auth(&qian)
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::OK, "{}", r.status());
+    // The overview counts only the reader's categories: 10 yuan paid from
+    // 社保股's budget is 0.00 万元 anyway, so compare the own budgets seen.
+    let overview = |t: String| {
+        let req = http.get(node.url("/?as_of=2020-12-31")).bearer_auth(t);
+        async move { anyhow::Ok(req.send().await?.text().await?) }
+    };
+    let all = overview(
+        token(
+            &acc,
+            &add_user(&acc, "sun", &[Role::Lead], None, true).await?,
+        )
+        .await?,
+    )
+    .await?;
+    ensure!(all.contains("30.00"), "three budgets of 10 万元: {all}");
+    let mine = overview(zhou.clone()).await?;
+    ensure!(
+        mine.contains("10.00") && !mine.contains("30.00"),
+        "only 农财所's unclassified budget: {mine}"
+    );
+    node.stop().await
+}
+
+#[tokio::test]
+async fn a_sign_in_form_from_another_site_is_refused() -> Result<()> {
+    let (node, acc) = start(|_| {}).await?;
+    add_user(&acc, "wang", &[Role::Lead], None, false).await?;
+    let http = no_redirects()?;
+    let form = [("login", "wang"), ("password", PASSWORD), ("next", "/")];
+    let r = http
+        .post(node.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await?;
+    let s = r.status();
+    let cookie = r.headers().get("set-cookie").is_some();
+    let page = r.text().await?;
+    ensure!(
+        s == StatusCode::FORBIDDEN && page.contains("来自其他网站") && !cookie,
+        "{s} cookie={cookie} {page}"
+    );
+    // The same form from the node's own page signs in.
+    let origin = node.url("");
+    let r = http
+        .post(node.url("/login"))
+        .header("origin", origin.trim_end_matches('/'))
+        .form(&form)
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::SEE_OTHER, "{}", r.status());
     node.stop().await
 }

@@ -165,6 +165,20 @@ impl Ledger {
         Ok(rows.into_iter().map(|r| (r.rule, r.n)).collect())
     }
 
+    /// Open warnings by the node they are about and rule, over everything
+    /// this node holds (its subtree): the overview's counts.
+    pub async fn open_warning_counts_by_node(
+        &self,
+    ) -> Result<Vec<(String, String, i64)>, LedgerError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT node, rule, CAST(COUNT(*) AS BIGINT) AS n FROM warnings \
+             WHERE resolved_by IS NULL GROUP BY node, rule ORDER BY node, rule",
+        )
+        .fetch_all(self.db().read())
+        .await?;
+        Ok(rows)
+    }
+
     /// Every warning `origin` raised, open or resolved.
     pub async fn warnings_raised_by(
         &self,
