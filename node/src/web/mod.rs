@@ -15,6 +15,7 @@ pub mod layout;
 pub mod ledger;
 pub mod lists;
 pub mod overview;
+pub mod projects;
 pub mod security;
 pub mod text;
 pub mod trace;
@@ -62,6 +63,7 @@ pub fn router() -> Routes {
             P::ReadSecurityLog,
             security_operations_page,
         );
+    let pages = projects::routes(pages);
     account::routes(pages)
 }
 
