@@ -422,17 +422,35 @@ pub(crate) async fn payment_category(s: &AppState, allocation: &str) -> ApiResul
 #[serde(deny_unknown_fields)]
 struct ProjectQuery {
     origin: Option<NodeCode>,
+    status: Option<String>,
+    category: Option<String>,
+    department: Option<String>,
+    /// Text in the township or the village.
+    place: Option<String>,
     page: Option<u32>,
     page_size: Option<u32>,
 }
 
-async fn projects(State(s): S, Query(q): Query<ProjectQuery>) -> ApiResult<impl IntoResponse> {
+/// The project library, narrowed to the caller's scope (department, 涉密).
+async fn projects(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Query(q): Query<ProjectQuery>,
+) -> ApiResult<impl IntoResponse> {
     let page = PageQuery {
         page: q.page,
         page_size: q.page_size,
     }
     .page();
-    Ok(Json(s.ledger.projects(q.origin, page).await?))
+    let f = crate::ledger::query::ProjectFilter {
+        origin: q.origin,
+        status: q.status,
+        category: q.category,
+        department: q.department,
+        place: q.place,
+        scope: u.scope(),
+    };
+    Ok(Json(s.ledger.project_list(f, page).await?))
 }
 
 async fn add_project(
@@ -451,6 +469,7 @@ async fn add_project(
 
 async fn project(
     State(s): S,
+    Extension(u): Extension<User>,
     Path((origin, code)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     let origin: NodeCode = origin
@@ -458,6 +477,10 @@ async fn project(
         .map_err(|e: fundsync_protocol::ids::IdError| {
             ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidId, e.to_string())
         })?;
+    // Out of the caller's scope reads as absent, as in the lists.
+    if !s.ledger.project_visible(origin, &code, &u.scope()).await? {
+        return Err(ApiError::not_found("project"));
+    }
     let p = s
         .ledger
         .project(origin, &code)
@@ -531,18 +554,32 @@ struct NewActual {
     #[serde(with = "rust_decimal::serde::str")]
     actual: rust_decimal::Decimal,
     recorded_on: NaiveDate,
+    #[serde(default)]
+    note: String,
 }
 
 async fn record_actual(
     State(s): S,
     Acting(who): Acting,
+    Extension(u): Extension<User>,
     Path(id): Path<String>,
     Json(b): Json<NewActual>,
 ) -> ApiResult<impl IntoResponse> {
+    let target = entry_id(&id)?;
+    // The target's project decides, as for its targets and status; an
+    // unknown target or another node's is the ledger's to refuse.
+    if let Some((origin, project)) = s.ledger.target_owner(target).await? {
+        if origin == s.ledger.identity().code.as_str() {
+            if let Some(d) = project_department(&s, &project).await? {
+                project_in_scope(&u, &d)?;
+            }
+        }
+    }
     let body = Body::TargetActualRecorded(TargetActualRecorded {
-        target: entry_id(&id)?,
+        target,
         actual: b.actual,
         recorded_on: b.recorded_on,
+        note: b.note,
     });
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }

@@ -294,6 +294,11 @@ pub struct TargetActualRecorded {
     #[serde(with = "rust_decimal::serde::str")]
     pub actual: Decimal,
     pub recorded_on: NaiveDate,
+    /// What the figure rests on (the supporting material, why it falls
+    /// short). Left out of the bytes when empty, so an actual without a note
+    /// is encoded, hashed and signed exactly as before the field existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// A treasury payment voucher (国库集中支付凭证).
@@ -696,7 +701,7 @@ impl Body {
                 }
                 Ok(())
             }
-            Body::TargetActualRecorded(_) => Ok(()),
+            Body::TargetActualRecorded(b) => prose("note", &b.note),
             Body::PaymentRecorded(b) => {
                 code("voucher_no", &b.voucher_no)?;
                 text("payer", &b.payer, TEXT_CHARS_MAX, true)?;
@@ -1054,6 +1059,45 @@ mod tests {
             Body::TargetSet(t).validate(),
             Err(BodyError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn an_actual_without_a_note_keeps_the_bytes_it_had_before_notes() {
+        let target: EntryId = "652822-9".parse().expect("id");
+        let bare = Body::TargetActualRecorded(TargetActualRecorded {
+            target,
+            actual: Decimal::from(12),
+            recorded_on: NaiveDate::from_ymd_opt(2020, 9, 25).expect("date"),
+            note: String::new(),
+        });
+        let bytes = bare.encode(&Actor::system());
+        let text = std::str::from_utf8(&bytes).expect("utf-8");
+        assert!(
+            text.ends_with(
+                r#""body":{"target":"652822-9","actual":"12","recorded_on":"2020-09-25"}}"#
+            ),
+            "{text}"
+        );
+        // An entry written before the field decodes with an empty note.
+        let old = br#"{"target":"652822-9","actual":"12","recorded_on":"2020-09-25"}"#;
+        assert_eq!(
+            Body::decode("target_actual_recorded", old).map(|(b, _)| b),
+            Ok(bare)
+        );
+        let noted = Body::TargetActualRecorded(TargetActualRecorded {
+            target,
+            actual: Decimal::from(12),
+            recorded_on: NaiveDate::from_ymd_opt(2020, 9, 25).expect("date"),
+            note: "验收报告".into(),
+        });
+        let (back, _) = Body::decode("target_actual_recorded", &noted.encode(&Actor::system()))
+            .expect("decodes");
+        assert_eq!(back, noted);
+        let Body::TargetActualRecorded(mut long) = noted else {
+            unreachable!()
+        };
+        long.note = "注".repeat(TEXT_CHARS_MAX + 1);
+        assert!(Body::TargetActualRecorded(long).validate().is_err());
     }
 
     #[test]

@@ -51,6 +51,15 @@
 //!   rolled up like payments), which a version 1 node refuses too: one
 //!   more reason to upgrade downward.
 
+//! ## An actual's note
+//!
+//! `target_actual_recorded` gained `note` (what the figure rests on). It is
+//! left out of the bytes when empty, so every entry written before keeps its
+//! bytes and hash, and an actual recorded without a note is still accepted
+//! by an earlier release. One *with* a note is refused by an earlier release
+//! (`deny_unknown_fields`), like a new kind: upgrade from the region
+//! downward, as for version 2.
+
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 2;
 

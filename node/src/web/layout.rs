@@ -17,6 +17,8 @@ pub enum Nav {
     Ledger,
     Allocations,
     Payments,
+    /// The project library (项目库).
+    Projects,
     Warnings,
     /// Replication health (运行监控), for operators.
     Operations,
@@ -179,6 +181,12 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 7] = [
         ("支付", "Payments"),
     ),
     (
+        Nav::Projects,
+        "/projects",
+        Permission::ReadLedger,
+        ("项目库", "Projects"),
+    ),
+    (
         Nav::Warnings,
         "/warnings",
         Permission::ReadLedger,
@@ -269,6 +277,12 @@ dl.grid dt{color:var(--mute);font-size:13px;padding-top:2px}dl.grid dd{margin:0}
 svg text{font-family:inherit}
 .rev td{color:#98a2ad;text-decoration:line-through}.rev td.keep{text-decoration:none}
 .field-error{color:var(--silent);font-size:13px}
+.progress{white-space:nowrap}.progress .bar{display:inline-block;width:60px;height:8px;background:#e3e7ec;border-radius:4px;vertical-align:middle;overflow:hidden}.progress .bar i{display:block;height:100%;background:var(--ok)}
+.grid-form{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
+.grid-form label,table.form-rows label,.inline label{display:flex;flex-direction:column;font-size:13px;color:var(--mute);gap:4px}
+.inline{display:flex;gap:12px;align-items:end}
+button.minor{background:#fff;color:var(--ink);border-color:#b8c0cb}
+a.button{display:inline-block;background:var(--brand);color:#fff;padding:5px 16px;border-radius:4px}
 [aria-invalid=true]{border-color:var(--silent)}
 footer{color:var(--mute);font-size:12px;margin-top:32px;padding:12px 0 24px;border-top:1px solid var(--line)}
 "#;

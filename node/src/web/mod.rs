@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod lists;
 pub mod operations;
 pub mod overview;
+pub mod projects;
 pub mod security;
 pub mod text;
 pub mod trace;
@@ -65,6 +66,7 @@ pub fn router() -> Routes {
             P::ReadSecurityLog,
             security_operations_page,
         );
+    let pages = projects::routes(pages);
     account::routes(pages)
 }
 

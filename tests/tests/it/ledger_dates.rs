@@ -98,6 +98,7 @@ fn actual(target: EntryId, on: &str) -> Body {
         target,
         actual: 12.into(),
         recorded_on: day(on),
+        note: String::new(),
     })
 }
 

@@ -10,6 +10,7 @@
 pub mod facts;
 mod journal;
 mod links;
+mod projects;
 mod records;
 mod security;
 mod summary;
@@ -23,6 +24,7 @@ use crate::store::Sql;
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
 pub use links::LinkReportRow;
+pub use projects::{ActualView, Funding, ProjectFilter};
 pub use records::{
     AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
     ProjectView, TargetView, Trace, TraceStep,

@@ -553,7 +553,7 @@ impl Ledger {
     }
 
     /// Sets each record's actor from its entry (named by its id).
-    async fn fill_actors<T>(
+    pub(super) async fn fill_actors<T>(
         &self,
         items: &mut [T],
         id: impl Fn(&T) -> &String,
