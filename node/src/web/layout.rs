@@ -18,6 +18,8 @@ pub enum Nav {
     Allocations,
     Payments,
     Warnings,
+    /// 办理: the forms that record money.
+    Desk,
     /// The security log (登录日志, 操作日志).
     Security,
     /// The signed-in user's own account.
@@ -79,7 +81,11 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
     // against `server::route_table` by a test).
     let items: Vec<_> = NAV
         .iter()
-        .filter(|(_, _, p, _)| c.who.as_ref().is_some_and(|w| w.may(*p)))
+        .filter(|(which, _, p, _)| {
+            c.who.as_ref().is_some_and(|w| {
+                w.may(*p) && (*which != Nav::Desk || super::desk::opens_any(&w.roles))
+            })
+        })
         .map(|(which, href, _, (zh, en))| (*which, *href, l.t(zh, en)))
         .collect();
     html! {
@@ -151,7 +157,7 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 7] = [
     (
         Nav::Overview,
         "/",
@@ -182,6 +188,8 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
         Permission::ReadLedger,
         ("预警", "Warnings"),
     ),
+    // Shown only to a reader whose roles open one of its forms.
+    (Nav::Desk, "/desk", Permission::SignedIn, ("办理", "Desk")),
     (
         Nav::Security,
         "/security/logins",

@@ -9,6 +9,7 @@
 //! forms are built from the helpers of [`form`].
 
 pub mod account;
+pub mod desk;
 pub mod form;
 pub mod html;
 pub mod layout;
@@ -62,6 +63,7 @@ pub fn router() -> Routes {
             P::ReadSecurityLog,
             security_operations_page,
         );
+    let pages = desk::routes(pages);
     account::routes(pages)
 }
 
