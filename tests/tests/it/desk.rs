@@ -743,7 +743,7 @@ async fn the_allocation_form_in_a_real_browser() -> Result<()> {
     b.type_into("#f-doc_no", "巴财农〔2020〕21号").await?;
     let n = allocations(l).await?;
     b.click("form button[type=submit]:not(.out)").await?;
-    wait_for_text(&b, "确认").await?;
+    wait_for_text(&b, "请核对以下内容").await?;
     let dom = b.source().await?;
     ensure!(
         dom.contains("250,000.00 元") && dom.contains("25.00"),
