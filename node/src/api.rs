@@ -325,18 +325,46 @@ async fn allocations(
 }
 
 /// A new allocation; the category may be left out (it is the source's).
+/// The allocation form (`web::desk`) asks with one too.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewAllocation {
-    doc_no: String,
-    source: EntryId,
-    to: NodeCode,
-    amount: Amount,
-    issued_on: NaiveDate,
+pub(crate) struct NewAllocation {
+    pub(crate) doc_no: String,
+    pub(crate) source: EntryId,
+    pub(crate) to: NodeCode,
+    pub(crate) amount: Amount,
+    pub(crate) issued_on: NaiveDate,
     #[serde(default)]
-    category: Option<String>,
+    pub(crate) category: Option<String>,
     #[serde(default)]
-    title: String,
+    pub(crate) title: String,
+}
+
+impl NewAllocation {
+    /// The entry asked for: the category is the source's unless given, and
+    /// must be in `u`'s scope (department, 涉密).
+    pub(crate) async fn body(self, s: &AppState, u: &User) -> ApiResult<Body> {
+        let category = match self.category {
+            Some(c) => c,
+            None => {
+                s.ledger
+                    .allocation(self.source)
+                    .await?
+                    .ok_or(LedgerError::UnknownAllocation(self.source))?
+                    .category
+            }
+        };
+        category_in_scope(s, u, &category).await?;
+        Ok(Body::AllocationIssued(AllocationIssued {
+            doc_no: self.doc_no,
+            source: self.source,
+            category,
+            to: self.to,
+            amount: self.amount,
+            issued_on: self.issued_on,
+            title: self.title,
+        }))
+    }
 }
 
 async fn add_allocation(
@@ -345,26 +373,7 @@ async fn add_allocation(
     Extension(u): Extension<User>,
     Json(a): Json<NewAllocation>,
 ) -> ApiResult<impl IntoResponse> {
-    let category = match a.category {
-        Some(c) => c,
-        None => {
-            s.ledger
-                .allocation(a.source)
-                .await?
-                .ok_or(LedgerError::UnknownAllocation(a.source))?
-                .category
-        }
-    };
-    category_in_scope(&s, &u, &category).await?;
-    let body = Body::AllocationIssued(AllocationIssued {
-        doc_no: a.doc_no,
-        source: a.source,
-        category,
-        to: a.to,
-        amount: a.amount,
-        issued_on: a.issued_on,
-        title: a.title,
-    });
+    let body = a.body(&s, &u).await?;
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 

@@ -10,6 +10,7 @@ mod cache;
 mod down;
 pub mod enroll;
 pub mod error;
+pub mod form_keys;
 mod kinds;
 mod lookup;
 mod own;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub use error::LedgerError;
+pub use form_keys::{FormKey, FormResult, Keyed};
 pub use rules::{DateWindow, LedgerRules};
 pub use state::{Head, Work};
 pub use work::{ChainPos, Outcome, Prepared};

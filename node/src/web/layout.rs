@@ -22,6 +22,8 @@ pub enum Nav {
     Warnings,
     /// Replication health (运行监控), for operators.
     Operations,
+    /// 办理: the forms that record money.
+    Desk,
     /// The security log (登录日志, 操作日志).
     Security,
     /// The signed-in user's own account.
@@ -83,7 +85,11 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
     // against `server::route_table` by a test).
     let items: Vec<_> = NAV
         .iter()
-        .filter(|(_, _, p, _)| c.who.as_ref().is_some_and(|w| w.may(*p)))
+        .filter(|(which, _, p, _)| {
+            c.who.as_ref().is_some_and(|w| {
+                w.may(*p) && (*which != Nav::Desk || super::desk::opens_any(&w.roles))
+            })
+        })
         .map(|(which, href, _, (zh, en))| (*which, *href, l.t(zh, en)))
         .collect();
     html! {
@@ -155,7 +161,7 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 7] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 9] = [
     (
         Nav::Overview,
         "/",
@@ -192,6 +198,8 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 7] = [
         Permission::ReadLedger,
         ("预警", "Warnings"),
     ),
+    // Shown only to a reader whose roles open one of its forms.
+    (Nav::Desk, "/desk", Permission::SignedIn, ("办理", "Desk")),
     (
         Nav::Operations,
         "/operations",

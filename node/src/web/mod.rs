@@ -10,6 +10,7 @@
 //! forms are built from the helpers of [`form`].
 
 pub mod account;
+pub mod desk;
 pub mod form;
 pub mod html;
 pub mod layout;
@@ -67,6 +68,7 @@ pub fn router() -> Routes {
             security_operations_page,
         );
     let pages = projects::routes(pages);
+    let pages = desk::routes(pages);
     account::routes(pages)
 }
 

@@ -62,6 +62,11 @@ pub fn render(c: &Chrome, p: &TracePage) -> Markup {
                 "Bottom up: payment voucher → project (performance targets) → county → prefecture → region → central source document"
             ))
         }
+        @if let Some(href) = c.who.as_ref().and_then(|w| {
+            super::desk::reversal_link(&w.roles, &c.node_code, &pay.origin, &pay.voucher_no, pay.reversed_on.is_some())
+        }) {
+            p { a href=(href) id="reverse" { (l.t("冲销此笔支付", "Reverse this payment")) } }
+        }
         div class="chain" {
             (voucher_step(l, p))
             (project_step(l, p))

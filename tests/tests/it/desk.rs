@@ -1,0 +1,804 @@
+//! 办理, the money forms, from outside: a real prefecture node on port 0,
+//! people signed in with a session cookie and the CSRF token their pages
+//! carry, the forms POSTed as a browser posts them. Success through the
+//! confirmation page; over-allocation, a negative and an over-precise
+//! amount, a missing CSRF token and a role without the form's permission
+//! refused with the ledger unchanged; a double and a concurrent submission
+//! recording once. Then the same in a real browser.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context as _, Result};
+use fundsync_node::access::Role;
+use fundsync_node::accounts::{Accounts, NewUser};
+use fundsync_node::ledger::query::{AllocationFilter, Page};
+use fundsync_node::ledger::{FormKey, Keyed, Ledger};
+use fundsync_protocol::EntryId;
+use fundsync_tests::build::{child, clerk, issue, own_budget, project, target};
+use fundsync_tests::fixtures::{self, prefecture, Engine, TestNode};
+use fundsync_tests::on_both;
+use fundsync_tests::webdriver::Driver;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+const PASSWORD: &str = "Kongque-River-2020-desk";
+
+/// The prefecture with two counties and an own budget of 1,000,000 元
+/// (`巴财农〔2020〕1号`), and one user per login and role.
+async fn start(engine: Engine, users: &[(&str, Role)]) -> Result<(TestNode, EntryId)> {
+    let node = TestNode::start_on(engine, &prefecture()).await?;
+    let l = &node.ledger.ledger;
+    for (c, n) in [("652822", "轮台县"), ("652823", "尉犁县")] {
+        l.submit_one(child(c, n), &clerk()).await?;
+    }
+    let own = l
+        .submit_one(
+            own_budget("巴财农〔2020〕1号", "X-05", "1000000.00", "2020-01-30"),
+            &clerk(),
+        )
+        .await?
+        .id();
+    let acc = Accounts::new(l.db().clone(), l.clock().clone(), node.cfg.accounts.clone());
+    for (login, role) in users {
+        acc.create_user(NewUser {
+            login: (*login).into(),
+            name: format!("{login} 的名字"),
+            password: PASSWORD.into(),
+            department: Some("农财所".into()),
+            roles: vec![*role],
+            classified: false,
+        })
+        .await?;
+    }
+    Ok((node, own))
+}
+
+/// The journal's heads: what a refused form must leave as it was.
+async fn heads(l: &Ledger) -> Result<String> {
+    Ok(format!("{:?}", l.heads().await?))
+}
+
+/// How many allocations the node holds or issued.
+async fn allocations(l: &Ledger) -> Result<usize> {
+    Ok(l.allocations(
+        AllocationFilter::default(),
+        Page {
+            page: 1,
+            page_size: 1000,
+        },
+    )
+    .await?
+    .items
+    .len())
+}
+
+/// A person's HTTP client: the session cookie kept by hand, no redirects.
+#[derive(Clone)]
+struct Person {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    location: String,
+    body: String,
+}
+
+/// The value of the hidden (or any) field `name` in a page.
+fn field_value(body: &str, name: &str) -> Result<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    let at = body
+        .find(&needle)
+        .with_context(|| format!("a field {name} in:\n{body}"))?;
+    let rest = &body[at + needle.len()..];
+    Ok(rest[..rest.find('"').context("end of the value")?].to_owned())
+}
+
+impl Person {
+    async fn sign_in(node: &TestNode, login: &str) -> Result<Person> {
+        let mut p = Person {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            base: node.base.clone(),
+            cookie: None,
+        };
+        let a = p
+            .post(
+                "/login",
+                &[("login", login), ("password", PASSWORD), ("next", "/desk")],
+            )
+            .await?;
+        ensure!(
+            a.status == StatusCode::SEE_OTHER && p.cookie.is_some(),
+            "{login} signs in: {}",
+            a.status
+        );
+        Ok(p)
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Result<Answer> {
+        let req = match &self.cookie {
+            Some(c) => req.header(COOKIE, c),
+            None => req,
+        };
+        let res = req.send().await?;
+        for v in res.headers().get_all(SET_COOKIE) {
+            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
+            if pair.starts_with("fundsync_session=") {
+                self.cookie = Some(pair.to_owned());
+            }
+        }
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Ok(Answer {
+            status,
+            location,
+            body: res.text().await?,
+        })
+    }
+
+    async fn get(&mut self, path: &str) -> Result<Answer> {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Result<Answer> {
+        let req = self.http.post(format!("{}{path}", self.base)).form(pairs);
+        self.send(req).await
+    }
+
+    /// Opens the form at `path`: its CSRF token and key.
+    async fn open(&mut self, path: &str) -> Result<(String, String, String)> {
+        let a = self.get(path).await?;
+        ensure!(a.status == StatusCode::OK, "{path}: {}", a.status);
+        Ok((
+            field_value(&a.body, "csrf_token")?,
+            field_value(&a.body, "form_key")?,
+            a.body,
+        ))
+    }
+}
+
+/// The allocation form's fields, with `amount` and the document number.
+fn allocation<'a>(
+    csrf: &'a str,
+    key: &'a str,
+    source: &'a str,
+    amount: &'a str,
+    doc: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf_token", csrf),
+        ("form_key", key),
+        ("source", source),
+        ("to", "652822"),
+        ("amount", amount),
+        ("doc_no", doc),
+        ("issued_on", "2020-05-01"),
+        ("category", ""),
+        ("title", "扶贫发展"),
+    ]
+}
+
+fn with_step<'a>(mut v: Vec<(&'a str, &'a str)>, step: &'a str) -> Vec<(&'a str, &'a str)> {
+    v.push(("step", step));
+    v
+}
+
+/// The error shown by `field`, as the page has it.
+fn error_by(body: &str, field: &str) -> Option<String> {
+    let needle = format!("id=\"f-{field}-error\">");
+    let at = body.find(&needle)?;
+    let rest = &body[at + needle.len()..];
+    Some(rest[..rest.find('<')?].to_owned())
+}
+
+async fn an_allocation_is_checked_confirmed_and_recorded_once(engine: Engine) -> Result<()> {
+    let (node, own) = start(engine, &[("yusuan", Role::AllocationDesk)]).await?;
+    let l = &node.ledger.ledger;
+    let mut p = Person::sign_in(&node, "yusuan").await?;
+    let own = own.to_string();
+
+    // The navigation offers 办理, the desk lists the allocation form.
+    let desk = p.get("/desk").await?;
+    ensure!(desk.status == StatusCode::OK, "/desk: {}", desk.status);
+    ensure!(
+        desk.body.contains(">办理</a>") && desk.body.contains("href=\"/desk/allocation\""),
+        "{}",
+        desk.body
+    );
+    // The source is chosen by 文号, with its available balance.
+    let (csrf, key, form) = p.open("/desk/allocation").await?;
+    ensure!(
+        form.contains(&format!("<option value=\"{own}\">巴财农〔2020〕1号"))
+            && form.contains("可用 1,000,000.00 元（100.00 万元）")
+            && form.contains("<option value=\"652822\">轮台县 652822</option>"),
+        "{form}"
+    );
+    for f in ["source", "to", "amount", "doc_no", "issued_on"] {
+        ensure!(
+            form.contains(&format!("<label for=\"f-{f}\">")),
+            "label of {f}"
+        );
+    }
+
+    // First the confirmation page: nothing recorded yet.
+    let before = heads(l).await?;
+    let fields = allocation(&csrf, &key, &own, "123,456.78", "巴财农〔2020〕9号");
+    let a = p.post("/desk/allocation", &fields).await?;
+    ensure!(a.status == StatusCode::OK, "check: {} {}", a.status, a.body);
+    ensure!(
+        a.body.contains("123,456.78 元")
+            && a.body.contains("12.345678")
+            && a.body.contains("巴财农〔2020〕9号")
+            && a.body.contains("轮台县 652822")
+            && a.body.contains("value=\"confirm\"")
+            && a.body.contains("返回修改"),
+        "{}",
+        a.body
+    );
+    ensure!(heads(l).await? == before, "the check recorded something");
+    // 返回修改: the form again, as typed.
+    let a = p
+        .post("/desk/allocation", &with_step(fields.clone(), "edit"))
+        .await?;
+    ensure!(
+        a.status == StatusCode::OK && a.body.contains("value=\"123,456.78\""),
+        "{}",
+        a.body
+    );
+    ensure!(heads(l).await? == before);
+
+    // 确认: recorded, and shown.
+    let n = allocations(l).await?;
+    let confirm = with_step(fields.clone(), "confirm");
+    let a = p.post("/desk/allocation", &confirm).await?;
+    let done = format!("/desk/done/{key}");
+    ensure!(
+        a.status == StatusCode::SEE_OTHER && a.location == done,
+        "{} {} {}",
+        a.status,
+        a.location,
+        a.body
+    );
+    ensure!(allocations(l).await? == n + 1, "one allocation more");
+    let shown = p.get(&done).await?;
+    ensure!(
+        shown.status == StatusCode::OK
+            && shown.body.contains("已登记")
+            && shown.body.contains("巴财农〔2020〕9号")
+            && shown.body.contains("123,456.78 元"),
+        "{}",
+        shown.body
+    );
+    // A refresh, a double click, the first step again: the same result,
+    // nothing more recorded.
+    let after = heads(l).await?;
+    for again in [&confirm, &fields] {
+        let a = p.post("/desk/allocation", again).await?;
+        ensure!(
+            a.status == StatusCode::SEE_OTHER && a.location == done,
+            "again: {} {}",
+            a.status,
+            a.location
+        );
+    }
+    ensure!(heads(l).await? == after && allocations(l).await? == n + 1);
+    // Concurrent duplicates of a new form: one records.
+    let (csrf, key, _) = p.open("/desk/allocation").await?;
+    let fields = with_step(
+        allocation(&csrf, &key, &own, "1000", "巴财农〔2020〕10号"),
+        "confirm",
+    );
+    let owned: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let mut p = p.clone();
+        let owned = owned.clone();
+        tasks.push(tokio::spawn(async move {
+            let pairs: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            p.post("/desk/allocation", &pairs).await
+        }));
+    }
+    for t in tasks {
+        let a = t.await??;
+        ensure!(
+            a.status == StatusCode::SEE_OTHER && a.location == format!("/desk/done/{key}"),
+            "{} {}",
+            a.status,
+            a.body
+        );
+    }
+    ensure!(allocations(l).await? == n + 2, "six clicks, one allocation");
+    node.stop().await
+}
+
+async fn refused_forms_say_why_by_the_field_and_record_nothing(engine: Engine) -> Result<()> {
+    let (node, own) = start(
+        engine,
+        &[
+            ("yusuan", Role::AllocationDesk),
+            ("shenji", Role::Auditor),
+            ("guoku", Role::Treasury),
+        ],
+    )
+    .await?;
+    let l = &node.ledger.ledger;
+    let own = own.to_string();
+    let mut p = Person::sign_in(&node, "yusuan").await?;
+    let before = heads(l).await?;
+    let (csrf, key, _) = p.open("/desk/allocation").await?;
+
+    // Over-allocation: the ledger's refusal, by the amount, in Chinese, at
+    // the check and at the confirmation alike.
+    for step in ["", "confirm"] {
+        let f = with_step(
+            allocation(&csrf, &key, &own, "1000000.01", "巴财农〔2020〕11号"),
+            step,
+        );
+        let a = p.post("/desk/allocation", &f).await?;
+        ensure!(
+            a.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{step}: {}",
+            a.status
+        );
+        ensure!(
+            error_by(&a.body, "amount").as_deref()
+                == Some("超出可用余额：来源指标可用 1,000,000.00 元（100.00 万元），本次 1,000,000.01 元"),
+            "{}",
+            a.body
+        );
+        // The form keeps what was typed and its key.
+        ensure!(a.body.contains("value=\"1000000.01\"") && a.body.contains(&key));
+    }
+    // Negative, over-precise, not a number, an impossible date.
+    for (amount, why) in [
+        ("-5", "金额必须大于零"),
+        ("10.001", "金额最多两位小数（精确到分）"),
+        ("十万", "请输入金额（元），如 1234.56"),
+    ] {
+        let f = with_step(
+            allocation(&csrf, &key, &own, amount, "巴财农〔2020〕12号"),
+            "confirm",
+        );
+        let a = p.post("/desk/allocation", &f).await?;
+        ensure!(
+            a.status == StatusCode::UNPROCESSABLE_ENTITY
+                && error_by(&a.body, "amount").as_deref() == Some(why),
+            "{amount}: {} {:?}",
+            a.status,
+            error_by(&a.body, "amount")
+        );
+    }
+    let mut f = allocation(&csrf, &key, &own, "10", "");
+    f.retain(|(k, _)| *k != "issued_on");
+    f.push(("issued_on", "2020-02-30"));
+    let a = p.post("/desk/allocation", &f).await?;
+    ensure!(a.status == StatusCode::UNPROCESSABLE_ENTITY);
+    ensure!(error_by(&a.body, "doc_no").as_deref() == Some("必填"));
+    ensure!(error_by(&a.body, "issued_on").is_some_and(|e| e.starts_with("请输入日期")));
+    // Before its source's date: the ledger's date rule, by the date.
+    let mut f = allocation(&csrf, &key, &own, "10", "巴财农〔2020〕13号");
+    f.retain(|(k, _)| *k != "issued_on");
+    f.push(("issued_on", "2020-01-01"));
+    let a = p.post("/desk/allocation", &f).await?;
+    ensure!(
+        error_by(&a.body, "issued_on").as_deref()
+            == Some("下达日期早于来源指标的日期（2020-01-30）"),
+        "{}",
+        a.body
+    );
+    ensure!(
+        heads(l).await? == before,
+        "a refused form recorded something"
+    );
+
+    // Without the CSRF token, or with another: refused before anything.
+    let f = with_step(
+        allocation("", &key, &own, "10", "巴财农〔2020〕14号"),
+        "confirm",
+    );
+    let f: Vec<_> = f.into_iter().filter(|(k, _)| *k != "csrf_token").collect();
+    let a = p.post("/desk/allocation", &f).await?;
+    ensure!(
+        a.status == StatusCode::FORBIDDEN && a.body.contains("表单已过期或来源不明"),
+        "{} {}",
+        a.status,
+        a.body
+    );
+    let f = with_step(
+        allocation("wrong", &key, &own, "10", "巴财农〔2020〕14号"),
+        "confirm",
+    );
+    let a = p.post("/desk/allocation", &f).await?;
+    ensure!(a.status == StatusCode::FORBIDDEN);
+    // A stale or made-up key: the form again, with a new key.
+    let f = with_step(
+        allocation(&csrf, "1-abc", &own, "10", "巴财农〔2020〕14号"),
+        "confirm",
+    );
+    let a = p.post("/desk/allocation", &f).await?;
+    ensure!(
+        a.status == StatusCode::UNPROCESSABLE_ENTITY && a.body.contains("表单已过期或不完整"),
+        "{}",
+        a.body
+    );
+    // The wrong role: the auditor reads, but opens and posts no form, and
+    // is offered no 办理.
+    let mut audit = Person::sign_in(&node, "shenji").await?;
+    let a = audit.get("/desk/allocation").await?;
+    ensure!(
+        a.status == StatusCode::FORBIDDEN && a.body.contains("您的角色无权访问此页"),
+        "{}",
+        a.status
+    );
+    let overview = audit.get("/desk").await?;
+    ensure!(
+        overview.status == StatusCode::OK && !overview.body.contains(">办理</a>"),
+        "{}",
+        overview.body
+    );
+    let acsrf = field_value(&overview.body, "csrf_token")?;
+    let f = with_step(
+        allocation(&acsrf, &key, &own, "10", "巴财农〔2020〕15号"),
+        "confirm",
+    );
+    let a = audit.post("/desk/allocation", &f).await?;
+    ensure!(a.status == StatusCode::FORBIDDEN, "{}", a.status);
+    // The treasury pays but does not allocate; the allocation desk does
+    // not pay.
+    let mut guoku = Person::sign_in(&node, "guoku").await?;
+    ensure!(guoku.get("/desk/allocation").await?.status == StatusCode::FORBIDDEN);
+    ensure!(p.get("/desk/payment").await?.status == StatusCode::FORBIDDEN);
+    ensure!(
+        heads(l).await? == before,
+        "a refused form recorded something"
+    );
+    node.stop().await
+}
+
+on_both!(
+    an_allocation_is_checked_confirmed_and_recorded_once,
+    refused_forms_say_why_by_the_field_and_record_nothing,
+);
+
+/// The ledger's keyed write on its own: a key records once, even when the
+/// same key races itself; another person's same key is theirs.
+async fn a_form_key_records_once(engine: Engine) -> Result<()> {
+    let t = fixtures::ledger(engine, &prefecture()).await?;
+    let l = t.ledger.clone();
+    let body = own_budget("巴财农〔2020〕2号", "X-05", "500", "2020-02-01");
+    let key = FormKey {
+        login: "yusuan",
+        key: "k-1",
+        form: "own-budget",
+    };
+    let first = l.submit_keyed(&key, &[body.clone()], &clerk()).await?;
+    let Keyed::Recorded(out) = first else {
+        anyhow::bail!("first: {first:?}")
+    };
+    let id = out[0].id();
+    let again = l
+        .submit_keyed(
+            &key,
+            &[own_budget("巴财农〔2020〕3号", "X-05", "7", "2020-02-01")],
+            &clerk(),
+        )
+        .await?;
+    ensure!(
+        matches!(&again, Keyed::Repeated(r) if r.entries == vec![id] && r.form == "own-budget"),
+        "{again:?}"
+    );
+    let found = l.form_result("yusuan", "k-1").await?;
+    ensure!(found.is_some_and(|r| r.entries == vec![id]));
+    ensure!(l.form_result("someone", "k-1").await?.is_none());
+    let n = allocations(&l).await?;
+    ensure!(n == 1, "{n}");
+
+    // Six at once with one new key: one records, five find it.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = FormKey {
+                login: "yusuan",
+                key: "k-2",
+                form: "own-budget",
+            };
+            let doc = format!("巴财农〔2020〕{}号", 20 + i);
+            l.submit_keyed(
+                &key,
+                &[own_budget(&doc, "X-05", "1", "2020-02-01")],
+                &clerk(),
+            )
+            .await
+        }));
+    }
+    let mut recorded = 0;
+    for t in tasks {
+        if matches!(t.await??, Keyed::Recorded(_)) {
+            recorded += 1;
+        }
+    }
+    ensure!(recorded == 1, "{recorded} recorded");
+    ensure!(allocations(&l).await? == 2);
+    // A refused body stores no key: the same key may then record.
+    let over = issue(
+        "巴财农〔2020〕30号",
+        id,
+        "X-05",
+        "652822",
+        "1000",
+        "2020-03-01",
+    );
+    let key3 = FormKey {
+        login: "yusuan",
+        key: "k-3",
+        form: "allocation",
+    };
+    ensure!(l.submit_keyed(&key3, &[over], &clerk()).await.is_err());
+    ensure!(l.form_result("yusuan", "k-3").await?.is_none());
+    // A rehearsal records nothing.
+    let before = format!("{:?}", l.heads().await?);
+    l.rehearse(
+        &[own_budget("巴财农〔2020〕40号", "X-05", "1", "2020-02-01")],
+        &clerk(),
+    )
+    .await?;
+    ensure!(format!("{:?}", l.heads().await?) == before);
+    ensure!(allocations(&l).await? == 2);
+    Ok(())
+}
+
+on_both!(workers = 4; a_form_key_records_once);
+
+/// The other money forms over HTTP: own budget, a payment and its reversal
+/// from the trace's link, a fund category (no confirmation), and funds
+/// from the centre refused below the region, next to nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_budget_payment_reversal_and_category_forms() -> Result<()> {
+    let (node, own) = start(
+        Engine::Sqlite,
+        &[
+            ("yusuan", Role::AllocationDesk),
+            ("guoku", Role::Treasury),
+            ("guanli", Role::Admin),
+        ],
+    )
+    .await?;
+    let l = &node.ledger.ledger;
+    l.submit_one(project("XM-1", "50000"), &clerk()).await?;
+    l.submit_one(target("XM-1"), &clerk()).await?;
+
+    // Own budget, through its confirmation.
+    let mut p = Person::sign_in(&node, "yusuan").await?;
+    let (csrf, key, _) = p.open("/desk/own-budget").await?;
+    let f = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("doc_no", "巴财农〔2020〕5号"),
+        ("category", "X-05"),
+        ("amount", "20000"),
+        ("budgeted_on", "2020-03-01"),
+        ("title", "本级配套"),
+    ];
+    let a = p.post("/desk/own-budget", &f).await?;
+    ensure!(a.status == StatusCode::OK && a.body.contains("20,000.00 元"));
+    let a = p.post("/desk/own-budget", &with_step(f, "confirm")).await?;
+    ensure!(a.status == StatusCode::SEE_OTHER, "{}", a.body);
+    // Funds from the centre: the region's alone, said above the form.
+    let (csrf, key, _) = p.open("/desk/funds-received").await?;
+    let f = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("doc_no", "财农〔2020〕7号"),
+        ("category", "X-01"),
+        ("amount", "100"),
+        ("received_on", "2020-03-01"),
+    ];
+    let before = heads(l).await?;
+    let a = p.post("/desk/funds-received", &f).await?;
+    ensure!(
+        a.status == StatusCode::UNPROCESSABLE_ENTITY
+            && a.body.contains("只有顶层节点（自治区）登记中央到账资金"),
+        "{}",
+        a.body
+    );
+    ensure!(heads(l).await? == before);
+
+    // A payment from the own budget, by 文号, then its reversal.
+    let mut t = Person::sign_in(&node, "guoku").await?;
+    let (csrf, key, form) = t.open("/desk/payment").await?;
+    ensure!(form.contains("巴财农〔2020〕1号") && form.contains("XM-1"));
+    let own = own.to_string();
+    let f = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("allocation", own.as_str()),
+        ("project", "XM-1"),
+        ("voucher_no", "PZ-0001"),
+        ("paid_on", "2020-04-01"),
+        ("amount", "3000.50"),
+        ("payer", "巴州财政局"),
+        ("payee_name", "某某建设公司"),
+    ];
+    let a = t.post("/desk/payment", &f).await?;
+    ensure!(
+        a.status == StatusCode::OK
+            && a.body.contains("3,000.50 元")
+            && a.body.contains("某某建设公司"),
+        "{}",
+        a.body
+    );
+    let a = t.post("/desk/payment", &with_step(f, "confirm")).await?;
+    ensure!(a.status == StatusCode::SEE_OTHER, "{}", a.body);
+    let done = t.get(&a.location).await?;
+    let at = done.body.find("href=\"/trace/").context("a trace link")?;
+    let rest = &done.body[at + "href=\"".len()..];
+    let trace = rest[..rest.find('"').context("end")?].to_owned();
+    let page = t.get(&trace).await?;
+    ensure!(
+        page.body
+            .contains("href=\"/desk/reversal?voucher_no=PZ-0001\""),
+        "{}",
+        page.body
+    );
+    let (csrf, key, form) = t.open("/desk/reversal?voucher_no=PZ-0001").await?;
+    ensure!(form.contains("value=\"PZ-0001\""));
+    let f = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("voucher_no", "PZ-0001"),
+        ("reversed_on", "2020-04-02"),
+        ("reason", "收款账号错误"),
+    ];
+    let a = t
+        .post("/desk/reversal", &with_step(f.clone(), "confirm"))
+        .await?;
+    ensure!(a.status == StatusCode::SEE_OTHER, "{}", a.body);
+    let page = t.get(&trace).await?;
+    ensure!(page.body.contains("已冲销") && !page.body.contains("/desk/reversal"));
+    // Reversed twice: by the voucher, in Chinese.
+    let (csrf, key, _) = t.open("/desk/reversal").await?;
+    let f = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("voucher_no", "PZ-0001"),
+        ("reversed_on", "2020-04-03"),
+        ("reason", "重复"),
+    ];
+    let a = t.post("/desk/reversal", &f).await?;
+    ensure!(error_by(&a.body, "voucher_no").as_deref() == Some("该支付已冲销"));
+    // A fund category: no confirmation, recorded at once, once.
+    let mut g = Person::sign_in(&node, "guanli").await?;
+    let (csrf, key, _) = g.open("/desk/category").await?;
+    let f = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        ("code", "BZ-01"),
+        ("name", "州级以工代赈"),
+        ("origin", "prefecture"),
+        ("department", ""),
+        ("classified", "no"),
+    ];
+    let a = g.post("/desk/category", &f).await?;
+    ensure!(a.status == StatusCode::SEE_OTHER, "{} {}", a.status, a.body);
+    let a = g.post("/desk/category", &f).await?;
+    ensure!(a.status == StatusCode::SEE_OTHER);
+    let cats = l.categories().await?;
+    ensure!(cats.iter().filter(|c| c.code == "BZ-01").count() == 1);
+    node.stop().await
+}
+
+/// In a real browser: sign in, fill the allocation form (the source by its
+/// 文号 and balance), check, confirm, see the result; then ask for more
+/// than is left and see the Chinese refusal by the amount, nothing recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_allocation_form_in_a_real_browser() -> Result<()> {
+    fundsync_tests::webdriver::binaries()?;
+    let (node, own) = start(Engine::Sqlite, &[("yusuan", Role::AllocationDesk)]).await?;
+    let l = &node.ledger.ledger;
+    let base = node.base.clone();
+    let driver = Driver::start().await?;
+    let b = driver.browser().await?;
+    b.goto(&format!("{base}/desk/allocation")).await?;
+    b.type_into("#f-login", "yusuan").await?;
+    b.type_into("#f-password", PASSWORD).await?;
+    b.click("button[type=submit]").await?;
+    b.wait_for_url("the form after signing in", |u| {
+        u.ends_with("/desk/allocation")
+    })
+    .await?;
+    let dom = b.source().await?;
+    ensure!(dom.contains("下达指标") && dom.contains("可用 1,000,000.00 元"));
+    // Every control has its label.
+    for f in [
+        "source",
+        "to",
+        "amount",
+        "doc_no",
+        "issued_on",
+        "category",
+        "title",
+    ] {
+        ensure!(dom.contains(&format!("<label for=\"f-{f}\">")), "label {f}");
+    }
+    b.click(&format!("#f-source option[value='{own}']")).await?;
+    b.click("#f-to option[value='652822']").await?;
+    b.type_into("#f-amount", "250000").await?;
+    b.type_into("#f-doc_no", "巴财农〔2020〕21号").await?;
+    let n = allocations(l).await?;
+    b.click("form button[type=submit]:not(.out)").await?;
+    wait_for_text(&b, "请核对以下内容").await?;
+    let dom = b.source().await?;
+    ensure!(
+        dom.contains("250,000.00 元") && dom.contains("25.00"),
+        "{dom}"
+    );
+    let out = artifacts()?;
+    b.screenshot(&out.join("desk-confirm.png")).await?;
+    b.click("#confirm").await?;
+    b.wait_for_url("the result", |u| u.contains("/desk/done/"))
+        .await?;
+    let dom = b.source().await?;
+    ensure!(dom.contains("已登记") && dom.contains("巴财农〔2020〕21号"));
+    ensure!(allocations(l).await? == n + 1);
+    b.screenshot(&out.join("desk-done.png")).await?;
+
+    // Over-allocation: 750,000 left, 800,000 asked.
+    b.goto(&format!("{base}/desk/allocation")).await?;
+    b.click(&format!("#f-source option[value='{own}']")).await?;
+    b.click("#f-to option[value='652823']").await?;
+    b.type_into("#f-amount", "800000").await?;
+    b.type_into("#f-doc_no", "巴财农〔2020〕22号").await?;
+    let before = heads(l).await?;
+    b.click("form button[type=submit]:not(.out)").await?;
+    wait_for_text(&b, "超出可用余额").await?;
+    let dom = b.source().await?;
+    ensure!(
+        dom.contains(
+            "id=\"f-amount-error\">超出可用余额：来源指标可用 750,000.00 元（75.00 万元），本次 800,000.00 元"
+        ),
+        "{dom}"
+    );
+    b.screenshot(&out.join("desk-over-allocation.png")).await?;
+    ensure!(
+        heads(l).await? == before,
+        "the refused form recorded something"
+    );
+    b.quit().await?;
+    node.stop().await
+}
+
+/// Waits (up to 30 s) until the page holds `text`.
+async fn wait_for_text(b: &fundsync_tests::webdriver::Browser, text: &str) -> Result<()> {
+    fundsync_tests::cluster::eventually(Duration::from_secs(30), text, || async {
+        Ok(b.source().await?.contains(text).then_some(()))
+    })
+    .await
+}
+
+/// `<target>/test-artifacts/web`, where the screenshots go.
+fn artifacts() -> Result<std::path::PathBuf> {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => std::path::PathBuf::from(t),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    };
+    let dir = target.join("test-artifacts").join("web");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
