@@ -11,6 +11,7 @@
 pub mod account;
 pub mod form;
 pub mod html;
+pub mod import;
 pub mod layout;
 pub mod ledger;
 pub mod lists;
@@ -62,7 +63,8 @@ pub fn router() -> Routes {
             P::ReadSecurityLog,
             security_operations_page,
         );
-    account::routes(pages)
+    let pages = account::routes(pages);
+    import::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles
