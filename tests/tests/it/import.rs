@@ -112,7 +112,7 @@ impl Person {
                 self.cookie = (!value.is_empty()).then(|| pair.to_owned());
             }
         }
-        let header = |n| {
+        let header = |n: reqwest::header::HeaderName| {
             res.headers()
                 .get(n)
                 .and_then(|v| v.to_str().ok())
@@ -415,13 +415,11 @@ async fn uploads_are_refused_for_a_wrong_role_without_a_token_or_over_the_limit(
         a.status
     );
     // Not a file upload at all, and an empty file.
-    let a = p
-        .send(
-            p.http
-                .post(format!("{}/import", p.base))
-                .form(&[("csrf_token", p.csrf.as_str())]),
-        )
-        .await?;
+    let not_multipart = p
+        .http
+        .post(format!("{}/import", p.base))
+        .form(&[("csrf_token", p.csrf.as_str())]);
+    let a = p.send(not_multipart).await?;
     ensure!(
         a.status == StatusCode::BAD_REQUEST,
         "{} {}",
