@@ -317,9 +317,24 @@ enum TokenWhat {
 
 #[derive(Debug, Subcommand)]
 enum ImportWhat {
-    /// Treasury payment vouchers from a UTF-8 CSV file (all rows or none).
+    /// Treasury payment vouchers (all rows or none) from CSV (UTF-8, UTF-8
+    /// with BOM, GBK/GB18030) or Excel (.xlsx/.xls), told apart by content;
+    /// the allocation by 指标文号 or id, amounts in 元 or 万元.
     Payments {
         file: PathBuf,
+        /// Check every row and print the bad ones; record nothing.
+        #[arg(long)]
+        preview: bool,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Allocations this node issued to its children, entered after the
+    /// fact (补录), from the same kinds of file.
+    Allocations {
+        file: PathBuf,
+        /// Check every row and print the bad ones; record nothing.
+        #[arg(long)]
+        preview: bool,
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
     },
@@ -654,36 +669,59 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import {
-            what: ImportWhat::Payments { file, config },
-        } => {
+        Command::Import { what } => {
+            let (kind, file, preview, config) = match what {
+                ImportWhat::Payments {
+                    file,
+                    preview,
+                    config,
+                } => (import::Kind::Payments, file, preview, config),
+                ImportWhat::Allocations {
+                    file,
+                    preview,
+                    config,
+                } => (import::Kind::Allocations, file, preview, config),
+            };
             let cfg = Config::load(&config)?;
             let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let started = std::time::Instant::now();
-            match import::import_payments(
+            let mode = if preview {
+                import::Mode::Preview
+            } else {
+                import::Mode::Apply
+            };
+            match import::run(
                 &ledger,
-                std::io::BufReader::with_capacity(1 << 20, f),
-                &fundsync_node::ledger::console_actor(),
+                kind,
+                Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+                &import::Options::new(&fundsync_node::ledger::console_actor()),
+                mode,
             )
             .await
             {
                 Ok(r) => {
+                    let verb = if preview {
+                        "检查无误，可导入"
+                    } else {
+                        "已导入"
+                    };
                     println!(
-                        "imported {} rows: {} new payments, {} already recorded ({:.1} s)",
+                        "{verb} {} 行：新增 {} 条，已登记 {} 条，新增金额合计 {} 元（{:.1} 秒）",
                         r.rows,
                         r.created,
                         r.existing,
+                        r.total,
                         started.elapsed().as_secs_f64()
                     );
                     ledger.db().close().await;
                     Ok(())
                 }
                 Err(import::ImportError::Rows(rows)) => {
-                    eprintln!("nothing imported; {} row(s) rejected:", rows.len());
+                    eprintln!("未导入任何数据；{} 行有误：", rows.len());
                     for r in &rows {
-                        eprintln!("  line {}: {}", r.line, r.message);
+                        eprintln!("  第 {} 行：{}", r.line, r.message);
                     }
                     std::process::exit(1);
                 }

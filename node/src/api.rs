@@ -707,11 +707,13 @@ async fn import_csv(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !ct.starts_with("text/csv") {
+    let workbook = ct.starts_with("application/vnd.openxmlformats-officedocument.spreadsheetml")
+        || ct.starts_with("application/vnd.ms-excel");
+    if !ct.starts_with("text/csv") && !workbook {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
-            "send the vouchers as CSV with Content-Type: text/csv",
+            "send the vouchers as CSV (Content-Type: text/csv; UTF-8 or GBK) or as an Excel workbook",
         ));
     }
     match import::import_payments(&s.ledger, std::io::Cursor::new(body), &who).await {

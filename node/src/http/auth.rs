@@ -12,7 +12,8 @@
 //! caller is 401 (pages: 303 to `/login?next=…`); a caller without the
 //! permission is 403 naming it, recorded as a security event; a state-changing
 //! request made with a session cookie must carry the session's CSRF token
-//! (form field `csrf_token` or header `X-CSRF-Token`; bearer requests are
+//! (form field `csrf_token`, header `X-CSRF-Token`, or for a multipart upload
+//! `?csrf_token=` in the URL; bearer requests are
 //! exempt, no browser sends those by itself). A permitted request gets the
 //! [`Actor`] the journal will name ([`super::Acting`]) and the [`User`] (for
 //! department and 涉密 scope checks) in its extensions. Refusals of a
@@ -362,11 +363,21 @@ async fn with_csrf(req: Request, expected: &str) -> Result<Request, (Request, Ap
         }
         return Err((req, failed()));
     }
-    let form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or("");
+    // A file upload without script cannot set a header, and its body is too
+    // large to read twice: it carries the token in the form's action URL
+    // (`?csrf_token=`), only for `multipart/form-data`.
+    if content_type.starts_with("multipart/form-data") {
+        let ok = !expected.is_empty()
+            && form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .any(|(k, v)| k == CSRF_FIELD && same(v.as_bytes(), expected.as_bytes()));
+        return if ok { Ok(req) } else { Err((req, failed())) };
+    }
+    let form = content_type.starts_with("application/x-www-form-urlencoded");
     if !form {
         return Err((req, failed()));
     }

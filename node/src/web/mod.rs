@@ -13,6 +13,7 @@ pub mod account;
 pub mod desk;
 pub mod form;
 pub mod html;
+pub mod import;
 pub mod layout;
 pub mod ledger;
 pub mod lists;
@@ -69,7 +70,8 @@ pub fn router() -> Routes {
         );
     let pages = projects::routes(pages);
     let pages = desk::routes(pages);
-    account::routes(pages)
+    let pages = account::routes(pages);
+    import::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles

@@ -11,6 +11,7 @@ mod api;
 mod attribution;
 mod demo;
 mod desk;
+mod import;
 mod ledger_conformance;
 mod ledger_dates;
 mod ledger_props;
