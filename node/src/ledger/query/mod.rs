@@ -11,6 +11,7 @@ pub mod facts;
 mod journal;
 mod links;
 mod records;
+mod search;
 mod security;
 mod summary;
 mod warnings;
@@ -27,6 +28,7 @@ pub use records::{
     AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
     ProjectView, TargetView, Trace, TraceStep,
 };
+pub use search::{SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX};
 pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};
 pub use warnings::{RaisedWarning, WarningFilter, WarningView};
