@@ -18,6 +18,8 @@ pub enum Nav {
     Allocations,
     Payments,
     Warnings,
+    /// 检索.
+    Search,
     /// The security log (登录日志, 操作日志).
     Security,
     /// The signed-in user's own account.
@@ -151,7 +153,7 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 7] = [
     (
         Nav::Overview,
         "/",
@@ -181,6 +183,12 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 6] = [
         "/warnings",
         Permission::ReadLedger,
         ("预警", "Warnings"),
+    ),
+    (
+        Nav::Search,
+        "/search",
+        Permission::ReadLedger,
+        ("检索", "Search"),
     ),
     (
         Nav::Security,
