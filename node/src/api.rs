@@ -7,6 +7,7 @@
 //! people's own endpoints (who am I, tokens, users) are [`people`]'s.
 
 mod people;
+mod search;
 
 use std::sync::Arc;
 
@@ -90,6 +91,7 @@ pub fn router(import_bytes_max: usize) -> Routes {
         )
         .get("/ledger/summary", P::ReadLedger, summary)
         .get("/journal", P::ReadLedger, journal)
+        .get("/search", P::ReadLedger, search::search)
         .get("/warnings", P::ReadLedger, crate::warnings::http::list)
         .get("/sync/heads", P::ReadHealth, sync_heads)
         .get("/sync/link", P::ReadHealth, sync_link)

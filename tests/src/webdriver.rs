@@ -81,6 +81,21 @@ impl Driver {
 
     /// A new headless browser (its own profile, Chinese first).
     pub async fn browser(&self) -> Result<Browser> {
+        self.browser_with_prefs(json!({})).await
+    }
+
+    /// [`Driver::browser`] saving downloads into `dir` without asking.
+    pub async fn browser_downloading_to(&self, dir: &Path) -> Result<Browser> {
+        self.browser_with_prefs(json!({
+            "download.default_directory": dir,
+            "download.prompt_for_download": false,
+            "download.directory_upgrade": true,
+            "safebrowsing.enabled": true,
+        }))
+        .await
+    }
+
+    async fn browser_with_prefs(&self, prefs: Value) -> Result<Browser> {
         let (_, chromium) = binaries()?;
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -89,6 +104,7 @@ impl Driver {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--no-first-run", "--lang=zh-CN",
                     "--window-size=1400,1000"],
+                "prefs": prefs,
             },
         }}});
         let v = call(

@@ -141,6 +141,9 @@ mod tests {
             ("api/people.rs", include_str!("../api/people.rs")),
             ("web/mod.rs", include_str!("../web/mod.rs")),
             ("web/account.rs", include_str!("../web/account.rs")),
+            ("web/export/mod.rs", include_str!("../web/export/mod.rs")),
+            ("web/search.rs", include_str!("../web/search.rs")),
+            ("api/search.rs", include_str!("../api/search.rs")),
             ("warnings/http.rs", include_str!("../warnings/http.rs")),
         ] {
             for raw in ["Router", ".route(", ".nest(", "route_service"] {

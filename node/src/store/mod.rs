@@ -102,6 +102,9 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// write transaction once it has bulk-inserted many rows, so lookups later
     /// in that transaction are planned for the tables as they now are.
     fn refresh_stats(&self) -> &'static [&'static str];
+    /// An expression reading the UTF-8 bytes of the blob column `col` as
+    /// text (for `LIKE` over an entry's JSON body).
+    fn blob_text(&self, col: &str) -> String;
 }
 
 /// Limits for the connection pools.

@@ -52,6 +52,9 @@ impl Dialect for Postgres {
     fn numbered_placeholders(&self) -> bool {
         true
     }
+    fn blob_text(&self, col: &str) -> String {
+        format!("convert_from({col}, 'UTF8')")
+    }
     fn bulk_insert_around(&self) -> (&'static [&'static str], &'static [&'static str]) {
         // A custom plan of a multi-row INSERT copies each of its thousands
         // of parameters into the plan as a constant, on every execution;

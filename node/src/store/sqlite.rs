@@ -79,6 +79,9 @@ impl Dialect for Sqlite {
     fn after_commit(&self) -> Option<&'static str> {
         Some("PRAGMA wal_checkpoint(PASSIVE)")
     }
+    fn blob_text(&self, col: &str) -> String {
+        format!("CAST({col} AS TEXT)")
+    }
     fn refresh_stats(&self) -> &'static [&'static str] {
         // Without ANALYZE data SQLite prefers the unique indexes anyway.
         &[]

@@ -24,6 +24,8 @@ pub enum Nav {
     Operations,
     /// 办理: the forms that record money.
     Desk,
+    /// 检索.
+    Search,
     /// The security log (登录日志, 操作日志).
     Security,
     /// The signed-in user's own account.
@@ -161,7 +163,7 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 9] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 10] = [
     (
         Nav::Overview,
         "/",
@@ -205,6 +207,12 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 9] = [
         "/operations",
         Permission::ReadHealth,
         ("运行监控", "Operations"),
+    ),
+    (
+        Nav::Search,
+        "/search",
+        Permission::ReadLedger,
+        ("检索", "Search"),
     ),
     (
         Nav::Security,

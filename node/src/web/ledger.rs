@@ -167,6 +167,7 @@ pub fn render(c: &Chrome, p: &LedgerPage) -> Markup {
             }
         }
         (table(l, p, &names))
+        (super::export::links(c, "/ledger"))
         h2 {
             (l.t(
                 "各县资金到位与支付（按资金来源）",
@@ -185,7 +186,7 @@ pub fn render(c: &Chrome, p: &LedgerPage) -> Markup {
 
 /// The summary's rows in display order: fund sources in their natural order
 /// (central first), not by name.
-fn sorted_rows(p: &LedgerPage) -> Vec<&SummaryRow> {
+pub(super) fn sorted_rows(p: &LedgerPage) -> Vec<&SummaryRow> {
     let gb = &p.summary.group_by;
     let mut rows: Vec<&SummaryRow> = p.summary.rows.iter().collect();
     rows.sort_by_cached_key(|r| {

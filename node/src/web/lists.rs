@@ -93,7 +93,7 @@ fn filter_value<T>(l: Lang, list: &Listing<T>, key: &str, v: &str) -> String {
 /// The fund sources [`Lang::fund_origin`] names.
 const ORIGINS: &[&str] = &["central", "region", "prefecture", "county", "bond"];
 
-fn filter_label(l: Lang, key: &str) -> String {
+pub(super) fn filter_label(l: Lang, key: &str) -> String {
     let t = match key {
         "holder" => l.t("持有单位", "holder"),
         "from_node" => l.t("下达单位", "issued by"),
@@ -160,6 +160,7 @@ pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
     }
     let body = html! {
         (filter_line(l, list, "/allocations"))
+        (super::export::links(c, "/allocations"))
         p class="sub" { (l.t("单位：万元（悬停显示元）", "Figures in 万元; hover for yuan")) }
         div class="scroll" {
             table {
@@ -246,6 +247,7 @@ pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
         });
     let body = html! {
         (filter_line(l, list, "/payments"))
+        (super::export::links(c, "/payments"))
         p class="sub" {
             (l.t(
                 "单位：元。点击凭证号查看资金追溯。",

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod desk;
+pub mod export;
 pub mod form;
 pub mod html;
 pub mod import;
@@ -20,6 +21,7 @@ pub mod lists;
 pub mod operations;
 pub mod overview;
 pub mod projects;
+pub mod search;
 pub mod security;
 pub mod text;
 pub mod trace;
@@ -70,6 +72,8 @@ pub fn router() -> Routes {
         );
     let pages = projects::routes(pages);
     let pages = desk::routes(pages);
+    let pages = export::routes(pages);
+    let pages = search::routes(pages);
     let pages = account::routes(pages);
     import::routes(pages)
 }
@@ -577,7 +581,35 @@ async fn allocations_data(
     ctx: &Ctx,
     s: &AppState,
 ) -> Result<lists::Listing<crate::ledger::query::AllocationView>, WebError> {
-    let filter = AllocationFilter {
+    let filter = allocation_filter(ctx, s).await?;
+    let page = ctx.page()?;
+    let got = s.ledger.allocations(filter, page).await?;
+    Ok(lists::Listing {
+        items: got.items,
+        page: got.page,
+        has_more: got.has_more,
+        page_size: got.page_size,
+        filters: ctx.filters(ALLOCATION_FILTERS),
+        names: node_names(&s.ledger).await?,
+        categories: categories(&s.ledger).await?,
+    })
+}
+
+/// The allocation list's filters, as query keys.
+const ALLOCATION_FILTERS: &[&str] = &[
+    "holder",
+    "from_node",
+    "kind",
+    "category",
+    "fund_origin",
+    "source",
+    "as_of",
+];
+
+/// The allocation list's filters from the query, in the reader's scope
+/// (the page and its exports).
+async fn allocation_filter(ctx: &Ctx, s: &AppState) -> Result<AllocationFilter, WebError> {
+    Ok(AllocationFilter {
         holder: ctx.parsed("holder")?,
         from_node: ctx.parsed("from_node")?,
         kind: ctx.param("kind").map(str::to_owned),
@@ -586,25 +618,6 @@ async fn allocations_data(
         source: ctx.parsed::<EntryId>("source")?,
         as_of: ctx.parsed("as_of")?,
         categories: visible_categories(ctx, s).await?,
-    };
-    let page = ctx.page()?;
-    let got = s.ledger.allocations(filter, page).await?;
-    Ok(lists::Listing {
-        items: got.items,
-        page: got.page,
-        has_more: got.has_more,
-        page_size: got.page_size,
-        filters: ctx.filters(&[
-            "holder",
-            "from_node",
-            "kind",
-            "category",
-            "fund_origin",
-            "source",
-            "as_of",
-        ]),
-        names: node_names(&s.ledger).await?,
-        categories: categories(&s.ledger).await?,
     })
 }
 
@@ -627,14 +640,7 @@ async fn payments_data(
     ctx: &Ctx,
     s: &AppState,
 ) -> Result<lists::Listing<crate::ledger::query::PaymentView>, WebError> {
-    let filter = PaymentFilter {
-        origin: ctx.parsed("origin")?,
-        allocation: ctx.parsed::<EntryId>("allocation")?,
-        project: ctx.param("project").map(str::to_owned),
-        voucher_no: ctx.param("voucher_no").map(str::to_owned),
-        as_of: ctx.parsed("as_of")?,
-        categories: visible_categories(ctx, s).await?,
-    };
+    let filter = payment_filter(ctx, s).await?;
     let page = ctx.page()?;
     let got = s.ledger.payments(filter, page).await?;
     Ok(lists::Listing {
@@ -642,9 +648,25 @@ async fn payments_data(
         page: got.page,
         has_more: got.has_more,
         page_size: got.page_size,
-        filters: ctx.filters(&["origin", "allocation", "project", "voucher_no", "as_of"]),
+        filters: ctx.filters(PAYMENT_FILTERS),
         names: node_names(&s.ledger).await?,
         categories: HashMap::new(),
+    })
+}
+
+/// The payment list's filters, as query keys.
+const PAYMENT_FILTERS: &[&str] = &["origin", "allocation", "project", "voucher_no", "as_of"];
+
+/// The payment list's filters from the query, in the reader's scope (the
+/// page and its exports).
+async fn payment_filter(ctx: &Ctx, s: &AppState) -> Result<PaymentFilter, WebError> {
+    Ok(PaymentFilter {
+        origin: ctx.parsed("origin")?,
+        allocation: ctx.parsed::<EntryId>("allocation")?,
+        project: ctx.param("project").map(str::to_owned),
+        voucher_no: ctx.param("voucher_no").map(str::to_owned),
+        as_of: ctx.parsed("as_of")?,
+        categories: visible_categories(ctx, s).await?,
     })
 }
 
@@ -700,7 +722,8 @@ async fn warnings_page(ctx: Ctx, State(s): S) -> Response {
     ctx.respond(r)
 }
 
-async fn warnings_data(ctx: &Ctx, s: &AppState) -> Result<warnings::WarningsPage, WebError> {
+/// The warning list's filters from the query (the page and its exports).
+fn warning_filter(ctx: &Ctx) -> Result<crate::warnings::store::WarningFilter, WebError> {
     let open = match ctx.param("open") {
         None | Some("true") => true,
         Some("false") => false,
@@ -713,12 +736,17 @@ async fn warnings_data(ctx: &Ctx, s: &AppState) -> Result<warnings::WarningsPage
             Err(_) => return Err(WebError::bad_param("rule", r)),
         },
     };
-    let filter = crate::warnings::store::WarningFilter {
+    Ok(crate::warnings::store::WarningFilter {
         node: ctx.parsed("node")?,
         origin: None,
         rule,
         open: Some(open),
-    };
+    })
+}
+
+async fn warnings_data(ctx: &Ctx, s: &AppState) -> Result<warnings::WarningsPage, WebError> {
+    let filter = warning_filter(ctx)?;
+    let open = filter.open.unwrap_or(true);
     let got = s
         .ledger
         .warnings(

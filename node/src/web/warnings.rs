@@ -57,6 +57,7 @@ pub fn warnings_body(c: &Chrome, p: &WarningsPage) -> Markup {
                 " · "
                 a href="/warnings?open=false" { (l.t("已解除", "resolved")) }
             }
+            (super::export::links(c, "/warnings"))
         }
         @if p.items.is_empty() {
             // Unless the card above already says there are none.

@@ -12,6 +12,7 @@ mod journal;
 mod links;
 mod projects;
 mod records;
+mod search;
 mod security;
 mod summary;
 mod warnings;
@@ -29,6 +30,7 @@ pub use records::{
     AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
     ProjectView, TargetView, Trace, TraceStep,
 };
+pub use search::{SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX};
 pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};
 pub use warnings::{RaisedWarning, WarningFilter, WarningView};

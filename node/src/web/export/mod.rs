@@ -1,0 +1,791 @@
+//! 导出: the list pages (指标, 支付, 预警) and the master ledger (总台账) as
+//! an Excel workbook (`.xlsx`) or a CSV file (`.csv`), each at the page's
+//! path with the extension (`/payments.xlsx?origin=652822`): the page's own
+//! query parameters, the page's permission and the reader's scope
+//! (department, 涉密), so a file holds exactly the rows the page lists,
+//! all of its pages. Amounts are yuan, exact (the pages show 万元).
+//!
+//! Nothing holds all the rows: they are read from the ledger a page at a
+//! time (payments by keyset, the others by offset pages) and written out
+//! as they come. A CSV file streams straight into the answer; a workbook
+//! is written row by row to the worksheet's temporary file (constant
+//! memory, [`sheet::Xlsx`]), saved to an unnamed temporary file and
+//! streamed from there. Whatever fails before the first byte is an error
+//! page; a failure while a CSV file streams cuts the answer short, so
+//! the browser reports the download as failed rather than keeping half a
+//! file.
+
+pub mod sheet;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fundsync_protocol::{Actor, EntryId, ErrorCode};
+use maud::{html, Markup};
+use rust_decimal::Decimal;
+
+use crate::access::{Permission, Role};
+use crate::http::{ApiError, AppState, Routes};
+use crate::ledger::query::{
+    AllocationFilter, GroupBy, Page, PaymentFilter, WarningFilter, PAGE_SIZE_MAX,
+};
+use crate::ledger::{Ledger, LedgerError};
+
+use super::html::url;
+use super::layout::Chrome;
+use super::text::Lang;
+use super::{Ctx, WebError, S};
+use sheet::{Cell, Column, Head, Xlsx};
+
+/// The export routes: each list page's path with `.xlsx` and `.csv`, with
+/// the page's permission.
+pub fn routes(pages: Routes) -> Routes {
+    use Permission as P;
+    pages
+        .get("/ledger.xlsx", P::ReadLedger, ledger_xlsx)
+        .get("/ledger.csv", P::ReadLedger, ledger_csv)
+        .get("/allocations.xlsx", P::ReadLedger, allocations_xlsx)
+        .get("/allocations.csv", P::ReadLedger, allocations_csv)
+        .get("/payments.xlsx", P::ReadLedger, payments_xlsx)
+        .get("/payments.csv", P::ReadLedger, payments_csv)
+        .get("/warnings.xlsx", P::ReadLedger, warnings_xlsx)
+        .get("/warnings.csv", P::ReadLedger, warnings_csv)
+}
+
+/// The links "导出 Excel · 导出 CSV" of the page at `base`, carrying its
+/// filters (its query, without the pager's keys).
+pub fn links(c: &Chrome, base: &str) -> Markup {
+    let l = c.lang;
+    let mut q: Vec<(&str, String)> = c
+        .query
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "page" | "page_size" | "lang"))
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    if l == Lang::En {
+        q.push(("lang", "en".to_owned()));
+    }
+    html! {
+        p class="sub export" {
+            a href=(url(&format!("{base}.xlsx"), &q)) download { (l.t("导出 Excel", "Export Excel")) }
+            " · "
+            a href=(url(&format!("{base}.csv"), &q)) download { (l.t("导出 CSV", "Export CSV")) }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Ledger,
+    Allocations,
+    Payments,
+    Warnings,
+}
+
+impl List {
+    fn name(self) -> &'static str {
+        match self {
+            List::Ledger => "ledger",
+            List::Allocations => "allocations",
+            List::Payments => "payments",
+            List::Warnings => "warnings",
+        }
+    }
+}
+
+macro_rules! handlers {
+    ($($name:ident => $list:expr, $format:expr;)*) => {
+        $(
+            async fn $name(ctx: Ctx, State(s): S) -> Response {
+                export(ctx, s, $list, $format).await
+            }
+        )*
+    };
+}
+
+handlers! {
+    ledger_xlsx => List::Ledger, Format::Xlsx;
+    ledger_csv => List::Ledger, Format::Csv;
+    allocations_xlsx => List::Allocations, Format::Xlsx;
+    allocations_csv => List::Allocations, Format::Csv;
+    payments_xlsx => List::Payments, Format::Xlsx;
+    payments_csv => List::Payments, Format::Csv;
+    warnings_xlsx => List::Warnings, Format::Xlsx;
+    warnings_csv => List::Warnings, Format::Csv;
+}
+
+/// Rows read per page of the ledger.
+const PAGE_ROWS: u32 = PAGE_SIZE_MAX;
+
+/// Where an export's rows come from, and how far it has read.
+#[derive(Debug)]
+enum Rows {
+    Allocations {
+        filter: AllocationFilter,
+        page: u32,
+        done: bool,
+    },
+    Payments {
+        filter: PaymentFilter,
+        after: Option<EntryId>,
+        done: bool,
+    },
+    Warnings {
+        filter: WarningFilter,
+        page: u32,
+        done: bool,
+    },
+    /// Rows computed whole (the master ledger is a summary: a row per
+    /// group, not per record).
+    Ready(Option<Vec<Vec<Cell>>>),
+}
+
+/// Names the rows show: nodes and categories by code.
+#[derive(Debug, Default)]
+struct Names {
+    lang: Lang,
+    nodes: HashMap<String, String>,
+    categories: HashMap<String, String>,
+}
+
+impl Names {
+    fn node(&self, code: &str) -> String {
+        self.nodes.get(code).cloned().unwrap_or_default()
+    }
+
+    fn category(&self, code: &str) -> String {
+        self.categories.get(code).cloned().unwrap_or_default()
+    }
+}
+
+/// An export: what precedes the rows, and the rows still to read.
+#[derive(Debug)]
+struct Export {
+    head: Head,
+    rows: Rows,
+    names: Names,
+    file: String,
+}
+
+impl Export {
+    /// The next page of rows; `None` at the end.
+    async fn next(&mut self, ledger: &Ledger) -> Result<Option<Vec<Vec<Cell>>>, LedgerError> {
+        let n = &self.names;
+        let page_size = PAGE_ROWS;
+        match &mut self.rows {
+            Rows::Ready(rows) => Ok(rows.take()),
+            Rows::Allocations { done: true, .. }
+            | Rows::Payments { done: true, .. }
+            | Rows::Warnings { done: true, .. } => Ok(None),
+            Rows::Allocations { filter, page, done } => {
+                let got = ledger
+                    .allocations(
+                        filter.clone(),
+                        Page {
+                            page: *page,
+                            page_size,
+                        },
+                    )
+                    .await?;
+                *page = page.saturating_add(1);
+                *done = !got.has_more;
+                Ok(Some(
+                    got.items.iter().map(|a| allocation_row(n, a)).collect(),
+                ))
+            }
+            Rows::Payments {
+                filter,
+                after,
+                done,
+            } => {
+                let got = ledger
+                    .payments_after(filter.clone(), *after, page_size)
+                    .await?;
+                *done = got.len() < usize::try_from(page_size).unwrap_or(usize::MAX);
+                *after = got.last().and_then(|p| p.id.parse().ok());
+                if got.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(got.iter().map(|p| payment_row(n, p)).collect()))
+            }
+            Rows::Warnings { filter, page, done } => {
+                let got = ledger
+                    .warnings(
+                        filter,
+                        Page {
+                            page: *page,
+                            page_size,
+                        },
+                    )
+                    .await?;
+                *page = page.saturating_add(1);
+                *done = !got.has_more;
+                Ok(Some(got.items.iter().map(|w| warning_row(n, w)).collect()))
+            }
+        }
+    }
+}
+
+async fn export(ctx: Ctx, s: Arc<AppState>, list: List, format: Format) -> Response {
+    if let Some(q) = ctx.bad_query.clone() {
+        return ctx.respond(Err(WebError::bad_param("query", &q)));
+    }
+    let prepared = match prepare(&ctx, &s, list).await {
+        Ok(e) => e,
+        Err(e) => return ctx.respond(Err(e)),
+    };
+    let r = match format {
+        Format::Csv => csv(prepared, s).await,
+        Format::Xlsx => xlsx(prepared, s).await,
+    };
+    match r {
+        Ok(res) => res,
+        Err(e) => ctx.respond(Err(e)),
+    }
+}
+
+/// The answer's headers: the type, an attachment with an ASCII file name
+/// (`payments-652822-2020-12-31.xlsx`), no caching.
+fn file_response(body: Body, file: &str, format: Format, len: Option<u64>) -> Response {
+    let (ext, mime) = match format {
+        Format::Csv => ("csv", "text/csv; charset=utf-8"),
+        Format::Xlsx => (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    };
+    let mut res = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}.{ext}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(len) = len {
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, axum::http::HeaderValue::from(len));
+    }
+    res
+}
+
+async fn csv(mut e: Export, s: Arc<AppState>) -> Result<Response, WebError> {
+    // The first page before the answer starts, so that a query the ledger
+    // refuses is an error page.
+    let first = e.next(&s.ledger).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let file = e.file.clone();
+    tokio::spawn(async move {
+        let mut chunk = sheet::csv_head(&e.head);
+        chunk.extend(sheet::csv_lines(first.unwrap_or_default()));
+        if tx.send(Ok(chunk)).await.is_err() {
+            return;
+        }
+        loop {
+            let chunk = match e.next(&s.ledger).await {
+                Ok(Some(rows)) => Ok(sheet::csv_lines(rows)),
+                Ok(None) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, "CSV export cut short");
+                    Err(std::io::Error::other(err.to_string()))
+                }
+            };
+            let failed = chunk.is_err();
+            // The reader went away, or the export failed: stop reading.
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(file_response(body, &file, Format::Csv, None))
+}
+
+/// Why a workbook could not be written.
+#[derive(Debug, thiserror::Error)]
+enum XlsxFailed {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("writing the workbook: {0}")]
+    Write(#[from] rust_xlsxwriter::XlsxError),
+    #[error("the export task ended: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("reading the workbook: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<XlsxFailed> for WebError {
+    fn from(e: XlsxFailed) -> WebError {
+        match e {
+            XlsxFailed::Ledger(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "XLSX export failed");
+                WebError {
+                    error: ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        ErrorCode::Internal,
+                        "export failed",
+                    ),
+                    zh: "导出失败，请查看节点日志",
+                    en: "The export failed; see the node's log",
+                }
+            }
+        }
+    }
+}
+
+async fn xlsx(mut e: Export, s: Arc<AppState>) -> Result<Response, WebError> {
+    let file = e.file.clone();
+    let rt = tokio::runtime::Handle::current();
+    // The workbook is written on a blocking thread; it reads the ledger's
+    // pages from there, one at a time.
+    let written = tokio::task::spawn_blocking(move || -> Result<std::fs::File, XlsxFailed> {
+        let mut x = Xlsx::new(e.head.clone())?;
+        while let Some(rows) = rt.block_on(e.next(&s.ledger))? {
+            x.rows(rows)?;
+        }
+        Ok(x.finish()?)
+    })
+    .await
+    .map_err(XlsxFailed::from)
+    .and_then(|r| r);
+    let written = written?;
+    let len = written.metadata().map_err(XlsxFailed::from)?.len();
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(written));
+    Ok(file_response(
+        Body::from_stream(stream),
+        &file,
+        Format::Xlsx,
+        Some(len),
+    ))
+}
+
+/// The export of `list` for this request: its head (title, filters,
+/// columns) and where its rows come from.
+async fn prepare(ctx: &Ctx, s: &AppState, list: List) -> Result<Export, WebError> {
+    let l = ctx.chrome.lang;
+    let names = Names {
+        lang: l,
+        nodes: super::node_names(&s.ledger).await?,
+        categories: super::categories(&s.ledger).await?,
+    };
+    let me = s.ledger.identity();
+    let today = s.ledger.clock().today();
+    let file = format!("{}-{}-{today}", list.name(), me.code);
+    let mut filters = vec![(
+        l.t("节点", "Node").to_owned(),
+        format!("{} ({})", me.name, me.code),
+    )];
+    let (title, sheet, columns, rows) = match list {
+        List::Allocations => {
+            let filter = super::allocation_filter(ctx, s).await?;
+            filters.extend(given(ctx, &names, super::ALLOCATION_FILTERS));
+            (
+                l.t("预算指标", "Allocations"),
+                l.t("指标", "Allocations"),
+                allocation_columns(l),
+                Rows::Allocations {
+                    filter,
+                    page: 1,
+                    done: false,
+                },
+            )
+        }
+        List::Payments => {
+            let filter = super::payment_filter(ctx, s).await?;
+            filters.extend(given(ctx, &names, super::PAYMENT_FILTERS));
+            (
+                l.t("国库集中支付", "Treasury payments"),
+                l.t("支付", "Payments"),
+                payment_columns(l),
+                Rows::Payments {
+                    filter,
+                    after: None,
+                    done: false,
+                },
+            )
+        }
+        List::Warnings => {
+            let filter = super::warning_filter(ctx)?;
+            filters.push((
+                l.t("状态", "State").to_owned(),
+                if filter.open.unwrap_or(true) {
+                    l.t("未处理", "open")
+                } else {
+                    l.t("已解除", "resolved")
+                }
+                .to_owned(),
+            ));
+            if let Some(r) = &filter.rule {
+                filters.push((l.t("规则", "Rule").to_owned(), rule_label(l, r)));
+            }
+            if let Some(n) = filter.node {
+                filters.push((
+                    l.t("单位", "Node").to_owned(),
+                    format!("{} ({n})", names.node(n.as_str())),
+                ));
+            }
+            (
+                l.t("预警", "Warnings"),
+                l.t("预警", "Warnings"),
+                warning_columns(l),
+                Rows::Warnings {
+                    filter,
+                    page: 1,
+                    done: false,
+                },
+            )
+        }
+        List::Ledger => {
+            let p = super::ledger_data(ctx, s).await?;
+            filters.push((l.t("截至", "As of").to_owned(), p.as_of.to_string()));
+            let gb = &p.summary.group_by;
+            filters.push((l.t("分组", "Group by").to_owned(), grouping_text(l, gb)));
+            if let Some(u) = &p.under {
+                filters.push((
+                    l.t("下级节点", "Subtree of").to_owned(),
+                    format!("{} ({u})", names.node(u)),
+                ));
+            }
+            let rows = ledger_rows(&names, &p);
+            (
+                l.t("扶贫资金总台账", "Master ledger"),
+                l.t("总台账", "Master ledger"),
+                ledger_columns(l, gb),
+                Rows::Ready(Some(rows)),
+            )
+        }
+    };
+    Ok(Export {
+        head: Head {
+            title: format!("{}（{}）", title, l.t("金额单位：元", "amounts in yuan")),
+            filters,
+            sheet: sheet.to_owned(),
+            columns,
+        },
+        rows,
+        names,
+        file,
+    })
+}
+
+/// The filters among `keys` given in the query, as `(label, value)`, the
+/// value named as the page names it.
+fn given(ctx: &Ctx, n: &Names, keys: &[&str]) -> Vec<(String, String)> {
+    let l = n.lang;
+    ctx.filters(keys)
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match k.as_str() {
+                "kind" => match l.allocation_kind(&v) {
+                    "?" => v,
+                    kind => kind.to_owned(),
+                },
+                "fund_origin" => match l.fund_origin(&v) {
+                    o if o == l.fund_origin("?") => v,
+                    o => o.to_owned(),
+                },
+                "category" => match n.categories.get(&v) {
+                    Some(name) => format!("{name} ({v})"),
+                    None => v,
+                },
+                _ => match n.nodes.get(&v) {
+                    Some(name) => format!("{name} ({v})"),
+                    None => v,
+                },
+            };
+            (super::lists::filter_label(l, &k), value)
+        })
+        .collect()
+}
+
+fn rule_label(l: Lang, rule: &str) -> String {
+    match rule.parse::<crate::warnings::Rule>() {
+        Ok(r) => {
+            let (zh, en) = r.label();
+            l.t(zh, en).to_owned()
+        }
+        Err(_) => rule.to_owned(),
+    }
+}
+
+fn grouping_text(l: Lang, gb: &[GroupBy]) -> String {
+    gb.iter()
+        .map(|g| match g {
+            GroupBy::Node => l.t("节点", "node"),
+            GroupBy::FundCategory => l.t("资金类别", "fund category"),
+            GroupBy::FundOrigin => l.t("资金来源", "fund source"),
+        })
+        .collect::<Vec<_>>()
+        .join(" × ")
+}
+
+/// Who recorded a record, as text: `张三 (zhangsan · 国库支付)`.
+fn actor_text(l: Lang, a: Option<&Actor>) -> Cell {
+    let Some(a) = a else { return Cell::Empty };
+    let role = match a.role.parse::<Role>() {
+        Ok(r) => l.t(r.zh(), r.as_str()).to_owned(),
+        Err(_) if a.is_system() => l.t("系统", "system").to_owned(),
+        Err(_) => a.role.clone(),
+    };
+    Cell::Text(format!("{} ({} · {role})", a.name, a.login))
+}
+
+fn cols(l: Lang, spec: &[(&'static str, &'static str, u16)]) -> Vec<Column> {
+    spec.iter()
+        .map(|(zh, en, w)| Column::new(l.t(zh, en), *w))
+        .collect()
+}
+
+fn allocation_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("日期", "Date", 11),
+            ("指标文号", "Document no.", 22),
+            ("标题", "Title", 30),
+            ("类型", "Kind", 10),
+            ("资金类别", "Fund category", 24),
+            ("类别编码", "Category code", 10),
+            ("资金来源", "Source", 12),
+            ("下达单位", "From", 16),
+            ("持有单位", "Holder", 16),
+            ("持有单位代码", "Holder code", 10),
+            ("金额（元）", "Amount (yuan)", 16),
+            ("已下达（元）", "Issued (yuan)", 16),
+            ("已支付（元）", "Paid (yuan)", 16),
+            ("可用（元）", "Available (yuan)", 16),
+            ("来源指标", "Source allocation", 14),
+            ("编号", "ID", 14),
+            ("录入人", "Recorded by", 24),
+        ],
+    )
+}
+
+fn allocation_row(n: &Names, a: &crate::ledger::query::AllocationView) -> Vec<Cell> {
+    let l = n.lang;
+    vec![
+        Cell::text(&a.dated),
+        Cell::text(&a.doc_no),
+        Cell::text(&a.title),
+        Cell::text(match l.allocation_kind(&a.kind) {
+            "?" => a.kind.as_str(),
+            k => k,
+        }),
+        Cell::text(n.category(&a.category)),
+        Cell::text(&a.category),
+        Cell::text(l.fund_origin(&a.fund_origin)),
+        Cell::opt(a.from_node.as_deref().map(|f| n.node(f))),
+        Cell::text(n.node(&a.holder)),
+        Cell::text(&a.holder),
+        Cell::Money(a.amount),
+        Cell::Money(a.issued),
+        Cell::Money(a.paid),
+        Cell::Money(a.available),
+        Cell::opt(a.source.clone()),
+        Cell::text(&a.id),
+        actor_text(l, a.actor.as_ref()),
+    ]
+}
+
+fn payment_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("支付日期", "Paid on", 11),
+            ("凭证号", "Voucher", 16),
+            ("支付单位", "Node", 14),
+            ("单位代码", "Node code", 10),
+            ("付款人", "Payer", 20),
+            ("收款人", "Payee", 20),
+            ("收款账号", "Payee account", 22),
+            ("开户行", "Payee bank", 20),
+            ("金额（元）", "Amount (yuan)", 16),
+            ("功能分类", "Function class", 10),
+            ("项目", "Project", 12),
+            ("指标", "Allocation", 14),
+            ("用途", "Purpose", 24),
+            ("状态", "Status", 8),
+            ("冲销日期", "Reversed on", 11),
+            ("冲销原因", "Reversal reason", 20),
+            ("录入人", "Recorded by", 24),
+            ("编号", "ID", 14),
+        ],
+    )
+}
+
+fn payment_row(n: &Names, p: &crate::ledger::query::PaymentView) -> Vec<Cell> {
+    let l = n.lang;
+    vec![
+        Cell::text(&p.paid_on),
+        Cell::text(&p.voucher_no),
+        Cell::text(n.node(&p.origin)),
+        Cell::text(&p.origin),
+        Cell::text(&p.payer),
+        Cell::text(&p.payee_name),
+        Cell::text(&p.payee_account),
+        Cell::text(&p.payee_bank),
+        Cell::Money(p.amount),
+        Cell::text(&p.function_class),
+        Cell::text(&p.project),
+        Cell::text(&p.allocation),
+        Cell::text(&p.purpose),
+        Cell::text(if p.reversed_on.is_some() {
+            l.t("已冲销", "Reversed")
+        } else {
+            l.t("有效", "Valid")
+        }),
+        Cell::opt(p.reversed_on.clone()),
+        Cell::opt(p.reversal_reason.clone()),
+        actor_text(l, p.actor.as_ref()),
+        Cell::text(&p.id),
+    ]
+}
+
+fn warning_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("规则", "Rule", 14),
+            ("单位", "Node", 14),
+            ("单位代码", "Node code", 10),
+            ("说明", "What", 50),
+            ("金额（元）", "Amount (yuan)", 16),
+            ("截至", "As of", 11),
+            ("状态", "State", 8),
+            ("解除日期", "Resolved as of", 11),
+            ("编号", "ID", 14),
+        ],
+    )
+}
+
+fn warning_row(n: &Names, w: &crate::ledger::query::WarningView) -> Vec<Cell> {
+    let l = n.lang;
+    vec![
+        Cell::text(rule_label(l, &w.rule)),
+        Cell::text(n.node(&w.node)),
+        Cell::text(&w.node),
+        Cell::text(&w.message),
+        w.amount.map_or(Cell::Empty, Cell::Money),
+        Cell::text(&w.as_of),
+        Cell::text(if w.open {
+            l.t("未处理", "open")
+        } else {
+            l.t("已解除", "resolved")
+        }),
+        Cell::opt(w.resolved_as_of.clone()),
+        Cell::text(&w.id),
+    ]
+}
+
+fn ledger_columns(l: Lang, gb: &[GroupBy]) -> Vec<Column> {
+    let mut spec = Vec::new();
+    for g in gb {
+        match g {
+            GroupBy::Node => {
+                spec.push(("节点", "Node", 18));
+                spec.push(("节点代码", "Node code", 10));
+                spec.push(("层级", "Level", 8));
+            }
+            GroupBy::FundOrigin => spec.push(("资金来源", "Fund source", 12)),
+            GroupBy::FundCategory => {
+                spec.push(("资金类别", "Fund category", 24));
+                spec.push(("类别编码", "Category code", 10));
+            }
+        }
+    }
+    spec.extend([
+        ("上级下达（元）", "Received (yuan)", 18),
+        ("本级安排（元）", "Own budget (yuan)", 18),
+        ("下达下级（元）", "Issued down (yuan)", 18),
+        ("已支付（元）", "Paid (yuan)", 18),
+        ("结余（元）", "Balance (yuan)", 18),
+        ("支出进度", "Spent", 10),
+    ]);
+    cols(l, &spec)
+}
+
+/// The master ledger's rows in the page's order, then the total.
+fn ledger_rows(n: &Names, p: &super::ledger::LedgerPage) -> Vec<Vec<Cell>> {
+    let l = n.lang;
+    let gb = &p.summary.group_by;
+    let levels: HashMap<&str, &str> = p
+        .nodes
+        .iter()
+        .map(|v| (v.code.as_str(), v.level.as_str()))
+        .collect();
+    let figures = |r: &crate::ledger::query::SummaryRow| -> Vec<Cell> {
+        let spendable = r
+            .received
+            .checked_add(r.own_budget)
+            .and_then(|x| x.checked_sub(r.issued_down));
+        let ratio = spendable
+            .filter(|d| *d > Decimal::ZERO)
+            .and_then(|d| r.paid.checked_div(d))
+            .map_or(Cell::Empty, |x| Cell::Ratio(x.round_dp(4)));
+        vec![
+            Cell::Money(r.received),
+            Cell::Money(r.own_budget),
+            Cell::Money(r.issued_down),
+            Cell::Money(r.paid),
+            Cell::Money(r.balance),
+            ratio,
+        ]
+    };
+    let mut out: Vec<Vec<Cell>> = super::ledger::sorted_rows(p)
+        .into_iter()
+        .map(|r| {
+            let mut cells = Vec::new();
+            for g in gb {
+                match g {
+                    GroupBy::Node => {
+                        let code = r.group.get("node").cloned().unwrap_or_default();
+                        let level = levels.get(code.as_str()).copied().unwrap_or("");
+                        cells.push(Cell::text(n.node(&code)));
+                        cells.push(Cell::text(&code));
+                        cells.push(Cell::text(l.level_str(level)));
+                    }
+                    GroupBy::FundOrigin => cells.push(Cell::text(
+                        l.fund_origin(r.group.get("fund_origin").map_or("", String::as_str)),
+                    )),
+                    GroupBy::FundCategory => {
+                        let code = r.group.get("fund_category").cloned().unwrap_or_default();
+                        cells.push(Cell::text(n.category(&code)));
+                        cells.push(Cell::text(code));
+                    }
+                }
+            }
+            cells.extend(figures(r));
+            cells
+        })
+        .collect();
+    let group_cols = gb
+        .iter()
+        .map(|g| match g {
+            GroupBy::Node => 3,
+            GroupBy::FundOrigin => 1,
+            GroupBy::FundCategory => 2,
+        })
+        .sum::<usize>();
+    let mut total = vec![Cell::text(l.t("合计", "Total"))];
+    total.resize(group_cols.max(1), Cell::Empty);
+    total.extend(figures(&p.summary.total));
+    out.push(total);
+    out
+}
