@@ -10,6 +10,7 @@ mod accounts;
 mod api;
 mod attribution;
 mod demo;
+mod followup;
 mod ledger_conformance;
 mod ledger_dates;
 mod ledger_props;
