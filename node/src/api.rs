@@ -91,7 +91,11 @@ pub fn router(import_bytes_max: usize) -> Routes {
         .get("/ledger/summary", P::ReadLedger, summary)
         .get("/journal", P::ReadLedger, journal)
         .get("/warnings", P::ReadLedger, crate::warnings::http::list)
-        .get("/warnings/{id}", P::ReadLedger, crate::warnings::http::detail)
+        .get(
+            "/warnings/{id}",
+            P::ReadLedger,
+            crate::warnings::http::detail,
+        )
         .post(
             "/warnings/{id}/assign",
             P::ManageWarnings,

@@ -1292,7 +1292,11 @@ mod tests {
                 deadline: d(deadline),
                 ..assigned.clone()
             };
-            assert_eq!(Body::FollowUpAssigned(a).validate().is_ok(), ok, "{deadline}");
+            assert_eq!(
+                Body::FollowUpAssigned(a).validate().is_ok(),
+                ok,
+                "{deadline}"
+            );
         }
         let recorded = FollowUpRecorded {
             warning: "652822-9".parse().expect("id"),

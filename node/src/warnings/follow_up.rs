@@ -41,9 +41,17 @@ pub enum FollowUpError {
     #[error("no enabled person {0:?} at this node who may answer a follow-up")]
     UnknownAssignee(String),
     #[error("the deadline {deadline} is before today ({today})")]
-    DeadlinePast { deadline: NaiveDate, today: NaiveDate },
-    #[error("the deadline {deadline} is more than {FOLLOW_UP_DAYS_MAX} days after today ({today})")]
-    DeadlineTooFar { deadline: NaiveDate, today: NaiveDate },
+    DeadlinePast {
+        deadline: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error(
+        "the deadline {deadline} is more than {FOLLOW_UP_DAYS_MAX} days after today ({today})"
+    )]
+    DeadlineTooFar {
+        deadline: NaiveDate,
+        today: NaiveDate,
+    },
     #[error("warning {0} has no follow-up yet; assign it first")]
     NotAssigned(EntryId),
     #[error("only {assignee} or an officer of their desk ({desk}) answers this follow-up")]
@@ -88,10 +96,7 @@ impl FollowUpError {
             }
             NotAssigned(_) => "该预警尚未指派整改责任人".to_owned(),
             NotYours { assignee, desk } => {
-                let desk = desk
-                    .parse::<Role>()
-                    .map(Role::zh)
-                    .unwrap_or(desk.as_str());
+                let desk = desk.parse::<Role>().map(Role::zh).unwrap_or(desk.as_str());
                 format!("只有责任人 {assignee} 或其科室（{desk}）可以填报")
             }
             Missing { field, .. } => match *field {

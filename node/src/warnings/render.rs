@@ -132,12 +132,8 @@ pub fn render(rule: &str, p: &Params, lang: Lang) -> Option<String> {
                     }
                 }
                 None => {
-                    let (doc, cat, amount, allocated) = (
-                        v("doc_no")?,
-                        v("category")?,
-                        v("amount")?,
-                        v("allocated")?,
-                    );
+                    let (doc, cat, amount, allocated) =
+                        (v("doc_no")?, v("category")?, v("amount")?, v("allocated")?);
                     if zh {
                         format!("{doc}（{cat}）下达和支付超出指标金额 {allocated} 元 {amount} 元")
                     } else {
@@ -364,7 +360,11 @@ pub fn parse_legacy(rule: &str, m: &str) -> Option<Params> {
             let (head, why) = m.split_once(" yuan idle: ")?;
             let (label, amount) = head.rsplit_once(": ")?;
             let (doc, cat) = label_parts(label)?;
-            let mut p = params([("doc_no", s(doc)), ("category", s(cat)), ("amount", s(amount))]);
+            let mut p = params([
+                ("doc_no", s(doc)),
+                ("category", s(cat)),
+                ("amount", s(amount)),
+            ]);
             for part in why.split("; ") {
                 if let Some(r) = part.strip_prefix("no payment or issue since ") {
                     let (since, r) = r.split_once(" (")?;
@@ -722,7 +722,10 @@ mod tests {
         let p = parse_legacy("idle_funds", LEGACY[2].1).expect("parses");
         assert_eq!(p.get("amount").map(String::as_str), Some("53994.60"));
         assert_eq!(p.get("since").map(String::as_str), Some("2020-04-02"));
-        assert_eq!(p.get("doc_no").map(String::as_str), Some("巴财农〔2020〕3号"));
+        assert_eq!(
+            p.get("doc_no").map(String::as_str),
+            Some("巴财农〔2020〕3号")
+        );
     }
 
     #[test]
@@ -730,7 +733,10 @@ mod tests {
         let cut = "X1 (C-01): 5.00 yuan idle: no payment or issue since 2020-…";
         assert_eq!(parse_legacy("idle_funds", cut), None);
         assert_eq!(text("idle_funds", None, cut, Lang::Zh), cut);
-        assert_eq!(text("future_rule", None, "as stored", Lang::Zh), "as stored");
+        assert_eq!(
+            text("future_rule", None, "as stored", Lang::Zh),
+            "as stored"
+        );
         assert_eq!(parse_legacy("idle_funds", "nothing like it"), None);
         // Values missing a key the rule needs: the stored text too.
         let p = params([("doc_no", "X".to_owned())]);
@@ -741,7 +747,11 @@ mod tests {
     #[test]
     fn reasons_are_translated() {
         assert_eq!(
-            reason("issue_deadline", "passed on in full (as of 2020-06-01)", Lang::Zh),
+            reason(
+                "issue_deadline",
+                "passed on in full (as of 2020-06-01)",
+                Lang::Zh
+            ),
             "已全部分配下达（截至 2020-06-01）"
         );
         assert_eq!(
@@ -755,7 +765,10 @@ mod tests {
         for r in Rule::ALL {
             let en = format!("{} (as of 2020-12-31)", r.cleared());
             let zh = reason(r.as_str(), &en, Lang::Zh);
-            assert!(zh.ends_with("（截至 2020-12-31）") && zh.is_char_boundary(3), "{zh}");
+            assert!(
+                zh.ends_with("（截至 2020-12-31）") && zh.is_char_boundary(3),
+                "{zh}"
+            );
             assert!(!zh.contains("as of"), "{zh}");
             assert_eq!(reason(r.as_str(), &en, Lang::En), en);
         }

@@ -63,7 +63,10 @@ impl AllocFacts {
 
     /// The values naming it in a warning.
     fn named(&self) -> [(&'static str, String); 2] {
-        [("doc_no", self.doc_no.clone()), ("category", self.category.clone())]
+        [
+            ("doc_no", self.doc_no.clone()),
+            ("category", self.category.clone()),
+        ]
     }
 
     /// Issues and payments from it, by date.
@@ -313,7 +316,12 @@ fn issue_deadline(
                     break;
                 }
             }
-            let mut w = finding(Rule::IssueDeadline, subject, f.me, base(late, String::new()));
+            let mut w = finding(
+                Rule::IssueDeadline,
+                subject,
+                f.me,
+                base(late, String::new()),
+            );
             w.amount_fen = Some(late);
             w.past = Some(format!(
                 "passed on in full on {done_on}, {} days after receipt",
@@ -347,7 +355,8 @@ fn idle_funds(
             .map(|(d, _)| *d)
             .fold(a.dated, NaiveDate::max);
         let idle = days_between(last, f.today);
-        let (mut since, mut idle_days, mut year_end) = (String::new(), String::new(), String::new());
+        let (mut since, mut idle_days, mut year_end) =
+            (String::new(), String::new(), String::new());
         if idle > i64::from(cfg.idle_days) {
             since = last.to_string();
             idle_days = idle.to_string();
@@ -472,20 +481,15 @@ fn overspend(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), RuleError> {
     for a in f.allocations {
         let over = a.balance_fen()?.checked_neg().ok_or(RuleError::Overflow)?;
         if over > 0 {
-            let mut w = finding(
-                Rule::Overspend,
-                format!("allocation:{}", a.id),
-                f.me,
-                {
-                    let [doc, cat] = a.named();
-                    params([
-                        doc,
-                        cat,
-                        ("amount", yuan(over)),
-                        ("allocated", yuan(a.amount_fen)),
-                    ])
-                },
-            );
+            let mut w = finding(Rule::Overspend, format!("allocation:{}", a.id), f.me, {
+                let [doc, cat] = a.named();
+                params([
+                    doc,
+                    cat,
+                    ("amount", yuan(over)),
+                    ("allocated", yuan(a.amount_fen)),
+                ])
+            });
             w.amount_fen = Some(over);
             out.push(w);
         }

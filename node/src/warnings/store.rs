@@ -73,8 +73,7 @@ impl WarningShown {
 
 /// What `u` may see of the warnings (department, 涉密); `None`: all.
 pub async fn scope_of(u: &User, ledger: &Ledger) -> Result<Option<WarningScope>, LedgerError> {
-    Ok(u
-        .visible_categories(ledger)
+    Ok(u.visible_categories(ledger)
         .await?
         .map(|categories| WarningScope {
             categories,

@@ -237,7 +237,9 @@ async fn reader_scope(ctx: &Ctx, s: &AppState) -> Result<Option<WarningScope>, W
 }
 
 async fn warnings_page(ctx: Ctx, State(s): S) -> Response {
-    let r = warnings_data(&ctx, &s).await.map(|p| render(&ctx.chrome, &p));
+    let r = warnings_data(&ctx, &s)
+        .await
+        .map(|p| render(&ctx.chrome, &p));
     ctx.respond(r)
 }
 
@@ -479,15 +481,20 @@ async fn warning_data(
     record: RecordView,
 ) -> Result<WarningPage, WebError> {
     let scope = reader_scope(ctx, s).await?;
-    let w = s
-        .ledger
-        .warning(id, scope.as_ref())
-        .await?
-        .ok_or_else(|| WebError::not_found("没有这条预警", "No such warning", &id.to_string()))?;
+    let w =
+        s.ledger.warning(id, scope.as_ref()).await?.ok_or_else(|| {
+            WebError::not_found("没有这条预警", "No such warning", &id.to_string())
+        })?;
     let me = s.ledger.identity().code;
     let ours = id.origin == me;
     let mut assignees = Vec::new();
-    if ours && ctx.chrome.who.as_ref().is_some_and(|w| w.may(Permission::ManageWarnings)) {
+    if ours
+        && ctx
+            .chrome
+            .who
+            .as_ref()
+            .is_some_and(|w| w.may(Permission::ManageWarnings))
+    {
         let users = s.accounts.users().await.map_err(|e| {
             tracing::error!(error = %e, "cannot list the users");
             WebError {
@@ -613,7 +620,16 @@ async fn assign_submit(
     let Some(deadline) = deadline.filter(|_| v.assignee_error.is_none()) else {
         return refused_form(ctx, &s, id, v, RecordView::default()).await;
     };
-    match follow_up::assign(&s.ledger, &s.accounts, &who, id, &v.assignee, deadline, &f.note).await
+    match follow_up::assign(
+        &s.ledger,
+        &s.accounts,
+        &who,
+        id,
+        &v.assignee,
+        deadline,
+        &f.note,
+    )
+    .await
     {
         Ok(_) => see_other(&format!("/warnings/{id}")),
         Err(e) => {
@@ -770,7 +786,9 @@ mod tests {
         };
         let s = warnings_body(&chrome(Lang::Zh), &p).into_string();
         assert!(
-            s.contains("巴财农〔2020〕3号（C-01）53994.60 元闲置：自 2020-04-02 起 91 天无支付或下达"),
+            s.contains(
+                "巴财农〔2020〕3号（C-01）53994.60 元闲置：自 2020-04-02 起 91 天无支付或下达"
+            ),
             "{s}"
         );
         assert!(!s.contains("yuan idle"), "{s}");
@@ -832,9 +850,19 @@ mod tests {
         let s = warning_render(&chrome(Lang::Zh), &p).into_string();
         assert!(s.contains("action=\"/warnings/652822-9/assign\""), "{s}");
         assert!(s.contains("action=\"/warnings/652822-9/follow-up\""), "{s}");
-        assert_eq!(s.matches("name=\"csrf_token\" value=\"t\"").count(), 2, "{s}");
-        assert!(s.contains("id=\"f-deadline-error\">整改期限不能早于今天"), "{s}");
-        assert!(s.contains("<option value=\"rectified\">已整改</option>"), "{s}");
+        assert_eq!(
+            s.matches("name=\"csrf_token\" value=\"t\"").count(),
+            3,
+            "logout, assign, answer: {s}"
+        );
+        assert!(
+            s.contains("id=\"f-deadline-error\">整改期限不能早于今天"),
+            "{s}"
+        );
+        assert!(
+            s.contains("<option value=\"rectified\">已整改</option>"),
+            "{s}"
+        );
         assert!(s.contains("张三（国库支付）"), "{s}");
         assert!(s.contains("暂无"), "{s}");
     }

@@ -36,7 +36,8 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// An idle-funds warning as releases before protocol version 3 wrote it:
 /// English text, no values.
-const OLD_IDLE: &str = "轮财〔2020〕1号 (LT-01): 50000.00 yuan idle: no payment or issue since 2020-01-10 (172 days)";
+const OLD_IDLE: &str =
+    "轮财〔2020〕1号 (LT-01): 50000.00 yuan idle: no payment or issue since 2020-01-10 (172 days)";
 
 fn all() -> Page {
     Page {
@@ -102,11 +103,7 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
     // The clock stands at 2020-06-30 (China Standard Time).
     let t = fixtures::ledger(engine, &county("652822", "轮台县")).await?;
     let l = &t.ledger;
-    let acc = Accounts::new(
-        l.db().clone(),
-        l.clock().clone(),
-        AccountsConfig::default(),
-    );
+    let acc = Accounts::new(l.db().clone(), l.clock().clone(), AccountsConfig::default());
     let lead = add_user(&acc, "wang", "王五", &[Role::Lead]).await?;
     let li = add_user(&acc, "li", "李四", &[Role::Treasury]).await?;
     let other = add_user(&acc, "zhao", "赵六", &[Role::Department]).await?;
@@ -125,9 +122,16 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
     .await?;
     ensure!(matches!(e, FollowUpError::UnknownAssignee(_)), "{e}");
     // An auditor writes nothing, so answers no follow-up either.
-    let e = refused(l, || follow_up::assign(l, &acc, &by_lead, w, "sun", due, "")).await?;
+    let e = refused(l, || {
+        follow_up::assign(l, &acc, &by_lead, w, "sun", due, "")
+    })
+    .await?;
     ensure!(matches!(e, FollowUpError::UnknownAssignee(_)), "{e}");
-    ensure!(e.zh().contains("孙八") || e.zh().contains("sun"), "{}", e.zh());
+    ensure!(
+        e.zh().contains("孙八") || e.zh().contains("sun"),
+        "{}",
+        e.zh()
+    );
     let e = refused(l, || {
         follow_up::assign(l, &acc, &by_lead, w, "li", day("2020-06-29"), "")
     })
@@ -180,10 +184,7 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
         note: String::new(),
     });
     let e = l.submit_one(raw, &clerk()).await.expect_err("deadline");
-    ensure!(
-        matches!(e, LedgerError::Body(BodyError::Invalid(_))),
-        "{e}"
-    );
+    ensure!(matches!(e, LedgerError::Body(BodyError::Invalid(_))), "{e}");
     ensure!(journal_len(l).await? == before);
 
     // Assigned: the assignee answers; another desk may not.
@@ -249,7 +250,14 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
         "{}",
         shown.text
     );
-    ensure!(shown.params.as_ref().and_then(|p| p.get("amount")).map(String::as_str) == Some("50000.00"));
+    ensure!(
+        shown
+            .params
+            .as_ref()
+            .and_then(|p| p.get("amount"))
+            .map(String::as_str)
+            == Some("50000.00")
+    );
 
     // Past the deadline, still being rectified: overdue.
     t.clock.advance(11 * DAY_MS);
@@ -400,7 +408,9 @@ async fn follow_ups_roll_up_beside_old_english_warnings(engine: Engine) -> Resul
     let v = l.warning(w1.id(), None).await?.context("county warning")?;
     let f = v.follow_up.clone().context("its follow-up")?;
     ensure!(f.assignee == "li" && f.status == "pending", "{f:?}");
-    ensure!(WarningShown::of(v).text.contains("元闲置：自 2020-01-10 起"));
+    ensure!(WarningShown::of(v)
+        .text
+        .contains("元闲置：自 2020-01-10 起"));
     ensure!(l.follow_up_steps(w1.id()).await?.len() == 2);
     // Past the deadline the prefecture sees the county's follow-up overdue.
     let by_node = l.overdue_follow_ups_by_node(day("2020-07-11")).await?;
@@ -434,7 +444,12 @@ async fn follow_ups_roll_up_beside_old_english_warnings(engine: Engine) -> Resul
         "{e:?}"
     );
     ensure!(l.journal(code("652822"), 0, 1000).await?.len() == before);
-    ensure!(l.warning(own, None).await?.context("own")?.follow_up.is_none());
+    ensure!(l
+        .warning(own, None)
+        .await?
+        .context("own")?
+        .follow_up
+        .is_none());
     Ok(())
 }
 
@@ -507,8 +522,7 @@ fn csrf_of(html: &str) -> Option<String> {
 /// was (the node's security log does record the refusal, by design, and
 /// its evaluator may raise warnings meanwhile).
 async fn heads(l: &Ledger) -> Result<Vec<(u64, String)>> {
-    Ok(l
-        .journal(l.identity().code, 0, 10_000)
+    Ok(l.journal(l.identity().code, 0, 10_000)
         .await?
         .into_iter()
         .filter(|e| e.kind.starts_with("follow_up"))
@@ -560,7 +574,10 @@ async fn a_countys_follow_up_reaches_the_region_with_its_overdue_flag() -> Resul
     let api = |p: &str| node.api_url(p);
     let lead_http = bearer(&acc, &lead).await?;
     let w: Value = eventually(WAIT, "the county's idle-funds warning", || {
-        let (http, url) = (lead_http.clone(), api("/warnings?rule=idle_funds&open=true"));
+        let (http, url) = (
+            lead_http.clone(),
+            api("/warnings?rule=idle_funds&open=true"),
+        );
         async move {
             let v: Value = http.get(url).send().await?.json().await?;
             Ok(v["items"].as_array().and_then(|a| a.first().cloned()))
@@ -577,7 +594,9 @@ async fn a_countys_follow_up_reaches_the_region_with_its_overdue_flag() -> Resul
         "{w}"
     );
     ensure!(
-        w["text_en"].as_str().is_some_and(|t| t.contains("yuan idle")),
+        w["text_en"]
+            .as_str()
+            .is_some_and(|t| t.contains("yuan idle")),
         "{w}"
     );
     ensure!(w["follow_up"].is_null(), "{w}");
@@ -638,14 +657,20 @@ async fn a_countys_follow_up_reaches_the_region_with_its_overdue_flag() -> Resul
             got == status && v["error"] == code_,
             "{url} {body}: {got} {v}"
         );
-        ensure!(heads(county).await? == before, "{url} {body} changed the journal");
+        ensure!(
+            heads(county).await? == before,
+            "{url} {body} changed the journal"
+        );
     }
 
     // The lead office assigns on the page: without the form's CSRF token it
     // is refused; with it, recorded.
     let page = Session::login(&format!("http://{}", node.api), "wang").await?;
     let (status, html) = page.get(&format!("/warnings/{id}")).await?;
-    ensure!(status == 200 && html.contains("指派整改"), "{status} {html}");
+    ensure!(
+        status == 200 && html.contains("指派整改"),
+        "{status} {html}"
+    );
     ensure!(html.contains("李四（国库支付）"), "{html}");
     let token = csrf_of(&html).context("csrf token")?;
     let due_s = due.to_string();
@@ -766,7 +791,10 @@ async fn a_countys_follow_up_reaches_the_region_with_its_overdue_flag() -> Resul
         .await?;
     ensure!(res.status() == 201, "{}", res.status());
     eventually(WAIT, "the rectification at the region", || async move {
-        Ok(r.overdue_follow_ups_by_node(later).await?.is_empty().then_some(()))
+        Ok(r.overdue_follow_ups_by_node(later)
+            .await?
+            .is_empty()
+            .then_some(()))
     })
     .await?;
     c.shutdown().await?;

@@ -34,7 +34,10 @@ pub(in crate::ledger) async fn check(
 
 /// A follow-up entry is of its warning's own chain: no honest node writes
 /// one about another node's warning.
-pub(in crate::ledger) fn same_origin(r: &Received<'_>, warning: EntryId) -> Result<(), LedgerError> {
+pub(in crate::ledger) fn same_origin(
+    r: &Received<'_>,
+    warning: EntryId,
+) -> Result<(), LedgerError> {
     if warning.origin == r.entry.origin {
         return Ok(());
     }
