@@ -94,6 +94,10 @@ impl Role {
             P::ManageProjects => matches!(self, R::Department),
             P::Pay => matches!(self, R::Treasury),
             P::ManageWarnings => matches!(self, R::Lead),
+            P::FollowUp => matches!(
+                self,
+                R::Lead | R::AllocationDesk | R::Department | R::Treasury
+            ),
             P::ReadHealth => matches!(self, R::Operator | R::Admin | R::Lead),
             P::ManageAccounts | P::ManageNodes => matches!(self, R::Admin),
             P::ReadSecurityLog => matches!(self, R::Admin | R::Auditor),
@@ -143,8 +147,11 @@ pub enum Permission {
     ManageProjects,
     /// Payments, payment imports, reversals.
     Pay,
-    /// Warning thresholds, risk points, follow-up.
+    /// Warning thresholds, risk points; assigning a warning's follow-up.
     ManageWarnings,
+    /// Answering a follow-up (核实情况, 整改措施) assigned to oneself or one's
+    /// desk (the handler checks which).
+    FollowUp,
     /// Replication health, metrics, sync status.
     ReadHealth,
     /// Accounts, roles, tokens of others.
@@ -156,7 +163,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::Public,
         Permission::SignedIn,
         Permission::ReadLedger,
@@ -166,6 +173,7 @@ impl Permission {
         Permission::ManageProjects,
         Permission::Pay,
         Permission::ManageWarnings,
+        Permission::FollowUp,
         Permission::ReadHealth,
         Permission::ManageAccounts,
         Permission::ManageNodes,
@@ -184,6 +192,7 @@ impl Permission {
             Permission::ManageProjects => "项目与绩效目标",
             Permission::Pay => "支付登记",
             Permission::ManageWarnings => "预警管理",
+            Permission::FollowUp => "整改反馈",
             Permission::ReadHealth => "运行状态",
             Permission::ManageAccounts => "用户管理",
             Permission::ManageNodes => "下级节点与资金目录",
@@ -282,6 +291,7 @@ mod tests {
             Permission::ManageProjects,
             Permission::Pay,
             Permission::ManageWarnings,
+            Permission::FollowUp,
             Permission::ManageAccounts,
             Permission::ManageNodes,
         ] {

@@ -93,6 +93,21 @@ pub fn router(import_bytes_max: usize) -> Routes {
         .get("/journal", P::ReadLedger, journal)
         .get("/search", P::ReadLedger, search::search)
         .get("/warnings", P::ReadLedger, crate::warnings::http::list)
+        .get(
+            "/warnings/{id}",
+            P::ReadLedger,
+            crate::warnings::http::detail,
+        )
+        .post(
+            "/warnings/{id}/assign",
+            P::ManageWarnings,
+            crate::warnings::http::assign,
+        )
+        .post(
+            "/warnings/{id}/follow-up",
+            P::FollowUp,
+            crate::warnings::http::record,
+        )
         .get("/sync/heads", P::ReadHealth, sync_heads)
         .get("/sync/link", P::ReadHealth, sync_link)
         .get("/sync/health", P::ReadHealth, sync_health);

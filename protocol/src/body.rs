@@ -446,7 +446,22 @@ pub struct WarningRaised {
     /// The money at stake, if the rule measures one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
+    /// Since protocol version 3: what the rule found, as named values
+    /// (amounts as decimal strings in yuan, ISO dates, entry ids, codes), so
+    /// that readers render the warning in their own language from the rule
+    /// and these. `message` then holds the English rendering, for readers
+    /// that know no better. Absent in warnings written before (readers parse
+    /// what they need back from `message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<WarningParams>,
 }
+
+/// The named values of a warning ([`WarningRaised::params`]): keys are
+/// lowercase ASCII letters, digits and `_`, values short single-line text.
+pub type WarningParams = std::collections::BTreeMap<String, String>;
+
+/// Most values in [`WarningParams`].
+pub const WARNING_PARAMS_MAX: usize = 24;
 
 /// A warning raised by the same node no longer holds. The warning stays,
 /// marked resolved.
@@ -458,6 +473,97 @@ pub struct WarningResolved {
     pub reason: String,
     /// The business date the rule compared dates with.
     pub as_of: NaiveDate,
+}
+
+/// Where a warning's follow-up (整改) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpStatus {
+    /// 待核实: assigned, nothing verified yet.
+    Pending,
+    /// 整改中: verified, being put right.
+    Rectifying,
+    /// 已整改: put right.
+    Rectified,
+    /// 不属实: verified and found not to hold.
+    Unfounded,
+}
+
+impl FollowUpStatus {
+    pub const ALL: [FollowUpStatus; 4] = [
+        FollowUpStatus::Pending,
+        FollowUpStatus::Rectifying,
+        FollowUpStatus::Rectified,
+        FollowUpStatus::Unfounded,
+    ];
+
+    /// The name written in entries and stored in the ledger's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpStatus::Pending => "pending",
+            FollowUpStatus::Rectifying => "rectifying",
+            FollowUpStatus::Rectified => "rectified",
+            FollowUpStatus::Unfounded => "unfounded",
+        }
+    }
+
+    /// Whether nothing more is expected of the assignee.
+    pub fn is_closed(self) -> bool {
+        matches!(self, FollowUpStatus::Rectified | FollowUpStatus::Unfounded)
+    }
+}
+
+impl std::str::FromStr for FollowUpStatus {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        FollowUpStatus::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown follow-up status {s:?}")))
+    }
+}
+
+/// Longest a follow-up's deadline may lie after the day it is assigned.
+pub const FOLLOW_UP_DAYS_MAX: u64 = 366;
+
+/// A warning the same node raised is assigned to a person with a deadline
+/// (整改: 点对点到人, 限期). Assigning again replaces the assignee and the
+/// deadline. Rolls up like payments; never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpAssigned {
+    /// The entry that raised the warning.
+    pub warning: EntryId,
+    /// The assignee's login at this node.
+    pub assignee: String,
+    /// The assignee's name, for readers at other nodes.
+    #[serde(default)]
+    pub assignee_name: String,
+    /// The assignee's desk (a role name), whose officers may answer too.
+    #[serde(default)]
+    pub desk: String,
+    pub deadline: NaiveDate,
+    /// The business day of the assignment; the deadline is not before it.
+    pub assigned_on: NaiveDate,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The assignee's answer to a follow-up: what was verified (核实情况), what
+/// was done (整改措施), and where it stands. Rolls up like payments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRecorded {
+    /// The entry that raised the warning.
+    pub warning: EntryId,
+    pub status: FollowUpStatus,
+    /// 核实情况.
+    #[serde(default)]
+    pub verification: String,
+    /// 整改措施.
+    #[serde(default)]
+    pub rectification: String,
+    pub recorded_on: NaiveDate,
 }
 
 /// What happened, in a [`SecurityEvent`]. Closed: a new event is a new
@@ -579,6 +685,8 @@ pub enum Body {
     WarningRaised(WarningRaised),
     WarningResolved(WarningResolved),
     SecurityEvent(SecurityEvent),
+    FollowUpAssigned(FollowUpAssigned),
+    FollowUpRecorded(FollowUpRecorded),
 }
 
 macro_rules! kinds {
@@ -643,6 +751,8 @@ kinds! {
     WarningRaised => "warning_raised",
     WarningResolved => "warning_resolved",
     SecurityEvent => "security_event",
+    FollowUpAssigned => "follow_up_assigned",
+    FollowUpRecorded => "follow_up_recorded",
 }
 
 impl Body {
@@ -732,12 +842,51 @@ impl Body {
                     )));
                 }
                 text("subject", &b.subject, TEXT_CHARS_MAX, true)?;
-                text("message", &b.message, TEXT_CHARS_MAX, true)
+                text("message", &b.message, TEXT_CHARS_MAX, true)?;
+                match &b.params {
+                    Some(p) => warning_params(p),
+                    None => Ok(()),
+                }
             }
             Body::WarningResolved(b) => text("reason", &b.reason, TEXT_CHARS_MAX, true),
             Body::SecurityEvent(b) => {
                 text("subject", &b.subject, CODE_CHARS_MAX, false)?;
                 prose("detail", &b.detail)
+            }
+            Body::FollowUpAssigned(b) => {
+                code("assignee", &b.assignee)?;
+                prose("assignee_name", &b.assignee_name)?;
+                code("desk", &b.desk).or_else(empty_ok)?;
+                prose("note", &b.note)?;
+                if b.deadline < b.assigned_on {
+                    return Err(BodyError::Invalid(format!(
+                        "deadline {} is before the day it is assigned ({})",
+                        b.deadline, b.assigned_on
+                    )));
+                }
+                let latest = b
+                    .assigned_on
+                    .checked_add_days(chrono::Days::new(FOLLOW_UP_DAYS_MAX));
+                if latest.is_none_or(|l| b.deadline > l) {
+                    return Err(BodyError::Invalid(format!(
+                        "deadline {} is more than {FOLLOW_UP_DAYS_MAX} days after {}",
+                        b.deadline, b.assigned_on
+                    )));
+                }
+                Ok(())
+            }
+            Body::FollowUpRecorded(b) => {
+                prose("verification", &b.verification)?;
+                prose("rectification", &b.rectification)?;
+                match b.status {
+                    FollowUpStatus::Rectified => {
+                        text("rectification", &b.rectification, TEXT_CHARS_MAX, true)
+                    }
+                    FollowUpStatus::Unfounded | FollowUpStatus::Rectifying => {
+                        text("verification", &b.verification, TEXT_CHARS_MAX, true)
+                    }
+                    FollowUpStatus::Pending => Ok(()),
+                }
             }
         }
     }
@@ -821,6 +970,29 @@ pub fn validate_actor(a: &Actor) -> Result<(), BodyError> {
     text("actor.name", &a.name, TEXT_CHARS_MAX, false)?;
     code("actor.role", &a.role)?;
     text("actor.addr", &a.addr, CODE_CHARS_MAX, false)
+}
+
+/// Stateless checks of a warning's named values.
+fn warning_params(p: &WarningParams) -> Result<(), BodyError> {
+    if p.len() > WARNING_PARAMS_MAX {
+        return Err(BodyError::Invalid(format!(
+            "a warning has at most {WARNING_PARAMS_MAX} params, not {}",
+            p.len()
+        )));
+    }
+    for (k, v) in p {
+        code("params key", k)?;
+        if !k
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        {
+            return Err(BodyError::Invalid(format!(
+                "params key {k:?} may hold only lowercase ASCII letters, digits and _"
+            )));
+        }
+        prose("params value", v)?;
+    }
+    Ok(())
 }
 
 fn empty_ok(e: BodyError) -> Result<(), BodyError> {
@@ -1045,6 +1217,127 @@ mod tests {
     }
 
     #[test]
+    fn warning_params_and_follow_ups_validate_and_never_go_down() {
+        let me: NodeCode = "652822".parse().expect("code");
+        let d = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let mut params = WarningParams::new();
+        params.insert("amount".into(), "53994.60".into());
+        params.insert("since".into(), "2020-04-02".into());
+        let raised = WarningRaised {
+            rule: "idle_funds".into(),
+            subject: "allocation:652800-3".into(),
+            node: me,
+            message: "m".into(),
+            as_of: d("2020-07-01"),
+            amount: None,
+            params: Some(params.clone()),
+        };
+        let b = Body::WarningRaised(raised.clone());
+        assert_eq!(
+            Body::decode(b.kind(), &b.encode(&clerk())),
+            Ok((b, Some(clerk())))
+        );
+        // Old warnings (no params) keep their exact bytes: the field is
+        // left out when absent.
+        let old = WarningRaised {
+            params: None,
+            ..raised.clone()
+        };
+        let bare = serde_json::to_vec(&old).expect("json");
+        assert!(!bare.windows(6).any(|w| w == b"params"));
+        assert_eq!(
+            Body::decode("warning_raised", &bare),
+            Ok((Body::WarningRaised(old), None))
+        );
+        for (k, v, ok) in [
+            ("idle_days", "91", true),
+            ("Idle", "91", false),
+            ("amount", "a\u{7}b", false),
+            ("", "x", false),
+        ] {
+            let mut p = params.clone();
+            p.insert(k.into(), v.into());
+            let r = WarningRaised {
+                params: Some(p),
+                ..raised.clone()
+            };
+            assert_eq!(Body::WarningRaised(r).validate().is_ok(), ok, "{k:?}");
+        }
+        let many: WarningParams = (0..=WARNING_PARAMS_MAX)
+            .map(|i| (format!("k{i}"), "v".to_owned()))
+            .collect();
+        let r = WarningRaised {
+            params: Some(many),
+            ..raised
+        };
+        assert!(Body::WarningRaised(r).validate().is_err());
+
+        let assigned = FollowUpAssigned {
+            warning: "652822-9".parse().expect("id"),
+            assignee: "li".into(),
+            assignee_name: "李四".into(),
+            desk: "treasury".into(),
+            deadline: d("2020-07-10"),
+            assigned_on: d("2020-06-30"),
+            note: String::new(),
+        };
+        let b = Body::FollowUpAssigned(assigned.clone());
+        assert_eq!(
+            Body::decode("follow_up_assigned", &b.encode(&clerk())),
+            Ok((b.clone(), Some(clerk())))
+        );
+        assert_eq!(b.down_to(me), None);
+        for (deadline, ok) in [
+            ("2020-06-30", true),
+            ("2020-06-29", false),
+            ("2021-07-01", true),
+            ("2021-07-02", false),
+        ] {
+            let a = FollowUpAssigned {
+                deadline: d(deadline),
+                ..assigned.clone()
+            };
+            assert_eq!(
+                Body::FollowUpAssigned(a).validate().is_ok(),
+                ok,
+                "{deadline}"
+            );
+        }
+        let recorded = FollowUpRecorded {
+            warning: "652822-9".parse().expect("id"),
+            status: FollowUpStatus::Rectified,
+            verification: "属实".into(),
+            rectification: "已整改".into(),
+            recorded_on: d("2020-07-01"),
+        };
+        let b = Body::FollowUpRecorded(recorded.clone());
+        assert_eq!(
+            Body::decode("follow_up_recorded", &b.encode(&clerk())),
+            Ok((b.clone(), Some(clerk())))
+        );
+        assert_eq!(b.down_to(me), None);
+        let no_measures = FollowUpRecorded {
+            rectification: String::new(),
+            ..recorded.clone()
+        };
+        assert!(Body::FollowUpRecorded(no_measures).validate().is_err());
+        let unfounded = FollowUpRecorded {
+            status: FollowUpStatus::Unfounded,
+            verification: String::new(),
+            ..recorded
+        };
+        assert!(Body::FollowUpRecorded(unfounded).validate().is_err());
+        let unknown = br#"{"actor":{"login":"a","name":"","role":"r","addr":""},"body":{"warning":"652822-9","status":"done","recorded_on":"2020-07-01"}}"#;
+        assert!(matches!(
+            Body::decode("follow_up_recorded", unknown),
+            Err(BodyError::Malformed { .. })
+        ));
+        for s in FollowUpStatus::ALL {
+            assert_eq!(s.as_str().parse::<FollowUpStatus>(), Ok(s));
+        }
+    }
+
+    #[test]
     fn target_levels_must_agree() {
         let t = TargetSet {
             project: "P1".into(),
@@ -1163,6 +1456,7 @@ mod tests {
             message: "新财农〔2020〕27号: 100.00 yuan not passed on".into(),
             as_of: NaiveDate::from_ymd_opt(2020, 5, 1).unwrap_or_default(),
             amount: Some("100".parse().expect("amount")),
+            params: None,
         };
         let b = Body::WarningRaised(raised.clone());
         let sys = Some(Actor::system());

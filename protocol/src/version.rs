@@ -50,6 +50,27 @@
 //! - Version 2 also brings a new kind, `security_event` (the security log,
 //!   rolled up like payments), which a version 1 node refuses too: one
 //!   more reason to upgrade downward.
+//!
+//! ## Version 3: warnings as a rule and its values, and their follow-up
+//!
+//! A `warning_raised` entry written since version 3 carries `params`, the
+//! rule's findings as named values (amounts as decimal strings, dates, ids),
+//! so every reader renders it in its own language; its `message` holds the
+//! English rendering as before. Two new kinds record the follow-up (整改):
+//! `follow_up_assigned` (a warning assigned to a person with a deadline) and
+//! `follow_up_recorded` (核实情况, 整改措施 and the status), rolled up like
+//! payments, never sent down. Framing, checkpoints and batches are unchanged.
+//!
+//! - **Version 1 and 2 entries keep verifying and rendering, forever.** A
+//!   warning without `params` keeps its bytes; readers parse its values back
+//!   from the English `message` the rules wrote (and show the stored text
+//!   only if that fails).
+//! - **A version 2 node refuses a warning with `params`** (an unknown field)
+//!   **and the two new kinds**, so, as for version 2: **upgrade from the
+//!   region downward**, a parent before its children. A version 3 parent
+//!   accepts its version 1 and 2 children's pushes (both stay in
+//!   [`SUPPORTED_VERSIONS`]); their warnings have no `params` and no
+//!   follow-up until the child is upgraded.
 
 //! ## An actual's note
 //!
@@ -61,11 +82,11 @@
 //! downward, as for version 2.
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
-/// The versions this node accepts from peers: 1 for children not upgraded
-/// yet (see "Version 2" above).
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
+/// The versions this node accepts from peers: 1 and 2 for children not
+/// upgraded yet (see "Version 2" and "Version 3" above).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3];
 
 /// A peer spoke a version this node does not accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -99,16 +120,17 @@ mod tests {
         assert!(SUPPORTED_VERSIONS.contains(&PROTOCOL_VERSION));
         assert_eq!(check_version(PROTOCOL_VERSION), Ok(()));
         assert_eq!(check_version(1), Ok(()));
+        assert_eq!(check_version(2), Ok(()));
     }
 
     #[test]
     fn refuses_other_versions_naming_both() {
-        for v in [0, 3, u16::MAX] {
+        for v in [0, 4, u16::MAX] {
             let e = check_version(v).expect_err("unsupported");
-            assert_eq!(e, VersionError { ours: 2, theirs: v });
+            assert_eq!(e, VersionError { ours: 3, theirs: v });
             let msg = e.to_string();
             assert!(msg.contains(&format!("version {v}")), "{msg}");
-            assert!(msg.contains("speaks version 2"), "{msg}");
+            assert!(msg.contains("speaks version 3"), "{msg}");
         }
     }
 }

@@ -260,6 +260,10 @@ error_codes! {
     OverBalance = "over_balance",
     Overflow = "overflow",
     UnknownWarning = "unknown_warning",
+    /// A follow-up of a warning already resolved.
+    WarningResolved = "warning_resolved",
+    /// An answer to a warning's follow-up before it was assigned.
+    NotAssigned = "not_assigned",
     /// A business date outside the window the node accepts (its `[rules]`).
     DateOutOfRange = "date_out_of_range",
     /// A payment dated before the allocation it draws on.

@@ -115,6 +115,10 @@ pub enum LedgerError {
     },
     #[error("unknown warning {0} (a node resolves only warnings it raised)")]
     UnknownWarning(EntryId),
+    #[error("warning {0} is resolved; a resolved warning is not followed up")]
+    WarningResolved(EntryId),
+    #[error("warning {0} has no follow-up yet; assign it first")]
+    NotAssigned(EntryId),
     #[error(
         "{node} is neither this node ({me}) nor one of its children; a node warns only about those"
     )]
@@ -174,6 +178,8 @@ impl LedgerError {
             OverBalance { .. } => ErrorCode::OverBalance,
             Overflow => ErrorCode::Overflow,
             UnknownWarning(_) => ErrorCode::UnknownWarning,
+            WarningResolved(_) => ErrorCode::WarningResolved,
+            NotAssigned(_) => ErrorCode::NotAssigned,
             DateOutOfRange { .. } => ErrorCode::DateOutOfRange,
             PaidBeforeAllocation { .. } => ErrorCode::PaymentBeforeAllocation,
             ReversedBeforePayment { .. } => ErrorCode::ReversalBeforePayment,

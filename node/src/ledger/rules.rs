@@ -82,6 +82,10 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
         Body::PaymentReversed(b) => vec![("reversed_on", b.reversed_on)],
         Body::WarningRaised(b) => vec![("as_of", b.as_of)],
         Body::WarningResolved(b) => vec![("as_of", b.as_of)],
+        Body::FollowUpAssigned(b) => {
+            vec![("assigned_on", b.assigned_on), ("deadline", b.deadline)]
+        }
+        Body::FollowUpRecorded(b) => vec![("recorded_on", b.recorded_on)],
         Body::ChildRegistered(_)
         | Body::CategoryDefined(_)
         | Body::ProjectStatusChanged(_)

@@ -154,6 +154,8 @@ impl<'l> Work<'l> {
             Body::WarningRaised(b) => warning_raised::check(self, b, encoded).await,
             Body::WarningResolved(b) => warning_resolved::check(self, b, encoded).await,
             Body::SecurityEvent(b) => security_event::check(self, b, encoded).await,
+            Body::FollowUpAssigned(b) => follow_up_assigned::check(self, b, encoded).await,
+            Body::FollowUpRecorded(b) => follow_up_recorded::check(self, b, encoded).await,
         }
     }
 
@@ -202,6 +204,8 @@ impl<'l> Work<'l> {
             Body::WarningRaised(b) => warning_raised::check_replicated(self, &r, b).await,
             Body::WarningResolved(b) => warning_resolved::check_replicated(self, &r, b).await,
             Body::SecurityEvent(b) => security_event::check_replicated(self, &r, b).await,
+            Body::FollowUpAssigned(b) => follow_up_assigned::check_replicated(self, &r, b).await,
+            Body::FollowUpRecorded(b) => follow_up_recorded::check_replicated(self, &r, b).await,
         }
     }
 
@@ -305,6 +309,8 @@ impl<'l> Work<'l> {
                 Body::WarningRaised(b) => warning_raised::apply(self, e, b).await?,
                 Body::WarningResolved(b) => warning_resolved::apply(self, e, b).await?,
                 Body::SecurityEvent(b) => security_event::apply(self, e, b).await?,
+                Body::FollowUpAssigned(b) => follow_up_assigned::apply(self, e, b).await?,
+                Body::FollowUpRecorded(b) => follow_up_recorded::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

@@ -121,6 +121,7 @@ impl Evaluator {
                 message: f.message,
                 as_of: today,
                 amount: f.amount_fen.and_then(|fen| Amount::from_fen(fen).ok()),
+                params: Some(f.params),
             })
         };
         let resolve = |warning: EntryId, reason: String| {

@@ -20,7 +20,13 @@
 //!   (the architecture invariant), in the ledger's `kinds/warning_raised.rs`
 //!   and `kinds/warning_resolved.rs`; the reads behind
 //!   `GET /api/v1/warnings` and [`store::open_counts`] (pages, metrics).
-//! - [`http`]: the API handler.
+//! - [`render`]: a warning's text from its rule and values, in Chinese or
+//!   English; the values of warnings written before they were kept, read
+//!   back from their English message.
+//! - [`follow_up`]: assigning a warning to a person with a deadline and the
+//!   assignee's answers (整改), as entries of the warning's node that roll
+//!   up with it.
+//! - [`http`]: the API handlers.
 //!
 //! # Why entries
 //!
@@ -77,7 +83,9 @@
 //! suppression would need its own entry kind).
 
 pub mod evaluate;
+pub mod follow_up;
 pub mod http;
+pub mod render;
 pub mod rules;
 pub mod store;
 
@@ -89,6 +97,7 @@ use fundsync_protocol::Amount;
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{run, Evaluator, Report};
+pub use render::render;
 pub use store::{open_counts, WarningFilter, WarningView};
 
 /// A warning rule. The wire carries its name (see `WarningRaised::rule`).

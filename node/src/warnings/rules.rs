@@ -13,6 +13,7 @@ use fundsync_protocol::money::fen_to_yuan;
 use fundsync_protocol::{EntryId, NodeCode};
 use rust_decimal::Decimal;
 
+use super::render::{self, params, Params};
 use super::{Rule, WarningsConfig};
 
 /// Why the rules could not be evaluated. The rules are pure arithmetic over
@@ -60,8 +61,12 @@ impl AllocFacts {
             .ok_or(RuleError::Overflow)
     }
 
-    fn label(&self) -> String {
-        format!("{} ({})", self.doc_no, self.category)
+    /// The values naming it in a warning.
+    fn named(&self) -> [(&'static str, String); 2] {
+        [
+            ("doc_no", self.doc_no.clone()),
+            ("category", self.category.clone()),
+        ]
     }
 
     /// Issues and payments from it, by date.
@@ -150,6 +155,9 @@ pub struct Finding {
     pub rule: Rule,
     pub subject: String,
     pub node: NodeCode,
+    /// What the rule found, as named values: what readers render.
+    pub params: Params,
+    /// The English rendering of `params`, for the entry's `message`.
     pub message: String,
     pub amount_fen: Option<i64>,
     /// `Some(why it is over)` if the condition held only in the past: it is
@@ -193,15 +201,22 @@ fn pct(part: i64, whole: i64) -> Option<Decimal> {
         .checked_div(Decimal::from(whole))
 }
 
-fn finding(rule: Rule, subject: String, node: NodeCode, message: String) -> Finding {
+fn finding(rule: Rule, subject: String, node: NodeCode, params: Params) -> Finding {
+    let message = render::render(rule.as_str(), &params, render::Lang::En).unwrap_or_default();
     Finding {
         rule,
         subject: clip(&subject),
         node,
+        // A value too long for an entry is cut; the message says the rest.
+        params: params.into_iter().map(|(k, v)| (k, clip(&v))).collect(),
         message: clip(&message),
         amount_fen: None,
         past: None,
     }
+}
+
+fn yuan(fen: i64) -> String {
+    fen_to_yuan(fen).to_string()
 }
 
 /// Fits text into a body's text field: no control characters, at most
@@ -216,19 +231,22 @@ pub fn clip(s: &str) -> String {
     out
 }
 
-/// Names a few items and counts the rest, so a message stays short.
-fn few(items: &[String]) -> String {
+/// Names a few items and counts the rest, so a message stays short: the
+/// `vouchers` and `vouchers_more` values.
+fn few(items: &[String]) -> [(&'static str, String); 2] {
     const SHOWN: usize = 5;
-    let mut s = items
+    let s = items
         .iter()
         .take(SHOWN)
         .cloned()
         .collect::<Vec<_>>()
         .join(", ");
-    if items.len() > SHOWN {
-        s.push_str(&format!(" and {} more", items.len() - SHOWN));
-    }
-    s
+    let more = if items.len() > SHOWN {
+        (items.len() - SHOWN).to_string()
+    } else {
+        String::new()
+    };
+    [("vouchers", s), ("vouchers_more", more)]
 }
 
 /// 超时滞留: a node with children must pass on (or spend) all of an
@@ -267,22 +285,24 @@ fn issue_deadline(
             continue;
         }
         let balance = a.balance_fen()?;
-        let mut w = finding(
-            Rule::IssueDeadline,
-            format!("allocation:{}", a.id),
-            f.me,
-            String::new(),
-        );
-        if balance > 0 {
-            w.message = clip(&format!(
-                "{}, received {}: {} yuan not passed on {} days after receipt \
-                 (deadline: {n} days, {deadline})",
-                a.label(),
-                a.dated,
-                fen_to_yuan(balance),
-                days_between(a.dated, f.today),
-            ));
+        let [doc, cat] = a.named();
+        let subject = format!("allocation:{}", a.id);
+        let base = |amount: i64, days: String| {
+            params([
+                doc.clone(),
+                cat.clone(),
+                ("received", a.dated.to_string()),
+                ("amount", yuan(amount)),
+                ("days", days),
+                ("deadline_days", n.to_string()),
+                ("deadline", deadline.to_string()),
+            ])
+        };
+        let w = if balance > 0 {
+            let days = days_between(a.dated, f.today).to_string();
+            let mut w = finding(Rule::IssueDeadline, subject, f.me, base(balance, days));
             w.amount_fen = Some(balance);
+            w
         } else {
             // Passed on in full, but late: when did it complete?
             let mut flows: Vec<(NaiveDate, i64)> = a.outflows().copied().collect();
@@ -296,18 +316,19 @@ fn issue_deadline(
                     break;
                 }
             }
-            w.message = clip(&format!(
-                "{}, received {}: {} yuan not passed on within {n} days (deadline {deadline})",
-                a.label(),
-                a.dated,
-                fen_to_yuan(late),
-            ));
+            let mut w = finding(
+                Rule::IssueDeadline,
+                subject,
+                f.me,
+                base(late, String::new()),
+            );
             w.amount_fen = Some(late);
             w.past = Some(format!(
                 "passed on in full on {done_on}, {} days after receipt",
                 days_between(a.dated, done_on)
             ));
-        }
+            w
+        };
         out.push(w);
     }
     Ok(())
@@ -334,31 +355,33 @@ fn idle_funds(
             .map(|(d, _)| *d)
             .fold(a.dated, NaiveDate::max);
         let idle = days_between(last, f.today);
-        let mut why = Vec::new();
+        let (mut since, mut idle_days, mut year_end) =
+            (String::new(), String::new(), String::new());
         if idle > i64::from(cfg.idle_days) {
-            why.push(format!("no payment or issue since {last} ({idle} days)"));
+            since = last.to_string();
+            idle_days = idle.to_string();
         }
         if let (Some(start), Some(end)) = (window_start.filter(|_| cfg.year_end_days > 0), dec31) {
             if f.today >= start && a.dated < start {
-                why.push(format!(
-                    "still held {} days before the year end",
-                    days_between(f.today, end)
-                ));
+                year_end = days_between(f.today, end).to_string();
             }
         }
-        if why.is_empty() {
+        if since.is_empty() && year_end.is_empty() {
             continue;
         }
+        let [doc, cat] = a.named();
         let mut w = finding(
             Rule::IdleFunds,
             format!("allocation:{}", a.id),
             f.me,
-            format!(
-                "{}: {} yuan idle: {}",
-                a.label(),
-                fen_to_yuan(balance),
-                why.join("; ")
-            ),
+            params([
+                doc,
+                cat,
+                ("amount", yuan(balance)),
+                ("since", since),
+                ("idle_days", idle_days),
+                ("year_end_days", year_end),
+            ]),
         );
         w.amount_fen = Some(balance);
         out.push(w);
@@ -408,20 +431,20 @@ fn slow_spending(
         if gap <= points {
             continue;
         }
+        let [doc, cat] = a.named();
         let mut w = finding(
             Rule::SlowSpending,
             format!("allocation:{}", a.id),
             f.me,
-            format!(
-                "{}: spending progress {}% is {} points behind time-elapsed progress {}% \
-                 (allowed: {}); {} yuan unspent",
-                a.label(),
-                progress.round_dp(2),
-                gap.round_dp(2),
-                elapsed.round_dp(2),
-                cfg.slow_spending_points,
-                fen_to_yuan(balance)
-            ),
+            params([
+                doc,
+                cat,
+                ("progress", progress.round_dp(2).to_string()),
+                ("gap", gap.round_dp(2).to_string()),
+                ("elapsed", elapsed.round_dp(2).to_string()),
+                ("allowed", cfg.slow_spending_points.to_string()),
+                ("amount", yuan(balance)),
+            ]),
         );
         w.amount_fen = Some(balance);
         out.push(w);
@@ -443,14 +466,13 @@ fn overspend(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), RuleError> {
                 Rule::Overspend,
                 format!("project:{}", p.code),
                 f.me,
-                format!(
-                    "project {} {}: paid {} yuan, {} yuan above its budget of {}",
-                    p.code,
-                    p.name,
-                    fen_to_yuan(p.paid_fen),
-                    fen_to_yuan(over),
-                    fen_to_yuan(p.budget_fen)
-                ),
+                params([
+                    ("project", p.code.clone()),
+                    ("name", p.name.clone()),
+                    ("paid", yuan(p.paid_fen)),
+                    ("amount", yuan(over)),
+                    ("budget", yuan(p.budget_fen)),
+                ]),
             );
             w.amount_fen = Some(over);
             out.push(w);
@@ -459,17 +481,15 @@ fn overspend(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), RuleError> {
     for a in f.allocations {
         let over = a.balance_fen()?.checked_neg().ok_or(RuleError::Overflow)?;
         if over > 0 {
-            let mut w = finding(
-                Rule::Overspend,
-                format!("allocation:{}", a.id),
-                f.me,
-                format!(
-                    "{}: issued and paid {} yuan more than its amount of {}",
-                    a.label(),
-                    fen_to_yuan(over),
-                    fen_to_yuan(a.amount_fen)
-                ),
-            );
+            let mut w = finding(Rule::Overspend, format!("allocation:{}", a.id), f.me, {
+                let [doc, cat] = a.named();
+                params([
+                    doc,
+                    cat,
+                    ("amount", yuan(over)),
+                    ("allocated", yuan(a.amount_fen)),
+                ])
+            });
             w.amount_fen = Some(over);
             out.push(w);
         }
@@ -487,47 +507,44 @@ fn unmatched_payment(f: &Facts<'_>, out: &mut Vec<Finding>) {
     let projects: HashMap<&str, &ProjectFacts> =
         f.projects.iter().map(|p| (p.code.as_str(), p)).collect();
     for p in f.payments.iter().filter(|p| !p.reversed) {
-        let mut why = Vec::new();
+        let mut why = params([
+            ("voucher", p.voucher_no.clone()),
+            ("paid_on", p.paid_on.to_string()),
+            ("amount", yuan(p.amount_fen)),
+            ("payee", p.payee()),
+        ]);
+        let base = why.len();
+        let mut put = |k: &str, v: String| {
+            why.insert(k.to_owned(), v);
+        };
         match allocs.get(&p.allocation) {
-            None => why.push(format!(
-                "allocation {} is not one this node holds",
-                p.allocation
-            )),
-            Some(a) if p.paid_on < a.dated => why.push(format!(
-                "paid before allocation {} is dated ({})",
-                a.doc_no, a.dated
-            )),
+            None => put("unknown_allocation", p.allocation.to_string()),
+            Some(a) if p.paid_on < a.dated => {
+                put("allocation_doc", a.doc_no.clone());
+                put("allocation_dated", a.dated.to_string());
+            }
             Some(_) => {}
         }
         match projects.get(p.project.as_str()) {
-            None => why.push(format!("project {} is not in the library", p.project)),
+            None => put("unknown_project", p.project.clone()),
             Some(pr) => {
                 if pr.cancelled {
-                    why.push(format!("project {} is cancelled", pr.code));
+                    put("cancelled_project", pr.code.clone());
                 }
                 if p.paid_on < pr.starts_on {
-                    why.push(format!(
-                        "paid before project {} starts ({})",
-                        pr.code, pr.starts_on
-                    ));
+                    put("late_project", pr.code.clone());
+                    put("project_starts_on", pr.starts_on.to_string());
                 }
             }
         }
-        if why.is_empty() {
+        if why.len() == base {
             continue;
         }
         let mut w = finding(
             Rule::UnmatchedPayment,
             format!("payment:{}", p.id),
             f.me,
-            format!(
-                "voucher {} of {} ({} yuan to {}): {}",
-                p.voucher_no,
-                p.paid_on,
-                fen_to_yuan(p.amount_fen),
-                p.payee(),
-                why.join("; ")
-            ),
+            why,
         );
         w.amount_fen = Some(p.amount_fen);
         out.push(w);
@@ -552,17 +569,19 @@ fn duplicate_payment(f: &Facts<'_>, out: &mut Vec<Finding>) -> Result<(), RuleEr
         let first = ps[0];
         let extra = i64::try_from(ps.len() - 1).map_err(|_| RuleError::Overflow)?;
         let vouchers: Vec<String> = ps.iter().map(|p| p.voucher_no.clone()).collect();
+        let [vs, more] = few(&vouchers);
         let mut w = finding(
             Rule::DuplicatePayment,
             format!("payment:{}", first.id),
             f.me,
-            format!(
-                "{} payments of {} yuan to {} on {day}: vouchers {}",
-                ps.len(),
-                fen_to_yuan(amount),
-                first.payee(),
-                few(&vouchers)
-            ),
+            params([
+                ("count", ps.len().to_string()),
+                ("each", yuan(amount)),
+                ("payee", first.payee()),
+                ("paid_on", day.to_string()),
+                vs,
+                more,
+            ]),
         );
         w.amount_fen = Some(amount.checked_mul(extra).ok_or(RuleError::Overflow)?);
         out.push(w);
@@ -615,21 +634,21 @@ fn split_payments(
         let run = &ps[i..=j];
         let total = sum(run.iter().map(|p| p.amount_fen))?;
         let vouchers: Vec<String> = run.iter().map(|p| p.voucher_no.clone()).collect();
+        let [vs, more] = few(&vouchers);
         let mut w = finding(
             Rule::SplitPayments,
             format!("payee:{payee}"),
             f.me,
-            format!(
-                "{} payments to {} from {} to {}, each just under the {} yuan limit, \
-                 {} yuan in all: vouchers {}",
-                run.len(),
-                run[0].payee(),
-                run[0].paid_on,
-                run[run.len() - 1].paid_on,
-                fen_to_yuan(limit),
-                fen_to_yuan(total),
-                few(&vouchers)
-            ),
+            params([
+                ("count", run.len().to_string()),
+                ("payee", run[0].payee()),
+                ("from", run[0].paid_on.to_string()),
+                ("to", run[run.len() - 1].paid_on.to_string()),
+                ("limit", yuan(limit)),
+                ("amount", yuan(total)),
+                vs,
+                more,
+            ]),
         );
         w.amount_fen = Some(total);
         out.push(w);
@@ -662,13 +681,13 @@ fn negative_list(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
                 Rule::NegativeList,
                 format!("payment:{}", p.id),
                 f.me,
-                format!(
-                    "voucher {} of {}: {} yuan to {}, on the negative list as {hit:?}",
-                    p.voucher_no,
-                    p.paid_on,
-                    fen_to_yuan(p.amount_fen),
-                    p.payee()
-                ),
+                params([
+                    ("voucher", p.voucher_no.clone()),
+                    ("paid_on", p.paid_on.to_string()),
+                    ("amount", yuan(p.amount_fen)),
+                    ("payee", p.payee()),
+                    ("listed", hit),
+                ]),
             );
             w.amount_fen = Some(p.amount_fen);
             out.push(w);
@@ -691,10 +710,12 @@ fn missing_target(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
                 Rule::MissingTarget,
                 format!("project:{}", p.code),
                 f.me,
-                format!(
-                    "project {} {} started on {} and has no performance target after {days} days",
-                    p.code, p.name, p.starts_on
-                ),
+                params([
+                    ("project", p.code.clone()),
+                    ("name", p.name.clone()),
+                    ("starts_on", p.starts_on.to_string()),
+                    ("days", days.to_string()),
+                ]),
             ));
         }
     }
@@ -720,13 +741,13 @@ fn node_silent(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
             Rule::NodeSilent,
             format!("node:{}", c.code),
             c.code,
-            format!(
-                "{} {}: nothing received for {} hours (last entry written {since}; allowed: {} hours)",
-                c.code,
-                c.name,
-                silent_ms / 3_600_000,
-                cfg.node_silent_hours
-            ),
+            params([
+                ("node", c.code.to_string()),
+                ("name", c.name.clone()),
+                ("hours", (silent_ms / 3_600_000).to_string()),
+                ("since", since),
+                ("allowed", cfg.node_silent_hours.to_string()),
+            ]),
         ));
     }
 }
@@ -1329,7 +1350,7 @@ mod tests {
     // ---- the plan ----
 
     fn raised(rule: Rule, subject: &str) -> Finding {
-        finding(rule, subject.into(), code("652822"), "m".into())
+        finding(rule, subject.into(), code("652822"), Params::new())
     }
 
     #[test]
@@ -1410,6 +1431,12 @@ mod tests {
         assert!(c.ends_with('…'));
         assert_eq!(clip("a\u{7}b"), "ab");
         let items: Vec<String> = (1..=7).map(|i| format!("V{i}")).collect();
-        assert_eq!(few(&items), "V1, V2, V3, V4, V5 and 2 more");
+        assert_eq!(
+            few(&items),
+            [
+                ("vouchers", "V1, V2, V3, V4, V5".to_owned()),
+                ("vouchers_more", "2".to_owned())
+            ]
+        );
     }
 }

@@ -63,7 +63,6 @@ pub fn router() -> Routes {
         .get("/allocations", P::ReadLedger, allocations_page)
         .get("/payments", P::ReadLedger, payments_page)
         .get("/trace/{id}", P::ReadLedger, trace_page)
-        .get("/warnings", P::ReadLedger, warnings_page)
         .get("/security/logins", P::ReadSecurityLog, security_logins_page)
         .get(
             "/security/operations",
@@ -74,6 +73,7 @@ pub fn router() -> Routes {
     let pages = desk::routes(pages);
     let pages = export::routes(pages);
     let pages = search::routes(pages);
+    let pages = warnings::routes(pages);
     let pages = account::routes(pages);
     import::routes(pages)
 }
@@ -712,63 +712,6 @@ async fn trace_data(ctx: &Ctx, s: &AppState, id: &str) -> Result<trace::TracePag
         trace,
         nodes,
         categories: categories(&s.ledger).await?,
-    })
-}
-
-async fn warnings_page(ctx: Ctx, State(s): S) -> Response {
-    let r = warnings_data(&ctx, &s)
-        .await
-        .map(|p| warnings::render(&ctx.chrome, &p));
-    ctx.respond(r)
-}
-
-/// The warning list's filters from the query (the page and its exports).
-fn warning_filter(ctx: &Ctx) -> Result<crate::warnings::store::WarningFilter, WebError> {
-    let open = match ctx.param("open") {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(v) => return Err(WebError::bad_param("open", v)),
-    };
-    let rule = match ctx.param("rule") {
-        None => None,
-        Some(r) => match r.parse::<crate::warnings::Rule>() {
-            Ok(_) => Some(r.to_owned()),
-            Err(_) => return Err(WebError::bad_param("rule", r)),
-        },
-    };
-    Ok(crate::warnings::store::WarningFilter {
-        node: ctx.parsed("node")?,
-        origin: None,
-        rule,
-        open: Some(open),
-    })
-}
-
-async fn warnings_data(ctx: &Ctx, s: &AppState) -> Result<warnings::WarningsPage, WebError> {
-    let filter = warning_filter(ctx)?;
-    let open = filter.open.unwrap_or(true);
-    let got = s
-        .ledger
-        .warnings(
-            &filter,
-            crate::ledger::query::Page {
-                page: 1,
-                page_size: 200,
-            },
-        )
-        .await?;
-    Ok(warnings::WarningsPage {
-        items: got.items,
-        open_by_rule: crate::warnings::store::open_counts(&s.ledger).await?,
-        names: s
-            .ledger
-            .nodes()
-            .await?
-            .into_iter()
-            .map(|n| (n.code, n.name))
-            .collect(),
-        open,
-        has_more: got.has_more,
     })
 }
 

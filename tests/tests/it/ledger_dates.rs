@@ -110,6 +110,7 @@ fn warning(node: &str, subject: &str, on: &str) -> Body {
         message: "闲置".into(),
         as_of: day(on),
         amount: None,
+        params: None,
     })
 }
 

@@ -13,6 +13,7 @@ mod demo;
 mod desk;
 mod import;
 mod export;
+mod followup;
 mod ledger_conformance;
 mod ledger_dates;
 mod ledger_props;

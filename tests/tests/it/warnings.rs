@@ -401,6 +401,7 @@ fn raised(node: &str, rule: &str, subject: &str, message: &str) -> Body {
         message: message.into(),
         as_of: day("2020-06-30"),
         amount: None,
+        params: None,
     })
 }
 
@@ -470,7 +471,7 @@ async fn the_ledger_checks_warning_entries(engine: Engine) -> Result<()> {
         .await?;
     ensure!(matches!(r, Outcome::Created(_)));
     ensure!(l.submit_one(resolved(w.id(), "again"), &clerk()).await? == Outcome::Existing(r.id()));
-    let v = l.warning(w.id()).await?.context("the warning")?;
+    let v = l.warning(w.id(), None).await?.context("the warning")?;
     ensure!(
         !v.open
             && v.resolved_by == Some(r.id().to_string())
@@ -599,12 +600,12 @@ async fn warnings_roll_up_in_signed_batches(engine: Engine) -> Result<()> {
         &clerk(),
     );
     push_up(l, &key, "652822", vec![r1, r2]).await?;
-    let v = l.warning(w1.id()).await?.context("county warning")?;
+    let v = l.warning(w1.id(), None).await?.context("county warning")?;
     ensure!(
         !v.open && v.resolved_by.as_deref() == Some("652822-2"),
         "{v:?}"
     );
-    ensure!(l.warning(own).await?.context("own warning")?.open);
+    ensure!(l.warning(own, None).await?.context("own warning")?.open);
     // Nor may the prefecture resolve the county's.
     let e = refused(l, resolved(w1.id(), "mine now")).await?;
     ensure!(matches!(e, LedgerError::UnknownWarning(_)), "{e}");

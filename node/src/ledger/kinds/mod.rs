@@ -22,6 +22,8 @@ pub(super) mod allocation_issued;
 pub(super) mod category_defined;
 pub(super) mod child_registered;
 pub(super) mod child_revoked;
+pub(super) mod follow_up_assigned;
+pub(super) mod follow_up_recorded;
 pub(super) mod funds_received;
 pub(super) mod key_registered;
 pub(super) mod link_reported;

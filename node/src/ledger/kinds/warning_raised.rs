@@ -53,9 +53,12 @@ pub(in crate::ledger) async fn apply(
     b: WarningRaised,
 ) -> Result<(), LedgerError> {
     let id = e.id();
+    let (category, department) = about(w, e, &b.subject).await?;
     sqlx::query(
-        "INSERT INTO warnings (id, origin, seq, rule, subject, node, message, amount_fen, as_of, raised_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO warnings (id, origin, seq, rule, subject, node, message, amount_fen, as_of, \
+         raised_ms, params, category, department) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(id.origin.as_str())
@@ -67,7 +70,58 @@ pub(in crate::ledger) async fn apply(
     .bind(b.amount.map(|a| a.fen()))
     .bind(b.as_of.to_string())
     .bind(e.at_ms)
+    .bind(
+        b.params
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok()),
+    )
+    .bind(category)
+    .bind(department)
     .execute(w.conn().await?)
     .await?;
     Ok(())
+}
+
+/// The fund category (of an allocation or a payment's allocation) or the
+/// department (of a project) a warning is about, for the readers' scope.
+/// What it names is of the warning's origin or above it, so it is held
+/// here whenever the warning is; anything else is about neither.
+async fn about(
+    w: &mut Work<'_>,
+    e: &Entry,
+    subject: &str,
+) -> Result<(Option<String>, Option<String>), LedgerError> {
+    let conn = w.conn().await?;
+    if let Some(id) = subject.strip_prefix("allocation:") {
+        let c: Option<String> =
+            sqlx::query_scalar("SELECT category FROM allocations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Ok((c, None));
+    }
+    if let Some(id) = subject
+        .strip_prefix("payment:")
+        .and_then(|s| s.parse::<EntryId>().ok())
+    {
+        let c: Option<String> = sqlx::query_scalar(
+            "SELECT a.category FROM payments p JOIN allocations a ON a.id = p.allocation_id \
+             WHERE p.origin = $1 AND p.seq = $2",
+        )
+        .bind(id.origin.as_str())
+        .bind(seq_i64(id.seq)?)
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Ok((c, None));
+    }
+    if let Some(code) = subject.strip_prefix("project:") {
+        let d: Option<String> =
+            sqlx::query_scalar("SELECT department FROM projects WHERE origin = $1 AND code = $2")
+                .bind(e.origin.as_str())
+                .bind(code)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Ok((None, d));
+    }
+    Ok((None, None))
 }

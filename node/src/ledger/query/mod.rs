@@ -33,7 +33,10 @@ pub use records::{
 pub use search::{SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX};
 pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};
-pub use warnings::{RaisedWarning, WarningFilter, WarningView};
+pub use warnings::{
+    FollowUpFilter, FollowUpStep, FollowUpView, RaisedWarning, WarningFilter, WarningScope,
+    WarningView,
+};
 
 /// Largest page a list returns.
 pub const PAGE_SIZE_MAX: u32 = 1000;

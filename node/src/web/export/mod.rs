@@ -422,7 +422,7 @@ async fn prepare(ctx: &Ctx, s: &AppState, list: List) -> Result<Export, WebError
             )
         }
         List::Warnings => {
-            let filter = super::warning_filter(ctx)?;
+            let filter = super::warnings::warning_filter(ctx, s).await?;
             filters.push((
                 l.t("状态", "State").to_owned(),
                 if filter.open.unwrap_or(true) {
@@ -677,11 +677,17 @@ fn warning_columns(l: Lang) -> Vec<Column> {
 
 fn warning_row(n: &Names, w: &crate::ledger::query::WarningView) -> Vec<Cell> {
     let l = n.lang;
+    // The text in the reader's language, from the rule and its values.
+    let shown = crate::warnings::store::WarningShown::of(w.clone());
+    let text = match l {
+        Lang::Zh => shown.text,
+        Lang::En => shown.text_en,
+    };
     vec![
         Cell::text(rule_label(l, &w.rule)),
         Cell::text(n.node(&w.node)),
         Cell::text(&w.node),
-        Cell::text(&w.message),
+        Cell::text(&text),
         w.amount.map_or(Cell::Empty, Cell::Money),
         Cell::text(&w.as_of),
         Cell::text(if w.open {
