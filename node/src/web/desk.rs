@@ -713,9 +713,9 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
     };
     let en = e.to_string();
     match e {
-        E::Body(BodyError::Empty { field }) => f(*field, "必填".into(), en),
-        E::Body(BodyError::TooLong { field, max }) => f(*field, format!("不能超过 {max} 个字"), en),
-        E::Body(BodyError::Control { field }) => f(*field, "不能含控制字符".into(), en),
+        E::Body(BodyError::Empty { field }) => f(field, "必填".into(), en),
+        E::Body(BodyError::TooLong { field, max }) => f(field, format!("不能超过 {max} 个字"), en),
+        E::Body(BodyError::Control { field }) => f(field, "不能含控制字符".into(), en),
         E::Body(_) => Some(Problems::whole(FieldError::new(
             format!("内容有误：{en}"),
             en,
@@ -780,7 +780,7 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         E::AlreadyReversed(_) => f("voucher_no", "该支付已冲销".into(), en),
         E::DateOutOfRange {
             field, from, to, ..
-        } => f(*field, format!("日期须在 {from} 至 {to} 之间"), en),
+        } => f(field, format!("日期须在 {from} 至 {to} 之间"), en),
         E::PaidBeforeAllocation { dated, .. } => f(
             "paid_on",
             format!("支付日期早于所用指标的日期（{dated}）"),

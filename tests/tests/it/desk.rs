@@ -487,7 +487,9 @@ async fn a_form_key_records_once(engine: Engine) -> Result<()> {
         key: "k-1",
         form: "own-budget",
     };
-    let first = l.submit_keyed(&key, &[body.clone()], &clerk()).await?;
+    let first = l
+        .submit_keyed(&key, std::slice::from_ref(&body), &clerk())
+        .await?;
     let Keyed::Recorded(out) = first else {
         anyhow::bail!("first: {first:?}")
     };
