@@ -14,6 +14,7 @@ mod ledger_conformance;
 mod ledger_dates;
 mod ledger_props;
 mod pg_harness;
+mod projects;
 mod sync;
 mod transport;
 mod warnings;
