@@ -19,6 +19,7 @@ mod ledger_dates;
 mod ledger_props;
 mod pg_harness;
 mod search;
+mod projects;
 mod sync;
 mod transport;
 mod warnings;
