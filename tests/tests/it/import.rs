@@ -15,7 +15,7 @@ use fundsync_node::ledger::query::{AllocationFilter, Page, PaymentFilter};
 use fundsync_tests::build::{child, clerk, county_category, own_budget, project, target};
 use fundsync_tests::fixtures::{self, code, county, prefecture, Engine, TestNode};
 use fundsync_tests::on_both;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "Tarim-Poplar-2020-river";
@@ -61,7 +61,6 @@ struct Person {
 
 struct Answer {
     status: StatusCode,
-    location: String,
     content_type: String,
     body: Vec<u8>,
 }
@@ -119,11 +118,9 @@ impl Person {
                 .unwrap_or("")
                 .to_owned()
         };
-        let location = header(LOCATION);
         let content_type = header(CONTENT_TYPE);
         Ok(Answer {
             status: res.status(),
-            location,
             content_type,
             body: res.bytes().await?.to_vec(),
         })
