@@ -242,9 +242,10 @@ type Cells = Vec<Vec<Data>>;
 /// The rows under the header row whose first cell is `first_header`, and
 /// the rows above it (title, filters).
 fn split_at_header(rows: Cells, first_header: &str) -> Result<(Cells, Cells)> {
+    // The last such row: the filters above it may start alike ("节点").
     let at = rows
         .iter()
-        .position(|r| r.first() == Some(&Data::String(first_header.into())))
+        .rposition(|r| r.first() == Some(&Data::String(first_header.into())))
         .with_context(|| format!("no header row starting {first_header}: {rows:?}"))?;
     let mut top = rows;
     let body = top.split_off(at + 1);
