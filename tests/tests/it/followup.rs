@@ -517,7 +517,7 @@ async fn heads(l: &Ledger) -> Result<Vec<(u64, String)>> {
 
 async fn bearer(a: &Accounts, u: &User) -> Result<reqwest::Client> {
     let t = a.create_token(u.id, "test", Some(30)).await?;
-    fundsync_cluster::bearer_client(&t.secret.to_string())
+    fundsync_cluster::bearer_client(t.secret.as_ref())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
