@@ -1009,7 +1009,9 @@ pub(crate) mod tests {
                     assert_eq!(b.encode(), flipped);
                     // A flipped bit that still decodes never verifies, except
                     // in the sender, which TLS rather than the batch vouches for.
-                    if !(6..12).contains(&i) {
+                    // Nor does the version (4..6): another version this
+                    // node accepts (3 → 2) reads the same.
+                    if !(4..12).contains(&i) {
                         assert!(
                             at_prefecture(&b, Head::EMPTY).is_err(),
                             "byte {i} bit {bit}"
@@ -1025,7 +1027,7 @@ pub(crate) mod tests {
         let batch = county_batch(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSB1");
-        assert_eq!(&bytes[4..6], &[0, 2]);
+        assert_eq!(&bytes[4..6], &[0, 3]);
         assert_eq!(&bytes[6..18], b"652801652800");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 1, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..32], b"652801");
@@ -1202,15 +1204,15 @@ pub(crate) mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = county_batch(2);
-        batch.version = 3;
+        batch.version = 4;
         let bytes = batch.encode();
-        let want = Err(BatchError::Version(VersionError { ours: 2, theirs: 3 }));
+        let want = Err(BatchError::Version(VersionError { ours: 3, theirs: 4 }));
         assert_eq!(Batch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(Batch::decode(&bytes[..6], &BatchLimits::default()), want);
         let e = at_prefecture(&batch, Head::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 3"));
+        assert!(e.expect_err("refused").to_string().contains("version 4"));
     }
 
     // ---- Verification ----

@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _, Result};
 use fundsync_node::access::Role;
 use fundsync_node::accounts::{Accounts, AccountsConfig, NewUser, User};
-use fundsync_node::clock::Clock as _;
 use fundsync_node::ledger::query::{FollowUpFilter, Page};
 use fundsync_node::ledger::replica::ReplicaError;
 use fundsync_node::ledger::{Ledger, LedgerError, Outcome};
@@ -110,6 +109,8 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
     let desk = add_user(&acc, "qian", "钱七", &[Role::Treasury]).await?;
     add_user(&acc, "sun", "孙八", &[Role::Auditor]).await?;
     let by_lead = actor_of(&lead, Role::Lead);
+    let by_li = actor_of(&li, Role::Treasury);
+    let by_other = actor_of(&other, Role::Department);
     let w = l
         .submit_one(old_warning("652822", "allocation:652800-9"), &clerk())
         .await?
@@ -150,15 +151,7 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
     .await?;
     ensure!(matches!(e, FollowUpError::UnknownWarning(_)), "{e}");
     let e = refused(l, || {
-        follow_up::record(
-            l,
-            &li,
-            &actor_of(&li, Role::Treasury),
-            w,
-            FollowUpStatus::Rectifying,
-            "属实",
-            "",
-        )
+        follow_up::record(l, &li, &by_li, w, FollowUpStatus::Rectifying, "属实", "")
     })
     .await?;
     ensure!(matches!(e, FollowUpError::NotAssigned(_)), "{e}");
@@ -194,7 +187,7 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
         follow_up::record(
             l,
             &other,
-            &actor_of(&other, Role::Department),
+            &by_other,
             w,
             FollowUpStatus::Unfounded,
             "不属实",
@@ -204,15 +197,7 @@ async fn every_follow_up_step_is_checked_and_a_refusal_records_nothing(
     .await?;
     ensure!(matches!(e, FollowUpError::NotYours { .. }), "{e}");
     let e = refused(l, || {
-        follow_up::record(
-            l,
-            &li,
-            &actor_of(&li, Role::Treasury),
-            w,
-            FollowUpStatus::Rectified,
-            "属实",
-            " ",
-        )
+        follow_up::record(l, &li, &by_li, w, FollowUpStatus::Rectified, "属实", " ")
     })
     .await?;
     ensure!(
@@ -532,7 +517,7 @@ async fn heads(l: &Ledger) -> Result<Vec<(u64, String)>> {
 
 async fn bearer(a: &Accounts, u: &User) -> Result<reqwest::Client> {
     let t = a.create_token(u.id, "test", Some(30)).await?;
-    fundsync_cluster::bearer_client(&t.secret.to_string())
+    fundsync_cluster::bearer_client(t.secret.as_ref())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
