@@ -802,6 +802,8 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         | E::UnknownWarning(_)
         | E::WarningNode { .. }
         | E::Misdirected { .. }
+        | E::WarningResolved(_)
+        | E::NotAssigned(_)
         | E::NotYetHeld { .. } => Some(Problems::whole(FieldError::new(
             format!("无法登记：{en}"),
             en,

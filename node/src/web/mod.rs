@@ -396,22 +396,26 @@ async fn overview_data(ctx: &Ctx, s: &AppState) -> Result<overview::Overview, We
     } else {
         (None, HashMap::new())
     };
-    let (mut total, levels, mut children) = overview::lines(&me, &summary.rows, &nodes, &by_node);
+    let overdue: HashMap<String, i64> = if everything {
+        s.ledger
+            .overdue_follow_ups_by_node(s.ledger.clock().today())
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let (mut total, mut levels, mut children) =
+        overview::lines(&me, &summary.rows, &nodes, &by_node, &overdue);
     if !everything {
-        total.warnings = None;
-        for c in &mut children {
-            c.warnings = None;
+        for l in std::iter::once(&mut total)
+            .chain(levels.iter_mut())
+            .chain(children.iter_mut())
+        {
+            l.warnings = None;
+            l.overdue = None;
         }
     }
-    let levels = levels
-        .into_iter()
-        .map(|mut l| {
-            if !everything {
-                l.warnings = None;
-            }
-            l
-        })
-        .collect();
     let ops = operations_data(s).await?;
     let mut links: Vec<(operations::Replication, Vec<String>)> = operations::STATES
         .iter()

@@ -72,6 +72,8 @@ pub struct Line {
     pub figures: Figures,
     /// Open warnings raised at or about nodes of the line.
     pub warnings: Option<i64>,
+    /// Follow-ups (整改) past their deadline at nodes of the line.
+    pub overdue: Option<i64>,
 }
 
 /// Everything the overview shows.
@@ -115,6 +117,7 @@ pub fn lines<'a>(
     rows: &[SummaryRow],
     nodes: &'a [NodeView],
     warnings_by_node: &HashMap<String, i64>,
+    overdue_by_node: &HashMap<String, i64>,
 ) -> (Line, Vec<Line>, Vec<Line>) {
     let by_node: HashMap<&str, Figures> = rows
         .iter()
@@ -146,6 +149,7 @@ pub fn lines<'a>(
         level: level(me),
         figures: by_node.get(me).copied().unwrap_or_default(),
         warnings: Some(warnings_by_node.get(me).copied().unwrap_or(0)),
+        overdue: Some(overdue_by_node.get(me).copied().unwrap_or(0)),
     };
     let mut levels: BTreeMap<u8, Line> = BTreeMap::new();
     let mut children: BTreeMap<&str, Line> = BTreeMap::new();
@@ -157,6 +161,7 @@ pub fn lines<'a>(
         }
         let f = by_node.get(code).copied().unwrap_or_default();
         let w = warnings_by_node.get(code).copied().unwrap_or(0);
+        let od = overdue_by_node.get(code).copied().unwrap_or(0);
         let rank = match n.level.as_str() {
             "region" => 0,
             "prefecture" => 1,
@@ -168,9 +173,11 @@ pub fn lines<'a>(
             level: n.level.clone(),
             figures: Figures::default(),
             warnings: Some(0),
+            overdue: Some(0),
         });
         lv.figures = lv.figures.plus(&f).unwrap_or(lv.figures);
         lv.warnings = lv.warnings.map(|x| x.saturating_add(w));
+        lv.overdue = lv.overdue.map(|x| x.saturating_add(od));
         if code == me {
             continue;
         }
@@ -180,6 +187,7 @@ pub fn lines<'a>(
         total.figures.paid = total.figures.paid.saturating_add(f.paid);
         total.figures.balance = total.figures.balance.saturating_add(f.balance);
         total.warnings = total.warnings.map(|x| x.saturating_add(w));
+        total.overdue = total.overdue.map(|x| x.saturating_add(od));
         let Some(top) = top else { continue };
         let line = children.entry(top).or_insert_with(|| Line {
             label: name(top),
@@ -187,6 +195,7 @@ pub fn lines<'a>(
             level: level(top),
             figures: Figures::default(),
             warnings: Some(0),
+            overdue: Some(0),
         });
         if code == top {
             line.figures.received = f.received;
@@ -196,6 +205,7 @@ pub fn lines<'a>(
         line.figures.paid = line.figures.paid.saturating_add(f.paid);
         line.figures.balance = line.figures.balance.saturating_add(f.balance);
         line.warnings = line.warnings.map(|x| x.saturating_add(w));
+        line.overdue = line.overdue.map(|x| x.saturating_add(od));
     }
     (
         total,
@@ -301,11 +311,12 @@ fn table(l: Lang, o: &Overview, rows: &[Line], by_level: bool) -> Markup {
                         th class="num" { (l.t("支出进度", "Spending")) }
                         th class="num" { (l.t("序时进度", "Time elapsed")) }
                         th class="num" { (l.t("预警", "Warnings")) }
+                        th class="num" { (l.t("逾期整改", "Overdue follow-ups")) }
                     }
                 }
                 tbody {
                     @if rows.is_empty() {
-                        tr { td colspan="9" class="muted" { (l.t("暂无", "None")) } }
+                        tr { td colspan="10" class="muted" { (l.t("暂无", "None")) } }
                     }
                     @for r in rows {
                         tr {
@@ -330,6 +341,16 @@ fn table(l: Lang, o: &Overview, rows: &[Line], by_level: bool) -> Markup {
                                 @match (r.warnings, &r.node) {
                                     (Some(0), _) => { "0" }
                                     (Some(n), Some(code)) => { a href=(url("/warnings", &[("node", code.clone())])) { (n) } }
+                                    (Some(n), None) => { (n) }
+                                    (None, _) => { "—" }
+                                }
+                            }
+                            td class="num" {
+                                @match (r.overdue, &r.node) {
+                                    (Some(0), _) => { "0" }
+                                    (Some(n), Some(code)) => {
+                                        a class="overdue" href=(url("/warnings", &[("node", code.clone()), ("follow_up", "overdue".to_owned())])) { (n) }
+                                    }
                                     (Some(n), None) => { (n) }
                                     (None, _) => { "—" }
                                 }
@@ -427,7 +448,7 @@ mod tests {
 
     #[test]
     fn time_progress_counts_the_day_itself() {
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().expect("date");
         assert_eq!(time_progress(d("2020-12-31")), "100.0%");
         assert_eq!(time_progress(d("2020-01-01")), "0.3%");
         // 2020 is a leap year: 269 of 366 days.
@@ -452,7 +473,8 @@ mod tests {
             row("990000", 77, 0, 0, 7),
         ];
         let w = HashMap::from([("652822".to_owned(), 2), ("650000".to_owned(), 1)]);
-        let (total, levels, children) = lines("650000", &rows, &nodes, &w);
+        let od = HashMap::from([("652829".to_owned(), 1)]);
+        let (total, levels, children) = lines("650000", &rows, &nodes, &w, &od);
         assert_eq!(total.figures.received, Decimal::from(1000));
         assert_eq!(total.figures.own_budget, Decimal::from(60));
         assert_eq!(total.figures.paid, Decimal::from(370));
@@ -469,6 +491,8 @@ mod tests {
         assert_eq!(bz.figures.paid, Decimal::from(270));
         assert_eq!(bz.figures.balance, Decimal::from(130 + 110 + 150));
         assert_eq!(bz.warnings, Some(2));
+        assert_eq!(bz.overdue, Some(1));
+        assert_eq!(total.overdue, Some(1));
     }
 
     #[test]
@@ -481,9 +505,10 @@ mod tests {
             row("652800", 1_079_410_000, 0, 900_000_000, 0),
             row("652822", 900_000_000, 0, 0, 123_456_789),
         ];
-        let (total, levels, children) = lines("652800", &rows, &nodes, &HashMap::new());
+        let (total, levels, children) =
+            lines("652800", &rows, &nodes, &HashMap::new(), &HashMap::new());
         let o = Overview {
-            as_of: "2020-09-25".parse().unwrap(),
+            as_of: "2020-09-25".parse().expect("date"),
             total,
             levels,
             children,

@@ -35,7 +35,7 @@ use super::form::{field, hidden, post_form, submit, Field, FieldError, InputKind
 use super::html::{url, url_encode};
 use super::layout::{page, Chrome, Nav};
 use super::lists::actor;
-use super::text::{percent, scale_to, wan, yuan, Lang};
+use super::text::{percent, scale_to, wan2, yuan, Lang};
 use super::{Ctx, WebError};
 use crate::access::{Permission, Scope};
 use crate::accounts::User;
@@ -244,8 +244,8 @@ pub fn list_render(c: &Chrome, p: &ListPage) -> Markup {
                             td class="nowrap" { (p.names.get(&pr.origin).map_or(pr.origin.as_str(), String::as_str)) }
                             td { (pr.township) @if !pr.village.is_empty() { " " (pr.village) } }
                             td { (pr.department) }
-                            td class="num" title={ (yuan(pr.budget)) " 元" } { (wan(pr.budget)) }
-                            td class="num" title={ (yuan(pr.paid)) " 元" } { (wan(pr.paid)) }
+                            td class="num" title={ (yuan(pr.budget)) " 元" } { (wan2(pr.budget)) }
+                            td class="num" title={ (yuan(pr.paid)) " 元" } { (wan2(pr.paid)) }
                             td class="nowrap" { (progress(l, pr.paid, pr.budget)) }
                             td class="num" { (pr.target_count) }
                             td { span class={ "st " (status_class(&pr.status)) } { (status_label(l, &pr.status)) } }
@@ -638,7 +638,11 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                         tr {
                             td class="nowrap" { a href=(url("/warnings", &[("rule", w.rule.clone()), ("node", w.node.clone())])) { (warning_rule(l, &w.rule)) } }
                             td {
-                                (w.message)
+                                ({
+                                    let shown = crate::warnings::store::WarningShown::of(w.clone());
+                                    match l { Lang::Zh => shown.text, Lang::En => shown.text_en }
+                                })
+                                " " a href={ "/warnings/" (url_encode(&w.id)) } { (l.t("整改", "follow-up")) }
                                 @if let Some(pay) = w.subject.strip_prefix("payment:") {
                                     " " a href={ "/trace/" (url_encode(pay)) } { (l.t("追溯", "trace")) }
                                 }

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::form::{field, post_form, submit, Field, FieldError, InputKind};
 use super::html::url;
 use super::layout::{page, Chrome, Nav};
-use super::text::{datetime, wan, Lang};
+use super::text::{datetime, wan2, yuan, Lang};
 use super::{Ctx, WebError};
 use crate::access::{Permission, Role};
 use crate::accounts::User;
@@ -193,7 +193,7 @@ pub fn warnings_body(c: &Chrome, p: &WarningsPage) -> Markup {
                             }
                             td { (w.text_in(lang(l))) }
                             @match w.view.amount {
-                                Some(a) => { td class="num" { (wan(a)) } }
+                                Some(a) => { td class="num" title={ (yuan(a)) " 元" } { (wan2(a)) } }
                                 None => { td class="num muted" { "—" } }
                             }
                             td { (w.view.as_of) }

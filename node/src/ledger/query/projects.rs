@@ -332,7 +332,8 @@ impl Ledger {
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            if let Some(w) = self.warning(parse_id(&r.id)?).await? {
+            // The project's own scope was checked by the caller.
+            if let Some(w) = self.warning(parse_id(&r.id)?, None).await? {
                 out.push(w);
             }
         }
