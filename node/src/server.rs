@@ -154,7 +154,16 @@ pub fn app(state: AppState, body_bytes_max: usize) -> Router {
             crate::telemetry::http_latency(node, req, next)
         }))
         .with_state(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The span names the path only: a query may carry a form's CSRF
+        // token (file uploads) or what someone searched for, neither of
+        // which belongs in a log.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
 }
 
 /// What every answer carries when the API is on TLS: browsers then refuse

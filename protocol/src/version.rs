@@ -71,15 +71,12 @@
 //!   accepts its version 1 and 2 children's pushes (both stay in
 //!   [`SUPPORTED_VERSIONS`]); their warnings have no `params` and no
 //!   follow-up until the child is upgraded.
-
-//! ## An actual's note
-//!
-//! `target_actual_recorded` gained `note` (what the figure rests on). It is
-//! left out of the bytes when empty, so every entry written before keeps its
-//! bytes and hash, and an actual recorded without a note is still accepted
-//! by an earlier release. One *with* a note is refused by an earlier release
-//! (`deny_unknown_fields`), like a new kind: upgrade from the region
-//! downward, as for version 2.
+//! - Also in version 3: `target_actual_recorded` gained `note` (what the
+//!   figure rests on). It is left out of the bytes when empty, so every
+//!   entry written before keeps its bytes and hash, and an actual recorded
+//!   without a note is still accepted by an earlier release. One *with* a
+//!   note is refused by an earlier release (`deny_unknown_fields`), like a
+//!   new kind: the same downward upgrade.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 3;

@@ -107,18 +107,31 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
     // (a) Over HTTP.
     let overview = get(&http, &format!("{base}/"), None).await?;
     ensure!(overview.status == 200, "/ answered {}", overview.status);
-    let mut want = vec![
-        "<html lang=\"zh-CN\">",
-        "新疆维吾尔自治区",
-        "652800",
-        "巴音郭楞蒙古自治州",
-        "概览",
-        "总台账",
-        "正常",
-    ];
-    want.extend(COUNTIES);
-    must_contain("/", &overview.body, &want)?;
+    must_contain(
+        "/",
+        &overview.body,
+        &[
+            "<html lang=\"zh-CN\">",
+            "新疆维吾尔自治区",
+            "node=652800",
+            "巴音郭楞蒙古自治州",
+            "总览",
+            "总台账",
+            "到位资金",
+            "支出进度",
+            "序时进度",
+            "分级汇总",
+            "下级汇总",
+            "href=\"/operations\"",
+        ],
+    )?;
     ensure!(overview.cookie.is_none(), "no ?lang=, no cookie");
+    // The replication console, for operators.
+    let ops = get(&http, &format!("{base}/operations"), None).await?;
+    ensure!(ops.status == 200, "/operations answered {}", ops.status);
+    let mut want = vec!["运行监控", "652800", "巴音郭楞蒙古自治州", "正常"];
+    want.extend(COUNTIES);
+    must_contain("/operations", &ops.body, &want)?;
 
     let ledger = get(&http, &format!("{base}/ledger?as_of=2020-12-31"), None).await?;
     ensure!(ledger.status == 200, "/ledger answered {}", ledger.status);
@@ -150,9 +163,9 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
     )?;
     let cookie = en.cookie.context("?lang=en sets the lang cookie")?;
     ensure!(cookie.starts_with("lang=en"), "cookie {cookie}");
-    let remembered = get(&http, &format!("{base}/"), Some("lang=en")).await?;
+    let remembered = get(&http, &format!("{base}/operations"), Some("lang=en")).await?;
     must_contain(
-        "/ with lang=en",
+        "/operations with lang=en",
         &remembered.body,
         &["<html lang=\"en\">", "Nodes below"],
     )?;
@@ -285,10 +298,24 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
     browser.screenshot(&out.join("ledger.png")).await?;
     browser.goto(&format!("{base}/")).await?;
     let dom = browser.source().await?;
-    let mut want = vec!["王芳", "牵头科室", "652800", "巴音郭楞蒙古自治州"];
-    want.extend(COUNTIES);
-    must_contain("Chromium's DOM of /", &dom, &want)?;
+    must_contain(
+        "Chromium's DOM of /",
+        &dom,
+        &[
+            "王芳",
+            "牵头科室",
+            "巴音郭楞蒙古自治州",
+            "到位资金",
+            "序时进度",
+        ],
+    )?;
     browser.screenshot(&out.join("overview.png")).await?;
+    browser.goto(&format!("{base}/operations")).await?;
+    let dom = browser.source().await?;
+    let mut want = vec!["运行监控", "652800", "巴音郭楞蒙古自治州"];
+    want.extend(COUNTIES);
+    must_contain("Chromium's DOM of /operations", &dom, &want)?;
+    browser.screenshot(&out.join("operations.png")).await?;
     browser.goto(&trace_url).await?;
     browser.screenshot(&out.join("trace.png")).await?;
     browser

@@ -222,11 +222,11 @@ impl Ledger {
         Self::scope_conditions(&mut sql, &f.scope, hidden);
         sql.push(" ORDER BY origin, code");
         let (rows, more) = fetch_page::<ListRow>(self, sql, page).await?;
-        Ok(paged(
-            rows.into_iter().map(ProjectView::from).collect(),
-            page,
-            more,
-        ))
+        let mut items: Vec<ProjectView> = rows.into_iter().map(ProjectView::from).collect();
+        // Who registered each project (录入人), as the other lists show.
+        self.fill_actors(&mut items, |p| &p.id, |p| &mut p.actor)
+            .await?;
+        Ok(paged(items, page, more))
     }
 
     /// Whether the project `origin`/`code` exists and `scope` sees it.
