@@ -377,12 +377,6 @@ pub fn routes(r: Routes) -> Routes {
     r
 }
 
-/// The permissions that open some form: the navigation shows 办理 only to
-/// holders of one.
-pub fn opens_any(roles: &[crate::access::Role]) -> bool {
-    Desk::ALL.iter().any(|d| d.permission().granted_by(roles))
-}
-
 // One handler pair per form (axum needs a function per route).
 async fn show_funds(ctx: Ctx, s: S) -> Response {
     show(Desk::FundsReceived, ctx, s).await
@@ -1450,6 +1444,22 @@ pub fn reversal_link(
 mod tests {
     use super::*;
     use crate::web::layout::test_chrome;
+
+    #[test]
+    fn the_navigation_knows_the_forms_permissions() {
+        let mut forms: Vec<String> = Desk::ALL
+            .iter()
+            .map(|d| d.permission().to_string())
+            .collect();
+        forms.sort();
+        forms.dedup();
+        let mut nav: Vec<String> = crate::web::layout::DESK_PERMISSIONS
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        nav.sort();
+        assert_eq!(forms, nav);
+    }
 
     fn values(pairs: &[(&str, &str)]) -> Values {
         Values::new(

@@ -89,7 +89,7 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
         .iter()
         .filter(|(which, _, p, _)| {
             c.who.as_ref().is_some_and(|w| {
-                w.may(*p) && (*which != Nav::Desk || super::desk::opens_any(&w.roles))
+                w.may(*p) && (*which != Nav::Desk || DESK_PERMISSIONS.iter().any(|d| w.may(*d)))
             })
         })
         .map(|(which, href, _, (zh, en))| (*which, *href, l.t(zh, en)))
@@ -159,6 +159,37 @@ pub fn page(c: &Chrome, current: Nav, title: &str, body: Markup) -> Markup {
             }
         }
         "\n"
+    }
+}
+
+/// The permissions of the forms of 办理 (`super::desk`): the navigation
+/// shows 办理 only to holders of one.
+pub const DESK_PERMISSIONS: [Permission; 4] = [
+    Permission::RecordFunds,
+    Permission::Allocate,
+    Permission::Pay,
+    Permission::ManageNodes,
+];
+
+/// The links "导出 Excel · 导出 CSV" of the list page at `base` (the files
+/// are `super::export`'s, ), carrying its filters (its query, without the pager's keys).
+pub fn export_links(c: &Chrome, base: &str) -> Markup {
+    let l = c.lang;
+    let mut q: Vec<(&str, String)> = c
+        .query
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "page" | "page_size" | "lang"))
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    if l == Lang::En {
+        q.push(("lang", "en".to_owned()));
+    }
+    html! {
+        p class="sub export" {
+            a href=(url(&format!("{base}.xlsx"), &q)) download { (l.t("导出 Excel", "Export Excel")) }
+            " · "
+            a href=(url(&format!("{base}.csv"), &q)) download { (l.t("导出 CSV", "Export CSV")) }
+        }
     }
 }
 

@@ -167,7 +167,7 @@ pub fn render(c: &Chrome, p: &LedgerPage) -> Markup {
             }
         }
         (table(l, p, &names))
-        (super::export::links(c, "/ledger"))
+        (super::layout::export_links(c, "/ledger"))
         h2 {
             (l.t(
                 "各县资金到位与支付（按资金来源）",

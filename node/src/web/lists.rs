@@ -160,7 +160,7 @@ pub fn allocations(c: &Chrome, list: &Listing<AllocationView>) -> Markup {
     }
     let body = html! {
         (filter_line(l, list, "/allocations"))
-        (super::export::links(c, "/allocations"))
+        (super::layout::export_links(c, "/allocations"))
         p class="sub" { (l.t("单位：万元（悬停显示元）", "Figures in 万元; hover for yuan")) }
         div class="scroll" {
             table {
@@ -247,7 +247,7 @@ pub fn payments(c: &Chrome, list: &Listing<PaymentView>) -> Markup {
         });
     let body = html! {
         (filter_line(l, list, "/payments"))
-        (super::export::links(c, "/payments"))
+        (super::layout::export_links(c, "/payments"))
         p class="sub" {
             (l.t(
                 "单位：元。点击凭证号查看资金追溯。",

@@ -148,7 +148,7 @@ pub fn warnings_body(c: &Chrome, p: &WarningsPage) -> Markup {
                 " · "
                 a href="/warnings?open=false" { (l.t("已解除", "resolved")) }
             }
-            (super::export::links(c, "/warnings"))
+            (super::layout::export_links(c, "/warnings"))
             p class="sub" {
                 (l.t("整改：", "Follow-up: "))
                 @if p.follow_up.is_none() {

@@ -25,7 +25,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fundsync_protocol::{Actor, EntryId, ErrorCode};
-use maud::{html, Markup};
+
 use rust_decimal::Decimal;
 
 use crate::access::{Permission, Role};
@@ -35,8 +35,6 @@ use crate::ledger::query::{
 };
 use crate::ledger::{Ledger, LedgerError};
 
-use super::html::url;
-use super::layout::Chrome;
 use super::text::Lang;
 use super::{Ctx, WebError, S};
 use sheet::{Cell, Column, Head, Xlsx};
@@ -54,28 +52,6 @@ pub fn routes(pages: Routes) -> Routes {
         .get("/payments.csv", P::ReadLedger, payments_csv)
         .get("/warnings.xlsx", P::ReadLedger, warnings_xlsx)
         .get("/warnings.csv", P::ReadLedger, warnings_csv)
-}
-
-/// The links "导出 Excel · 导出 CSV" of the page at `base`, carrying its
-/// filters (its query, without the pager's keys).
-pub fn links(c: &Chrome, base: &str) -> Markup {
-    let l = c.lang;
-    let mut q: Vec<(&str, String)> = c
-        .query
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "page" | "page_size" | "lang"))
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    if l == Lang::En {
-        q.push(("lang", "en".to_owned()));
-    }
-    html! {
-        p class="sub export" {
-            a href=(url(&format!("{base}.xlsx"), &q)) download { (l.t("导出 Excel", "Export Excel")) }
-            " · "
-            a href=(url(&format!("{base}.csv"), &q)) download { (l.t("导出 CSV", "Export CSV")) }
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
