@@ -30,6 +30,7 @@ pub mod import;
 pub mod ledger;
 pub mod link;
 pub mod net;
+pub mod openapi;
 pub mod pki;
 pub mod server;
 pub mod settings;

@@ -114,7 +114,9 @@ impl Default for SyncLimits {
 /// Every route of the API listener, each with its permission: the API's
 /// and the pages'.
 fn routes(import_bytes_max: usize) -> Routes {
-    crate::api::router(import_bytes_max).merge(crate::web::router())
+    crate::api::router(import_bytes_max)
+        .merge(crate::web::router())
+        .merge(crate::openapi::router())
 }
 
 /// The API listener's routes as a table: method, path, the permission it

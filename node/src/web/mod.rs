@@ -80,7 +80,7 @@ pub fn router() -> Routes {
 
 /// What a signed-in reader sees when a page refuses them (403: their roles
 /// do not open it; CSRF: the form was stale or forged), in Chinese first.
-fn refused(parts: &Parts, s: &AppState, e: &ApiError) -> Response {
+pub(crate) fn refused(parts: &Parts, s: &AppState, e: &ApiError) -> Response {
     let (zh, en) = match e.code() {
         ErrorCode::Forbidden => ("您的角色无权访问此页", "Your roles do not open this page"),
         ErrorCode::CsrfFailed => (
@@ -236,7 +236,7 @@ impl Ctx {
     }
 
     /// The page, or the error page, as an HTTP response.
-    fn respond(self, r: Result<Markup, WebError>) -> Response {
+    pub(crate) fn respond(self, r: Result<Markup, WebError>) -> Response {
         let r = match self.bad_query.clone() {
             Some(q) => Err(WebError::bad_param("query", &q)),
             None => r,

@@ -1101,3 +1101,34 @@ async fn a_sign_in_form_from_another_site_is_refused() -> Result<()> {
     ensure!(r.status() == StatusCode::SEE_OTHER, "{}", r.status());
     node.stop().await
 }
+
+#[tokio::test]
+async fn the_api_describes_itself_to_signed_in_callers_only() -> Result<()> {
+    let (node, _acc) = start(|_| {}).await?;
+    let anon = reqwest::Client::new();
+    let r = anon.get(node.url("/api/v1/openapi.json")).send().await?;
+    ensure!(r.status() == StatusCode::UNAUTHORIZED, "{}", r.status());
+    let http = node.http();
+    let r = http.get(node.url("/api/v1/openapi.json")).send().await?;
+    ensure!(r.status() == StatusCode::OK, "{}", r.status());
+    let doc: Value = r.json().await?;
+    ensure!(doc["openapi"] == "3.1.0", "{doc}");
+    // Every API route of the table is in it, with the permission it checks.
+    for route in route_table().iter().filter(|r| !r.page) {
+        let op = &doc["paths"][&route.path][route.method.as_str().to_ascii_lowercase()];
+        ensure!(
+            op["x-permission"] == route.permission.to_string(),
+            "{} {}: {op}",
+            route.method,
+            route.path
+        );
+    }
+    let r = http.get(node.url("/api/docs")).send().await?;
+    let s = r.status();
+    let page = r.text().await?;
+    ensure!(
+        s == StatusCode::OK && page.contains("接口说明") && page.contains("/api/v1/payments"),
+        "{s} {page}"
+    );
+    node.stop().await
+}
