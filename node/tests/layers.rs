@@ -33,6 +33,7 @@ const NODE: &[&[&str]] = &[
     &["sync"],
     &["http"],
     &["api", "web", "sync::server", "warnings::http"],
+    &["openapi"],
     &["server"],
 ];
 
