@@ -25,6 +25,6 @@ SELECT origin || '-' || seq, origin, seq,
 FROM (SELECT origin, seq, CAST(body AS TEXT) AS t FROM journal
       WHERE kind = 'target_actual_recorded') AS j;
 
--- A project's payments, the allocations that fund it, and whether any of
--- them is of a classified category (the project library's scope).
-CREATE INDEX payments_project ON payments (origin, project);
+-- No index on payments (origin, project): one more index write per payment
+-- cost the voucher import a fifth of its speed (BENCHMARKS.md, 2026-12-07).
+-- A project's pages read its payments by scanning; see BENCHMARKS.md.
