@@ -19,10 +19,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE}
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "Tarim-Poplar-2020-river";
+pub(crate) const PASSWORD: &str = "Tarim-Poplar-2020-river";
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-fn accounts(node: &TestNode) -> Accounts {
+pub(crate) fn accounts(node: &TestNode) -> Accounts {
     Accounts::new(
         node.ledger.ledger.db().clone(),
         node.ledger.ledger.clock().clone(),
@@ -30,7 +30,7 @@ fn accounts(node: &TestNode) -> Accounts {
     )
 }
 
-async fn add_user(
+pub(crate) async fn add_user(
     a: &Accounts,
     login: &str,
     roles: &[Role],
@@ -48,7 +48,7 @@ async fn add_user(
     .await?)
 }
 
-async fn token(a: &Accounts, u: &User) -> Result<String> {
+pub(crate) async fn token(a: &Accounts, u: &User) -> Result<String> {
     Ok(a.create_token(u.id, "test", Some(30))
         .await?
         .secret
@@ -56,7 +56,7 @@ async fn token(a: &Accounts, u: &User) -> Result<String> {
 }
 
 /// The journal's heads: what a refused request must leave as it was.
-async fn heads(node: &TestNode) -> Result<String> {
+pub(crate) async fn heads(node: &TestNode) -> Result<String> {
     Ok(format!("{:?}", node.ledger.ledger.heads().await?))
 }
 

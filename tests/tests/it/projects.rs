@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
 use fundsync_node::access::Role;
-use fundsync_node::accounts::{Accounts, NewUser, User};
+use fundsync_node::accounts::Accounts;
 use fundsync_protocol::body::CategoryDefined;
 use fundsync_protocol::{Body, EntryId};
 use fundsync_tests::build::{clerk, own_budget, payment, project, target};
@@ -19,45 +19,9 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "Tarim-Poplar-2020-river";
-
-fn accounts(node: &TestNode) -> Accounts {
-    Accounts::new(
-        node.ledger.ledger.db().clone(),
-        node.ledger.ledger.clock().clone(),
-        node.cfg.accounts.clone(),
-    )
-}
-
-async fn add_user(
-    a: &Accounts,
-    login: &str,
-    roles: &[Role],
-    department: Option<&str>,
-    classified: bool,
-) -> Result<User> {
-    Ok(a.create_user(NewUser {
-        login: login.into(),
-        name: format!("{login} 的名字"),
-        password: PASSWORD.into(),
-        department: department.map(str::to_owned),
-        roles: roles.to_vec(),
-        classified,
-    })
-    .await?)
-}
-
-async fn token(a: &Accounts, u: &User) -> Result<String> {
-    Ok(a.create_token(u.id, "test", Some(30))
-        .await?
-        .secret
-        .to_string())
-}
-
-/// The journal's heads: what a refused form must leave as it was.
-async fn heads(node: &TestNode) -> Result<String> {
-    Ok(format!("{:?}", node.ledger.ledger.heads().await?))
-}
+// The accounts helpers of the access tests: one way to make a user and a
+// token, and to read the journal's heads.
+use super::access::{accounts, add_user, heads, token, PASSWORD};
 
 /// The library of the tests, at the prefecture (652800):
 /// - `NC-1` of 农财所, 2,000,000 元, paid 500,000 from `BZ-01`; a target
