@@ -1204,9 +1204,9 @@ pub(crate) mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = county_batch(2);
-        batch.version = 4;
+        batch.version = 5;
         let bytes = batch.encode();
-        let want = Err(BatchError::Version(VersionError { ours: 3, theirs: 4 }));
+        let want = Err(BatchError::Version(VersionError { ours: 4, theirs: 5 }));
         assert_eq!(Batch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(Batch::decode(&bytes[..6], &BatchLimits::default()), want);

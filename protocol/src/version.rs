@@ -77,13 +77,21 @@
 //!   without a note is still accepted by an earlier release. One *with* a
 //!   note is refused by an earlier release (`deny_unknown_fields`), like a
 //!   new kind: the same downward upgrade.
+//!
+//! ## Version 4: publication, the target cycle, carry-over and recall
+//!
+//! New kinds only; framing, checkpoints, batches and every earlier kind's
+//! bytes are unchanged, so every earlier entry keeps verifying. A version 3
+//! node refuses the new kinds: **upgrade from the region downward**, as for
+//! versions 2 and 3. A version 4 parent accepts its version 1–3 children's
+//! pushes (all stay in [`SUPPORTED_VERSIONS`]).
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
-/// The versions this node accepts from peers: 1 and 2 for children not
-/// upgraded yet (see "Version 2" and "Version 3" above).
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3];
+/// The versions this node accepts from peers: 1–3 for children not
+/// upgraded yet (see "Version 2" to "Version 4" above).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
 
 /// A peer spoke a version this node does not accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -118,16 +126,17 @@ mod tests {
         assert_eq!(check_version(PROTOCOL_VERSION), Ok(()));
         assert_eq!(check_version(1), Ok(()));
         assert_eq!(check_version(2), Ok(()));
+        assert_eq!(check_version(3), Ok(()));
     }
 
     #[test]
     fn refuses_other_versions_naming_both() {
-        for v in [0, 4, u16::MAX] {
+        for v in [0, 5, u16::MAX] {
             let e = check_version(v).expect_err("unsupported");
-            assert_eq!(e, VersionError { ours: 3, theirs: v });
+            assert_eq!(e, VersionError { ours: 4, theirs: v });
             let msg = e.to_string();
             assert!(msg.contains(&format!("version {v}")), "{msg}");
-            assert!(msg.contains("speaks version 3"), "{msg}");
+            assert!(msg.contains("speaks version 4"), "{msg}");
         }
     }
 }
