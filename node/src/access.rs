@@ -101,6 +101,8 @@ impl Role {
             P::ReadHealth => matches!(self, R::Operator | R::Admin | R::Lead),
             P::ManageAccounts | P::ManageNodes => matches!(self, R::Admin),
             P::ReadSecurityLog => matches!(self, R::Admin | R::Auditor),
+            P::Publish => matches!(self, R::Lead | R::AllocationDesk),
+            P::ReviewTargets | P::ApproveTargets => matches!(self, R::Lead),
         }
     }
 }
@@ -160,10 +162,18 @@ pub enum Permission {
     ManageNodes,
     /// The login and operation logs.
     ReadSecurityLog,
+    /// Publishing allocation results and project arrangements on the public
+    /// pages (公告公示).
+    Publish,
+    /// Reviewing performance targets submitted by the departments (审核:
+    /// necessity, relevance, fit to the money).
+    ReviewTargets,
+    /// Approving reviewed performance targets (批复).
+    ApproveTargets,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 17] = [
         Permission::Public,
         Permission::SignedIn,
         Permission::ReadLedger,
@@ -178,6 +188,9 @@ impl Permission {
         Permission::ManageAccounts,
         Permission::ManageNodes,
         Permission::ReadSecurityLog,
+        Permission::Publish,
+        Permission::ReviewTargets,
+        Permission::ApproveTargets,
     ];
 
     /// What a refused caller is told they lack, in Chinese.
@@ -197,6 +210,9 @@ impl Permission {
             Permission::ManageAccounts => "用户管理",
             Permission::ManageNodes => "下级节点与资金目录",
             Permission::ReadSecurityLog => "安全日志",
+            Permission::Publish => "发布公示",
+            Permission::ReviewTargets => "审核绩效目标",
+            Permission::ApproveTargets => "批复绩效目标",
         }
     }
 
