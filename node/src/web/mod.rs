@@ -878,7 +878,13 @@ mod tests {
             zh.contains("href=\"/ledger?as_of=2020-12-31&amp;lang=en\""),
             "{zh}"
         );
-        assert!(zh.contains(">总台账</a>") && zh.contains("同步协议版本 3"));
+        assert!(
+            zh.contains(">总台账</a>")
+                && zh.contains(&format!(
+                    "同步协议版本 {}",
+                    fundsync_protocol::PROTOCOL_VERSION
+                ))
+        );
         let en = warnings::render(
             &Chrome {
                 lang: Lang::En,
