@@ -156,6 +156,16 @@ enum Command {
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
     },
+    /// Check this node's books: every entry's hash and body, every chain and
+    /// stored signature, and every money table recomputed from the journal.
+    /// Exits 1 if anything differs.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
     /// At a parent: cut a child off at once. Its past entries stay verifiable.
     Revoke {
         #[arg(long)]
@@ -646,6 +656,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Verify { json, config } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let started = std::time::Instant::now();
+            let report = ledger.verify().await;
+            ledger.db().close().await;
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", verify_summary(&report, started.elapsed()));
+            }
+            if !report.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Revoke {
             child,
             reason,
@@ -1066,4 +1093,40 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// `fundsync verify`'s text report: what was checked, then each problem.
+fn verify_summary(
+    r: &fundsync_node::ledger::verify::VerifyReport,
+    took: std::time::Duration,
+) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {} entries in {} chains, {} checkpoints ({} entries signed by their origin), \
+         {} allocations, {} payments, {} reversals checked in {:.1} s",
+        r.node,
+        r.entries,
+        r.chains,
+        r.checkpoints,
+        r.signed_entries,
+        r.allocations,
+        r.payments,
+        r.reversals,
+        took.as_secs_f64()
+    );
+    if r.ok() {
+        s.push_str("ok: the books agree with the journal and its signatures\n");
+        return s;
+    }
+    let _ = writeln!(s, "{} problem(s):", r.problems_total);
+    for p in &r.problems {
+        let _ = writeln!(s, "  {:?} {}: {}", p.check, p.subject, p.detail);
+    }
+    let listed = u64::try_from(r.problems.len()).unwrap_or(u64::MAX);
+    if listed < r.problems_total {
+        let _ = writeln!(s, "  … and {} more", r.problems_total - listed);
+    }
+    s
 }

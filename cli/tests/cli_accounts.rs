@@ -171,3 +171,24 @@ fn users_are_added_listed_and_given_tokens() {
     let out = run(&["token", "revoke", "--user", "admin", "1"]);
     assert!(!out.status.success(), "another user's token was revoked");
 }
+
+#[test]
+fn verify_checks_a_fresh_node_and_reports_as_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = init(dir.path(), &[]);
+    assert!(out.status.success(), "init failed: {}", text(&out.stderr));
+    let out = fundsync(&["verify", "--config", "county.toml"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("entries in 1 chains") && stdout.contains("ok: the books agree"),
+        "{stdout}"
+    );
+    let out = fundsync(&["verify", "--json", "--config", "county.toml"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\"problems_total\": 0") && stdout.contains("\"chains\": 1"),
+        "{stdout}"
+    );
+}

@@ -129,6 +129,11 @@ settings! {
         /// How soon after start the link's health is first reported (ms), so
         /// a new or restarted node does not look silent for a whole interval.
         pub health_first_report_ms: u64 = 1_000,
+        /// How often the node checks its own books as `fundsync verify`
+        /// does, logging and raising an alarm on any difference (ms); 0:
+        /// never. A check reads the whole journal in one read transaction,
+        /// so on a large ledger choose a quiet interval (86400000: daily).
+        pub verify_every_ms: u64 = 0,
     }
     sections {
         /// Early warnings (预警): which rules this node evaluates and their

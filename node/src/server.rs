@@ -573,6 +573,13 @@ pub async fn run(
             "not enrolled: no sync until `fundsync join --token …` (ask the parent for `fundsync enroll`)"
         );
     }
+    if cfg.verify_every_ms > 0 {
+        let (l, every, s) = (ledger.clone(), cfg.verify_every_ms, stop.clone());
+        tasks.spawn(async move {
+            crate::ledger::verify::run_every(l, every, s).await;
+            Ok(())
+        });
+    }
     if cfg.warnings.enabled {
         let (l, w, s) = (ledger.clone(), cfg.warnings.clone(), stop.clone());
         tasks.spawn(async move {

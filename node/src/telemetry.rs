@@ -99,6 +99,12 @@ pub fn alarm(node: &str, kind: &str) {
         .increment(1);
 }
 
+/// A background check of the books found `problems` differences.
+pub fn verified(node: &str, problems: u64) {
+    metrics::gauge!("fundsync_verify_problems", "node" => node.to_owned())
+        .set(u32::try_from(problems).map_or(f64::MAX, f64::from));
+}
+
 /// Help texts, shown by Prometheus and Grafana.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -163,6 +169,10 @@ fn describe() {
         "fundsync_tree_cert_expiry_timestamp_seconds",
         Unit::Seconds,
         "When the TLS certificate of `link` expires (Unix time)"
+    );
+    describe_gauge!(
+        "fundsync_verify_problems",
+        "Differences between the books and the journal at the last background check (verify_every_ms)"
     );
     describe_gauge!(
         "fundsync_warnings_open",

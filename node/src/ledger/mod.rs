@@ -21,6 +21,7 @@ pub(crate) mod rows;
 pub mod rules;
 mod state;
 mod tx;
+pub mod verify;
 pub mod work;
 
 use std::sync::Arc;

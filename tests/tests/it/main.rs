@@ -22,5 +22,6 @@ mod projects;
 mod search;
 mod sync;
 mod transport;
+mod verify;
 mod warnings;
 mod web;
