@@ -186,11 +186,23 @@ enum BundleWhat {
         /// Export the down stream to this child instead.
         #[arg(long)]
         child: Option<NodeCode>,
+        /// Only what the receiver lacks: its position file from `fundsync
+        /// bundle heads` (or its `GET /api/v1/sync/heads`) [default: everything].
+        #[arg(long)]
+        since: Option<PathBuf>,
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
     },
-    /// Apply a bundle from a child or from the parent, with every check of the network path.
+    /// Apply a bundle from a child or from the parent, all or nothing, with
+    /// every check of the network path.
     Import {
+        file: PathBuf,
+        #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
+        config: PathBuf,
+    },
+    /// Write this node's position (the chains it holds, its place in the
+    /// parent's down stream) for the sender's `bundle export --since`.
+    Heads {
         file: PathBuf,
         #[arg(long, env = "FUNDSYNC_CONFIG", default_value = "fundsync.toml")]
         config: PathBuf,
@@ -981,9 +993,24 @@ async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
         BundleWhat::Export {
             file,
             child,
+            since,
             config,
         } => {
             let cfg = Config::load(&config)?;
+            let receiver = match child.or(cfg.parent_code) {
+                Some(r) => r,
+                None => bail!(
+                    "this node has no parent to export to; pass --child for a child's down stream"
+                ),
+            };
+            let since = match since {
+                Some(f) => Some(bundle::Position::parse(
+                    &std::fs::read_to_string(&f)
+                        .with_context(|| format!("reading {}", f.display()))?,
+                    receiver,
+                )?),
+                None => None,
+            };
             let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
             let key = load_signing_key(&cfg.tls_dir())?;
             let limits = server::sync_limits(&cfg);
@@ -992,8 +1019,10 @@ async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
                     .with_context(|| format!("creating {}", file.display()))?,
             );
             let n = match child {
-                Some(c) => bundle::export_down(&ledger, &key, c, &limits, &mut out).await?,
-                None => bundle::export_up(&ledger, &key, &limits, &mut out).await?,
+                Some(c) => {
+                    bundle::export_down(&ledger, &key, c, &limits, since.as_ref(), &mut out).await?
+                }
+                None => bundle::export_up(&ledger, &key, &limits, since.as_ref(), &mut out).await?,
             };
             std::io::Write::flush(&mut out)?;
             ledger.db().close().await;
@@ -1020,6 +1049,24 @@ async fn bundle(what: BundleWhat) -> anyhow::Result<()> {
             println!(
                 "imported {} batches: {} new entries, {} already held",
                 r.batches, r.applied, r.duplicates
+            );
+            Ok(())
+        }
+        BundleWhat::Heads { file, config } => {
+            let cfg = Config::load(&config)?;
+            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            let p = bundle::Position::of(&ledger).await;
+            ledger.db().close().await;
+            let p = p?;
+            std::fs::write(&file, serde_json::to_string_pretty(&p)?)
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!(
+                "wrote the position of {} ({} chains, down stream at {}) to {}; \
+                 carry it to the sender for `fundsync bundle export --since`",
+                p.node,
+                p.heads.len(),
+                p.down_seq,
+                file.display()
             );
             Ok(())
         }

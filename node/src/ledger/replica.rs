@@ -19,7 +19,7 @@ use fundsync_protocol::{
 };
 
 use super::rows::{corrupt, hash_of, parse_code, seq_i64 as to_i64, seq_u64 as to_u64};
-use super::{Ledger, LedgerError};
+use super::{Ledger, LedgerError, Work};
 
 pub use fundsync_protocol::wire::{HeadView, UpReceipt};
 
@@ -29,6 +29,22 @@ pub struct DownReceipt {
     pub applied: usize,
     pub duplicates: usize,
     pub state: DownState,
+}
+
+/// One batch of an offline bundle: upward from a child, or the parent's
+/// down stream.
+#[derive(Debug)]
+pub enum Incoming {
+    Up(Batch),
+    Down(DownBatch),
+}
+
+/// What a bundle import applied, all batches together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BundleReceipt {
+    pub batches: usize,
+    pub applied: usize,
+    pub duplicates: usize,
 }
 
 /// Why a batch was refused. Nothing of it was applied.
@@ -438,6 +454,28 @@ impl Ledger {
         may_send: impl Fn(NodeCode) -> bool,
         extra_keys: &[(NodeCode, VerifyingKey)],
     ) -> Result<UpReceipt, ReplicaError> {
+        let mut work = self.begin().await?;
+        let (receipt, relay) = self
+            .verify_and_apply_up(&mut work, batch, may_send, extra_keys)
+            .await?;
+        work.commit().await?;
+        if let Some(r) = relay {
+            keep_for_relay(self, &r.origins, &r.before, r.copies, &r.checkpoints);
+        }
+        Ok(receipt)
+    }
+
+    /// [`Ledger::receive_verified`] inside `work`, which the caller commits:
+    /// verifies `batch` against the heads `work` holds (including what it
+    /// applied before) and applies it. Returns what a relay keeps once the
+    /// transaction is committed (`None` at the top node).
+    async fn verify_and_apply_up(
+        &self,
+        work: &mut Work<'_>,
+        batch: &Batch,
+        may_send: impl Fn(NodeCode) -> bool,
+        extra_keys: &[(NodeCode, VerifyingKey)],
+    ) -> Result<(UpReceipt, Option<ForRelay>), ReplicaError> {
         let me = self.identity().code;
         let mut origins: Vec<NodeCode> = Vec::new();
         for e in &batch.entries {
@@ -445,7 +483,6 @@ impl Ledger {
                 origins.push(e.origin);
             }
         }
-        let mut work = self.begin().await?;
         let mut heads = HashMap::new();
         let mut keys = HashMap::new();
         for &(o, k) in extra_keys {
@@ -511,15 +548,18 @@ impl Ledger {
                 hash: h.hash,
             });
         }
-        work.commit().await?;
-        if relaying {
-            keep_for_relay(self, &origins, &heads, copies, &verified.checkpoints);
-        }
-        Ok(UpReceipt {
+        let receipt = UpReceipt {
             applied,
             duplicates: verified.duplicates,
             heads: after,
-        })
+        };
+        let relay = relaying.then_some(ForRelay {
+            origins,
+            before: heads,
+            copies,
+            checkpoints: verified.checkpoints,
+        });
+        Ok((receipt, relay))
     }
 
     /// What this node holds of its child `child`'s own chain after seq
@@ -652,15 +692,33 @@ impl Ledger {
         batch: &DownBatch,
         own_key: KeyId,
     ) -> Result<DownReceipt, ReplicaError> {
+        let mut work = self.begin().await?;
+        let receipt = self
+            .verify_and_apply_down(&mut work, batch, own_key)
+            .await?;
+        work.commit().await?;
+        Ok(receipt)
+    }
+
+    /// [`Ledger::receive_down`] inside `work`, which the caller commits.
+    async fn verify_and_apply_down(
+        &self,
+        work: &mut Work<'_>,
+        batch: &DownBatch,
+        own_key: KeyId,
+    ) -> Result<DownReceipt, ReplicaError> {
         let me = self.identity().code;
         let parent = self.identity().parent.ok_or(LedgerError::NotTopNode)?;
-        let keys: HashMap<KeyId, VerifyingKey> = self
-            .keys_of(parent)
-            .await?
-            .into_iter()
-            .map(|k| (KeyId::of(&k), k))
-            .collect();
-        let mut work = self.begin().await?;
+        let mut keys: HashMap<KeyId, VerifyingKey> = HashMap::new();
+        let rows: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT public_key FROM node_keys WHERE origin = $1")
+                .bind(parent.as_str())
+                .fetch_all(work.conn().await?)
+                .await?;
+        for k in rows {
+            let k = public_key(k)?;
+            keys.insert(KeyId::of(&k), k);
+        }
         // Read inside the write transaction: the one writer makes it current.
         let row: Option<DownStateRow> =
             sqlx::query_as("SELECT down_seq, digest FROM down_state WHERE parent = $1")
@@ -704,13 +762,73 @@ impl Ledger {
             .bind(checkpoint_json(&cp))
             .execute(work.conn().await?)
             .await?;
-            work.commit().await?;
         }
         Ok(DownReceipt {
             applied,
             duplicates: verified.duplicates,
             state: verified.state_after,
         })
+    }
+
+    /// Verifies and applies the batches of an offline bundle, in order, in
+    /// one transaction: every batch with exactly the checks of the network
+    /// path, each against what the batches before it applied. All or
+    /// nothing: a refusal names the batch (its index) and nothing of the
+    /// bundle is kept. `own_key` as for [`Ledger::receive_down`].
+    pub async fn receive_bundle(
+        &self,
+        batches: &[Incoming],
+        own_key: KeyId,
+    ) -> Result<BundleReceipt, (usize, ReplicaError)> {
+        let mut work = self.begin().await.map_err(|e| (0, e.into()))?;
+        let mut done = BundleReceipt::default();
+        let mut relay = Vec::new();
+        for (i, b) in batches.iter().enumerate() {
+            let entries = match b {
+                Incoming::Up(batch) => &batch.entries,
+                Incoming::Down(batch) => &batch.entries,
+            };
+            held_entries_match(&mut work, entries)
+                .await
+                .map_err(|e| (i, e))?;
+            if let Incoming::Up(batch) = b {
+                held_checkpoints_verify(&mut work, batch)
+                    .await
+                    .map_err(|e| (i, e))?;
+            }
+            match b {
+                Incoming::Up(batch) => {
+                    let peer = batch.from;
+                    let level = under_level(self, peer);
+                    let (r, keep) = self
+                        .verify_and_apply_up(
+                            &mut work,
+                            batch,
+                            |o| o == peer || peer.contains(level, &o),
+                            &[],
+                        )
+                        .await
+                        .map_err(|e| (i, e))?;
+                    done.applied += r.applied;
+                    done.duplicates += r.duplicates;
+                    relay.extend(keep);
+                }
+                Incoming::Down(batch) => {
+                    let r = self
+                        .verify_and_apply_down(&mut work, batch, own_key)
+                        .await
+                        .map_err(|e| (i, e))?;
+                    done.applied += r.applied;
+                    done.duplicates += r.duplicates;
+                }
+            }
+            done.batches += 1;
+        }
+        work.commit().await.map_err(|e| (batches.len(), e.into()))?;
+        for r in relay {
+            keep_for_relay(self, &r.origins, &r.before, r.copies, &r.checkpoints);
+        }
+        Ok(done)
     }
 
     /// Records something an operator must see (a fork, a refused key).
@@ -782,6 +900,94 @@ pub fn batch_limits(entries_max: usize, bytes_max: usize) -> BatchLimits {
 
 /// Hands the runs a committed `receive_up` applied to the relay cache, one
 /// per origin, each under the checkpoint that ends it.
+/// Refuses `entries` if any of them is held already with another hash.
+/// The network path skips what it holds (a retried batch); a bundle is a
+/// file anyone may have handled, so every byte of it must be what the
+/// origins wrote, held or not.
+async fn held_entries_match(work: &mut Work<'_>, entries: &[Entry]) -> Result<(), ReplicaError> {
+    let mut ranges: Vec<(NodeCode, u64, u64)> = Vec::new();
+    for e in entries {
+        match ranges.iter_mut().find(|r| r.0 == e.origin) {
+            Some(r) => {
+                r.1 = r.1.min(e.seq);
+                r.2 = r.2.max(e.seq);
+            }
+            None => ranges.push((e.origin, e.seq, e.seq)),
+        }
+    }
+    for (origin, lo, hi) in ranges {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, hash FROM journal WHERE origin = $1 AND seq >= $2 AND seq <= $3",
+        )
+        .bind(origin.as_str())
+        .bind(to_i64(lo)?)
+        .bind(to_i64(hi)?)
+        .fetch_all(work.conn().await?)
+        .await?;
+        let held: HashMap<u64, Vec<u8>> = rows
+            .into_iter()
+            .map(|(seq, h)| Ok((to_u64(seq)?, h)))
+            .collect::<Result<_, LedgerError>>()?;
+        for e in entries.iter().filter(|e| e.origin == origin) {
+            if let Some(h) = held.get(&e.seq) {
+                if h.as_slice() != e.hash().0 {
+                    return Err(fundsync_protocol::BatchError::Fork { origin, seq: e.seq }.into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verifies the checkpoints of an upward batch that cover only entries
+/// held already, which the network path skips with those entries: their
+/// signatures against the origins' registered keys, their heads against
+/// the entries held.
+async fn held_checkpoints_verify(work: &mut Work<'_>, batch: &Batch) -> Result<(), ReplicaError> {
+    for sc in &batch.checkpoints {
+        let c = &sc.checkpoint;
+        if c.seq > work.head(c.origin).await?.seq {
+            continue;
+        }
+        let key: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT public_key FROM node_keys WHERE origin = $1 AND key_id = $2",
+        )
+        .bind(c.origin.as_str())
+        .bind(c.key_id.to_hex())
+        .fetch_optional(work.conn().await?)
+        .await?;
+        let key = key.ok_or(fundsync_protocol::BatchError::UnknownKey {
+            origin: c.origin,
+            seq: c.seq,
+            key_id: c.key_id,
+        })?;
+        sc.verify(&public_key(key)?)
+            .map_err(fundsync_protocol::BatchError::from)?;
+        let held: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT hash FROM journal WHERE origin = $1 AND seq = $2")
+                .bind(c.origin.as_str())
+                .bind(to_i64(c.seq)?)
+                .fetch_optional(work.conn().await?)
+                .await?;
+        if held.as_deref() != Some(c.head.0.as_slice()) {
+            return Err(fundsync_protocol::BatchError::CheckpointMismatch {
+                origin: c.origin,
+                seq: c.seq,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// What a relay hands its cache once an upward batch is committed.
+struct ForRelay {
+    origins: Vec<NodeCode>,
+    before: HashMap<NodeCode, fundsync_protocol::Head>,
+    copies: Vec<Entry>,
+    checkpoints: Vec<SignedCheckpoint>,
+}
+
 fn keep_for_relay(
     ledger: &Ledger,
     origins: &[NodeCode],

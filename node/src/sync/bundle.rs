@@ -10,19 +10,27 @@
 //!   skipped.
 //!
 //! A bundle is `FSBUNDLE1\n` and then, per batch, its length (u32,
-//! big-endian) and its encoded bytes. Import applies the batches in order,
-//! each in its own transaction, with exactly the checks of the network path
-//! (signatures, chains, tree, direction); the sender named in an upward
-//! batch must be a registered child, and the origins' signatures, not the
-//! file, vouch for the entries.
+//! big-endian) and its encoded bytes. Import is all or nothing: it reads
+//! and decodes the whole file, then applies the batches in order in one
+//! transaction, with exactly the checks of the network path (signatures,
+//! chains, tree, direction); the sender named in an upward batch must be a
+//! registered child, and the origins' signatures, not the file, vouch for
+//! the entries.
+//!
+//! Export is incremental when the receiver's position is known
+//! (`fundsync bundle heads` at the receiver, carried to the sender, then
+//! `bundle export --since FILE`): up, only the entries after the heads the
+//! receiver holds; down, only the stream after the receiver's position.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
+use fundsync_protocol::wire::HeadView;
 use fundsync_protocol::{Batch, DownBatch, NodeCode, NodeKey};
+use serde::{Deserialize, Serialize};
 
 use super::SyncLimits;
-use crate::ledger::replica::ReplicaError;
+use crate::ledger::replica::{Incoming, ReplicaError};
 use crate::ledger::{Ledger, LedgerError};
 
 const MAGIC: &[u8] = b"FSBUNDLE1\n";
@@ -46,6 +54,8 @@ pub enum BundleError {
     },
     #[error("this node has no parent to export to")]
     NoParent,
+    #[error("the receiver's position file: {0}")]
+    BadPosition(String),
     #[error("bundle file: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -68,19 +78,75 @@ fn write_record(out: &mut impl Write, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(())
 }
 
-/// Writes the up bundle of this node: every chain it holds. Returns the
-/// number of batches.
+/// Where a receiver stands, for an incremental export: the chains it
+/// holds and how far it has applied its parent's down stream. Written by
+/// `fundsync bundle heads` at the receiver and read by `bundle export
+/// --since` at the sender; it is only a hint (the receiver verifies what
+/// it is sent, and refuses a gap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub node: NodeCode,
+    pub heads: Vec<HeadView>,
+    /// Entries of its parent's down stream applied.
+    pub down_seq: u64,
+}
+
+impl Position {
+    /// This node's position.
+    pub async fn of(ledger: &Ledger) -> Result<Position, BundleError> {
+        Ok(Position {
+            node: ledger.identity().code,
+            heads: ledger.heads().await?,
+            down_seq: ledger.down_state().await?.down_seq,
+        })
+    }
+
+    /// Reads a position file: this JSON, or the heads array that `GET
+    /// /api/v1/sync/heads` answers (then `node` is `expect`).
+    pub fn parse(text: &str, expect: NodeCode) -> Result<Position, BundleError> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum File {
+            Position(Position),
+            Heads(Vec<HeadView>),
+        }
+        let p = match serde_json::from_str::<File>(text)
+            .map_err(|e| BundleError::BadPosition(e.to_string()))?
+        {
+            File::Position(p) => p,
+            File::Heads(heads) => Position {
+                node: expect,
+                heads,
+                down_seq: 0,
+            },
+        };
+        if p.node != expect {
+            return Err(BundleError::BadPosition(format!(
+                "the file is the position of {}, but the bundle is for {expect}",
+                p.node
+            )));
+        }
+        Ok(p)
+    }
+}
+
+/// Writes the up bundle of this node: every chain it holds, after what
+/// the parent holds according to `since` (everything without it). Returns
+/// the number of batches.
 pub async fn export_up(
     ledger: &Ledger,
     key: &NodeKey,
     limits: &SyncLimits,
+    since: Option<&Position>,
     out: &mut impl Write,
 ) -> Result<usize, BundleError> {
     if ledger.identity().parent.is_none() {
         return Err(BundleError::NoParent);
     }
     out.write_all(MAGIC)?;
-    let mut remote: HashMap<NodeCode, u64> = HashMap::new();
+    let mut remote: HashMap<NodeCode, u64> = since
+        .map(|p| p.heads.iter().map(|h| (h.origin, h.seq)).collect())
+        .unwrap_or_default();
     let mut n = 0;
     while let Some(batch) =
         super::client::next_up_batch(ledger, key, &remote, limits.batch_entries_max).await?
@@ -94,17 +160,18 @@ pub async fn export_up(
     Ok(n)
 }
 
-/// Writes this node's down stream to `child` from its start. Returns the
-/// number of batches.
+/// Writes this node's down stream to `child`, after the child's position
+/// `since` (from its start without it). Returns the number of batches.
 pub async fn export_down(
     ledger: &Ledger,
     key: &NodeKey,
     child: NodeCode,
     limits: &SyncLimits,
+    since: Option<&Position>,
     out: &mut impl Write,
 ) -> Result<usize, BundleError> {
     out.write_all(MAGIC)?;
-    let mut after = 0;
+    let mut after = since.map_or(0, |p| p.down_seq);
     let mut n = 0;
     loop {
         let batch = ledger
@@ -123,7 +190,11 @@ pub async fn export_down(
     }
 }
 
-/// Imports a bundle into this node, batch by batch.
+/// Imports a bundle into this node, all or nothing: the whole file is read
+/// and every batch decoded and its sender checked first, then every batch is
+/// verified and applied in order in one transaction (the bundle is held in
+/// memory meanwhile: export incrementally, `--since`, to keep it small). A
+/// refusal anywhere keeps nothing of the bundle.
 pub async fn import(
     ledger: &Ledger,
     own_key: fundsync_protocol::KeyId,
@@ -145,13 +216,13 @@ pub async fn import(
         .filter(|n| n.parent.as_deref() == Some(me.code.as_str()))
         .map(|n| n.code)
         .collect();
-    let mut done = Imported::default();
+    let mut batches = Vec::new();
     loop {
-        let index = done.batches;
+        let index = batches.len();
         let mut len = [0u8; 4];
         match input.read_exact(&mut len) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(done),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(e.into()),
         }
         let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
@@ -180,12 +251,7 @@ pub async fn import(
                     parent: me.parent,
                 });
             }
-            let r = ledger
-                .receive_down(&batch, own_key)
-                .await
-                .map_err(batch_err)?;
-            done.applied += r.applied;
-            done.duplicates += r.duplicates;
+            batches.push(Incoming::Down(batch));
         } else {
             let batch = Batch::decode(&bytes, &limits.batch()).map_err(|e| batch_err(e.into()))?;
             if !children.iter().any(|c| c == batch.from.as_str()) {
@@ -194,13 +260,16 @@ pub async fn import(
                     from: batch.from,
                 });
             }
-            let r = ledger
-                .receive_up(batch.from, &batch)
-                .await
-                .map_err(batch_err)?;
-            done.applied += r.applied;
-            done.duplicates += r.duplicates;
+            batches.push(Incoming::Up(batch));
         }
-        done.batches += 1;
     }
+    let r = ledger
+        .receive_bundle(&batches, own_key)
+        .await
+        .map_err(|(index, source)| BundleError::Batch { index, source })?;
+    Ok(Imported {
+        batches: r.batches,
+        applied: r.applied,
+        duplicates: r.duplicates,
+    })
 }

@@ -27,7 +27,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
         )
         .await?;
     let mut up = Vec::new();
-    let n = bundle::export_up(&county, &county_key, &limits, &mut up).await?;
+    let n = bundle::export_up(&county, &county_key, &limits, None, &mut up).await?;
     ensure!(n >= 1, "no batches exported");
 
     // Carried to the prefecture: applied once, then only duplicates.
@@ -49,7 +49,7 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
         .submit_one(payment("V2", alloc, "P1", "1", "2020-05-10"), &clerk())
         .await?;
     let mut up2 = Vec::new();
-    bundle::export_up(&county, &county_key, &limits, &mut up2).await?;
+    bundle::export_up(&county, &county_key, &limits, None, &mut up2).await?;
     let before = fingerprint(&pref, "652822").await?;
     let mut bad = up2.clone();
     let at = bad.len() - 100; // inside the last batch's entries
@@ -107,7 +107,15 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
         .id();
     let pref_signing = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
     let mut down = Vec::new();
-    bundle::export_down(&pref, &pref_signing, code("652822"), &limits, &mut down).await?;
+    bundle::export_down(
+        &pref,
+        &pref_signing,
+        code("652822"),
+        &limits,
+        None,
+        &mut down,
+    )
+    .await?;
     let r = bundle::import(&county, county_key.key_id(), &limits, &mut down.as_slice()).await?;
     ensure!(r.applied == 1, "{r:?}");
     ensure!(
@@ -123,6 +131,173 @@ async fn offline_bundles_carry_the_same_signed_batches() -> Result<()> {
     c.converged(WAIT).await?;
     let s = summary_by_node(c.ledger("650000"), None).await?;
     ensure!(paid_of(&s, "652822") == "1235.56".parse::<Decimal>()?);
+    c.shutdown().await
+}
+
+/// Where each batch of a bundle starts and ends (after the magic).
+fn batch_spans(bundle: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = b"FSBUNDLE1\n".len();
+    let mut spans = Vec::new();
+    while at + 4 <= bundle.len() {
+        let len = u32::from_be_bytes([bundle[at], bundle[at + 1], bundle[at + 2], bundle[at + 3]]);
+        let start = at + 4;
+        let end = start + usize::try_from(len).unwrap_or(usize::MAX);
+        spans.push((start, end));
+        at = end;
+    }
+    spans
+}
+
+/// Issue 17 item 4: a bundle is applied all or nothing (a flipped byte in
+/// any batch keeps nothing of the batches before it; a corrupted bundle of
+/// entries already held is refused, not "imported"), and an export can
+/// carry only what the receiver lacks, up and down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bundles_are_all_or_nothing_and_incremental() -> Result<()> {
+    use fundsync_node::sync::bundle::{self, BundleError, Position};
+    let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
+    let alloc = fund_county(&c, "652822", "500000").await?;
+    c.converged(WAIT).await?;
+    let limits = sync::SyncLimits {
+        batch_entries_max: 4,
+        ..Default::default()
+    };
+    let county_node = c.stop("652822").await?;
+    let county = reopen(&county_node).await?;
+    let county_key = sync::load_signing_key(&county_node.cfg.tls_dir())?;
+    let mut bodies = vec![project("P1", "800000"), target("P1")];
+    bodies.extend((0..20).map(|i| payment(&format!("V{i:02}"), alloc, "P1", "1", "2020-05-10")));
+    county.submit(&bodies, &clerk()).await?;
+    let pref = c.ledger("652800").clone();
+    let pref_key = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?.key_id();
+    let since = Position::parse(
+        &serde_json::to_string(&Position::of(&pref).await?)?,
+        code("652800"),
+    )?;
+    let mut full = Vec::new();
+    bundle::export_up(&county, &county_key, &limits, None, &mut full).await?;
+    let spans = batch_spans(&full);
+    ensure!(spans.len() >= 6, "{} batches", spans.len());
+
+    // A flipped byte in a late batch: refused, naming it, and none of the
+    // batches before it kept.
+    let before = fingerprint(&pref, "652822").await?;
+    let k = spans.len() - 2;
+    let mut bad = full.clone();
+    bad[spans[k].1 - 20] ^= 0x01;
+    match bundle::import(&pref, pref_key, &limits, &mut bad.as_slice()).await {
+        Err(BundleError::Batch { index, .. }) => {
+            ensure!(index == k, "refused at {index}, flipped in {k}")
+        }
+        other => anyhow::bail!("a bundle with a flipped byte in batch {k}: {other:?}"),
+    }
+    ensure!(
+        fingerprint(&pref, "652822").await? == before,
+        "a refused bundle changed the prefecture"
+    );
+
+    // The intact bundle: every new entry, once.
+    let r = bundle::import(&pref, pref_key, &limits, &mut full.as_slice()).await?;
+    ensure!(r.applied == 22 && r.batches == spans.len(), "{r:?}");
+    // The same bundle corrupted, now that every entry is held: refused.
+    // Flipped in an entry (mid-batch) or in the checkpoint (its end).
+    let after = fingerprint(&pref, "652822").await?;
+    let (start, end) = spans[spans.len() - 1];
+    for at in [(start + end) / 2, end - 20] {
+        let mut bad = full.clone();
+        bad[at] ^= 0x01;
+        let e = bundle::import(&pref, pref_key, &limits, &mut bad.as_slice()).await;
+        ensure!(
+            matches!(e, Err(BundleError::Batch { .. })),
+            "flipped at {at}: {e:?}"
+        );
+    }
+    ensure!(fingerprint(&pref, "652822").await? == after);
+
+    // Incremental up: only what the prefecture lacks, by its position.
+    county
+        .submit(
+            &(20..23)
+                .map(|i| payment(&format!("V{i:02}"), alloc, "P1", "1", "2020-05-11"))
+                .collect::<Vec<_>>(),
+            &clerk(),
+        )
+        .await?;
+    let since_now = Position::of(&pref).await?;
+    let mut inc = Vec::new();
+    bundle::export_up(&county, &county_key, &limits, Some(&since_now), &mut inc).await?;
+    ensure!(
+        inc.len() * 4 < full.len(),
+        "incremental {} bytes, full {}",
+        inc.len(),
+        full.len()
+    );
+    let r = bundle::import(&pref, pref_key, &limits, &mut inc.as_slice()).await?;
+    ensure!(r.applied == 3 && r.duplicates == 0, "{r:?}");
+    // A position from before the bundle leaves a gap only if entries are
+    // missing; an old position still works (more duplicates, no harm).
+    let mut old = Vec::new();
+    bundle::export_up(&county, &county_key, &limits, Some(&since), &mut old).await?;
+    let r = bundle::import(&pref, pref_key, &limits, &mut old.as_slice()).await?;
+    ensure!(r.applied == 0 && r.duplicates == 25, "{r:?}");
+    // A position file of another node is refused before anything is written.
+    let e = Position::parse(&serde_json::to_string(&since_now)?, code("652822"));
+    ensure!(matches!(e, Err(BundleError::BadPosition(_))), "{e:?}");
+
+    // Incremental down: after the county's place in the down stream.
+    let source = pref
+        .allocations(AllocationFilter::default(), Page::default())
+        .await?
+        .items
+        .into_iter()
+        .find(|a| a.holder == "652800")
+        .context("the prefecture's allocation")?
+        .id
+        .parse()?;
+    let at_county = Position::of(&county).await?;
+    ensure!(at_county.down_seq >= 1, "{at_county:?}");
+    for n in ["97", "98"] {
+        pref.submit_one(
+            issue(
+                &format!("巴财农〔2020〕{n}号"),
+                source,
+                "X-01",
+                "652822",
+                "10",
+                "2020-04-26",
+            ),
+            &clerk(),
+        )
+        .await?;
+    }
+    let pref_signing = sync::load_signing_key(&c.node("652800").cfg.tls_dir())?;
+    let mut down = Vec::new();
+    bundle::export_down(
+        &pref,
+        &pref_signing,
+        code("652822"),
+        &limits,
+        Some(&at_county),
+        &mut down,
+    )
+    .await?;
+    let r = bundle::import(&county, county_key.key_id(), &limits, &mut down.as_slice()).await?;
+    ensure!(r.applied == 2 && r.duplicates == 0, "{r:?}");
+    let mut whole = Vec::new();
+    bundle::export_down(
+        &pref,
+        &pref_signing,
+        code("652822"),
+        &limits,
+        None,
+        &mut whole,
+    )
+    .await?;
+    let r = bundle::import(&county, county_key.key_id(), &limits, &mut whole.as_slice()).await?;
+    ensure!(r.applied == 0 && r.duplicates >= 3, "{r:?}");
+    county.db().close().await;
+    c.restart(county_node).await?;
+    c.converged(WAIT).await?;
     c.shutdown().await
 }
 
