@@ -22,6 +22,7 @@ pub mod operations;
 pub mod overview;
 pub mod projects;
 pub mod public;
+pub mod publications;
 pub mod search;
 pub mod security;
 pub mod text;
@@ -77,7 +78,8 @@ pub fn router() -> Routes {
     let pages = warnings::routes(pages);
     let pages = account::routes(pages);
     let pages = import::routes(pages);
-    public::routes(pages)
+    let pages = public::routes(pages);
+    publications::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles
