@@ -390,7 +390,7 @@ impl PublishForm {
 
     fn is_ticked(&self, c: &PublishCandidate) -> bool {
         match &self.ticked {
-            Some(t) => t.iter().any(|x| *x == c.id),
+            Some(t) => t.contains(&c.id),
             None => !c.published,
         }
     }
