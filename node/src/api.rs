@@ -7,6 +7,7 @@
 //! people's own endpoints (who am I, tokens, users) are [`people`]'s.
 
 mod people;
+mod publications;
 mod search;
 
 use std::sync::Arc;
@@ -112,6 +113,7 @@ pub fn router(import_bytes_max: usize) -> Routes {
         .get("/sync/link", P::ReadHealth, sync_link)
         .get("/sync/health", P::ReadHealth, sync_health);
     let api = people::routes(api);
+    let api = publications::routes(api);
     Routes::api("")
         .get("/metrics", P::ReadHealth, metrics)
         .get("/healthz", P::Public, || async { "ok" })

@@ -665,6 +665,64 @@ pub struct SecurityEvent {
     pub detail: String,
 }
 
+/// What a publication (公告公示) makes public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicationScope {
+    /// 资金分配结果: allocations the node issued to its children.
+    Allocations,
+    /// 项目安排和资金使用: projects of the node's library, with their funds
+    /// and progress as of the publication.
+    Projects,
+}
+
+impl PublicationScope {
+    pub const ALL: [PublicationScope; 2] =
+        [PublicationScope::Allocations, PublicationScope::Projects];
+
+    /// The name written in entries and stored in the ledger's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicationScope::Allocations => "allocations",
+            PublicationScope::Projects => "projects",
+        }
+    }
+}
+
+impl std::str::FromStr for PublicationScope {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        PublicationScope::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown publication scope {s:?}")))
+    }
+}
+
+/// Most records one publication names.
+pub const PUBLISHED_RECORDS_MAX: usize = 1000;
+
+/// A node makes results public (公告公示, seed 000 五(五) "两个一律"): the
+/// allocations it issued, or projects of its library with their funds and
+/// progress, named one by one by the entry that created each, so what was
+/// public, and from when, is provable from the journal. Only the node's own
+/// records (an allocation it issued, a project it registered), never one of
+/// a classified (涉密) category. With the origin, `doc_no` is the natural
+/// key: the same notice again is a retry. Rolls up like payments, so every
+/// ancestor holds its subtree's 公示台账; never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsPublished {
+    /// The notice's 文号, e.g. 巴财公〔2020〕3号.
+    pub doc_no: String,
+    pub title: String,
+    pub scope: PublicationScope,
+    /// The business day it is published (公示日期).
+    pub published_on: NaiveDate,
+    /// The records made public: allocation or project entry ids, each once.
+    pub records: Vec<EntryId>,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -687,6 +745,7 @@ pub enum Body {
     SecurityEvent(SecurityEvent),
     FollowUpAssigned(FollowUpAssigned),
     FollowUpRecorded(FollowUpRecorded),
+    ResultsPublished(ResultsPublished),
 }
 
 macro_rules! kinds {
@@ -753,6 +812,7 @@ kinds! {
     SecurityEvent => "security_event",
     FollowUpAssigned => "follow_up_assigned",
     FollowUpRecorded => "follow_up_recorded",
+    ResultsPublished => "results_published",
 }
 
 impl Body {
@@ -887,6 +947,26 @@ impl Body {
                     }
                     FollowUpStatus::Pending => Ok(()),
                 }
+            }
+            Body::ResultsPublished(b) => {
+                code("doc_no", &b.doc_no)?;
+                text("title", &b.title, TEXT_CHARS_MAX, true)?;
+                if b.records.is_empty() {
+                    return Err(BodyError::Empty { field: "records" });
+                }
+                if b.records.len() > PUBLISHED_RECORDS_MAX {
+                    return Err(BodyError::Invalid(format!(
+                        "a publication names at most {PUBLISHED_RECORDS_MAX} records, not {}",
+                        b.records.len()
+                    )));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                if let Some(twice) = b.records.iter().find(|r| !seen.insert(**r)) {
+                    return Err(BodyError::Invalid(format!(
+                        "record {twice} is named twice in one publication"
+                    )));
+                }
+                Ok(())
             }
         }
     }
@@ -1509,5 +1589,68 @@ mod tests {
             Body::WarningResolved(w).validate(),
             Err(BodyError::Empty { field: "reason" })
         );
+    }
+
+    #[test]
+    fn publications_validate_round_trip_and_never_go_down() {
+        let me: NodeCode = "652800".parse().expect("code");
+        let p = ResultsPublished {
+            doc_no: "巴财公〔2020〕3号".into(),
+            title: "2020年第一批财政专项扶贫资金分配结果公示".into(),
+            scope: PublicationScope::Allocations,
+            published_on: NaiveDate::from_ymd_opt(2020, 5, 6).expect("date"),
+            records: vec![
+                "652800-7".parse().expect("id"),
+                "652800-8".parse().expect("id"),
+            ],
+        };
+        let b = Body::ResultsPublished(p.clone());
+        let bytes = b.encode(&clerk());
+        assert!(inner_bytes(&bytes).ends_with(br#""records":["652800-7","652800-8"]}"#));
+        assert_eq!(
+            Body::decode("results_published", &bytes),
+            Ok((b.clone(), Some(clerk())))
+        );
+        assert_eq!(b.down_to(me), None);
+        for s in PublicationScope::ALL {
+            assert_eq!(s.as_str().parse::<PublicationScope>(), Ok(s));
+        }
+        let none = ResultsPublished {
+            records: vec![],
+            ..p.clone()
+        };
+        assert_eq!(
+            Body::ResultsPublished(none).validate(),
+            Err(BodyError::Empty { field: "records" })
+        );
+        let twice = ResultsPublished {
+            records: vec!["652800-7".parse().expect("id"); 2],
+            ..p.clone()
+        };
+        assert!(matches!(
+            Body::ResultsPublished(twice).validate(),
+            Err(BodyError::Invalid(m)) if m.contains("twice")
+        ));
+        let many = ResultsPublished {
+            records: (1..)
+                .take(PUBLISHED_RECORDS_MAX + 1)
+                .map(|seq| EntryId { origin: me, seq })
+                .collect(),
+            ..p.clone()
+        };
+        assert!(Body::ResultsPublished(many).validate().is_err());
+        let untitled = ResultsPublished {
+            title: " ".into(),
+            ..p
+        };
+        assert_eq!(
+            Body::ResultsPublished(untitled).validate(),
+            Err(BodyError::Empty { field: "title" })
+        );
+        let unknown = br#"{"actor":{"login":"a","name":"","role":"r","addr":""},"body":{"doc_no":"x","title":"t","scope":"payees","published_on":"2020-05-06","records":["652800-7"]}}"#;
+        assert!(matches!(
+            Body::decode("results_published", unknown),
+            Err(BodyError::Malformed { .. })
+        ));
     }
 }

@@ -85,6 +85,10 @@
 //! node refuses the new kinds: **upgrade from the region downward**, as for
 //! versions 2 and 3. A version 4 parent accepts its version 1–3 children's
 //! pushes (all stay in [`SUPPORTED_VERSIONS`]).
+//!
+//! - `results_published` (公告公示): what a node made public, the allocations
+//!   it issued or projects of its library named by entry id, with the
+//!   notice's 文号, title and date; rolled up like payments, never sent down.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 4;

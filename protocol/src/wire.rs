@@ -315,6 +315,10 @@ error_codes! {
     TokenRefused = "token_refused",
     /// A join request refused for another reason.
     JoinRefused = "join_refused",
+    /// A publication (公告公示) naming a record this node may not make
+    /// public: not its own allocation issued or project, or of a classified
+    /// (涉密) category.
+    NotPublishable = "not_publishable",
 }
 
 impl fmt::Display for ErrorCode {

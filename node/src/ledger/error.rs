@@ -140,6 +140,8 @@ pub enum LedgerError {
          (it is behind its own parent?); the entry is taken once this node holds the allocation"
     )]
     NotYetHeld { entry: EntryId, allocation: EntryId },
+    #[error("{record} cannot be published: {why}")]
+    NotPublishable { record: EntryId, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -187,6 +189,7 @@ impl LedgerError {
             WarningNode { .. } => ErrorCode::NotAChild,
             Misdirected { .. } => ErrorCode::Misdirected,
             NotYetHeld { .. } => ErrorCode::NotYetHeld,
+            NotPublishable { .. } => ErrorCode::NotPublishable,
             WrongNode { .. } | NotInitialised => ErrorCode::Misconfigured,
             Store(_) => ErrorCode::Internal,
         }

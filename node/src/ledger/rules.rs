@@ -86,6 +86,7 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
             vec![("assigned_on", b.assigned_on), ("deadline", b.deadline)]
         }
         Body::FollowUpRecorded(b) => vec![("recorded_on", b.recorded_on)],
+        Body::ResultsPublished(b) => vec![("published_on", b.published_on)],
         Body::ChildRegistered(_)
         | Body::CategoryDefined(_)
         | Body::ProjectStatusChanged(_)

@@ -156,6 +156,7 @@ impl<'l> Work<'l> {
             Body::SecurityEvent(b) => security_event::check(self, b, encoded).await,
             Body::FollowUpAssigned(b) => follow_up_assigned::check(self, b, encoded).await,
             Body::FollowUpRecorded(b) => follow_up_recorded::check(self, b, encoded).await,
+            Body::ResultsPublished(b) => results_published::check(self, b, encoded).await,
         }
     }
 
@@ -206,6 +207,7 @@ impl<'l> Work<'l> {
             Body::SecurityEvent(b) => security_event::check_replicated(self, &r, b).await,
             Body::FollowUpAssigned(b) => follow_up_assigned::check_replicated(self, &r, b).await,
             Body::FollowUpRecorded(b) => follow_up_recorded::check_replicated(self, &r, b).await,
+            Body::ResultsPublished(b) => results_published::check_replicated(self, &r, b).await,
         }
     }
 
@@ -311,6 +313,7 @@ impl<'l> Work<'l> {
                 Body::SecurityEvent(b) => security_event::apply(self, e, b).await?,
                 Body::FollowUpAssigned(b) => follow_up_assigned::apply(self, e, b).await?,
                 Body::FollowUpRecorded(b) => follow_up_recorded::apply(self, e, b).await?,
+                Body::ResultsPublished(b) => results_published::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

@@ -798,7 +798,8 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         | E::Misdirected { .. }
         | E::WarningResolved(_)
         | E::NotAssigned(_)
-        | E::NotYetHeld { .. } => Some(Problems::whole(FieldError::new(
+        | E::NotYetHeld { .. }
+        | E::NotPublishable { .. } => Some(Problems::whole(FieldError::new(
             format!("无法登记：{en}"),
             en,
         ))),

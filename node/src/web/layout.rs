@@ -30,6 +30,8 @@ pub enum Nav {
     Security,
     /// The signed-in user's own account.
     Account,
+    /// 公示台账: what this node and its subtree published.
+    Publications,
     /// A page outside the navigation (a trace, an error).
     None,
 }
@@ -194,7 +196,7 @@ pub fn export_links(c: &Chrome, base: &str) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 10] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 11] = [
     (
         Nav::Overview,
         "/",
@@ -250,6 +252,12 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 10] = [
         "/security/logins",
         Permission::ReadSecurityLog,
         ("安全日志", "Security log"),
+    ),
+    (
+        Nav::Publications,
+        "/publications",
+        Permission::ReadLedger,
+        ("公示", "Disclosure"),
     ),
 ];
 
@@ -332,6 +340,13 @@ button.minor{background:#fff;color:var(--ink);border-color:#b8c0cb}
 a.button{display:inline-block;background:var(--brand);color:#fff;padding:5px 16px;border-radius:4px}
 [aria-invalid=true]{border-color:var(--silent)}
 footer{color:var(--mute);font-size:12px;margin-top:32px;padding:12px 0 24px;border-top:1px solid var(--line)}
+.public-nav a,.public-nav b{margin-right:16px}.print-only{display:none}
+@media print{body{background:#fff;font-size:11px}header.top{background:#fff;color:#000;border-bottom:2px solid #000}
+header.top nav,.langs,.who,form,.export,.pager,.quick,.no-print{display:none!important}
+.brand .sys,.brand .code{opacity:1;border-color:#000}.wrap{max-width:none;padding:0}
+.scroll{overflow:visible}table{border:1px solid #000}th,td{border:1px solid #888;padding:3px 5px}
+th{background:#eee}thead{display:table-header-group}tr{page-break-inside:avoid}a{color:#000}
+.card{border:1px solid #888}.print-only{display:block}footer{border-top:1px solid #000}}
 "#;
 
 /// A frame for the rendering tests: the prefecture, at `/`.

@@ -21,6 +21,8 @@ pub mod lists;
 pub mod operations;
 pub mod overview;
 pub mod projects;
+pub mod public;
+pub mod publications;
 pub mod search;
 pub mod security;
 pub mod text;
@@ -75,7 +77,9 @@ pub fn router() -> Routes {
     let pages = search::routes(pages);
     let pages = warnings::routes(pages);
     let pages = account::routes(pages);
-    import::routes(pages)
+    let pages = import::routes(pages);
+    let pages = public::routes(pages);
+    publications::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles

@@ -1,5 +1,6 @@
 //! `query`: the region's master ledger over HTTP once millions of payments
-//! have rolled up to it through the real sync path.
+//! have rolled up to it through the real sync path; then the public pages
+//! (公告公示) at that region, once it and every county have published.
 
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,117 @@ pub async fn query(
             verdict(s.p99 < 100_000)
         );
     }
+    public_pages(&c, &funded, requests).await?;
     c.shutdown().await?;
+    Ok(())
+}
+
+/// The region publishes its allocation results and each county its
+/// projects; once the counties' notices have rolled up, the public pages
+/// and their JSON at the region, `requests` each, one at a time.
+async fn public_pages(
+    c: &Cluster,
+    funded: &[(fundsync_protocol::NodeCode, fundsync_protocol::EntryId)],
+    requests: usize,
+) -> Result<()> {
+    use fundsync_node::ledger::query::CandidateFilter;
+    use fundsync_protocol::body::{PublicationScope, ResultsPublished};
+    use fundsync_protocol::Body;
+
+    let notice = |doc: String, scope: PublicationScope, records| {
+        Body::ResultsPublished(ResultsPublished {
+            doc_no: doc,
+            title: "公示".into(),
+            scope,
+            published_on: chrono::NaiveDate::from_ymd_opt(2020, 12, 31).unwrap_or_default(),
+            records,
+        })
+    };
+    let candidates = |scope| CandidateFilter {
+        scope,
+        from: None,
+        to: None,
+        township: None,
+        unpublished: true,
+    };
+    let region = c.ledger("650000");
+    let mut publishers = vec![region];
+    publishers.extend(funded.iter().map(|(county, _)| c.ledger(county.as_str())));
+    let mut targets = Vec::new();
+    for (k, l) in publishers.into_iter().enumerate() {
+        let scope = if k == 0 {
+            PublicationScope::Allocations
+        } else {
+            PublicationScope::Projects
+        };
+        let (found, _) = l.publish_candidates(candidates(scope), 1000).await?;
+        let records = found
+            .iter()
+            .map(|r| r.id.parse())
+            .collect::<Result<Vec<fundsync_protocol::EntryId>, _>>()?;
+        ensure!(
+            !records.is_empty(),
+            "nothing to publish at {}",
+            l.identity().code
+        );
+        let id = l
+            .submit_one(
+                notice(format!("公〔2020〕{k}号"), scope, records),
+                &fundsync_tests::build::clerk(),
+            )
+            .await?
+            .id();
+        targets.push(id);
+    }
+    let mut ch = region.db().changes();
+    until(
+        &mut ch,
+        Duration::from_secs(600),
+        Duration::from_secs(1),
+        "every county's notice at the region",
+        || async {
+            for id in &targets {
+                if head_seq(region, id.origin).await? < id.seq {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        },
+    )
+    .await?;
+    let http = c.node("650000").http();
+    println!(
+        "{:<32} {:>8} {:>9} {:>9} {:>9} {:>10}",
+        "public pages (公告公示)", "requests", "p50 ms", "p99 ms", "max ms", "p99 target"
+    );
+    for path in [
+        "/public",
+        "/public/allocations",
+        "/public/projects",
+        "/api/v1/public/projects",
+    ] {
+        let base = c.node("650000").api_url("");
+        let url = format!("{}{path}", base.trim_end_matches("/api/v1"));
+        let mut samples = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let t0 = Instant::now();
+            let r = http.get(&url).send().await?;
+            ensure!(r.status().is_success(), "{url}: {}", r.status());
+            let body = r.text().await?;
+            samples.push(micros(t0.elapsed()));
+            ensure!(body.contains("公〔2020〕"), "{url} shows no notice");
+        }
+        let s = stats(&samples);
+        println!(
+            "{:<32} {:>8} {:>9} {:>9} {:>9} {:>10} {}",
+            path,
+            s.n,
+            ms(s.p50),
+            ms(s.p99),
+            ms(s.max),
+            "< 200 ms",
+            verdict(s.p99 < 200_000)
+        );
+    }
     Ok(())
 }

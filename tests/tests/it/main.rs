@@ -11,6 +11,7 @@ mod api;
 mod attribution;
 mod demo;
 mod desk;
+mod disclosure;
 mod export;
 mod followup;
 mod import;

@@ -32,6 +32,7 @@ pub(super) mod payment_recorded;
 pub(super) mod payment_reversed;
 pub(super) mod project_registered;
 pub(super) mod project_status_changed;
+pub(super) mod results_published;
 pub(super) mod security_event;
 pub(super) mod target_actual_recorded;
 pub(super) mod target_set;

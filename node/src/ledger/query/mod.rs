@@ -11,6 +11,7 @@ pub mod facts;
 mod journal;
 mod links;
 mod projects;
+mod publications;
 mod records;
 mod search;
 mod security;
@@ -26,6 +27,10 @@ pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, Pr
 pub use journal::JournalView;
 pub use links::LinkReportRow;
 pub use projects::{ActualView, Funding, ProjectFilter};
+pub use publications::{
+    CandidateFilter, PublicAllocation, PublicAllocationFilter, PublicNotice, PublicProject,
+    PublicProjectFilter, PublicTotals, PublicationFilter, PublicationView, PublishCandidate,
+};
 pub use records::{
     AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
     ProjectView, TargetView, Trace, TraceStep,

@@ -31,7 +31,8 @@ use rust_decimal::Decimal;
 use crate::access::{Permission, Role};
 use crate::http::{ApiError, AppState, Routes};
 use crate::ledger::query::{
-    AllocationFilter, GroupBy, Page, PaymentFilter, WarningFilter, PAGE_SIZE_MAX,
+    AllocationFilter, GroupBy, Page, PaymentFilter, PublicAllocationFilter, PublicProjectFilter,
+    WarningFilter, PAGE_SIZE_MAX,
 };
 use crate::ledger::{Ledger, LedgerError};
 
@@ -52,6 +53,14 @@ pub fn routes(pages: Routes) -> Routes {
         .get("/payments.csv", P::ReadLedger, payments_csv)
         .get("/warnings.xlsx", P::ReadLedger, warnings_xlsx)
         .get("/warnings.csv", P::ReadLedger, warnings_csv)
+        .get(
+            "/public/allocations.xlsx",
+            P::Public,
+            public_allocations_xlsx,
+        )
+        .get("/public/allocations.csv", P::Public, public_allocations_csv)
+        .get("/public/projects.xlsx", P::Public, public_projects_xlsx)
+        .get("/public/projects.csv", P::Public, public_projects_csv)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +75,10 @@ enum List {
     Allocations,
     Payments,
     Warnings,
+    /// 公告公示: the published allocation results (no sign-in).
+    PublicAllocations,
+    /// 公告公示: the published projects (no sign-in).
+    PublicProjects,
 }
 
 impl List {
@@ -75,6 +88,8 @@ impl List {
             List::Allocations => "allocations",
             List::Payments => "payments",
             List::Warnings => "warnings",
+            List::PublicAllocations => "public-allocations",
+            List::PublicProjects => "public-projects",
         }
     }
 }
@@ -98,6 +113,10 @@ handlers! {
     payments_csv => List::Payments, Format::Csv;
     warnings_xlsx => List::Warnings, Format::Xlsx;
     warnings_csv => List::Warnings, Format::Csv;
+    public_allocations_xlsx => List::PublicAllocations, Format::Xlsx;
+    public_allocations_csv => List::PublicAllocations, Format::Csv;
+    public_projects_xlsx => List::PublicProjects, Format::Xlsx;
+    public_projects_csv => List::PublicProjects, Format::Csv;
 }
 
 /// Rows read per page of the ledger.
@@ -118,6 +137,16 @@ enum Rows {
     },
     Warnings {
         filter: WarningFilter,
+        page: u32,
+        done: bool,
+    },
+    PublicAllocations {
+        filter: PublicAllocationFilter,
+        page: u32,
+        done: bool,
+    },
+    PublicProjects {
+        filter: PublicProjectFilter,
         page: u32,
         done: bool,
     },
@@ -162,7 +191,9 @@ impl Export {
             Rows::Ready(rows) => Ok(rows.take()),
             Rows::Allocations { done: true, .. }
             | Rows::Payments { done: true, .. }
-            | Rows::Warnings { done: true, .. } => Ok(None),
+            | Rows::Warnings { done: true, .. }
+            | Rows::PublicAllocations { done: true, .. }
+            | Rows::PublicProjects { done: true, .. } => Ok(None),
             Rows::Allocations { filter, page, done } => {
                 let got = ledger
                     .allocations(
@@ -207,6 +238,36 @@ impl Export {
                 *page = page.saturating_add(1);
                 *done = !got.has_more;
                 Ok(Some(got.items.iter().map(|w| warning_row(n, w)).collect()))
+            }
+            Rows::PublicAllocations { filter, page, done } => {
+                let got = ledger
+                    .public_allocations(
+                        filter.clone(),
+                        Page {
+                            page: *page,
+                            page_size,
+                        },
+                    )
+                    .await?;
+                *page = page.saturating_add(1);
+                *done = !got.has_more;
+                Ok(Some(got.items.iter().map(public_allocation_row).collect()))
+            }
+            Rows::PublicProjects { filter, page, done } => {
+                let got = ledger
+                    .public_projects(
+                        filter.clone(),
+                        Page {
+                            page: *page,
+                            page_size,
+                        },
+                    )
+                    .await?;
+                *page = page.saturating_add(1);
+                *done = !got.has_more;
+                Ok(Some(
+                    got.items.iter().map(|p| public_project_row(n, p)).collect(),
+                ))
             }
         }
     }
@@ -422,6 +483,34 @@ async fn prepare(ctx: &Ctx, s: &AppState, list: List) -> Result<Export, WebError
                 l.t("预警", "Warnings"),
                 warning_columns(l),
                 Rows::Warnings {
+                    filter,
+                    page: 1,
+                    done: false,
+                },
+            )
+        }
+        List::PublicAllocations => {
+            let filter = super::public::allocation_filter(ctx, s).await?;
+            filters.extend(public_given(ctx, &names, super::public::ALLOCATION_FILTERS));
+            (
+                l.t("扶贫资金分配结果公示", "Allocation results"),
+                l.t("分配结果", "Allocations"),
+                public_allocation_columns(l),
+                Rows::PublicAllocations {
+                    filter,
+                    page: 1,
+                    done: false,
+                },
+            )
+        }
+        List::PublicProjects => {
+            let filter = super::public::project_filter(ctx)?;
+            filters.extend(public_given(ctx, &names, super::public::PROJECT_FILTERS));
+            (
+                l.t("扶贫项目安排和资金使用公示", "Projects and their funds"),
+                l.t("项目公示", "Projects"),
+                public_project_columns(l),
+                Rows::PublicProjects {
                     filter,
                     page: 1,
                     done: false,
@@ -770,4 +859,109 @@ fn ledger_rows(n: &Names, p: &super::ledger::LedgerPage) -> Vec<Vec<Cell>> {
     total.extend(figures(&p.summary.total));
     out.push(total);
     out
+}
+
+/// A public list's filters as `(label, value)`: nodes by name, a category
+/// by its name (it is one the public may see: the filter was checked).
+fn public_given(ctx: &Ctx, n: &Names, keys: &[&str]) -> Vec<(String, String)> {
+    let l = n.lang;
+    ctx.filters(keys)
+        .into_iter()
+        .map(|(k, v)| {
+            let label = match k.as_str() {
+                "node" => l.t("发布单位", "published by"),
+                "category" => l.t("资金类别", "fund category"),
+                "recipient" => l.t("接收单位", "recipient"),
+                "township" => l.t("乡镇", "township"),
+                "village" => l.t("村", "village"),
+                "publication" => l.t("公示", "notice"),
+                _ => "",
+            };
+            let value = match k.as_str() {
+                "category" => n.categories.get(&v).cloned().unwrap_or(v),
+                "node" | "recipient" => match n.nodes.get(&v) {
+                    Some(name) => format!("{name} ({v})"),
+                    None => v,
+                },
+                _ => v,
+            };
+            (label.to_owned(), value)
+        })
+        .collect()
+}
+
+fn public_allocation_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("下达日期", "Date", 11),
+            ("指标文号", "Document no.", 22),
+            ("资金类别", "Fund category", 24),
+            ("下达单位", "Issued by", 16),
+            ("接收单位", "Recipient", 16),
+            ("金额（元）", "Amount (yuan)", 16),
+            ("资金用途", "Purpose", 30),
+            ("公示文号", "Notice no.", 22),
+            ("公示日期", "Published on", 11),
+        ],
+    )
+}
+
+/// A published allocation result: only what its notice made public.
+fn public_allocation_row(a: &crate::ledger::query::PublicAllocation) -> Vec<Cell> {
+    vec![
+        Cell::text(&a.dated),
+        Cell::text(&a.doc_no),
+        Cell::text(&a.category_name),
+        Cell::text(&a.publisher_name),
+        Cell::text(&a.recipient_name),
+        Cell::Money(a.amount),
+        Cell::text(&a.purpose),
+        Cell::text(&a.notice_doc_no),
+        Cell::text(&a.published_on),
+    ]
+}
+
+fn public_project_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("乡镇", "Township", 14),
+            ("村", "Village", 14),
+            ("项目名称", "Project", 30),
+            ("项目编码", "Code", 14),
+            ("实施单位", "Node", 16),
+            ("开工日期", "Starts on", 11),
+            ("完工日期", "Ends on", 11),
+            ("项目资金（元）", "Funds (yuan)", 16),
+            ("已使用（元）", "Paid (yuan)", 16),
+            ("资金使用进度", "Progress", 10),
+            ("状态", "Status", 10),
+            ("公示文号", "Notice no.", 22),
+            ("公示日期", "Published on", 11),
+        ],
+    )
+}
+
+/// A published project, as of its notice.
+fn public_project_row(n: &Names, p: &crate::ledger::query::PublicProject) -> Vec<Cell> {
+    let ratio = (p.budget > Decimal::ZERO)
+        .then(|| p.paid.checked_div(p.budget))
+        .flatten()
+        .map_or(Cell::Empty, |x| Cell::Ratio(x.round_dp(4)));
+    vec![
+        Cell::text(&p.township),
+        Cell::text(&p.village),
+        Cell::text(&p.name),
+        Cell::text(&p.code),
+        Cell::text(&p.node_name),
+        Cell::text(&p.starts_on),
+        Cell::text(&p.ends_on),
+        Cell::Money(p.budget),
+        Cell::Money(p.paid),
+        ratio,
+        Cell::text(super::projects::status_label(n.lang, &p.status)),
+        Cell::text(&p.notice_doc_no),
+        Cell::text(&p.published_on),
+    ]
 }
