@@ -85,6 +85,12 @@
 //! node refuses the new kinds: **upgrade from the region downward**, as for
 //! versions 2 and 3. A version 4 parent accepts its version 1–3 children's
 //! pushes (all stay in [`SUPPORTED_VERSIONS`]).
+//!
+//! - Carry-over and recall: `carry_over_explained` (why part of an
+//!   allocation's balance as of a date is carried over, for which project,
+//!   when it is to be paid) and `funds_recalled` (收回 / 统筹: the holder
+//!   returns unspent funds to the allocation's issuer), both recorded by the
+//!   holder and rolled up like payments, never sent down.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 4;

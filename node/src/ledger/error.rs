@@ -140,6 +140,57 @@ pub enum LedgerError {
          (it is behind its own parent?); the entry is taken once this node holds the allocation"
     )]
     NotYetHeld { entry: EntryId, allocation: EntryId },
+    #[error(
+        "allocation {allocation} has no balance on {as_of} to carry over \
+         ({explained} yuan of it explained already)"
+    )]
+    NoBalance {
+        allocation: EntryId,
+        as_of: NaiveDate,
+        explained: Decimal,
+    },
+    #[error(
+        "carry-over of {requested} yuan exceeds what is left to explain of allocation \
+         {allocation}'s balance on {as_of}: {balance} yuan, {explained} yuan explained already"
+    )]
+    OverCarryOver {
+        allocation: EntryId,
+        as_of: NaiveDate,
+        balance: Decimal,
+        explained: Decimal,
+        requested: Decimal,
+    },
+    #[error(
+        "a carry-over to be paid on {planned_on} is planned before the day it is taken ({as_of})"
+    )]
+    PlannedBeforeAsOf {
+        planned_on: NaiveDate,
+        as_of: NaiveDate,
+    },
+    #[error(
+        "allocation {0} was not issued by a parent (own budget or funds from the centre): \
+         there is no one to return it to"
+    )]
+    NotRecallable(EntryId),
+    #[error(
+        "recall of {requested} yuan exceeds the {available} yuan left unspent on allocation \
+         {allocation}"
+    )]
+    OverRecall {
+        allocation: EntryId,
+        available: Decimal,
+        requested: Decimal,
+    },
+    #[error(
+        "recall {doc_no:?} dated {recalled_on} is before allocation {allocation} it returns, \
+         dated {dated}"
+    )]
+    RecalledBeforeAllocation {
+        doc_no: String,
+        recalled_on: NaiveDate,
+        allocation: EntryId,
+        dated: NaiveDate,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -188,6 +239,11 @@ impl LedgerError {
             Misdirected { .. } => ErrorCode::Misdirected,
             NotYetHeld { .. } => ErrorCode::NotYetHeld,
             WrongNode { .. } | NotInitialised => ErrorCode::Misconfigured,
+            NoBalance { .. } => ErrorCode::NoBalance,
+            OverCarryOver { .. } | OverRecall { .. } => ErrorCode::OverBalance,
+            PlannedBeforeAsOf { .. } => ErrorCode::PlannedBeforeAsOf,
+            NotRecallable(_) => ErrorCode::NotRecallable,
+            RecalledBeforeAllocation { .. } => ErrorCode::RecallBeforeAllocation,
             Store(_) => ErrorCode::Internal,
         }
     }

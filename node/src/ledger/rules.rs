@@ -86,6 +86,8 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
             vec![("assigned_on", b.assigned_on), ("deadline", b.deadline)]
         }
         Body::FollowUpRecorded(b) => vec![("recorded_on", b.recorded_on)],
+        Body::CarryOverExplained(b) => vec![("as_of", b.as_of), ("planned_on", b.planned_on)],
+        Body::FundsRecalled(b) => vec![("recalled_on", b.recalled_on)],
         Body::ChildRegistered(_)
         | Body::CategoryDefined(_)
         | Body::ProjectStatusChanged(_)

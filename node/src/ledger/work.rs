@@ -156,6 +156,8 @@ impl<'l> Work<'l> {
             Body::SecurityEvent(b) => security_event::check(self, b, encoded).await,
             Body::FollowUpAssigned(b) => follow_up_assigned::check(self, b, encoded).await,
             Body::FollowUpRecorded(b) => follow_up_recorded::check(self, b, encoded).await,
+            Body::CarryOverExplained(b) => carry_over_explained::check(self, b, encoded).await,
+            Body::FundsRecalled(b) => funds_recalled::check(self, b, encoded).await,
         }
     }
 
@@ -206,6 +208,10 @@ impl<'l> Work<'l> {
             Body::SecurityEvent(b) => security_event::check_replicated(self, &r, b).await,
             Body::FollowUpAssigned(b) => follow_up_assigned::check_replicated(self, &r, b).await,
             Body::FollowUpRecorded(b) => follow_up_recorded::check_replicated(self, &r, b).await,
+            Body::CarryOverExplained(b) => {
+                carry_over_explained::check_replicated(self, &r, b).await
+            }
+            Body::FundsRecalled(b) => funds_recalled::check_replicated(self, &r, b).await,
         }
     }
 
@@ -311,6 +317,8 @@ impl<'l> Work<'l> {
                 Body::SecurityEvent(b) => security_event::apply(self, e, b).await?,
                 Body::FollowUpAssigned(b) => follow_up_assigned::apply(self, e, b).await?,
                 Body::FollowUpRecorded(b) => follow_up_recorded::apply(self, e, b).await?,
+                Body::CarryOverExplained(b) => carry_over_explained::apply(self, e, b).await?,
+                Body::FundsRecalled(b) => funds_recalled::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;
