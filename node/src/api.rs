@@ -6,6 +6,7 @@
 //! Every route declares the [`Permission`] it needs ([`Routes`]); the
 //! people's own endpoints (who am I, tokens, users) are [`people`]'s.
 
+mod carryover;
 mod people;
 mod search;
 
@@ -110,7 +111,10 @@ pub fn router(import_bytes_max: usize) -> Routes {
         )
         .get("/sync/heads", P::ReadHealth, sync_heads)
         .get("/sync/link", P::ReadHealth, sync_link)
-        .get("/sync/health", P::ReadHealth, sync_health);
+        .get("/sync/health", P::ReadHealth, sync_health)
+        .get("/carryover", P::ReadLedger, carryover::report)
+        .post("/carryover", P::Allocate, carryover::explain)
+        .post("/recalls", P::Allocate, carryover::recall);
     let api = people::routes(api);
     Routes::api("")
         .get("/metrics", P::ReadHealth, metrics)

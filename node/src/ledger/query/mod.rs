@@ -16,6 +16,7 @@ mod search;
 mod security;
 mod summary;
 mod warnings;
+mod carryover;
 
 use serde::Serialize;
 
@@ -36,6 +37,10 @@ pub use summary::{GroupBy, Summary, SummaryRow};
 pub use warnings::{
     FollowUpFilter, FollowUpStep, FollowUpView, RaisedWarning, WarningFilter, WarningScope,
     WarningView,
+};
+pub use carryover::{
+    CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
+    CarryOverReasonView, CarryOverReport,
 };
 
 /// Largest page a list returns.
