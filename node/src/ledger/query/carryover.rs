@@ -221,7 +221,11 @@ impl Ledger {
         as_of: NaiveDate,
         f: &CarryOverFilter,
     ) -> Result<CarryOverReport, LedgerError> {
-        let seen = |c: &str| f.categories.as_ref().is_none_or(|cs| cs.iter().any(|x| x == c));
+        let seen = |c: &str| {
+            f.categories
+                .as_ref()
+                .is_none_or(|cs| cs.iter().any(|x| x == c))
+        };
         let nodes = self.nodes().await?;
         let root = f.under.unwrap_or(self.identity().code).to_string();
         let inside = subtree(&nodes, &root);
@@ -347,7 +351,10 @@ impl Ledger {
                 let slot = by_project
                     .entry((a.holder.clone(), r.project.clone(), r.reason.clone()))
                     .or_insert((0, String::new()));
-                slot.0 = slot.0.checked_add(r.amount_fen).ok_or(LedgerError::Overflow)?;
+                slot.0 = slot
+                    .0
+                    .checked_add(r.amount_fen)
+                    .ok_or(LedgerError::Overflow)?;
                 if slot.1 < r.planned_on {
                     slot.1.clone_from(&r.planned_on);
                 }
@@ -356,9 +363,7 @@ impl Ledger {
                     .checked_add(r.amount_fen)
                     .ok_or(LedgerError::Overflow)?;
                 views.push(CarryOverReasonView {
-                    actor: parse_id(&r.id)
-                        .ok()
-                        .and_then(|id| actors.get(&id).cloned()),
+                    actor: parse_id(&r.id).ok().and_then(|id| actors.get(&id).cloned()),
                     id: r.id.clone(),
                     allocation: a.id.clone(),
                     holder: a.holder.clone(),

@@ -7,6 +7,7 @@
 //! converted into the views; statements with optional filters are built
 //! with [`Sql`], which numbers its placeholders.
 
+mod carryover;
 pub mod facts;
 mod journal;
 mod links;
@@ -16,13 +17,16 @@ mod search;
 mod security;
 mod summary;
 mod warnings;
-mod carryover;
 
 use serde::Serialize;
 
 use super::{Ledger, LedgerError};
 use crate::store::Sql;
 
+pub use carryover::{
+    CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
+    CarryOverReasonView, CarryOverReport,
+};
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
 pub use links::LinkReportRow;
@@ -37,10 +41,6 @@ pub use summary::{GroupBy, Summary, SummaryRow};
 pub use warnings::{
     FollowUpFilter, FollowUpStep, FollowUpView, RaisedWarning, WarningFilter, WarningScope,
     WarningView,
-};
-pub use carryover::{
-    CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
-    CarryOverReasonView, CarryOverReport,
 };
 
 /// Largest page a list returns.
