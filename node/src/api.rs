@@ -151,7 +151,7 @@ fn own_department(u: &User) -> ApiResult<Option<&str>> {
 /// Refuses `u` acting on (or reading the detail of) `category` unless its
 /// department and 涉密 grant cover it. An unknown category passes: the
 /// ledger refuses it with its own error.
-async fn category_in_scope(s: &AppState, u: &User, category: &str) -> ApiResult<()> {
+pub(crate) async fn category_in_scope(s: &AppState, u: &User, category: &str) -> ApiResult<()> {
     let cats = s.ledger.categories().await?;
     let Some(c) = cats.iter().find(|c| c.code == category) else {
         return Ok(());
