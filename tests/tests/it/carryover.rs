@@ -27,7 +27,7 @@ use fundsync_node::sync::{bundle, SyncLimits};
 use fundsync_protocol::body::*;
 use fundsync_protocol::{checkpoint_for, Batch, Body, Entry, EntryId, NodeKey};
 use fundsync_tests::build::*;
-use fundsync_tests::fixtures::{self, code, county, prefecture, Engine, TestLedger};
+use fundsync_tests::fixtures::{self, code, county, prefecture, Engine, TestLedger, TestNode};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rust_decimal::Decimal;
@@ -35,6 +35,7 @@ use rust_decimal::Decimal;
 fundsync_tests::on_both!(
     carry_over_reasons_are_checked_and_reported_up_the_tree,
     recalls_move_unspent_funds_back_to_the_issuer,
+    the_api_the_page_and_the_export_of_a_county,
 );
 
 const PREF: &str = "652800";
@@ -916,4 +917,281 @@ fn recalls_conserve_money_at_every_level_sqlite() {
 #[test]
 fn recalls_conserve_money_at_every_level_postgres() {
     run(Engine::Postgres, 4);
+}
+
+// ---------------------------------------------------------------- HTTP
+
+async fn the_api_the_page_and_the_export_of_a_county(engine: Engine) -> Result<()> {
+    use reqwest::header::{CONTENT_TYPE, LOCATION};
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+
+    // The prefecture as a ledger; the county as a running node, its
+    // allocation carried down to it in a bundle.
+    let (cc, name) = COUNTIES[0];
+    let p = fixtures::ledger(engine, &prefecture()).await?;
+    let pk = NodeKey::from_seed(&[28; 32]);
+    let ck = NodeKey::from_seed(&[40; 32]);
+    p.ledger
+        .submit(
+            &[
+                child(cc, name),
+                Body::KeyRegistered(KeyRegistered::of(code(cc), &ck.verifying_key())),
+            ],
+            &clerk(),
+        )
+        .await?;
+    let node = TestNode::start_on(engine, &county(cc, name)).await?;
+    let c = node.ledger.ledger.clone();
+    c.trust_parent_keys(&[pk.verifying_key()]).await?;
+    let own = p
+        .ledger
+        .submit_one(
+            own_budget("巴财预〔2020〕1号", "X-05", "100000", "2020-01-30"),
+            &clerk(),
+        )
+        .await?
+        .id();
+    let alloc = p
+        .ledger
+        .submit_one(
+            issue("巴财农〔2020〕1号", own, "X-05", cc, "60000", "2020-02-04"),
+            &clerk(),
+        )
+        .await?
+        .id();
+    let limits = SyncLimits::default();
+    let mut bytes = Vec::new();
+    bundle::export_down(&p.ledger, &pk, code(cc), &limits, &mut bytes).await?;
+    bundle::import(&c, ck.key_id(), &limits, &mut bytes.as_slice()).await?;
+    c.submit(
+        &[
+            project("P1", "800000"),
+            target("P1"),
+            payment("V1", alloc, "P1", "20000", "2020-05-10"),
+        ],
+        &clerk(),
+    )
+    .await?;
+    let http = node.http();
+    let heads = || async { anyhow::Ok(serde_json::to_string(&c.heads().await?)?) };
+
+    // The API: a reason, its retry, a refusal that records nothing.
+    let body = json!({
+        "allocation": alloc.to_string(), "as_of": "2020-09-25", "reason": "quality_guarantee",
+        "amount": "15800.00", "planned_on": "2020-09-30", "project": "P1"
+    });
+    let r = http
+        .post(node.url("/api/v1/carryover"))
+        .json(&body)
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
+    let v: Value = r.json().await?;
+    ensure!(v["created"] == true, "{v}");
+    let r = http
+        .post(node.url("/api/v1/carryover"))
+        .json(&body)
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::OK, "a retry: {}", r.status());
+    let before = heads().await?;
+    for (b, code) in [
+        (
+            json!({"allocation": alloc.to_string(), "as_of": "2020-09-25", "reason": "final_payment",
+                   "amount": "24200.01", "planned_on": "2020-10-15"}),
+            "over_balance",
+        ),
+        (
+            json!({"allocation": alloc.to_string(), "as_of": "2020-09-25", "reason": "final_payment",
+                   "amount": "1", "planned_on": "2020-09-01"}),
+            "planned_before_as_of",
+        ),
+        (
+            json!({"allocation": alloc.to_string(), "as_of": "2020-01-01", "reason": "final_payment",
+                   "amount": "1", "planned_on": "2020-09-01"}),
+            "no_balance",
+        ),
+        (
+            json!({"allocation": alloc.to_string(), "doc_no": "巴财农〔2020〕88号", "amount": "40000.01",
+                   "recalled_on": "2020-06-01", "purpose": "recall"}),
+            "over_balance",
+        ),
+    ] {
+        let path = if b.get("doc_no").is_some() {
+            "/api/v1/recalls"
+        } else {
+            "/api/v1/carryover"
+        };
+        let r = http.post(node.url(path)).json(&b).send().await?;
+        ensure!(
+            r.status() == StatusCode::UNPROCESSABLE_ENTITY,
+            "{b}: {}",
+            r.status()
+        );
+        let v: Value = r.json().await?;
+        ensure!(v["error"] == code && v["message"].is_string(), "{b}: {v}");
+    }
+    ensure!(
+        heads().await? == before,
+        "a refused request changed the journal"
+    );
+    let r = http
+        .post(node.url("/api/v1/recalls"))
+        .json(
+            &json!({"allocation": alloc.to_string(), "doc_no": "巴财农〔2020〕88号",
+                      "amount": "5000", "recalled_on": "2020-06-01", "purpose": "pooling"}),
+        )
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
+
+    let v: Value = http
+        .get(node.url("/api/v1/carryover?as_of=2020-09-25"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    ensure!(
+        v["total"]["balance"] == "35000.00"
+            && v["total"]["explained"] == "15800.00"
+            && v["by_reason"]["quality_guarantee"] == "15800.00",
+        "{v}"
+    );
+    let r = http
+        .get(node.url("/api/v1/carryover?node=653100"))
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::NOT_FOUND, "{}", r.status());
+
+    // The page, in Chinese first, then in English.
+    let page = http
+        .get(node.url("/carryover?as_of=2020-09-25"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    for want in [
+        "结转结余",
+        "质量保证金",
+        "巴财农〔2020〕1号",
+        "1.58",
+        "2020-09-30",
+        "说明结转原因",
+        "收回 / 统筹",
+    ] {
+        ensure!(page.contains(want), "{want} missing from the page");
+    }
+    let en = http
+        .get(node.url("/carryover?as_of=2020-09-25&lang=en"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        en.contains("Quality guarantee") && en.contains("Carry-over"),
+        "English page"
+    );
+
+    // The form: refused by the field, in Chinese, nothing recorded; then
+    // recorded and sent back to the report.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers({
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", node.token).parse()?,
+            );
+            h
+        })
+        .build()?;
+    let before = heads().await?;
+    let form = |planned: &str| {
+        vec![
+            ("allocation", alloc.to_string()),
+            ("as_of", "2020-09-25".to_owned()),
+            ("reason", "final_payment".to_owned()),
+            ("amount", "19,200.00".to_owned()),
+            ("planned_on", planned.to_owned()),
+            ("project", String::new()),
+            ("note", String::new()),
+        ]
+    };
+    let r = client
+        .post(node.url("/carryover"))
+        .form(&form("2020-09-01"))
+        .send()
+        .await?;
+    ensure!(
+        r.status() == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        r.status()
+    );
+    let text = r.text().await?;
+    ensure!(
+        text.contains("计划支付日期 2020-09-01 早于结余日期 2020-09-25"),
+        "{text}"
+    );
+    ensure!(
+        heads().await? == before,
+        "a refused form changed the journal"
+    );
+    let r = client
+        .post(node.url("/carryover"))
+        .form(&form("2020-10-15"))
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::SEE_OTHER, "{}", r.status());
+    let to = r
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    ensure!(to == "/carryover?as_of=2020-09-25&done=reason", "{to}");
+    let r = client
+        .post(node.url("/carryover/recall"))
+        .form(&[
+            ("allocation", alloc.to_string()),
+            ("doc_no", "巴财农〔2020〕89号".to_owned()),
+            ("amount", "100".to_owned()),
+            ("recalled_on", "2020-06-02".to_owned()),
+            ("purpose", "recall".to_owned()),
+            ("reason", String::new()),
+        ])
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::SEE_OTHER, "{}", r.status());
+    let a = c.allocation(alloc).await?.context("allocation")?;
+    ensure!(a.recalled == yuan("5100"), "{a:?}");
+
+    // The export holds the reasons, exact in yuan.
+    let r = http
+        .get(node.url("/carryover.csv?as_of=2020-09-25"))
+        .send()
+        .await?
+        .error_for_status()?;
+    ensure!(
+        r.headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/csv")),
+        "csv type"
+    );
+    let csv = r.text().await?;
+    ensure!(
+        csv.contains("质量保证金") && csv.contains("15800.00") && csv.contains("工程尾款"),
+        "{csv}"
+    );
+    let xlsx = http
+        .get(node.url("/carryover.xlsx?as_of=2020-09-25"))
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    ensure!(xlsx.starts_with(b"PK"), "not a workbook");
+    node.stop().await
 }
