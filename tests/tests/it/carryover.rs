@@ -1195,3 +1195,90 @@ async fn the_api_the_page_and_the_export_of_a_county(engine: Engine) -> Result<(
     ensure!(xlsx.starts_with(b"PK"), "not a workbook");
     node.stop().await
 }
+
+// ---------------------------------------------------------------- demo
+
+/// The region's report of the 2020 demo on 2020-09-25 holds seed 002 四's
+/// carry-over, county by county (万元 in the seed, yuan here) and, for
+/// 轮台, by fund source: the same figures `fundsync demo --check`
+/// reconciles from the lists, computed by the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_report_holds_seed_002_carry_over() -> Result<()> {
+    use fundsync_demo::run::{self, Demo, DemoOptions};
+    use serde_json::Value;
+
+    let dir = tempfile::tempdir()?;
+    let demo = Demo::start(&DemoOptions {
+        dir: dir.path().to_owned(),
+        port_base: 0,
+        host: "127.0.0.1".into(),
+    })
+    .await?;
+    demo.replay().await?;
+    demo.converged(std::time::Duration::from_secs(60)).await?;
+    demo.create_accounts(dir.path()).await?;
+    let token = demo.auditor_token().await?;
+    let base = run::region_api(&demo).context("region")?;
+    let v: Value = reqwest::Client::new()
+        .get(format!("{base}/carryover?as_of=2020-09-25&node=652800"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    demo.stop().await;
+    let line = |node: &str, origin: Option<&str>| -> Decimal {
+        let key = if origin.is_some() {
+            "by_source"
+        } else {
+            "by_node"
+        };
+        v[key]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|l| l["node"] == node && origin.is_none_or(|o| l["fund_origin"] == o))
+            })
+            .and_then(|l| l["balance"].as_str())
+            .map_or(Decimal::ZERO, yuan)
+    };
+    let mut counties = Decimal::ZERO;
+    for (node, want) in [
+        ("652801", "0"),
+        ("652822", "6915300.00"),
+        ("652823", "403760.00"),
+        ("652824", "1429223.02"),
+        ("652825", "5663340.00"),
+        ("652826", "0"),
+        ("652827", "0"),
+        ("652828", "0"),
+        ("652829", "0"),
+    ] {
+        ensure!(
+            line(node, None) == yuan(want),
+            "{node}: {} ≠ {want}",
+            line(node, None)
+        );
+        counties += line(node, None);
+    }
+    // 1441.16 万元 printed; 1441.162302 exactly.
+    ensure!(counties == yuan("14411623.02"), "{counties}");
+    ensure!(
+        yuan(v["total"]["balance"].as_str().unwrap_or("")) == counties + line(PREF, None),
+        "{}",
+        v["total"]
+    );
+    for (origin, want) in [
+        ("central", "73600.00"),
+        ("bond", "1264400.00"),
+        ("county", "5577300.00"),
+    ] {
+        ensure!(
+            line("652822", Some(origin)) == yuan(want),
+            "轮台 {origin}: {}",
+            line("652822", Some(origin))
+        );
+    }
+    Ok(())
+}
