@@ -120,7 +120,8 @@ pub struct CarryOverPage {
     /// The reader may record reasons and recalls (`Allocate`).
     pub may_record: bool,
     /// This node's allocations in the reader's scope with money left now:
-    /// what the forms offer.
+    /// what the recall form offers (and the reason form, when none had a
+    /// balance on the report's day).
     pub own: Vec<AllocationView>,
     /// This node has a parent to return funds to.
     pub has_parent: bool,
@@ -384,11 +385,44 @@ fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
 }
 
+/// What the reason form offers: this node's allocations with a balance on
+/// the report's day (one paid off since may still need its reason for
+/// that day), else those with money left now.
+fn reason_options(l: Lang, c: &Chrome, p: &CarryOverPage) -> Vec<(String, String)> {
+    let on_the_day: Vec<(String, String)> = p
+        .report
+        .allocations
+        .iter()
+        .filter(|a| a.holder == c.node_code && a.figures.balance > Decimal::ZERO)
+        .map(|a| {
+            (
+                a.id.clone(),
+                format!(
+                    "{} · {} · {} {} {} {} {}",
+                    a.doc_no,
+                    a.category,
+                    l.t("截至", "as of"),
+                    p.report.as_of,
+                    l.t("结余", "balance"),
+                    super::text::wan2(a.figures.balance),
+                    l.t("万元", "万元")
+                ),
+            )
+        })
+        .collect();
+    if on_the_day.is_empty() {
+        return allocation_options(l, &p.own, false);
+    }
+    std::iter::once((String::new(), l.t("请选择", "Choose").to_owned()))
+        .chain(on_the_day)
+        .collect()
+}
+
 fn reason_form(c: &Chrome, p: &CarryOverPage) -> Markup {
     let l = c.lang;
     let csrf = c.who.as_ref().map(|w| w.csrf.as_str()).unwrap_or("");
     let f = &p.reason_form;
-    let allocs = allocation_options(l, &p.own, false);
+    let allocs = reason_options(l, c, p);
     let allocs = pairs(&allocs);
     let reasons: Vec<(&str, &str)> = std::iter::once(("", l.t("请选择", "Choose")))
         .chain(
@@ -886,5 +920,96 @@ mod tests {
         assert!(e.zh.contains("早于"), "{e:?}");
         let (k, _) = ledger_field(&LedgerError::NotRecallable(id));
         assert_eq!(k, "allocation");
+    }
+    fn sample() -> CarryOverPage {
+        use crate::ledger::query::{CarryOverAllocation, CarryOverLine, CarryOverReasonView};
+        let f = |b: i64, e: i64| CarryOverFigures {
+            balance: Decimal::new(b, 2),
+            explained: Decimal::new(e, 2),
+            unexplained: Decimal::new(b - e, 2),
+        };
+        let reason = CarryOverReasonView {
+            id: "652822-40".into(),
+            allocation: "652800-9".into(),
+            holder: "652822".into(),
+            as_of: "2020-09-25".into(),
+            reason: "quality_guarantee".into(),
+            amount: Decimal::new(1_580_000, 2),
+            planned_on: "2020-09-30".into(),
+            project: "LT-07".into(),
+            project_name: "<月堂村>温室大棚".into(),
+            note: String::new(),
+            actor: None,
+        };
+        let report = CarryOverReport {
+            node: "652800".into(),
+            as_of: NaiveDate::from_ymd_opt(2020, 9, 25).expect("date"),
+            total: f(4_000_000, 1_580_000),
+            by_node: vec![CarryOverLine {
+                node: "652822".into(),
+                node_name: "轮台县".into(),
+                fund_origin: None,
+                figures: f(4_000_000, 1_580_000),
+            }],
+            by_source: vec![CarryOverLine {
+                node: "652822".into(),
+                node_name: "轮台县".into(),
+                fund_origin: Some("central".into()),
+                figures: f(4_000_000, 1_580_000),
+            }],
+            by_project: Vec::new(),
+            by_reason: [("quality_guarantee".to_owned(), Decimal::new(1_580_000, 2))].into(),
+            allocations: vec![CarryOverAllocation {
+                id: "652800-9".into(),
+                holder: "652822".into(),
+                holder_name: "轮台县".into(),
+                doc_no: "巴财农〔2020〕1号".into(),
+                title: String::new(),
+                category: "X-01".into(),
+                fund_origin: "central".into(),
+                kind: "issued".into(),
+                figures: f(4_000_000, 1_580_000),
+                explained_as_of: Some("2020-09-25".into()),
+                reasons: vec![reason],
+            }],
+        };
+        CarryOverPage {
+            report,
+            under: None,
+            nodes: Vec::new(),
+            categories: HashMap::new(),
+            may_record: true,
+            own: Vec::new(),
+            has_parent: true,
+            reason_form: ReasonForm::default(),
+            recall_form: RecallForm::default(),
+            done: None,
+        }
+    }
+
+    #[test]
+    fn the_page_speaks_chinese_first_and_escapes_what_it_shows() {
+        use super::super::layout::test_chrome;
+        let zh = render(&test_chrome(Lang::Zh), &sample()).into_string();
+        for want in [
+            "结转结余",
+            "质量保证金",
+            "1.58",
+            "计划 2020-09-30",
+            "中央",
+            "说明结转原因",
+            "收回 / 统筹",
+            "/carryover.xlsx",
+        ] {
+            assert!(zh.contains(want), "{want} missing");
+        }
+        assert!(zh.contains("&lt;月堂村&gt;") && !zh.contains("<月堂村>"));
+        let en = render(&test_chrome(Lang::En), &sample()).into_string();
+        assert!(en.contains("Quality guarantee") && en.contains("Give a reason"));
+        // A reader without Allocate sees the report, not the forms.
+        let mut p = sample();
+        p.may_record = false;
+        let read = render(&test_chrome(Lang::Zh), &p).into_string();
+        assert!(!read.contains("说明结转原因") && !read.contains("/carryover/recall"));
     }
 }
