@@ -1046,6 +1046,46 @@ async fn the_api_the_page_and_the_export_of_a_county(engine: Engine) -> Result<(
         .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
 
+    // Who may: a department officer of another department and the
+    // treasury are refused (403, nothing recorded); an auditor reads.
+    {
+        use fundsync_node::access::Role;
+        let acc = super::access::accounts(&node);
+        let mut tokens = Vec::new();
+        for (login, role, dept) in [
+            ("wang", Role::Department, Some("社保股")),
+            ("zhao", Role::Treasury, None),
+            ("sun", Role::Auditor, None),
+        ] {
+            let u = super::access::add_user(&acc, login, &[role], dept, false).await?;
+            tokens.push(super::access::token(&acc, &u).await?);
+        }
+        let before = heads().await?;
+        let one = json!({"allocation": alloc.to_string(), "as_of": "2020-09-25",
+                         "reason": "final_payment", "amount": "1", "planned_on": "2020-10-15"});
+        for t in &tokens {
+            let r = reqwest::Client::new()
+                .post(node.url("/api/v1/carryover"))
+                .bearer_auth(t)
+                .json(&one)
+                .send()
+                .await?;
+            ensure!(r.status() == StatusCode::FORBIDDEN, "{}", r.status());
+            let v: Value = r.json().await?;
+            ensure!(v["error"] == "forbidden", "{v}");
+        }
+        ensure!(
+            heads().await? == before,
+            "a refused caller changed the journal"
+        );
+        let r = reqwest::Client::new()
+            .get(node.url("/api/v1/carryover?as_of=2020-09-25"))
+            .bearer_auth(&tokens[2])
+            .send()
+            .await?;
+        ensure!(r.status() == StatusCode::OK, "auditor: {}", r.status());
+    }
+
     let v: Value = http
         .get(node.url("/api/v1/carryover?as_of=2020-09-25"))
         .send()
