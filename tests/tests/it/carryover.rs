@@ -15,8 +15,9 @@
 //! - A property test: random own budgets, allocations, payments and recalls
 //!   at a prefecture and two counties conserve money at every level, at
 //!   every step and as of a date before the recalls.
-//! - The API and the page (a running node): the report, the form, the
-//!   export.
+//! - The API and the page (a running node): the report, the forms, who may
+//!   record, the export.
+//! - The 2020 demo: the region's report holds seed 002 四's carry-over.
 
 use anyhow::{bail, ensure, Context as _, Result};
 use fundsync_node::ledger::query::{

@@ -296,15 +296,23 @@ impl Ledger {
             .map(|r| parse_id(&r.id))
             .collect::<Result<_, _>>()?;
         let actors = self.actors_of(&ids).await?;
-        let projects: HashMap<(String, String), String> = if reasons.is_empty() {
-            HashMap::new()
-        } else {
-            let rows: Vec<(String, String, String)> =
-                sqlx::query_as("SELECT origin, code, name FROM projects")
+        // The names of the projects the reasons name, by origin: the nodes
+        // that gave reasons, not every project of the subtree.
+        let mut projects: HashMap<(String, String), String> = HashMap::new();
+        let origins: std::collections::BTreeSet<&str> = reasons
+            .values()
+            .flatten()
+            .filter(|r| !r.project.is_empty())
+            .map(|r| r.origin.as_str())
+            .collect();
+        for o in origins {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT code, name FROM projects WHERE origin = $1")
+                    .bind(o)
                     .fetch_all(read)
                     .await?;
-            rows.into_iter().map(|(o, c, n)| ((o, c), n)).collect()
-        };
+            projects.extend(rows.into_iter().map(|(c, n)| ((o.to_owned(), c), n)));
+        }
 
         let name = |code: &str| names.get(code).copied().unwrap_or("").to_owned();
         let mut total = Fen::default();
