@@ -6,6 +6,7 @@
 //! Every route declares the [`Permission`] it needs ([`Routes`]); the
 //! people's own endpoints (who am I, tokens, users) are [`people`]'s.
 
+mod carryover;
 mod people;
 mod publications;
 mod search;
@@ -111,7 +112,10 @@ pub fn router(import_bytes_max: usize) -> Routes {
         )
         .get("/sync/heads", P::ReadHealth, sync_heads)
         .get("/sync/link", P::ReadHealth, sync_link)
-        .get("/sync/health", P::ReadHealth, sync_health);
+        .get("/sync/health", P::ReadHealth, sync_health)
+        .get("/carryover", P::ReadLedger, carryover::report)
+        .post("/carryover", P::Allocate, carryover::explain)
+        .post("/recalls", P::Allocate, carryover::recall);
     let api = people::routes(api);
     let api = publications::routes(api);
     Routes::api("")
@@ -149,7 +153,7 @@ fn own_department(u: &User) -> ApiResult<Option<&str>> {
 /// Refuses `u` acting on (or reading the detail of) `category` unless its
 /// department and 涉密 grant cover it. An unknown category passes: the
 /// ledger refuses it with its own error.
-async fn category_in_scope(s: &AppState, u: &User, category: &str) -> ApiResult<()> {
+pub(crate) async fn category_in_scope(s: &AppState, u: &User, category: &str) -> ApiResult<()> {
     let cats = s.ledger.categories().await?;
     let Some(c) = cats.iter().find(|c| c.code == category) else {
         return Ok(());

@@ -723,6 +723,145 @@ pub struct ResultsPublished {
     pub records: Vec<EntryId>,
 }
 
+/// Why money is left on an allocation (结转结余的原因, seed 002 四).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarryOverReason {
+    /// 质量保证金: retained from a finished project until its warranty ends.
+    QualityGuarantee,
+    /// 工程尾款: the final payment of a project, not yet due or not yet paid.
+    FinalPayment,
+    /// 收款账号错误: a payment that bounced on a wrong payee account.
+    WrongAccount,
+    /// 其他: said in the note.
+    Other,
+}
+
+impl CarryOverReason {
+    pub const ALL: [CarryOverReason; 4] = [
+        CarryOverReason::QualityGuarantee,
+        CarryOverReason::FinalPayment,
+        CarryOverReason::WrongAccount,
+        CarryOverReason::Other,
+    ];
+
+    /// The name written in entries and stored in the ledger's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CarryOverReason::QualityGuarantee => "quality_guarantee",
+            CarryOverReason::FinalPayment => "final_payment",
+            CarryOverReason::WrongAccount => "wrong_account",
+            CarryOverReason::Other => "other",
+        }
+    }
+
+    /// The name the bureaus use (seed 002).
+    pub fn zh(self) -> &'static str {
+        match self {
+            CarryOverReason::QualityGuarantee => "质量保证金",
+            CarryOverReason::FinalPayment => "工程尾款",
+            CarryOverReason::WrongAccount => "收款账号错误",
+            CarryOverReason::Other => "其他",
+        }
+    }
+}
+
+impl std::str::FromStr for CarryOverReason {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        CarryOverReason::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown carry-over reason {s:?}")))
+    }
+}
+
+/// A node says why part of the unspent balance of an allocation it holds,
+/// as of a date, is carried over (结转结余: 质量保证金, 工程尾款, 收款账号错误,
+/// other), for which project, and when it is to be paid. Money does not
+/// move: the entry explains a balance, which the ledger checks it does not
+/// exceed. The same allocation, date, reason and project again replaces the
+/// figure (a correction); the same fields again are a retry. Rolls up like
+/// payments; never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarryOverExplained {
+    /// The allocation the balance is left on, held by the recording node.
+    pub allocation: EntryId,
+    /// The day the balance is taken (截至), e.g. 2020-09-25.
+    pub as_of: NaiveDate,
+    pub reason: CarryOverReason,
+    /// The part of the balance this reason explains.
+    pub amount: Amount,
+    /// When it is planned to be paid (计划支付日期); not before `as_of`.
+    pub planned_on: NaiveDate,
+    /// The project of the node's library it is kept for; empty: none named.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// What "other" is, or more about it; required for [`CarryOverReason::Other`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// What returned funds are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecallPurpose {
+    /// 收回: the parent takes the funds back (seed 003 §17).
+    Recall,
+    /// 统筹: the parent pools balances to arrange them anew.
+    Pooling,
+}
+
+impl RecallPurpose {
+    pub const ALL: [RecallPurpose; 2] = [RecallPurpose::Recall, RecallPurpose::Pooling];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecallPurpose::Recall => "recall",
+            RecallPurpose::Pooling => "pooling",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            RecallPurpose::Recall => "收回",
+            RecallPurpose::Pooling => "统筹",
+        }
+    }
+}
+
+impl std::str::FromStr for RecallPurpose {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        RecallPurpose::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown recall purpose {s:?}")))
+    }
+}
+
+/// Unspent funds of an allocation go back to the node that issued it (收回,
+/// or 统筹 to be arranged anew), recorded by the holder: the only node that
+/// pays from the allocation, so the only one whose check of the unspent
+/// balance cannot race a payment still on its way up. The allocation's
+/// balance shrinks by `amount` and, where the entry arrives (it rolls up
+/// like payments), the issuer's source allocation has exactly that much
+/// more to issue or spend. Never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundsRecalled {
+    /// The allocation issued to the recording node by its parent.
+    pub allocation: EntryId,
+    /// The document ordering it (收回文号), unique per allocation.
+    pub doc_no: String,
+    pub amount: Amount,
+    pub recalled_on: NaiveDate,
+    pub purpose: RecallPurpose,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -746,6 +885,8 @@ pub enum Body {
     FollowUpAssigned(FollowUpAssigned),
     FollowUpRecorded(FollowUpRecorded),
     ResultsPublished(ResultsPublished),
+    CarryOverExplained(CarryOverExplained),
+    FundsRecalled(FundsRecalled),
 }
 
 macro_rules! kinds {
@@ -813,6 +954,8 @@ kinds! {
     FollowUpAssigned => "follow_up_assigned",
     FollowUpRecorded => "follow_up_recorded",
     ResultsPublished => "results_published",
+    CarryOverExplained => "carry_over_explained",
+    FundsRecalled => "funds_recalled",
 }
 
 impl Body {
@@ -967,6 +1110,15 @@ impl Body {
                     )));
                 }
                 Ok(())
+            }
+            Body::CarryOverExplained(b) => {
+                code("project", &b.project).or_else(empty_ok)?;
+                let required = b.reason == CarryOverReason::Other;
+                text("note", &b.note, TEXT_CHARS_MAX, required)
+            }
+            Body::FundsRecalled(b) => {
+                code("doc_no", &b.doc_no)?;
+                prose("reason", &b.reason)
             }
         }
     }
@@ -1652,5 +1804,87 @@ mod tests {
             Body::decode("results_published", unknown),
             Err(BodyError::Malformed { .. })
         ));
+    }
+    #[test]
+    fn carry_over_and_recalls_round_trip_validate_and_never_go_down() {
+        let me: NodeCode = "652822".parse().expect("code");
+        let d = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let explained = CarryOverExplained {
+            allocation: "652800-9".parse().expect("id"),
+            as_of: d("2020-09-25"),
+            reason: CarryOverReason::QualityGuarantee,
+            amount: "15800".parse().expect("amount"),
+            planned_on: d("2020-09-30"),
+            project: "LT2020-007".into(),
+            note: String::new(),
+        };
+        let b = Body::CarryOverExplained(explained.clone());
+        let bytes = b.encode(&clerk());
+        assert!(
+            inner_bytes(&bytes).ends_with(br#""planned_on":"2020-09-30","project":"LT2020-007"}"#),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert_eq!(
+            Body::decode("carry_over_explained", &bytes),
+            Ok((b.clone(), Some(clerk())))
+        );
+        assert_eq!(b.down_to(me), None);
+        // "other" needs a note; a note or project of the wrong shape is refused.
+        let other = CarryOverExplained {
+            reason: CarryOverReason::Other,
+            ..explained.clone()
+        };
+        assert_eq!(
+            Body::CarryOverExplained(other.clone()).validate(),
+            Err(BodyError::Empty { field: "note" })
+        );
+        let noted = CarryOverExplained {
+            note: "项目结余".into(),
+            ..other
+        };
+        assert_eq!(Body::CarryOverExplained(noted).validate(), Ok(()));
+        let odd = CarryOverExplained {
+            project: "a\nb".into(),
+            ..explained.clone()
+        };
+        assert!(Body::CarryOverExplained(odd).validate().is_err());
+        for r in CarryOverReason::ALL {
+            assert_eq!(r.as_str().parse::<CarryOverReason>(), Ok(r));
+            let json = serde_json::to_string(&r).expect("json");
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        let unknown = br#"{"actor":{"login":"a","name":"","role":"r","addr":""},"body":{"allocation":"652800-9","as_of":"2020-09-25","reason":"lost","amount":"1","planned_on":"2020-09-30"}}"#;
+        assert!(matches!(
+            Body::decode("carry_over_explained", unknown),
+            Err(BodyError::Malformed { .. })
+        ));
+
+        let recalled = FundsRecalled {
+            allocation: "652800-9".parse().expect("id"),
+            doc_no: "巴财农〔2020〕88号".into(),
+            amount: "1000.50".parse().expect("amount"),
+            recalled_on: d("2020-10-10"),
+            purpose: RecallPurpose::Pooling,
+            reason: String::new(),
+        };
+        let b = Body::FundsRecalled(recalled.clone());
+        assert_eq!(
+            Body::decode("funds_recalled", &b.encode(&clerk())),
+            Ok((b.clone(), Some(clerk())))
+        );
+        assert_eq!(b.down_to(me), None);
+        assert_eq!(b.down_to("652800".parse().expect("code")), None);
+        let no_doc = FundsRecalled {
+            doc_no: " ".into(),
+            ..recalled
+        };
+        assert_eq!(
+            Body::FundsRecalled(no_doc).validate(),
+            Err(BodyError::Empty { field: "doc_no" })
+        );
+        for p in RecallPurpose::ALL {
+            assert_eq!(p.as_str().parse::<RecallPurpose>(), Ok(p));
+        }
     }
 }

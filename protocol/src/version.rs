@@ -78,7 +78,7 @@
 //!   note is refused by an earlier release (`deny_unknown_fields`), like a
 //!   new kind: the same downward upgrade.
 //!
-//! ## Version 4: publication, the target cycle, carry-over and recall
+//! ## Version 4: publication, carry-over and recall
 //!
 //! New kinds only; framing, checkpoints, batches and every earlier kind's
 //! bytes are unchanged, so every earlier entry keeps verifying. A version 3
@@ -89,6 +89,11 @@
 //! - `results_published` (公告公示): what a node made public, the allocations
 //!   it issued or projects of its library named by entry id, with the
 //!   notice's 文号, title and date; rolled up like payments, never sent down.
+//! - Carry-over and recall: `carry_over_explained` (why part of an
+//!   allocation's balance as of a date is carried over, for which project,
+//!   when it is to be paid) and `funds_recalled` (收回 / 统筹: the holder
+//!   returns unspent funds to the allocation's issuer), both recorded by the
+//!   holder and rolled up like payments, never sent down.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 4;

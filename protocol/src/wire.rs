@@ -319,6 +319,16 @@ error_codes! {
     /// public: not its own allocation issued or project, or of a classified
     /// (涉密) category.
     NotPublishable = "not_publishable",
+    // Carry-over and recall.
+    /// A carry-over reason for an allocation with no balance on that day.
+    NoBalance = "no_balance",
+    /// A carry-over to be paid before the day its balance is taken.
+    PlannedBeforeAsOf = "planned_before_as_of",
+    /// A recall of an allocation no parent issued (own budget, funds
+    /// received from the centre).
+    NotRecallable = "not_recallable",
+    /// A recall dated before the allocation it returns.
+    RecallBeforeAllocation = "recall_before_allocation",
 }
 
 impl fmt::Display for ErrorCode {

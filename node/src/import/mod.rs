@@ -15,7 +15,7 @@
 pub mod columns;
 pub mod decode;
 pub mod template;
-mod zh;
+pub(crate) mod zh;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};

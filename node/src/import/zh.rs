@@ -29,6 +29,11 @@ fn field(name: &str) -> &str {
         "ends_on" => "完工日期",
         "recorded_on" => "记录日期",
         "amount" => "金额",
+        "planned_on" => "计划支付日期",
+        "as_of" => "结余日期",
+        "recalled_on" => "收回日期",
+        "note" => "说明",
+        "reason" => "原因",
         other => other,
     }
 }
@@ -41,6 +46,7 @@ fn what(w: &str) -> &str {
         "project" => "项目",
         "voucher" | "payment" => "凭证",
         "target" => "绩效目标",
+        "recall" => "收回文号",
         other => other,
     }
 }
@@ -117,6 +123,33 @@ pub fn reason(e: &LedgerError) -> String {
             ..
         } => format!("下达日期 {issued_on} 早于来源指标 {source_id} 的日期 {dated}"),
         E::Overflow => "金额合计溢出".to_owned(),
+        E::NoBalance {
+            allocation, as_of, ..
+        } => format!("指标 {allocation} 截至 {as_of} 没有尚未说明的结余"),
+        E::OverCarryOver {
+            allocation,
+            as_of,
+            balance,
+            explained,
+            requested,
+        } => format!(
+            "说明金额 {requested} 元超过指标 {allocation} 截至 {as_of} 的结余 {balance} 元（已说明 {explained} 元）"
+        ),
+        E::PlannedBeforeAsOf { planned_on, as_of } => {
+            format!("计划支付日期 {planned_on} 早于结余日期 {as_of}")
+        }
+        E::NotRecallable(id) => format!("指标 {id} 不是上级下达的，无从收回"),
+        E::OverRecall {
+            allocation,
+            available,
+            requested,
+        } => format!("收回 {requested} 元超过指标 {allocation} 未支出的余额 {available} 元"),
+        E::RecalledBeforeAllocation {
+            recalled_on,
+            allocation,
+            dated,
+            ..
+        } => format!("收回日期 {recalled_on} 早于指标 {allocation} 的日期 {dated}"),
         other => other.to_string(),
     }
 }

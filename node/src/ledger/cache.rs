@@ -40,8 +40,8 @@ impl Work<'_> {
     pub(super) async fn alloc(&mut self, id: EntryId) -> Result<Option<&mut Alloc>, LedgerError> {
         if !self.allocs.contains_key(&id) {
             let row = sqlx::query(
-                "SELECT holder, category, amount_fen, issued_fen, paid_fen, dated FROM allocations \
-                 WHERE id = $1",
+                "SELECT holder, category, amount_fen, issued_fen, paid_fen, dated, recalled_fen \
+                 FROM allocations WHERE id = $1",
             )
             .bind(id.to_string())
             .fetch_optional(self.conn().await?)
@@ -54,6 +54,7 @@ impl Work<'_> {
                 issued_fen: r.try_get(3)?,
                 paid_fen: r.try_get(4)?,
                 dated: parse_date(&r.try_get::<String, _>(5)?)?,
+                recalled_fen: r.try_get(6)?,
                 dirty: false,
             };
             self.allocs.insert(id, a);
@@ -240,6 +241,7 @@ mod tests {
             amount_fen,
             issued_fen,
             paid_fen,
+            recalled_fen: 0,
             dated: NaiveDate::default(),
             dirty: false,
         };

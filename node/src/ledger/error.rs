@@ -142,6 +142,57 @@ pub enum LedgerError {
     NotYetHeld { entry: EntryId, allocation: EntryId },
     #[error("{record} cannot be published: {why}")]
     NotPublishable { record: EntryId, why: String },
+    #[error(
+        "allocation {allocation} has no balance on {as_of} to carry over \
+         ({explained} yuan of it explained already)"
+    )]
+    NoBalance {
+        allocation: EntryId,
+        as_of: NaiveDate,
+        explained: Decimal,
+    },
+    #[error(
+        "carry-over of {requested} yuan exceeds what is left to explain of allocation \
+         {allocation}'s balance on {as_of}: {balance} yuan, {explained} yuan explained already"
+    )]
+    OverCarryOver {
+        allocation: EntryId,
+        as_of: NaiveDate,
+        balance: Decimal,
+        explained: Decimal,
+        requested: Decimal,
+    },
+    #[error(
+        "a carry-over to be paid on {planned_on} is planned before the day it is taken ({as_of})"
+    )]
+    PlannedBeforeAsOf {
+        planned_on: NaiveDate,
+        as_of: NaiveDate,
+    },
+    #[error(
+        "allocation {0} was not issued by a parent (own budget or funds from the centre): \
+         there is no one to return it to"
+    )]
+    NotRecallable(EntryId),
+    #[error(
+        "recall of {requested} yuan exceeds the {available} yuan left unspent on allocation \
+         {allocation}"
+    )]
+    OverRecall {
+        allocation: EntryId,
+        available: Decimal,
+        requested: Decimal,
+    },
+    #[error(
+        "recall {doc_no:?} dated {recalled_on} is before allocation {allocation} it returns, \
+         dated {dated}"
+    )]
+    RecalledBeforeAllocation {
+        doc_no: String,
+        recalled_on: NaiveDate,
+        allocation: EntryId,
+        dated: NaiveDate,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -191,6 +242,11 @@ impl LedgerError {
             NotYetHeld { .. } => ErrorCode::NotYetHeld,
             NotPublishable { .. } => ErrorCode::NotPublishable,
             WrongNode { .. } | NotInitialised => ErrorCode::Misconfigured,
+            NoBalance { .. } => ErrorCode::NoBalance,
+            OverCarryOver { .. } | OverRecall { .. } => ErrorCode::OverBalance,
+            PlannedBeforeAsOf { .. } => ErrorCode::PlannedBeforeAsOf,
+            NotRecallable(_) => ErrorCode::NotRecallable,
+            RecalledBeforeAllocation { .. } => ErrorCode::RecallBeforeAllocation,
             Store(_) => ErrorCode::Internal,
         }
     }

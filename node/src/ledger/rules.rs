@@ -87,6 +87,8 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
         }
         Body::FollowUpRecorded(b) => vec![("recorded_on", b.recorded_on)],
         Body::ResultsPublished(b) => vec![("published_on", b.published_on)],
+        Body::CarryOverExplained(b) => vec![("as_of", b.as_of), ("planned_on", b.planned_on)],
+        Body::FundsRecalled(b) => vec![("recalled_on", b.recalled_on)],
         Body::ChildRegistered(_)
         | Body::CategoryDefined(_)
         | Body::ProjectStatusChanged(_)

@@ -104,6 +104,8 @@ pub(super) struct Alloc {
     pub(super) amount_fen: i64,
     pub(super) issued_fen: i64,
     pub(super) paid_fen: i64,
+    /// Returned to its issuer (`funds_recalled`).
+    pub(super) recalled_fen: i64,
     /// Its business date (received, budgeted or issued on): what is
     /// carved from it or paid from it may not be dated before.
     pub(super) dated: NaiveDate,
@@ -115,6 +117,7 @@ impl Alloc {
         self.amount_fen
             .checked_sub(self.issued_fen)
             .and_then(|v| v.checked_sub(self.paid_fen))
+            .and_then(|v| v.checked_sub(self.recalled_fen))
             .ok_or(LedgerError::Overflow)
     }
 }

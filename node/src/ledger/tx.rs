@@ -115,10 +115,13 @@ impl<'l> Work<'l> {
             return Err(StoreError::TransactionLost("an earlier write failed".into()).into());
         };
         for (id, a) in self.allocs.iter().filter(|(_, a)| a.dirty) {
-            sqlx::query("UPDATE allocations SET issued_fen = $1, paid_fen = $2 WHERE id = $3")
-                .bind(a.issued_fen)
-                .bind(a.paid_fen)
-                .bind(id.to_string())
+            sqlx::query(
+                "UPDATE allocations SET issued_fen = $1, paid_fen = $2, recalled_fen = $3 WHERE id = $4",
+            )
+            .bind(a.issued_fen)
+            .bind(a.paid_fen)
+            .bind(a.recalled_fen)
+            .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
         }

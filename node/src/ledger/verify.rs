@@ -5,7 +5,7 @@
 //! every chain's links and head, every stored checkpoint's signature against
 //! the origin's registered key and against the entry it names, and the
 //! money tables (`allocations` with their running sums, `payments`,
-//! `payment_reversals`, `projects.paid_fen`, `payment_daily`) recomputed
+//! `payment_reversals`, `recalls`, `projects.paid_fen`, `payment_daily`) recomputed
 //! from the entries' bodies. One read transaction, so a node that keeps
 //! working while it is verified is seen at one instant.
 //!
@@ -50,6 +50,8 @@ pub enum Check {
     Payment,
     /// A reversal row differs from its entry, or is missing or extra.
     Reversal,
+    /// A recall row differs from its entry, or is missing or extra.
+    Recall,
     /// A project's paid sum differs from its payments.
     Project,
     /// A day's payment sum differs from the payments of that day.
@@ -148,6 +150,26 @@ struct Expected {
     /// (allocation id, day) -> (holder, net fen, net count).
     daily: BTreeMap<(String, String), (String, i64, i64)>,
     reversals: HashMap<String, ReversalRow>,
+    /// Recalls in journal order, resolved against the allocations once
+    /// every origin is read (the allocation may be another origin's).
+    recalls: Vec<(String, RecallRow)>,
+    /// Returned per allocation id.
+    recalled: HashMap<String, i64>,
+}
+
+/// A recall as its entry says it is (`source_id` and `from_node` from the
+/// allocation it returns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RecallRow {
+    origin: String,
+    allocation_id: String,
+    source_id: String,
+    from_node: String,
+    doc_no: String,
+    amount_fen: i64,
+    recalled_on: String,
+    purpose: String,
+    reason: String,
 }
 
 fn add(map_value: &mut i64, fen: i64, r: &mut VerifyReport, subject: &str) {
@@ -201,7 +223,9 @@ impl Ledger {
             let head = heads.get(origin);
             journal_of(&mut tx, origin, head, &signed, &mut r, &mut x).await?;
         }
+        resolve_recalls(&mut r, &mut x);
         compare_allocations(&mut tx, &mut r, &x).await?;
+        compare_recalls(&mut tx, &mut r, &x).await?;
         compare_reversals(&mut tx, &mut r, &x).await?;
         compare_projects(&mut tx, &mut r, &x).await?;
         compare_daily(&mut tx, &mut r, &x).await?;
@@ -592,7 +616,102 @@ async fn expect(
                 },
             );
         }
+        Body::FundsRecalled(b) => {
+            x.recalls.push((
+                id.to_owned(),
+                RecallRow {
+                    origin: o,
+                    allocation_id: b.allocation.to_string(),
+                    source_id: String::new(),
+                    from_node: String::new(),
+                    doc_no: b.doc_no,
+                    amount_fen: b.amount.fen(),
+                    recalled_on: b.recalled_on.to_string(),
+                    purpose: b.purpose.as_str().to_owned(),
+                    reason: b.reason,
+                },
+            ));
+        }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Each recall returns its amount from the allocation to the allocation's
+/// source: the allocation's `recalled_fen` grows, the source's `issued_fen`
+/// shrinks.
+fn resolve_recalls(r: &mut VerifyReport, x: &mut Expected) {
+    for (id, row) in &mut x.recalls {
+        let Some(a) = x.allocs.get(&row.allocation_id) else {
+            r.problem(
+                Check::Recall,
+                id.as_str(),
+                "returns an allocation with no entry here",
+            );
+            continue;
+        };
+        let (Some(src), Some(from)) = (a.source_id.clone(), a.from_node.clone()) else {
+            r.problem(
+                Check::Recall,
+                id.as_str(),
+                "returns an allocation no parent issued",
+            );
+            continue;
+        };
+        row.source_id = src.clone();
+        row.from_node = from;
+        let fen = row.amount_fen;
+        add(
+            x.recalled.entry(row.allocation_id.clone()).or_default(),
+            fen,
+            r,
+            id,
+        );
+        add(x.issued.entry(src).or_default(), -fen, r, id);
+    }
+}
+
+async fn compare_recalls(
+    tx: &mut Transaction<'static, Any>,
+    r: &mut VerifyReport,
+    x: &Expected,
+) -> Result<(), LedgerError> {
+    let rows = sqlx::query(
+        "SELECT id, origin, allocation_id, source_id, from_node, doc_no, amount_fen, recalled_on, \
+         purpose, reason FROM recalls",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let want: HashMap<&str, &RecallRow> = x
+        .recalls
+        .iter()
+        .map(|(id, row)| (id.as_str(), row))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let got = RecallRow {
+            origin: row.try_get(1)?,
+            allocation_id: row.try_get(2)?,
+            source_id: row.try_get(3)?,
+            from_node: row.try_get(4)?,
+            doc_no: row.try_get(5)?,
+            amount_fen: row.try_get(6)?,
+            recalled_on: row.try_get(7)?,
+            purpose: row.try_get(8)?,
+            reason: row.try_get(9)?,
+        };
+        match want.get(id.as_str()) {
+            Some(w) if **w != got => r.problem(Check::Recall, &id, differs(*w, &got)),
+            Some(_) => {}
+            None => r.problem(Check::Recall, &id, "a recall row with no recall entry"),
+        }
+        seen.insert(id);
+    }
+    for id in want.keys() {
+        if !seen.contains(*id) {
+            r.problem(Check::Recall, *id, "a recall entry with no row");
+        }
     }
     Ok(())
 }
@@ -720,7 +839,7 @@ async fn compare_allocations(
 ) -> Result<(), LedgerError> {
     let rows = sqlx::query(
         "SELECT id, kind, doc_no, category, amount_fen, from_node, holder, source_id, dated, title, \
-         issued_fen, paid_fen FROM allocations",
+         issued_fen, paid_fen, recalled_fen FROM allocations",
     )
     .fetch_all(&mut **tx)
     .await?;
@@ -741,6 +860,7 @@ async fn compare_allocations(
         };
         let issued: i64 = row.try_get(10)?;
         let paid: i64 = row.try_get(11)?;
+        let recalled: i64 = row.try_get(12)?;
         let Some(want) = x.allocs.get(&id) else {
             r.problem(Check::Allocation, id, "an allocation row with no entry");
             continue;
@@ -754,6 +874,14 @@ async fn compare_allocations(
                 Check::Allocation,
                 &id,
                 format!("issued {issued} fen stored, the entries issue {want_issued}"),
+            );
+        }
+        let want_recalled = x.recalled.get(&id).copied().unwrap_or(0);
+        if recalled != want_recalled {
+            r.problem(
+                Check::Allocation,
+                &id,
+                format!("recalled {recalled} fen stored, the recalls add up to {want_recalled}"),
             );
         }
         let want_paid = x.paid.get(&id).copied().unwrap_or(0);

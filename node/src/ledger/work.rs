@@ -157,6 +157,8 @@ impl<'l> Work<'l> {
             Body::FollowUpAssigned(b) => follow_up_assigned::check(self, b, encoded).await,
             Body::FollowUpRecorded(b) => follow_up_recorded::check(self, b, encoded).await,
             Body::ResultsPublished(b) => results_published::check(self, b, encoded).await,
+            Body::CarryOverExplained(b) => carry_over_explained::check(self, b, encoded).await,
+            Body::FundsRecalled(b) => funds_recalled::check(self, b, encoded).await,
         }
     }
 
@@ -208,6 +210,10 @@ impl<'l> Work<'l> {
             Body::FollowUpAssigned(b) => follow_up_assigned::check_replicated(self, &r, b).await,
             Body::FollowUpRecorded(b) => follow_up_recorded::check_replicated(self, &r, b).await,
             Body::ResultsPublished(b) => results_published::check_replicated(self, &r, b).await,
+            Body::CarryOverExplained(b) => {
+                carry_over_explained::check_replicated(self, &r, b).await
+            }
+            Body::FundsRecalled(b) => funds_recalled::check_replicated(self, &r, b).await,
         }
     }
 
@@ -314,6 +320,8 @@ impl<'l> Work<'l> {
                 Body::FollowUpAssigned(b) => follow_up_assigned::apply(self, e, b).await?,
                 Body::FollowUpRecorded(b) => follow_up_recorded::apply(self, e, b).await?,
                 Body::ResultsPublished(b) => results_published::apply(self, e, b).await?,
+                Body::CarryOverExplained(b) => carry_over_explained::apply(self, e, b).await?,
+                Body::FundsRecalled(b) => funds_recalled::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

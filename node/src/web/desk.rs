@@ -803,6 +803,55 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
             format!("无法登记：{en}"),
             en,
         ))),
+        E::NoBalance { as_of, .. } => f(
+            desk.allocation_field(),
+            format!("该指标截至 {as_of} 没有尚未说明的结余"),
+            en,
+        ),
+        E::OverCarryOver {
+            balance,
+            explained,
+            requested,
+            ..
+        } => f(
+            "amount",
+            format!(
+                "超出结余：结余 {} 元，已说明 {} 元，本次 {} 元",
+                yuan(*balance),
+                yuan(*explained),
+                yuan(*requested)
+            ),
+            en,
+        ),
+        E::PlannedBeforeAsOf { as_of, .. } => f(
+            "planned_on",
+            format!("计划支付日期早于结余日期（{as_of}）"),
+            en,
+        ),
+        E::NotRecallable(_) => f(
+            desk.allocation_field(),
+            "该指标不是上级下达的（本级预算或中央来款），无从收回".into(),
+            en,
+        ),
+        E::OverRecall {
+            available,
+            requested,
+            ..
+        } => f(
+            "amount",
+            format!(
+                "超出未支出余额：可收回 {} 元（{} 万元），本次 {} 元",
+                yuan(*available),
+                wan(*available),
+                yuan(*requested)
+            ),
+            en,
+        ),
+        E::RecalledBeforeAllocation { dated, .. } => f(
+            "recalled_on",
+            format!("收回日期早于指标的日期（{dated}）"),
+            en,
+        ),
         E::WrongNode { .. } | E::NotInitialised | E::Store(_) => None,
     }
 }

@@ -159,6 +159,8 @@ pub fn render(c: &Chrome, p: &LedgerPage) -> Markup {
             (l.t("范围：", "Scope:")) " " (root_name) " (" (root) ") · "
             (l.t("截至", "as of")) " " (as_of) " · "
             (l.t("单位：万元（悬停显示元）", "Figures in 万元 (10,000 yuan); hover for yuan"))
+            " · "
+            a href=(quick_carryover(&as_of, p.under.as_deref())) { (l.t("结转结余及原因", "Carry-over and its reasons")) }
             @if p.under.is_some() {
                 " · "
                 a href=(url("/ledger", &[("as_of", as_of.clone()), ("group_by", gb.clone())])) {
@@ -392,6 +394,15 @@ fn drill_links(l: Lang, r: &SummaryRow) -> Markup {
             a href=(url("/payments", &[("origin", code)])) { (l.t("支付", "Payments")) }
         }
     }
+}
+
+/// The carry-over report (`/carryover`) of the same day and subtree.
+fn quick_carryover(as_of: &str, under: Option<&str>) -> String {
+    let mut q = vec![("as_of", as_of.to_owned())];
+    if let Some(u) = under {
+        q.push(("node", u.to_owned()));
+    }
+    url("/carryover", &q)
 }
 
 /// The quick dates beside the as-of field: the carry-over report day (09-25,

@@ -10,6 +10,7 @@
 //! forms are built from the helpers of [`form`].
 
 pub mod account;
+pub mod carryover;
 pub mod desk;
 pub mod export;
 pub mod form;
@@ -79,7 +80,8 @@ pub fn router() -> Routes {
     let pages = account::routes(pages);
     let pages = import::routes(pages);
     let pages = public::routes(pages);
-    publications::routes(pages)
+    let pages = publications::routes(pages);
+    carryover::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles

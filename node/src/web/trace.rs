@@ -344,6 +344,7 @@ mod tests {
             title: String::new(),
             issued: Decimal::ZERO,
             paid: Decimal::ZERO,
+            recalled: Decimal::ZERO,
             available: Decimal::ZERO,
             actor: None,
         }

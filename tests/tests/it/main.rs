@@ -9,6 +9,7 @@ mod access;
 mod accounts;
 mod api;
 mod attribution;
+mod carryover;
 mod demo;
 mod desk;
 mod disclosure;

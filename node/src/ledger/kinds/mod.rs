@@ -19,11 +19,13 @@
 //!   are the caller's.
 
 pub(super) mod allocation_issued;
+pub(super) mod carry_over_explained;
 pub(super) mod category_defined;
 pub(super) mod child_registered;
 pub(super) mod child_revoked;
 pub(super) mod follow_up_assigned;
 pub(super) mod follow_up_recorded;
+pub(super) mod funds_recalled;
 pub(super) mod funds_received;
 pub(super) mod key_registered;
 pub(super) mod link_reported;
@@ -185,6 +187,7 @@ impl Work<'_> {
                 amount_fen,
                 issued_fen: 0,
                 paid_fen: 0,
+                recalled_fen: 0,
                 dated,
                 dirty: false,
             },

@@ -142,8 +142,8 @@ impl Ledger {
         holder: NodeCode,
     ) -> Result<Vec<HeldAllocation>, LedgerError> {
         let rows: Vec<HeldAllocationRow> = sqlx::query_as(
-            "SELECT id, kind, doc_no, category, dated, amount_fen, issued_fen, paid_fen \
-             FROM allocations WHERE holder = $1 ORDER BY id",
+            "SELECT id, kind, doc_no, category, dated, amount_fen - recalled_fen AS amount_fen, \
+             issued_fen, paid_fen FROM allocations WHERE holder = $1 ORDER BY id",
         )
         .bind(holder.as_str())
         .fetch_all(self.db().read())
@@ -167,7 +167,8 @@ impl Ledger {
     /// Allocations `from` issued down that were carved from one of its own.
     pub async fn issued_from(&self, from: NodeCode) -> Result<Vec<IssuedFrom>, LedgerError> {
         let rows: Vec<IssuedFromRow> = sqlx::query_as(
-            "SELECT source_id, dated, amount_fen FROM allocations WHERE from_node = $1 AND kind = 'issued'",
+            "SELECT source_id, dated, amount_fen - recalled_fen AS amount_fen FROM allocations \
+             WHERE from_node = $1 AND kind = 'issued'",
         )
         .bind(from.as_str())
         .fetch_all(self.db().read())

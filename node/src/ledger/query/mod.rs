@@ -7,6 +7,7 @@
 //! converted into the views; statements with optional filters are built
 //! with [`Sql`], which numbers its placeholders.
 
+mod carryover;
 pub mod facts;
 mod journal;
 mod links;
@@ -23,6 +24,10 @@ use serde::Serialize;
 use super::{Ledger, LedgerError};
 use crate::store::Sql;
 
+pub use carryover::{
+    CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
+    CarryOverReasonView, CarryOverReport,
+};
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
 pub use links::LinkReportRow;

@@ -58,6 +58,8 @@ pub struct AllocationView {
     pub title: String,
     pub issued: Decimal,
     pub paid: Decimal,
+    /// Returned to the issuer (收回 / 统筹, `funds_recalled`).
+    pub recalled: Decimal,
     pub available: Decimal,
     /// Who recorded it (录入人), read from the entry's signed bytes; `None`
     /// for an entry written before actors existed.
@@ -174,7 +176,7 @@ pub struct PaymentFilter {
 
 const ALLOC_COLS: &str =
     "SELECT id, kind, doc_no, category, fund_origin, amount_fen, from_node, holder, source_id, \
-     dated, title, issued_fen, paid_fen FROM allocations";
+     dated, title, issued_fen, paid_fen, recalled_fen FROM allocations";
 
 #[derive(sqlx::FromRow)]
 struct AllocationRow {
@@ -191,6 +193,7 @@ struct AllocationRow {
     title: String,
     issued_fen: i64,
     paid_fen: i64,
+    recalled_fen: i64,
 }
 
 impl From<AllocationRow> for AllocationView {
@@ -209,10 +212,12 @@ impl From<AllocationRow> for AllocationView {
             title: r.title,
             issued: fen_to_yuan(r.issued_fen),
             paid: fen_to_yuan(r.paid_fen),
+            recalled: fen_to_yuan(r.recalled_fen),
             available: fen_to_yuan(
                 r.amount_fen
                     .saturating_sub(r.issued_fen)
-                    .saturating_sub(r.paid_fen),
+                    .saturating_sub(r.paid_fen)
+                    .saturating_sub(r.recalled_fen),
             ),
             actor: None,
         }

@@ -25,10 +25,11 @@ pub enum GroupBy {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SummaryRow {
     pub group: BTreeMap<&'static str, String>,
-    /// Budget authority received from the parent (or, at the top, from the centre).
+    /// Budget authority received from the parent (or, at the top, from the
+    /// centre), net of what was returned to it (收回 / 统筹) by the date.
     pub received: Decimal,
     pub own_budget: Decimal,
-    /// Issued down to children.
+    /// Issued down to children, net of what they returned by the date.
     pub issued_down: Decimal,
     pub paid: Decimal,
     /// received + own_budget − issued_down − paid.
@@ -55,6 +56,16 @@ struct AllocSums {
     amount_fen: i64,
     from_node: Option<String>,
     holder: String,
+}
+
+/// A recall (收回 / 统筹) as the master ledger nets it.
+#[derive(sqlx::FromRow)]
+struct RecallSums {
+    holder: String,
+    from_node: String,
+    category: String,
+    fund_origin: String,
+    amount_fen: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -129,6 +140,25 @@ impl Ledger {
             }
             if let Some(from) = r.from_node.as_ref().filter(|f| inside.contains(*f)) {
                 add(key(from, &r.category, &r.fund_origin), 2, r.amount_fen)?;
+            }
+        }
+        // Funds returned by then (funds_recalled) are netted: the holder
+        // received that much less, the issuer issued that much less.
+        let recalls: Vec<RecallSums> = sqlx::query_as(
+            "SELECT r.origin AS holder, r.from_node AS from_node, a.category AS category, \
+             a.fund_origin AS fund_origin, r.amount_fen AS amount_fen \
+             FROM recalls r JOIN allocations a ON a.id = r.allocation_id WHERE r.recalled_on <= $1",
+        )
+        .bind(&day)
+        .fetch_all(self.db().read())
+        .await?;
+        for r in recalls.iter().filter(|r| seen(&r.category)) {
+            let back = r.amount_fen.checked_neg().ok_or(LedgerError::Overflow)?;
+            if inside.contains(&r.holder) {
+                add(key(&r.holder, &r.category, &r.fund_origin), 0, back)?;
+            }
+            if inside.contains(&r.from_node) {
+                add(key(&r.from_node, &r.category, &r.fund_origin), 2, back)?;
             }
         }
         // Payments dated after an allocation's "as of" cut-off still belong to

@@ -61,6 +61,8 @@ pub fn routes(pages: Routes) -> Routes {
         .get("/public/allocations.csv", P::Public, public_allocations_csv)
         .get("/public/projects.xlsx", P::Public, public_projects_xlsx)
         .get("/public/projects.csv", P::Public, public_projects_csv)
+        .get("/carryover.xlsx", P::ReadLedger, carryover_xlsx)
+        .get("/carryover.csv", P::ReadLedger, carryover_csv)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,7 @@ enum List {
     PublicAllocations,
     /// 公告公示: the published projects (no sign-in).
     PublicProjects,
+    CarryOver,
 }
 
 impl List {
@@ -90,6 +93,7 @@ impl List {
             List::Warnings => "warnings",
             List::PublicAllocations => "public-allocations",
             List::PublicProjects => "public-projects",
+            List::CarryOver => "carryover",
         }
     }
 }
@@ -117,6 +121,8 @@ handlers! {
     public_allocations_csv => List::PublicAllocations, Format::Csv;
     public_projects_xlsx => List::PublicProjects, Format::Xlsx;
     public_projects_csv => List::PublicProjects, Format::Csv;
+    carryover_xlsx => List::CarryOver, Format::Xlsx;
+    carryover_csv => List::CarryOver, Format::Csv;
 }
 
 /// Rows read per page of the ledger.
@@ -534,6 +540,23 @@ async fn prepare(ctx: &Ctx, s: &AppState, list: List) -> Result<Export, WebError
                 l.t("总台账", "Master ledger"),
                 ledger_columns(l, gb),
                 Rows::Ready(Some(rows)),
+            )
+        }
+        List::CarryOver => {
+            let (as_of, filter) = super::carryover::report_query(ctx, s).await?;
+            filters.push((l.t("截至", "As of").to_owned(), as_of.to_string()));
+            if let Some(u) = filter.under {
+                filters.push((
+                    l.t("下级节点", "Subtree of").to_owned(),
+                    format!("{} ({u})", names.node(u.as_str())),
+                ));
+            }
+            let report = s.ledger.carry_over(as_of, &filter).await?;
+            (
+                l.t("结转结余", "Carry-over"),
+                l.t("结转结余", "Carry-over"),
+                carryover_columns(l),
+                Rows::Ready(Some(carryover_rows(&names, &report))),
             )
         }
     };
@@ -964,4 +987,81 @@ fn public_project_row(n: &Names, p: &crate::ledger::query::PublicProject) -> Vec
         Cell::text(&p.notice_doc_no),
         Cell::text(&p.published_on),
     ]
+}
+
+fn carryover_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("单位", "Node", 16),
+            ("单位代码", "Node code", 10),
+            ("资金来源", "Fund source", 12),
+            ("资金类别", "Fund category", 24),
+            ("类别编码", "Category code", 10),
+            ("指标文号", "Document no.", 22),
+            ("指标编号", "Allocation", 14),
+            ("结转结余（元）", "Carried over (yuan)", 16),
+            ("已说明（元）", "Explained (yuan)", 16),
+            ("未说明（元）", "Unexplained (yuan)", 16),
+            ("结转原因", "Reason", 12),
+            ("项目编码", "Project", 12),
+            ("项目名称", "Project name", 20),
+            ("金额（元）", "Amount (yuan)", 16),
+            ("计划支付日期", "Planned payment", 12),
+            ("说明截至", "Reason as of", 11),
+            ("说明", "Note", 24),
+            ("录入人", "Recorded by", 24),
+        ],
+    )
+}
+
+/// One row per reason of each allocation carried over (an allocation
+/// without reasons: one row without them), then the total.
+fn carryover_rows(n: &Names, r: &crate::ledger::query::CarryOverReport) -> Vec<Vec<Cell>> {
+    let l = n.lang;
+    let mut out = Vec::new();
+    for a in &r.allocations {
+        let head = || {
+            vec![
+                Cell::text(&a.holder_name),
+                Cell::text(&a.holder),
+                Cell::text(l.fund_origin(&a.fund_origin)),
+                Cell::text(n.category(&a.category)),
+                Cell::text(&a.category),
+                Cell::text(&a.doc_no),
+                Cell::text(&a.id),
+                Cell::Money(a.figures.balance),
+                Cell::Money(a.figures.explained),
+                Cell::Money(a.figures.unexplained),
+            ]
+        };
+        if a.reasons.is_empty() {
+            let mut row = head();
+            row.resize(18, Cell::Empty);
+            out.push(row);
+        }
+        for x in &a.reasons {
+            let mut row = head();
+            row.extend([
+                Cell::text(super::carryover::reason_label(l, &x.reason)),
+                Cell::text(&x.project),
+                Cell::text(&x.project_name),
+                Cell::Money(x.amount),
+                Cell::text(&x.planned_on),
+                Cell::text(&x.as_of),
+                Cell::text(&x.note),
+                actor_text(l, x.actor.as_ref()),
+            ]);
+            out.push(row);
+        }
+    }
+    let mut total = vec![Cell::text(l.t("合计", "Total"))];
+    total.resize(7, Cell::Empty);
+    total.extend([
+        Cell::Money(r.total.balance),
+        Cell::Money(r.total.explained),
+        Cell::Money(r.total.unexplained),
+    ]);
+    out.push(total);
+    out
 }
