@@ -1111,6 +1111,11 @@ async fn demo(dir: PathBuf, port_base: u16, host: String, check: bool) -> anyhow
     for (code, name, url) in demo::urls(&cluster) {
         println!("  {code} {name:<12} {url}/   (API: {url}/api/v1/ledger/summary?group_by=node)");
     }
+    if let Some(url) = demo::public_url(&cluster) {
+        println!(
+            "\n公示 (allocation results and projects, the whole tree): {url}, no sign-in"
+        );
+    }
     println!(
         "\naccounts, one per role at every node (login = the role: admin, lead, allocation,\n\
          department, treasury, auditor, operator), with their passwords: {}",
