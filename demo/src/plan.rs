@@ -4,13 +4,15 @@
 //! demo must reproduce.
 //!
 //! The data are TOML files under `demo/data/`, compiled in: `above.toml` (the
-//! region's and the prefecture's funds and the prefecture's seven batches),
-//! `counties.toml` (each county's shares, own budget and projects),
+//! region's and the prefecture's funds, the prefecture's seven batches and
+//! both levels' notices of allocation results), `counties.toml` (each
+//! county's shares, own budget, projects and notices of them),
 //! `kinds.toml` (what a kind of project promises and how it is paid) and
 //! `expected.toml` (the seed's figures). This module turns them into the
 //! steps a client submits: it derives what the files leave implicit (the
 //! prefecture's issues from the shares, a project's budget from its uses, the
-//! "rest" of an allocation, targets, payments, completions, voucher numbers).
+//! "rest" of an allocation, targets, payments, completions, voucher numbers,
+//! the records each notice names).
 //!
 //! Why data and not code: the runner submits these steps through the ledger
 //! like any client, so the demo exercises the real rules; the tests below redo
@@ -1811,7 +1813,10 @@ mod tests {
                 let key = (s.node, r.doc_no.as_str(), r.category, r.to);
                 let on = issued[&key];
                 let days = (s.on - on).num_days();
-                assert!((0..=10).contains(&days), "{r:?}: published {days} days after");
+                assert!(
+                    (0..=10).contains(&days),
+                    "{r:?}: published {days} days after"
+                );
                 assert!(!classified.contains(r.category), "{r:?} is 涉密");
                 *published.entry(key).or_default() += 1;
             }
@@ -1859,10 +1864,19 @@ mod tests {
                 }
             }
             assert_eq!(arranged.len(), projects.len(), "{}: every project", c.code);
-            assert!(arranged.values().all(|n| *n == 1), "{}: {arranged:?}", c.code);
+            assert!(
+                arranged.values().all(|n| *n == 1),
+                "{}: {arranged:?}",
+                c.code
+            );
             assert_eq!(results.len(), 1, "{}: one results notice", c.code);
             let (at, codes) = results[0];
-            assert_eq!(codes.iter().collect::<BTreeSet<_>>(), projects, "{}", c.code);
+            assert_eq!(
+                codes.iter().collect::<BTreeSet<_>>(),
+                projects,
+                "{}",
+                c.code
+            );
             let last_other = mine
                 .iter()
                 .filter(|(_, s)| !matches!(s.action, Action::Publish { .. }))
@@ -1889,7 +1903,12 @@ mod tests {
                 assert_eq!(n, b.categories.len(), "{} shares of {:?}", c.code, b.id);
             }
             assert_eq!(c.shares.len(), s.above.batch.len(), "{}", c.code);
-            assert_eq!(c.notice.len(), 3, "{}: two arrangements, one result", c.code);
+            assert_eq!(
+                c.notice.len(),
+                3,
+                "{}: two arrangements, one result",
+                c.code
+            );
             for p in &c.projects {
                 assert!(s.kinds.contains_key(&p.kind), "{}: kind {}", p.name, p.kind);
                 assert!(p.size > 0, "{}", p.name);

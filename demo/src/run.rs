@@ -7,7 +7,11 @@
 //! recorded again).
 //!
 //! `--check` then reads the region's API, as an auditor would, and compares
-//! every figure of [`super::plan::expected`] with what the region reports.
+//! every figure of [`super::plan::expected`] with what the region reports;
+//! then it reads the region's public lists as a visitor would (no token)
+//! and reconciles them with the ledger (the notices the replay recorded:
+//! allocation results at the region and the prefecture, each county's
+//! projects).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -265,9 +269,10 @@ impl Demo {
                             let p = node.ledger.project(node.code, c).await?.ok_or_else(|| {
                                 anyhow::anyhow!("{} has no project {c} to publish", node.code)
                             })?;
-                            ids.push(p.id.parse().map_err(|_| {
-                                anyhow::anyhow!("bad project id {}", p.id)
-                            })?);
+                            ids.push(
+                                p.id.parse()
+                                    .map_err(|_| anyhow::anyhow!("bad project id {}", p.id))?,
+                            );
                         }
                         (PublicationScope::Projects, ids)
                     }
@@ -860,7 +865,10 @@ fn public_rows(
         rows.push(CheckRow {
             seed_wan: None,
             label_zh: format!("{}：公示的项目资金 = 项目库", county.name),
-            label_en: format!("{}: project funds published = the project library's", county.code),
+            label_en: format!(
+                "{}: project funds published = the project library's",
+                county.code
+            ),
             expected: checked_sum(library().map(|p| p.budget))?,
             actual: checked_sum(public().map(|p| p.budget))?,
             public: true,
@@ -868,7 +876,10 @@ fn public_rows(
         rows.push(CheckRow {
             seed_wan: None,
             label_zh: format!("{}：公示的项目已支付 = 项目库", county.name),
-            label_en: format!("{}: project payments published = the project library's", county.code),
+            label_en: format!(
+                "{}: project payments published = the project library's",
+                county.code
+            ),
             expected: checked_sum(library().map(|p| p.paid))?,
             actual: checked_sum(public().map(|p| p.paid))?,
             public: true,

@@ -64,14 +64,14 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
     ensure!(public.len() == 2 + 9 * 2, "{} public figures", public.len());
     for must in ["104041", "107941"] {
         ensure!(
-            public
-                .iter()
-                .any(|r| run::wan(r.actual) == must && r.ok()),
+            public.iter().any(|r| run::wan(r.actual) == must && r.ok()),
             "the public pages do not show {must} 万元 of allocation results"
         );
     }
     ensure!(
-        public.iter().all(|r| r.actual > rust_decimal::Decimal::ZERO),
+        public
+            .iter()
+            .all(|r| r.actual > rust_decimal::Decimal::ZERO),
         "a public figure is zero: {public:#?}"
     );
     public_pages_list_the_results(&demo).await?;
@@ -108,7 +108,11 @@ async fn public_pages_list_the_results(demo: &Demo) -> Result<()> {
         .get(format!("{url}/allocations?page_size=1000"))
         .send()
         .await?;
-    ensure!(page.status() == 200, "/public/allocations: {}", page.status());
+    ensure!(
+        page.status() == 200,
+        "/public/allocations: {}",
+        page.status()
+    );
     let html = page.text().await?;
     for must in [
         // The region's first notice, and one of its documents.
@@ -125,7 +129,11 @@ async fn public_pages_list_the_results(demo: &Demo) -> Result<()> {
         .get(format!("{url}/projects?page_size=1000"))
         .send()
         .await?;
-    ensure!(projects.status() == 200, "/public/projects: {}", projects.status());
+    ensure!(
+        projects.status() == 200,
+        "/public/projects: {}",
+        projects.status()
+    );
     let html = projects.text().await?;
     ensure!(
         html.contains("轮财农〔2020〕公示3号") && html.contains("阿克萨来乡"),
