@@ -10,8 +10,12 @@
 # on :8082-8090 (FUNDSYNC_DEMO_PORT_BASE moves them). Run it again and it
 # resumes on the same ledgers without recording anything twice.
 #
-# `--check` reconciles the region's figures with seed 002, prints the table
-# and exits 0 only if every figure matches.
+# The region's public pages (公告公示, no sign-in) are on
+# http://127.0.0.1:8080/public.
+#
+# `--check` reconciles the region's figures with seed 002 and its public
+# pages with its ledger (123 figures), prints the table and exits 0 only if
+# every figure matches.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="$repo_root/demo-data"

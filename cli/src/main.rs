@@ -127,8 +127,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
-        /// Reconcile the region's figures with seed 002, print the table,
-        /// stop, and exit non-zero if any figure differs.
+        /// Reconcile the region's figures with seed 002 and its public pages
+        /// with its ledger, print the table, stop, and exit non-zero if any
+        /// figure differs.
         #[arg(long)]
         check: bool,
     },
@@ -1103,13 +1104,16 @@ async fn demo(dir: PathBuf, port_base: u16, host: String, check: bool) -> anyhow
         let ok = demo::print_check(&rows);
         cluster.stop().await;
         if !ok {
-            bail!("the region's figures differ from seed 002");
+            bail!("the region's figures differ from seed 002 or its public pages from its ledger");
         }
         return Ok(());
     }
     println!();
     for (code, name, url) in demo::urls(&cluster) {
         println!("  {code} {name:<12} {url}/   (API: {url}/api/v1/ledger/summary?group_by=node)");
+    }
+    if let Some(url) = demo::public_url(&cluster) {
+        println!("\n公示 (allocation results and projects, the whole tree): {url}, no sign-in");
     }
     println!(
         "\naccounts, one per role at every node (login = the role: admin, lead, allocation,\n\

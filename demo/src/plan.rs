@@ -4,13 +4,15 @@
 //! demo must reproduce.
 //!
 //! The data are TOML files under `demo/data/`, compiled in: `above.toml` (the
-//! region's and the prefecture's funds and the prefecture's seven batches),
-//! `counties.toml` (each county's shares, own budget and projects),
+//! region's and the prefecture's funds, the prefecture's seven batches and
+//! both levels' notices of allocation results), `counties.toml` (each
+//! county's shares, own budget, projects and notices of them),
 //! `kinds.toml` (what a kind of project promises and how it is paid) and
 //! `expected.toml` (the seed's figures). This module turns them into the
 //! steps a client submits: it derives what the files leave implicit (the
 //! prefecture's issues from the shares, a project's budget from its uses, the
-//! "rest" of an allocation, targets, payments, completions, voucher numbers).
+//! "rest" of an allocation, targets, payments, completions, voucher numbers,
+//! the records each notice names).
 //!
 //! Why data and not code: the runner submits these steps through the ledger
 //! like any client, so the demo exercises the real rules; the tests below redo
@@ -172,6 +174,31 @@ pub enum Action {
         project: String,
         purpose: String,
     },
+    /// A notice (公告公示) making this node's own records public: allocations
+    /// it issued or projects of its library, named by natural keys (the
+    /// runner looks up their entries). Dated the step's day.
+    Publish {
+        doc_no: String,
+        title: String,
+        records: Published,
+    },
+}
+
+/// What a notice makes public.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// Allocation results (资金分配结果): allocations the node issued.
+    Allocations(Vec<IssuedRef>),
+    /// Projects of the node's library, by project code.
+    Projects(Vec<String>),
+}
+
+/// An allocation a node issued: to `to`, under `doc_no`, in `category`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRef {
+    pub doc_no: String,
+    pub category: &'static str,
+    pub to: &'static str,
 }
 
 /// One thing to submit: at node `node`, with business date `on`.
@@ -276,6 +303,9 @@ pub fn steps() -> anyhow::Result<Vec<Step>> {
     for c in &s.counties {
         county_steps(s, c, &mut out);
     }
+    // Notices last: on its day, a notice comes after everything else, so it
+    // finds what it publishes and shows the day's payments.
+    notice_steps(s, &mut out);
     // Stable: steps of one day keep the order they were written in, which
     // puts every allocation before what is carved or paid from it.
     out.sort_by_key(|s| s.on);
@@ -362,6 +392,34 @@ struct Above {
     region_issue: Vec<RegionIssue>,
     prefecture_own: Budget,
     batch: Vec<BatchInfo>,
+    /// The region's notices of its allocation results.
+    region_notice: Vec<AllocationNotice>,
+    /// The prefecture's notices of its allocation results.
+    prefecture_notice: Vec<AllocationNotice>,
+}
+
+/// A notice of allocation results (资金分配结果公示): every allocation the
+/// node issued under the documents `allocations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllocationNotice {
+    on: NaiveDate,
+    doc: String,
+    title: String,
+    allocations: Vec<String>,
+}
+
+/// A county's notice of its projects: an arrangement (the projects
+/// registered by `on` that no earlier arrangement named) or, with
+/// `results`, the year's results (every project registered by `on`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectNotice {
+    on: NaiveDate,
+    doc: String,
+    title: String,
+    #[serde(default)]
+    results: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -454,6 +512,8 @@ struct County {
     bank: String,
     /// The county's own budget.
     own: Option<OwnBudget>,
+    /// Its notices of its projects, in the order published.
+    notice: Vec<ProjectNotice>,
     /// Whole 万元 of each batch, in the order of the batch's categories.
     shares: BTreeMap<Batch, Vec<i64>>,
     #[serde(rename = "project")]
@@ -854,6 +914,79 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
     }
 }
 
+/// The notices (公告公示): the region's and the prefecture's allocation
+/// results, each county's project arrangements and results. The records are
+/// derived from the steps already planned: the allocations a node issues
+/// under a notice's documents, the projects a county registers by a notice's
+/// day.
+fn notice_steps(s: &'static Scenario, out: &mut Vec<Step>) {
+    let mut notices = Vec::new();
+    for (node, list) in [
+        (s.above.region.code.as_str(), &s.above.region_notice),
+        (s.above.prefecture.code.as_str(), &s.above.prefecture_notice),
+    ] {
+        for n in list {
+            let records = out
+                .iter()
+                .filter(|st| st.node == node)
+                .filter_map(|st| match &st.action {
+                    Action::Issue {
+                        doc_no,
+                        category,
+                        to,
+                        ..
+                    } if n.allocations.contains(doc_no) => Some(IssuedRef {
+                        doc_no: doc_no.clone(),
+                        category,
+                        to,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            notices.push(Step {
+                node,
+                on: n.on,
+                action: Action::Publish {
+                    doc_no: n.doc.clone(),
+                    title: n.title.clone(),
+                    records: Published::Allocations(records),
+                },
+            });
+        }
+    }
+    for c in &s.counties {
+        let registered: Vec<(NaiveDate, &String)> = out
+            .iter()
+            .filter(|st| st.node == c.code)
+            .filter_map(|st| match &st.action {
+                Action::Project { code, .. } => Some((st.on, code)),
+                _ => None,
+            })
+            .collect();
+        let mut announced: BTreeSet<&String> = BTreeSet::new();
+        for n in &c.notice {
+            let codes = registered
+                .iter()
+                .filter(|(on, code)| *on <= n.on && (n.results || !announced.contains(code)))
+                .map(|(_, code)| *code)
+                .collect::<Vec<_>>();
+            if !n.results {
+                announced.extend(codes.iter().copied());
+            }
+            notices.push(Step {
+                node: &c.code,
+                on: n.on,
+                action: Action::Publish {
+                    doc_no: n.doc.clone(),
+                    title: n.title.clone(),
+                    records: Published::Projects(codes.into_iter().cloned().collect()),
+                },
+            });
+        }
+    }
+    out.extend(notices);
+}
+
 /// Voucher numbers run per county in the order of payment.
 fn number_vouchers(steps: &mut [Step]) {
     let mut next: BTreeMap<&str, u32> = BTreeMap::new();
@@ -873,7 +1006,7 @@ mod tests {
     use chrono::NaiveDate;
     use fundsync_protocol::body::{
         AllocationIssued, FundsReceived, OwnBudgetAdded, PaymentRecorded, ProjectRegistered,
-        ProjectStatusChanged, TargetSet,
+        ProjectStatusChanged, PublicationScope, ResultsPublished, TargetSet,
     };
     use fundsync_protocol::{Amount, Body, EntryId, FundOrigin, Level, NodeCode};
     use rust_decimal::{Decimal, RoundingStrategy};
@@ -1125,6 +1258,28 @@ mod tests {
                     });
                     Ok(())
                 }
+                // The ledger's rules for a notice: the node's own records,
+                // an allocation issued (not received or budgeted) dated no
+                // later than the notice, a project of its library.
+                Action::Publish { records, .. } => match records {
+                    Published::Allocations(v) if !v.is_empty() => {
+                        for r in v {
+                            let i = self
+                                .find(r.to, &r.doc_no, r.category)
+                                .ok_or_else(|| format!("{} holds no {}", r.to, r.doc_no))?;
+                            let a = &self.allocs[i];
+                            if a.from != Some(s.node) || a.kind != Kind::Issued || a.on > s.on {
+                                return Err(format!("{a:?} is not publishable on {}", s.on));
+                            }
+                        }
+                        Ok(())
+                    }
+                    Published::Projects(v) if !v.is_empty() => v
+                        .iter()
+                        .find(|c| !self.projects.contains_key(&(s.node, (*c).clone())))
+                        .map_or(Ok(()), |c| Err(format!("publishes unknown project {c}"))),
+                    _ => Err("a notice of nothing".into()),
+                },
             }
         }
 
@@ -1590,8 +1745,145 @@ mod tests {
                     project,
                     purpose,
                 }),
+                Action::Publish {
+                    doc_no,
+                    title,
+                    records,
+                } => {
+                    let (scope, n) = match &records {
+                        Published::Allocations(v) => (PublicationScope::Allocations, v.len()),
+                        Published::Projects(v) => (PublicationScope::Projects, v.len()),
+                    };
+                    Body::ResultsPublished(ResultsPublished {
+                        doc_no,
+                        title,
+                        scope,
+                        published_on: s.on,
+                        records: (1..=n)
+                            .map(|seq| EntryId {
+                                origin: id.origin,
+                                seq: u64::try_from(seq).expect("seq"),
+                            })
+                            .collect(),
+                    })
+                }
             };
             assert_eq!(body.validate(), Ok(()), "{body:?}");
+        }
+    }
+
+    /// 两个一律: every allocation the region and the prefecture issue is in
+    /// exactly one notice of allocation results, published within ten days
+    /// of the issue (and never before it), and none is of a classified
+    /// (涉密) category; the notices' 文号 are unique per node.
+    #[test]
+    fn every_allocation_issued_is_published_once_soon_after() {
+        let all = steps().expect("the plan loads");
+        let classified: BTreeSet<String> = fundsync_node::catalog::shipped()
+            .into_iter()
+            .filter(|c| c.classified)
+            .map(|c| c.code)
+            .collect();
+        let mut issued: BTreeMap<(&str, &str, &str, &str), NaiveDate> = BTreeMap::new();
+        for s in &all {
+            if let Action::Issue {
+                doc_no,
+                category,
+                to,
+                ..
+            } = &s.action
+            {
+                issued.insert((s.node, doc_no.as_str(), *category, *to), s.on);
+            }
+        }
+        let mut published: BTreeMap<(&str, &str, &str, &str), usize> = BTreeMap::new();
+        let mut docs: BTreeSet<(&str, &str)> = BTreeSet::new();
+        for s in &all {
+            let Action::Publish {
+                doc_no, records, ..
+            } = &s.action
+            else {
+                continue;
+            };
+            assert!(docs.insert((s.node, doc_no.as_str())), "{doc_no} twice");
+            let Published::Allocations(v) = records else {
+                continue;
+            };
+            for r in v {
+                let key = (s.node, r.doc_no.as_str(), r.category, r.to);
+                let on = issued[&key];
+                let days = (s.on - on).num_days();
+                assert!(
+                    (0..=10).contains(&days),
+                    "{r:?}: published {days} days after"
+                );
+                assert!(!classified.contains(r.category), "{r:?} is 涉密");
+                *published.entry(key).or_default() += 1;
+            }
+        }
+        assert_eq!(published.len(), issued.len(), "every allocation issued");
+        assert!(published.values().all(|n| *n == 1), "{published:?}");
+        assert!(issued.keys().any(|k| k.0 == REGION) && issued.keys().any(|k| k.0 == PREFECTURE));
+    }
+
+    /// Every project of a county is announced by exactly one arrangement
+    /// notice on or after its registration, and again by the county's
+    /// results notice, which comes after every other step of the county (so
+    /// it shows the year's payments and completions).
+    #[test]
+    fn every_project_is_announced_and_its_results_published_last() {
+        let all = steps().expect("the plan loads");
+        for c in &scenario().expect("the plan loads").counties {
+            let mine: Vec<(usize, &Step)> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.node == c.code)
+                .collect();
+            let projects: BTreeSet<&String> = mine
+                .iter()
+                .filter_map(|(_, s)| match &s.action {
+                    Action::Project { code, .. } => Some(code),
+                    _ => None,
+                })
+                .collect();
+            let mut arranged: BTreeMap<&String, usize> = BTreeMap::new();
+            let mut results = Vec::new();
+            for (i, s) in &mine {
+                let Action::Publish { title, records, .. } = &s.action else {
+                    continue;
+                };
+                let Published::Projects(codes) = records else {
+                    panic!("{}: a county publishes projects, not {records:?}", c.code);
+                };
+                if title.contains("结果") {
+                    results.push((*i, codes));
+                } else {
+                    for code in codes {
+                        *arranged.entry(code).or_default() += 1;
+                    }
+                }
+            }
+            assert_eq!(arranged.len(), projects.len(), "{}: every project", c.code);
+            assert!(
+                arranged.values().all(|n| *n == 1),
+                "{}: {arranged:?}",
+                c.code
+            );
+            assert_eq!(results.len(), 1, "{}: one results notice", c.code);
+            let (at, codes) = results[0];
+            assert_eq!(
+                codes.iter().collect::<BTreeSet<_>>(),
+                projects,
+                "{}",
+                c.code
+            );
+            let last_other = mine
+                .iter()
+                .filter(|(_, s)| !matches!(s.action, Action::Publish { .. }))
+                .map(|(i, _)| *i)
+                .max()
+                .expect("a county has steps");
+            assert!(at > last_other, "{}: results before the year's end", c.code);
         }
     }
 
@@ -1602,12 +1894,21 @@ mod tests {
     fn the_data_files_name_only_what_they_define() {
         let s = scenario().expect("the plan loads");
         assert_eq!(s.above.batch.len(), 7);
+        // A notice per document issued, at the region and the prefecture.
+        assert_eq!(s.above.region_notice.len(), 6);
+        assert_eq!(s.above.prefecture_notice.len(), s.above.batch.len());
         for c in &s.counties {
             for b in &s.above.batch {
                 let n = c.shares.get(&b.id).map_or(0, Vec::len);
                 assert_eq!(n, b.categories.len(), "{} shares of {:?}", c.code, b.id);
             }
             assert_eq!(c.shares.len(), s.above.batch.len(), "{}", c.code);
+            assert_eq!(
+                c.notice.len(),
+                3,
+                "{}: two arrangements, one result",
+                c.code
+            );
             for p in &c.projects {
                 assert!(s.kinds.contains_key(&p.kind), "{}: kind {}", p.name, p.kind);
                 assert!(p.size > 0, "{}", p.name);

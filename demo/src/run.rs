@@ -7,7 +7,11 @@
 //! recorded again).
 //!
 //! `--check` then reads the region's API, as an auditor would, and compares
-//! every figure of [`super::plan::expected`] with what the region reports.
+//! every figure of [`super::plan::expected`] with what the region reports;
+//! then it reads the region's public lists as a visitor would (no token)
+//! and reconciles them with the ledger (the notices the replay recorded:
+//! allocation results at the region and the prefecture, each county's
+//! projects).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +22,7 @@ use fundsync_protocol::{Actor, Amount, Body, EntryId, NodeCode};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::plan::{self, Action, Expected, Figure, Funds, Step};
+use super::plan::{self, Action, Expected, Figure, Funds, Published, Step};
 use fundsync_cluster::{Cluster, Node};
 use fundsync_node::access::Role;
 use fundsync_node::config::Config;
@@ -249,7 +253,83 @@ impl Demo {
                 project: project.clone(),
                 purpose: purpose.clone(),
             }),
+            Action::Publish {
+                doc_no,
+                title,
+                records,
+            } => {
+                let (scope, records) = match records {
+                    Published::Allocations(refs) => (
+                        PublicationScope::Allocations,
+                        self.issued(node, refs).await?,
+                    ),
+                    Published::Projects(codes) => {
+                        let mut ids = Vec::with_capacity(codes.len());
+                        for c in codes {
+                            let p = node.ledger.project(node.code, c).await?.ok_or_else(|| {
+                                anyhow::anyhow!("{} has no project {c} to publish", node.code)
+                            })?;
+                            ids.push(
+                                p.id.parse()
+                                    .map_err(|_| anyhow::anyhow!("bad project id {}", p.id))?,
+                            );
+                        }
+                        (PublicationScope::Projects, ids)
+                    }
+                };
+                Body::ResultsPublished(ResultsPublished {
+                    doc_no: doc_no.clone(),
+                    title: title.clone(),
+                    scope,
+                    published_on: on,
+                    records,
+                })
+            }
         }))
+    }
+
+    /// The entries of the allocations `node` issued, named by `refs`, in
+    /// their order.
+    async fn issued(&self, node: &Node, refs: &[plan::IssuedRef]) -> anyhow::Result<Vec<EntryId>> {
+        let mut mine = std::collections::HashMap::new();
+        for page in 1.. {
+            let list = node
+                .ledger
+                .allocations(
+                    AllocationFilter {
+                        from_node: Some(node.code),
+                        kind: Some("issued".to_owned()),
+                        ..AllocationFilter::default()
+                    },
+                    Page {
+                        page,
+                        page_size: 1000,
+                    },
+                )
+                .await?;
+            for a in list.items {
+                mine.insert((a.doc_no, a.category, a.holder), a.id);
+            }
+            if !list.has_more {
+                break;
+            }
+        }
+        refs.iter()
+            .map(|r| {
+                let key = (r.doc_no.clone(), r.category.to_owned(), r.to.to_owned());
+                let id = mine.get(&key).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} issued no {} ({}) to {} to publish",
+                        node.code,
+                        r.doc_no,
+                        r.category,
+                        r.to
+                    )
+                })?;
+                id.parse()
+                    .map_err(|_| anyhow::anyhow!("bad allocation id {id}"))
+            })
+            .collect()
     }
 
     /// The allocation `node` holds as `doc_no` in `category`, waiting (up to
@@ -499,17 +579,27 @@ impl Demo {
 }
 
 /// The desk that takes a step at a bureau: the allocation desk receives
-/// funds, sets own budgets and issues allocations; the department officer
-/// keeps the project library and its targets; the treasury pays.
+/// funds, sets own budgets, issues allocations and publishes their results;
+/// the department officer keeps the project library and its targets; the
+/// treasury pays; the lead office (牵头科室) announces the county's projects.
+/// Each holds the permission the same step needs through the API.
 fn desk(action: &Action) -> Role {
     match action {
-        Action::FundsReceived { .. } | Action::OwnBudget { .. } | Action::Issue { .. } => {
-            Role::AllocationDesk
-        }
+        Action::FundsReceived { .. }
+        | Action::OwnBudget { .. }
+        | Action::Issue { .. }
+        | Action::Publish {
+            records: Published::Allocations(_),
+            ..
+        } => Role::AllocationDesk,
         Action::Project { .. } | Action::ProjectStatus { .. } | Action::Target { .. } => {
             Role::Department
         }
         Action::Payment { .. } => Role::Treasury,
+        Action::Publish {
+            records: Published::Projects(_),
+            ..
+        } => Role::Lead,
     }
 }
 
@@ -596,12 +686,16 @@ async fn fetch_all<T: serde::de::DeserializeOwned>(
 /// One line of the reconciliation.
 #[derive(Debug, Clone)]
 pub struct CheckRow {
-    /// As seed 002 prints it, in 万元.
-    pub seed_wan: Decimal,
+    /// As seed 002 prints it, in 万元; `None` for a figure the seed does not
+    /// print (a county's project funds).
+    pub seed_wan: Option<Decimal>,
     pub label_zh: String,
     pub label_en: String,
     pub expected: Decimal,
     pub actual: Decimal,
+    /// A figure of the public pages (`actual`, read without signing in)
+    /// against the ledger (`expected`), not of the ledger against the seed.
+    pub public: bool,
 }
 
 impl CheckRow {
@@ -611,10 +705,12 @@ impl CheckRow {
 }
 
 /// Reads the region's API at `base` (`http://host:port/api/v1`) and
-/// computes every expected figure from its allocations and payments.
+/// computes every expected figure from its allocations and payments, then
+/// reconciles the region's public pages with its ledger ([`public_rows`]).
 ///
 /// With a `token` (an auditor's, [`Demo::auditor_token`]), every request
-/// carries it as `Authorization: Bearer`.
+/// but the public pages' carries it as `Authorization: Bearer`; those are
+/// read without it, as a visitor would.
 pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckRow>> {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(t) = token {
@@ -639,9 +735,154 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
         rows.push(CheckRow {
             actual: figure(&e, &allocs, &pays, &nodes)?,
             expected: e.yuan,
-            seed_wan: e.seed_wan,
+            seed_wan: Some(e.seed_wan),
             label_zh: e.label_zh,
             label_en: e.label_en,
+            public: false,
+        });
+    }
+    let categories: Vec<CategoryRow> = http
+        .get(format!("{base}/catalog"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let projects: Vec<LibraryProject> = fetch_all(&http, base, "/projects").await?;
+    let anonymous = reqwest::Client::new();
+    let public_allocs: Vec<PublicAlloc> =
+        fetch_all(&anonymous, base, "/public/allocations").await?;
+    let public_projects: Vec<PublicProject> =
+        fetch_all(&anonymous, base, "/public/projects").await?;
+    rows.extend(public_rows(
+        &Ledgered {
+            allocs: &allocs,
+            categories: &categories,
+            projects: &projects,
+        },
+        &public_allocs,
+        &public_projects,
+    )?);
+    Ok(rows)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct CategoryRow {
+    code: String,
+    classified: bool,
+}
+
+/// A project of a library, as the ledger holds it (`/projects`).
+#[derive(Debug, Clone, Deserialize)]
+struct LibraryProject {
+    origin: String,
+    budget: Decimal,
+    paid: Decimal,
+}
+
+/// An allocation result on the public pages (`/public/allocations`).
+#[derive(Debug, Clone, Deserialize)]
+struct PublicAlloc {
+    publisher: String,
+    amount: Decimal,
+}
+
+/// A project on the public pages (`/public/projects`).
+#[derive(Debug, Clone, Deserialize)]
+struct PublicProject {
+    node: String,
+    budget: Decimal,
+    paid: Decimal,
+}
+
+/// What the region's ledger holds, as its auditor reads it.
+struct Ledgered<'a> {
+    allocs: &'a [Alloc],
+    categories: &'a [CategoryRow],
+    projects: &'a [LibraryProject],
+}
+
+/// The public pages reconciled with the ledger (两个一律): what the region
+/// and the prefecture published as allocation results equals what each
+/// issued to its children, 涉密 categories left out (the seed's 104041 and
+/// 107941 万元); each county's published projects carry the funds and the
+/// payments of its project library (its results notice comes after the
+/// year's last payment). `expected` is the ledger's figure, `actual` the
+/// public pages'.
+fn public_rows(
+    ledger: &Ledgered<'_>,
+    public_allocs: &[PublicAlloc],
+    public_projects: &[PublicProject],
+) -> anyhow::Result<Vec<CheckRow>> {
+    let classified = |c: &str| {
+        ledger
+            .categories
+            .iter()
+            .any(|k| k.code == c && k.classified)
+    };
+    let mut rows = Vec::new();
+    let issuers = [
+        (
+            plan::REGION,
+            "104041",
+            "自治区：公示的资金分配结果 = 下达自治州（涉密除外）",
+            "region: allocation results published = issued to the prefecture (except 涉密)",
+        ),
+        (
+            plan::PREFECTURE,
+            "107941",
+            "巴州：公示的资金分配结果 = 下达各县市（涉密除外）",
+            "Bayingol: allocation results published = issued to the counties (except 涉密)",
+        ),
+    ];
+    for (node, seed, zh, en) in issuers {
+        rows.push(CheckRow {
+            seed_wan: Some(Decimal::from_str_exact(seed)?),
+            label_zh: zh.to_owned(),
+            label_en: en.to_owned(),
+            expected: checked_sum(
+                ledger
+                    .allocs
+                    .iter()
+                    .filter(|a| a.from_node.as_deref() == Some(node) && !classified(&a.category))
+                    .map(|a| a.amount),
+            )?,
+            actual: checked_sum(
+                public_allocs
+                    .iter()
+                    .filter(|a| a.publisher == node)
+                    .map(|a| a.amount),
+            )?,
+            public: true,
+        });
+    }
+    for county in plan::nodes()?
+        .into_iter()
+        .filter(|n| n.level == fundsync_protocol::Level::County)
+    {
+        let library = || ledger.projects.iter().filter(|p| p.origin == county.code);
+        let public = || public_projects.iter().filter(|p| p.node == county.code);
+        rows.push(CheckRow {
+            seed_wan: None,
+            label_zh: format!("{}：公示的项目资金 = 项目库", county.name),
+            label_en: format!(
+                "{}: project funds published = the project library's",
+                county.code
+            ),
+            expected: checked_sum(library().map(|p| p.budget))?,
+            actual: checked_sum(public().map(|p| p.budget))?,
+            public: true,
+        });
+        rows.push(CheckRow {
+            seed_wan: None,
+            label_zh: format!("{}：公示的项目已支付 = 项目库", county.name),
+            label_en: format!(
+                "{}: project payments published = the project library's",
+                county.code
+            ),
+            expected: checked_sum(library().map(|p| p.paid))?,
+            actual: checked_sum(public().map(|p| p.paid))?,
+            public: true,
         });
     }
     Ok(rows)
@@ -757,12 +998,21 @@ pub fn print_check(rows: &[CheckRow]) -> bool {
         "", "seed 002 万元", "expected 万元", "region 万元"
     );
     let mut ok = true;
+    let mut public = false;
     for r in rows {
+        if r.public && !public {
+            public = true;
+            println!(
+                "     公告公示 (public pages, no sign-in): expected = the region's ledger, \
+                 region = its /public pages"
+            );
+        }
         ok &= r.ok();
         println!(
             "{:<4} {:>12} {:>14} {:>14}  {} / {}",
             if r.ok() { "ok" } else { "DIFF" },
-            r.seed_wan.normalize(),
+            r.seed_wan
+                .map_or_else(|| "—".to_owned(), |w| w.normalize().to_string()),
             wan(r.expected),
             wan(r.actual),
             r.label_zh,
@@ -786,6 +1036,12 @@ pub fn urls(demo: &Demo) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// The region's public pages (公告公示), which list what every node of the
+/// tree published; no sign-in.
+pub fn public_url(demo: &Demo) -> Option<String> {
+    demo.region().map(|r| format!("http://{}/public", r.api))
 }
 
 /// Where the region's API lives.

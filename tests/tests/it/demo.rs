@@ -1,6 +1,7 @@
 //! The 2020 Bayingol demo end to end: eleven real nodes over mutual TLS
 //! replay seed 002, the region's API reproduces every figure of DOMAIN.md,
-//! and a second start on the same directory records nothing twice.
+//! the region's public pages show what the tree published (两个一律) to
+//! anyone, and a second start on the same directory records nothing twice.
 
 use std::time::Duration;
 
@@ -49,11 +50,31 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
         );
     }
     let printed: rust_decimal::Decimal = "1441.16".parse()?;
-    let carry: Vec<_> = rows.iter().filter(|r| r.seed_wan == printed).collect();
+    let carry: Vec<_> = rows
+        .iter()
+        .filter(|r| r.seed_wan == Some(printed))
+        .collect();
     ensure!(
         carry.len() == 1 && carry[0].ok(),
         "carry-over 1441.16: {carry:?}"
     );
+    // The public pages against the ledger: the region's and the
+    // prefecture's allocation results, two figures per county.
+    let public: Vec<_> = rows.iter().filter(|r| r.public).collect();
+    ensure!(public.len() == 2 + 9 * 2, "{} public figures", public.len());
+    for must in ["104041", "107941"] {
+        ensure!(
+            public.iter().any(|r| run::wan(r.actual) == must && r.ok()),
+            "the public pages do not show {must} 万元 of allocation results"
+        );
+    }
+    ensure!(
+        public
+            .iter()
+            .all(|r| r.actual > rust_decimal::Decimal::ZERO),
+        "a public figure is zero: {public:#?}"
+    );
+    public_pages_list_the_results(&demo).await?;
     demo.stop().await;
 
     // Resumed on the same directory: enrolment kept, every step found.
@@ -72,5 +93,68 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
         "figures changed after a restart"
     );
     demo.stop().await;
+    Ok(())
+}
+
+/// Anyone, without signing in, finds the allocation results of the region
+/// and the prefecture on the region's public page, and the counties'
+/// projects; the JSON twin lists every allocation issued down the tree.
+async fn public_pages_list_the_results(demo: &Demo) -> Result<()> {
+    let url = run::public_url(demo).context("region")?;
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let page = anonymous
+        .get(format!("{url}/allocations?page_size=1000"))
+        .send()
+        .await?;
+    ensure!(
+        page.status() == 200,
+        "/public/allocations: {}",
+        page.status()
+    );
+    let html = page.text().await?;
+    for must in [
+        // The region's first notice, and one of its documents.
+        "新财农〔2019〕公示1号",
+        "新财农〔2020〕47号",
+        // The prefecture's, with a county it issued to.
+        "巴财农〔2020〕公示1号",
+        "巴财农〔2020〕36号",
+        "若羌县",
+    ] {
+        ensure!(html.contains(must), "/public/allocations lacks {must}");
+    }
+    let projects = anonymous
+        .get(format!("{url}/projects?page_size=1000"))
+        .send()
+        .await?;
+    ensure!(
+        projects.status() == 200,
+        "/public/projects: {}",
+        projects.status()
+    );
+    let html = projects.text().await?;
+    ensure!(
+        html.contains("轮财农〔2020〕公示3号") && html.contains("阿克萨来乡"),
+        "/public/projects lacks 轮台县's results notice"
+    );
+    let api = run::region_api(demo).context("region")?;
+    let json: serde_json::Value = anonymous
+        .get(format!("{api}/public/allocations?page_size=1000"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let items = json["items"].as_array().context("items")?;
+    let by = |node: &str| items.iter().filter(|a| a["publisher"] == node).count();
+    // The 9 allocations the region issued; the 76 the prefecture issued.
+    ensure!(
+        by("650000") == 9 && by("652800") == 76,
+        "published: region {}, prefecture {}",
+        by("650000"),
+        by("652800")
+    );
     Ok(())
 }
