@@ -851,19 +851,9 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
                 .set(f64::from(r.consecutive_failures));
         }
     }
-    let tree = health::tree(
-        &s.ledger,
-        s.link.as_ref().map(|l| l.get()),
-        s.health_report_ms,
-    )
-    .await?;
+    let tree = health::tree(&s.ledger, s.link.as_ref().map(|l| l.get()), judging(&s)).await?;
     for l in &tree.links {
-        for state in [
-            LinkState::Ok,
-            LinkState::Lagging,
-            LinkState::Silent,
-            LinkState::Broken,
-        ] {
+        for state in LinkState::ALL {
             metrics::gauge!(
                 "fundsync_tree_link_state",
                 "node" => me.clone(), "link" => l.node.clone(), "state" => state.as_str()
@@ -896,11 +886,19 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
     ))
 }
 
+/// How this node judges link reports, from its settings.
+pub fn judging(s: &AppState) -> crate::sync::health::Judging {
+    crate::sync::health::Judging {
+        report_every_ms: s.health_report_ms,
+        lag_ms: s.link_lag_ms,
+    }
+}
+
 /// The replication health of every link in this node's subtree.
 async fn sync_health(State(s): S) -> ApiResult<impl IntoResponse> {
     let own = s.link.as_ref().map(|l| l.get());
     Ok(Json(
-        crate::sync::health::tree(&s.ledger, own, s.health_report_ms).await?,
+        crate::sync::health::tree(&s.ledger, own, judging(&s)).await?,
     ))
 }
 

@@ -129,6 +129,11 @@ settings! {
         /// How soon after start the link's health is first reported (ms), so
         /// a new or restarted node does not look silent for a whole interval.
         pub health_first_report_ms: u64 = 1_000,
+        /// A link that has not been caught up for longer than this, in
+        /// either direction, shows as lagging in the health tree and the
+        /// metrics: entries its parent has not held for that long, stuck or
+        /// withheld by a relay (ms).
+        pub link_lag_ms: u64 = 60_000,
     }
     sections {
         /// Early warnings (预警): which rules this node evaluates and their

@@ -746,7 +746,8 @@ impl Ledger {
         )
     }
 
-    /// Every revocation, for the TLS layer at start-up.
+    /// Every revocation (node, when), for the TLS layer at start-up and
+    /// the health tree.
     pub async fn revocations(&self) -> Result<Vec<(NodeCode, i64)>, LedgerError> {
         let rows: Vec<RevocationRow> = sqlx::query_as("SELECT code, at_ms FROM revocations")
             .fetch_all(self.db().read())

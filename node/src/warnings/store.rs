@@ -81,10 +81,17 @@ pub async fn scope_of(u: &User, ledger: &Ledger) -> Result<Option<WarningScope>,
         }))
 }
 
-/// Open warnings by rule, over everything this node holds (its subtree):
-/// for the pages' badges and for metrics.
+/// Open warnings by rule, over everything this node holds (its subtree),
+/// for metrics: every rule of this release and every other rule that has
+/// had a warning here (a descendant's newer rule), 0 when none is open, so
+/// `fundsync_warnings_open{rule}` goes back to 0 when the last warning of a
+/// rule resolves instead of keeping its last value.
 pub async fn open_counts(ledger: &Ledger) -> Result<BTreeMap<String, i64>, LedgerError> {
-    ledger.open_warning_counts().await
+    let mut counts = ledger.open_warning_counts().await?;
+    for rule in super::Rule::ALL {
+        counts.entry(rule.as_str().to_owned()).or_insert(0);
+    }
+    Ok(counts)
 }
 
 /// A warning this node raised, for the evaluator's diff.

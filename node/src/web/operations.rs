@@ -32,6 +32,8 @@ pub enum Replication {
     Broken,
     /// Nothing from it held here.
     Never,
+    /// Cut off by its parent (`child_revoked`).
+    Revoked,
 }
 
 impl Replication {
@@ -41,6 +43,7 @@ impl Replication {
             "ok" => Replication::Ok,
             "lagging" => Replication::Lagging,
             "broken" => Replication::Broken,
+            "revoked" => Replication::Revoked,
             _ => Replication::Silent,
         }
     }
@@ -67,6 +70,8 @@ impl Replication {
             Replication::Silent => "silent",
             Replication::Broken => "broken",
             Replication::Never => "none",
+            // Cut off, as a broken link is: the same colour.
+            Replication::Revoked => "broken",
         }
     }
 
@@ -77,6 +82,7 @@ impl Replication {
             Replication::Silent => l.t("失联", "Silent"),
             Replication::Broken => l.t("中断", "Broken"),
             Replication::Never => l.t("无数据", "No data"),
+            Replication::Revoked => l.t("已吊销", "Revoked"),
         }
     }
 }
@@ -94,6 +100,9 @@ pub struct TreeNode {
     pub last_ms: Option<i64>,
     /// Its latest link report, if one has arrived.
     pub report: Option<LinkReport>,
+    /// Revoked (the health tree's judgement): shown so at once, whatever
+    /// its last report said.
+    pub revoked: bool,
 }
 
 /// What a node last reported about its link to its parent.
@@ -111,6 +120,9 @@ impl TreeNode {
     /// The state shown, and whether it is only the estimate from the age of
     /// the newest entry (no link report yet).
     pub fn replication(&self, now_ms: i64) -> (Replication, bool) {
+        if self.revoked {
+            return (Replication::Revoked, false);
+        }
         match &self.report {
             Some(r) => (Replication::from_report(&r.state), false),
             None => (Replication::of(self.last_ms, now_ms), true),
@@ -165,12 +177,13 @@ fn tree_lines<'a>(nodes: &'a [TreeNode], root: &str) -> Vec<Line<'a>> {
 }
 
 /// The states in the order the cards count them.
-pub const STATES: [Replication; 5] = [
+pub const STATES: [Replication; 6] = [
     Replication::Ok,
     Replication::Lagging,
     Replication::Silent,
     Replication::Broken,
     Replication::Never,
+    Replication::Revoked,
 ];
 
 pub fn render(c: &Chrome, o: &Operations) -> Markup {
@@ -178,7 +191,7 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
     let lines = tree_lines(&o.nodes, &o.me);
 
     // Counts by state, for the cards.
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; STATES.len()];
     for line in lines.iter().filter(|x| x.node.code != o.me) {
         let st = line.node.replication(o.now_ms).0;
         if let Some(i) = STATES.iter().position(|s| *s == st) {
@@ -199,7 +212,7 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
                 div class="v" { (below) }
                 div class="sub" {
                     @for (n, st) in counts.into_iter().zip(STATES) {
-                        @if n > 0 || !matches!(st, Replication::Never | Replication::Broken) {
+                        @if n > 0 || !matches!(st, Replication::Never | Replication::Broken | Replication::Revoked) {
                             span class={ "dot " (st.class()) } {}
                             (st.label(l)) " " (n) "\u{a0}\u{a0} "
                         }
@@ -328,7 +341,7 @@ fn link_card(l: Lang, o: &Operations) -> Markup {
         .map(|p| p.to_string())
         .or_else(|| o.parent.clone())
         .unwrap_or_default();
-    let (class, state) = if s.consecutive_failures > 0 {
+    let (class, state) = if s.push_failures > 0 || s.pull_failures > 0 {
         ("silent", l.t("连接失败", "Failing"))
     } else if s.last_up_ms.is_some() || s.last_down_ms.is_some() {
         ("ok", l.t("已连接", "Connected"))
@@ -348,11 +361,19 @@ fn link_card(l: Lang, o: &Operations) -> Markup {
                 (l.t("最近下行", "Last pull")) "：" (when(s.last_down_ms)) br;
                 (l.t("已发送", "Sent")) " " (s.entries_sent) " · "
                 (l.t("已接收", "Received")) " " (s.entries_received)
-                @if s.consecutive_failures > 0 {
-                    br; (l.t("连续失败次数", "Consecutive failures")) " " (s.consecutive_failures)
+                // Each direction's failures and error apart: a pull that
+                // works does not hide a push that keeps failing.
+                @if s.push_failures > 0 {
+                    br; (l.t("上行连续失败", "Push failures in a row")) " " (s.push_failures)
                 }
-                @if let Some(e) = &s.last_error {
-                    br; (l.t("最近错误", "Last error")) "：" (e)
+                @if let Some(e) = &s.push_error {
+                    br; (l.t("上行错误", "Push error")) "：" (e)
+                }
+                @if s.pull_failures > 0 {
+                    br; (l.t("下行连续失败", "Pull failures in a row")) " " (s.pull_failures)
+                }
+                @if let Some(e) = &s.pull_error {
+                    br; (l.t("下行错误", "Pull error")) "：" (e)
                 }
             }
         }
@@ -379,6 +400,7 @@ mod tests {
             head_seq: last.map(|_| 7),
             last_ms: last,
             report: None,
+            revoked: false,
         }
     }
 
@@ -442,11 +464,25 @@ mod tests {
                     }),
                     ..node("652828", "和硕县", "county", Some("652800"), Some(now))
                 },
+                TreeNode {
+                    // Revoked outranks a report that said "ok".
+                    report: Some(LinkReport {
+                        state: "ok".into(),
+                        age_seconds: 5,
+                        up_behind: 0,
+                        down_behind: 0,
+                        failures: 0,
+                    }),
+                    revoked: true,
+                    ..node("652827", "和静县", "county", Some("652800"), Some(now))
+                },
             ],
             parent: Some("650000".into()),
             link: Some(LinkStatus {
-                consecutive_failures: 3,
-                last_error: Some("<b>refused</b>".into()),
+                push_failures: 3,
+                push_error: Some("<b>refused</b>".into()),
+                pull_failures: 0,
+                pull_error: None,
                 ..LinkStatus::default()
             }),
             now_ms: now,
@@ -459,7 +495,9 @@ mod tests {
         assert!(pos("&lt;script&gt;") < pos("轮台县") && pos("轮台县") < pos("博湖县"));
         assert!(s.contains("padding-left:36px\"><span class=\"branch\">└"));
         assert!(s.contains("st lagging") && s.contains("st silent") && s.contains("st none"));
-        assert!(s.contains("连续失败次数 3"));
+        assert!(s.contains("上行连续失败 3"), "{s}");
+        assert!(!s.contains("下行连续失败"), "the pull did not fail: {s}");
+        assert!(s.contains("st broken\">已吊销</span>"), "{s}");
         assert!(s.contains("st broken\">中断</span>"), "{s}");
         assert!(s.contains("上行落后 12 · 下行落后 0 · 连续失败 5"));
         assert!(s.contains("报告于 2 分钟前"));

@@ -364,11 +364,13 @@ impl Ledger {
         Ok(rows.into_iter().map(|r| (r.rule, r.n)).collect())
     }
 
-    /// Open warnings by rule, over everything this node holds (its subtree).
+    /// Open warnings by rule, over everything this node holds (its subtree):
+    /// every rule that has had a warning here, 0 once all of its warnings
+    /// are resolved (so a gauge made from it goes back to 0).
     pub async fn open_warning_counts(&self) -> Result<BTreeMap<String, i64>, LedgerError> {
         let rows: Vec<RuleCount> = sqlx::query_as(
-            "SELECT rule, CAST(COUNT(*) AS BIGINT) AS n FROM warnings WHERE resolved_by IS NULL \
-             GROUP BY rule ORDER BY rule",
+            "SELECT rule, CAST(SUM(CASE WHEN resolved_by IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
+             AS n FROM warnings GROUP BY rule ORDER BY rule",
         )
         .fetch_all(self.db().read())
         .await?;
