@@ -110,7 +110,8 @@ pub fn router(import_bytes_max: usize) -> Routes {
         )
         .get("/sync/heads", P::ReadHealth, sync_heads)
         .get("/sync/link", P::ReadHealth, sync_link)
-        .get("/sync/health", P::ReadHealth, sync_health);
+        .get("/sync/health", P::ReadHealth, sync_health)
+        .get("/sync/alarms", P::ReadHealth, sync_alarms);
     let api = people::routes(api);
     Routes::api("")
         .get("/metrics", P::ReadHealth, metrics)
@@ -900,6 +901,12 @@ async fn sync_health(State(s): S) -> ApiResult<impl IntoResponse> {
     Ok(Json(
         crate::sync::health::tree(&s.ledger, own, judging(&s)).await?,
     ))
+}
+
+/// The sync alarms, newest first: who sent what was refused (the relay
+/// caught lying, when the refusal proves it) and whose chain it was about.
+async fn sync_alarms(State(s): S, Query(p): Query<PageQuery>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.ledger.sync_alarms(p.page()).await?))
 }
 
 /// The state of this node's link to its parent.

@@ -379,6 +379,7 @@ impl Link {
                         self.ledger
                             .alarm(
                                 self.parent,
+                                Some(me),
                                 e.code().as_str(),
                                 &format!("own entries sent back by the parent refused: {e}"),
                             )
@@ -636,7 +637,12 @@ impl Link {
                         self.health.update(|s| s.diverged_at = Some(seq));
                         if alarmed != Some(seq) {
                             self.ledger
-                                .alarm(self.parent, ErrorCode::Fork.as_str(), &e.to_string())
+                                .alarm(
+                                    self.parent,
+                                    Some(self.ledger.identity().code),
+                                    ErrorCode::Fork.as_str(),
+                                    &e.to_string(),
+                                )
                                 .await;
                             alarmed = Some(seq);
                         }
@@ -690,7 +696,12 @@ impl Link {
                                 | ErrorCode::BadSignature
                         ) {
                             self.ledger
-                                .alarm(self.parent, r.code().as_str(), &r.to_string())
+                                .alarm(
+                                    self.parent,
+                                    r.origin().or(Some(self.parent)),
+                                    r.code().as_str(),
+                                    &r.to_string(),
+                                )
                                 .await;
                         }
                     }

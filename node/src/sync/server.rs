@@ -427,7 +427,9 @@ async fn up_refused(s: &SyncState, child: NodeCode, e: &ReplicaError) {
         | ErrorCode::BrokenChain
         | ErrorCode::BadSignature => {
             // `alarm` logs at error level.
-            s.ledger.alarm(child, code.as_str(), &e.to_string()).await;
+            s.ledger
+                .alarm(child, e.origin(), code.as_str(), &e.to_string())
+                .await;
         }
         _ => tracing::warn!(%child, error = %e, "up batch refused"),
     }

@@ -495,9 +495,17 @@ async fn operations_data(s: &AppState) -> Result<operations::Operations, WebErro
         })
         .collect();
     let me = ledger.identity();
+    let alarms = ledger
+        .sync_alarms(crate::ledger::query::Page {
+            page: 1,
+            page_size: operations::ALARMS_SHOWN,
+        })
+        .await?
+        .items;
     Ok(operations::Operations {
         me: me.code.to_string(),
         nodes,
+        alarms,
         parent: me.parent.map(|p| p.to_string()),
         link: s.link.as_ref().map(|l| l.get()),
         now_ms: ledger.clock().now_ms(),

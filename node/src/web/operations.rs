@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::ledger::query::SyncAlarm;
 use crate::sync::LinkStatus;
 
 use maud::{html, Markup};
@@ -130,11 +131,17 @@ impl TreeNode {
     }
 }
 
+/// How many of the newest sync alarms the page shows (the rest:
+/// `GET /api/v1/sync/alarms`).
+pub const ALARMS_SHOWN: u32 = 20;
+
 /// Everything the operations page shows.
 #[derive(Debug, Clone)]
 pub struct Operations {
     pub me: String,
     pub nodes: Vec<TreeNode>,
+    /// The newest sync alarms raised here, newest first.
+    pub alarms: Vec<SyncAlarm>,
     pub parent: Option<String>,
     pub link: Option<LinkStatus>,
     pub now_ms: i64,
@@ -249,6 +256,7 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
                 }
             }
         }
+        (alarms(l, o))
     };
     page(c, Nav::Operations, l.t("运行监控", "Operations"), body)
 }
@@ -310,6 +318,67 @@ fn tree_row(l: Lang, o: &Operations, line: &Line<'_>) -> Markup {
                 a href=(url("/allocations", &[("holder", n.code.clone())])) { (l.t("指标", "Allocations")) }
                 " · "
                 a href=(url("/payments", &[("origin", n.code.clone())])) { (l.t("支付", "Payments")) }
+            }
+        }
+    }
+}
+
+/// What an alarm's code means, for people.
+fn alarm_kind(l: Lang, kind: &str) -> &'static str {
+    match kind {
+        "fork" => l.t("分叉：同一序号两条不同条目", "Fork: two entries at one seq"),
+        "bad_checkpoint" => l.t(
+            "检查点不符：条目在转发中被改动",
+            "Bad checkpoint: entries altered on the way",
+        ),
+        "broken_chain" => l.t(
+            "链断裂：条目在转发中被改动、删除或调换",
+            "Broken chain: entries altered, dropped or swapped on the way",
+        ),
+        "bad_signature" => l.t("签名无效", "Bad signature"),
+        "foreign_key" => l.t("上级登记了他人的密钥", "The parent registered another key"),
+        "digest_mismatch" => l.t("下行摘要不符", "Down stream digest mismatch"),
+        _ => l.t("其他", "Other"),
+    }
+}
+
+/// The newest sync alarms: who sent what was refused (the relay caught
+/// lying, when the refusal proves it) and whose chain it was about.
+fn alarms(l: Lang, o: &Operations) -> Markup {
+    html! {
+        h2 { (l.t("同步告警", "Sync alarms")) }
+        p class="sub" {
+            (l.t(
+                "本节点拒收并能证明发送方有误的数据：发送节点为转发或发送该数据的节点，涉及节点为其账本被改动的节点。完整列表：GET /api/v1/sync/alarms。",
+                "Data this node refused that proves its sender wrong: the sender is the node that sent or relayed it, the origin the node whose books it was about. All of them: GET /api/v1/sync/alarms."
+            ))
+        }
+        @if o.alarms.is_empty() {
+            p class="muted" { (l.t("无告警", "No alarms")) }
+        } @else {
+            div class="scroll" {
+                table class="alarms" {
+                    thead {
+                        tr {
+                            th { (l.t("时间", "When")) }
+                            th { (l.t("发送节点", "Sender")) }
+                            th { (l.t("涉及节点", "Origin")) }
+                            th { (l.t("类型", "Kind")) }
+                            th { (l.t("说明", "Message")) }
+                        }
+                    }
+                    tbody {
+                        @for a in &o.alarms {
+                            tr {
+                                td class="nowrap" { (datetime(a.at_ms)) " " span class="sub" { "· " (ago(l, a.at_ms, o.now_ms)) } }
+                                td { (a.peer) }
+                                td { (a.origin.as_deref().unwrap_or("—")) }
+                                td { span class="st broken" { (alarm_kind(l, &a.kind)) } " " code { (a.kind) } }
+                                td { (a.message) }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -477,6 +546,14 @@ mod tests {
                     ..node("652827", "和静县", "county", Some("652800"), Some(now))
                 },
             ],
+            alarms: vec![SyncAlarm {
+                id: 1,
+                at_ms: now - 60_000,
+                peer: "652800".into(),
+                origin: Some("652822".into()),
+                kind: "broken_chain".into(),
+                message: "<i>broken chain</i> in the batch: 652822-7".into(),
+            }],
             parent: Some("650000".into()),
             link: Some(LinkStatus {
                 push_failures: 3,
@@ -496,6 +573,9 @@ mod tests {
         assert!(s.contains("padding-left:36px\"><span class=\"branch\">└"));
         assert!(s.contains("st lagging") && s.contains("st silent") && s.contains("st none"));
         assert!(s.contains("上行连续失败 3"), "{s}");
+        assert!(s.contains("链断裂：条目在转发中被改动、删除或调换"), "{s}");
+        assert!(s.contains("<td>652800</td><td>652822</td>"), "{s}");
+        assert!(!s.contains("<i>broken"), "escaped: {s}");
         assert!(!s.contains("下行连续失败"), "the pull did not fail: {s}");
         assert!(s.contains("st broken\">已吊销</span>"), "{s}");
         assert!(s.contains("st broken\">中断</span>"), "{s}");

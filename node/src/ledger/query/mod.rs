@@ -7,6 +7,7 @@
 //! converted into the views; statements with optional filters are built
 //! with [`Sql`], which numbers its placeholders.
 
+mod alarms;
 pub mod facts;
 mod journal;
 mod links;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use super::{Ledger, LedgerError};
 use crate::store::Sql;
 
+pub use alarms::SyncAlarm;
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
 pub use links::LinkReportRow;

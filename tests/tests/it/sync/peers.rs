@@ -710,6 +710,41 @@ async fn a_relay_that_alters_an_actor_is_refused() -> Result<()> {
             "no {want} alarm naming the prefecture: {alarms:?}"
         );
     }
+    // Shown where operators look (issue 17 item 1): the API names the
+    // sender (the prefecture that lied) and the origin whose chain it
+    // altered (the county), and so does the operations page.
+    let listed: serde_json::Value = c
+        .node("650000")
+        .http()
+        .get(c.node("650000").api_url("/sync/alarms"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let items = listed["items"].as_array().context("alarm items")?;
+    for want in ["bad_checkpoint", "broken_chain"] {
+        ensure!(
+            items.iter().any(|a| a["peer"] == "652800"
+                && a["origin"] == "652822"
+                && a["kind"] == want
+                && a["message"].as_str().is_some_and(|m| m.contains("652822"))),
+            "no {want} alarm naming sender and origin in the API: {listed}"
+        );
+    }
+    let page = c
+        .node("650000")
+        .http()
+        .get(format!("http://{}/operations", c.node("650000").api))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        page.contains("同步告警")
+            && page.contains("检查点不符")
+            && page.contains("<td>652800</td><td>652822</td>"),
+        "the operations page does not show the alarms:\n{page}"
+    );
     let metrics = c
         .node("650000")
         .http()
