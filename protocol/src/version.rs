@@ -85,6 +85,10 @@
 //! node refuses the new kinds: **upgrade from the region downward**, as for
 //! versions 2 and 3. A version 4 parent accepts its version 1–3 children's
 //! pushes (all stay in [`SUPPORTED_VERSIONS`]).
+//! - Error codes for refusals the HTTP layer makes before a handler runs
+//!   (`bad_request`, `method_not_allowed`, `uri_too_long`,
+//!   `headers_too_large`) are new in this release too; no bump: a peer that
+//!   does not know a code reads it as `unknown`.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 4;

@@ -338,6 +338,18 @@ async fn raw(
     ))
 }
 
+/// A request and the refusal it should get: what it is, method, URL,
+/// content type, body, status, error code.
+type Refused = (
+    &'static str,
+    reqwest::Method,
+    String,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
 /// What the framework refuses before or around a handler (a body over the
 /// limit read as bytes or a form, a URI too long for the HTTP layer, a
 /// method a path does not take, a path nothing takes, a path parameter or
@@ -357,15 +369,7 @@ async fn framework_refusals_are_the_error_body_too() -> Result<()> {
     let before = api.state().await?;
     let url = |p: &str| api.node.url(p);
     use reqwest::Method;
-    let cases: Vec<(
-        &str,
-        Method,
-        String,
-        Option<&str>,
-        Vec<u8>,
-        StatusCode,
-        &str,
-    )> = vec![
+    let cases: Vec<Refused> = vec![
         (
             "an import over import_bytes_max",
             Method::POST,

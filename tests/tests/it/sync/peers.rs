@@ -252,6 +252,17 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     c.shutdown().await
 }
 
+/// A request and the refusal it should get: what it is, method, URL, body,
+/// status, error code.
+type Refused = (
+    &'static str,
+    reqwest::Method,
+    String,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 /// What the sync listener's framework refuses by itself (a path nothing
 /// takes, a method a path does not take, a body over
 /// `sync_batch_bytes_max`, a URI too long for the HTTP layer) is answered
@@ -269,7 +280,7 @@ async fn sync_framework_refusals_are_the_error_body_too() -> Result<()> {
     let prefecture = c.ledger("652800");
     let before = fingerprint(prefecture, "652822").await?;
     let url = |p: &str| sync_url(&c, "652800", p);
-    let cases: Vec<(&str, reqwest::Method, String, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Refused> = vec![
         (
             "a path nothing takes",
             reqwest::Method::GET,
