@@ -874,7 +874,7 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
                 .set(u32::try_from(age).map_or(f64::MAX, f64::from));
         }
     }
-    for (rule, n) in crate::warnings::store::open_counts(&s.ledger).await? {
+    for (rule, n) in crate::warnings::store::open_gauges(&s.ledger).await? {
         metrics::gauge!("fundsync_warnings_open", "node" => me.clone(), "rule" => rule)
             .set(u32::try_from(n).map_or(f64::MAX, f64::from));
     }

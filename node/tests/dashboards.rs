@@ -41,8 +41,7 @@ fn quantile_panels_query_every_quantile_they_name() {
             let needle = format!("histogram_quantile({q},");
             assert!(
                 exprs.iter().any(|e| e.replace(' ', "").contains(&needle)),
-                "panel {title:?} names p{} but has no {needle} query: {exprs:?}",
-                q.trim_start_matches("0.")
+                "panel {title:?} names the {q} quantile but has no {needle} query: {exprs:?}"
             );
             checked += 1;
         }
