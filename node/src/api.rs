@@ -115,7 +115,8 @@ pub fn router(import_bytes_max: usize) -> Routes {
         .get("/sync/health", P::ReadHealth, sync_health)
         .get("/carryover", P::ReadLedger, carryover::report)
         .post("/carryover", P::Allocate, carryover::explain)
-        .post("/recalls", P::Allocate, carryover::recall);
+        .post("/recalls", P::Allocate, carryover::recall)
+        .get("/sync/alarms", P::ReadHealth, sync_alarms);
     let api = people::routes(api);
     let api = publications::routes(api);
     Routes::api("")
@@ -857,19 +858,9 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
                 .set(f64::from(r.consecutive_failures));
         }
     }
-    let tree = health::tree(
-        &s.ledger,
-        s.link.as_ref().map(|l| l.get()),
-        s.health_report_ms,
-    )
-    .await?;
+    let tree = health::tree(&s.ledger, s.link.as_ref().map(|l| l.get()), judging(&s)).await?;
     for l in &tree.links {
-        for state in [
-            LinkState::Ok,
-            LinkState::Lagging,
-            LinkState::Silent,
-            LinkState::Broken,
-        ] {
+        for state in LinkState::ALL {
             metrics::gauge!(
                 "fundsync_tree_link_state",
                 "node" => me.clone(), "link" => l.node.clone(), "state" => state.as_str()
@@ -889,7 +880,7 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
                 .set(u32::try_from(age).map_or(f64::MAX, f64::from));
         }
     }
-    for (rule, n) in crate::warnings::store::open_counts(&s.ledger).await? {
+    for (rule, n) in crate::warnings::store::open_gauges(&s.ledger).await? {
         metrics::gauge!("fundsync_warnings_open", "node" => me.clone(), "rule" => rule)
             .set(u32::try_from(n).map_or(f64::MAX, f64::from));
     }
@@ -902,12 +893,26 @@ async fn metrics(State(s): S) -> ApiResult<impl IntoResponse> {
     ))
 }
 
+/// How this node judges link reports, from its settings.
+pub fn judging(s: &AppState) -> crate::sync::health::Judging {
+    crate::sync::health::Judging {
+        report_every_ms: s.health_report_ms,
+        lag_ms: s.link_lag_ms,
+    }
+}
+
 /// The replication health of every link in this node's subtree.
 async fn sync_health(State(s): S) -> ApiResult<impl IntoResponse> {
     let own = s.link.as_ref().map(|l| l.get());
     Ok(Json(
-        crate::sync::health::tree(&s.ledger, own, s.health_report_ms).await?,
+        crate::sync::health::tree(&s.ledger, own, judging(&s)).await?,
     ))
+}
+
+/// The sync alarms, newest first: who sent what was refused (the relay
+/// caught lying, when the refusal proves it) and whose chain it was about.
+async fn sync_alarms(State(s): S, Query(p): Query<PageQuery>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.ledger.sync_alarms(p.page()).await?))
 }
 
 /// The state of this node's link to its parent.

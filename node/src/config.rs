@@ -134,6 +134,11 @@ settings! {
         /// never. A check reads the whole journal in one read transaction,
         /// so on a large ledger choose a quiet interval (86400000: daily).
         pub verify_every_ms: u64 = 0,
+        /// A link that has not been caught up for longer than this, in
+        /// either direction, shows as lagging in the health tree and the
+        /// metrics: entries its parent has not held for that long, stuck or
+        /// withheld by a relay (ms).
+        pub link_lag_ms: u64 = 60_000,
     }
     sections {
         /// Early warnings (预警): which rules this node evaluates and their

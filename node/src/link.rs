@@ -16,8 +16,24 @@ pub struct LinkStatus {
     /// Last successful exchange in each direction (ms since the epoch).
     pub last_up_ms: Option<i64>,
     pub last_down_ms: Option<i64>,
+    /// The larger of `push_failures` and `pull_failures`: what the link
+    /// report to the parent carries.
     pub consecutive_failures: u32,
+    /// The push error if there is one, else the pull error: what the link
+    /// report to the parent carries.
     pub last_error: Option<String>,
+    /// Failed pushes in a row and the last one's error, cleared only by a
+    /// push that succeeds: a pull that works says nothing about entries
+    /// going up.
+    pub push_failures: u32,
+    pub push_error: Option<String>,
+    /// Failed pulls in a row and the last one's error, cleared only by a
+    /// pull that succeeds.
+    pub pull_failures: u32,
+    pub pull_error: Option<String>,
+    /// When the link started (ms since the epoch): how long it has been
+    /// behind when it has never caught up.
+    pub started_ms: Option<i64>,
     pub entries_sent: u64,
     pub entries_received: u64,
     /// What the parent holds of each chain this node sends up, as of the
@@ -57,8 +73,13 @@ impl LinkHealth {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+    /// Changes the status; the combined failure count and error follow
+    /// the push's and the pull's own.
     pub(super) fn update(&self, f: impl FnOnce(&mut LinkStatus)) {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut s);
+        s.consecutive_failures = s.push_failures.max(s.pull_failures);
+        s.last_error = s.push_error.clone().or_else(|| s.pull_error.clone());
     }
 }
 
@@ -70,15 +91,70 @@ pub enum LinkState {
     Lagging,
     Silent,
     Broken,
+    /// Cut off by its parent (`child_revoked`): refused at every request,
+    /// whatever its last report said.
+    Revoked,
 }
 
 impl LinkState {
+    /// Every state, for gauges that give each a series.
+    pub const ALL: [LinkState; 5] = [
+        LinkState::Ok,
+        LinkState::Lagging,
+        LinkState::Silent,
+        LinkState::Broken,
+        LinkState::Revoked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             LinkState::Ok => "ok",
             LinkState::Lagging => "lagging",
             LinkState::Silent => "silent",
             LinkState::Broken => "broken",
+            LinkState::Revoked => "revoked",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pull that works clears the pull's failures only: the push's error
+    /// stays in view, and in the combined figures the report carries.
+    #[test]
+    fn push_and_pull_failures_are_kept_apart() {
+        let h = LinkHealth::default();
+        h.update(|s| {
+            s.push_failures = 4;
+            s.push_error = Some("the parent refused (409, fork)".into());
+            s.pull_failures = 1;
+            s.pull_error = Some("cannot reach the parent".into());
+        });
+        let s = h.get();
+        assert_eq!(s.consecutive_failures, 4);
+        assert_eq!(
+            s.last_error.as_deref(),
+            Some("the parent refused (409, fork)")
+        );
+        h.update(|s| {
+            s.pull_failures = 0;
+            s.pull_error = None;
+        });
+        let s = h.get();
+        assert_eq!((s.push_failures, s.consecutive_failures), (4, 4));
+        assert!(s.last_error.is_some_and(|e| e.contains("fork")));
+        h.update(|s| {
+            s.push_failures = 0;
+            s.push_error = None;
+            s.pull_failures = 2;
+            s.pull_error = Some("timed out".into());
+        });
+        let s = h.get();
+        assert_eq!(
+            (s.consecutive_failures, s.last_error.as_deref()),
+            (2, Some("timed out"))
+        );
     }
 }

@@ -809,7 +809,14 @@ impl ClientCertVerifier for ChildVerifier {
         self.revoked
             .check(std::slice::from_ref(end_entity))
             .and_then(|()| self.revoked.check(intermediates))
-            .map_err(refusal)?;
+            .map_err(|e| {
+                // Loud where it is refused: a revoked node still knocking
+                // is something an operator must see, by its code.
+                if let PkiError::Revoked(code) = &e {
+                    tracing::warn!(child = %code, "refused a revoked child's TLS handshake");
+                }
+                refusal(e)
+            })?;
         Ok(ClientCertVerified::assertion())
     }
 

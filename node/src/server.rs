@@ -33,7 +33,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ApiTls, Config, ConfigError};
 use crate::http::auth::SESSION_COOKIE;
 use crate::http::{
-    body_limit, check_host, specific_host, AllowedHosts, AppState, RouteInfo, Routes,
+    body_limit, check_host, json_errors, specific_host, AllowedHosts, AppState, RouteInfo, Routes,
 };
 use crate::ledger::{DateWindow, Ledger, LedgerError, LedgerRules};
 use crate::net::Peer;
@@ -156,6 +156,9 @@ pub fn app(state: AppState, body_bytes_max: usize) -> Router {
             crate::telemetry::http_latency(node, req, next)
         }))
         .with_state(state)
+        // Every refusal the framework makes (405, 413, rejections) in the
+        // `{error, message}` body, as the handlers' own.
+        .layer(axum::middleware::map_response(json_errors))
         // The span names the path only: a query may carry a form's CSRF
         // token (file uploads) or what someone searched for, neither of
         // which belongs in a log.
@@ -476,6 +479,7 @@ fn app_state(
         import_bytes_max: cfg.import_bytes_max,
         link,
         health_report_ms: cfg.health_report_ms,
+        link_lag_ms: cfg.link_lag_ms,
         session_idle_ms: cfg.accounts.session_idle_ms,
         session_absolute_ms: cfg.accounts.session_absolute_ms,
         api_tls,

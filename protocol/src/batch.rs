@@ -134,6 +134,38 @@ pub enum BatchError {
     },
 }
 
+impl BatchError {
+    /// The origin whose entries the refusal is about, when it is about one
+    /// (an alarm names it beside the sender: the chain a relay lied about).
+    pub fn origin(&self) -> Option<NodeCode> {
+        use BatchError::*;
+        match self {
+            OriginNotAllowed { origin, .. }
+            | OutOfOrder { origin, .. }
+            | Gap { origin, .. }
+            | Fork { origin, .. }
+            | BrokenChain { origin, .. }
+            | CheckpointMismatch { origin, .. }
+            | CheckpointAhead { origin, .. }
+            | NotCovered { origin, .. }
+            | UnknownKey { origin, .. }
+            | KeyMismatch { origin, .. }
+            | BadSignature { origin, .. }
+            | Body { origin, .. } => Some(*origin),
+            TooLarge { .. }
+            | TooManyEntries { .. }
+            | TooManyCheckpoints { .. }
+            | BodyTooLarge { .. }
+            | BadMagic
+            | Truncated { .. }
+            | TrailingBytes { .. }
+            | Malformed { .. }
+            | Version(_)
+            | Misaddressed { .. } => None,
+        }
+    }
+}
+
 impl From<SignError> for BatchError {
     fn from(e: SignError) -> Self {
         match e {

@@ -94,6 +94,10 @@
 //!   when it is to be paid) and `funds_recalled` (收回 / 统筹: the holder
 //!   returns unspent funds to the allocation's issuer), both recorded by the
 //!   holder and rolled up like payments, never sent down.
+//! - Error codes for refusals the HTTP layer makes before a handler runs
+//!   (`bad_request`, `method_not_allowed`, `uri_too_long`,
+//!   `headers_too_large`) are new in this release too; no bump: a peer that
+//!   does not know a code reads it as `unknown`.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 4;

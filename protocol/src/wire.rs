@@ -329,6 +329,39 @@ error_codes! {
     NotRecallable = "not_recallable",
     /// A recall dated before the allocation it returns.
     RecallBeforeAllocation = "recall_before_allocation",
+    // Requests the HTTP layer refuses before any handler reads them.
+    /// A request the node could not read: a malformed request line or
+    /// header, a path parameter or form that does not parse (400).
+    BadRequest = "bad_request",
+    /// The path exists, but not with this method (405; `Allow` lists
+    /// the methods it takes).
+    MethodNotAllowed = "method_not_allowed",
+    /// The request's path and query are over the limit (414).
+    UriTooLong = "uri_too_long",
+    /// The request's headers are over the limit (431).
+    HeadersTooLarge = "headers_too_large",
+}
+
+impl ErrorCode {
+    /// The code of a refusal that an HTTP layer made rather than a handler
+    /// (a method a path does not take, a body or URI over the limit, a
+    /// request that does not parse), from its status alone.
+    pub fn of_status(status: u16) -> ErrorCode {
+        match status {
+            401 => ErrorCode::Unauthenticated,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            413 => ErrorCode::PayloadTooLarge,
+            414 => ErrorCode::UriTooLong,
+            415 => ErrorCode::UnsupportedMediaType,
+            422 => ErrorCode::InvalidInput,
+            431 => ErrorCode::HeadersTooLarge,
+            503 => ErrorCode::NotReady,
+            500..=599 => ErrorCode::Internal,
+            _ => ErrorCode::BadRequest,
+        }
+    }
 }
 
 impl fmt::Display for ErrorCode {

@@ -158,9 +158,166 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// The code a refusal of `status` gets when the framework, not a handler,
+/// made it (see [`json_errors`]).
+pub fn code_for_status(status: StatusCode) -> ErrorCode {
+    ErrorCode::of_status(status.as_u16())
+}
+
+/// Longest framework message kept as the `message` of a rewritten refusal.
+const FRAMEWORK_MESSAGE_BYTES_MAX: usize = 1024;
+
+/// Makes every refusal on a listener the `{error, message}` body, whoever
+/// made it: axum's own answers (405 with an empty body, 404 of a router
+/// without a fallback, the 413/400/415/422 texts of its `Bytes`, `Form`,
+/// `Path`, `Multipart` and `Json` rejections) come as `text/plain` or with
+/// no body at all, and are rewritten here with a code from their status
+/// ([`code_for_status`]) and their text as the message (a server error's
+/// text is not sent). Answers with a content type of their own (JSON, the
+/// pages' HTML) pass unchanged, as does every success.
+///
+/// Refusals hyper makes before a request reaches any service (a URI over
+/// 64 KiB, headers over its buffer, a request line it cannot parse) are
+/// rewritten on the connection (`crate::net`).
+pub async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let plain = match res.headers().get(axum::http::header::CONTENT_TYPE) {
+        None => true,
+        Some(ct) => ct
+            .to_str()
+            .map(|ct| ct.starts_with("text/plain"))
+            .unwrap_or(false),
+    };
+    if !plain {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, FRAMEWORK_MESSAGE_BYTES_MAX)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    let code = code_for_status(status);
+    let message = if status.is_server_error() {
+        if !text.is_empty() {
+            tracing::error!(%status, text, "a framework error");
+        }
+        ApiError::internal().message
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = parts
+            .headers
+            .get(axum::http::header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if allow.is_empty() {
+            "this path does not take this method".to_owned()
+        } else {
+            format!("this path does not take this method; it takes {allow}")
+        }
+    } else if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let json = ApiError::new(status, code, message).into_response();
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, json_body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn rewritten(res: Response) -> (StatusCode, String, serde_json::Value) {
+        let res = json_errors(res).await;
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            ct,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn framework_refusals_become_the_error_body() {
+        // axum's 405: empty, with Allow.
+        let res = Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(axum::http::header::ALLOW, "GET,HEAD")
+            .body(axum::body::Body::empty())
+            .unwrap_or_default();
+        let (s, ct, v) = rewritten(res).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, "application/json")
+        );
+        assert_eq!(v["error"], "method_not_allowed");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("GET,HEAD"),
+            "{v}"
+        );
+        // A rejection's text is the message.
+        let res = (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Failed to buffer the request body: length limit exceeded",
+        )
+            .into_response();
+        let (s, _, v) = rewritten(res).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(v["error"], "payload_too_large");
+        assert!(v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("length limit"));
+        // A server error's text stays in the log.
+        let res = (StatusCode::INTERNAL_SERVER_ERROR, "secret detail").into_response();
+        let (_, _, v) = rewritten(res).await;
+        assert_eq!(v["error"], "internal");
+        assert!(!v.to_string().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn answers_with_a_type_of_their_own_pass_unchanged() {
+        let page = (
+            StatusCode::FORBIDDEN,
+            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<p>无权限</p>",
+        )
+            .into_response();
+        let (s, ct, _) = rewritten(page).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::FORBIDDEN, "text/html; charset=utf-8")
+        );
+        let ok = (StatusCode::OK, "ready").into_response();
+        let (s, ct, _) = rewritten(ok).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::OK, "text/plain; charset=utf-8")
+        );
+    }
 
     #[test]
     fn a_peer_is_told_what_to_do_and_never_why_this_node_failed() {

@@ -22,7 +22,7 @@ pub mod routes;
 use axum::extract::DefaultBodyLimit;
 
 pub use acting::Acting;
-pub use error::{ApiError, ApiResult};
+pub use error::{code_for_status, json_errors, ApiError, ApiResult};
 pub use extract::{Json, Query};
 pub use host::{check_host, host_of, specific_host, AllowedHosts};
 pub use routes::{RouteInfo, Routes};
@@ -40,6 +40,8 @@ pub struct AppState {
     pub link: Option<LinkHealth>,
     /// How often nodes report their links (for judging a report's age).
     pub health_report_ms: u64,
+    /// How long a link may stay behind before it shows as lagging.
+    pub link_lag_ms: u64,
     /// Users, sessions and API tokens.
     pub accounts: Accounts,
     /// Whether the API listener speaks TLS (`[api] tls_*`): session cookies

@@ -104,6 +104,15 @@ impl ReplicaError {
         }
     }
 
+    /// The origin whose chain the refusal is about, when it is about one.
+    pub fn origin(&self) -> Option<NodeCode> {
+        match self {
+            ReplicaError::Batch(e) | ReplicaError::Down(DownError::Decode(e)) => e.origin(),
+            ReplicaError::Down(DownError::ForeignOrigin { origin, .. }) => Some(*origin),
+            _ => None,
+        }
+    }
+
     /// Whether the sender is at fault (as opposed to this node's storage).
     pub fn is_peer_fault(&self) -> bool {
         !matches!(self, ReplicaError::Ledger(LedgerError::Store(_)))
@@ -831,19 +840,26 @@ impl Ledger {
         Ok(done)
     }
 
-    /// Records something an operator must see (a fork, a refused key).
-    pub async fn alarm(&self, peer: NodeCode, kind: &str, message: &str) {
-        tracing::error!(peer = %peer, kind, message, "sync alarm");
+    /// Records something an operator must see (a fork, a refused key, a
+    /// relay caught altering a chain): `peer` is the node that sent it (the
+    /// one that lied, when the refusal proves a lie), `origin` the node
+    /// whose chain it was about, if one. Read back by
+    /// [`Ledger::sync_alarms`] (`GET /api/v1/sync/alarms`, `/operations`).
+    pub async fn alarm(&self, peer: NodeCode, origin: Option<NodeCode>, kind: &str, message: &str) {
+        let origin_text = origin.map(|o| o.to_string());
+        tracing::error!(peer = %peer, origin = origin_text.as_deref().unwrap_or("-"), kind, message, "sync alarm");
         crate::telemetry::alarm(self.identity().code.as_str(), kind);
         let r: Result<(), LedgerError> = async {
             let mut work = self.begin().await?;
             sqlx::query(
-                "INSERT INTO sync_alarms (at_ms, peer, kind, message) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO sync_alarms (at_ms, peer, kind, message, origin) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(self.clock().now_ms())
             .bind(peer.as_str())
             .bind(kind)
             .bind(message)
+            .bind(origin_text.as_deref())
             .execute(work.conn().await?)
             .await?;
             work.commit().await
@@ -864,7 +880,8 @@ impl Ledger {
         )
     }
 
-    /// Every revocation, for the TLS layer at start-up.
+    /// Every revocation (node, when), for the TLS layer at start-up and
+    /// the health tree.
     pub async fn revocations(&self) -> Result<Vec<(NodeCode, i64)>, LedgerError> {
         let rows: Vec<RevocationRow> = sqlx::query_as("SELECT code, at_ms FROM revocations")
             .fetch_all(self.db().read())

@@ -1038,6 +1038,7 @@ pub async fn run_every(
                     ledger
                         .alarm(
                             me,
+                            None,
                             "verify",
                             &format!(
                                 "{} difference(s) between the books and the journal; first: {first}; run `fundsync verify` for all",

@@ -133,7 +133,11 @@ impl Link {
             .build()
             .map_err(|e| pki::PkiError::BadCert(e.to_string()))?;
         let health = LinkHealth::default();
-        health.update(|s| s.parent = Some(parent));
+        let started = ledger.clock().now_ms();
+        health.update(|s| {
+            s.parent = Some(parent);
+            s.started_ms = Some(started);
+        });
         Ok(Link {
             ledger,
             key,
@@ -375,6 +379,7 @@ impl Link {
                         self.ledger
                             .alarm(
                                 self.parent,
+                                Some(me),
                                 e.code().as_str(),
                                 &format!("own entries sent back by the parent refused: {e}"),
                             )
@@ -505,14 +510,21 @@ impl Link {
         Ok(receipt.applied)
     }
 
-    fn failed(&self, what: &str, e: &LinkError) -> u32 {
-        tracing::warn!(parent = %self.parent, error = %e, "sync {what} failed");
+    /// Counts a failed exchange in its own direction (a push's failures
+    /// and a pull's are kept apart, so one that works does not hide the
+    /// other's); returns how many in a row, for the backoff.
+    fn failed(&self, dir: Direction, e: &LinkError) -> u32 {
+        tracing::warn!(parent = %self.parent, error = %e, "sync {} failed", dir.as_str());
         crate::telemetry::sync_error(self.ledger.identity().code.as_str(), "client", e.code());
         let mut n = 0;
         self.health.update(|s| {
-            s.consecutive_failures = s.consecutive_failures.saturating_add(1);
-            s.last_error = Some(e.to_string());
-            n = s.consecutive_failures;
+            let (failures, error) = match dir {
+                Direction::Push => (&mut s.push_failures, &mut s.push_error),
+                Direction::Pull => (&mut s.pull_failures, &mut s.pull_error),
+            };
+            *failures = failures.saturating_add(1);
+            *error = Some(e.to_string());
+            n = *failures;
         });
         n
     }
@@ -536,6 +548,8 @@ impl Link {
         // it again.
         let mut alarmed: Option<u64> = None;
         while !*stop.borrow() {
+            // Ok(true): a batch went up, more may follow; Ok(false): nothing
+            // more to send now.
             let step: Result<bool, LinkError> = async {
                 if remote.is_none() {
                     ready = None;
@@ -586,12 +600,21 @@ impl Link {
                 Ok(more) => {
                     let now = self.ledger.clock().now_ms();
                     alarmed = None;
+                    // Nothing more to send is not the same as caught up:
+                    // entries this node cannot send (a descendant's run with
+                    // no checkpoint stored to cover it) stay behind, and the
+                    // link must show it, growing older, not "caught up now".
+                    let caught_up = !more
+                        && match &remote {
+                            Some(r) => parent_holds_all(&self.ledger, r).await.unwrap_or(false),
+                            None => false,
+                        };
                     self.health.update(|s| {
                         s.last_up_ms = Some(now);
-                        s.consecutive_failures = 0;
-                        s.last_error = None;
+                        s.push_failures = 0;
+                        s.push_error = None;
                         s.diverged_at = None;
-                        if !more {
+                        if caught_up {
                             s.up_caught_up_ms = Some(now);
                         }
                     });
@@ -614,12 +637,17 @@ impl Link {
                         self.health.update(|s| s.diverged_at = Some(seq));
                         if alarmed != Some(seq) {
                             self.ledger
-                                .alarm(self.parent, ErrorCode::Fork.as_str(), &e.to_string())
+                                .alarm(
+                                    self.parent,
+                                    Some(self.ledger.identity().code),
+                                    ErrorCode::Fork.as_str(),
+                                    &e.to_string(),
+                                )
                                 .await;
                             alarmed = Some(seq);
                         }
                     }
-                    let failures = self.failed("push", &e);
+                    let failures = self.failed(Direction::Push, &e);
                     wait_or_stop(self.backoff(failures), &mut stop).await;
                 }
             }
@@ -647,12 +675,11 @@ impl Link {
                     let now = self.ledger.clock().now_ms();
                     self.health.update(|s| {
                         s.last_down_ms = Some(now);
-                        // A divergence stays in view while the down stream
-                        // keeps working.
-                        if s.diverged_at.is_none() {
-                            s.consecutive_failures = 0;
-                            s.last_error = None;
-                        }
+                        // The pull's own failures only: a push error (a
+                        // divergence, a refused batch) stays in view while
+                        // the down stream keeps working.
+                        s.pull_failures = 0;
+                        s.pull_error = None;
                         s.entries_received = s
                             .entries_received
                             .saturating_add(u64::try_from(n).unwrap_or(0));
@@ -660,7 +687,7 @@ impl Link {
                 }
                 Err(e) => {
                     hello_done = false;
-                    let failures = self.failed("pull", &e);
+                    let failures = self.failed(Direction::Pull, &e);
                     if let LinkError::Replica(r) = &e {
                         if matches!(
                             r.code(),
@@ -669,7 +696,12 @@ impl Link {
                                 | ErrorCode::BadSignature
                         ) {
                             self.ledger
-                                .alarm(self.parent, r.code().as_str(), &r.to_string())
+                                .alarm(
+                                    self.parent,
+                                    r.origin().or(Some(self.parent)),
+                                    r.code().as_str(),
+                                    &r.to_string(),
+                                )
                                 .await;
                         }
                     }
@@ -678,6 +710,35 @@ impl Link {
             }
         }
     }
+}
+
+/// Which of the link's loops an exchange belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Push,
+    Pull,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        }
+    }
+}
+
+/// Whether a parent holding `remote` (seq per origin) holds every chain
+/// this node sends up, as far as this node holds it.
+async fn parent_holds_all(
+    ledger: &Ledger,
+    remote: &HashMap<NodeCode, u64>,
+) -> Result<bool, crate::ledger::LedgerError> {
+    Ok(ledger
+        .heads()
+        .await?
+        .iter()
+        .all(|h| h.seq <= remote.get(&h.origin).copied().unwrap_or(0)))
 }
 
 /// How long a loop waits after its `failures`-th failure in a row: doubling

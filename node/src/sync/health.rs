@@ -29,7 +29,8 @@ use crate::ledger::query::NodeView;
 use crate::ledger::{Ledger, LedgerError};
 use crate::link::{LinkHealth, LinkState, LinkStatus};
 
-/// A link this far behind (seconds) is lagging.
+/// A link this far behind (seconds) is lagging, by default
+/// (`link_lag_ms`).
 pub const LAG_SECONDS: u64 = 60;
 /// This many failures in a row and a link is broken.
 pub const BROKEN_FAILURES: u32 = 3;
@@ -39,11 +40,34 @@ pub const BROKEN_FAILURES: u32 = 3;
 /// leaves room for a few lost ones at each level.
 pub const SILENT_INTERVALS: u64 = 30;
 
-/// The state a report describes, before its age is considered.
-pub fn classify(r: &LinkReported) -> LinkState {
+/// How a node judges the reports it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judging {
+    /// How often nodes report (`health_report_ms`): a report older than
+    /// [`SILENT_INTERVALS`] of these is silent.
+    pub report_every_ms: u64,
+    /// A link further behind than this is lagging (`link_lag_ms`): entries
+    /// its parent has not held for that long, withheld or stuck.
+    pub lag_ms: u64,
+}
+
+impl Judging {
+    /// At the default lag, [`LAG_SECONDS`].
+    pub fn every(report_every_ms: u64) -> Judging {
+        Judging {
+            report_every_ms,
+            lag_ms: LAG_SECONDS * 1000,
+        }
+    }
+}
+
+/// The state a report describes, before its age is considered: broken
+/// after [`BROKEN_FAILURES`] failures in a row, lagging when either
+/// direction has been behind for more than `lag_seconds`.
+pub fn classify(r: &LinkReported, lag_seconds: u64) -> LinkState {
     if r.consecutive_failures >= BROKEN_FAILURES {
         LinkState::Broken
-    } else if r.up.seconds_behind > LAG_SECONDS || r.down.seconds_behind > LAG_SECONDS {
+    } else if r.up.seconds_behind > lag_seconds || r.down.seconds_behind > lag_seconds {
         LinkState::Lagging
     } else {
         LinkState::Ok
@@ -80,8 +104,11 @@ pub async fn measure(
         let bytes = ledger.body_bytes_after(h.origin, theirs).await?;
         up.backlog_bytes = up.backlog_bytes.saturating_add(bytes);
     }
+    // Behind since the parent last held everything (or since the link
+    // started): not since the last exchange, which a relay that sends
+    // everything but one run keeps fresh.
     if up.entries_behind > 0 {
-        up.seconds_behind = secs_since(now, status.up_caught_up_ms.or(status.last_up_ms));
+        up.seconds_behind = secs_since(now, status.up_caught_up_ms.or(status.started_ms));
     }
     let mut down = LinkDirection {
         last_contact_ms: status.last_down_ms,
@@ -288,16 +315,27 @@ pub struct HealthTree {
     pub links: Vec<LinkView>,
 }
 
-/// Builds the tree from the reports this node holds.
+/// Builds the tree from the reports this node holds. A revoked node is
+/// [`LinkState::Revoked`] at once, whatever its last report said (it is
+/// refused at every request from the moment the revocation is held here),
+/// until a report it made after the revocation arrives: it was enrolled
+/// again, with a certificate issued since.
 pub async fn tree(
     ledger: &Ledger,
     own: Option<LinkStatus>,
-    report_every_ms: u64,
+    judging: Judging,
 ) -> Result<HealthTree, LedgerError> {
     let me = ledger.identity().code;
     let now = ledger.clock().now_ms();
     let silent_ms =
-        i64::try_from(report_every_ms.saturating_mul(SILENT_INTERVALS)).unwrap_or(i64::MAX);
+        i64::try_from(judging.report_every_ms.saturating_mul(SILENT_INTERVALS)).unwrap_or(i64::MAX);
+    let lag_seconds = judging.lag_ms / 1000;
+    let revoked: HashMap<String, i64> = ledger
+        .revocations()
+        .await?
+        .into_iter()
+        .map(|(code, at)| (code.to_string(), at))
+        .collect();
     let mut reports = std::collections::HashMap::new();
     for r in ledger.link_reports().await? {
         if let Ok(rep) = serde_json::from_slice::<LinkReported>(&r.report) {
@@ -310,10 +348,12 @@ pub async fn tree(
         let (state, reported_ms, age, report) = match reports.remove(&n.code) {
             Some((at, rep)) => {
                 let age_ms = now.saturating_sub(at);
-                let state = if age_ms > silent_ms {
+                let state = if revoked.get(&n.code).is_some_and(|r| at <= *r) {
+                    LinkState::Revoked
+                } else if age_ms > silent_ms {
                     LinkState::Silent
                 } else {
-                    classify(&rep)
+                    classify(&rep, lag_seconds)
                 };
                 (
                     state,
@@ -322,6 +362,7 @@ pub async fn tree(
                     Some(rep),
                 )
             }
+            None if revoked.contains_key(&n.code) => (LinkState::Revoked, None, None, None),
             None => (LinkState::Silent, None, None, None),
         };
         links.push(LinkView {
@@ -366,15 +407,27 @@ mod tests {
 
     #[test]
     fn states_from_reports() {
-        assert_eq!(classify(&report(0, 0, 0)), LinkState::Ok);
-        assert_eq!(classify(&report(0, LAG_SECONDS, 0)), LinkState::Ok);
-        assert_eq!(classify(&report(0, LAG_SECONDS + 1, 0)), LinkState::Lagging);
-        assert_eq!(classify(&report(0, 0, LAG_SECONDS + 1)), LinkState::Lagging);
-        assert_eq!(classify(&report(BROKEN_FAILURES - 1, 0, 0)), LinkState::Ok);
+        let lag = LAG_SECONDS;
+        assert_eq!(classify(&report(0, 0, 0), lag), LinkState::Ok);
+        assert_eq!(classify(&report(0, LAG_SECONDS, 0), lag), LinkState::Ok);
         assert_eq!(
-            classify(&report(BROKEN_FAILURES, 999, 0)),
+            classify(&report(0, LAG_SECONDS + 1, 0), lag),
+            LinkState::Lagging
+        );
+        assert_eq!(
+            classify(&report(0, 0, LAG_SECONDS + 1), lag),
+            LinkState::Lagging
+        );
+        assert_eq!(
+            classify(&report(BROKEN_FAILURES - 1, 0, 0), lag),
+            LinkState::Ok
+        );
+        assert_eq!(
+            classify(&report(BROKEN_FAILURES, 999, 0), lag),
             LinkState::Broken
         );
+        // A shorter threshold, as a node configured so judges.
+        assert_eq!(classify(&report(0, 2, 0), 1), LinkState::Lagging);
     }
 
     #[test]
@@ -463,7 +516,7 @@ pub fn render_tree(t: &HealthTreeOwned, colour: bool) -> String {
         let code = match state {
             "ok" => "32",
             "lagging" => "33",
-            "broken" => "31",
+            "broken" | "revoked" => "31",
             _ => "35",
         };
         if colour {

@@ -34,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::enroll::{self, EnrollError};
 use super::SyncLimits;
-use crate::http::{body_limit, ApiError};
+use crate::http::{body_limit, json_errors, ApiError};
 use crate::ledger::replica::ReplicaError;
 use crate::ledger::{Ledger, LedgerError};
 use crate::pki::{self, Issuer, Revoked};
@@ -205,7 +205,10 @@ impl Connected<axum::serve::IncomingStream<'_, crate::net::Capped<TlsListener>>>
 pub struct Child(pub NodeCode, Arc<Vec<CertificateDer<'static>>>);
 
 impl Child {
-    /// Refuses the child if it has been revoked since the request began.
+    /// Refuses the child if it has been revoked since the request began;
+    /// the refusal is logged (WARN, with the child's code) and counted
+    /// (`fundsync_sync_errors_total{side="server",kind="revoked"}`), so an
+    /// operator sees a revoked node still knocking.
     async fn still_current(&self, state: &SyncState) -> Result<(), ApiError> {
         if let Some(at) = state
             .ledger
@@ -215,10 +218,15 @@ impl Child {
         {
             state.revoked.revoke(self.0, at);
         }
-        state
-            .revoked
-            .check(&self.1)
-            .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Revoked, e.to_string()))
+        state.revoked.check(&self.1).map_err(|e| {
+            tracing::warn!(child = %self.0, error = %e, "refused a revoked child");
+            crate::telemetry::sync_error(
+                state.ledger.identity().code.as_str(),
+                "server",
+                ErrorCode::Revoked.as_str(),
+            );
+            ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Revoked, e.to_string())
+        })
     }
 }
 
@@ -282,6 +290,9 @@ pub fn router(state: SyncState) -> Router {
         .route(HEALTH_PATH, post(health))
         .layer(middleware::from_fn(require_version))
         .layer(body_limit(bytes_max))
+        // What axum refuses by itself (an unknown path, a wrong method, a
+        // body over the limit) answered in the `{error, message}` body too.
+        .layer(middleware::map_response(json_errors))
         .with_state(state)
 }
 
@@ -416,7 +427,9 @@ async fn up_refused(s: &SyncState, child: NodeCode, e: &ReplicaError) {
         | ErrorCode::BrokenChain
         | ErrorCode::BadSignature => {
             // `alarm` logs at error level.
-            s.ledger.alarm(child, code.as_str(), &e.to_string()).await;
+            s.ledger
+                .alarm(child, e.origin(), code.as_str(), &e.to_string())
+                .await;
         }
         _ => tracing::warn!(%child, error = %e, "up batch refused"),
     }

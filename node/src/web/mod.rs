@@ -461,25 +461,30 @@ async fn operations_data(s: &AppState) -> Result<operations::Operations, WebErro
         .map(|h| (h.origin.to_string(), h.seq))
         .collect();
     let last = newest_entry_times(ledger).await?;
-    let mut reports: HashMap<String, operations::LinkReport> =
-        crate::sync::health::tree(ledger, None, s.health_report_ms)
-            .await?
-            .links
-            .into_iter()
-            .filter_map(|v| {
-                let r = v.report?;
-                Some((
-                    v.node,
-                    operations::LinkReport {
-                        state: v.state.as_str().to_owned(),
-                        age_seconds: v.report_age_seconds.unwrap_or(0),
-                        up_behind: r.up.entries_behind,
-                        down_behind: r.down.entries_behind,
-                        failures: r.consecutive_failures,
-                    },
-                ))
-            })
-            .collect();
+    let links = crate::sync::health::tree(ledger, None, crate::api::judging(s))
+        .await?
+        .links;
+    let revoked: std::collections::HashSet<String> = links
+        .iter()
+        .filter(|v| v.state == crate::sync::LinkState::Revoked)
+        .map(|v| v.node.clone())
+        .collect();
+    let mut reports: HashMap<String, operations::LinkReport> = links
+        .into_iter()
+        .filter_map(|v| {
+            let r = v.report?;
+            Some((
+                v.node,
+                operations::LinkReport {
+                    state: v.state.as_str().to_owned(),
+                    age_seconds: v.report_age_seconds.unwrap_or(0),
+                    up_behind: r.up.entries_behind,
+                    down_behind: r.down.entries_behind,
+                    failures: r.consecutive_failures,
+                },
+            ))
+        })
+        .collect();
     let nodes = ledger
         .nodes()
         .await?
@@ -488,6 +493,7 @@ async fn operations_data(s: &AppState) -> Result<operations::Operations, WebErro
             head_seq: heads.get(&n.code).copied(),
             last_ms: last.get(&n.code).copied(),
             report: reports.remove(&n.code),
+            revoked: revoked.contains(&n.code),
             code: n.code,
             name: n.name,
             level: n.level,
@@ -495,9 +501,17 @@ async fn operations_data(s: &AppState) -> Result<operations::Operations, WebErro
         })
         .collect();
     let me = ledger.identity();
+    let alarms = ledger
+        .sync_alarms(crate::ledger::query::Page {
+            page: 1,
+            page_size: operations::ALARMS_SHOWN,
+        })
+        .await?
+        .items;
     Ok(operations::Operations {
         me: me.code.to_string(),
         nodes,
+        alarms,
         parent: me.parent.map(|p| p.to_string()),
         link: s.link.as_ref().map(|l| l.get()),
         now_ms: ledger.clock().now_ms(),

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::ledger::query::SyncAlarm;
 use crate::sync::LinkStatus;
 
 use maud::{html, Markup};
@@ -32,6 +33,8 @@ pub enum Replication {
     Broken,
     /// Nothing from it held here.
     Never,
+    /// Cut off by its parent (`child_revoked`).
+    Revoked,
 }
 
 impl Replication {
@@ -41,6 +44,7 @@ impl Replication {
             "ok" => Replication::Ok,
             "lagging" => Replication::Lagging,
             "broken" => Replication::Broken,
+            "revoked" => Replication::Revoked,
             _ => Replication::Silent,
         }
     }
@@ -67,6 +71,8 @@ impl Replication {
             Replication::Silent => "silent",
             Replication::Broken => "broken",
             Replication::Never => "none",
+            // Cut off, as a broken link is: the same colour.
+            Replication::Revoked => "broken",
         }
     }
 
@@ -77,6 +83,7 @@ impl Replication {
             Replication::Silent => l.t("失联", "Silent"),
             Replication::Broken => l.t("中断", "Broken"),
             Replication::Never => l.t("无数据", "No data"),
+            Replication::Revoked => l.t("已吊销", "Revoked"),
         }
     }
 }
@@ -94,6 +101,9 @@ pub struct TreeNode {
     pub last_ms: Option<i64>,
     /// Its latest link report, if one has arrived.
     pub report: Option<LinkReport>,
+    /// Revoked (the health tree's judgement): shown so at once, whatever
+    /// its last report said.
+    pub revoked: bool,
 }
 
 /// What a node last reported about its link to its parent.
@@ -111,6 +121,9 @@ impl TreeNode {
     /// The state shown, and whether it is only the estimate from the age of
     /// the newest entry (no link report yet).
     pub fn replication(&self, now_ms: i64) -> (Replication, bool) {
+        if self.revoked {
+            return (Replication::Revoked, false);
+        }
         match &self.report {
             Some(r) => (Replication::from_report(&r.state), false),
             None => (Replication::of(self.last_ms, now_ms), true),
@@ -118,11 +131,17 @@ impl TreeNode {
     }
 }
 
+/// How many of the newest sync alarms the page shows (the rest:
+/// `GET /api/v1/sync/alarms`).
+pub const ALARMS_SHOWN: u32 = 20;
+
 /// Everything the operations page shows.
 #[derive(Debug, Clone)]
 pub struct Operations {
     pub me: String,
     pub nodes: Vec<TreeNode>,
+    /// The newest sync alarms raised here, newest first.
+    pub alarms: Vec<SyncAlarm>,
     pub parent: Option<String>,
     pub link: Option<LinkStatus>,
     pub now_ms: i64,
@@ -165,12 +184,13 @@ fn tree_lines<'a>(nodes: &'a [TreeNode], root: &str) -> Vec<Line<'a>> {
 }
 
 /// The states in the order the cards count them.
-pub const STATES: [Replication; 5] = [
+pub const STATES: [Replication; 6] = [
     Replication::Ok,
     Replication::Lagging,
     Replication::Silent,
     Replication::Broken,
     Replication::Never,
+    Replication::Revoked,
 ];
 
 pub fn render(c: &Chrome, o: &Operations) -> Markup {
@@ -178,7 +198,7 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
     let lines = tree_lines(&o.nodes, &o.me);
 
     // Counts by state, for the cards.
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; STATES.len()];
     for line in lines.iter().filter(|x| x.node.code != o.me) {
         let st = line.node.replication(o.now_ms).0;
         if let Some(i) = STATES.iter().position(|s| *s == st) {
@@ -199,7 +219,7 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
                 div class="v" { (below) }
                 div class="sub" {
                     @for (n, st) in counts.into_iter().zip(STATES) {
-                        @if n > 0 || !matches!(st, Replication::Never | Replication::Broken) {
+                        @if n > 0 || !matches!(st, Replication::Never | Replication::Broken | Replication::Revoked) {
                             span class={ "dot " (st.class()) } {}
                             (st.label(l)) " " (n) "\u{a0}\u{a0} "
                         }
@@ -236,6 +256,7 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
                 }
             }
         }
+        (alarms(l, o))
     };
     page(c, Nav::Operations, l.t("运行监控", "Operations"), body)
 }
@@ -302,6 +323,67 @@ fn tree_row(l: Lang, o: &Operations, line: &Line<'_>) -> Markup {
     }
 }
 
+/// What an alarm's code means, for people.
+fn alarm_kind(l: Lang, kind: &str) -> &'static str {
+    match kind {
+        "fork" => l.t("分叉：同一序号两条不同条目", "Fork: two entries at one seq"),
+        "bad_checkpoint" => l.t(
+            "检查点不符：条目在转发中被改动",
+            "Bad checkpoint: entries altered on the way",
+        ),
+        "broken_chain" => l.t(
+            "链断裂：条目在转发中被改动、删除或调换",
+            "Broken chain: entries altered, dropped or swapped on the way",
+        ),
+        "bad_signature" => l.t("签名无效", "Bad signature"),
+        "foreign_key" => l.t("上级登记了他人的密钥", "The parent registered another key"),
+        "digest_mismatch" => l.t("下行摘要不符", "Down stream digest mismatch"),
+        _ => l.t("其他", "Other"),
+    }
+}
+
+/// The newest sync alarms: who sent what was refused (the relay caught
+/// lying, when the refusal proves it) and whose chain it was about.
+fn alarms(l: Lang, o: &Operations) -> Markup {
+    html! {
+        h2 { (l.t("同步告警", "Sync alarms")) }
+        p class="sub" {
+            (l.t(
+                "本节点拒收并能证明发送方有误的数据：发送节点为转发或发送该数据的节点，涉及节点为其账本被改动的节点。完整列表：GET /api/v1/sync/alarms。",
+                "Data this node refused that proves its sender wrong: the sender is the node that sent or relayed it, the origin the node whose books it was about. All of them: GET /api/v1/sync/alarms."
+            ))
+        }
+        @if o.alarms.is_empty() {
+            p class="muted" { (l.t("无告警", "No alarms")) }
+        } @else {
+            div class="scroll" {
+                table class="alarms" {
+                    thead {
+                        tr {
+                            th { (l.t("时间", "When")) }
+                            th { (l.t("发送节点", "Sender")) }
+                            th { (l.t("涉及节点", "Origin")) }
+                            th { (l.t("类型", "Kind")) }
+                            th { (l.t("说明", "Message")) }
+                        }
+                    }
+                    tbody {
+                        @for a in &o.alarms {
+                            tr {
+                                td class="nowrap" { (datetime(a.at_ms)) " " span class="sub" { "· " (ago(l, a.at_ms, o.now_ms)) } }
+                                td { (a.peer) }
+                                td { (a.origin.as_deref().unwrap_or("—")) }
+                                td { span class="st broken" { (alarm_kind(l, &a.kind)) } " " code { (a.kind) } }
+                                td { (a.message) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn link_card(l: Lang, o: &Operations) -> Markup {
     let label = l.t("上级链路", "Link to the parent");
     let Some(s) = &o.link else {
@@ -328,7 +410,7 @@ fn link_card(l: Lang, o: &Operations) -> Markup {
         .map(|p| p.to_string())
         .or_else(|| o.parent.clone())
         .unwrap_or_default();
-    let (class, state) = if s.consecutive_failures > 0 {
+    let (class, state) = if s.push_failures > 0 || s.pull_failures > 0 {
         ("silent", l.t("连接失败", "Failing"))
     } else if s.last_up_ms.is_some() || s.last_down_ms.is_some() {
         ("ok", l.t("已连接", "Connected"))
@@ -348,11 +430,19 @@ fn link_card(l: Lang, o: &Operations) -> Markup {
                 (l.t("最近下行", "Last pull")) "：" (when(s.last_down_ms)) br;
                 (l.t("已发送", "Sent")) " " (s.entries_sent) " · "
                 (l.t("已接收", "Received")) " " (s.entries_received)
-                @if s.consecutive_failures > 0 {
-                    br; (l.t("连续失败次数", "Consecutive failures")) " " (s.consecutive_failures)
+                // Each direction's failures and error apart: a pull that
+                // works does not hide a push that keeps failing.
+                @if s.push_failures > 0 {
+                    br; (l.t("上行连续失败", "Push failures in a row")) " " (s.push_failures)
                 }
-                @if let Some(e) = &s.last_error {
-                    br; (l.t("最近错误", "Last error")) "：" (e)
+                @if let Some(e) = &s.push_error {
+                    br; (l.t("上行错误", "Push error")) "：" (e)
+                }
+                @if s.pull_failures > 0 {
+                    br; (l.t("下行连续失败", "Pull failures in a row")) " " (s.pull_failures)
+                }
+                @if let Some(e) = &s.pull_error {
+                    br; (l.t("下行错误", "Pull error")) "：" (e)
                 }
             }
         }
@@ -379,6 +469,7 @@ mod tests {
             head_seq: last.map(|_| 7),
             last_ms: last,
             report: None,
+            revoked: false,
         }
     }
 
@@ -442,11 +533,33 @@ mod tests {
                     }),
                     ..node("652828", "和硕县", "county", Some("652800"), Some(now))
                 },
+                TreeNode {
+                    // Revoked outranks a report that said "ok".
+                    report: Some(LinkReport {
+                        state: "ok".into(),
+                        age_seconds: 5,
+                        up_behind: 0,
+                        down_behind: 0,
+                        failures: 0,
+                    }),
+                    revoked: true,
+                    ..node("652827", "和静县", "county", Some("652800"), Some(now))
+                },
             ],
+            alarms: vec![SyncAlarm {
+                id: 1,
+                at_ms: now - 60_000,
+                peer: "652800".into(),
+                origin: Some("652822".into()),
+                kind: "broken_chain".into(),
+                message: "<i>broken chain</i> in the batch: 652822-7".into(),
+            }],
             parent: Some("650000".into()),
             link: Some(LinkStatus {
-                consecutive_failures: 3,
-                last_error: Some("<b>refused</b>".into()),
+                push_failures: 3,
+                push_error: Some("<b>refused</b>".into()),
+                pull_failures: 0,
+                pull_error: None,
                 ..LinkStatus::default()
             }),
             now_ms: now,
@@ -459,7 +572,12 @@ mod tests {
         assert!(pos("&lt;script&gt;") < pos("轮台县") && pos("轮台县") < pos("博湖县"));
         assert!(s.contains("padding-left:36px\"><span class=\"branch\">└"));
         assert!(s.contains("st lagging") && s.contains("st silent") && s.contains("st none"));
-        assert!(s.contains("连续失败次数 3"));
+        assert!(s.contains("上行连续失败 3"), "{s}");
+        assert!(s.contains("链断裂：条目在转发中被改动、删除或调换"), "{s}");
+        assert!(s.contains("<td>652800</td><td>652822</td>"), "{s}");
+        assert!(!s.contains("<i>broken"), "escaped: {s}");
+        assert!(!s.contains("下行连续失败"), "the pull did not fail: {s}");
+        assert!(s.contains("st broken\">已吊销</span>"), "{s}");
         assert!(s.contains("st broken\">中断</span>"), "{s}");
         assert!(s.contains("上行落后 12 · 下行落后 0 · 连续失败 5"));
         assert!(s.contains("报告于 2 分钟前"));

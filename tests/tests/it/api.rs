@@ -2,7 +2,7 @@
 //! JSON error with the right status and leaves the ledger unchanged.
 
 use anyhow::{ensure, Result};
-use fundsync_tests::fixtures::{prefecture, TestNode};
+use fundsync_tests::fixtures::{prefecture, Engine, TestNode};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -305,6 +305,179 @@ async fn malformed_requests_are_refused() -> Result<()> {
     ensure!(
         api.state().await? == before,
         "malformed requests changed the ledger"
+    );
+    api.node.stop().await
+}
+
+/// Sends `method path` with `body` of content type `ct`; returns the
+/// status, the content type and the body as JSON (null if it is not).
+async fn raw(
+    http: &Client,
+    method: reqwest::Method,
+    url: &str,
+    ct: Option<&str>,
+    body: Vec<u8>,
+) -> Result<(StatusCode, String, Value)> {
+    let mut req = http.request(method, url).body(body);
+    if let Some(ct) = ct {
+        req = req.header("content-type", ct);
+    }
+    let r = req.send().await?;
+    let status = r.status();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = r.bytes().await?;
+    Ok((
+        status,
+        ct,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+/// A request and the refusal it should get: what it is, method, URL,
+/// content type, body, status, error code.
+type Refused = (
+    &'static str,
+    reqwest::Method,
+    String,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
+/// What the framework refuses before or around a handler (a body over the
+/// limit read as bytes or a form, a URI too long for the HTTP layer, a
+/// method a path does not take, a path nothing takes, a path parameter or
+/// form that does not parse, a request line that is not HTTP) is answered
+/// as every handler's refusal is: the status, `application/json`,
+/// `{error, message}`; and nothing is recorded.
+#[tokio::test]
+async fn framework_refusals_are_the_error_body_too() -> Result<()> {
+    let node = TestNode::start_with(Engine::Sqlite, &prefecture(), |c| {
+        c.import_bytes_max = 64 * 1024;
+    })
+    .await?;
+    let api = Api {
+        http: node.http(),
+        node,
+    };
+    let before = api.state().await?;
+    let url = |p: &str| api.node.url(p);
+    use reqwest::Method;
+    let cases: Vec<Refused> = vec![
+        (
+            "an import over import_bytes_max",
+            Method::POST,
+            url("/api/v1/payments/import"),
+            Some("text/csv"),
+            vec![b'x'; 64 * 1024 + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "a method the path does not take",
+            Method::DELETE,
+            url("/api/v1/node"),
+            None,
+            Vec::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "a write method on a read-only list",
+            Method::PUT,
+            url("/api/v1/payments"),
+            Some("application/json"),
+            b"{}".to_vec(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "a path nothing takes",
+            Method::POST,
+            url("/api/v1/nowhere"),
+            Some("application/json"),
+            b"{}".to_vec(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "a path parameter that is not UTF-8",
+            Method::GET,
+            url("/api/v1/allocations/%FF%FE"),
+            None,
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "a sign-in that is not a form",
+            Method::POST,
+            url("/login"),
+            Some("application/json"),
+            b"{\"login\":\"a\"}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+    ];
+    for (what, method, u, ct, body, status, code) in cases {
+        let (s, got_ct, v) = raw(&api.http, method, &u, ct, body).await?;
+        ensure!(
+            s == status && got_ct.starts_with("application/json") && v["error"] == code,
+            "{what}: got {s} {got_ct} {v}, expected {status} {code}"
+        );
+        ensure!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: a message for people: {v}"
+        );
+    }
+    // What no HTTP client sends, on a bare connection: a URI over the 64 KiB
+    // hyper reads (no client builds one), a request line that is not HTTP.
+    let long = format!(
+        "GET /api/v1/node?q={} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\n\r\n",
+        "x".repeat(70 * 1024),
+        api.node.addr,
+        api.node.token
+    );
+    for (what, request, status, code) in [
+        (
+            "a URI over 64 KiB",
+            long.into_bytes(),
+            "414",
+            "uri_too_long",
+        ),
+        (
+            "not HTTP",
+            b"HELLO THERE\r\n\r\n".to_vec(),
+            "400",
+            "bad_request",
+        ),
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(api.node.addr).await?;
+        tokio::io::AsyncWriteExt::write_all(&mut tcp, &request).await?;
+        let mut answer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut answer).await?;
+        let answer = String::from_utf8_lossy(&answer);
+        let body: Value = answer
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        ensure!(
+            answer.starts_with(&format!("HTTP/1.1 {status} "))
+                && answer.contains("content-type: application/json")
+                && body["error"] == code
+                && body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {answer}"
+        );
+    }
+    ensure!(
+        api.state().await? == before,
+        "a refused request changed the ledger"
     );
     api.node.stop().await
 }

@@ -20,7 +20,9 @@ use fundsync_protocol::body::*;
 use fundsync_protocol::{checkpoint_for, Batch, Body, Entry, EntryId, Hash, NodeKey};
 use fundsync_tests::build::*;
 use fundsync_tests::cluster::{eventually, small_tree, Cluster};
-use fundsync_tests::fixtures::{self, code, county, prefecture, region, Engine, TestLedger};
+use fundsync_tests::fixtures::{
+    self, code, county, prefecture, region, Engine, TestLedger, TestNode,
+};
 use rust_decimal::Decimal;
 
 fundsync_tests::on_both!(
@@ -29,6 +31,7 @@ fundsync_tests::on_both!(
     the_ledger_checks_warning_entries,
     warnings_roll_up_in_signed_batches,
     silent_children_are_warned_about,
+    the_open_warnings_gauge_returns_to_zero,
 );
 
 const DAY_MS: i64 = 24 * 3_600_000;
@@ -411,6 +414,62 @@ fn resolved(warning: EntryId, reason: &str) -> Body {
         reason: reason.into(),
         as_of: day("2020-06-30"),
     })
+}
+
+/// The value of `fundsync_warnings_open` for `rule` at `node`'s `/metrics`.
+async fn open_gauge(node: &TestNode, rule: &str) -> Result<Option<String>> {
+    let text = node
+        .http()
+        .get(node.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let series = format!(
+        "fundsync_warnings_open{{node=\"{}\",rule=\"{rule}\"}} ",
+        node.cfg.code
+    );
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map(str::to_owned))
+}
+
+/// `fundsync_warnings_open{rule}` counts the open warnings of each rule and
+/// goes back to 0 when the last of them resolves (it used to keep its last
+/// value, so an alert on it never cleared); a rule with no warning yet reads
+/// 0 too.
+async fn the_open_warnings_gauge_returns_to_zero(engine: Engine) -> Result<()> {
+    let node = TestNode::start_on(engine, &prefecture()).await?;
+    let l = &node.ledger.ledger;
+    l.submit_one(child("652822", "轮台县"), &clerk()).await?;
+    l.submit_one(child("652823", "尉犁县"), &clerk()).await?;
+    ensure!(open_gauge(&node, "node_silent").await?.as_deref() == Some("0"));
+    let w1 = l
+        .submit_one(
+            raised("652822", "node_silent", "node:652822", "silent"),
+            &clerk(),
+        )
+        .await?;
+    let w2 = l
+        .submit_one(
+            raised("652823", "node_silent", "node:652823", "silent"),
+            &clerk(),
+        )
+        .await?;
+    ensure!(open_gauge(&node, "node_silent").await?.as_deref() == Some("2"));
+    l.submit_one(resolved(w1.id(), "heard from"), &clerk())
+        .await?;
+    ensure!(open_gauge(&node, "node_silent").await?.as_deref() == Some("1"));
+    l.submit_one(resolved(w2.id(), "heard from"), &clerk())
+        .await?;
+    let after = open_gauge(&node, "node_silent").await?;
+    ensure!(
+        after.as_deref() == Some("0"),
+        "after the last resolution: {after:?}"
+    );
+    ensure!(open_gauge(&node, "idle_funds").await?.as_deref() == Some("0"));
+    node.stop().await
 }
 
 async fn the_ledger_checks_warning_entries(engine: Engine) -> Result<()> {

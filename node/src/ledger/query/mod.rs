@@ -8,6 +8,7 @@
 //! with [`Sql`], which numbers its placeholders.
 
 mod carryover;
+mod alarms;
 pub mod facts;
 mod journal;
 mod links;
@@ -28,6 +29,7 @@ pub use carryover::{
     CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
     CarryOverReasonView, CarryOverReport,
 };
+pub use alarms::SyncAlarm;
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
 pub use links::LinkReportRow;

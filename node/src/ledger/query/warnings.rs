@@ -364,14 +364,22 @@ impl Ledger {
         Ok(rows.into_iter().map(|r| (r.rule, r.n)).collect())
     }
 
-    /// Open warnings by rule, over everything this node holds (its subtree).
-    pub async fn open_warning_counts(&self) -> Result<BTreeMap<String, i64>, LedgerError> {
-        let rows: Vec<RuleCount> = sqlx::query_as(
+    /// Warnings by rule, over everything this node holds (its subtree):
+    /// with `open_only`, the open ones of each rule that has any open;
+    /// without, every rule that has had a warning here, with how many are
+    /// open now (0 once all of them are resolved).
+    pub async fn open_warning_counts(
+        &self,
+        open_only: bool,
+    ) -> Result<BTreeMap<String, i64>, LedgerError> {
+        let sql = if open_only {
             "SELECT rule, CAST(COUNT(*) AS BIGINT) AS n FROM warnings WHERE resolved_by IS NULL \
-             GROUP BY rule ORDER BY rule",
-        )
-        .fetch_all(self.db().read())
-        .await?;
+             GROUP BY rule ORDER BY rule"
+        } else {
+            "SELECT rule, CAST(SUM(CASE WHEN resolved_by IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
+             AS n FROM warnings GROUP BY rule ORDER BY rule"
+        };
+        let rows: Vec<RuleCount> = sqlx::query_as(sql).fetch_all(self.db().read()).await?;
         Ok(rows.into_iter().map(|r| (r.rule, r.n)).collect())
     }
 

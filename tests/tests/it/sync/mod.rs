@@ -16,6 +16,7 @@ use fundsync_tests::cluster::{eventually, small_tree, Cluster};
 use fundsync_tests::fixtures::{code, Engine};
 use rust_decimal::Decimal;
 
+mod health;
 mod offline;
 mod peers;
 mod restore;

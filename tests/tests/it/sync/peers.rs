@@ -252,6 +252,130 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     c.shutdown().await
 }
 
+/// A request and the refusal it should get: what it is, method, URL, body,
+/// status, error code.
+type Refused = (
+    &'static str,
+    reqwest::Method,
+    String,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
+/// What the sync listener's framework refuses by itself (a path nothing
+/// takes, a method a path does not take, a body over
+/// `sync_batch_bytes_max`, a URI too long for the HTTP layer) is answered
+/// as every refusal of a batch is: the status and `{error, message}` in
+/// JSON, which the child's link reads; and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_framework_refusals_are_the_error_body_too() -> Result<()> {
+    let mut c = Cluster::start_with(Engine::Sqlite, &three_levels(), |cfg| {
+        cfg.sync_batch_bytes_max = 64 * 1024;
+    })
+    .await?;
+    c.converged(WAIT).await?;
+    let county = c.stop("652822").await?;
+    let client = client_of(&county, "652800")?;
+    let prefecture = c.ledger("652800");
+    let before = fingerprint(prefecture, "652822").await?;
+    let url = |p: &str| sync_url(&c, "652800", p);
+    let cases: Vec<Refused> = vec![
+        (
+            "a path nothing takes",
+            reqwest::Method::GET,
+            url("/sync/v1/nowhere"),
+            Vec::new(),
+            404,
+            "not_found",
+        ),
+        (
+            "a method the path does not take",
+            reqwest::Method::GET,
+            url("/sync/v1/up"),
+            Vec::new(),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "a batch over sync_batch_bytes_max",
+            reqwest::Method::POST,
+            url("/sync/v1/up"),
+            vec![0u8; 64 * 1024 + 1],
+            413,
+            "payload_too_large",
+        ),
+        (
+            "a down query that does not parse",
+            reqwest::Method::GET,
+            url("/sync/v1/down?after=ten"),
+            Vec::new(),
+            400,
+            "invalid_query",
+        ),
+    ];
+    for (what, method, u, body, status, code) in cases {
+        let res = client
+            .request(method, &u)
+            .header(VERSION_HEADER, "4")
+            .body(body)
+            .send()
+            .await?;
+        let s = res.status().as_u16();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = res.bytes().await?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        ensure!(
+            s == status
+                && ct.starts_with("application/json")
+                && v["error"] == code
+                && v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: got {s} {ct} {v} ({:?}), expected {status} {code}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+        );
+        ensure!(
+            fingerprint(prefecture, "652822").await? == before,
+            "{what}: the prefecture's ledger changed"
+        );
+    }
+    // A URI over the 64 KiB hyper reads, which no HTTP client sends: over
+    // TLS by hand, with the county's certificate.
+    let tls = county.tls().load_node()?;
+    let connector = tokio_rustls::TlsConnector::from(pki::client_config(&tls, code("652800"))?);
+    let addr = c.node("652800").sync.context("a sync listener")?;
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1")?;
+    let mut stream = connector.connect(name, tcp).await?;
+    let request = format!(
+        "GET /sync/v1/heads?q={} HTTP/1.1\r\nhost: {addr}\r\n{VERSION_HEADER}: 4\r\n\r\n",
+        "x".repeat(70 * 1024)
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    // The server closes after its answer (a TLS close may be abrupt).
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    let body: serde_json::Value = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    ensure!(
+        answer.starts_with("HTTP/1.1 414 ")
+            && answer.contains("content-type: application/json")
+            && body["error"] == "uri_too_long"
+            && body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "a URI over 64 KiB: {answer}"
+    );
+    drop(county);
+    c.shutdown().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn peers_without_the_right_certificate_are_refused() -> Result<()> {
     let tree: Vec<_> = small_tree()
@@ -597,6 +721,41 @@ async fn a_relay_that_alters_an_actor_is_refused() -> Result<()> {
             "no {want} alarm naming the prefecture: {alarms:?}"
         );
     }
+    // Shown where operators look (issue 17 item 1): the API names the
+    // sender (the prefecture that lied) and the origin whose chain it
+    // altered (the county), and so does the operations page.
+    let listed: serde_json::Value = c
+        .node("650000")
+        .http()
+        .get(c.node("650000").api_url("/sync/alarms"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let items = listed["items"].as_array().context("alarm items")?;
+    for want in ["bad_checkpoint", "broken_chain"] {
+        ensure!(
+            items.iter().any(|a| a["peer"] == "652800"
+                && a["origin"] == "652822"
+                && a["kind"] == want
+                && a["message"].as_str().is_some_and(|m| m.contains("652822"))),
+            "no {want} alarm naming sender and origin in the API: {listed}"
+        );
+    }
+    let page = c
+        .node("650000")
+        .http()
+        .get(format!("http://{}/operations", c.node("650000").api))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        page.contains("同步告警")
+            && page.contains("检查点不符")
+            && page.contains("<td>652800</td><td>652822</td>"),
+        "the operations page does not show the alarms:\n{page}"
+    );
     let metrics = c
         .node("650000")
         .http()
