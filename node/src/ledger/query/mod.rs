@@ -7,8 +7,8 @@
 //! converted into the views; statements with optional filters are built
 //! with [`Sql`], which numbers its placeholders.
 
-mod carryover;
 mod alarms;
+mod carryover;
 pub mod facts;
 mod journal;
 mod links;
@@ -25,11 +25,11 @@ use serde::Serialize;
 use super::{Ledger, LedgerError};
 use crate::store::Sql;
 
+pub use alarms::SyncAlarm;
 pub use carryover::{
     CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
     CarryOverReasonView, CarryOverReport,
 };
-pub use alarms::SyncAlarm;
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
 pub use links::LinkReportRow;
