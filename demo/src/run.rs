@@ -253,6 +253,23 @@ impl Demo {
                 project: project.clone(),
                 purpose: purpose.clone(),
             }),
+            Action::CarryOver {
+                alloc_doc,
+                alloc_category,
+                project,
+                reason,
+                amount: a,
+                planned_on,
+                note,
+            } => Body::CarryOverExplained(CarryOverExplained {
+                allocation: self.held(node, alloc_doc, alloc_category).await?,
+                as_of: on,
+                reason: *reason,
+                amount: amount(*a)?,
+                planned_on: *planned_on,
+                project: project.clone(),
+                note: note.clone(),
+            }),
             Action::Publish {
                 doc_no,
                 title,
@@ -588,6 +605,7 @@ fn desk(action: &Action) -> Role {
         Action::FundsReceived { .. }
         | Action::OwnBudget { .. }
         | Action::Issue { .. }
+        | Action::CarryOver { .. }
         | Action::Publish {
             records: Published::Allocations(_),
             ..

@@ -1317,6 +1317,24 @@ async fn the_demo_report_holds_seed_002_carry_over() -> Result<()> {
         "{}",
         v["total"]
     );
+    // 四(一)'s reasons, recorded by the demo at each county: every yuan of
+    // the counties' carry-over is explained (质保金, 工程尾款, 收款账号错误,
+    // fees and savings as "other").
+    for node in ["652822", "652823", "652824", "652825"] {
+        let l = v["by_node"]
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["node"] == node))
+            .context("county line")?;
+        ensure!(
+            l["unexplained"].as_str().map(yuan) == Some(Decimal::ZERO),
+            "{node} leaves carry-over unexplained: {l}"
+        );
+    }
+    ensure!(
+        v["by_reason"]["wrong_account"].as_str().map(yuan) == Some(yuan("4754100.00")),
+        "{}",
+        v["by_reason"]
+    );
     for (origin, want) in [
         ("central", "73600.00"),
         ("bond", "1264400.00"),
