@@ -115,7 +115,12 @@ pub fn router(import_bytes_max: usize) -> Routes {
         .get("/sync/health", P::ReadHealth, sync_health)
         .get("/carryover", P::ReadLedger, carryover::report)
         .post("/carryover", P::Allocate, carryover::explain)
-        .post("/recalls", P::Allocate, carryover::recall);
+        .post("/recalls", P::Allocate, carryover::recall)
+        .get(
+            "/report/self-evaluation",
+            P::ReadLedger,
+            carryover::self_evaluation,
+        );
     let api = people::routes(api);
     let api = publications::routes(api);
     Routes::api("")
