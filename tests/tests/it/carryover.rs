@@ -1304,22 +1304,23 @@ async fn self_evaluation_report(base: &str, token: &str) -> Result<()> {
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))?;
     let name = book.sheet_names().first().cloned().context("a worksheet")?;
     let range = book.worksheet_range(&name)?;
-    let money: Vec<f64> = range
+    // Yuan, exact to the fen in the file.
+    let money: Vec<Decimal> = range
         .rows()
         .filter_map(|r| match r.get(5) {
-            Some(Data::Float(f)) => Some(*f),
+            Some(Data::Float(f)) => Decimal::try_from(*f).ok().map(|d| d.round_dp(2)),
             _ => None,
         })
         .collect();
     for want in [
-        39_000_000.0,
-        1_079_410_000.0,
-        131_510_000.0,
-        14_411_623.02,
-        4_754_100.0,
+        "39000000",
+        "1079410000",
+        "131510000",
+        "14411623.02",
+        "4754100",
     ] {
         ensure!(
-            money.iter().any(|m| (m - want).abs() < 0.005),
+            money.contains(&yuan(want)),
             "the workbook lacks {want}: {money:?}"
         );
     }
