@@ -37,6 +37,7 @@ fundsync_tests::on_both!(
     carry_over_reasons_are_checked_and_reported_up_the_tree,
     recalls_move_unspent_funds_back_to_the_issuer,
     the_api_the_page_and_the_export_of_a_county,
+    the_self_evaluation_report_of_a_prefecture,
 );
 
 const PREF: &str = "652800";
@@ -1241,7 +1242,128 @@ async fn the_api_the_page_and_the_export_of_a_county(engine: Engine) -> Result<(
         .bytes()
         .await?;
     ensure!(xlsx.starts_with(b"PK"), "not a workbook");
+
+    // The self-evaluation report refuses a node outside the tree and a
+    // year out of range, with the reason, and records nothing.
+    let before = heads().await?;
+    for q in ["year=2020&node=659999", "year=1900"] {
+        let r = http
+            .get(node.url(&format!("/api/v1/report/self-evaluation?{q}")))
+            .send()
+            .await?;
+        ensure!(r.status() == StatusCode::NOT_FOUND, "{q}: {}", r.status());
+        let v: Value = r.json().await?;
+        ensure!(
+            v["error"] == "not_found" && v["message"].is_string(),
+            "{q}: {v}"
+        );
+        let r = http
+            .get(node.url(&format!("/report/self-evaluation?{q}")))
+            .send()
+            .await?;
+        ensure!(
+            r.status() == StatusCode::NOT_FOUND,
+            "page {q}: {}",
+            r.status()
+        );
+        ensure!(
+            r.text().await?.contains("不在本辖区") || q.contains("1900"),
+            "page {q}"
+        );
+    }
+    ensure!(heads().await? == before, "a report changed the journal");
     node.stop().await
+}
+
+/// The self-evaluation report of a prefecture from its ledger: 一 the own
+/// budget by year (2016–2020, a year without entries is zero), 二 each day's
+/// issues with their parts and whether they went down within 5 days of the
+/// funds arriving.
+async fn the_self_evaluation_report_of_a_prefecture(engine: Engine) -> Result<()> {
+    let p = fixtures::ledger(engine, &prefecture()).await?;
+    let (c1, n1) = COUNTIES[0];
+    let (c2, n2) = COUNTIES[1];
+    p.ledger
+        .submit(&[child(c1, n1), child(c2, n2)], &clerk())
+        .await?;
+    let old = own_budget("巴财预〔2018〕1号", "X-05", "38000000", "2018-02-01");
+    p.ledger.submit_one(old, &clerk()).await?;
+    let own = p
+        .ledger
+        .submit_one(
+            own_budget("巴财预〔2020〕1号", "X-05", "39000000", "2020-01-30"),
+            &clerk(),
+        )
+        .await?
+        .id();
+    p.ledger
+        .submit(
+            &[
+                issue(
+                    "巴财农〔2020〕1号",
+                    own,
+                    "X-05",
+                    c1,
+                    "8730000",
+                    "2020-02-04",
+                ),
+                issue(
+                    "巴财农〔2020〕1号",
+                    own,
+                    "X-05",
+                    c2,
+                    "3730000",
+                    "2020-02-04",
+                ),
+                issue(
+                    "巴财农〔2020〕9号",
+                    own,
+                    "X-05",
+                    c1,
+                    "1000000",
+                    "2020-02-20",
+                ),
+            ],
+            &clerk(),
+        )
+        .await?;
+    let r = p.ledger.self_evaluation(code(PREF), 2020, None).await?;
+    let years: Vec<(i32, Decimal)> = r.own_budget.iter().map(|y| (y.year, y.amount)).collect();
+    ensure!(
+        years
+            == vec![
+                (2016, Decimal::ZERO),
+                (2017, Decimal::ZERO),
+                (2018, yuan("38000000")),
+                (2019, Decimal::ZERO),
+                (2020, yuan("39000000")),
+            ],
+        "{years:?}"
+    );
+    ensure!(
+        r.own_budget_total == yuan("77000000"),
+        "{}",
+        r.own_budget_total
+    );
+    ensure!(r.batches.len() == 2, "{:?}", r.batches);
+    let (a, b) = (&r.batches[0], &r.batches[1]);
+    ensure!(
+        a.amount == yuan("12460000")
+            && a.children == 2
+            && a.days == Some(5)
+            && a.within_five_days
+            && a.parts.len() == 1,
+        "{a:?}"
+    );
+    ensure!(
+        b.amount == yuan("1000000") && b.days == Some(21) && !b.within_five_days,
+        "{b:?}"
+    );
+    ensure!(
+        !r.all_within_five_days && r.batches_total == yuan("13460000"),
+        "{r:?}"
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------- demo
