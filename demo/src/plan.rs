@@ -22,7 +22,10 @@
 //! What comes from the seed: every batch (date, fund sources, total), every
 //! county's total per fund source, the prefecture's own 3900 万元 and its split,
 //! and the carry-over on 2020-09-25 per county and per fund source, with the
-//! projects the seed names for it. What the plan chooses, because the seed does
+//! projects the seed names for it, and why each part of it is carried over
+//! (`held` in `counties.toml`, recorded as `carry_over_explained` at the
+//! county on 2020-09-25: 质保金, 工程尾款, the 475.41 万元 bounced on a wrong
+//! account, fees and savings as "other"). What the plan chooses, because the seed does
 //! not say: how each batch of 扶贫发展 funds splits between the counties (about
 //! in proportion to each county's 扶贫发展 total), how the bonds split between
 //! the two batches, document numbers, projects, payees and payment dates.
