@@ -14,7 +14,8 @@
 # http://127.0.0.1:8080/public.
 #
 # `--check` reconciles the region's figures with seed 002 and its public
-# pages with its ledger (123 figures), prints the table and exits 0 only if
+# pages with its ledger and the generated self-evaluation report with seed 002
+# (161 figures), prints the table and exits 0 only if
 # every figure matches.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{Datelike as _, NaiveDate};
 use fundsync_protocol::body::*;
 use fundsync_protocol::{Actor, Amount, Body, EntryId, NodeCode};
 use rust_decimal::Decimal;
@@ -252,6 +252,23 @@ impl Demo {
                 allocation: self.held(node, alloc_doc, alloc_category).await?,
                 project: project.clone(),
                 purpose: purpose.clone(),
+            }),
+            Action::CarryOver {
+                alloc_doc,
+                alloc_category,
+                project,
+                reason,
+                amount: a,
+                planned_on,
+                note,
+            } => Body::CarryOverExplained(CarryOverExplained {
+                allocation: self.held(node, alloc_doc, alloc_category).await?,
+                as_of: on,
+                reason: *reason,
+                amount: amount(*a)?,
+                planned_on: *planned_on,
+                project: project.clone(),
+                note: note.clone(),
             }),
             Action::Publish {
                 doc_no,
@@ -588,6 +605,7 @@ fn desk(action: &Action) -> Role {
         Action::FundsReceived { .. }
         | Action::OwnBudget { .. }
         | Action::Issue { .. }
+        | Action::CarryOver { .. }
         | Action::Publish {
             records: Published::Allocations(_),
             ..
@@ -696,6 +714,10 @@ pub struct CheckRow {
     /// A figure of the public pages (`actual`, read without signing in)
     /// against the ledger (`expected`), not of the ledger against the seed.
     pub public: bool,
+    /// A figure of the generated self-evaluation report
+    /// (`/api/v1/report/self-evaluation?year=2020&node=652800`, the twin of
+    /// the `/report/self-evaluation` page) against the seed.
+    pub report: bool,
 }
 
 impl CheckRow {
@@ -739,6 +761,7 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
             label_zh: e.label_zh,
             label_en: e.label_en,
             public: false,
+            report: false,
         });
     }
     let categories: Vec<CategoryRow> = http
@@ -763,6 +786,174 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
         &public_allocs,
         &public_projects,
     )?);
+    let report: Report = http
+        .get(format!(
+            "{base}/report/self-evaluation?year=2020&node={}",
+            plan::PREFECTURE
+        ))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    rows.extend(report_rows(&report)?);
+    Ok(rows)
+}
+
+/// The generated self-evaluation report (`/report/self-evaluation`), as
+/// far as `--check` reads it.
+#[derive(Debug, Clone, Deserialize)]
+struct Report {
+    own_budget: Vec<ReportYear>,
+    batches: Vec<ReportBatch>,
+    batches_total: Decimal,
+    carry_over: ReportCarryOver,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ReportYear {
+    year: i32,
+    amount: Decimal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ReportBatch {
+    issued_on: NaiveDate,
+    amount: Decimal,
+    parts: Vec<ReportPart>,
+    within_five_days: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ReportPart {
+    category: String,
+    amount: Decimal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ReportCarryOver {
+    total: ReportFigures,
+    by_node: Vec<ReportLine>,
+    by_source: Vec<ReportLine>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ReportFigures {
+    balance: Decimal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ReportLine {
+    node: String,
+    fund_origin: Option<String>,
+    balance: Decimal,
+}
+
+/// The generated report's figures against seed 002: every figure of the
+/// seed's 一 (the prefecture's own budget the ledger holds: 2020's), 二
+/// (each batch, its parts, its 5-day flag and the total) and 四(一) (the
+/// carry-over on 09-25 per county, per fund source and in all) that
+/// [`plan::expected`] names, read from the report instead of computed
+/// here. `expected` is the seed's exact figure, `actual` the report's;
+/// where the seed's printed parts do not add up (尉犁 40.38, 且末 566.33,
+/// 若羌 142.92, the 1441.16 in all), the report shows the ledger's figure
+/// and the label names the seed's.
+fn report_rows(r: &Report) -> anyhow::Result<Vec<CheckRow>> {
+    let mut rows = Vec::new();
+    let batch = |d: NaiveDate| r.batches.iter().find(|b| b.issued_on == d);
+    let mut seed_total = Decimal::ZERO;
+    for e in plan::expected()? {
+        let actual = match (&e.figure, &e.funds, e.node) {
+            (Figure::IssuedOn(d), Funds::All, plan::PREFECTURE) => {
+                seed_total = seed_total
+                    .checked_add(e.yuan)
+                    .ok_or_else(|| anyhow::anyhow!("a sum overflows"))?;
+                let b = batch(*d);
+                rows.push(CheckRow {
+                    seed_wan: None,
+                    label_zh: format!("自评报告 二：{d} 批次于收到后5日内下达（1=是）"),
+                    label_en: format!("report 2: batch of {d} went down within 5 days (1 = yes)"),
+                    expected: Decimal::ONE,
+                    actual: if b.is_some_and(|b| b.within_five_days) {
+                        Decimal::ONE
+                    } else {
+                        Decimal::ZERO
+                    },
+                    public: false,
+                    report: true,
+                });
+                b.map_or(Decimal::ZERO, |b| b.amount)
+            }
+            (Figure::IssuedOn(d), Funds::Categories(cs), plan::PREFECTURE) => checked_sum(
+                batch(*d)
+                    .into_iter()
+                    .flat_map(|b| &b.parts)
+                    .filter(|p| cs.contains(&p.category.as_str()))
+                    .map(|p| p.amount),
+            )?,
+            (Figure::OwnBudgetUpTo(d), Funds::All, plan::PREFECTURE) => r
+                .own_budget
+                .iter()
+                .find(|y| y.year == d.year())
+                .map_or(Decimal::ZERO, |y| y.amount),
+            (Figure::BalanceOn(d), Funds::All, node) if *d == plan::CARRY_OVER_ON => r
+                .carry_over
+                .by_node
+                .iter()
+                .find(|l| l.node == node)
+                .map_or(Decimal::ZERO, |l| l.balance),
+            (Figure::BalanceOn(d), Funds::Origin(o), node) if *d == plan::CARRY_OVER_ON => r
+                .carry_over
+                .by_source
+                .iter()
+                .find(|l| l.node == node && l.fund_origin.as_deref() == Some(o.as_str()))
+                .map_or(Decimal::ZERO, |l| l.balance),
+            (Figure::SubtreeBalanceOn(d), Funds::All, plan::PREFECTURE)
+                if *d == plan::CARRY_OVER_ON =>
+            {
+                r.carry_over.total.balance
+            }
+            _ => continue,
+        };
+        let printed = e.seed_wan.normalize();
+        let (label_zh, label_en) = if e.yuan == e.seed_wan * Decimal::from(10_000) {
+            (
+                format!("自评报告：{}", e.label_zh),
+                format!("report: {}", e.label_en),
+            )
+        } else {
+            (
+                format!(
+                    "自评报告：{}（报告按账本 {} 万元；种子印 {printed} 万元，其分项不相加）",
+                    e.label_zh,
+                    wan(e.yuan)
+                ),
+                format!(
+                    "report: {} (the ledger's {}; the seed prints {printed}, its parts do not add up)",
+                    e.label_en,
+                    wan(e.yuan)
+                ),
+            )
+        };
+        rows.push(CheckRow {
+            seed_wan: Some(e.seed_wan),
+            label_zh,
+            label_en,
+            expected: e.yuan,
+            actual,
+            public: false,
+            report: true,
+        });
+    }
+    rows.push(CheckRow {
+        seed_wan: None,
+        label_zh: "自评报告 二：2020年拨付下达各县市合计（种子 107941 万元）".into(),
+        label_en: "report 2: issued down in 2020 in all (seed: 107941)".into(),
+        expected: seed_total,
+        actual: r.batches_total,
+        public: false,
+        report: true,
+    });
     Ok(rows)
 }
 
@@ -854,6 +1045,7 @@ fn public_rows(
                     .map(|a| a.amount),
             )?,
             public: true,
+            report: false,
         });
     }
     for county in plan::nodes()?
@@ -872,6 +1064,7 @@ fn public_rows(
             expected: checked_sum(library().map(|p| p.budget))?,
             actual: checked_sum(public().map(|p| p.budget))?,
             public: true,
+            report: false,
         });
         rows.push(CheckRow {
             seed_wan: None,
@@ -883,6 +1076,7 @@ fn public_rows(
             expected: checked_sum(library().map(|p| p.paid))?,
             actual: checked_sum(public().map(|p| p.paid))?,
             public: true,
+            report: false,
         });
     }
     Ok(rows)
@@ -999,7 +1193,15 @@ pub fn print_check(rows: &[CheckRow]) -> bool {
     );
     let mut ok = true;
     let mut public = false;
+    let mut report = false;
     for r in rows {
+        if r.report && !report {
+            report = true;
+            println!(
+                "     自评报告 (the generated self-evaluation report, /report/self-evaluation): \
+                 expected = seed 002, region = the report"
+            );
+        }
         if r.public && !public {
             public = true;
             println!(

@@ -116,7 +116,12 @@ pub fn router(import_bytes_max: usize) -> Routes {
         .get("/carryover", P::ReadLedger, carryover::report)
         .post("/carryover", P::Allocate, carryover::explain)
         .post("/recalls", P::Allocate, carryover::recall)
-        .get("/sync/alarms", P::ReadHealth, sync_alarms);
+        .get("/sync/alarms", P::ReadHealth, sync_alarms)
+        .get(
+            "/report/self-evaluation",
+            P::ReadLedger,
+            carryover::self_evaluation,
+        );
     let api = people::routes(api);
     let api = publications::routes(api);
     Routes::api("")

@@ -51,6 +51,42 @@ pub(super) async fn report(
     Ok(Json(s.ledger.carry_over(as_of, &f).await?))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SelfEvaluationQuery {
+    /// The report's year; absent: this year.
+    year: Option<i32>,
+    /// Whose report; absent: this node's.
+    node: Option<NodeCode>,
+}
+
+/// `GET /api/v1/report/self-evaluation?year=&node=`: the twin of the
+/// `/report/self-evaluation` page (`Ledger::self_evaluation`), in the
+/// caller's scope.
+pub(super) async fn self_evaluation(
+    State(s): S,
+    Extension(u): Extension<User>,
+    Query(q): Query<SelfEvaluationQuery>,
+) -> ApiResult<impl IntoResponse> {
+    if let Some(n) = q.node {
+        let nodes = s.ledger.nodes().await?;
+        if !nodes.iter().any(|x| x.code == n.as_str()) {
+            return Err(ApiError::not_found("node"));
+        }
+    }
+    let year = q
+        .year
+        .unwrap_or_else(|| chrono::Datelike::year(&s.ledger.clock().today()));
+    if !(2000..=2100).contains(&year) {
+        return Err(ApiError::not_found("year"));
+    }
+    let node = q.node.unwrap_or(s.ledger.identity().code);
+    let categories = u.visible_categories(&s.ledger).await?;
+    Ok(Json(
+        s.ledger.self_evaluation(node, year, categories).await?,
+    ))
+}
+
 /// Refuses `u` acting on allocation `id` of a category outside their
 /// scope; an unknown allocation is the ledger's to refuse.
 async fn allocation_in_scope(s: &AppState, u: &User, id: EntryId) -> ApiResult<()> {

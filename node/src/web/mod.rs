@@ -24,6 +24,7 @@ pub mod overview;
 pub mod projects;
 pub mod public;
 pub mod publications;
+pub mod report;
 pub mod search;
 pub mod security;
 pub mod text;
@@ -81,7 +82,8 @@ pub fn router() -> Routes {
     let pages = import::routes(pages);
     let pages = public::routes(pages);
     let pages = publications::routes(pages);
-    carryover::routes(pages)
+    let pages = carryover::routes(pages);
+    report::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles

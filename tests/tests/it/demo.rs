@@ -52,11 +52,24 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
     let printed: rust_decimal::Decimal = "1441.16".parse()?;
     let carry: Vec<_> = rows
         .iter()
-        .filter(|r| r.seed_wan == Some(printed))
+        .filter(|r| r.seed_wan == Some(printed) && !r.report)
         .collect();
     ensure!(
         carry.len() == 1 && carry[0].ok(),
         "carry-over 1441.16: {carry:?}"
+    );
+    // The generated self-evaluation report against the seed: 二's seven
+    // batches (with their 5-day flags) and 四(一)'s 1441.16 among them.
+    let report: Vec<_> = rows.iter().filter(|r| r.report).collect();
+    ensure!(
+        report.len() > 20 && report.iter().all(|r| r.ok()),
+        "{report:#?}"
+    );
+    ensure!(
+        report
+            .iter()
+            .any(|r| r.seed_wan == Some(printed) && r.label_zh.contains("种子印 1441.16")),
+        "the report's 1441.16 row does not name the seed's figure"
     );
     // The public pages against the ledger: the region's and the
     // prefecture's allocation results, two figures per county.

@@ -15,6 +15,7 @@ mod links;
 mod projects;
 mod publications;
 mod records;
+mod report;
 mod search;
 mod security;
 mod summary;
@@ -42,6 +43,7 @@ pub use records::{
     AllocationFilter, AllocationView, CategoryView, NodeView, PaymentFilter, PaymentView,
     ProjectView, TargetView, Trace, TraceStep,
 };
+pub use report::{BatchPart, OwnBudgetYear, ReportBatch, SelfEvaluation, ISSUE_DAYS_MAX};
 pub use search::{SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX};
 pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};

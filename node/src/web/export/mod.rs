@@ -63,6 +63,11 @@ pub fn routes(pages: Routes) -> Routes {
         .get("/public/projects.csv", P::Public, public_projects_csv)
         .get("/carryover.xlsx", P::ReadLedger, carryover_xlsx)
         .get("/carryover.csv", P::ReadLedger, carryover_csv)
+        .get(
+            "/report/self-evaluation.xlsx",
+            P::ReadLedger,
+            self_evaluation_xlsx,
+        )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +87,8 @@ enum List {
     /// 公告公示: the published projects (no sign-in).
     PublicProjects,
     CarryOver,
+    /// 绩效自评报告: 一, 二 and 四(一) as rows (web/report).
+    SelfEvaluation,
 }
 
 impl List {
@@ -94,6 +101,7 @@ impl List {
             List::PublicAllocations => "public-allocations",
             List::PublicProjects => "public-projects",
             List::CarryOver => "carryover",
+            List::SelfEvaluation => "self-evaluation",
         }
     }
 }
@@ -123,6 +131,7 @@ handlers! {
     public_projects_csv => List::PublicProjects, Format::Csv;
     carryover_xlsx => List::CarryOver, Format::Xlsx;
     carryover_csv => List::CarryOver, Format::Csv;
+    self_evaluation_xlsx => List::SelfEvaluation, Format::Xlsx;
 }
 
 /// Rows read per page of the ledger.
@@ -559,6 +568,20 @@ async fn prepare(ctx: &Ctx, s: &AppState, list: List) -> Result<Export, WebError
                 Rows::Ready(Some(carryover_rows(&names, &report))),
             )
         }
+        List::SelfEvaluation => {
+            let report = super::report::report_query(ctx, s).await?;
+            filters.push((l.t("年度", "Year").to_owned(), report.year.to_string()));
+            filters.push((
+                l.t("单位", "Node").to_owned(),
+                format!("{} ({})", report.node_name, report.node),
+            ));
+            (
+                l.t("财政专项扶贫资金绩效自评报告", "Self-evaluation report"),
+                l.t("绩效自评", "Self-evaluation"),
+                self_evaluation_columns(l),
+                Rows::Ready(Some(self_evaluation_rows(&names, &report))),
+            )
+        }
     };
     Ok(Export {
         head: Head {
@@ -987,6 +1010,143 @@ fn public_project_row(n: &Names, p: &crate::ledger::query::PublicProject) -> Vec
         Cell::text(&p.notice_doc_no),
         Cell::text(&p.published_on),
     ]
+}
+
+fn self_evaluation_columns(l: Lang) -> Vec<Column> {
+    vec![
+        Column::new(l.t("部分", "Part"), 10),
+        Column::new(l.t("日期 / 年度", "Day / year"), 12),
+        Column::new(l.t("单位 / 资金", "Node / funds"), 36),
+        Column::new(l.t("项目", "Project"), 36),
+        Column::new(l.t("原因 / 5 日内下达", "Reason / within 5 days"), 16),
+        Column::new(l.t("金额（元）", "Amount (yuan)"), 16),
+        Column::new(l.t("说明", "Note"), 30),
+    ]
+}
+
+/// The report as rows: 一 a row a year and the total, 二 a row a batch
+/// and one a part, 四(一) a row a county, a fund source and a project.
+fn self_evaluation_rows(n: &Names, r: &crate::ledger::query::SelfEvaluation) -> Vec<Vec<Cell>> {
+    let l = n.lang;
+    let mut out = Vec::new();
+    let one = l.t("一", "1");
+    for y in &r.own_budget {
+        out.push(vec![
+            Cell::text(one),
+            Cell::text(y.year.to_string()),
+            Cell::text(format!("{} ({})", r.node_name, r.node)),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Money(y.amount),
+            Cell::text(if y.entries == 0 {
+                l.t("账本无记录", "none in the ledger")
+            } else {
+                ""
+            }),
+        ]);
+    }
+    out.push(vec![
+        Cell::text(one),
+        Cell::text(l.t("合计", "Total")),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Money(r.own_budget_total),
+        Cell::Empty,
+    ]);
+    let two = l.t("二", "2");
+    for b in &r.batches {
+        out.push(vec![
+            Cell::text(two),
+            Cell::text(b.issued_on.to_string()),
+            Cell::text(l.t("本批合计", "Batch")),
+            Cell::text(b.docs.join("；")),
+            Cell::text(if b.within_five_days {
+                l.t("是", "yes")
+            } else {
+                l.t("否", "no")
+            }),
+            Cell::Money(b.amount),
+            Cell::text(match (b.received_on, b.days) {
+                (Some(d), Some(k)) => format!(
+                    "{}{d}，{k}{}",
+                    l.t("到位 ", "arrived "),
+                    l.t(" 天", " days")
+                ),
+                _ => String::new(),
+            }),
+        ]);
+        for p in &b.parts {
+            out.push(vec![
+                Cell::text(two),
+                Cell::text(b.issued_on.to_string()),
+                Cell::text(n.category(&p.category)),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Money(p.amount),
+                Cell::text(l.fund_origin(&p.fund_origin)),
+            ]);
+        }
+    }
+    out.push(vec![
+        Cell::text(two),
+        Cell::text(l.t("合计", "Total")),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Money(r.batches_total),
+        Cell::Empty,
+    ]);
+    let four = l.t("四(一)", "4.(1)");
+    let c = &r.carry_over;
+    let on = r.carry_over_on.to_string();
+    for x in c.by_node.iter().filter(|x| !x.figures.balance.is_zero()) {
+        out.push(vec![
+            Cell::text(four),
+            Cell::text(&on),
+            Cell::text(x.node_name.clone()),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Money(x.figures.balance),
+            Cell::Empty,
+        ]);
+    }
+    for x in c.by_source.iter().filter(|x| !x.figures.balance.is_zero()) {
+        out.push(vec![
+            Cell::text(four),
+            Cell::text(&on),
+            Cell::text(format!(
+                "{} · {}",
+                x.node_name,
+                l.fund_origin(x.fund_origin.as_deref().unwrap_or(""))
+            )),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Money(x.figures.balance),
+            Cell::Empty,
+        ]);
+    }
+    for x in &c.by_project {
+        out.push(vec![
+            Cell::text(four),
+            Cell::text(&on),
+            Cell::text(x.node_name.clone()),
+            Cell::text(format!("{} {}", x.project, x.project_name)),
+            Cell::text(super::carryover::reason_label(l, &x.reason)),
+            Cell::Money(x.amount),
+            Cell::text(format!("{}{}", l.t("计划支付 ", "planned "), x.planned_on)),
+        ]);
+    }
+    out.push(vec![
+        Cell::text(four),
+        Cell::text(l.t("合计", "Total")),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Money(c.total.balance),
+        Cell::Empty,
+    ]);
+    out
 }
 
 fn carryover_columns(l: Lang) -> Vec<Column> {
