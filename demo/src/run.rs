@@ -1255,3 +1255,76 @@ pub fn region_api(demo: &Demo) -> Option<String> {
 pub fn describe(dir: &Path, demo: &Demo) -> String {
     format!("{} nodes, data in {}", demo.nodes.len(), dir.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alloc(from: &str, category: &str, yuan: i64) -> Alloc {
+        Alloc {
+            id: format!("{from}-1"),
+            kind: "issued".into(),
+            doc_no: "新财农〔2020〕1号".into(),
+            category: category.into(),
+            fund_origin: "central".into(),
+            amount: Decimal::from(yuan),
+            from_node: Some(from.into()),
+            holder: plan::PREFECTURE.into(),
+            source: None,
+            dated: NaiveDate::MIN,
+        }
+    }
+
+    /// The public figures compare each publisher's results with what it
+    /// issued, leave a classified (涉密) category out of what is expected,
+    /// and differ when a notice is missing.
+    #[test]
+    fn public_figures_leave_out_classified_and_catch_what_is_not_published() {
+        let allocs = [
+            alloc(plan::REGION, "X-01", 100),
+            alloc(plan::REGION, "SECRET", 7),
+            alloc(plan::PREFECTURE, "X-01", 60),
+        ];
+        let categories = [
+            CategoryRow {
+                code: "X-01".into(),
+                classified: false,
+            },
+            CategoryRow {
+                code: "SECRET".into(),
+                classified: true,
+            },
+        ];
+        let projects = [LibraryProject {
+            origin: "652822".into(),
+            budget: Decimal::from(50),
+            paid: Decimal::from(20),
+        }];
+        let ledger = Ledgered {
+            allocs: &allocs,
+            categories: &categories,
+            projects: &projects,
+        };
+        let published = [PublicAlloc {
+            publisher: plan::REGION.into(),
+            amount: Decimal::from(100),
+        }];
+        let public_projects = [PublicProject {
+            node: "652822".into(),
+            budget: Decimal::from(50),
+            paid: Decimal::from(20),
+        }];
+        let rows = public_rows(&ledger, &published, &public_projects).expect("rows");
+        assert_eq!(rows.len(), 2 + 9 * 2);
+        assert!(rows.iter().all(|r| r.public));
+        // The region: 100 expected (the 涉密 7 left out), 100 published.
+        assert!(rows[0].ok(), "{:?}", rows[0]);
+        assert_eq!(rows[0].expected, Decimal::from(100));
+        // The prefecture published nothing: a difference, not a pass.
+        assert!(!rows[1].ok());
+        // 轮台县 652822, the second county: funds and payments match.
+        assert!(rows[4].ok() && rows[5].ok(), "{:?}", &rows[4..6]);
+        assert_eq!(rows[4].actual, Decimal::from(50));
+        assert_eq!(rows[5].actual, Decimal::from(20));
+    }
+}
