@@ -33,7 +33,8 @@ use super::SyncLimits;
 use crate::ledger::replica::{Incoming, ReplicaError};
 use crate::ledger::{Ledger, LedgerError};
 
-const MAGIC: &[u8] = b"FSBUNDLE1\n";
+/// The first bytes of every bundle file.
+pub const MAGIC: &[u8] = b"FSBUNDLE1\n";
 
 /// Why a bundle could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -191,16 +192,47 @@ pub async fn export_down(
 }
 
 /// Imports a bundle into this node, all or nothing: the whole file is read
-/// and every batch decoded and its sender checked first, then every batch is
-/// verified and applied in order in one transaction (the bundle is held in
-/// memory meanwhile: export incrementally, `--since`, to keep it small). A
-/// refusal anywhere keeps nothing of the bundle.
+/// and every batch decoded and its sender checked first ([`read`]), then
+/// every batch is verified and applied in order in one transaction (the
+/// bundle is held in memory meanwhile: export incrementally, `--since`, to
+/// keep it small). A refusal anywhere keeps nothing of the bundle.
 pub async fn import(
     ledger: &Ledger,
     own_key: fundsync_protocol::KeyId,
     limits: &SyncLimits,
     input: &mut impl Read,
 ) -> Result<Imported, BundleError> {
+    let me = ledger.identity().clone();
+    let children: Vec<NodeCode> = ledger
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.parent.as_deref() == Some(me.code.as_str()))
+        .filter_map(|n| n.code.parse().ok())
+        .collect();
+    let batches = read(input, limits, me.parent, &children)?;
+    let r = ledger
+        .receive_bundle(&batches, own_key)
+        .await
+        .map_err(|(index, source)| BundleError::Batch { index, source })?;
+    Ok(Imported {
+        batches: r.batches,
+        applied: r.applied,
+        duplicates: r.duplicates,
+    })
+}
+
+/// Reads a whole bundle: the magic, then every batch, each decoded within
+/// `limits` (never panics, whatever the bytes), a down batch only from
+/// `parent` and an up batch only from one of `children`. Verifies nothing
+/// else: signatures and chains are the ledger's to check. The fuzz target
+/// `bundle` runs every file through this.
+pub fn read(
+    input: &mut impl Read,
+    limits: &SyncLimits,
+    parent: Option<NodeCode>,
+    children: &[NodeCode],
+) -> Result<Vec<Incoming>, BundleError> {
     let mut magic = [0u8; MAGIC.len()];
     input
         .read_exact(&mut magic)
@@ -208,14 +240,6 @@ pub async fn import(
     if magic != MAGIC {
         return Err(BundleError::BadMagic);
     }
-    let me = ledger.identity().clone();
-    let children: Vec<String> = ledger
-        .nodes()
-        .await?
-        .into_iter()
-        .filter(|n| n.parent.as_deref() == Some(me.code.as_str()))
-        .map(|n| n.code)
-        .collect();
     let mut batches = Vec::new();
     loop {
         let index = batches.len();
@@ -244,17 +268,17 @@ pub async fn import(
         if bytes.starts_with(fundsync_protocol::down::MAGIC) {
             let batch =
                 DownBatch::decode(&bytes, &limits.batch()).map_err(|e| batch_err(e.into()))?;
-            if Some(batch.from) != me.parent {
+            if Some(batch.from) != parent {
                 return Err(BundleError::NotFromParent {
                     index,
                     from: batch.from,
-                    parent: me.parent,
+                    parent,
                 });
             }
             batches.push(Incoming::Down(batch));
         } else {
             let batch = Batch::decode(&bytes, &limits.batch()).map_err(|e| batch_err(e.into()))?;
-            if !children.iter().any(|c| c == batch.from.as_str()) {
+            if !children.contains(&batch.from) {
                 return Err(BundleError::NotAChild {
                     index,
                     from: batch.from,
@@ -263,13 +287,5 @@ pub async fn import(
             batches.push(Incoming::Up(batch));
         }
     }
-    let r = ledger
-        .receive_bundle(&batches, own_key)
-        .await
-        .map_err(|(index, source)| BundleError::Batch { index, source })?;
-    Ok(Imported {
-        batches: r.batches,
-        applied: r.applied,
-        duplicates: r.duplicates,
-    })
+    Ok(batches)
 }
