@@ -437,17 +437,11 @@ fn spawn_parser(
 /// rows and hands each to `e`, then finishes it.
 fn parse_bytes<S: FnMut(Chunk) -> bool>(bytes: Vec<u8>, mut e: Emitter<S>) {
     match decode::sniff(&bytes) {
-        Format::Workbook => match decode::workbook_rows(bytes) {
-            Ok(rows) => {
-                for (line, cells) in &rows {
-                    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                    if !e.row(*line, &cells) {
-                        break;
-                    }
-                }
+        Format::Workbook => {
+            if let Err(m) = decode::workbook_rows(bytes, |line, cells| e.row(line, cells)) {
+                e.error(1, m);
             }
-            Err(m) => e.error(1, m),
-        },
+        }
         Format::Csv => {
             let (text, _) = decode::decode_text(&bytes);
             let mut reader = csv::ReaderBuilder::new()
