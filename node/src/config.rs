@@ -330,7 +330,11 @@ impl Config {
         Self::parse(text, path, |_| None)
     }
 
-    fn parse(
+    /// Parses configuration text as if read from `path`, then applies the
+    /// overrides `env` gives for `FUNDSYNC_<FIELD>` names (what [`Config::load`]
+    /// does with the process's environment; the fuzz target `config` gives
+    /// its own).
+    pub fn parse(
         text: &str,
         path: &Path,
         env: impl Fn(&str) -> Option<String>,

@@ -300,19 +300,37 @@ type Chunk = Vec<(u64, Result<Prepared, String>)>;
 
 /// Rows on their way from the parser to the ledger: finds the header,
 /// builds each row after it, hashes it ahead (see [`spawn_parser`]) and
-/// sends them in chunks.
-struct Emitter {
+/// sends them in chunks to `send` (false: the receiver is gone).
+struct Emitter<S> {
     plan: Plan,
     cols: Option<Columns>,
     above_header: usize,
     pos: Option<ChainPos>,
     chunk: Chunk,
-    tx: mpsc::Sender<Chunk>,
+    send: S,
     progress: Option<Arc<AtomicU64>>,
     rows: u64,
 }
 
-impl Emitter {
+impl<S: FnMut(Chunk) -> bool> Emitter<S> {
+    fn new(
+        plan: Plan,
+        pos: Option<ChainPos>,
+        progress: Option<Arc<AtomicU64>>,
+        send: S,
+    ) -> Emitter<S> {
+        Emitter {
+            plan,
+            cols: None,
+            above_header: 0,
+            pos,
+            chunk: Vec::with_capacity(CHUNK_ROWS),
+            send,
+            progress,
+            rows: 0,
+        }
+    }
+
     /// Takes a row; false once the receiver is gone or the file cannot be
     /// read further (no header).
     fn row(&mut self, line: u64, cells: &[&str]) -> bool {
@@ -333,10 +351,7 @@ impl Emitter {
             if let Some(p) = &self.progress {
                 p.store(self.rows, Ordering::Relaxed);
             }
-            return self
-                .tx
-                .blocking_send(std::mem::take(&mut self.chunk))
-                .is_ok();
+            return (self.send)(std::mem::take(&mut self.chunk));
         }
         true
     }
@@ -374,7 +389,7 @@ impl Emitter {
             p.store(self.rows, Ordering::Relaxed);
         }
         if !self.chunk.is_empty() {
-            let _ = self.tx.blocking_send(self.chunk);
+            let _ = (self.send)(self.chunk);
         }
     }
 }
@@ -405,63 +420,87 @@ fn spawn_parser(
 ) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(2 * WINDOW_CHUNKS);
     tokio::task::spawn_blocking(move || {
-        let mut e = Emitter {
-            plan,
-            cols: None,
-            above_header: 0,
-            pos,
-            chunk: Vec::with_capacity(CHUNK_ROWS),
-            tx,
-            progress,
-            rows: 0,
-        };
+        let mut e = Emitter::new(plan, pos, progress, move |chunk| {
+            tx.blocking_send(chunk).is_ok()
+        });
         let mut bytes = Vec::new();
         if let Err(err) = input.read_to_end(&mut bytes) {
             e.error(1, format!("无法读取文件：{err}"));
             return e.finish();
         }
-        match decode::sniff(&bytes) {
-            Format::Workbook => match decode::workbook_rows(bytes) {
-                Ok(rows) => {
-                    for (line, cells) in &rows {
-                        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                        if !e.row(*line, &cells) {
+        parse_bytes(bytes, e);
+    });
+    rx
+}
+
+/// Decodes a whole file (workbook or CSV in any of the encodings) into
+/// rows and hands each to `e`, then finishes it.
+fn parse_bytes<S: FnMut(Chunk) -> bool>(bytes: Vec<u8>, mut e: Emitter<S>) {
+    match decode::sniff(&bytes) {
+        Format::Workbook => {
+            if let Err(m) = decode::workbook_rows(bytes, |line, cells| e.row(line, cells)) {
+                e.error(1, m);
+            }
+        }
+        Format::Csv => {
+            let (text, _) = decode::decode_text(&bytes);
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(&*text);
+            let mut record = csv::StringRecord::new();
+            loop {
+                let line = reader.position().line();
+                match reader.read_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let at = record.position().map(|p| p.line()).unwrap_or(line);
+                        if record.iter().all(str::is_empty) {
+                            continue;
+                        }
+                        let cells: Vec<&str> = record.iter().collect();
+                        if !e.row(at, &cells) {
                             break;
                         }
                     }
-                }
-                Err(m) => e.error(1, m),
-            },
-            Format::Csv => {
-                let (text, _) = decode::decode_text(&bytes);
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .trim(csv::Trim::All)
-                    .from_reader(&*text);
-                let mut record = csv::StringRecord::new();
-                loop {
-                    let line = reader.position().line();
-                    match reader.read_record(&mut record) {
-                        Ok(false) => break,
-                        Ok(true) => {
-                            let at = record.position().map(|p| p.line()).unwrap_or(line);
-                            if record.iter().all(str::is_empty) {
-                                continue;
-                            }
-                            let cells: Vec<&str> = record.iter().collect();
-                            if !e.row(at, &cells) {
-                                break;
-                            }
-                        }
-                        Err(err) => e.error(line, format!("无法解析该行：{err}")),
-                    }
+                    Err(err) => e.error(line, format!("无法解析该行：{err}")),
                 }
             }
         }
-        e.finish();
-    });
-    rx
+    }
+    e.finish();
+}
+
+/// What the parser makes of the bytes of a file of `kind`, without a
+/// ledger: each row (by line) as the entry it becomes, or why not (a row
+/// error, a missing header, a file that cannot be read). The allocations
+/// the file may name (`docs`) and the children (`children`) are given, not
+/// looked up; nothing is checked against a ledger and nothing is recorded.
+/// The fuzz target `import` runs every file through this.
+pub fn parse(
+    kind: Kind,
+    bytes: Vec<u8>,
+    docs: DocIndex,
+    children: Children,
+    options: &Options,
+) -> Vec<(u64, Result<Prepared, String>)> {
+    let plan = Plan {
+        kind,
+        docs,
+        scoped: options.categories.is_some(),
+        children,
+        actor: options.actor.clone(),
+    };
+    let mut rows = Vec::new();
+    parse_bytes(
+        bytes,
+        Emitter::new(plan, None, None, |chunk: Chunk| {
+            rows.extend(chunk);
+            true
+        }),
+    );
+    rows
 }
 
 /// Imports (or previews) a file of `kind` into the ledger, all or nothing.

@@ -100,8 +100,13 @@ mod tests {
         for kind in [Kind::Payments, Kind::Allocations] {
             assert_eq!(sample(kind).len(), kind.columns().len());
             let bytes = xlsx(kind).expect("template");
-            let rows = decode::workbook_rows(bytes).expect("readable");
-            let header: Vec<&str> = rows[0].1.iter().map(String::as_str).collect();
+            let mut rows: Vec<Vec<String>> = Vec::new();
+            decode::workbook_rows(bytes, |_, cells| {
+                rows.push(cells.iter().map(|c| (*c).to_owned()).collect());
+                true
+            })
+            .expect("readable");
+            let header: Vec<&str> = rows[0].iter().map(String::as_str).collect();
             assert!(header[0].ends_with('*'), "{header:?}");
             let c = Columns::find(kind.columns(), &header)
                 .expect("a header")

@@ -33,7 +33,8 @@ use super::SyncLimits;
 use crate::ledger::replica::{Incoming, ReplicaError};
 use crate::ledger::{Ledger, LedgerError};
 
-const MAGIC: &[u8] = b"FSBUNDLE1\n";
+/// The first bytes of every bundle file.
+pub const MAGIC: &[u8] = b"FSBUNDLE1\n";
 
 /// Why a bundle could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -191,16 +192,47 @@ pub async fn export_down(
 }
 
 /// Imports a bundle into this node, all or nothing: the whole file is read
-/// and every batch decoded and its sender checked first, then every batch is
-/// verified and applied in order in one transaction (the bundle is held in
-/// memory meanwhile: export incrementally, `--since`, to keep it small). A
-/// refusal anywhere keeps nothing of the bundle.
+/// and every batch decoded and its sender checked first ([`read`]), then
+/// every batch is verified and applied in order in one transaction (the
+/// bundle is held in memory meanwhile: export incrementally, `--since`, to
+/// keep it small). A refusal anywhere keeps nothing of the bundle.
 pub async fn import(
     ledger: &Ledger,
     own_key: fundsync_protocol::KeyId,
     limits: &SyncLimits,
     input: &mut impl Read,
 ) -> Result<Imported, BundleError> {
+    let me = ledger.identity().clone();
+    let children: Vec<NodeCode> = ledger
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.parent.as_deref() == Some(me.code.as_str()))
+        .filter_map(|n| n.code.parse().ok())
+        .collect();
+    let batches = read(input, limits, me.parent, &children)?;
+    let r = ledger
+        .receive_bundle(&batches, own_key)
+        .await
+        .map_err(|(index, source)| BundleError::Batch { index, source })?;
+    Ok(Imported {
+        batches: r.batches,
+        applied: r.applied,
+        duplicates: r.duplicates,
+    })
+}
+
+/// Reads a whole bundle: the magic, then every batch, each decoded within
+/// `limits` (never panics, whatever the bytes), a down batch only from
+/// `parent` and an up batch only from one of `children`. Verifies nothing
+/// else: signatures and chains are the ledger's to check. The fuzz target
+/// `bundle` runs every file through this.
+pub fn read(
+    input: &mut impl Read,
+    limits: &SyncLimits,
+    parent: Option<NodeCode>,
+    children: &[NodeCode],
+) -> Result<Vec<Incoming>, BundleError> {
     let mut magic = [0u8; MAGIC.len()];
     input
         .read_exact(&mut magic)
@@ -208,22 +240,16 @@ pub async fn import(
     if magic != MAGIC {
         return Err(BundleError::BadMagic);
     }
-    let me = ledger.identity().clone();
-    let children: Vec<String> = ledger
-        .nodes()
-        .await?
-        .into_iter()
-        .filter(|n| n.parent.as_deref() == Some(me.code.as_str()))
-        .map(|n| n.code)
-        .collect();
     let mut batches = Vec::new();
     loop {
         let index = batches.len();
+        // The file ends between records, or it was cut: a file that ends
+        // inside a length is as truncated as one that ends inside a batch.
         let mut len = [0u8; 4];
-        match input.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e.into()),
+        match read_up_to(input, &mut len)? {
+            0 => break,
+            4 => {}
+            _ => return Err(BundleError::Truncated(index)),
         }
         let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
         if len > limits.batch_bytes_max {
@@ -244,17 +270,17 @@ pub async fn import(
         if bytes.starts_with(fundsync_protocol::down::MAGIC) {
             let batch =
                 DownBatch::decode(&bytes, &limits.batch()).map_err(|e| batch_err(e.into()))?;
-            if Some(batch.from) != me.parent {
+            if Some(batch.from) != parent {
                 return Err(BundleError::NotFromParent {
                     index,
                     from: batch.from,
-                    parent: me.parent,
+                    parent,
                 });
             }
             batches.push(Incoming::Down(batch));
         } else {
             let batch = Batch::decode(&bytes, &limits.batch()).map_err(|e| batch_err(e.into()))?;
-            if !children.iter().any(|c| c == batch.from.as_str()) {
+            if !children.contains(&batch.from) {
                 return Err(BundleError::NotAChild {
                     index,
                     from: batch.from,
@@ -263,13 +289,103 @@ pub async fn import(
             batches.push(Incoming::Up(batch));
         }
     }
-    let r = ledger
-        .receive_bundle(&batches, own_key)
-        .await
-        .map_err(|(index, source)| BundleError::Batch { index, source })?;
-    Ok(Imported {
-        batches: r.batches,
-        applied: r.applied,
-        duplicates: r.duplicates,
-    })
+    Ok(batches)
+}
+
+/// Fills `buf` from `input` as far as it goes: the bytes read, fewer than
+/// `buf` holds only at the end of the input.
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> SyncLimits {
+        SyncLimits {
+            batch_entries_max: 100,
+            batch_bytes_max: 1 << 20,
+            pull_wait_ms: 0,
+            retry_base_ms: 0,
+            retry_max_ms: 0,
+            enroll_token_ms: 0,
+            health_report_ms: 0,
+            connections_max: 0,
+            handshake_timeout_ms: 0,
+            accept_retry_ms: 0,
+            pull_wait_max_ms: 0,
+            pull_poll_ms: 0,
+            pull_answer_slack_ms: 0,
+            push_poll_ms: 0,
+            connect_timeout_ms: 0,
+            request_timeout_ms: 0,
+            idle_close_ms: 0,
+        }
+    }
+
+    fn read_bytes(bytes: &[u8]) -> Result<Vec<Incoming>, BundleError> {
+        let child: NodeCode = "652822".parse().expect("code");
+        read(&mut &bytes[..], &limits(), None, &[child])
+    }
+
+    /// A batch of no entries from the child 652822 to 652800, framed.
+    fn record() -> Vec<u8> {
+        let batch = Batch::new(
+            "652822".parse().expect("code"),
+            "652800".parse().expect("code"),
+            Vec::new(),
+            Vec::new(),
+        )
+        .encode();
+        let mut out = Vec::new();
+        write_record(&mut out, &batch).expect("to memory");
+        out
+    }
+
+    #[test]
+    fn a_bundle_reads_to_its_last_record() {
+        assert!(read_bytes(MAGIC).expect("empty").is_empty());
+        let mut file = MAGIC.to_vec();
+        file.extend(record());
+        file.extend(record());
+        assert_eq!(read_bytes(&file).expect("two batches").len(), 2);
+    }
+
+    /// Found by the fuzz target `bundle`: a file cut one to three bytes
+    /// into a record's length read as complete, the cut-off tail ignored.
+    #[test]
+    fn a_file_that_ends_inside_a_length_is_truncated() {
+        for tail in 1..4 {
+            let mut file = MAGIC.to_vec();
+            file.extend(record());
+            let next = record();
+            file.extend(&next[..tail]);
+            let e = read_bytes(&file).expect_err("cut inside a length");
+            assert!(matches!(e, BundleError::Truncated(1)), "{tail}: {e}");
+        }
+        let e = read_bytes(b"FSBUNDLE1\n\x00").expect_err("cut inside the first length");
+        assert!(matches!(e, BundleError::Truncated(0)), "{e}");
+        let mut cut = MAGIC.to_vec();
+        cut.extend(&record()[..9]);
+        let e = read_bytes(&cut).expect_err("cut inside a batch");
+        assert!(matches!(e, BundleError::Truncated(0)), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_no_bundle_is_refused() {
+        for bytes in [&b""[..], b"FSBUNDLE", b"FSBUNDLE2\n"] {
+            let e = read_bytes(bytes).expect_err("no bundle");
+            assert!(matches!(e, BundleError::BadMagic), "{e}");
+        }
+    }
 }

@@ -155,6 +155,35 @@ pub async fn create_token(
     })
 }
 
+/// At the parent: the token secret and the signing key a join request
+/// carries, checked for shape before anything is looked up (the fuzz
+/// target `join` runs every request through this).
+pub fn read_join(
+    req: &JoinRequest,
+) -> Result<([u8; 32], ed25519_dalek::VerifyingKey), EnrollError> {
+    let mut secret = [0u8; 32];
+    hex::decode_to_slice(&req.secret, &mut secret).map_err(|_| EnrollError::BadToken)?;
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(&req.sign_public_key, &mut b)
+        .map_err(|_| EnrollError::Refused("sign_public_key is not 64 hex digits".into()))?;
+    let sign_key = ed25519_dalek::VerifyingKey::from_bytes(&b)
+        .map_err(|_| EnrollError::Refused("sign_public_key is not an ed25519 key".into()))?;
+    Ok((secret, sign_key))
+}
+
+/// At the child: the parent's signing keys its join answer names.
+pub fn parent_keys(answer: &JoinResponse) -> Result<Vec<ed25519_dalek::VerifyingKey>, PkiError> {
+    answer
+        .parent_keys
+        .iter()
+        .map(|k| {
+            let mut b = [0u8; 32];
+            hex::decode_to_slice(k, &mut b).map_err(|_| PkiError::BadKey)?;
+            ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|_| PkiError::BadKey)
+        })
+        .collect()
+}
+
 /// At the parent: checks a join request against its token, certifies the
 /// child and registers its signing key, in one transaction with using up
 /// the token.
@@ -165,15 +194,7 @@ pub async fn answer_join(
     key: &NodeKey,
     req: JoinRequest,
 ) -> Result<JoinResponse, EnrollError> {
-    let mut secret = [0u8; 32];
-    hex::decode_to_slice(&req.secret, &mut secret).map_err(|_| EnrollError::BadToken)?;
-    let sign_key = {
-        let mut b = [0u8; 32];
-        hex::decode_to_slice(&req.sign_public_key, &mut b)
-            .map_err(|_| EnrollError::Refused("sign_public_key is not 64 hex digits".into()))?;
-        ed25519_dalek::VerifyingKey::from_bytes(&b)
-            .map_err(|_| EnrollError::Refused("sign_public_key is not an ed25519 key".into()))?
-    };
+    let (secret, sign_key) = read_join(&req)?;
     let now = ledger.clock().now_ms();
     let mut work = ledger.begin().await?;
     if !work
@@ -309,15 +330,7 @@ pub async fn join(
     if let (Some((key, _)), Some(cert)) = (issuer_key, answer.issuer_cert_pem.as_deref()) {
         files.save_issuer(cert, &key)?;
     }
-    let keys = answer
-        .parent_keys
-        .iter()
-        .map(|k| {
-            let mut b = [0u8; 32];
-            hex::decode_to_slice(k, &mut b).map_err(|_| PkiError::BadKey)?;
-            ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|_| PkiError::BadKey)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = parent_keys(&answer)?;
     ledger.trust_parent_keys(&keys).await?;
     Ok(())
 }
