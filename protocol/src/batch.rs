@@ -1807,7 +1807,9 @@ pub(crate) mod tests {
         assert_eq!(runs[1].entries, county_entries);
         assert_eq!(runs[1].checkpoints, vec![checkpoints[0]]);
         assert!(runs[2].entries.is_empty());
-        assert!(runs.iter().all(|r| r.from == prefecture() && r.to == region()));
+        assert!(runs
+            .iter()
+            .all(|r| r.from == prefecture() && r.to == region()));
         // Each run verifies alone; the stray checkpoint is refused alone.
         let (ck, pk) = (county_key(), prefecture_key());
         let at_region = |b: &Batch| {

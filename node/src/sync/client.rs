@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use fundsync_protocol::wire::{
     DigestAnswer, DigestCompared, DigestOutcome, DigestReport, ErrorBody, HeadView, HealthReceipt,
-    HealthReports, Hello, OriginRefused, UpReceipt, DIGEST_PATH, DOWN_HEAD_HEADER,
-    DOWN_PATH, HEADS_PATH, HEALTH_PATH, HELLO_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
+    HealthReports, Hello, OriginRefused, UpReceipt, DIGEST_PATH, DOWN_HEAD_HEADER, DOWN_PATH,
+    HEADS_PATH, HEALTH_PATH, HELLO_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
 };
 use fundsync_protocol::{
     checkpoint_for, Batch, DownBatch, ErrorCode, Hash, NodeCode, NodeKey, PROTOCOL_VERSION,
@@ -566,11 +566,7 @@ impl Link {
     ) -> Result<Option<String>, LinkError> {
         let me = self.ledger.identity().code;
         let batch = self.fetch_own(after).await?;
-        let Some(sc) = batch
-            .checkpoints
-            .iter()
-            .find(|c| c.checkpoint.origin == me)
-        else {
+        let Some(sc) = batch.checkpoints.iter().find(|c| c.checkpoint.origin == me) else {
             return Ok(Some(format!(
                 "it shows no checkpoint this node signed over its copy after seq {after}"
             )));
@@ -788,10 +784,7 @@ impl Link {
                         origin: r.origin,
                         error: r.error.as_str().to_owned(),
                         message: r.message.clone(),
-                        since_ms: held
-                            .0
-                            .get(&r.origin)
-                            .map_or(at_ms, |h| h.shown.since_ms),
+                        since_ms: held.0.get(&r.origin).map_or(at_ms, |h| h.shown.since_ms),
                         refusals: failures,
                     },
                 },

@@ -667,7 +667,9 @@ async fn digest(
         compared.push(DigestCompared {
             origin: theirs.origin,
             outcome,
-            theirs: here.filter(|_| outcome != DigestOutcome::NotCompared).copied(),
+            theirs: here
+                .filter(|_| outcome != DigestOutcome::NotCompared)
+                .copied(),
         });
     }
     Ok(axum::Json(DigestAnswer { compared }))

@@ -589,8 +589,7 @@ mod tests {
                 pull_error: None,
                 divergence: Some(crate::link::Divergence::ParentCopyWrong),
                 held_back: vec![crate::link::HeldOrigin {
-                    origin: fundsync_protocol::NodeCode::from_bytes(*b"652823")
-                        .expect("a code"),
+                    origin: fundsync_protocol::NodeCode::from_bytes(*b"652823").expect("a code"),
                     error: "bad_checkpoint".into(),
                     message: "checkpoint 652823-4 names a different head".into(),
                     since_ms: now - 5_000,

@@ -218,7 +218,9 @@ async fn a_bad_run_in_a_batch_stops_its_origin_only() -> Result<()> {
     ensure!(
         status == 422
             && body["error"] == "broken_chain"
-            && body["message"].as_str().is_some_and(|m| m.contains("652823")),
+            && body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("652823")),
         "{status} {body}"
     );
     ensure!(fingerprint(&region, "652822").await? == a_before);
@@ -250,6 +252,9 @@ async fn a_tampered_county_does_not_hold_up_its_sibling() -> Result<()> {
     c.ledger("652823")
         .submit_one(project("P1", "80000"), &clerk())
         .await?;
+    c.ledger("652823")
+        .submit_one(target("P1"), &clerk())
+        .await?;
     c.ledger("652822")
         .submit_one(project("A0", "800000"), &clerk())
         .await?;
@@ -259,9 +264,7 @@ async fn a_tampered_county_does_not_hold_up_its_sibling() -> Result<()> {
     // prefecture.
     let region = c.stop("650000").await?;
     let county = c.ledger("652822").clone();
-    county
-        .submit_one(project("A1", "800000"), &clerk())
-        .await?;
+    county.submit_one(project("A1", "800000"), &clerk()).await?;
     let (a_seq, _) = head_of(&county, "652822").await?;
     let p = c.ledger("652800").clone();
     eventually(WAIT, "A1 at the prefecture", || {
@@ -290,10 +293,7 @@ async fn a_tampered_county_does_not_hold_up_its_sibling() -> Result<()> {
     // The sibling's new payment reaches the region.
     let v = c
         .ledger("652823")
-        .submit_one(
-            payment("V1", alloc, "P1", "123.45", "2020-05-10"),
-            &clerk(),
-        )
+        .submit_one(payment("V1", alloc, "P1", "123.45", "2020-05-10"), &clerk())
         .await?
         .id();
     let region = c.ledger("650000").clone();
@@ -303,7 +303,10 @@ async fn a_tampered_county_does_not_hold_up_its_sibling() -> Result<()> {
     })
     .await?;
     let paid = paid_of(&summary_by_node(&region, None).await?, "652823");
-    ensure!(paid == "123.45".parse::<Decimal>()?, "the region counts {paid}");
+    ensure!(
+        paid == "123.45".parse::<Decimal>()?,
+        "the region counts {paid}"
+    );
     // The tampered county's run is refused, nothing of it applied, and
     // an alarm names the prefecture and the county.
     let got = eventually(WAIT, "the alarm at the region", || {
@@ -356,12 +359,8 @@ async fn a_tampered_county_does_not_hold_up_its_sibling() -> Result<()> {
 async fn an_honest_county_is_told_its_parents_copy_is_wrong() -> Result<()> {
     let mut c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     let county = c.ledger("652822").clone();
-    county
-        .submit_one(project("P0", "800000"), &clerk())
-        .await?;
-    county
-        .submit_one(project("P1", "800000"), &clerk())
-        .await?;
+    county.submit_one(project("P0", "800000"), &clerk()).await?;
+    county.submit_one(project("P1", "800000"), &clerk()).await?;
     c.converged(WAIT).await?;
     let (n, hash) = head_of(&county, "652822").await?;
     let stopped = c.stop("652822").await?;
@@ -388,10 +387,14 @@ async fn an_honest_county_is_told_its_parents_copy_is_wrong() -> Result<()> {
     c.restart(pref).await?;
     c.restart(stopped).await?;
 
-    let link = eventually(WAIT, "the county finding its parent's copy wrong", || async {
-        let link = link_of(&c, "652822").await?;
-        Ok((link["divergence"] == "parent_copy_wrong").then_some(link))
-    })
+    let link = eventually(
+        WAIT,
+        "the county finding its parent's copy wrong",
+        || async {
+            let link = link_of(&c, "652822").await?;
+            Ok((link["divergence"] == "parent_copy_wrong").then_some(link))
+        },
+    )
     .await?;
     let err = link["last_error"].as_str().unwrap_or_default();
     ensure!(
@@ -452,14 +455,10 @@ async fn an_ancestor_finds_its_copy_of_a_childs_money_rows_altered() -> Result<(
     let c = Cluster::start(Engine::Sqlite, &three_levels()).await?;
     let alloc = fund_county(&c, "652822", "100000").await?;
     let county = c.ledger("652822").clone();
+    county.submit_one(project("P1", "80000"), &clerk()).await?;
+    county.submit_one(target("P1"), &clerk()).await?;
     county
-        .submit_one(project("P1", "80000"), &clerk())
-        .await?;
-    county
-        .submit_one(
-            payment("V1", alloc, "P1", "105.00", "2020-05-10"),
-            &clerk(),
-        )
+        .submit_one(payment("V1", alloc, "P1", "105.00", "2020-05-10"), &clerk())
         .await?;
     c.converged(WAIT).await?;
     let pref = c.ledger("652800").clone();
@@ -470,15 +469,15 @@ async fn an_ancestor_finds_its_copy_of_a_childs_money_rows_altered() -> Result<(
     ensure!(alarms(&pref).await?.is_empty());
 
     // Altered behind the prefecture's ledger.
-    sqlx::query("UPDATE payments SET amount_fen = 1050000 WHERE origin = '652822' AND voucher_no = 'V1'")
-        .execute(pref.db().read())
-        .await?;
+    sqlx::query(
+        "UPDATE payments SET amount_fen = 1050000 WHERE origin = '652822' AND voucher_no = 'V1'",
+    )
+    .execute(pref.db().read())
+    .await?;
     let altered = pref.money_digests(&[code("652822")]).await?;
     ensure!(altered[0].digest != d[0].digest && altered[0].seq == d[0].seq);
     // The county records something, so its next report compares anew.
-    county
-        .submit_one(project("P2", "80000"), &clerk())
-        .await?;
+    county.submit_one(project("P2", "80000"), &clerk()).await?;
     let got = eventually(WAIT, "the mismatch alarm at the prefecture", || {
         let pref = pref.clone();
         async move {
@@ -499,8 +498,17 @@ async fn an_ancestor_finds_its_copy_of_a_childs_money_rows_altered() -> Result<(
     // By hand: the same finding again raises nothing new; another head is
     // not compared.
     let now = county.money_digests(&[code("652822")]).await?;
-    let (s, body) = post_digest(&c, serde_json::to_vec(&DigestReport { origins: now.clone() })?).await?;
-    ensure!(s == 200 && body["compared"][0]["outcome"] == "differs", "{s} {body}");
+    let (s, body) = post_digest(
+        &c,
+        serde_json::to_vec(&DigestReport {
+            origins: now.clone(),
+        })?,
+    )
+    .await?;
+    ensure!(
+        s == 200 && body["compared"][0]["outcome"] == "differs",
+        "{s} {body}"
+    );
     let mut behind = now[0];
     behind.seq += 1;
     let (s, body) = post_digest(
@@ -514,7 +522,11 @@ async fn an_ancestor_finds_its_copy_of_a_childs_money_rows_altered() -> Result<(
         s == 200 && body["compared"][0]["outcome"] == "not_compared",
         "{s} {body}"
     );
-    ensure!(alarms(&pref).await?.len() == 1, "{:?}", alarms(&pref).await?);
+    ensure!(
+        alarms(&pref).await?.len() == 1,
+        "{:?}",
+        alarms(&pref).await?
+    );
 
     // Refused: an origin outside the county's subtree, not JSON, too many.
     let mut stranger: OriginDigest = now[0];
@@ -526,7 +538,10 @@ async fn an_ancestor_finds_its_copy_of_a_childs_money_rows_altered() -> Result<(
         })?,
     )
     .await?;
-    ensure!(s == 403 && body["error"] == "origin_not_allowed", "{s} {body}");
+    ensure!(
+        s == 403 && body["error"] == "origin_not_allowed",
+        "{s} {body}"
+    );
     let (s, body) = post_digest(&c, b"{not json".to_vec()).await?;
     ensure!(s == 400 && body["error"] == "invalid_json", "{s} {body}");
     let (s, body) = post_digest(
