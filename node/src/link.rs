@@ -60,6 +60,40 @@ pub struct LinkStatus {
     /// The seq at which this node's journal and the parent's copy differ, if
     /// they do; nothing is pushed meanwhile.
     pub diverged_at: Option<u64>,
+    /// Which copy is wrong, when they differ: this node's (it signed
+    /// another history: restored from an old backup and written to since),
+    /// or the parent's (its copy does not match what this node signed).
+    pub divergence: Option<Divergence>,
+    /// Origins whose chains the parent refused lately (a bad chain stops
+    /// its own origin only): the pusher leaves each out for its own backoff
+    /// and sends the others meanwhile.
+    pub held_back: Vec<HeldOrigin>,
+}
+
+/// Which copy of this node's own chain is wrong, as far as this node can
+/// tell from its signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Divergence {
+    /// The parent holds another history signed by this node (restored from
+    /// an old backup and written to since), or it cannot be told.
+    Diverged,
+    /// The parent's copy does not match what this node signed, and this
+    /// node's journal does: the parent (or a relay) altered it.
+    ParentCopyWrong,
+}
+
+/// An origin the parent refused, as the link shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldOrigin {
+    pub origin: NodeCode,
+    /// The parent's code (`bad_checkpoint`, `broken_chain`, …).
+    pub error: String,
+    pub message: String,
+    /// When the first refusal in a row came (ms since the epoch).
+    pub since_ms: i64,
+    /// Refusals in a row.
+    pub refusals: u32,
 }
 
 /// A shared, updatable [`LinkStatus`].

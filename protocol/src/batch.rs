@@ -13,7 +13,9 @@
 //! so unauthenticated bytes never become domain values.
 //!
 //! Architecture invariant: a batch is all or nothing. Nothing in a refused
-//! batch is returned, so nothing of it can be applied.
+//! batch is returned, so nothing of it can be applied. A receiver that
+//! takes a batch origin by origin ([`Batch::by_origin`]) verifies each
+//! origin's run as a batch of its own: all or nothing per origin.
 
 use std::collections::hash_map::{Entry as MapEntry, HashMap};
 
@@ -309,6 +311,49 @@ impl Batch {
             entries,
             checkpoints,
         })
+    }
+}
+
+impl Batch {
+    /// The batch cut into one batch per origin, in the order the origins
+    /// first appear: each with that origin's entries, in batch order, and
+    /// its checkpoints. A checkpoint of an origin with no entries in the
+    /// batch comes alone, after the others (verifying it refuses it:
+    /// [`BatchError::CheckpointAhead`]). A receiver verifies and applies
+    /// each on its own, so one origin's bad chain stops that origin only.
+    pub fn by_origin(&self) -> Vec<Batch> {
+        let mut runs: Vec<Batch> = Vec::new();
+        let mut index_of: HashMap<NodeCode, usize> = HashMap::new();
+        let mut slot = |runs: &mut Vec<Batch>, origin: NodeCode| {
+            *index_of.entry(origin).or_insert_with(|| {
+                runs.push(Batch {
+                    version: self.version,
+                    from: self.from,
+                    to: self.to,
+                    entries: Vec::new(),
+                    checkpoints: Vec::new(),
+                });
+                runs.len() - 1
+            })
+        };
+        for e in &self.entries {
+            let k = slot(&mut runs, e.origin);
+            runs[k].entries.push(e.clone());
+        }
+        for c in &self.checkpoints {
+            let k = slot(&mut runs, c.checkpoint.origin);
+            runs[k].checkpoints.push(*c);
+        }
+        runs
+    }
+
+    /// The origin a batch of [`Batch::by_origin`] is about: its entries',
+    /// else its checkpoints'.
+    pub fn first_origin(&self) -> Option<NodeCode> {
+        self.entries
+            .first()
+            .map(|e| e.origin)
+            .or_else(|| self.checkpoints.first().map(|c| c.checkpoint.origin))
     }
 }
 
@@ -1732,6 +1777,59 @@ pub(crate) mod tests {
         let seqs: Vec<_> = v.new.iter().map(|(e, _, _)| (e.origin, e.seq)).collect();
         assert_eq!(seqs, vec![(prefecture(), 1), (prefecture(), 2)]);
         assert_eq!(v.checkpoints, vec![batch.checkpoints[1]]);
+    }
+
+    #[test]
+    fn a_batch_cut_by_origin_keeps_each_origins_run_and_checkpoints() {
+        let county_entries = chain(county(), 1, Hash::ZERO, 2);
+        let own = chain(prefecture(), 1, Hash::ZERO, 2);
+        let stray = prefecture_key().sign_checkpoint(code("652802"), 1, Hash([5; 32]), T0);
+        let checkpoints = vec![
+            checkpoint_for(&county_key(), &county_entries, T0).expect("entries"),
+            stray,
+            checkpoint_for(&prefecture_key(), &own, T0).expect("entries"),
+        ];
+        let entries = vec![
+            own[0].clone(),
+            county_entries[0].clone(),
+            own[1].clone(),
+            county_entries[1].clone(),
+        ];
+        let batch = Batch::new(prefecture(), region(), entries, checkpoints.clone());
+        let runs = batch.by_origin();
+        let origins: Vec<_> = runs.iter().map(|r| r.first_origin()).collect();
+        assert_eq!(
+            origins,
+            vec![Some(prefecture()), Some(county()), Some(code("652802"))]
+        );
+        assert_eq!(runs[0].entries, own);
+        assert_eq!(runs[0].checkpoints, vec![checkpoints[2]]);
+        assert_eq!(runs[1].entries, county_entries);
+        assert_eq!(runs[1].checkpoints, vec![checkpoints[0]]);
+        assert!(runs[2].entries.is_empty());
+        assert!(runs
+            .iter()
+            .all(|r| r.from == prefecture() && r.to == region()));
+        // Each run verifies alone; the stray checkpoint is refused alone.
+        let (ck, pk) = (county_key(), prefecture_key());
+        let at_region = |b: &Batch| {
+            verify_batch(
+                b,
+                region(),
+                |o| o == prefecture() || prefecture().contains(Level::Prefecture, &o),
+                |_| Head::EMPTY,
+                &keys(&[(county(), &ck), (prefecture(), &pk)]),
+            )
+        };
+        assert!(at_region(&runs[0]).is_ok());
+        assert!(at_region(&runs[1]).is_ok());
+        assert!(matches!(
+            at_region(&runs[2]),
+            Err(BatchError::CheckpointAhead { carried: 0, .. })
+        ));
+        assert!(Batch::new(prefecture(), region(), vec![], vec![])
+            .by_origin()
+            .is_empty());
     }
 
     #[test]

@@ -19,7 +19,16 @@
 //!   new version: an older peer answers it with 404, and the caller treats
 //!   that as "not supported here" (so `GET /sync/v1/own`, by which a child
 //!   restored from a backup takes its entries back, came without a bump; a
-//!   child facing an older parent refuses to push instead, with that reason).
+//!   child facing an older parent refuses to push instead, with that reason;
+//!   likewise `POST /sync/v1/digest`, [`crate::wire::DIGEST_PATH`], by which
+//!   a parent compares its copy of a child's money rows: an older parent's
+//!   404 makes the child stop asking).
+//! - A field added to a JSON answer that an older peer may leave out and
+//!   may ignore is not a new version either: [`crate::wire::UpReceipt`]'s
+//!   `refused` (the origins of a batch refused while the others were
+//!   applied) is absent from an older parent's receipts, which refuse a
+//!   batch whole, and an older child never sends a batch of more than one
+//!   origin, so it never meets a receipt naming one.
 //! - An entry kind a release stops writing is still accepted, verified and
 //!   applied, for as long as journals hold it or older peers may send it.
 //!   Link health is the first: `POST /sync/v1/health` ([`crate::wire::HEALTH_PATH`])

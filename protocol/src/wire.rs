@@ -46,6 +46,68 @@ pub const OWN_PATH: &str = "/sync/v1/own";
 /// journal entry (telemetry is not ledger); an older parent answers 404.
 pub const HEALTH_PATH: &str = "/sync/v1/health";
 
+/// `POST` a [`DigestReport`], answered with a [`DigestAnswer`]: the child's
+/// heads and a digest of its money rows per origin, which the parent
+/// compares with its own copy. Added without a version bump: an older
+/// parent answers 404 and the child stops asking.
+pub const DIGEST_PATH: &str = "/sync/v1/digest";
+
+/// Most origins one [`DigestReport`] may carry.
+pub const DIGEST_ORIGINS_MAX: usize = 10_000;
+
+/// A digest of the money rows this node derived from one origin's chain,
+/// as they stood when its head was `seq` / `hash`: the `payments`,
+/// `payment_reversals` and `projects` (paid sums) rows of that origin, in a
+/// fixed order and framing (`Ledger::money_digests`). Two nodes holding
+/// the same chain up to the same head must derive the same rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginDigest {
+    pub origin: NodeCode,
+    pub seq: u64,
+    pub hash: Hash,
+    /// Rows digested.
+    pub rows: u64,
+    pub digest: Hash,
+}
+
+/// The body of [`DIGEST_PATH`]: digests of the origins of the child's
+/// subtree (its own and its descendants').
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestReport {
+    pub origins: Vec<OriginDigest>,
+}
+
+/// How one origin's digests compared at the parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestOutcome {
+    /// The same head, the same rows.
+    Equal,
+    /// The same head, other rows: one of the two copies was altered
+    /// behind its ledger (an alarm at the parent).
+    Differs,
+    /// The heads differ (one side is behind): not compared.
+    NotCompared,
+}
+
+/// One origin of a [`DigestAnswer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestCompared {
+    pub origin: NodeCode,
+    pub outcome: DigestOutcome,
+    /// The parent's own digest, when it compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theirs: Option<OriginDigest>,
+}
+
+/// The answer of [`DIGEST_PATH`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestAnswer {
+    pub compared: Vec<DigestCompared>,
+}
+
 /// Who a parent is and the keys it signs with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
@@ -68,8 +130,24 @@ pub struct HeadView {
 pub struct UpReceipt {
     pub applied: usize,
     pub duplicates: usize,
-    /// The receiver's heads of the batch's origins after it.
+    /// The receiver's heads of the batch's origins it took, after it.
     pub heads: Vec<HeadView>,
+    /// The origins whose runs it refused, and why: a bad chain stops its
+    /// own origin only, the batch's other origins are applied. Left out when
+    /// empty (as an older receiver answers: it refuses a batch whole); a
+    /// batch none of whose origins was taken is answered with the first
+    /// refusal's `{error, message}` instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<OriginRefused>,
+}
+
+/// One origin's run of an upward batch the receiver refused (nothing of it
+/// applied), with the code and message it would have answered alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginRefused {
+    pub origin: NodeCode,
+    pub error: ErrorCode,
+    pub message: String,
 }
 
 /// The query of [`DOWN_PATH`]: the entries past position `after` of the

@@ -21,7 +21,7 @@ use fundsync_protocol::{
 use super::rows::{corrupt, hash_of, parse_code, seq_i64 as to_i64, seq_u64 as to_u64};
 use super::{Ledger, LedgerError, Work};
 
-pub use fundsync_protocol::wire::{HeadView, UpReceipt};
+pub use fundsync_protocol::wire::{HeadView, OriginRefused, UpReceipt};
 
 /// What a down batch did at the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,17 @@ pub struct DownReceipt {
     pub applied: usize,
     pub duplicates: usize,
     pub state: DownState,
+}
+
+/// What an upward batch taken origin by origin did
+/// ([`Ledger::receive_up_by_origin`]).
+#[derive(Debug)]
+pub struct UpOutcome {
+    /// What was applied, the heads of the origins taken, and the refused
+    /// origins as the sender is told.
+    pub receipt: UpReceipt,
+    /// The origins refused, each with why; nothing of their runs applied.
+    pub refused: Vec<(NodeCode, ReplicaError)>,
 }
 
 /// One batch of an offline bundle: upward from a child, or the parent's
@@ -411,21 +422,110 @@ impl Ledger {
     }
 
     /// Verifies an upward batch from the TLS-authenticated child `peer` and
-    /// applies its new entries, all or nothing.
+    /// applies its new entries origin by origin
+    /// ([`Ledger::receive_up_by_origin`]): the receipt names the origins
+    /// refused, if others were taken; a batch none of whose origins was
+    /// taken is refused with the first origin's refusal.
     pub async fn receive_up(
         &self,
         peer: NodeCode,
         batch: &Batch,
     ) -> Result<UpReceipt, ReplicaError> {
+        let out = self.receive_up_by_origin(peer, batch).await?;
+        match out.refused.into_iter().next() {
+            Some((_, e)) if out.receipt.heads.is_empty() => Err(e),
+            _ => Ok(out.receipt),
+        }
+    }
+
+    /// Verifies an upward batch from the TLS-authenticated child `peer`
+    /// origin by origin ([`Batch::by_origin`]) and applies the runs that
+    /// pass, each whole, in one transaction: a bad chain (broken, altered,
+    /// forked, badly signed, refused by the rules) stops its own origin
+    /// only. What is wrong with the batch itself (its sender, version or
+    /// addressee) refuses it whole, as does a failure of this node's
+    /// storage. The refused origins are in `refused`, each with why, in
+    /// batch order; `receipt.refused` says the same for the sender.
+    pub async fn receive_up_by_origin(
+        &self,
+        peer: NodeCode,
+        batch: &Batch,
+    ) -> Result<UpOutcome, ReplicaError> {
         if batch.from != peer {
             return Err(ReplicaError::WrongSender {
                 claimed: batch.from,
                 peer,
             });
         }
+        let me = self.identity().code;
+        fundsync_protocol::check_version(batch.version).map_err(BatchError::from)?;
+        if batch.to != me {
+            return Err(BatchError::Misaddressed { to: batch.to, me }.into());
+        }
         let peer_level = under_level(self, peer);
-        self.receive_verified(batch, |o| o == peer || peer.contains(peer_level, &o), &[])
-            .await
+        let may_send = |o: NodeCode| o == peer || peer.contains(peer_level, &o);
+        let runs = batch.by_origin();
+        let mut refused: Vec<(NodeCode, ReplicaError)> = Vec::new();
+        // A run refused while it was being applied leaves writes in the
+        // transaction: it is rolled back and done again without that run,
+        // so at most once per origin.
+        'attempt: loop {
+            let mut work = self.begin().await?;
+            let mut receipt = UpReceipt {
+                applied: 0,
+                duplicates: 0,
+                heads: Vec::new(),
+                refused: Vec::new(),
+            };
+            let mut relays = Vec::new();
+            for run in &runs {
+                let Some(origin) = run.first_origin() else {
+                    continue;
+                };
+                if refused.iter().any(|(o, _)| *o == origin) {
+                    continue;
+                }
+                let checked = match self.verify_up(&mut work, run, may_send, &[]).await {
+                    Ok(c) => c,
+                    Err(e) if !e.is_peer_fault() => return Err(e),
+                    Err(e) => {
+                        refused.push((origin, e));
+                        continue;
+                    }
+                };
+                match self.apply_up(&mut work, checked).await {
+                    Ok((r, relay)) => {
+                        receipt.applied += r.applied;
+                        receipt.duplicates += r.duplicates;
+                        receipt.heads.extend(r.heads);
+                        relays.extend(relay);
+                    }
+                    Err(e) if !e.is_peer_fault() => return Err(e),
+                    Err(e) => {
+                        refused.push((origin, e));
+                        drop(work);
+                        continue 'attempt;
+                    }
+                }
+            }
+            if !receipt.heads.is_empty() {
+                work.commit().await?;
+                for r in relays {
+                    keep_for_relay(self, &r.origins, &r.before, r.copies, &r.checkpoints);
+                }
+            }
+            let order = |o: &NodeCode| runs.iter().position(|r| r.first_origin() == Some(*o));
+            refused.sort_by_key(|(o, _)| order(o));
+            receipt.refused = refused
+                .iter()
+                .map(|(o, e)| OriginRefused {
+                    origin: *o,
+                    error: e.code(),
+                    message: e.to_string(),
+                })
+                .collect();
+            return Ok(UpOutcome { receipt, refused });
+        }
     }
 
     /// Verifies this node's own entries as its parent sent them back (the
@@ -485,6 +585,19 @@ impl Ledger {
         may_send: impl Fn(NodeCode) -> bool,
         extra_keys: &[(NodeCode, VerifyingKey)],
     ) -> Result<(UpReceipt, Option<ForRelay>), ReplicaError> {
+        let checked = self.verify_up(work, batch, may_send, extra_keys).await?;
+        self.apply_up(work, checked).await
+    }
+
+    /// Verifies `batch` against the heads and keys `work` holds, writing
+    /// nothing.
+    async fn verify_up(
+        &self,
+        work: &mut Work<'_>,
+        batch: &Batch,
+        may_send: impl Fn(NodeCode) -> bool,
+        extra_keys: &[(NodeCode, VerifyingKey)],
+    ) -> Result<CheckedUp, ReplicaError> {
         let me = self.identity().code;
         let mut origins: Vec<NodeCode> = Vec::new();
         for e in &batch.entries {
@@ -521,6 +634,25 @@ impl Ledger {
             },
             &KeyMap(keys),
         )?;
+        Ok(CheckedUp {
+            origins,
+            heads,
+            verified,
+        })
+    }
+
+    /// Applies what [`Ledger::verify_up`] verified, with its checkpoints and
+    /// the new heads, inside `work`.
+    async fn apply_up(
+        &self,
+        work: &mut Work<'_>,
+        checked: CheckedUp,
+    ) -> Result<(UpReceipt, Option<ForRelay>), ReplicaError> {
+        let CheckedUp {
+            origins,
+            heads,
+            verified,
+        } = checked;
         let applied = verified.new.len();
         // A node with a parent relays what it applies; keep a copy of the
         // new entries so its pusher need not read them back.
@@ -561,6 +693,7 @@ impl Ledger {
             applied,
             duplicates: verified.duplicates,
             heads: after,
+            refused: Vec::new(),
         };
         let relay = relaying.then_some(ForRelay {
             origins,
@@ -870,6 +1003,30 @@ impl Ledger {
         }
     }
 
+    /// [`Ledger::alarm`], unless an alarm of the same sender, origin, kind
+    /// and message is held already (a finding a peer reports at every
+    /// interval is raised once).
+    pub async fn alarm_once(
+        &self,
+        peer: NodeCode,
+        origin: Option<NodeCode>,
+        kind: &str,
+        message: &str,
+    ) {
+        let held: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
+            "SELECT id FROM sync_alarms WHERE peer = $1 AND kind = $2 AND message = $3 LIMIT 1",
+        )
+        .bind(peer.as_str())
+        .bind(kind)
+        .bind(message)
+        .fetch_optional(self.db().read())
+        .await;
+        if let Ok(Some(_)) = held {
+            return;
+        }
+        self.alarm(peer, origin, kind, message).await;
+    }
+
     /// The revocation time of `code`, if it was cut off.
     pub async fn revoked_at(&self, code: NodeCode) -> Result<Option<i64>, LedgerError> {
         Ok(
@@ -995,6 +1152,14 @@ async fn held_checkpoints_verify(work: &mut Work<'_>, batch: &Batch) -> Result<(
         }
     }
     Ok(())
+}
+
+/// An upward batch verified against what a transaction holds, not yet
+/// applied.
+struct CheckedUp {
+    origins: Vec<NodeCode>,
+    heads: HashMap<NodeCode, fundsync_protocol::Head>,
+    verified: fundsync_protocol::batch::Verified,
 }
 
 /// What a relay hands its cache once an upward batch is committed.

@@ -16,14 +16,15 @@
 //! written to) pushes nothing more and raises an alarm: reusing sequence
 //! numbers the parent already holds would fork the chain.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use fundsync_protocol::wire::{
-    ErrorBody, HeadView, HealthReceipt, HealthReports, Hello, UpReceipt, DOWN_HEAD_HEADER,
-    DOWN_PATH, HEADS_PATH, HEALTH_PATH, HELLO_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
+    DigestAnswer, DigestCompared, DigestOutcome, DigestReport, ErrorBody, HeadView, HealthReceipt,
+    HealthReports, Hello, OriginRefused, UpReceipt, DIGEST_PATH, DOWN_HEAD_HEADER, DOWN_PATH,
+    HEADS_PATH, HEALTH_PATH, HELLO_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
 };
 use fundsync_protocol::{
     checkpoint_for, Batch, DownBatch, ErrorCode, Hash, NodeCode, NodeKey, PROTOCOL_VERSION,
@@ -34,8 +35,12 @@ use tokio::sync::watch;
 use super::SyncLimits;
 use crate::ledger::replica::ReplicaError;
 use crate::ledger::Ledger;
-use crate::link::LinkHealth;
+use crate::link::{Divergence, HeldOrigin, LinkHealth};
 use crate::pki::{self, NodeTls};
+
+/// The alarm kind (and link error code) of a parent whose copy of this
+/// node's own chain is shown wrong by this node's signature.
+pub const PARENT_COPY_WRONG: &str = "parent_copy_wrong";
 
 /// Why an exchange with the parent failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,13 @@ pub enum LinkError {
         parent: Hash,
     },
     #[error(
+        "the parent's copy of this node's own chain is wrong at seq {seq}: {why}. This node's \
+         journal verifies against its own signatures; it was not restored from a backup. The \
+         parent (or a relay below it) altered its copy; nothing more of this node's own chain is \
+         pushed until an operator at the parent repairs it"
+    )]
+    ParentCopyWrong { seq: u64, why: String },
+    #[error(
         "the parent holds this node's own chain up to seq {theirs}, this node only up to seq \
          {mine} (restored from an old backup?), and the parent cannot send the rest back: {why}; \
          nothing is pushed until this node holds it"
@@ -83,6 +95,7 @@ impl LinkError {
             LinkError::Refused { code, .. } => code.as_str(),
             LinkError::BadAnswer(_) => "bad_answer",
             LinkError::Diverged { .. } => ErrorCode::Fork.as_str(),
+            LinkError::ParentCopyWrong { .. } => PARENT_COPY_WRONG,
             LinkError::CannotRecover { .. } => "behind",
             LinkError::Ledger(_) => "ledger",
             LinkError::Replica(r) => r.code().as_str(),
@@ -104,7 +117,18 @@ pub struct Link {
     own_checked: Arc<watch::Sender<bool>>,
     /// The parent answered [`HEALTH_PATH`] with 404 (said once in the log).
     health_unsupported: Arc<AtomicBool>,
+    /// The parent answered [`DIGEST_PATH`] with 404: not asked again.
+    digest_unsupported: Arc<AtomicBool>,
+    /// The head each origin's digest was last compared at by the parent,
+    /// and when: compared again when the head moves or the comparison is
+    /// [`DIGEST_RECHECK_INTERVALS`] report intervals old.
+    compared: Arc<std::sync::Mutex<HashMap<NodeCode, (u64, Hash, tokio::time::Instant)>>>,
 }
+
+/// Report intervals after which an origin's digest is compared again with
+/// the parent's even though its head has not moved (a row altered behind
+/// either ledger changes no head).
+pub const DIGEST_RECHECK_INTERVALS: u32 = 60;
 
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,6 +172,8 @@ impl Link {
             health,
             own_checked: Arc::new(watch::channel(false).0),
             health_unsupported: Arc::new(AtomicBool::new(false)),
+            digest_unsupported: Arc::new(AtomicBool::new(false)),
+            compared: Arc::default(),
         })
     }
 
@@ -225,6 +251,92 @@ impl Link {
             }
             Err(e) => tracing::debug!(error = %e, "cannot report the link's health"),
         }
+        if !self.digest_unsupported.load(Ordering::Relaxed) {
+            if let Err(e) = self.compare_digests().await {
+                tracing::debug!(error = %e, "cannot compare money digests with the parent");
+            }
+        }
+    }
+
+    /// Sends the parent the digests of the money rows of each origin this
+    /// node holds whose head moved since the parent last compared it (or
+    /// long ago) and which the parent holds as far (as of the last push),
+    /// and notes the parent's answers. A difference is the
+    /// parent's alarm; here it is a WARN. An older parent answers 404: the
+    /// comparison is not asked for again.
+    pub async fn compare_digests(&self) -> Result<Vec<DigestCompared>, LinkError> {
+        let now = tokio::time::Instant::now();
+        let recheck = Duration::from_millis(self.limits.health_report_ms.max(1))
+            .saturating_mul(DIGEST_RECHECK_INTERVALS);
+        let due: Vec<NodeCode> = {
+            let heads = self.ledger.heads().await?;
+            // Only where the parent is known to stand at the same head: it
+            // compares nothing else, so nothing else is worth reading.
+            let remote = self.health.get().remote_heads;
+            let compared = self
+                .compared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            heads
+                .into_iter()
+                .filter(|h| remote.get(&h.origin) == Some(&h.seq))
+                .filter(|h| {
+                    compared.get(&h.origin).is_none_or(|(seq, hash, at)| {
+                        *seq != h.seq || *hash != h.hash || now.duration_since(*at) >= recheck
+                    })
+                })
+                .map(|h| h.origin)
+                .collect()
+        };
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let origins = self.ledger.money_digests(&due).await?;
+        let res = self
+            .send(
+                self.request(reqwest::Method::POST, DIGEST_PATH)
+                    .timeout(Duration::from_millis(self.limits.request_timeout_ms))
+                    .json(&DigestReport {
+                        origins: origins.clone(),
+                    }),
+            )
+            .await;
+        let answer: DigestAnswer = match res {
+            Ok(r) => r
+                .json()
+                .await
+                .map_err(|e| LinkError::BadAnswer(e.to_string()))?,
+            Err(LinkError::Refused { status: 404, .. }) => {
+                self.digest_unsupported.store(true, Ordering::Relaxed);
+                tracing::info!(
+                    "the parent runs a release without {DIGEST_PATH}: money digests are not \
+                     compared"
+                );
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
+        let mut compared = self
+            .compared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for c in &answer.compared {
+            let Some(d) = origins.iter().find(|d| d.origin == c.origin) else {
+                continue;
+            };
+            match c.outcome {
+                DigestOutcome::NotCompared => continue,
+                DigestOutcome::Differs => tracing::warn!(
+                    parent = %self.parent,
+                    origin = %c.origin,
+                    seq = d.seq,
+                    "the parent's money rows of this origin differ from this node's"
+                ),
+                DigestOutcome::Equal => {}
+            }
+            compared.insert(c.origin, (d.seq, d.hash, now));
+        }
+        Ok(answer.compared)
     }
 
     async fn send_health(&self, reports: &HealthReports) -> Result<HealthReceipt, LinkError> {
@@ -315,11 +427,14 @@ impl Link {
                 let here = self.ledger.entry_hash(me, theirs.seq).await?;
                 if here != Some(theirs.hash) {
                     self.set_own_checked(false);
-                    return Err(LinkError::Diverged {
+                    let diverged = LinkError::Diverged {
                         seq: theirs.seq,
                         here,
                         parent: theirs.hash,
-                    });
+                    };
+                    return Err(self
+                        .whose_copy(theirs.seq - 1, Some((theirs.seq, theirs.hash)), diverged)
+                        .await);
                 }
                 self.set_own_checked(true);
                 return Ok(());
@@ -350,11 +465,12 @@ impl Link {
             // hash at this node's head: the two chains differ there.
             if first.seq == mine.0.saturating_add(1) && first.prev_hash != mine.1 {
                 self.set_own_checked(false);
-                return Err(LinkError::Diverged {
+                let diverged = LinkError::Diverged {
                     seq: mine.0,
                     here: Some(mine.1),
                     parent: first.prev_hash,
-                });
+                };
+                return Err(self.whose_copy(mine.0, None, diverged).await);
             }
             let receipt = match self
                 .ledger
@@ -406,6 +522,115 @@ impl Link {
             self.health
                 .update(|s| s.entries_recovered = s.entries_recovered.saturating_add(n));
         }
+    }
+
+    /// Which copy is wrong when this node's own chain and the parent's copy
+    /// of it differ after seq `after` (at `parent_at`, the parent's head,
+    /// when the parent is not ahead). The parent sends back its copy of the
+    /// run after `after` with the checkpoint that covers it
+    /// (`GET /sync/v1/own`), which this node signed when it pushed the run:
+    ///
+    /// - the parent's run hashes to that checkpoint, signed with a key of
+    ///   this node's, and differs from the journal here: this node signed
+    ///   another history, so it is the one that diverged (restored from an
+    ///   old backup, then written to): `diverged`, as it is;
+    /// - the checkpoint's signature does not verify, or the parent's run
+    ///   does not hash to it (nor to the head it claims), while this node's
+    ///   journal does (or does not reach that far): the parent's copy is
+    ///   wrong, [`LinkError::ParentCopyWrong`];
+    /// - anything else (the checkpoint's key unknown here, the parent out of
+    ///   reach, neither copy matching the signature): `diverged`, undecided.
+    async fn whose_copy(
+        &self,
+        after: u64,
+        parent_at: Option<(u64, Hash)>,
+        diverged: LinkError,
+    ) -> LinkError {
+        let seq = parent_at.map_or(after, |(s, _)| s);
+        match self.judge_copies(after, parent_at).await {
+            Ok(Some(why)) => LinkError::ParentCopyWrong { seq, why },
+            Ok(None) => diverged,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell which copy of the own chain is wrong");
+                diverged
+            }
+        }
+    }
+
+    /// See [`Link::whose_copy`]: `Some(why)` when the parent's copy is
+    /// shown wrong by this node's signature.
+    async fn judge_copies(
+        &self,
+        after: u64,
+        parent_at: Option<(u64, Hash)>,
+    ) -> Result<Option<String>, LinkError> {
+        let me = self.ledger.identity().code;
+        let batch = self.fetch_own(after).await?;
+        let Some(sc) = batch.checkpoints.iter().find(|c| c.checkpoint.origin == me) else {
+            return Ok(Some(format!(
+                "it shows no checkpoint this node signed over its copy after seq {after}"
+            )));
+        };
+        let cp = sc.checkpoint;
+        let mut keys = self.ledger.keys_of(me).await?;
+        keys.push(self.key.verifying_key());
+        let Some(key) = keys
+            .iter()
+            .find(|k| fundsync_protocol::KeyId::of(k) == cp.key_id)
+        else {
+            return Ok(None);
+        };
+        if sc.verify(key).is_err() {
+            return Ok(Some(format!(
+                "the checkpoint {me}-{} it shows does not verify with this node's key {}",
+                cp.seq, cp.key_id
+            )));
+        }
+        // The parent's run: dense from `after`, linked, hashing to the
+        // signed head, and to the head the parent claims.
+        let theirs_signed = {
+            let mut ok = !batch.entries.is_empty();
+            let mut prev: Option<Hash> = None;
+            let mut want = after.saturating_add(1);
+            for e in &batch.entries {
+                let h = e.hash();
+                ok &= e.origin == me && e.seq == want;
+                want = want.saturating_add(1);
+                ok &= prev.is_none_or(|p| e.prev_hash == p);
+                if let Some((at, claimed)) = parent_at {
+                    ok &= e.seq != at || h == claimed;
+                }
+                prev = Some(h);
+            }
+            ok && batch.entries.last().map(|e| e.seq) == Some(cp.seq) && prev == Some(cp.head)
+        };
+        if theirs_signed {
+            return Ok(None);
+        }
+        // This node's journal against the same signature.
+        let mine = self.ledger.entries(me, after, cp.seq).await?;
+        let reaches = mine.last().map(|e| e.seq) == Some(cp.seq);
+        if reaches {
+            let mut prev: Option<Hash> = None;
+            let mut ok = true;
+            for e in &mine {
+                ok &= prev.is_none_or(|p| e.prev_hash == p);
+                prev = Some(e.hash());
+            }
+            if !ok || prev != Some(cp.head) {
+                return Ok(None);
+            }
+            return Ok(Some(format!(
+                "its entries after seq {after} do not hash to the head this node signed at seq {} \
+                 (key {}); this node's own entries do",
+                cp.seq, cp.key_id
+            )));
+        }
+        Ok(Some(format!(
+            "its entries after seq {after} do not hash to the head this node signed at seq {} \
+             (key {})",
+            cp.seq, cp.key_id
+        )))
     }
 
     /// This node's own entries after `after` as the parent holds them.
@@ -529,6 +754,44 @@ impl Link {
         n
     }
 
+    /// Leaves the refused origins out of the next pushes, each for its own
+    /// backoff (doubling with each refusal in a row), and says so in the log
+    /// and the metrics.
+    fn hold_back(&self, held: &mut HeldBack, refused: &[OriginRefused]) {
+        let now = tokio::time::Instant::now();
+        let at_ms = self.ledger.clock().now_ms();
+        for r in refused {
+            tracing::warn!(
+                parent = %self.parent,
+                origin = %r.origin,
+                error = %r.error,
+                message = %r.message,
+                "the parent refused one origin's chain; the others go on"
+            );
+            crate::telemetry::sync_error(
+                self.ledger.identity().code.as_str(),
+                "client",
+                r.error.as_str(),
+            );
+            let failures = held.0.get(&r.origin).map_or(0, |h| h.failures) + 1;
+            let until = now + self.backoff(failures);
+            held.0.insert(
+                r.origin,
+                Held {
+                    until,
+                    failures,
+                    shown: HeldOrigin {
+                        origin: r.origin,
+                        error: r.error.as_str().to_owned(),
+                        message: r.message.clone(),
+                        since_ms: held.0.get(&r.origin).map_or(at_ms, |h| h.shown.since_ms),
+                        refusals: failures,
+                    },
+                },
+            );
+        }
+    }
+
     fn backoff(&self, failures: u32) -> Duration {
         backoff(
             self.limits.retry_base_ms,
@@ -546,8 +809,13 @@ impl Link {
         let mut ready: Option<(Batch, HashMap<NodeCode, u64>)> = None;
         // The divergence last raised as an alarm, so a retry does not raise
         // it again.
-        let mut alarmed: Option<u64> = None;
+        let mut alarmed: Option<(u64, &'static str)> = None;
+        // Origins whose runs the parent refused (a bad chain stops its own
+        // origin only): left out until their own backoff has passed, while
+        // every other origin keeps going up.
+        let mut held = HeldBack::default();
         while !*stop.borrow() {
+            let skip = held.waiting(tokio::time::Instant::now());
             // Ok(true): a batch went up, more may follow; Ok(false): nothing
             // more to send now.
             let step: Result<bool, LinkError> = async {
@@ -563,8 +831,14 @@ impl Link {
                 };
                 let max = self.limits.batch_entries_max;
                 let batch = match ready.take() {
-                    Some((b, assumed)) if assumed == *r => b,
-                    _ => match next_up_batch(&self.ledger, &self.key, r, max).await? {
+                    Some((b, assumed))
+                        if assumed == *r && b.first_origin().is_none_or(|o| !skip.contains(&o)) =>
+                    {
+                        b
+                    }
+                    _ => match next_up_batch_skipping(&self.ledger, &self.key, r, max, &skip)
+                        .await?
+                    {
                         Some(b) => b,
                         None => return Ok(false),
                     },
@@ -578,11 +852,32 @@ impl Link {
                 }
                 let (receipt, next) = tokio::join!(
                     self.push(&batch),
-                    next_up_batch(&self.ledger, &self.key, &assumed, max)
+                    next_up_batch_skipping(&self.ledger, &self.key, &assumed, max, &skip)
                 );
-                let receipt = receipt?;
+                let receipt = match receipt {
+                    Ok(r) => r,
+                    // One origin's run refused whole: that origin waits, the
+                    // others go on.
+                    Err(LinkError::Refused { code, message, .. }) if refuses_origin(code) => {
+                        let Some(origin) = batch.first_origin() else {
+                            return Ok(true);
+                        };
+                        let refused = [OriginRefused {
+                            origin,
+                            error: code,
+                            message,
+                        }];
+                        self.hold_back(&mut held, &refused);
+                        return Ok(true);
+                    }
+                    Err(e) => return Err(e),
+                };
                 for h in &receipt.heads {
                     r.insert(h.origin, h.seq);
+                    held.clear(h.origin);
+                }
+                if !receipt.refused.is_empty() {
+                    self.hold_back(&mut held, &receipt.refused);
                 }
                 if let Ok(Some(next)) = next {
                     ready = Some((next, assumed));
@@ -609,11 +904,21 @@ impl Link {
                             Some(r) => parent_holds_all(&self.ledger, r).await.unwrap_or(false),
                             None => false,
                         };
+                    let held_now = held.shown();
                     self.health.update(|s| {
                         s.last_up_ms = Some(now);
                         s.push_failures = 0;
-                        s.push_error = None;
+                        // A refused origin stays in view while the others
+                        // go up.
+                        s.push_error = held_now.first().map(|h| {
+                            format!(
+                                "the parent refused the chain of {} ({}): {}",
+                                h.origin, h.error, h.message
+                            )
+                        });
+                        s.held_back = held_now;
                         s.diverged_at = None;
+                        s.divergence = None;
                         if caught_up {
                             s.up_caught_up_ms = Some(now);
                         }
@@ -623,28 +928,42 @@ impl Link {
                     }
                     // Caught up: wait for a commit here (or, for commits by
                     // another process on this database, poll now and then).
+                    let poll = tokio::time::Instant::now()
+                        + Duration::from_millis(self.limits.push_poll_ms);
+                    let wake = held.next_expiry().map_or(poll, |t| t.min(poll));
                     tokio::select! {
                         _ = changes.changed() => {}
                         _ = stop.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(self.limits.push_poll_ms)) => {}
+                        _ = tokio::time::sleep_until(wake) => {}
                     }
                 }
                 Err(e) => {
                     // Ask the parent where it stands before the next try.
                     remote = None;
-                    if let LinkError::Diverged { seq, .. } = &e {
-                        let seq = *seq;
-                        self.health.update(|s| s.diverged_at = Some(seq));
-                        if alarmed != Some(seq) {
+                    let diverged = match &e {
+                        LinkError::Diverged { seq, .. } => {
+                            Some((*seq, Divergence::Diverged, ErrorCode::Fork.as_str()))
+                        }
+                        LinkError::ParentCopyWrong { seq, .. } => {
+                            Some((*seq, Divergence::ParentCopyWrong, PARENT_COPY_WRONG))
+                        }
+                        _ => None,
+                    };
+                    if let Some((seq, why, kind)) = diverged {
+                        self.health.update(|s| {
+                            s.diverged_at = Some(seq);
+                            s.divergence = Some(why);
+                        });
+                        if alarmed != Some((seq, kind)) {
                             self.ledger
                                 .alarm(
                                     self.parent,
                                     Some(self.ledger.identity().code),
-                                    ErrorCode::Fork.as_str(),
+                                    kind,
                                     &e.to_string(),
                                 )
                                 .await;
-                            alarmed = Some(seq);
+                            alarmed = Some((seq, kind));
                         }
                     }
                     let failures = self.failed(Direction::Push, &e);
@@ -728,6 +1047,63 @@ impl Direction {
     }
 }
 
+/// Whether a refusal of a batch (one origin's run, as this node sends
+/// them) is about that origin's chain, so that origin waits and the others
+/// go on; anything else (the link, the batch as a whole, this node) stops
+/// the pusher and re-reads the parent's heads. A gap is not: the parent
+/// stands elsewhere than this node thought, and re-reading its heads fixes it.
+fn refuses_origin(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Fork
+            | ErrorCode::BadCheckpoint
+            | ErrorCode::BrokenChain
+            | ErrorCode::BadSignature
+            | ErrorCode::UnknownKey
+            | ErrorCode::BadBody
+            | ErrorCode::OriginNotAllowed
+            | ErrorCode::Misdirected
+            | ErrorCode::NotYetHeld
+    )
+}
+
+/// The origins the pusher leaves out for now, each until its own time.
+#[derive(Debug, Default)]
+struct HeldBack(HashMap<NodeCode, Held>);
+
+#[derive(Debug)]
+struct Held {
+    until: tokio::time::Instant,
+    failures: u32,
+    shown: HeldOrigin,
+}
+
+impl HeldBack {
+    /// The origins left out at `now`; those whose time has come are tried
+    /// again (they stay listed, for operators, until the parent takes them).
+    fn waiting(&self, now: tokio::time::Instant) -> HashSet<NodeCode> {
+        self.0
+            .iter()
+            .filter(|(_, h)| h.until > now)
+            .map(|(o, _)| *o)
+            .collect()
+    }
+
+    fn clear(&mut self, origin: NodeCode) {
+        self.0.remove(&origin);
+    }
+
+    fn next_expiry(&self) -> Option<tokio::time::Instant> {
+        self.0.values().map(|h| h.until).min()
+    }
+
+    fn shown(&self) -> Vec<HeldOrigin> {
+        let mut v: Vec<HeldOrigin> = self.0.values().map(|h| h.shown.clone()).collect();
+        v.sort_by_key(|h| h.origin);
+        v
+    }
+}
+
 /// Whether a parent holding `remote` (seq per origin) holds every chain
 /// this node sends up, as far as this node holds it.
 async fn parent_holds_all(
@@ -771,6 +1147,18 @@ pub async fn next_up_batch(
     remote: &HashMap<NodeCode, u64>,
     entries_max: usize,
 ) -> Result<Option<Batch>, crate::ledger::LedgerError> {
+    next_up_batch_skipping(ledger, key, remote, entries_max, &HashSet::new()).await
+}
+
+/// [`next_up_batch`], leaving out the origins in `skip` (those the parent
+/// refused lately).
+pub async fn next_up_batch_skipping(
+    ledger: &Ledger,
+    key: &NodeKey,
+    remote: &HashMap<NodeCode, u64>,
+    entries_max: usize,
+    skip: &HashSet<NodeCode>,
+) -> Result<Option<Batch>, crate::ledger::LedgerError> {
     let me = ledger.identity().code;
     let parent = ledger
         .identity()
@@ -781,7 +1169,7 @@ pub async fn next_up_batch(
     let max = u64::try_from(entries_max).unwrap_or(u64::MAX);
     for h in heads {
         let theirs = remote.get(&h.origin).copied().unwrap_or(0);
-        if h.seq <= theirs {
+        if h.seq <= theirs || skip.contains(&h.origin) {
             continue;
         }
         let upto = h.seq.min(theirs.saturating_add(max));

@@ -21,9 +21,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use fundsync_protocol::wire::{
-    DownQuery, HeadView, HealthReceipt, HealthReports, Hello, JoinRequest, JoinResponse, OwnQuery,
-    UpReceipt, CA_PATH, DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HEALTH_PATH, HELLO_PATH,
-    JOIN_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
+    DigestAnswer, DigestCompared, DigestOutcome, DigestReport, DownQuery, HeadView, HealthReceipt,
+    HealthReports, Hello, JoinRequest, JoinResponse, OwnQuery, UpReceipt, CA_PATH,
+    DIGEST_ORIGINS_MAX, DIGEST_PATH, DOWN_HEAD_HEADER, DOWN_PATH, HEADS_PATH, HEALTH_PATH,
+    HELLO_PATH, JOIN_PATH, OWN_PATH, UP_PATH, VERSION_HEADER,
 };
 use fundsync_protocol::{check_version, Batch, ErrorCode, NodeCode, NodeKey, PROTOCOL_VERSION};
 use rustls::pki_types::CertificateDer;
@@ -288,6 +289,7 @@ pub fn router(state: SyncState) -> Router {
         .route(DOWN_PATH, get(down))
         .route(OWN_PATH, get(own))
         .route(HEALTH_PATH, post(health))
+        .route(DIGEST_PATH, post(digest))
         .layer(middleware::from_fn(require_version))
         .layer(body_limit(bytes_max))
         // What axum refuses by itself (an unknown path, a wrong method, a
@@ -390,35 +392,51 @@ async fn up(
         Ok(b) => b,
         Err(e) => {
             let e = ReplicaError::from(e);
-            up_refused(&s, child, &e).await;
+            up_refused(&s, child, e.origin(), &e).await;
             return Err(e.into());
         }
     };
-    match s.ledger.receive_up(child, &batch).await {
-        Ok(r) => {
-            tracing::debug!(%child, applied = r.applied, duplicates = r.duplicates, "up batch");
-            crate::telemetry::batch_applied(
-                s.ledger.identity().code.as_str(),
-                "up",
-                r.applied,
-                r.duplicates,
-            );
-            Ok(axum::Json(r))
-        }
+    let out = match s.ledger.receive_up_by_origin(child, &batch).await {
+        Ok(out) => out,
         Err(e) => {
-            up_refused(&s, child, &e).await;
-            Err(e.into())
+            up_refused(&s, child, e.origin(), &e).await;
+            return Err(e.into());
+        }
+    };
+    for (origin, e) in &out.refused {
+        up_refused(&s, child, Some(*origin), e).await;
+    }
+    let receipt = out.receipt;
+    if receipt.heads.is_empty() {
+        // No origin taken: answered as a refused batch, as before.
+        if let Some((_, e)) = out.refused.into_iter().next() {
+            return Err(e.into());
         }
     }
+    tracing::debug!(
+        %child,
+        applied = receipt.applied,
+        duplicates = receipt.duplicates,
+        refused = receipt.refused.len(),
+        "up batch"
+    );
+    crate::telemetry::batch_applied(
+        s.ledger.identity().code.as_str(),
+        "up",
+        receipt.applied,
+        receipt.duplicates,
+    );
+    Ok(axum::Json(receipt))
 }
 
-/// Makes a refused upward batch seen: counted by its code
-/// (`fundsync_sync_errors_total{side="server"}`), logged, and, when the
-/// batch proves that its sender lied, an alarm naming the sender. A fork,
-/// and entries that do not hash to what their origin signed (an entry,
-/// or its actor, altered on the way: `bad_checkpoint`, `broken_chain`,
-/// `bad_signature`) are proof: no honest relay sends them.
-async fn up_refused(s: &SyncState, child: NodeCode, e: &ReplicaError) {
+/// Makes a refused upward batch, or one origin's run of it, seen: counted
+/// by its code (`fundsync_sync_errors_total{side="server"}`), logged, and,
+/// when the run proves that its sender lied, an alarm naming the sender
+/// and `origin`, the chain it was about. A fork, and entries that do not
+/// hash to what their origin signed (an entry, or its actor, altered on
+/// the way: `bad_checkpoint`, `broken_chain`, `bad_signature`) are proof:
+/// no honest relay sends them.
+async fn up_refused(s: &SyncState, child: NodeCode, origin: Option<NodeCode>, e: &ReplicaError) {
     let code = e.code();
     crate::telemetry::sync_error(s.ledger.identity().code.as_str(), "server", code.as_str());
     match code {
@@ -428,10 +446,13 @@ async fn up_refused(s: &SyncState, child: NodeCode, e: &ReplicaError) {
         | ErrorCode::BadSignature => {
             // `alarm` logs at error level.
             s.ledger
-                .alarm(child, e.origin(), code.as_str(), &e.to_string())
+                .alarm(child, origin.or(e.origin()), code.as_str(), &e.to_string())
                 .await;
         }
-        _ => tracing::warn!(%child, error = %e, "up batch refused"),
+        _ => {
+            let origin = origin.map(|o| o.to_string());
+            tracing::warn!(%child, origin = origin.as_deref().unwrap_or("-"), error = %e, "up batch refused");
+        }
     }
 }
 
@@ -562,6 +583,100 @@ async fn health(
         .map_err(peer_refusal)?;
     Ok(axum::Json(HealthReceipt { stored }))
 }
+
+/// A child's digests of the money rows it derived from each origin of its
+/// subtree, compared with this node's own copy where both stand at the
+/// same head. A difference is an alarm naming the child and the origin
+/// (`summary_mismatch`, raised once per finding): one of the two copies was
+/// altered behind its ledger, and `fundsync verify` at each tells which. A
+/// report naming an origin outside the child's subtree is refused whole
+/// (`origin_not_allowed`), nothing compared.
+async fn digest(
+    State(s): State<SyncState>,
+    Child(child, _): Child,
+    body: Bytes,
+) -> Result<axum::Json<DigestAnswer>, ApiError> {
+    let report: DigestReport = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson,
+            e.to_string(),
+        )
+    })?;
+    if report.origins.len() > DIGEST_ORIGINS_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            format!(
+                "a digest report carries at most {DIGEST_ORIGINS_MAX} origins, not {}",
+                report.origins.len()
+            ),
+        ));
+    }
+    let me = s.ledger.identity();
+    let level = me.level.child().unwrap_or(me.level);
+    if let Some(o) = report
+        .origins
+        .iter()
+        .find(|d| d.origin != child && !child.contains(level, &d.origin))
+    {
+        tracing::warn!(%child, origin = %o.origin, "digest report refused");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::OriginNotAllowed,
+            format!(
+                "{child} may report digests of its own subtree only, not of {}",
+                o.origin
+            ),
+        ));
+    }
+    let origins: Vec<NodeCode> = report.origins.iter().map(|d| d.origin).collect();
+    let mine = s
+        .ledger
+        .money_digests(&origins)
+        .await
+        .map_err(peer_refusal)?;
+    let mut compared = Vec::with_capacity(report.origins.len());
+    for theirs in &report.origins {
+        let here = mine.iter().find(|d| d.origin == theirs.origin);
+        let outcome = match here {
+            Some(h) if h.seq == theirs.seq && h.hash == theirs.hash => {
+                if h.digest == theirs.digest && h.rows == theirs.rows {
+                    DigestOutcome::Equal
+                } else {
+                    let message = format!(
+                        "the money rows derived from {origin}'s chain up to seq {seq} differ: \
+                         {rows_here} rows, digest {here_digest} here; {rows_there} rows, digest \
+                         {there_digest} at {child}. One copy was altered behind its ledger; \
+                         run fundsync verify at both",
+                        origin = theirs.origin,
+                        seq = theirs.seq,
+                        rows_here = h.rows,
+                        here_digest = h.digest,
+                        rows_there = theirs.rows,
+                        there_digest = theirs.digest,
+                    );
+                    s.ledger
+                        .alarm_once(child, Some(theirs.origin), SUMMARY_MISMATCH, &message)
+                        .await;
+                    DigestOutcome::Differs
+                }
+            }
+            _ => DigestOutcome::NotCompared,
+        };
+        compared.push(DigestCompared {
+            origin: theirs.origin,
+            outcome,
+            theirs: here
+                .filter(|_| outcome != DigestOutcome::NotCompared)
+                .copied(),
+        });
+    }
+    Ok(axum::Json(DigestAnswer { compared }))
+}
+
+/// The alarm kind of a child's money rows differing from this node's copy.
+pub const SUMMARY_MISMATCH: &str = "summary_mismatch";
 
 /// Serves sync on `listener` with `tls` until `shutdown` completes.
 pub async fn serve(

@@ -338,6 +338,14 @@ fn alarm_kind(l: Lang, kind: &str) -> &'static str {
         "bad_signature" => l.t("签名无效", "Bad signature"),
         "foreign_key" => l.t("上级登记了他人的密钥", "The parent registered another key"),
         "digest_mismatch" => l.t("下行摘要不符", "Down stream digest mismatch"),
+        "parent_copy_wrong" => l.t(
+            "上级所存本节点账链有误：与本节点签名不符",
+            "The parent's copy of this node's chain is wrong: it does not match this node's signature",
+        ),
+        "summary_mismatch" => l.t(
+            "资金数据摘要不符：某一方的派生数据被改动",
+            "Money rows differ from the child's: one copy altered behind its ledger",
+        ),
         _ => l.t("其他", "Other"),
     }
 }
@@ -443,6 +451,25 @@ fn link_card(l: Lang, o: &Operations) -> Markup {
                 }
                 @if let Some(e) = &s.pull_error {
                     br; (l.t("下行错误", "Pull error")) "：" (e)
+                }
+                @match s.divergence {
+                    Some(crate::link::Divergence::ParentCopyWrong) => {
+                        br; span class="st broken" {
+                            (l.t("上级所存本节点账链有误（与本节点签名不符），非本节点从备份恢复",
+                                 "The parent's copy of this node's chain is wrong (it does not match this node's signature); this node was not restored from a backup"))
+                        }
+                    }
+                    Some(crate::link::Divergence::Diverged) => {
+                        br; span class="st broken" {
+                            (l.t("本节点账链与上级所存不一致（从旧备份恢复后又有写入？）",
+                                 "This node's chain differs from the parent's copy (restored from an old backup and written to since?)"))
+                        }
+                    }
+                    None => {}
+                }
+                @for h in &s.held_back {
+                    br; (l.t("上级拒收其账链，暂缓发送", "Refused by the parent, held back")) "："
+                    (h.origin) " " code { (h.error) } " ×" (h.refusals)
                 }
             }
         }
@@ -560,6 +587,14 @@ mod tests {
                 push_error: Some("<b>refused</b>".into()),
                 pull_failures: 0,
                 pull_error: None,
+                divergence: Some(crate::link::Divergence::ParentCopyWrong),
+                held_back: vec![crate::link::HeldOrigin {
+                    origin: fundsync_protocol::NodeCode::from_bytes(*b"652823").expect("a code"),
+                    error: "bad_checkpoint".into(),
+                    message: "checkpoint 652823-4 names a different head".into(),
+                    since_ms: now - 5_000,
+                    refusals: 4,
+                }],
                 ..LinkStatus::default()
             }),
             now_ms: now,
@@ -573,6 +608,11 @@ mod tests {
         assert!(s.contains("padding-left:36px\"><span class=\"branch\">└"));
         assert!(s.contains("st lagging") && s.contains("st silent") && s.contains("st none"));
         assert!(s.contains("上行连续失败 3"), "{s}");
+        assert!(s.contains("上级所存本节点账链有误"), "{s}");
+        assert!(
+            s.contains("暂缓发送：652823 <code>bad_checkpoint</code> ×4"),
+            "{s}"
+        );
         assert!(s.contains("链断裂：条目在转发中被改动、删除或调换"), "{s}");
         assert!(s.contains("<td>652800</td><td>652822</td>"), "{s}");
         assert!(!s.contains("<i>broken"), "escaped: {s}");

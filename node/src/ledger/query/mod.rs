@@ -9,6 +9,7 @@
 
 mod alarms;
 mod carryover;
+mod digest;
 pub mod facts;
 mod journal;
 mod links;

@@ -17,6 +17,7 @@ use fundsync_tests::fixtures::{code, Engine};
 use rust_decimal::Decimal;
 
 mod health;
+mod hol;
 mod offline;
 mod peers;
 mod restore;

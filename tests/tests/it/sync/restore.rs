@@ -177,6 +177,7 @@ async fn a_restored_county_written_to_is_refused_clearly(engine: Engine) -> Resu
     let err = link["last_error"].as_str().unwrap_or_default();
     ensure!(
         link["diverged_at"].as_u64() == Some(k + 1)
+            && link["divergence"] == "diverged"
             && link["own_chain_checked"] == false
             && err.contains(&format!(
                 "this node's journal diverges from the parent's copy at seq {}",
