@@ -19,6 +19,7 @@ mod report;
 mod search;
 mod security;
 mod summary;
+mod targets;
 mod warnings;
 
 use serde::Serialize;
@@ -31,7 +32,9 @@ pub use carryover::{
     CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
     CarryOverReasonView, CarryOverReport,
 };
-pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
+pub use facts::{
+    ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord, TargetRecord,
+};
 pub use journal::JournalView;
 pub use links::LinkReportRow;
 pub use projects::{ActualView, Funding, ProjectFilter};
@@ -47,6 +50,7 @@ pub use report::{BatchPart, OwnBudgetYear, ReportBatch, SelfEvaluation, ISSUE_DA
 pub use search::{SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX};
 pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};
+pub use targets::{FilingFilter, SubmissionView};
 pub use warnings::{
     FollowUpFilter, FollowUpStep, FollowUpView, RaisedWarning, WarningFilter, WarningScope,
     WarningView,
