@@ -163,6 +163,14 @@ pub enum Action {
         value: Decimal,
         unit: String,
     },
+    /// The finance bureau's review (审核) of every target of `project`
+    /// awaiting review, dated the step's day: necessity, relevance and fit
+    /// to the money all passed (seed 003 第八条).
+    TargetsReviewed { project: String },
+    /// The approval (批复) of every reviewed target of `project` under
+    /// `doc_no`, dated the step's day (seed 003 第九条); the project may then
+    /// start (实施) and be paid.
+    TargetsApproved { project: String, doc_no: String },
     /// A treasury payment, paid on the step's day from the allocation the
     /// county holds with document number `alloc_doc` and category
     /// `alloc_category`.
@@ -851,7 +859,9 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
                 starts_on: spec.starts_on,
                 ends_on: spec.ends_on,
                 budget,
-                status: ProjectStatus::InProgress,
+                // A new project enters as planned; it starts (实施) once its
+                // targets are approved (seed 003 §7).
+                status: ProjectStatus::Planned,
             },
         });
         for t in kind.map_or(&[][..], |k| &k.targets) {
@@ -869,6 +879,31 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
                 },
             });
         }
+        // Reviewed and approved on the day they are set, then started: the
+        // seed's projects were approved before their money came.
+        out.push(Step {
+            node: &c.code,
+            on: spec.starts_on,
+            action: Action::TargetsReviewed {
+                project: code.clone(),
+            },
+        });
+        out.push(Step {
+            node: &c.code,
+            on: spec.starts_on,
+            action: Action::TargetsApproved {
+                project: code.clone(),
+                doc_no: format!("{}财绩批〔2020〕{}号", c.abbr, i.saturating_add(1)),
+            },
+        });
+        out.push(Step {
+            node: &c.code,
+            on: spec.starts_on,
+            action: Action::ProjectStatus {
+                project: code.clone(),
+                status: ProjectStatus::InProgress,
+            },
+        });
         let function_class = kind.map_or("", |k| k.function_class.as_str());
         let payment = |on: NaiveDate, u: &'static Use, amount: Decimal, purpose: String| Step {
             node: &c.code,
@@ -1079,6 +1114,7 @@ mod tests {
     use fundsync_protocol::body::{
         AllocationIssued, CarryOverExplained, FundsReceived, OwnBudgetAdded, PaymentRecorded,
         ProjectRegistered, ProjectStatusChanged, PublicationScope, ResultsPublished, TargetSet,
+        TargetsApproved, TargetsReviewed,
     };
     use fundsync_protocol::{Amount, Body, EntryId, FundOrigin, Level, NodeCode};
     use rust_decimal::{Decimal, RoundingStrategy};
@@ -1298,6 +1334,12 @@ mod tests {
                     .get(&(s.node, project.clone()))
                     .map(|_| ())
                     .ok_or_else(|| format!("status of unknown project {project}")),
+                Action::TargetsReviewed { project } | Action::TargetsApproved { project, .. } => {
+                    match self.projects.get(&(s.node, project.clone())) {
+                        Some(n) if *n > 0 => Ok(()),
+                        _ => Err(format!("review or approval of {project} without targets")),
+                    }
+                }
                 Action::Payment {
                     voucher_no,
                     amount,
@@ -1614,11 +1656,31 @@ mod tests {
     fn payments_follow_a_target_and_vouchers_are_unique_per_county() {
         let mut targets: BTreeSet<(&str, String)> = BTreeSet::new();
         let mut vouchers: BTreeSet<(&str, String)> = BTreeSet::new();
+        // Reviewed, then approved, then started (seed 003 §7–9).
+        let mut reviewed: BTreeSet<(&str, String)> = BTreeSet::new();
+        let mut approved: BTreeSet<(&str, String)> = BTreeSet::new();
+        let mut started: BTreeSet<(&str, String)> = BTreeSet::new();
         let mut payments = 0;
         for s in steps().expect("the plan loads") {
             match s.action {
                 Action::Target { project, .. } => {
+                    assert!(!reviewed.contains(&(s.node, project.clone())), "{project}");
                     targets.insert((s.node, project));
+                }
+                Action::TargetsReviewed { project } => {
+                    assert!(targets.contains(&(s.node, project.clone())), "{project}");
+                    reviewed.insert((s.node, project));
+                }
+                Action::TargetsApproved { project, .. } => {
+                    assert!(reviewed.contains(&(s.node, project.clone())), "{project}");
+                    approved.insert((s.node, project));
+                }
+                Action::ProjectStatus {
+                    project,
+                    status: ProjectStatus::InProgress,
+                } => {
+                    assert!(approved.contains(&(s.node, project.clone())), "{project}");
+                    started.insert((s.node, project));
                 }
                 Action::Payment {
                     voucher_no,
@@ -1627,6 +1689,7 @@ mod tests {
                 } => {
                     payments += 1;
                     assert!(targets.contains(&(s.node, project.clone())), "{project}");
+                    assert!(started.contains(&(s.node, project.clone())), "{project}");
                     assert!(
                         vouchers.insert((s.node, voucher_no.clone())),
                         "{voucher_no}"
@@ -1800,6 +1863,23 @@ mod tests {
                 }),
                 Action::ProjectStatus { project, status } => {
                     Body::ProjectStatusChanged(ProjectStatusChanged { project, status })
+                }
+                Action::TargetsReviewed { project } => Body::TargetsReviewed(TargetsReviewed {
+                    project,
+                    submissions: vec![id],
+                    reviewed_on: s.on,
+                    necessity: true,
+                    relevance: true,
+                    fit: true,
+                    reasons: String::new(),
+                }),
+                Action::TargetsApproved { project, doc_no } => {
+                    Body::TargetsApproved(TargetsApproved {
+                        project,
+                        submissions: vec![id],
+                        doc_no,
+                        approved_on: s.on,
+                    })
                 }
                 Action::Target {
                     project,
@@ -2126,6 +2206,7 @@ mod tests {
                     now_ms: 0,
                     allocations: &held,
                     projects: &[],
+                    targets: &[],
                     payments: &[],
                     children: &[],
                 },

@@ -228,6 +228,35 @@ impl Demo {
                     unit: unit.clone(),
                 })
             }
+            Action::TargetsReviewed { project } => {
+                // Every target awaiting review; none left: reviewed already
+                // (a demo resumed), nothing to record.
+                let submissions = self.submissions(node, project, "submitted").await?;
+                if submissions.is_empty() {
+                    return Ok(None);
+                }
+                Body::TargetsReviewed(TargetsReviewed {
+                    project: project.clone(),
+                    submissions,
+                    reviewed_on: on,
+                    necessity: true,
+                    relevance: true,
+                    fit: true,
+                    reasons: String::new(),
+                })
+            }
+            Action::TargetsApproved { project, doc_no } => {
+                let submissions = self.submissions(node, project, "reviewed").await?;
+                if submissions.is_empty() {
+                    return Ok(None);
+                }
+                Body::TargetsApproved(TargetsApproved {
+                    project: project.clone(),
+                    submissions,
+                    doc_no: doc_no.clone(),
+                    approved_on: on,
+                })
+            }
             Action::Payment {
                 voucher_no,
                 payer,
@@ -347,6 +376,24 @@ impl Demo {
                     .map_err(|_| anyhow::anyhow!("bad allocation id {id}"))
             })
             .collect()
+    }
+
+    /// The target submissions of `node`'s project standing at `state`
+    /// (submitted: awaiting review; reviewed: awaiting approval).
+    async fn submissions(
+        &self,
+        node: &Node,
+        project: &str,
+        state: &str,
+    ) -> anyhow::Result<Vec<EntryId>> {
+        Ok(node
+            .ledger
+            .target_submissions(node.code, project)
+            .await?
+            .into_iter()
+            .filter(|s| s.state == state)
+            .filter_map(|s| s.id.parse().ok())
+            .collect())
     }
 
     /// The allocation `node` holds as `doc_no` in `category`, waiting (up to
@@ -613,6 +660,9 @@ fn desk(action: &Action) -> Role {
         Action::Project { .. } | Action::ProjectStatus { .. } | Action::Target { .. } => {
             Role::Department
         }
+        // The finance bureau's lead office reviews and approves (seed 003
+        // 第八、九条; access.rs: ReviewTargets, ApproveTargets).
+        Action::TargetsReviewed { .. } | Action::TargetsApproved { .. } => Role::Lead,
         Action::Payment { .. } => Role::Treasury,
         Action::Publish {
             records: Published::Projects(_),

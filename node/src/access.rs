@@ -166,9 +166,12 @@ pub enum Permission {
     /// pages (公告公示).
     Publish,
     /// Reviewing performance targets submitted by the departments (审核:
-    /// necessity, relevance, fit to the money).
+    /// necessity, relevance, fit to the money; seed 003 第八条: the finance
+    /// bureau's). The lead office (农财所, seed 001 三) holds it, never the
+    /// department desk that submits the targets.
     ReviewTargets,
-    /// Approving reviewed performance targets (批复).
+    /// Approving reviewed performance targets (批复, with the 文号; seed 003
+    /// 第九条: "谁批复预算，谁批复目标"). The lead office, as review.
     ApproveTargets,
 }
 

@@ -10,6 +10,7 @@ mod carryover;
 mod people;
 mod publications;
 mod search;
+mod targets;
 
 use std::sync::Arc;
 
@@ -124,6 +125,7 @@ pub fn router(import_bytes_max: usize) -> Routes {
         );
     let api = people::routes(api);
     let api = publications::routes(api);
+    let api = targets::routes(api);
     Routes::api("")
         .get("/metrics", P::ReadHealth, metrics)
         .get("/healthz", P::Public, || async { "ok" })

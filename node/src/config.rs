@@ -174,6 +174,12 @@ settings! {
         pub dates_from: ConfigDate = ConfigDate(DateWindow::DEFAULT.from),
         /// The latest business date this node records, included.
         pub dates_to: ConfigDate = ConfigDate(DateWindow::DEFAULT.to),
+        /// Whether a payment to a project, and its move to 实施, need all
+        /// of the project's performance targets approved (批复), not only
+        /// set (seed 003 §7–9; refused as targets_not_approved). A node
+        /// upgraded with projects whose targets were set before the review
+        /// and approval cycle may set false until they are approved.
+        pub target_approval_required: bool = true,
     }
 }
 

@@ -94,6 +94,7 @@ pub fn ledger_rules(cfg: &Config) -> LedgerRules {
             from: cfg.rules.dates_from.0,
             to: cfg.rules.dates_to.0,
         },
+        target_approval_required: cfg.rules.target_approval_required,
     }
 }
 

@@ -862,6 +862,69 @@ pub struct FundsRecalled {
     pub reason: String,
 }
 
+/// Most submissions one review or approval names.
+pub const TARGET_SUBMISSIONS_MAX: usize = 200;
+
+/// An adjustment (调整) of a performance target, or the revision of one
+/// returned by review: a new submission of the target (seed 003 第九条).
+/// It goes through review and approval like the first; until approved, the
+/// target keeps its value (an approved one stays in force). Rolled up like
+/// payments, never sent down (protocol version 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetAdjusted {
+    /// The `target_set` entry of the target.
+    pub target: EntryId,
+    pub op: TargetOp,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub value: Decimal,
+    /// Why (调整理由), required.
+    pub reason: String,
+    pub adjusted_on: NaiveDate,
+}
+
+/// The finance bureau's review (审核) of submitted targets of one project:
+/// necessity (必要性), relevance (相关性) and fit to the money (匹配性),
+/// each passed or not (seed 003 第八条). All three passed: the submissions
+/// are reviewed and may be approved; otherwise they are returned with the
+/// reasons. Rolled up like payments, never sent down (protocol version 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsReviewed {
+    pub project: String,
+    /// The submissions reviewed: `target_set` (a target's first) or
+    /// `target_adjusted` entries, each awaiting review.
+    pub submissions: Vec<EntryId>,
+    pub reviewed_on: NaiveDate,
+    pub necessity: bool,
+    pub relevance: bool,
+    pub fit: bool,
+    /// The reasons (审核意见); required when returned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reasons: String,
+}
+
+impl TargetsReviewed {
+    /// Whether the review passed: all three criteria met.
+    pub fn passed(&self) -> bool {
+        self.necessity && self.relevance && self.fit
+    }
+}
+
+/// The approval (批复) of reviewed targets of one project, with the
+/// document's number (文号) and date (seed 003 第九条: "谁批复预算，谁批复
+/// 目标"). Approved targets are filed upward (备案): rolled up like
+/// payments, never sent down (protocol version 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsApproved {
+    pub project: String,
+    /// The submissions approved, each reviewed and passed.
+    pub submissions: Vec<EntryId>,
+    pub doc_no: String,
+    pub approved_on: NaiveDate,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -887,6 +950,9 @@ pub enum Body {
     ResultsPublished(ResultsPublished),
     CarryOverExplained(CarryOverExplained),
     FundsRecalled(FundsRecalled),
+    TargetAdjusted(TargetAdjusted),
+    TargetsReviewed(TargetsReviewed),
+    TargetsApproved(TargetsApproved),
 }
 
 macro_rules! kinds {
@@ -956,6 +1022,9 @@ kinds! {
     ResultsPublished => "results_published",
     CarryOverExplained => "carry_over_explained",
     FundsRecalled => "funds_recalled",
+    TargetAdjusted => "target_adjusted",
+    TargetsReviewed => "targets_reviewed",
+    TargetsApproved => "targets_approved",
 }
 
 impl Body {
@@ -1120,6 +1189,17 @@ impl Body {
                 code("doc_no", &b.doc_no)?;
                 prose("reason", &b.reason)
             }
+            Body::TargetAdjusted(b) => text("reason", &b.reason, TEXT_CHARS_MAX, true),
+            Body::TargetsReviewed(b) => {
+                code("project", &b.project)?;
+                submissions(&b.submissions)?;
+                text("reasons", &b.reasons, TEXT_CHARS_MAX, !b.passed())
+            }
+            Body::TargetsApproved(b) => {
+                code("project", &b.project)?;
+                code("doc_no", &b.doc_no)?;
+                submissions(&b.submissions)
+            }
         }
     }
 
@@ -1223,6 +1303,29 @@ fn warning_params(p: &WarningParams) -> Result<(), BodyError> {
             )));
         }
         prose("params value", v)?;
+    }
+    Ok(())
+}
+
+/// The submissions a review or approval names: at least one, at most
+/// [`TARGET_SUBMISSIONS_MAX`], none twice.
+fn submissions(ids: &[EntryId]) -> Result<(), BodyError> {
+    if ids.is_empty() {
+        return Err(BodyError::Empty {
+            field: "submissions",
+        });
+    }
+    if ids.len() > TARGET_SUBMISSIONS_MAX {
+        return Err(BodyError::Invalid(format!(
+            "a review or approval names at most {TARGET_SUBMISSIONS_MAX} submissions, not {}",
+            ids.len()
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = ids.iter().find(|r| !seen.insert(**r)) {
+        return Err(BodyError::Invalid(format!(
+            "submission {twice} is named twice"
+        )));
     }
     Ok(())
 }

@@ -107,13 +107,39 @@
 //!   (`bad_request`, `method_not_allowed`, `uri_too_long`,
 //!   `headers_too_large`) are new in this release too; no bump: a peer that
 //!   does not know a code reads it as `unknown`.
+//!
+//! ## Version 5: the target cycle
+//!
+//! New kinds only; framing, checkpoints, batches and every earlier kind's
+//! bytes are unchanged, so every earlier entry keeps verifying. A version 4
+//! node refuses the new kinds: **upgrade from the region downward**, as for
+//! versions 2 to 4. A version 5 parent accepts its version 1–4 children's
+//! pushes (all stay in [`SUPPORTED_VERSIONS`]).
+//!
+//! - The performance-target cycle (seed 003 第七–九条): a `target_set` entry
+//!   is a target's submission (as before); `targets_reviewed` (审核: 必要性,
+//!   相关性, 匹配性, passed or returned with reasons) and `targets_approved`
+//!   (批复, with a 文号 and date) name the submissions they decide;
+//!   `target_adjusted` (调整, or the revision of a returned target) is a new
+//!   submission of a target that goes through the same two steps, the old
+//!   value kept. All three are recorded by the node whose project it is and
+//!   rolled up like payments, never sent down, so every ancestor holds its
+//!   descendants' approved targets (备案). An ancestor refuses a review or
+//!   approval naming a submission of another origin (`misdirected`).
+//! - "No approved target, no funds" is a local rule of the recording node
+//!   (`[rules] target_approval_required`, on by default), never a check of
+//!   replicated entries: payments and target entries written before version
+//!   5 replay and replicate unchanged.
+//! - New error codes of the local API: `targets_not_approved`,
+//!   `target_not_reviewed`, `target_not_pending`, `already_approved`,
+//!   `not_own_target`.
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
-/// The versions this node accepts from peers: 1–3 for children not
-/// upgraded yet (see "Version 2" to "Version 4" above).
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
+/// The versions this node accepts from peers: 1–4 for children not
+/// upgraded yet (see "Version 2" to "Version 5" above).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
 
 /// A peer spoke a version this node does not accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -149,16 +175,17 @@ mod tests {
         assert_eq!(check_version(1), Ok(()));
         assert_eq!(check_version(2), Ok(()));
         assert_eq!(check_version(3), Ok(()));
+        assert_eq!(check_version(4), Ok(()));
     }
 
     #[test]
     fn refuses_other_versions_naming_both() {
-        for v in [0, 5, u16::MAX] {
+        for v in [0, 6, u16::MAX] {
             let e = check_version(v).expect_err("unsupported");
-            assert_eq!(e, VersionError { ours: 4, theirs: v });
+            assert_eq!(e, VersionError { ours: 5, theirs: v });
             let msg = e.to_string();
             assert!(msg.contains(&format!("version {v}")), "{msg}");
-            assert!(msg.contains("speaks version 4"), "{msg}");
+            assert!(msg.contains("speaks version 5"), "{msg}");
         }
     }
 }

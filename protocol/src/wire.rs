@@ -407,6 +407,20 @@ error_codes! {
     NotRecallable = "not_recallable",
     /// A recall dated before the allocation it returns.
     RecallBeforeAllocation = "recall_before_allocation",
+    // The target cycle (protocol version 5).
+    /// A payment to, or the start (实施) of, a project whose performance
+    /// targets are not all approved (批复).
+    TargetsNotApproved = "targets_not_approved",
+    /// An approval of a target submission that has not passed review.
+    TargetNotReviewed = "target_not_reviewed",
+    /// A review of a submission not awaiting review, or an adjustment of a
+    /// target whose last submission is still open.
+    TargetNotPending = "target_not_pending",
+    /// An approval of a submission approved already, under another 文号.
+    AlreadyApproved = "already_approved",
+    /// A review or approval naming another node's target (a node decides
+    /// only its own projects' targets).
+    NotOwnTarget = "not_own_target",
     // Requests the HTTP layer refuses before any handler reads them.
     /// A request the node could not read: a malformed request line or
     /// header, a path parameter or form that does not parse (400).

@@ -54,6 +54,8 @@ pub fn test_config(id: &Identity, data_dir: std::path::PathBuf) -> Config {
     cfg.health_report_ms = 100;
     cfg.listen = "127.0.0.1:0".into();
     cfg.sync_listen = "127.0.0.1:0".into();
+    // As the fixtures' nodes (`fixtures::legacy_rules`); a tweak turns it on.
+    cfg.rules.target_approval_required = false;
     cfg
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use fundsync_node::clock::ManualClock;
 use fundsync_node::config::Config;
-use fundsync_node::ledger::{Identity, Ledger};
+use fundsync_node::ledger::{Identity, Ledger, LedgerRules};
 use fundsync_node::store::{Db, PoolLimits};
 use fundsync_protocol::{Level, NodeCode};
 use tokio::sync::oneshot;
@@ -89,7 +89,21 @@ pub async fn database(
     })
 }
 
-/// A fresh ledger for `id` on `engine`, with a manual clock at [`NOW_MS`].
+/// The rules the fixtures' ledgers and nodes run under: the defaults, but
+/// payments need targets set, not approved (`target_approval_required`
+/// off), as before the review and approval cycle (protocol version 5). The
+/// topics written before it pay straight after setting a target; the cycle
+/// is tested with the rule on (`targets.rs`, the demo), as a node runs by
+/// default.
+pub fn legacy_rules() -> LedgerRules {
+    LedgerRules {
+        target_approval_required: false,
+        ..LedgerRules::default()
+    }
+}
+
+/// A fresh ledger for `id` on `engine`, with a manual clock at [`NOW_MS`],
+/// under [`legacy_rules`].
 pub async fn ledger(engine: Engine, id: &Identity) -> anyhow::Result<TestLedger> {
     let (url, dir, pg) = database(engine).await?;
     let db = Db::open(&url, &PoolLimits::default())
@@ -97,7 +111,9 @@ pub async fn ledger(engine: Engine, id: &Identity) -> anyhow::Result<TestLedger>
         .context("opening test database")?;
     Ledger::init(&db, id).await?;
     let clock = Arc::new(ManualClock::new(NOW_MS));
-    let ledger = Ledger::open(db, Some(id.code), clock.clone()).await?;
+    let ledger = Ledger::open(db, Some(id.code), clock.clone())
+        .await?
+        .with_rules(legacy_rules());
     Ok(TestLedger {
         ledger,
         clock,
@@ -142,6 +158,7 @@ impl TestNode {
         let mut cfg = Config::new(id.code, id.name.clone(), id.level);
         cfg.body_bytes_max = 64 * 1024;
         cfg.import_bytes_max = 4 * 1024 * 1024;
+        cfg.rules.target_approval_required = false;
         tweak(&mut cfg);
         let token = fundsync_cluster::test_token(&ledger.ledger, &cfg).await?;
         let http = fundsync_cluster::bearer_client(&token)?;

@@ -88,7 +88,9 @@ impl From<LedgerError> for ApiError {
             | NodeExists(_)
             | Conflict { .. }
             | DuplicateVoucher(_)
-            | AlreadyReversed(_) => StatusCode::CONFLICT,
+            | AlreadyReversed(_)
+            | TargetNotPending { .. }
+            | AlreadyApproved { .. } => StatusCode::CONFLICT,
             Store(_) | WrongNode { .. } | NotInitialised => {
                 tracing::error!(error = %e, "ledger failure");
                 return ApiError::internal();

@@ -86,6 +86,13 @@ pub fn reason(e: &LedgerError) -> String {
         E::Conflict { what: w, key } => format!("{} “{key}” 已登记且内容不同", what(w)),
         E::UnknownProject(p) => format!("项目 “{p}” 不在项目库中"),
         E::NoTarget(p) => format!("项目 “{p}” 没有绩效目标，不能拨付资金"),
+        E::TargetsNotApproved {
+            project,
+            unapproved,
+            total,
+        } => format!(
+            "项目 “{project}” 有 {unapproved} 项绩效目标尚未批复（共 {total} 项），不能拨付资金"
+        ),
         E::ProjectCancelled(p) => format!("项目 “{p}” 已撤销，不能拨付资金"),
         E::UnknownTarget(t) => format!("绩效目标 {t} 不存在"),
         E::DuplicateVoucher(v) => format!("凭证号 “{v}” 已登记且内容不同"),

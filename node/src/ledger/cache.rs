@@ -73,7 +73,8 @@ impl Work<'_> {
             .is_some_and(|m| m.contains_key(code))
         {
             let row = sqlx::query(
-                "SELECT status, target_count, paid_fen FROM projects WHERE origin = $1 AND code = $2",
+                "SELECT status, target_count, paid_fen, targets_unapproved FROM projects \
+                 WHERE origin = $1 AND code = $2",
             )
             .bind(origin.as_str())
             .bind(code)
@@ -84,6 +85,7 @@ impl Work<'_> {
                 status: r.try_get(0)?,
                 target_count: r.try_get(1)?,
                 paid_fen: r.try_get(2)?,
+                unapproved: r.try_get(3)?,
                 dirty: false,
             };
             self.projects

@@ -193,8 +193,45 @@ pub enum LedgerError {
         allocation: EntryId,
         dated: NaiveDate,
     },
+    #[error(
+        "project {project:?} {}; it cannot receive funds or start (实施) (seed 003 §7–9)",
+        unapproved_text(.unapproved, .total)
+    )]
+    TargetsNotApproved {
+        project: String,
+        unapproved: i64,
+        total: i64,
+    },
+    #[error("unknown target submission {0} (a target_set or target_adjusted entry)")]
+    UnknownSubmission(EntryId),
+    #[error("target submission {submission} is of project {project:?}, not {named:?}")]
+    SubmissionProject {
+        submission: EntryId,
+        project: String,
+        named: String,
+    },
+    #[error(
+        "target submission {0} is another node's: a node reviews and approves only its own \
+         projects' targets"
+    )]
+    NotOwnTarget(EntryId),
+    #[error("target submission {submission} is {state}, not awaiting review")]
+    TargetNotPending { submission: EntryId, state: String },
+    #[error("target submission {submission} is {state}: only a reviewed one is approved")]
+    TargetNotReviewed { submission: EntryId, state: String },
+    #[error("target submission {submission} is already approved under {doc_no:?}")]
+    AlreadyApproved { submission: EntryId, doc_no: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How many of a project's targets are not approved, said plainly.
+fn unapproved_text(unapproved: &i64, total: &i64) -> String {
+    if *total == 0 {
+        "has no performance target yet, so none approved (批复)".to_owned()
+    } else {
+        format!("has {unapproved} of its {total} performance targets not approved (批复)")
+    }
 }
 
 impl From<sqlx::Error> for LedgerError {
@@ -247,6 +284,12 @@ impl LedgerError {
             PlannedBeforeAsOf { .. } => ErrorCode::PlannedBeforeAsOf,
             NotRecallable(_) => ErrorCode::NotRecallable,
             RecalledBeforeAllocation { .. } => ErrorCode::RecallBeforeAllocation,
+            TargetsNotApproved { .. } => ErrorCode::TargetsNotApproved,
+            UnknownSubmission(_) | SubmissionProject { .. } => ErrorCode::UnknownTarget,
+            NotOwnTarget(_) => ErrorCode::NotOwnTarget,
+            TargetNotPending { .. } => ErrorCode::TargetNotPending,
+            TargetNotReviewed { .. } => ErrorCode::TargetNotReviewed,
+            AlreadyApproved { .. } => ErrorCode::AlreadyApproved,
             Store(_) => ErrorCode::Internal,
         }
     }

@@ -63,10 +63,25 @@ impl Default for DateWindow {
 
 /// Everything the ledger checks of a node's own entries beyond the
 /// protocol's rules. The default is what `[rules]` defaults to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerRules {
     /// The business dates accepted.
     pub dates: DateWindow,
+    /// Whether a payment to a project, and its move to 实施 (in progress),
+    /// need every target of the project approved (批复, seed 003 §7–9),
+    /// rather than only one set. On by default; a node upgraded with
+    /// projects whose targets were set before the cycle existed may turn
+    /// it off until they are reviewed and approved.
+    pub target_approval_required: bool,
+}
+
+impl Default for LedgerRules {
+    fn default() -> Self {
+        LedgerRules {
+            dates: DateWindow::DEFAULT,
+            target_approval_required: true,
+        }
+    }
 }
 
 /// Every business date of a body, by field name. Exhaustive, so a new
@@ -89,6 +104,9 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
         Body::ResultsPublished(b) => vec![("published_on", b.published_on)],
         Body::CarryOverExplained(b) => vec![("as_of", b.as_of), ("planned_on", b.planned_on)],
         Body::FundsRecalled(b) => vec![("recalled_on", b.recalled_on)],
+        Body::TargetAdjusted(b) => vec![("adjusted_on", b.adjusted_on)],
+        Body::TargetsReviewed(b) => vec![("reviewed_on", b.reviewed_on)],
+        Body::TargetsApproved(b) => vec![("approved_on", b.approved_on)],
         Body::ChildRegistered(_)
         | Body::CategoryDefined(_)
         | Body::ProjectStatusChanged(_)

@@ -126,6 +126,8 @@ impl Alloc {
 pub(super) struct Proj {
     pub(super) status: String,
     pub(super) target_count: i64,
+    /// How many of its targets are not approved (批复).
+    pub(super) unapproved: i64,
     pub(super) paid_fen: i64,
     pub(super) dirty: bool,
 }

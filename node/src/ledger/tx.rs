@@ -129,18 +129,28 @@ impl<'l> Work<'l> {
         for (origin, m) in &self.projects {
             for (code, p) in m {
                 if p.dirty {
-                    dirty.push((*origin, code.as_str(), p.target_count, p.paid_fen));
+                    dirty.push((
+                        *origin,
+                        code.as_str(),
+                        p.target_count,
+                        p.paid_fen,
+                        p.unapproved,
+                    ));
                 }
             }
         }
-        for (origin, code, target_count, paid_fen) in dirty {
-            sqlx::query("UPDATE projects SET target_count = $1, paid_fen = $2 WHERE origin = $3 AND code = $4")
-                .bind(target_count)
-                .bind(paid_fen)
-                .bind(origin.as_str())
-                .bind(code)
-                .execute(&mut *tx)
-                .await?;
+        for (origin, code, target_count, paid_fen, unapproved) in dirty {
+            sqlx::query(
+                "UPDATE projects SET target_count = $1, paid_fen = $2, targets_unapproved = $3 \
+                 WHERE origin = $4 AND code = $5",
+            )
+            .bind(target_count)
+            .bind(paid_fen)
+            .bind(unapproved)
+            .bind(origin.as_str())
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
         }
         for ((alloc, day), d) in &self.daily {
             sqlx::query(

@@ -6,7 +6,9 @@
 //! the origin's registered key and against the entry it names, and the
 //! money tables (`allocations` with their running sums, `payments`,
 //! `payment_reversals`, `recalls`, `projects.paid_fen`, `payment_daily`) recomputed
-//! from the entries' bodies. One read transaction, so a node that keeps
+//! from the entries' bodies, and the target cycle's standing, which decides
+//! whether a project may be paid (`target_submissions.state`,
+//! `projects.targets_unapproved`). One read transaction, so a node that keeps
 //! working while it is verified is seen at one instant.
 //!
 //! The journal is read a page at a time per origin and the `payments` rows
@@ -56,6 +58,9 @@ pub enum Check {
     Project,
     /// A day's payment sum differs from the payments of that day.
     Daily,
+    /// A target submission's standing, or a project's count of targets not
+    /// approved, differs from the reviews and approvals in the journal.
+    Target,
 }
 
 /// One difference between the journal and what is stored.
@@ -155,6 +160,10 @@ struct Expected {
     recalls: Vec<(String, RecallRow)>,
     /// Returned per allocation id.
     recalled: HashMap<String, i64>,
+    /// Target submission id -> (target id, state), in journal order.
+    submissions: HashMap<String, (String, &'static str)>,
+    /// Target id -> (origin, project code).
+    targets: HashMap<String, (String, String)>,
 }
 
 /// A recall as its entry says it is (`source_id` and `from_node` from the
@@ -229,6 +238,7 @@ impl Ledger {
         compare_reversals(&mut tx, &mut r, &x).await?;
         compare_projects(&mut tx, &mut r, &x).await?;
         compare_daily(&mut tx, &mut r, &x).await?;
+        compare_targets(&mut tx, &mut r, &x).await?;
         tx.rollback().await?;
         Ok(r)
     }
@@ -616,6 +626,30 @@ async fn expect(
                 },
             );
         }
+        Body::TargetSet(b) => {
+            x.targets.insert(id.to_owned(), (o, b.project));
+            x.submissions
+                .insert(id.to_owned(), (id.to_owned(), "submitted"));
+        }
+        Body::TargetAdjusted(b) => {
+            x.submissions
+                .insert(id.to_owned(), (b.target.to_string(), "submitted"));
+        }
+        Body::TargetsReviewed(b) => {
+            let state = if b.passed() { "reviewed" } else { "returned" };
+            for sid in b.submissions {
+                if let Some(sub) = x.submissions.get_mut(&sid.to_string()) {
+                    sub.1 = state;
+                }
+            }
+        }
+        Body::TargetsApproved(b) => {
+            for sid in b.submissions {
+                if let Some(sub) = x.submissions.get_mut(&sid.to_string()) {
+                    sub.1 = "approved";
+                }
+            }
+        }
         Body::FundsRecalled(b) => {
             x.recalls.push((
                 id.to_owned(),
@@ -963,6 +997,69 @@ async fn compare_projects(
                 Check::Project,
                 format!("{origin} {code}"),
                 format!("paid {paid} fen stored, the payments add up to {want}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Each submission's standing as its reviews and approvals say; a target
+/// is approved once any submission of it is; a project's count of targets
+/// not approved, which decides whether it may be paid.
+async fn compare_targets(
+    tx: &mut Transaction<'static, Any>,
+    r: &mut VerifyReport,
+    x: &Expected,
+) -> Result<(), LedgerError> {
+    let rows = sqlx::query("SELECT id, state FROM target_submissions")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let state: String = row.try_get(1)?;
+        match x.submissions.get(&id) {
+            None => r.problem(Check::Target, &id, "a target submission with no entry"),
+            Some((_, want)) if *want != state => r.problem(
+                Check::Target,
+                &id,
+                format!("{state} stored, the journal says {want}"),
+            ),
+            Some(_) => {}
+        }
+        seen.insert(id);
+    }
+    for id in x.submissions.keys().filter(|id| !seen.contains(*id)) {
+        r.problem(Check::Target, id, "a target submission entry with no row");
+    }
+    let approved: std::collections::HashSet<&str> = x
+        .submissions
+        .values()
+        .filter(|(_, s)| *s == "approved")
+        .map(|(t, _)| t.as_str())
+        .collect();
+    let mut unapproved: HashMap<(String, String), i64> = HashMap::new();
+    for (t, key) in &x.targets {
+        if !approved.contains(t.as_str()) {
+            *unapproved.entry(key.clone()).or_default() += 1;
+        }
+    }
+    let rows = sqlx::query("SELECT origin, code, targets_unapproved FROM projects")
+        .fetch_all(&mut **tx)
+        .await?;
+    for row in rows {
+        let origin: String = row.try_get(0)?;
+        let code: String = row.try_get(1)?;
+        let stored: i64 = row.try_get(2)?;
+        let want = unapproved
+            .get(&(origin.clone(), code.clone()))
+            .copied()
+            .unwrap_or(0);
+        if stored != want {
+            r.problem(
+                Check::Target,
+                format!("{origin} {code}"),
+                format!("{stored} targets not approved stored, the journal says {want}"),
             );
         }
     }

@@ -159,6 +159,9 @@ impl<'l> Work<'l> {
             Body::ResultsPublished(b) => results_published::check(self, b, encoded).await,
             Body::CarryOverExplained(b) => carry_over_explained::check(self, b, encoded).await,
             Body::FundsRecalled(b) => funds_recalled::check(self, b, encoded).await,
+            Body::TargetAdjusted(b) => target_adjusted::check(self, b, encoded).await,
+            Body::TargetsReviewed(b) => targets_reviewed::check(self, b, encoded).await,
+            Body::TargetsApproved(b) => targets_approved::check(self, b, encoded).await,
         }
     }
 
@@ -214,6 +217,9 @@ impl<'l> Work<'l> {
                 carry_over_explained::check_replicated(self, &r, b).await
             }
             Body::FundsRecalled(b) => funds_recalled::check_replicated(self, &r, b).await,
+            Body::TargetAdjusted(b) => target_adjusted::check_replicated(self, &r, b).await,
+            Body::TargetsReviewed(b) => targets_reviewed::check_replicated(self, &r, b).await,
+            Body::TargetsApproved(b) => targets_approved::check_replicated(self, &r, b).await,
         }
     }
 
@@ -322,6 +328,9 @@ impl<'l> Work<'l> {
                 Body::ResultsPublished(b) => results_published::apply(self, e, b).await?,
                 Body::CarryOverExplained(b) => carry_over_explained::apply(self, e, b).await?,
                 Body::FundsRecalled(b) => funds_recalled::apply(self, e, b).await?,
+                Body::TargetAdjusted(b) => target_adjusted::apply(self, e, b).await?,
+                Body::TargetsReviewed(b) => targets_reviewed::apply(self, e, b).await?,
+                Body::TargetsApproved(b) => targets_approved::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

@@ -74,6 +74,7 @@ impl Evaluator {
         let me = self.ledger.identity().code;
         let allocations = self.allocations(me).await?;
         let projects = self.projects(me).await?;
+        let targets = self.targets(me).await?;
         self.refresh_payments(me).await?;
         let children = self.children(me).await?;
         let findings = rules::evaluate(
@@ -84,6 +85,7 @@ impl Evaluator {
                 now_ms: self.ledger.clock().now_ms(),
                 allocations: &allocations,
                 projects: &projects,
+                targets: &targets,
                 payments: &self.payments,
                 children: &children,
             },
@@ -213,6 +215,30 @@ impl Evaluator {
                 paid_fen: p.paid_fen,
                 cancelled: p.status == ProjectStatus::Cancelled.as_str(),
                 target_count: p.target_count,
+            })
+            .collect())
+    }
+
+    async fn targets(&self, me: NodeCode) -> Result<Vec<rules::TargetFacts>, LedgerError> {
+        Ok(self
+            .ledger
+            .target_records(me)
+            .await?
+            .into_iter()
+            .filter_map(|t| {
+                Some(rules::TargetFacts {
+                    id: t.id,
+                    op: serde_json::from_value(serde_json::Value::String(t.op)).ok()?,
+                    project: t.project,
+                    project_name: t.project_name,
+                    status: t.status,
+                    starts_on: t.starts_on,
+                    ends_on: t.ends_on,
+                    indicator: t.indicator,
+                    value: t.value,
+                    unit: t.unit,
+                    actual: t.actual,
+                })
             })
             .collect())
     }

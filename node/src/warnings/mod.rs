@@ -47,6 +47,7 @@
 //! | `duplicate_payment`, `split_payments`, `negative_list` 可疑收款人 | every node | its own payments |
 //! | `missing_target` 缺少绩效目标 | every node | its own projects |
 //! | `node_silent` 失联 | the region, a prefecture | its direct children |
+//! | `target_deviation` 绩效目标偏离 | every node | its own projects' targets |
 //!
 //! A warning is named by its origin, rule and subject (`allocation:652800-17`,
 //! `project:LT2020-001`, `payment:652822-40`, `payee:…`, `node:652822`). The
@@ -124,6 +125,10 @@ pub enum Rule {
     MissingTarget,
     /// A child node not heard from for N hours.
     NodeSilent,
+    /// 绩效目标偏离: a target's actual short of it on a completed project,
+    /// or, during the project, behind time-elapsed progress (序时进度) by
+    /// more than `slow_spending_points` (seed 003 第十条).
+    TargetDeviation,
 }
 
 impl Rule {
@@ -138,6 +143,7 @@ impl Rule {
         Rule::NegativeList,
         Rule::MissingTarget,
         Rule::NodeSilent,
+        Rule::TargetDeviation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +158,7 @@ impl Rule {
             Rule::NegativeList => "negative_list",
             Rule::MissingTarget => "missing_target",
             Rule::NodeSilent => "node_silent",
+            Rule::TargetDeviation => "target_deviation",
         }
     }
 
@@ -168,6 +175,7 @@ impl Rule {
             Rule::NegativeList => ("负面清单收款人", "payee on the negative list"),
             Rule::MissingTarget => ("缺少绩效目标", "missing performance target"),
             Rule::NodeSilent => ("节点失联", "node silent"),
+            Rule::TargetDeviation => ("绩效目标偏离", "performance target deviation"),
         }
     }
 
@@ -185,6 +193,9 @@ impl Rule {
             Rule::NegativeList => "the payment was reversed or the payee is off the negative list",
             Rule::MissingTarget => "the project has a performance target or was cancelled",
             Rule::NodeSilent => "heard from again (or revoked)",
+            Rule::TargetDeviation => {
+                "the actual meets the target or keeps pace, or the target was adjusted"
+            }
         }
     }
 }

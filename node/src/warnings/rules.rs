@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
-use fundsync_protocol::body::TEXT_CHARS_MAX;
+use fundsync_protocol::body::{ProjectStatus, TargetOp, TEXT_CHARS_MAX};
 use fundsync_protocol::money::fen_to_yuan;
 use fundsync_protocol::{EntryId, NodeCode};
 use rust_decimal::Decimal;
@@ -89,6 +89,24 @@ pub struct ProjectFacts {
     pub target_count: i64,
 }
 
+/// A performance target of one of this node's projects, with its latest
+/// actual (the value in force: an adjustment counts once approved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFacts {
+    pub id: EntryId,
+    pub project: String,
+    pub project_name: String,
+    /// The project's status (`completed`, `in_progress`, …).
+    pub status: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub indicator: String,
+    pub op: TargetOp,
+    pub value: Decimal,
+    pub unit: String,
+    pub actual: Option<Decimal>,
+}
+
 /// A payment this node recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentFacts {
@@ -145,6 +163,7 @@ pub struct Facts<'a> {
     pub now_ms: i64,
     pub allocations: &'a [AllocFacts],
     pub projects: &'a [ProjectFacts],
+    pub targets: &'a [TargetFacts],
     pub payments: &'a [PaymentFacts],
     pub children: &'a [ChildFacts],
 }
@@ -178,6 +197,7 @@ pub fn evaluate(f: &Facts<'_>, cfg: &WarningsConfig) -> Result<Vec<Finding>, Rul
     negative_list(f, cfg, &mut out);
     missing_target(f, cfg, &mut out);
     node_silent(f, cfg, &mut out);
+    target_deviation(f, cfg, &mut out);
     Ok(out)
 }
 
@@ -721,6 +741,80 @@ fn missing_target(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
     }
 }
 
+/// 绩效目标偏离 (seed 003 第十条: 实际执行与预期绩效目标发生偏离时，及时予以
+/// 纠正): on a completed project, a target whose latest actual does not
+/// meet it; during a project (in progress, today within its run), a target
+/// to reach (≥, >) whose actual is behind time-elapsed progress (序时进度:
+/// days since the start over the project's days) by more than
+/// `slow_spending_points`. A target with no actual reported is not judged
+/// here: the actual is the department's to report.
+fn target_deviation(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
+    let two = |d: Decimal| {
+        let mut d = d.round_dp(2);
+        d.rescale(2);
+        d.to_string()
+    };
+    for t in f.targets {
+        let Some(actual) = t.actual else { continue };
+        let base = |extra: [(&'static str, String); 4]| {
+            let mut p = params([
+                ("project", t.project.clone()),
+                ("name", t.project_name.clone()),
+                ("indicator", t.indicator.clone()),
+                ("op", t.op.as_str().to_owned()),
+                ("target", t.value.normalize().to_string()),
+                ("actual", actual.normalize().to_string()),
+                ("unit", t.unit.clone()),
+            ]);
+            p.extend(params(extra));
+            p
+        };
+        let subject = format!("target:{}", t.id);
+        if t.status == ProjectStatus::Completed.as_str() {
+            if !t.op.met(actual, t.value) {
+                let p = base([
+                    ("elapsed", String::new()),
+                    ("progress", String::new()),
+                    ("gap", String::new()),
+                    ("allowed", String::new()),
+                ]);
+                out.push(finding(Rule::TargetDeviation, subject, f.me, p));
+            }
+            continue;
+        }
+        let reaching = matches!(t.op, TargetOp::AtLeast | TargetOp::Above);
+        if t.status != ProjectStatus::InProgress.as_str()
+            || !reaching
+            || t.value <= Decimal::ZERO
+            || f.today < t.starts_on
+            || f.today >= t.ends_on
+        {
+            continue;
+        }
+        let run = days_between(t.starts_on, t.ends_on);
+        let (Some(elapsed), Some(progress)) = (
+            pct(days_between(t.starts_on, f.today), run.max(1)),
+            actual
+                .checked_mul(Decimal::ONE_HUNDRED)
+                .and_then(|a| a.checked_div(t.value)),
+        ) else {
+            continue;
+        };
+        let Some(gap) = elapsed.checked_sub(progress) else {
+            continue;
+        };
+        if gap > Decimal::from(cfg.slow_spending_points) {
+            let p = base([
+                ("elapsed", two(elapsed)),
+                ("progress", two(progress)),
+                ("gap", two(gap)),
+                ("allowed", cfg.slow_spending_points.to_string()),
+            ]);
+            out.push(finding(Rule::TargetDeviation, subject, f.me, p));
+        }
+    }
+}
+
 /// 失联: a child (not revoked) from which nothing has arrived for more than
 /// `node_silent_hours`. Its link reports are a heartbeat, so a healthy
 /// child is heard from every few minutes.
@@ -880,6 +974,7 @@ mod tests {
         now_ms: i64,
         allocations: Vec<AllocFacts>,
         projects: Vec<ProjectFacts>,
+        targets: Vec<TargetFacts>,
         payments: Vec<PaymentFacts>,
         children: Vec<ChildFacts>,
     }
@@ -893,6 +988,7 @@ mod tests {
                 now_ms: 1_600_000_000_000,
                 allocations: Vec::new(),
                 projects: Vec::new(),
+                targets: Vec::new(),
                 payments: Vec::new(),
                 children: Vec::new(),
             }
@@ -906,6 +1002,7 @@ mod tests {
                     now_ms: self.now_ms,
                     allocations: &self.allocations,
                     projects: &self.projects,
+                    targets: &self.targets,
                     payments: &self.payments,
                     children: &self.children,
                 },
@@ -1323,6 +1420,85 @@ mod tests {
         w.projects[0].cancelled = false;
         w.projects[0].target_count = 1;
         assert!(w.rule(&cfg(), Rule::MissingTarget).is_empty());
+    }
+
+    fn target(status: &str, op: TargetOp, value: i64, actual: Option<i64>) -> TargetFacts {
+        TargetFacts {
+            id: EntryId {
+                origin: code("652822"),
+                seq: 7,
+            },
+            project: "LT2020-001".into(),
+            project_name: "村道硬化".into(),
+            status: status.into(),
+            starts_on: day("2020-03-01"),
+            ends_on: day("2020-12-31"),
+            indicator: "道路硬化里程".into(),
+            op,
+            value: Decimal::from(value),
+            unit: "公里".into(),
+            actual: actual.map(Decimal::from),
+        }
+    }
+
+    #[test]
+    fn a_completed_project_short_of_its_target_deviates() {
+        let mut w = World::new("652822", false, "2020-12-31");
+        w.targets
+            .push(target("completed", TargetOp::AtLeast, 12, Some(10)));
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].subject, "target:652822-7");
+        let zh = render::render("target_deviation", &f[0].params, render::Lang::Zh).expect("zh");
+        assert!(
+            zh.contains("已完工") && zh.contains("未达到目标 >= 12公里"),
+            "{zh}"
+        );
+        assert!(
+            f[0].message.contains("short of its target"),
+            "{}",
+            f[0].message
+        );
+        // Met, or no actual reported: nothing.
+        w.targets[0].actual = Some(Decimal::from(12));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        w.targets[0].actual = None;
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        // At most: above it is short too.
+        w.targets[0] = target("completed", TargetOp::AtMost, 5, Some(6));
+        assert_eq!(w.rule(&cfg(), Rule::TargetDeviation).len(), 1);
+    }
+
+    #[test]
+    fn an_actual_behind_time_elapsed_progress_deviates() {
+        // 2020-03-01 … 2020-12-31 is 305 days; on 2020-08-01, 153 days in:
+        // 50.16% elapsed. 3 of 12 km is 25%: 25.16 points behind (> 20).
+        let mut w = World::new("652822", false, "2020-08-01");
+        w.targets
+            .push(target("in_progress", TargetOp::AtLeast, 12, Some(3)));
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].params.get("elapsed").map(String::as_str),
+            Some("50.16")
+        );
+        assert_eq!(
+            f[0].params.get("progress").map(String::as_str),
+            Some("25.00")
+        );
+        let zh = render::render("target_deviation", &f[0].params, render::Lang::Zh).expect("zh");
+        assert!(
+            zh.contains("落后序时进度 50.16% 25.16 个百分点（允许 20 个）"),
+            "{zh}"
+        );
+        // 4 km is 33.33%: 16.83 points, within the 20 allowed.
+        w.targets[0].actual = Some(Decimal::from(4));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        // A ceiling (≤) is not a progress; a planned project is not judged.
+        w.targets[0] = target("in_progress", TargetOp::AtMost, 12, Some(0));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        w.targets[0] = target("planned", TargetOp::AtLeast, 12, Some(0));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
     }
 
     #[test]

@@ -769,6 +769,13 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         ),
         E::UnknownProject(_) => f("project", "没有这个项目".into(), en),
         E::NoTarget(_) => f("project", "该项目尚无绩效目标，不能安排资金".into(), en),
+        E::TargetsNotApproved {
+            unapproved, total, ..
+        } => f(
+            "project",
+            format!("该项目有 {unapproved} 项绩效目标尚未批复（共 {total} 项），不能安排资金"),
+            en,
+        ),
         E::ProjectCancelled(_) => f("project", "项目已取消，不能安排资金".into(), en),
         E::UnknownVoucher(_) => f("voucher_no", "本节点没有这张凭证".into(), en),
         E::AlreadyReversed(_) => f("voucher_no", "该支付已冲销".into(), en),
@@ -799,7 +806,13 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         | E::WarningResolved(_)
         | E::NotAssigned(_)
         | E::NotYetHeld { .. }
-        | E::NotPublishable { .. } => Some(Problems::whole(FieldError::new(
+        | E::NotPublishable { .. }
+        | E::UnknownSubmission(_)
+        | E::SubmissionProject { .. }
+        | E::NotOwnTarget(_)
+        | E::TargetNotPending { .. }
+        | E::TargetNotReviewed { .. }
+        | E::AlreadyApproved { .. } => Some(Problems::whole(FieldError::new(
             format!("无法登记：{en}"),
             en,
         ))),

@@ -27,6 +27,7 @@ pub mod publications;
 pub mod report;
 pub mod search;
 pub mod security;
+pub mod targets;
 pub mod text;
 pub mod trace;
 pub mod warnings;
@@ -83,6 +84,7 @@ pub fn router() -> Routes {
     let pages = public::routes(pages);
     let pages = publications::routes(pages);
     let pages = carryover::routes(pages);
+    let pages = targets::routes(pages);
     report::routes(pages)
 }
 

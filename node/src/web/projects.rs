@@ -76,6 +76,27 @@ pub fn routes(r: Routes) -> Routes {
 
 // ---------------------------------------------------------------- labels
 
+/// Where a target or one of its submissions stands in the review and
+/// approval cycle (`web/targets.rs`), as the bureaus say it.
+pub fn approval_label(l: Lang, state: &str) -> &'static str {
+    match state {
+        "submitted" => l.t("待审核", "Awaiting review"),
+        "returned" => l.t("审核退回", "Returned"),
+        "reviewed" => l.t("审核通过，待批复", "Reviewed, awaiting approval"),
+        "approved" => l.t("已批复", "Approved"),
+        _ => "?",
+    }
+}
+
+/// The CSS class of a cycle state's badge.
+pub fn approval_class(state: &str) -> &'static str {
+    match state {
+        "approved" => "ok",
+        "returned" => "silent",
+        _ => "muted",
+    }
+}
+
 /// A status as the bureaus say it.
 pub fn status_label(l: Lang, status: &str) -> &'static str {
     match status {
@@ -90,14 +111,14 @@ pub fn status_label(l: Lang, status: &str) -> &'static str {
 const STATUSES: [&str; 4] = ["planned", "in_progress", "completed", "cancelled"];
 
 /// 一级指标 (seed 003 §9).
-const LEVEL1: [(&str, &str, &str); 3] = [
+pub(super) const LEVEL1: [(&str, &str, &str); 3] = [
     ("output", "产出指标", "Output"),
     ("effect", "效益指标", "Effect"),
     ("satisfaction", "满意度指标", "Satisfaction"),
 ];
 
 /// 二级指标 (seed 003 §9), each under its 一级.
-const LEVEL2: [(&str, &str, &str); 9] = [
+pub(super) const LEVEL2: [(&str, &str, &str); 9] = [
     ("quantity", "数量指标", "Quantity"),
     ("quality", "质量指标", "Quality"),
     ("timeliness", "时效指标", "Timeliness"),
@@ -114,21 +135,26 @@ const LEVEL2: [(&str, &str, &str); 9] = [
 ];
 
 /// The comparisons a target may make.
-const OPS: [(&str, &str); 5] = [(">=", "≥"), ("<=", "≤"), ("=", "="), (">", ">"), ("<", "<")];
+pub(super) const OPS: [(&str, &str); 5] =
+    [(">=", "≥"), ("<=", "≤"), ("=", "="), (">", ">"), ("<", "<")];
 
-fn label_of(l: Lang, table: &[(&'static str, &'static str, &'static str)], v: &str) -> String {
+pub(super) fn label_of(
+    l: Lang,
+    table: &[(&'static str, &'static str, &'static str)],
+    v: &str,
+) -> String {
     table
         .iter()
         .find(|(k, _, _)| *k == v)
         .map_or_else(|| v.to_owned(), |(_, zh, en)| l.t(zh, en).to_owned())
 }
 
-fn op_sign(op: &str) -> &str {
+pub(super) fn op_sign(op: &str) -> &str {
     OPS.iter().find(|(k, _)| *k == op).map_or(op, |(_, s)| s)
 }
 
 /// A unit enum from its serde name ("output", "quantity", ">=").
-fn parse_serde<T: serde::de::DeserializeOwned>(v: &str) -> Option<T> {
+pub(super) fn parse_serde<T: serde::de::DeserializeOwned>(v: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(v.to_owned())).ok()
 }
 
@@ -273,7 +299,7 @@ pub fn list_render(c: &Chrome, p: &ListPage) -> Markup {
     page(c, Nav::Projects, l.t("项目库", "Project library"), body)
 }
 
-fn status_class(status: &str) -> &'static str {
+pub(super) fn status_class(status: &str) -> &'static str {
     match status {
         "in_progress" => "self",
         "completed" => "ok",
@@ -283,7 +309,7 @@ fn status_class(status: &str) -> &'static str {
 }
 
 /// The reader's scope (nobody: nothing).
-fn scope_of(user: Option<&User>) -> Scope {
+pub(super) fn scope_of(user: Option<&User>) -> Scope {
     match user {
         Some(u) => u.scope(),
         None => Scope {
@@ -471,6 +497,7 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
             }
         }
         h2 { (l.t("绩效目标", "Performance targets")) }
+        p { a href={ (base) "/targets" } { (l.t("审核、批复、调整与备案记录 →", "Review, approval, adjustment and filing →")) } }
         div class="scroll" {
             table {
                 thead { tr {
@@ -481,6 +508,7 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                     th class="num" { (l.t("实际值", "Actual")) }
                     th { (l.t("日期", "On")) }
                     th { (l.t("完成情况", "Met")) }
+                    th { (l.t("批复", "Approval")) }
                 } }
                 tbody {
                     @for t in targets {
@@ -506,10 +534,11 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                                     td class="muted" { (l.t("未填报", "Not reported")) }
                                 }
                             }
+                            td { span class={ "st " (approval_class(&t.approval)) } { (approval_label(l, &t.approval)) } }
                         }
                     }
                     @if targets.is_empty() {
-                        tr { td colspan="7" class="muted" { (l.t("暂无", "None")) } }
+                        tr { td colspan="8" class="muted" { (l.t("暂无", "None")) } }
                     }
                 }
             }
@@ -667,7 +696,7 @@ fn not_found(what: &str) -> WebError {
 
 /// The project, if it exists and the reader's scope sees it (else 404, so
 /// that what is out of scope is not told apart from what does not exist).
-async fn visible_project(
+pub(super) async fn visible_project(
     s: &AppState,
     user: Option<&User>,
     origin: &str,
@@ -786,7 +815,7 @@ fn forbidden(zh: &'static str, en: &'static str, what: String) -> WebError {
 
 /// The project a form acts on: this node's own, seen by the reader, of
 /// their department.
-async fn own_project(
+pub(super) async fn own_project(
     s: &AppState,
     user: &User,
     origin: &str,
@@ -811,16 +840,16 @@ async fn own_project(
 }
 
 /// The form's fields, the last value of each name.
-fn form_map(pairs: Vec<(String, String)>) -> HashMap<String, String> {
+pub(super) fn form_map(pairs: Vec<(String, String)>) -> HashMap<String, String> {
     pairs.into_iter().collect()
 }
 
-fn get<'a>(m: &'a HashMap<String, String>, k: &str) -> &'a str {
+pub(super) fn get<'a>(m: &'a HashMap<String, String>, k: &str) -> &'a str {
     m.get(k).map_or("", |v| v.as_str())
 }
 
 /// A refused form: its page again with the errors, 422.
-fn unprocessable(mut r: Response) -> Response {
+pub(super) fn unprocessable(mut r: Response) -> Response {
     if r.status() == StatusCode::OK {
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -900,6 +929,9 @@ fn ledger_field_error(e: &LedgerError) -> FieldError {
         ErrorCode::DateOutOfRange => "日期超出本节点允许的范围",
         ErrorCode::UnknownProject => "本节点没有这个项目",
         ErrorCode::UnknownTarget => "本节点没有这个绩效指标",
+        ErrorCode::TargetsNotApproved => {
+            "该项目的绩效目标尚未全部批复，不能进入实施；新项目请先登记为“计划”，目标批复后再变更状态"
+        }
         ErrorCode::Conflict => "项目编码已存在，且内容与本次填写不同",
         ErrorCode::Internal => "内部错误，请查看节点日志",
         _ => "无法登记，请检查填写内容",
@@ -979,20 +1011,20 @@ async fn actual_submit(
     see_other(&format!("{}?done=actual", detail_href(&p.origin, &p.code)))
 }
 
-fn parse_decimal(v: &str) -> Option<Decimal> {
+pub(super) fn parse_decimal(v: &str) -> Option<Decimal> {
     let v: String = v.chars().filter(|c| *c != ',' && *c != '，').collect();
     Decimal::from_str(v.trim()).ok()
 }
 
-fn parse_date(v: &str) -> Option<NaiveDate> {
+pub(super) fn parse_date(v: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok()
 }
 
-fn date_error() -> FieldError {
+pub(super) fn date_error() -> FieldError {
     FieldError::new("请填写日期，格式为 年-月-日", "Enter a date as YYYY-MM-DD")
 }
 
-fn too_long(max: usize) -> FieldError {
+pub(super) fn too_long(max: usize) -> FieldError {
     FieldError::new(
         format!("最多 {max} 个字，且不能含控制字符"),
         format!("At most {max} characters, no control characters"),
@@ -1428,6 +1460,7 @@ async fn new_submit(
         Err(e) => {
             let key = match &e {
                 LedgerError::Conflict { .. } => "code",
+                LedgerError::TargetsNotApproved { .. } => "status",
                 e if e.code() == ErrorCode::DateOutOfRange => "starts_on",
                 _ => "form",
             };
@@ -1613,6 +1646,8 @@ mod tests {
             unit: "公里".into(),
             actual: Some("12.5".into()),
             actual_on: Some("2020-09-25".into()),
+            approval: "approved".into(),
+            approved_doc: None,
         }]);
         let d = DetailPage {
             project: p,

@@ -404,6 +404,8 @@ mod tests {
                     unit: "亩".into(),
                     actual: None,
                     actual_on: None,
+                    approval: "approved".into(),
+                    approved_doc: None,
                 }]),
                 actor: None,
             }),

@@ -23,6 +23,7 @@ mod pg_harness;
 mod projects;
 mod search;
 mod sync;
+mod targets;
 mod transport;
 mod verify;
 mod warnings;

@@ -37,7 +37,10 @@ pub(super) mod project_status_changed;
 pub(super) mod results_published;
 pub(super) mod security_event;
 pub(super) mod target_actual_recorded;
+pub(super) mod target_adjusted;
 pub(super) mod target_set;
+pub(super) mod targets_approved;
+pub(super) mod targets_reviewed;
 pub(super) mod warning_raised;
 pub(super) mod warning_resolved;
 

@@ -25,12 +25,22 @@ pub(in crate::ledger) async fn check(
             Err(LedgerError::DuplicateVoucher(b.voucher_no.clone()))
         };
     }
+    let approval_required = w.rules.target_approval_required;
     let project = w
         .project(me, &b.project)
         .await?
         .ok_or_else(|| LedgerError::UnknownProject(b.project.clone()))?;
     if project.target_count == 0 {
         return Err(LedgerError::NoTarget(b.project.clone()));
+    }
+    // Local only (`LedgerRules`): payments replicated, or replayed from a
+    // journal written before the target cycle, are never judged by it.
+    if approval_required && project.unapproved > 0 {
+        return Err(LedgerError::TargetsNotApproved {
+            project: b.project.clone(),
+            unapproved: project.unapproved,
+            total: project.target_count,
+        });
     }
     if project.status == ProjectStatus::Cancelled.as_str() {
         return Err(LedgerError::ProjectCancelled(b.project.clone()));

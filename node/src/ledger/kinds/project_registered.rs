@@ -1,8 +1,10 @@
 //! `project_registered`: a node registers a project it pays into (the
 //! `projects` table; its running totals are kept by the transaction's
-//! cache).
+//! cache). A new project has no targets, so where the node's rules ask for
+//! approved targets it enters as planned (or cancelled), never as 实施 or
+//! completed: it starts by a status change once its targets are approved.
 
-use fundsync_protocol::body::ProjectRegistered;
+use fundsync_protocol::body::{ProjectRegistered, ProjectStatus};
 use fundsync_protocol::{Entry, EntryId};
 use sqlx::Row;
 
@@ -24,6 +26,17 @@ pub(in crate::ledger) async fn check(
         let id = parse_id(&r.try_get::<String, _>(0)?)?;
         let same = w.same_body(id, encoded).await?;
         return existing("project", &b.code, (id, same));
+    }
+    let started = matches!(
+        b.status,
+        ProjectStatus::InProgress | ProjectStatus::Completed
+    );
+    if w.rules.target_approval_required && started {
+        return Err(LedgerError::TargetsNotApproved {
+            project: b.code.clone(),
+            unapproved: 0,
+            total: 0,
+        });
     }
     Ok(None)
 }

@@ -1,7 +1,9 @@
 //! `project_status_changed`: a node moves one of its projects through its
-//! states (a cancelled project receives no more payments).
+//! states (a cancelled project receives no more payments). A project
+//! enters the library as 实施 (in progress) only with every target
+//! approved (seed 003 §7, when the node's rules ask for approval).
 
-use fundsync_protocol::body::ProjectStatusChanged;
+use fundsync_protocol::body::{ProjectStatus, ProjectStatusChanged};
 use fundsync_protocol::{Entry, EntryId};
 
 use super::{Received, Work};
@@ -13,9 +15,19 @@ pub(in crate::ledger) async fn check(
     _encoded: &[u8],
 ) -> Result<Option<EntryId>, LedgerError> {
     let me = w.me.code;
-    w.project(me, &b.project)
+    let required = w.rules.target_approval_required;
+    let p = w
+        .project(me, &b.project)
         .await?
         .ok_or_else(|| LedgerError::UnknownProject(b.project.clone()))?;
+    let starting = b.status == ProjectStatus::InProgress && p.status != b.status.as_str();
+    if required && starting && (p.target_count == 0 || p.unapproved > 0) {
+        return Err(LedgerError::TargetsNotApproved {
+            project: b.project.clone(),
+            unapproved: p.unapproved,
+            total: p.target_count,
+        });
+    }
     Ok(None)
 }
 

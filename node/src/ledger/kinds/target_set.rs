@@ -1,11 +1,14 @@
 //! `target_set`: a node sets a performance target of one of its projects;
-//! a project without one cannot receive funds (seed 003 §7).
+//! a project without one cannot receive funds (seed 003 §7). The entry is
+//! also the target's first submission (`target_submissions`), awaiting
+//! review (`targets_reviewed`) and approval (`targets_approved`).
 
 use fundsync_protocol::body::TargetSet;
 use fundsync_protocol::{Entry, EntryId};
 
 use super::{Received, Work};
 use crate::ledger::error::LedgerError;
+use crate::ledger::rows::seq_i64;
 
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,
@@ -48,8 +51,22 @@ pub(in crate::ledger) async fn apply(
     .bind(&b.unit)
     .execute(w.conn().await?)
     .await?;
+    sqlx::query(
+        "INSERT INTO target_submissions (id, origin, seq, project, target, kind, op, value, \
+         reason, state) VALUES ($1, $2, $3, $4, $5, 'set', $6, $7, '', 'submitted')",
+    )
+    .bind(e.id().to_string())
+    .bind(o.as_str())
+    .bind(seq_i64(e.seq)?)
+    .bind(&b.project)
+    .bind(e.id().to_string())
+    .bind(b.op.as_str())
+    .bind(b.value.to_string())
+    .execute(w.conn().await?)
+    .await?;
     if let Some(p) = w.project(o, &b.project).await? {
         p.target_count += 1;
+        p.unapproved = p.unapproved.checked_add(1).ok_or(LedgerError::Overflow)?;
         p.dirty = true;
     }
     Ok(())

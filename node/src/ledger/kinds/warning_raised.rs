@@ -114,6 +114,16 @@ async fn about(
         .await?;
         return Ok((c, None));
     }
+    if let Some(id) = subject.strip_prefix("target:") {
+        let d: Option<String> = sqlx::query_scalar(
+            "SELECT p.department FROM targets t JOIN projects p \
+             ON p.origin = t.origin AND p.code = t.project WHERE t.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Ok((None, d));
+    }
     if let Some(code) = subject.strip_prefix("project:") {
         let d: Option<String> =
             sqlx::query_scalar("SELECT department FROM projects WHERE origin = $1 AND code = $2")

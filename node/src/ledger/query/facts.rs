@@ -5,8 +5,9 @@
 
 use chrono::NaiveDate;
 use fundsync_protocol::{EntryId, NodeCode};
+use rust_decimal::Decimal;
 
-use crate::ledger::rows::{parse_code, parse_date, parse_id, seq_i64, seq_u64};
+use crate::ledger::rows::{corrupt, parse_code, parse_date, parse_id, seq_i64, seq_u64};
 use crate::ledger::{Ledger, LedgerError};
 
 /// An allocation a node holds.
@@ -77,6 +78,38 @@ pub struct ProjectRecord {
     pub paid_fen: i64,
     pub status: String,
     pub target_count: i64,
+}
+
+/// A performance target as the warning rules read it.
+#[derive(Debug, Clone)]
+pub struct TargetRecord {
+    pub id: EntryId,
+    pub project: String,
+    pub project_name: String,
+    pub status: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub indicator: String,
+    /// As written (`>=`, `<=`, …).
+    pub op: String,
+    pub value: Decimal,
+    pub unit: String,
+    pub actual: Option<Decimal>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TargetRecordRow {
+    id: String,
+    project: String,
+    project_name: String,
+    status: String,
+    starts_on: String,
+    ends_on: String,
+    indicator: String,
+    op: String,
+    value: String,
+    unit: String,
+    actual: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -199,6 +232,42 @@ impl Ledger {
                     allocation: parse_id(&r.allocation_id)?,
                     day: parse_date(&r.day)?,
                     paid_fen: r.paid_fen,
+                })
+            })
+            .collect()
+    }
+
+    /// The performance targets of `origin`'s projects, with their project's
+    /// name, status and run and the latest actual, by id.
+    pub async fn target_records(&self, origin: NodeCode) -> Result<Vec<TargetRecord>, LedgerError> {
+        let rows: Vec<TargetRecordRow> = sqlx::query_as(
+            "SELECT t.id AS id, t.project AS project, p.name AS project_name, p.status AS status, \
+             p.starts_on AS starts_on, p.ends_on AS ends_on, t.indicator AS indicator, t.op AS op, \
+             t.value AS value, t.unit AS unit, t.actual AS actual FROM targets t \
+             JOIN projects p ON p.origin = t.origin AND p.code = t.project \
+             WHERE t.origin = $1 ORDER BY t.id",
+        )
+        .bind(origin.as_str())
+        .fetch_all(self.db().read())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let dec = |v: &str| {
+                    v.parse::<Decimal>()
+                        .map_err(|e| corrupt(format!("target {}: {v:?}: {e}", r.id)))
+                };
+                Ok(TargetRecord {
+                    id: parse_id(&r.id)?,
+                    value: dec(&r.value)?,
+                    actual: r.actual.as_deref().map(dec).transpose()?,
+                    starts_on: parse_date(&r.starts_on)?,
+                    ends_on: parse_date(&r.ends_on)?,
+                    project: r.project,
+                    project_name: r.project_name,
+                    status: r.status,
+                    indicator: r.indicator,
+                    op: r.op,
+                    unit: r.unit,
                 })
             })
             .collect()

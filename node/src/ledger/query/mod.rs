@@ -20,6 +20,7 @@ mod report;
 mod search;
 mod security;
 mod summary;
+mod targets;
 mod warnings;
 
 use serde::Serialize;
@@ -32,7 +33,9 @@ pub use carryover::{
     CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
     CarryOverReasonView, CarryOverReport,
 };
-pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
+pub use facts::{
+    ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord, TargetRecord,
+};
 pub use journal::JournalView;
 pub use links::LinkReportRow;
 pub use projects::{ActualView, Funding, ProjectFilter};
@@ -48,6 +51,7 @@ pub use report::{BatchPart, OwnBudgetYear, ReportBatch, SelfEvaluation, ISSUE_DA
 pub use search::{SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX};
 pub use security::{SecurityFilter, SecurityRow};
 pub use summary::{GroupBy, Summary, SummaryRow};
+pub use targets::{FilingFilter, SubmissionView};
 pub use warnings::{
     FollowUpFilter, FollowUpStep, FollowUpView, RaisedWarning, WarningFilter, WarningScope,
     WarningView,

@@ -154,7 +154,10 @@ fn contains_pattern(text: &str) -> String {
 
 impl Ledger {
     /// The codes of the categories `scope` hides for being classified.
-    async fn hidden_classified(&self, scope: &Scope) -> Result<Vec<String>, LedgerError> {
+    pub(super) async fn hidden_classified(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<String>, LedgerError> {
         if scope.classified {
             return Ok(Vec::new());
         }
@@ -168,7 +171,7 @@ impl Ledger {
     }
 
     /// Adds the scope's conditions on `projects` (aliased as itself).
-    fn scope_conditions(sql: &mut Sql<'_>, scope: &Scope, hidden: Vec<String>) {
+    pub(super) fn scope_conditions(sql: &mut Sql<'_>, scope: &Scope, hidden: Vec<String>) {
         match scope.department.as_deref() {
             // A bound officer with no department sees no department's.
             Some("") => {
@@ -321,10 +324,14 @@ impl Ledger {
         let rows: Vec<IdRow> = sqlx::query_as(
             "SELECT id FROM warnings WHERE node = $1 AND (subject = $2 OR subject IN \
              (SELECT 'payment:' || origin || '-' || CAST(seq AS TEXT) FROM payments \
-             WHERE origin = $3 AND project = $4)) ORDER BY as_of DESC, origin, seq DESC LIMIT $5",
+             WHERE origin = $3 AND project = $4) OR subject IN \
+             (SELECT 'target:' || id FROM targets WHERE origin = $5 AND project = $6)) \
+             ORDER BY as_of DESC, origin, seq DESC LIMIT $7",
         )
         .bind(origin.as_str())
         .bind(format!("project:{code}"))
+        .bind(origin.as_str())
+        .bind(code)
         .bind(origin.as_str())
         .bind(code)
         .bind(i64::from(limit))

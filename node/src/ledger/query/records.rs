@@ -77,6 +77,11 @@ pub struct TargetView {
     pub unit: String,
     pub actual: Option<String>,
     pub actual_on: Option<String>,
+    /// Where the target stands in the cycle: submitted, returned, reviewed
+    /// or approved (批复; an open adjustment leaves it approved).
+    pub approval: String,
+    /// The 文号 of the approval in force.
+    pub approved_doc: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -419,7 +424,8 @@ impl Ledger {
         let Some(r) = row else { return Ok(None) };
         let mut p = ProjectView::from(r);
         let targets: Vec<TargetView> = sqlx::query_as(
-            "SELECT id, level1, level2, indicator, op, value, unit, actual, actual_on FROM targets \
+            "SELECT id, level1, level2, indicator, op, value, unit, actual, actual_on, approval, \
+             approved_doc FROM targets \
              WHERE origin = $1 AND project = $2 ORDER BY id",
         )
         .bind(origin.as_str())
