@@ -1236,15 +1236,15 @@ pub(crate) mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = county_batch(2);
-        batch.version = 5;
+        batch.version = 6;
         let bytes = batch.encode();
-        let want = Err(BatchError::Version(VersionError { ours: 4, theirs: 5 }));
+        let want = Err(BatchError::Version(VersionError { ours: 5, theirs: 6 }));
         assert_eq!(Batch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(Batch::decode(&bytes[..6], &BatchLimits::default()), want);
         let e = at_prefecture(&batch, Head::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 4"));
+        assert!(e.expect_err("refused").to_string().contains("version 5"));
     }
 
     // ---- Verification ----

@@ -1039,9 +1039,9 @@ mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = stream(2);
-        batch.version = 5;
+        batch.version = 6;
         let bytes = batch.encode();
-        let want = Err(DownError::Version(VersionError { ours: 4, theirs: 5 }));
+        let want = Err(DownError::Version(VersionError { ours: 5, theirs: 6 }));
         assert_eq!(DownBatch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(
@@ -1050,7 +1050,7 @@ mod tests {
         );
         let e = at_child(&batch, DownState::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 4"));
+        assert!(e.expect_err("refused").to_string().contains("version 5"));
     }
 
     // ---- Verification ----

@@ -98,13 +98,36 @@
 //!   (`bad_request`, `method_not_allowed`, `uri_too_long`,
 //!   `headers_too_large`) are new in this release too; no bump: a peer that
 //!   does not know a code reads it as `unknown`.
+//!
+//! ## Version 5: year-end self-evaluation and spot checks
+//!
+//! New kinds only; framing, checkpoints, batches and every earlier kind's
+//! bytes are unchanged. A version 4 node refuses the new kinds: **upgrade
+//! from the region downward**. A version 5 parent accepts its version 1–4
+//! children's pushes (all stay in [`SUPPORTED_VERSIONS`]). Each of these is
+//! rolled up like payments and never sent down:
+//!
+//! - `self_evaluation_recorded` (绩效自评, seed 003 §13): a project's
+//!   year-end evaluation by the node owning it, indicator by indicator
+//!   (the target's entry, the actual, the officer's completion in percent),
+//!   with the reasons for shortfalls and the measures to come.
+//! - `evaluation_report_compiled` (绩效自评报告, §14): a department's or the
+//!   node's report for a year, naming the evaluations it covers and the
+//!   reports it builds on by entry id, with its figures (indicators, met,
+//!   funds) fixed in the entry.
+//! - `spot_check_recorded` (抽查) and `spot_check_finding` (符合 / 不符合):
+//!   an ancestor's sample of its subtree's evaluations and what it found.
+//!   A 不符合 finding's rectification (整改) is the version 3
+//!   `follow_up_assigned` / `follow_up_recorded`, naming the finding's
+//!   entry in the field that names a warning's: their bytes are unchanged,
+//!   and a version 4 node refuses only the finding itself.
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
-/// The versions this node accepts from peers: 1–3 for children not
-/// upgraded yet (see "Version 2" to "Version 4" above).
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
+/// The versions this node accepts from peers: 1–4 for children not
+/// upgraded yet (see "Version 2" to "Version 5" above).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
 
 /// A peer spoke a version this node does not accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -140,16 +163,17 @@ mod tests {
         assert_eq!(check_version(1), Ok(()));
         assert_eq!(check_version(2), Ok(()));
         assert_eq!(check_version(3), Ok(()));
+        assert_eq!(check_version(4), Ok(()));
     }
 
     #[test]
     fn refuses_other_versions_naming_both() {
-        for v in [0, 5, u16::MAX] {
+        for v in [0, 6, u16::MAX] {
             let e = check_version(v).expect_err("unsupported");
-            assert_eq!(e, VersionError { ours: 4, theirs: v });
+            assert_eq!(e, VersionError { ours: 5, theirs: v });
             let msg = e.to_string();
             assert!(msg.contains(&format!("version {v}")), "{msg}");
-            assert!(msg.contains("speaks version 4"), "{msg}");
+            assert!(msg.contains("speaks version 5"), "{msg}");
         }
     }
 }

@@ -5,7 +5,8 @@
 //! every chain's links and head, every stored checkpoint's signature against
 //! the origin's registered key and against the entry it names, and the
 //! money tables (`allocations` with their running sums, `payments`,
-//! `payment_reversals`, `recalls`, `projects.paid_fen`, `payment_daily`) recomputed
+//! `payment_reversals`, `recalls`, `projects.paid_fen`, `payment_daily`,
+//! the compiled self-evaluation reports' funds in `evaluation_reports`) recomputed
 //! from the entries' bodies. One read transaction, so a node that keeps
 //! working while it is verified is seen at one instant.
 //!
@@ -56,6 +57,9 @@ pub enum Check {
     Project,
     /// A day's payment sum differs from the payments of that day.
     Daily,
+    /// A compiled self-evaluation report's row (its funds and counts)
+    /// differs from its entry, or is missing or extra.
+    Evaluation,
 }
 
 /// One difference between the journal and what is stored.
@@ -155,6 +159,8 @@ struct Expected {
     recalls: Vec<(String, RecallRow)>,
     /// Returned per allocation id.
     recalled: HashMap<String, i64>,
+    /// Compiled reports' (funds fen, indicators, met) by entry id.
+    reports: HashMap<String, (i64, i64, i64)>,
 }
 
 /// A recall as its entry says it is (`source_id` and `from_node` from the
@@ -229,6 +235,7 @@ impl Ledger {
         compare_reversals(&mut tx, &mut r, &x).await?;
         compare_projects(&mut tx, &mut r, &x).await?;
         compare_daily(&mut tx, &mut r, &x).await?;
+        compare_reports(&mut tx, &mut r, &x).await?;
         tx.rollback().await?;
         Ok(r)
     }
@@ -616,6 +623,21 @@ async fn expect(
                 },
             );
         }
+        Body::EvaluationReportCompiled(b) => {
+            let fen = b
+                .funds
+                .checked_mul(rust_decimal::Decimal::from(100))
+                .and_then(|f| i64::try_from(f).ok());
+            match fen {
+                Some(fen) => {
+                    x.reports.insert(
+                        id.to_owned(),
+                        (fen, i64::from(b.indicators), i64::from(b.met)),
+                    );
+                }
+                None => r.problem(Check::Evaluation, id, "its funds are not a sum of fen"),
+            }
+        }
         Body::FundsRecalled(b) => {
             x.recalls.push((
                 id.to_owned(),
@@ -965,6 +987,38 @@ async fn compare_projects(
                 format!("paid {paid} fen stored, the payments add up to {want}"),
             );
         }
+    }
+    Ok(())
+}
+
+/// The compiled reports' money (and counts) against their entries.
+async fn compare_reports(
+    tx: &mut Transaction<'static, Any>,
+    r: &mut VerifyReport,
+    x: &Expected,
+) -> Result<(), LedgerError> {
+    let rows = sqlx::query("SELECT id, funds_fen, indicators, met FROM evaluation_reports")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let got: (i64, i64, i64) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        match x.reports.get(&id) {
+            None => r.problem(Check::Evaluation, id.as_str(), "a report row with no entry"),
+            Some(want) if *want != got => r.problem(
+                Check::Evaluation,
+                id.as_str(),
+                format!(
+                    "stored (funds fen, indicators, met) {got:?}, the entry says {want:?}"
+                ),
+            ),
+            Some(_) => {}
+        }
+        seen.insert(id);
+    }
+    for id in x.reports.keys().filter(|id| !seen.contains(*id)) {
+        r.problem(Check::Evaluation, id.as_str(), "a report entry with no row");
     }
     Ok(())
 }

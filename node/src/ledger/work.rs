@@ -159,6 +159,14 @@ impl<'l> Work<'l> {
             Body::ResultsPublished(b) => results_published::check(self, b, encoded).await,
             Body::CarryOverExplained(b) => carry_over_explained::check(self, b, encoded).await,
             Body::FundsRecalled(b) => funds_recalled::check(self, b, encoded).await,
+            Body::SelfEvaluationRecorded(b) => {
+                self_evaluation_recorded::check(self, b, encoded).await
+            }
+            Body::EvaluationReportCompiled(b) => {
+                evaluation_report_compiled::check(self, b, encoded).await
+            }
+            Body::SpotCheckRecorded(b) => spot_check_recorded::check(self, b, encoded).await,
+            Body::SpotCheckFinding(b) => spot_check_finding::check(self, b, encoded).await,
         }
     }
 
@@ -214,6 +222,14 @@ impl<'l> Work<'l> {
                 carry_over_explained::check_replicated(self, &r, b).await
             }
             Body::FundsRecalled(b) => funds_recalled::check_replicated(self, &r, b).await,
+            Body::SelfEvaluationRecorded(b) => {
+                self_evaluation_recorded::check_replicated(self, &r, b).await
+            }
+            Body::EvaluationReportCompiled(b) => {
+                evaluation_report_compiled::check_replicated(self, &r, b).await
+            }
+            Body::SpotCheckRecorded(b) => spot_check_recorded::check_replicated(self, &r, b).await,
+            Body::SpotCheckFinding(b) => spot_check_finding::check_replicated(self, &r, b).await,
         }
     }
 
@@ -322,6 +338,14 @@ impl<'l> Work<'l> {
                 Body::ResultsPublished(b) => results_published::apply(self, e, b).await?,
                 Body::CarryOverExplained(b) => carry_over_explained::apply(self, e, b).await?,
                 Body::FundsRecalled(b) => funds_recalled::apply(self, e, b).await?,
+                Body::SelfEvaluationRecorded(b) => {
+                    self_evaluation_recorded::apply(self, e, b).await?
+                }
+                Body::EvaluationReportCompiled(b) => {
+                    evaluation_report_compiled::apply(self, e, b).await?
+                }
+                Body::SpotCheckRecorded(b) => spot_check_recorded::apply(self, e, b).await?,
+                Body::SpotCheckFinding(b) => spot_check_finding::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

@@ -799,7 +799,15 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         | E::WarningResolved(_)
         | E::NotAssigned(_)
         | E::NotYetHeld { .. }
-        | E::NotPublishable { .. } => Some(Problems::whole(FieldError::new(
+        | E::NotPublishable { .. }
+        | E::UnknownEvaluation(_)
+        | E::NotIncludable { .. }
+        | E::NotInSample { .. }
+        | E::UnknownSpotCheck(_)
+        | E::ReportFigures(_)
+        | E::NotProjectTarget { .. }
+        | E::ShortfallUnexplained
+        | E::ConformingFinding(_) => Some(Problems::whole(FieldError::new(
             format!("无法登记：{en}"),
             en,
         ))),

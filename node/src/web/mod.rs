@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod carryover;
+pub mod evaluation;
 pub mod desk;
 pub mod export;
 pub mod form;
@@ -83,7 +84,8 @@ pub fn router() -> Routes {
     let pages = public::routes(pages);
     let pages = publications::routes(pages);
     let pages = carryover::routes(pages);
-    report::routes(pages)
+    let pages = report::routes(pages);
+    evaluation::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles

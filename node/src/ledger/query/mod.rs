@@ -9,6 +9,7 @@
 
 mod alarms;
 mod carryover;
+mod evaluation;
 pub mod facts;
 mod journal;
 mod links;
@@ -30,6 +31,10 @@ pub use alarms::SyncAlarm;
 pub use carryover::{
     CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
     CarryOverReasonView, CarryOverReport,
+};
+pub use evaluation::{
+    draw, EvaluationProject, EvaluationView, EvaluationYear, FindingView, IndicatorView,
+    RectificationView, ReportDraft, ReportView, SampleView, SpotCheckView,
 };
 pub use facts::{ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord};
 pub use journal::JournalView;
