@@ -103,6 +103,9 @@ impl Role {
             P::ReadSecurityLog => matches!(self, R::Admin | R::Auditor),
             P::Publish => matches!(self, R::Lead | R::AllocationDesk),
             P::ReviewTargets | P::ApproveTargets => matches!(self, R::Lead),
+            P::Evaluate => matches!(self, R::Department),
+            P::CompileEvaluations => matches!(self, R::Lead | R::Department),
+            P::SpotCheck => matches!(self, R::Lead),
         }
     }
 }
@@ -173,10 +176,20 @@ pub enum Permission {
     /// Approving reviewed performance targets (批复, with the 文号; seed 003
     /// 第九条: "谁批复预算，谁批复目标"). The lead office, as review.
     ApproveTargets,
+    /// A project's year-end self-evaluation (绩效自评), by the department
+    /// officer of its category (seed 003 §13).
+    Evaluate,
+    /// Compiling a self-evaluation report (绩效自评报告): a department's by
+    /// its officer, the node's by the lead office (a role spanning
+    /// departments; the handler checks which).
+    CompileEvaluations,
+    /// Spot checks (抽查) of the subtree's self-evaluations, their findings,
+    /// and assigning a 不符合 finding's rectification (整改).
+    SpotCheck,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 20] = [
         Permission::Public,
         Permission::SignedIn,
         Permission::ReadLedger,
@@ -194,6 +207,9 @@ impl Permission {
         Permission::Publish,
         Permission::ReviewTargets,
         Permission::ApproveTargets,
+        Permission::Evaluate,
+        Permission::CompileEvaluations,
+        Permission::SpotCheck,
     ];
 
     /// What a refused caller is told they lack, in Chinese.
@@ -216,6 +232,9 @@ impl Permission {
             Permission::Publish => "发布公示",
             Permission::ReviewTargets => "审核绩效目标",
             Permission::ApproveTargets => "批复绩效目标",
+            Permission::Evaluate => "绩效自评",
+            Permission::CompileEvaluations => "汇总自评报告",
+            Permission::SpotCheck => "抽查与整改",
         }
     }
 
@@ -313,6 +332,9 @@ mod tests {
             Permission::FollowUp,
             Permission::ManageAccounts,
             Permission::ManageNodes,
+            Permission::Evaluate,
+            Permission::CompileEvaluations,
+            Permission::SpotCheck,
         ] {
             assert!(!p.granted_by(&[Role::Auditor]), "{p}");
         }

@@ -7,6 +7,7 @@
 //! people's own endpoints (who am I, tokens, users) are [`people`]'s.
 
 mod carryover;
+pub(crate) mod evaluation;
 mod people;
 mod publications;
 mod search;
@@ -126,6 +127,7 @@ pub fn router(import_bytes_max: usize) -> Routes {
     let api = people::routes(api);
     let api = publications::routes(api);
     let api = targets::routes(api);
+    let api = evaluation::routes(api);
     Routes::api("")
         .get("/metrics", P::ReadHealth, metrics)
         .get("/healthz", P::Public, || async { "ok" })

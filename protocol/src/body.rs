@@ -925,6 +925,214 @@ pub struct TargetsApproved {
     pub approved_on: NaiveDate,
 }
 
+/// Most indicators in one self-evaluation, evaluations in one compiled
+/// report or spot check, reports one report compiles.
+pub const EVALUATION_ITEMS_MAX: usize = 1000;
+
+/// One indicator of a project's year-end self-evaluation (绩效自评): the
+/// target it answers (the entry that set it) and what the officer found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorEvaluation {
+    /// The entry that set the target, of the evaluated project.
+    pub target: EntryId,
+    /// 实际完成值: the indicator's value at the year's end.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub actual: Decimal,
+    /// 完成率 in percent, the officer's figure (0–1000).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub completion: Decimal,
+}
+
+/// A project's year-end self-evaluation (绩效自评, seed 003 §13), recorded
+/// by the node owning the project: completion per indicator, the reasons
+/// for what fell short (未完成原因) and the measures to come (改进措施). One
+/// per project and year. Rolls up like payments; never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfEvaluationRecorded {
+    /// The project's code in the recording node's library.
+    pub project: String,
+    /// The budget year evaluated.
+    pub year: i32,
+    pub indicators: Vec<IndicatorEvaluation>,
+    /// 未完成原因: required when an indicator falls short (the ledger checks).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shortfall: String,
+    /// 下一步改进措施.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub measures: String,
+    /// The day of the evaluation; not before the year begins.
+    pub evaluated_on: NaiveDate,
+}
+
+impl SelfEvaluationRecorded {
+    /// January 1st of the year evaluated (the date rules check it).
+    pub fn year_start(&self) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(self.year, 1, 1)
+    }
+}
+
+/// Whose self-evaluation report a compiled report is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportScope {
+    /// A department's (部门) report: its own projects' evaluations.
+    Department,
+    /// The node's (本级: county, prefecture, region) report, compiling its
+    /// departments' reports and its children's node reports.
+    Node,
+}
+
+impl ReportScope {
+    pub const ALL: [ReportScope; 2] = [ReportScope::Department, ReportScope::Node];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportScope::Department => "department",
+            ReportScope::Node => "node",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            ReportScope::Department => "部门自评报告",
+            ReportScope::Node => "本级自评报告",
+        }
+    }
+}
+
+impl std::str::FromStr for ReportScope {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        ReportScope::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown report scope {s:?}")))
+    }
+}
+
+/// A compiled self-evaluation report (绩效自评报告) for a year: a department's,
+/// or the node's, compiling the evaluations below it, rolled up level by
+/// level to the region (seed 003 §14). Its figures are the document's own,
+/// checked against the ledger where it is compiled and copied where it
+/// arrives. Rolls up like payments; never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationReportCompiled {
+    pub year: i32,
+    pub scope: ReportScope,
+    /// The department, for a department's report; empty for the node's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub department: String,
+    /// Every self-evaluation the report covers, by entry id.
+    pub evaluations: Vec<EntryId>,
+    /// The compiled reports it builds on (a node's: its departments' and
+    /// its children's), by entry id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<EntryId>,
+    /// Indicators evaluated, and of them met, over `evaluations`.
+    pub indicators: u32,
+    pub met: u32,
+    /// The evaluated projects' funds (项目资金), in yuan.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub funds: Decimal,
+    pub summary: String,
+    pub compiled_on: NaiveDate,
+}
+
+/// How a spot check's sample was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleMethod {
+    /// 随机抽取, from `seed` (the draw can be repeated).
+    Random,
+    /// 指定抽取: chosen by the checker.
+    Chosen,
+}
+
+impl SampleMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleMethod::Random => "random",
+            SampleMethod::Chosen => "chosen",
+        }
+    }
+}
+
+/// A spot check (抽查, seed 003 §14) of the subtree's self-evaluations for a
+/// year, at the region or any ancestor: the sample drawn. Rolls up like
+/// payments; never travels down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpotCheckRecorded {
+    pub year: i32,
+    pub title: String,
+    pub method: SampleMethod,
+    /// The random draw's seed (for `random`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The sampled self-evaluations, by entry id.
+    pub sample: Vec<EntryId>,
+    pub checked_on: NaiveDate,
+}
+
+/// What a spot check found of one sampled evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingVerdict {
+    /// 符合.
+    Conforming,
+    /// 不符合: a rectification (整改) may follow.
+    NonConforming,
+}
+
+impl FindingVerdict {
+    pub const ALL: [FindingVerdict; 2] = [FindingVerdict::Conforming, FindingVerdict::NonConforming];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingVerdict::Conforming => "conforming",
+            FindingVerdict::NonConforming => "non_conforming",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            FindingVerdict::Conforming => "符合",
+            FindingVerdict::NonConforming => "不符合",
+        }
+    }
+}
+
+impl std::str::FromStr for FindingVerdict {
+    type Err = BodyError;
+    fn from_str(s: &str) -> Result<Self, BodyError> {
+        FindingVerdict::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BodyError::Invalid(format!("unknown verdict {s:?}")))
+    }
+}
+
+/// A finding of a spot check about one evaluation of its sample (符合 /
+/// 不符合, with notes). A 不符合 finding is followed up (整改) with the
+/// warnings' `follow_up_assigned` / `follow_up_recorded`, naming the
+/// finding's entry where they name a warning's. Rolls up like payments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpotCheckFinding {
+    /// The spot check, of the recording node.
+    pub spot_check: EntryId,
+    /// The evaluation, of the spot check's sample.
+    pub evaluation: EntryId,
+    pub verdict: FindingVerdict,
+    /// Required for 不符合.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    pub found_on: NaiveDate,
+}
+
 /// Every kind of journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -953,6 +1161,10 @@ pub enum Body {
     TargetAdjusted(TargetAdjusted),
     TargetsReviewed(TargetsReviewed),
     TargetsApproved(TargetsApproved),
+    SelfEvaluationRecorded(SelfEvaluationRecorded),
+    EvaluationReportCompiled(EvaluationReportCompiled),
+    SpotCheckRecorded(SpotCheckRecorded),
+    SpotCheckFinding(SpotCheckFinding),
 }
 
 macro_rules! kinds {
@@ -1025,6 +1237,10 @@ kinds! {
     TargetAdjusted => "target_adjusted",
     TargetsReviewed => "targets_reviewed",
     TargetsApproved => "targets_approved",
+    SelfEvaluationRecorded => "self_evaluation_recorded",
+    EvaluationReportCompiled => "evaluation_report_compiled",
+    SpotCheckRecorded => "spot_check_recorded",
+    SpotCheckFinding => "spot_check_finding",
 }
 
 impl Body {
@@ -1200,6 +1416,82 @@ impl Body {
                 code("doc_no", &b.doc_no)?;
                 submissions(&b.submissions)
             }
+            Body::SelfEvaluationRecorded(b) => {
+                code("project", &b.project)?;
+                prose("shortfall", &b.shortfall)?;
+                prose("measures", &b.measures)?;
+                let Some(start) = b.year_start() else {
+                    return Err(BodyError::Invalid(format!("no year {}", b.year)));
+                };
+                if b.evaluated_on < start {
+                    return Err(BodyError::Invalid(format!(
+                        "a self-evaluation of {} is dated {}, before the year begins",
+                        b.year, b.evaluated_on
+                    )));
+                }
+                items("indicators", b.indicators.iter().map(|i| i.target))?;
+                let most = Decimal::from(1000);
+                if let Some(i) = b
+                    .indicators
+                    .iter()
+                    .find(|i| i.completion.is_sign_negative() || i.completion > most)
+                {
+                    return Err(BodyError::Invalid(format!(
+                        "completion {} of target {} is not a percentage from 0 to 1000",
+                        i.completion, i.target
+                    )));
+                }
+                Ok(())
+            }
+            Body::EvaluationReportCompiled(b) => {
+                text("summary", &b.summary, TEXT_CHARS_MAX * 4, true)?;
+                match b.scope {
+                    ReportScope::Department => code("department", &b.department)?,
+                    ReportScope::Node if !b.department.is_empty() => {
+                        return Err(BodyError::Invalid(
+                            "a node's report names no department".into(),
+                        ))
+                    }
+                    ReportScope::Node => {}
+                }
+                let whole_fen = b
+                    .funds
+                    .checked_mul(Decimal::from(100))
+                    .is_some_and(|f| f.fract().is_zero() && f < Decimal::from(i64::MAX));
+                if b.funds.is_sign_negative() || !whole_fen {
+                    return Err(BodyError::Invalid(format!(
+                        "funds {} is not an amount of yuan from 0 with at most two decimals",
+                        b.funds
+                    )));
+                }
+                if b.met > b.indicators {
+                    return Err(BodyError::Invalid(format!(
+                        "{} indicators met of {}",
+                        b.met, b.indicators
+                    )));
+                }
+                if !b.evaluations.is_empty() {
+                    items("evaluations", b.evaluations.iter().copied())?;
+                }
+                if !b.reports.is_empty() {
+                    items("reports", b.reports.iter().copied())?;
+                }
+                Ok(())
+            }
+            Body::SpotCheckRecorded(b) => {
+                text("title", &b.title, TEXT_CHARS_MAX, true)?;
+                items("sample", b.sample.iter().copied())?;
+                if (b.method == SampleMethod::Random) != b.seed.is_some() {
+                    return Err(BodyError::Invalid(
+                        "a random sample names its seed, a chosen one none".into(),
+                    ));
+                }
+                Ok(())
+            }
+            Body::SpotCheckFinding(b) => {
+                let required = b.verdict == FindingVerdict::NonConforming;
+                text("notes", &b.notes, TEXT_CHARS_MAX, required)
+            }
         }
     }
 
@@ -1213,6 +1505,26 @@ impl Body {
             _ => None,
         }
     }
+}
+
+/// A list of entry ids: not empty, at most [`EVALUATION_ITEMS_MAX`], none
+/// twice.
+fn items(field: &'static str, ids: impl Iterator<Item = EntryId>) -> Result<(), BodyError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(BodyError::Invalid(format!("{field}: {id} is named twice")));
+        }
+        if seen.len() > EVALUATION_ITEMS_MAX {
+            return Err(BodyError::Invalid(format!(
+                "{field}: at most {EVALUATION_ITEMS_MAX}"
+            )));
+        }
+    }
+    if seen.is_empty() {
+        return Err(BodyError::Empty { field });
+    }
+    Ok(())
 }
 
 /// How the bytes of a body that names its actor begin. Bytes that begin
@@ -1908,6 +2220,131 @@ mod tests {
             Err(BodyError::Malformed { .. })
         ));
     }
+    #[test]
+    fn self_evaluation_kinds_round_trip_validate_and_never_go_down() {
+        let me: NodeCode = "652822".parse().expect("code");
+        let d = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let id = |s: &str| s.parse::<EntryId>().expect("id");
+        let dec = |s: &str| s.parse::<Decimal>().expect("decimal");
+        let eval = SelfEvaluationRecorded {
+            project: "LT2020-007".into(),
+            year: 2020,
+            indicators: vec![IndicatorEvaluation {
+                target: id("652822-4"),
+                actual: dec("13"),
+                completion: dec("108.33"),
+            }],
+            shortfall: String::new(),
+            measures: "加强管护".into(),
+            evaluated_on: d("2020-12-20"),
+        };
+        let report = EvaluationReportCompiled {
+            year: 2020,
+            scope: ReportScope::Node,
+            department: String::new(),
+            evaluations: vec![id("652822-9")],
+            reports: vec![],
+            indicators: 1,
+            met: 1,
+            funds: dec("800000.00"),
+            summary: "完成".into(),
+            compiled_on: d("2020-12-25"),
+        };
+        let check = SpotCheckRecorded {
+            year: 2020,
+            title: "抽查".into(),
+            method: SampleMethod::Random,
+            seed: Some(7),
+            sample: vec![id("652822-9")],
+            checked_on: d("2021-01-05"),
+        };
+        let finding = SpotCheckFinding {
+            spot_check: id("650000-3"),
+            evaluation: id("652822-9"),
+            verdict: FindingVerdict::NonConforming,
+            notes: "佐证材料不全".into(),
+            found_on: d("2021-01-10"),
+        };
+        for b in [
+            Body::SelfEvaluationRecorded(eval.clone()),
+            Body::EvaluationReportCompiled(report.clone()),
+            Body::SpotCheckRecorded(check.clone()),
+            Body::SpotCheckFinding(finding.clone()),
+        ] {
+            assert_eq!(b.validate(), Ok(()), "{b:?}");
+            let bytes = b.encode(&clerk());
+            assert_eq!(Body::decode(b.kind(), &bytes), Ok((b.clone(), Some(clerk()))));
+            assert_eq!(b.down_to(me), None);
+        }
+        let bad = [
+            Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
+                indicators: vec![],
+                ..eval.clone()
+            }),
+            Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
+                evaluated_on: d("2019-12-31"),
+                ..eval.clone()
+            }),
+            Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
+                indicators: vec![eval.indicators[0].clone(), eval.indicators[0].clone()],
+                ..eval.clone()
+            }),
+            Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
+                indicators: vec![IndicatorEvaluation {
+                    completion: dec("-1"),
+                    ..eval.indicators[0].clone()
+                }],
+                ..eval.clone()
+            }),
+            Body::EvaluationReportCompiled(EvaluationReportCompiled {
+                funds: dec("0.001"),
+                ..report.clone()
+            }),
+            Body::EvaluationReportCompiled(EvaluationReportCompiled {
+                met: 2,
+                ..report.clone()
+            }),
+            Body::EvaluationReportCompiled(EvaluationReportCompiled {
+                department: "交通局".into(),
+                ..report.clone()
+            }),
+            Body::EvaluationReportCompiled(EvaluationReportCompiled {
+                scope: ReportScope::Department,
+                ..report.clone()
+            }),
+            Body::SpotCheckRecorded(SpotCheckRecorded {
+                seed: None,
+                ..check.clone()
+            }),
+            Body::SpotCheckRecorded(SpotCheckRecorded {
+                sample: vec![],
+                ..check.clone()
+            }),
+            Body::SpotCheckFinding(SpotCheckFinding {
+                notes: String::new(),
+                ..finding.clone()
+            }),
+        ];
+        for b in bad {
+            assert!(b.validate().is_err(), "{b:?}");
+        }
+        // A finding's rectification is the follow-up naming the finding:
+        // the follow-up's bytes are what they were.
+        let f = FollowUpAssigned {
+            warning: id("650000-4"),
+            assignee: "li".into(),
+            assignee_name: String::new(),
+            desk: String::new(),
+            deadline: d("2021-03-31"),
+            assigned_on: d("2021-01-10"),
+            note: String::new(),
+        };
+        assert_eq!(
+            inner_bytes(&Body::FollowUpAssigned(f).encode(&clerk())),
+            br#"{"warning":"650000-4","assignee":"li","assignee_name":"","desk":"","deadline":"2021-03-31","assigned_on":"2021-01-10","note":""}"#
+        );
+    }
+
     #[test]
     fn carry_over_and_recalls_round_trip_validate_and_never_go_down() {
         let me: NodeCode = "652822".parse().expect("code");

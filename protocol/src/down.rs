@@ -1050,7 +1050,7 @@ mod tests {
         );
         let e = at_child(&batch, DownState::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 4"));
+        assert!(e.expect_err("refused").to_string().contains("version 5"));
     }
 
     // ---- Verification ----

@@ -133,6 +133,29 @@
 //! - New error codes of the local API: `targets_not_approved`,
 //!   `target_not_reviewed`, `target_not_pending`, `already_approved`,
 //!   `not_own_target`.
+//!
+//! ## Version 5 (continued): year-end self-evaluation and spot checks
+//!
+//! New kinds only; framing, checkpoints, batches and every earlier kind's
+//! bytes are unchanged. A version 4 node refuses the new kinds: **upgrade
+//! from the region downward**. A version 5 parent accepts its version 1–4
+//! children's pushes (all stay in [`SUPPORTED_VERSIONS`]). Each of these is
+//! rolled up like payments and never sent down:
+//!
+//! - `self_evaluation_recorded` (绩效自评, seed 003 §13): a project's
+//!   year-end evaluation by the node owning it, indicator by indicator
+//!   (the target's entry, the actual, the officer's completion in percent),
+//!   with the reasons for shortfalls and the measures to come.
+//! - `evaluation_report_compiled` (绩效自评报告, §14): a department's or the
+//!   node's report for a year, naming the evaluations it covers and the
+//!   reports it builds on by entry id, with its figures (indicators, met,
+//!   funds) fixed in the entry.
+//! - `spot_check_recorded` (抽查) and `spot_check_finding` (符合 / 不符合):
+//!   an ancestor's sample of its subtree's evaluations and what it found.
+//!   A 不符合 finding's rectification (整改) is the version 3
+//!   `follow_up_assigned` / `follow_up_recorded`, naming the finding's
+//!   entry in the field that names a warning's: their bytes are unchanged,
+//!   and a version 4 node refuses only the finding itself.
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u16 = 5;

@@ -421,6 +421,18 @@ error_codes! {
     /// A review or approval naming another node's target (a node decides
     /// only its own projects' targets).
     NotOwnTarget = "not_own_target",
+    // Self-evaluation and spot checks.
+    /// No self-evaluation with that entry id held here.
+    UnknownEvaluation = "unknown_evaluation",
+    /// An evaluation a report or spot check may not include: another
+    /// year, another department, not of the subtree.
+    NotIncludable = "not_includable",
+    /// A finding about an evaluation not in the spot check's sample.
+    NotInSample = "not_in_sample",
+    /// No spot check of this node with that entry id.
+    UnknownSpotCheck = "unknown_spot_check",
+    /// A compiled report whose figures are not the ledger's.
+    ReportFigures = "report_figures",
     // Requests the HTTP layer refuses before any handler reads them.
     /// A request the node could not read: a malformed request line or
     /// header, a path parameter or form that does not parse (400).

@@ -34,6 +34,15 @@ fn field(name: &str) -> &str {
         "recalled_on" => "收回日期",
         "note" => "说明",
         "reason" => "原因",
+        "shortfall" => "未完成原因",
+        "measures" => "改进措施",
+        "summary" => "报告摘要",
+        "notes" => "抽查意见",
+        "evaluated_on" => "自评日期",
+        "compiled_on" => "报告日期",
+        "checked_on" => "抽查日期",
+        "found_on" => "检查日期",
+        "year" => "年度",
         other => other,
     }
 }
@@ -47,6 +56,8 @@ fn what(w: &str) -> &str {
         "voucher" | "payment" => "凭证",
         "target" => "绩效目标",
         "recall" => "收回文号",
+        "self-evaluation" => "绩效自评",
+        "finding" => "抽查结果",
         other => other,
     }
 }
@@ -157,6 +168,19 @@ pub fn reason(e: &LedgerError) -> String {
             dated,
             ..
         } => format!("收回日期 {recalled_on} 早于指标 {allocation} 的日期 {dated}"),
+        E::UnknownEvaluation(id) => format!("本节点没有绩效自评 {id}"),
+        E::NotIncludable { item, why } => format!("{item} 不能纳入：{why}"),
+        E::NotInSample {
+            evaluation,
+            spot_check,
+        } => format!("绩效自评 {evaluation} 不在抽查 {spot_check} 的样本中"),
+        E::UnknownSpotCheck(id) => format!("本节点没有抽查 {id}"),
+        E::ReportFigures(why) => format!("报告数字与台账不符：{why}"),
+        E::NotProjectTarget { target, project } => {
+            format!("绩效目标 {target} 不是项目 “{project}” 的目标")
+        }
+        E::ShortfallUnexplained => "有指标未完成，须填写未完成原因".to_owned(),
+        E::ConformingFinding(id) => format!("抽查结果 {id} 为“符合”，无需整改"),
         other => other.to_string(),
     }
 }

@@ -221,6 +221,25 @@ pub enum LedgerError {
     TargetNotReviewed { submission: EntryId, state: String },
     #[error("target submission {submission} is already approved under {doc_no:?}")]
     AlreadyApproved { submission: EntryId, doc_no: String },
+    #[error("no self-evaluation {0} held at this node")]
+    UnknownEvaluation(EntryId),
+    #[error("{item} cannot be included: {why}")]
+    NotIncludable { item: EntryId, why: String },
+    #[error("evaluation {evaluation} is not in the sample of spot check {spot_check}")]
+    NotInSample {
+        evaluation: EntryId,
+        spot_check: EntryId,
+    },
+    #[error("no spot check {0} of this node")]
+    UnknownSpotCheck(EntryId),
+    #[error("the report's figures are not the ledger's: {0}")]
+    ReportFigures(String),
+    #[error("target {target} is not a target of project {project:?}")]
+    NotProjectTarget { target: EntryId, project: String },
+    #[error("an indicator falls short of its target, so the reasons (shortfall) are required")]
+    ShortfallUnexplained,
+    #[error("finding {0} found the evaluation conforming (符合): nothing to rectify")]
+    ConformingFinding(EntryId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -290,6 +309,13 @@ impl LedgerError {
             TargetNotPending { .. } => ErrorCode::TargetNotPending,
             TargetNotReviewed { .. } => ErrorCode::TargetNotReviewed,
             AlreadyApproved { .. } => ErrorCode::AlreadyApproved,
+            UnknownEvaluation(_) => ErrorCode::UnknownEvaluation,
+            NotIncludable { .. } => ErrorCode::NotIncludable,
+            NotInSample { .. } => ErrorCode::NotInSample,
+            UnknownSpotCheck(_) => ErrorCode::UnknownSpotCheck,
+            ReportFigures(_) => ErrorCode::ReportFigures,
+            NotProjectTarget { .. } => ErrorCode::UnknownTarget,
+            ShortfallUnexplained | ConformingFinding(_) => ErrorCode::InvalidInput,
             Store(_) => ErrorCode::Internal,
         }
     }

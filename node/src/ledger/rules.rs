@@ -107,6 +107,28 @@ fn dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
         Body::TargetAdjusted(b) => vec![("adjusted_on", b.adjusted_on)],
         Body::TargetsReviewed(b) => vec![("reviewed_on", b.reviewed_on)],
         Body::TargetsApproved(b) => vec![("approved_on", b.approved_on)],
+        Body::SelfEvaluationRecorded(b) => {
+            let mut d = vec![("evaluated_on", b.evaluated_on)];
+            if let Some(start) = b.year_start() {
+                d.push(("year", start));
+            }
+            d
+        }
+        Body::EvaluationReportCompiled(b) => {
+            let mut d = vec![("compiled_on", b.compiled_on)];
+            if let Some(start) = chrono::NaiveDate::from_ymd_opt(b.year, 1, 1) {
+                d.push(("year", start));
+            }
+            d
+        }
+        Body::SpotCheckRecorded(b) => {
+            let mut d = vec![("checked_on", b.checked_on)];
+            if let Some(start) = chrono::NaiveDate::from_ymd_opt(b.year, 1, 1) {
+                d.push(("year", start));
+            }
+            d
+        }
+        Body::SpotCheckFinding(b) => vec![("found_on", b.found_on)],
         Body::ChildRegistered(_)
         | Body::CategoryDefined(_)
         | Body::ProjectStatusChanged(_)

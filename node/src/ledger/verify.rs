@@ -5,7 +5,8 @@
 //! every chain's links and head, every stored checkpoint's signature against
 //! the origin's registered key and against the entry it names, and the
 //! money tables (`allocations` with their running sums, `payments`,
-//! `payment_reversals`, `recalls`, `projects.paid_fen`, `payment_daily`) recomputed
+//! `payment_reversals`, `recalls`, `projects.paid_fen`, `payment_daily`,
+//! the compiled self-evaluation reports' funds in `evaluation_reports`) recomputed
 //! from the entries' bodies, and the target cycle's standing, which decides
 //! whether a project may be paid (`target_submissions.state`,
 //! `projects.targets_unapproved`). One read transaction, so a node that keeps
@@ -61,6 +62,9 @@ pub enum Check {
     /// A target submission's standing, or a project's count of targets not
     /// approved, differs from the reviews and approvals in the journal.
     Target,
+    /// A compiled self-evaluation report's row (its funds and counts)
+    /// differs from its entry, or is missing or extra.
+    Evaluation,
 }
 
 /// One difference between the journal and what is stored.
@@ -164,6 +168,8 @@ struct Expected {
     submissions: HashMap<String, (String, &'static str)>,
     /// Target id -> (origin, project code).
     targets: HashMap<String, (String, String)>,
+    /// Compiled reports' (funds fen, indicators, met) by entry id.
+    reports: HashMap<String, (i64, i64, i64)>,
 }
 
 /// A recall as its entry says it is (`source_id` and `from_node` from the
@@ -239,6 +245,7 @@ impl Ledger {
         compare_projects(&mut tx, &mut r, &x).await?;
         compare_daily(&mut tx, &mut r, &x).await?;
         compare_targets(&mut tx, &mut r, &x).await?;
+        compare_reports(&mut tx, &mut r, &x).await?;
         tx.rollback().await?;
         Ok(r)
     }
@@ -648,6 +655,21 @@ async fn expect(
                 if let Some(sub) = x.submissions.get_mut(&sid.to_string()) {
                     sub.1 = "approved";
                 }
+            }
+        }
+        Body::EvaluationReportCompiled(b) => {
+            let fen = b
+                .funds
+                .checked_mul(rust_decimal::Decimal::from(100))
+                .and_then(|f| i64::try_from(f).ok());
+            match fen {
+                Some(fen) => {
+                    x.reports.insert(
+                        id.to_owned(),
+                        (fen, i64::from(b.indicators), i64::from(b.met)),
+                    );
+                }
+                None => r.problem(Check::Evaluation, id, "its funds are not a sum of fen"),
             }
         }
         Body::FundsRecalled(b) => {
@@ -1062,6 +1084,38 @@ async fn compare_targets(
                 format!("{stored} targets not approved stored, the journal says {want}"),
             );
         }
+    }
+    Ok(())
+}
+
+/// The compiled reports' money (and counts) against their entries.
+async fn compare_reports(
+    tx: &mut Transaction<'static, Any>,
+    r: &mut VerifyReport,
+    x: &Expected,
+) -> Result<(), LedgerError> {
+    let rows = sqlx::query("SELECT id, funds_fen, indicators, met FROM evaluation_reports")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let got: (i64, i64, i64) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        match x.reports.get(&id) {
+            None => r.problem(Check::Evaluation, id.as_str(), "a report row with no entry"),
+            Some(want) if *want != got => r.problem(
+                Check::Evaluation,
+                id.as_str(),
+                format!(
+                    "stored (funds fen, indicators, met) {got:?}, the entry says {want:?}"
+                ),
+            ),
+            Some(_) => {}
+        }
+        seen.insert(id);
+    }
+    for id in x.reports.keys().filter(|id| !seen.contains(*id)) {
+        r.problem(Check::Evaluation, id.as_str(), "a report entry with no row");
     }
     Ok(())
 }

@@ -162,6 +162,14 @@ impl<'l> Work<'l> {
             Body::TargetAdjusted(b) => target_adjusted::check(self, b, encoded).await,
             Body::TargetsReviewed(b) => targets_reviewed::check(self, b, encoded).await,
             Body::TargetsApproved(b) => targets_approved::check(self, b, encoded).await,
+            Body::SelfEvaluationRecorded(b) => {
+                self_evaluation_recorded::check(self, b, encoded).await
+            }
+            Body::EvaluationReportCompiled(b) => {
+                evaluation_report_compiled::check(self, b, encoded).await
+            }
+            Body::SpotCheckRecorded(b) => spot_check_recorded::check(self, b, encoded).await,
+            Body::SpotCheckFinding(b) => spot_check_finding::check(self, b, encoded).await,
         }
     }
 
@@ -220,6 +228,14 @@ impl<'l> Work<'l> {
             Body::TargetAdjusted(b) => target_adjusted::check_replicated(self, &r, b).await,
             Body::TargetsReviewed(b) => targets_reviewed::check_replicated(self, &r, b).await,
             Body::TargetsApproved(b) => targets_approved::check_replicated(self, &r, b).await,
+            Body::SelfEvaluationRecorded(b) => {
+                self_evaluation_recorded::check_replicated(self, &r, b).await
+            }
+            Body::EvaluationReportCompiled(b) => {
+                evaluation_report_compiled::check_replicated(self, &r, b).await
+            }
+            Body::SpotCheckRecorded(b) => spot_check_recorded::check_replicated(self, &r, b).await,
+            Body::SpotCheckFinding(b) => spot_check_finding::check_replicated(self, &r, b).await,
         }
     }
 
@@ -331,6 +347,14 @@ impl<'l> Work<'l> {
                 Body::TargetAdjusted(b) => target_adjusted::apply(self, e, b).await?,
                 Body::TargetsReviewed(b) => targets_reviewed::apply(self, e, b).await?,
                 Body::TargetsApproved(b) => targets_approved::apply(self, e, b).await?,
+                Body::SelfEvaluationRecorded(b) => {
+                    self_evaluation_recorded::apply(self, e, b).await?
+                }
+                Body::EvaluationReportCompiled(b) => {
+                    evaluation_report_compiled::apply(self, e, b).await?
+                }
+                Body::SpotCheckRecorded(b) => spot_check_recorded::apply(self, e, b).await?,
+                Body::SpotCheckFinding(b) => spot_check_finding::apply(self, e, b).await?,
             }
         }
         let seq = entry.seq;

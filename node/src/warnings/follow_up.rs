@@ -13,16 +13,21 @@
 //!   (role) granting it is recorded with the assignment.
 //! - Answering needs `FollowUp` and being the assignee or an officer of the
 //!   assignee's desk.
+//! - A spot check's 不符合 finding (抽查, protocol version 5) is rectified
+//!   the same way ([`assign_rectification`], [`record_rectification`]):
+//!   the same entries name the finding where they name a warning, the node
+//!   that made the spot check follows it up, and assigning needs
+//!   `SpotCheck` (the API's route) instead of `ManageWarnings`.
 
 use chrono::{Days, NaiveDate};
 use fundsync_protocol::body::{
-    FollowUpAssigned, FollowUpRecorded, FollowUpStatus, FOLLOW_UP_DAYS_MAX,
+    FindingVerdict, FollowUpAssigned, FollowUpRecorded, FollowUpStatus, FOLLOW_UP_DAYS_MAX,
 };
 use fundsync_protocol::{Actor, Body, EntryId, ErrorCode};
 
 use crate::access::{Permission, Role};
 use crate::accounts::{Accounts, User};
-use crate::ledger::query::WarningView;
+use crate::ledger::query::{FindingView, WarningView};
 use crate::ledger::{Ledger, LedgerError, Outcome};
 
 /// Longest text of a verification, a rectification or a note, in
@@ -63,6 +68,10 @@ pub enum FollowUpError {
     },
     #[error("{field} is longer than {FOLLOW_UP_TEXT_MAX} characters")]
     TooLong { field: &'static str },
+    #[error("no spot-check finding {0} that this node recorded")]
+    UnknownFinding(EntryId),
+    #[error("finding {0} is 符合 (conforming): nothing to rectify")]
+    Conforming(EntryId),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("cannot read the accounts: {0}")]
@@ -104,6 +113,8 @@ impl FollowUpError {
                 _ => "状态为“整改中”或“不属实”时须填写核实情况".to_owned(),
             },
             TooLong { .. } => format!("不能超过 {FOLLOW_UP_TEXT_MAX} 个字"),
+            UnknownFinding(id) => format!("本单位没有抽查结果 {id}"),
+            Conforming(id) => format!("抽查结果 {id} 为“符合”，无需整改"),
             Ledger(_) | Accounts(_) => "无法记录，请查看节点日志".to_owned(),
         }
     }
@@ -113,6 +124,8 @@ impl FollowUpError {
         use FollowUpError::*;
         match self {
             UnknownWarning(_) | NotOurs(..) => ErrorCode::UnknownWarning,
+            UnknownFinding(_) => ErrorCode::NotFound,
+            Conforming(_) => ErrorCode::InvalidInput,
             Resolved(_) => ErrorCode::WarningResolved,
             NotAssigned(_) => ErrorCode::NotAssigned,
             NotYours { .. } => ErrorCode::Forbidden,
@@ -170,6 +183,78 @@ pub async fn assign(
     note: &str,
 ) -> Result<Outcome, FollowUpError> {
     own_open(ledger, warning).await?;
+    assign_checked(ledger, accounts, actor, warning, assignee, deadline, note).await
+}
+
+/// A 不符合 finding of a spot check this node made.
+async fn own_finding(ledger: &Ledger, finding: EntryId) -> Result<FindingView, FollowUpError> {
+    let me = ledger.identity().code;
+    let f = ledger
+        .finding(finding)
+        .await?
+        .ok_or(FollowUpError::UnknownFinding(finding))?;
+    if finding.origin != me {
+        return Err(FollowUpError::NotOurs(finding, f.origin));
+    }
+    if f.verdict != FindingVerdict::NonConforming.as_str() {
+        return Err(FollowUpError::Conforming(finding));
+    }
+    Ok(f)
+}
+
+/// Assigns the rectification (整改) of `finding`, a 不符合 finding of a
+/// spot check this node made, to `assignee` until `deadline`.
+pub async fn assign_rectification(
+    ledger: &Ledger,
+    accounts: &Accounts,
+    actor: &Actor,
+    finding: EntryId,
+    assignee: &str,
+    deadline: NaiveDate,
+    note: &str,
+) -> Result<Outcome, FollowUpError> {
+    own_finding(ledger, finding).await?;
+    assign_checked(ledger, accounts, actor, finding, assignee, deadline, note).await
+}
+
+/// Records the answer of `caller` (the assignee or an officer of their
+/// desk) to the rectification of `finding`.
+pub async fn record_rectification(
+    ledger: &Ledger,
+    caller: &User,
+    actor: &Actor,
+    finding: EntryId,
+    status: FollowUpStatus,
+    verification: &str,
+    rectification: &str,
+) -> Result<Outcome, FollowUpError> {
+    let f = own_finding(ledger, finding).await?;
+    let r = f
+        .rectification
+        .ok_or(FollowUpError::NotAssigned(finding))?;
+    record_checked(
+        ledger,
+        caller,
+        actor,
+        finding,
+        (r.assignee, r.desk),
+        status,
+        verification,
+        rectification,
+    )
+    .await
+}
+
+/// [`assign`] of a subject (warning or finding) found open and this node's.
+async fn assign_checked(
+    ledger: &Ledger,
+    accounts: &Accounts,
+    actor: &Actor,
+    warning: EntryId,
+    assignee: &str,
+    deadline: NaiveDate,
+    note: &str,
+) -> Result<Outcome, FollowUpError> {
     let assignee = assignee.trim();
     let user = accounts
         .user(assignee)
@@ -215,12 +300,35 @@ pub async fn record(
 ) -> Result<Outcome, FollowUpError> {
     let w = own_open(ledger, warning).await?;
     let f = w.follow_up.ok_or(FollowUpError::NotAssigned(warning))?;
-    let same_desk = f.desk.parse::<Role>().is_ok_and(|d| caller.has(d));
-    if caller.login != f.assignee && !same_desk {
-        return Err(FollowUpError::NotYours {
-            assignee: f.assignee,
-            desk: f.desk,
-        });
+    record_checked(
+        ledger,
+        caller,
+        actor,
+        warning,
+        (f.assignee, f.desk),
+        status,
+        verification,
+        rectification,
+    )
+    .await
+}
+
+/// [`record`] of a subject found open, this node's and assigned to
+/// `(assignee, desk)`.
+#[allow(clippy::too_many_arguments)]
+async fn record_checked(
+    ledger: &Ledger,
+    caller: &User,
+    actor: &Actor,
+    warning: EntryId,
+    (assignee, desk): (String, String),
+    status: FollowUpStatus,
+    verification: &str,
+    rectification: &str,
+) -> Result<Outcome, FollowUpError> {
+    let same_desk = desk.parse::<Role>().is_ok_and(|d| caller.has(d));
+    if caller.login != assignee && !same_desk {
+        return Err(FollowUpError::NotYours { assignee, desk });
     }
     let (verification, rectification) = (verification.trim(), rectification.trim());
     long("verification", verification)?;

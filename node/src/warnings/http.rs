@@ -142,7 +142,9 @@ impl From<FollowUpError> for ApiError {
                 tracing::error!(error = %m, "follow-up: cannot read the accounts");
                 return ApiError::internal();
             }
-            FollowUpError::UnknownWarning(_) => StatusCode::NOT_FOUND,
+            FollowUpError::UnknownWarning(_) | FollowUpError::UnknownFinding(_) => {
+                StatusCode::NOT_FOUND
+            }
             FollowUpError::NotYours { .. } => StatusCode::FORBIDDEN,
             FollowUpError::Resolved(_) | FollowUpError::NotAssigned(_) => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,

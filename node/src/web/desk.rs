@@ -812,7 +812,15 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
         | E::NotOwnTarget(_)
         | E::TargetNotPending { .. }
         | E::TargetNotReviewed { .. }
-        | E::AlreadyApproved { .. } => Some(Problems::whole(FieldError::new(
+        | E::AlreadyApproved { .. }
+        | E::UnknownEvaluation(_)
+        | E::NotIncludable { .. }
+        | E::NotInSample { .. }
+        | E::UnknownSpotCheck(_)
+        | E::ReportFigures(_)
+        | E::NotProjectTarget { .. }
+        | E::ShortfallUnexplained
+        | E::ConformingFinding(_) => Some(Problems::whole(FieldError::new(
             format!("无法登记：{en}"),
             en,
         ))),

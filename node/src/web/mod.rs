@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod carryover;
+pub mod evaluation;
 pub mod desk;
 pub mod export;
 pub mod form;
@@ -85,7 +86,8 @@ pub fn router() -> Routes {
     let pages = publications::routes(pages);
     let pages = carryover::routes(pages);
     let pages = targets::routes(pages);
-    report::routes(pages)
+    let pages = report::routes(pages);
+    evaluation::routes(pages)
 }
 
 /// What a signed-in reader sees when a page refuses them (403: their roles

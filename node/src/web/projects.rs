@@ -235,6 +235,7 @@ pub fn list_render(c: &Chrome, p: &ListPage) -> Markup {
         @if p.may_register {
             p { a class="button" href="/projects/new" { (l.t("登记项目", "Register a project")) } }
         }
+        p class="sub" { a href="/evaluation" { (l.t("年度绩效自评、自评报告与抽查", "Year-end self-evaluation, reports and spot checks")) } }
         div class="card" {
             (super::form::filter_form("/projects", html! {
                 (field(l, &Field::select("status", l.t("状态", "Status"), &statuses).value(param(&p.filters, "status"))))

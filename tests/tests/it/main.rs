@@ -13,6 +13,7 @@ mod carryover;
 mod demo;
 mod desk;
 mod disclosure;
+mod evaluation;
 mod export;
 mod followup;
 mod import;

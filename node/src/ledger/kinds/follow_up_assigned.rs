@@ -4,15 +4,16 @@
 //! follow-ups; never sent down. Assigning again replaces the assignee and
 //! the deadline and keeps what was recorded.
 
-use fundsync_protocol::body::{actor_of, FollowUpAssigned, FollowUpStatus};
+use fundsync_protocol::body::{actor_of, FindingVerdict, FollowUpAssigned, FollowUpStatus};
 use fundsync_protocol::{Entry, EntryId};
 
 use super::{Received, Work};
 use crate::ledger::error::LedgerError;
 use crate::ledger::rows::seq_i64;
 
-/// Only a warning this node raised, still open: its follow-up entries are
-/// of the warning's own chain, so no two nodes answer for one warning.
+/// Only a warning this node raised, still open, or a 不符合 finding of a
+/// spot check it made: its follow-up entries are of the warning's (the
+/// finding's) own chain, so no two nodes answer for one.
 pub(in crate::ledger) async fn check(
     w: &mut Work<'_>,
     b: &FollowUpAssigned,
@@ -27,9 +28,26 @@ pub(in crate::ledger) async fn check(
             .fetch_optional(w.conn().await?)
             .await?;
     match open {
-        None => Err(LedgerError::UnknownWarning(b.warning)),
+        None => finding(w, b.warning).await,
         Some(Some(_)) => Err(LedgerError::WarningResolved(b.warning)),
         Some(None) => Ok(None),
+    }
+}
+
+/// Since protocol version 5 a follow-up may name a spot check's 不符合
+/// finding instead of a warning (its rectification, 整改): one this node
+/// recorded. The field keeps its name, and every earlier entry its bytes.
+async fn finding(w: &mut Work<'_>, id: EntryId) -> Result<Option<EntryId>, LedgerError> {
+    let verdict: Option<String> =
+        sqlx::query_scalar("SELECT verdict FROM spot_check_findings WHERE id = $1 AND origin = $2")
+            .bind(id.to_string())
+            .bind(w.me.code.as_str())
+            .fetch_optional(w.conn().await?)
+            .await?;
+    match verdict.as_deref() {
+        None => Err(LedgerError::UnknownWarning(id)),
+        Some(v) if v == FindingVerdict::NonConforming.as_str() => Ok(None),
+        Some(_) => Err(LedgerError::ConformingFinding(id)),
     }
 }
 

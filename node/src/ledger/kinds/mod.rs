@@ -43,6 +43,11 @@ pub(super) mod targets_approved;
 pub(super) mod targets_reviewed;
 pub(super) mod warning_raised;
 pub(super) mod warning_resolved;
+// Protocol version 5: year-end self-evaluation and spot checks.
+pub(super) mod evaluation_report_compiled;
+pub(super) mod self_evaluation_recorded;
+pub(super) mod spot_check_finding;
+pub(super) mod spot_check_recorded;
 
 use chrono::NaiveDate;
 use fundsync_protocol::{Entry, EntryId, NodeCode};

@@ -10,6 +10,7 @@
 mod alarms;
 mod carryover;
 mod digest;
+mod evaluation;
 pub mod facts;
 mod journal;
 mod links;
@@ -35,6 +36,10 @@ pub use carryover::{
 };
 pub use facts::{
     ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord, TargetRecord,
+};
+pub use evaluation::{
+    draw, EvaluationProject, EvaluationView, EvaluationYear, FindingView, IndicatorView,
+    RectificationView, ReportDraft, ReportView, SampleView, SpotCheckView,
 };
 pub use journal::JournalView;
 pub use links::LinkReportRow;

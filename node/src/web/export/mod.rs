@@ -68,6 +68,8 @@ pub fn routes(pages: Routes) -> Routes {
             P::ReadLedger,
             self_evaluation_xlsx,
         )
+        .get("/evaluation.xlsx", P::ReadLedger, evaluation_xlsx)
+        .get("/evaluation.csv", P::ReadLedger, evaluation_csv)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,8 @@ enum List {
     CarryOver,
     /// 绩效自评报告: 一, 二 and 四(一) as rows (web/report).
     SelfEvaluation,
+    /// 年度绩效自评: projects, reports, spot-check findings (web/evaluation).
+    Evaluation,
 }
 
 impl List {
@@ -102,6 +106,7 @@ impl List {
             List::PublicProjects => "public-projects",
             List::CarryOver => "carryover",
             List::SelfEvaluation => "self-evaluation",
+            List::Evaluation => "evaluation",
         }
     }
 }
@@ -132,6 +137,8 @@ handlers! {
     carryover_xlsx => List::CarryOver, Format::Xlsx;
     carryover_csv => List::CarryOver, Format::Csv;
     self_evaluation_xlsx => List::SelfEvaluation, Format::Xlsx;
+    evaluation_xlsx => List::Evaluation, Format::Xlsx;
+    evaluation_csv => List::Evaluation, Format::Csv;
 }
 
 /// Rows read per page of the ledger.
@@ -580,6 +587,20 @@ async fn prepare(ctx: &Ctx, s: &AppState, list: List) -> Result<Export, WebError
                 l.t("绩效自评", "Self-evaluation"),
                 self_evaluation_columns(l),
                 Rows::Ready(Some(self_evaluation_rows(&names, &report))),
+            )
+        }
+        List::Evaluation => {
+            let y = super::evaluation::year_query(ctx, s).await?;
+            filters.push((l.t("年度", "Year").to_owned(), y.year.to_string()));
+            filters.push((
+                l.t("单位", "Node").to_owned(),
+                format!("{} ({})", names.node(&y.node), y.node),
+            ));
+            (
+                l.t("年度绩效自评", "Year-end self-evaluation"),
+                l.t("绩效自评", "Self-evaluation"),
+                evaluation_columns(l),
+                Rows::Ready(Some(evaluation_rows(&names, &y))),
             )
         }
     };
@@ -1146,6 +1167,111 @@ fn self_evaluation_rows(n: &Names, r: &crate::ledger::query::SelfEvaluation) -> 
         Cell::Money(c.total.balance),
         Cell::Empty,
     ]);
+    out
+}
+
+fn evaluation_columns(l: Lang) -> Vec<Column> {
+    cols(
+        l,
+        &[
+            ("类别", "Section", 10),
+            ("单位", "Node", 16),
+            ("单位代码", "Node code", 10),
+            ("项目 / 报告", "Project / report", 28),
+            ("主管科室", "Department", 14),
+            ("记录编号", "Entry", 14),
+            ("项目资金（元）", "Funds (yuan)", 16),
+            ("指标完成", "Indicators met", 10),
+            ("日期", "Date", 11),
+            ("结论 / 状态", "Verdict / status", 14),
+            ("说明", "Note", 40),
+        ],
+    )
+}
+
+/// The year as rows: a project a row (evaluated or not), a report a row,
+/// a sampled evaluation a row with its finding and rectification.
+fn evaluation_rows(n: &Names, y: &crate::ledger::query::EvaluationYear) -> Vec<Vec<Cell>> {
+    let l = n.lang;
+    let mut out = Vec::new();
+    for p in &y.projects {
+        let e = p.evaluation.as_ref();
+        out.push(vec![
+            Cell::text(l.t("项目自评", "Project")),
+            Cell::text(n.node(&p.node)),
+            Cell::text(p.node.clone()),
+            Cell::text(format!("{} {}", p.code, p.name)),
+            Cell::text(p.department.clone()),
+            Cell::text(e.map(|e| e.id.clone()).unwrap_or_default()),
+            Cell::Money(p.budget),
+            Cell::text(e.map(|e| format!("{}/{}", e.met, e.indicators)).unwrap_or_default()),
+            Cell::text(e.map(|e| e.evaluated_on.clone()).unwrap_or_default()),
+            Cell::text(if e.is_some() {
+                l.t("已自评", "evaluated")
+            } else {
+                l.t("未自评", "not evaluated")
+            }),
+            Cell::text(
+                e.map(|e| {
+                    [e.shortfall.as_str(), e.measures.as_str()]
+                        .iter()
+                        .filter(|t| !t.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("；")
+                })
+                .unwrap_or_default(),
+            ),
+        ]);
+    }
+    for r in &y.reports {
+        out.push(vec![
+            Cell::text(l.t("自评报告", "Report")),
+            Cell::text(n.node(&r.origin)),
+            Cell::text(r.origin.clone()),
+            Cell::text(super::evaluation::scope_label(l, &r.scope)),
+            Cell::text(r.department.clone()),
+            Cell::text(r.id.clone()),
+            Cell::Money(r.funds),
+            Cell::text(format!("{}/{}", r.met, r.indicators)),
+            Cell::text(r.compiled_on.clone()),
+            Cell::text(if r.current {
+                l.t("现行", "current")
+            } else {
+                l.t("已被取代", "superseded")
+            }),
+            Cell::text(r.summary.clone()),
+        ]);
+    }
+    for c in &y.spot_checks {
+        for x in &c.sample {
+            let f = x.finding.as_ref();
+            let status = match f {
+                None => l.t("待检查", "to check").to_owned(),
+                Some(f) => {
+                    let mut v = super::evaluation::verdict_label(l, &f.verdict).to_owned();
+                    if let Some(r) = &f.rectification {
+                        let (zh, en) = crate::warnings::follow_up::status_label(&r.status);
+                        v = format!("{v} · {}", l.t(zh, en));
+                    }
+                    v
+                }
+            };
+            out.push(vec![
+                Cell::text(l.t("抽查", "Spot check")),
+                Cell::text(n.node(&x.origin)),
+                Cell::text(x.origin.clone()),
+                Cell::text(format!("{} · {}", c.title, x.project)),
+                Cell::Empty,
+                Cell::text(x.evaluation.clone()),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::text(f.map(|f| f.found_on.clone()).unwrap_or_else(|| c.checked_on.clone())),
+                Cell::text(status),
+                Cell::text(f.map(|f| f.notes.clone()).unwrap_or_default()),
+            ]);
+        }
+    }
     out
 }
 
