@@ -122,8 +122,12 @@ pub struct Link {
     /// The head each origin's digest was last compared at by the parent,
     /// and when: compared again when the head moves or the comparison is
     /// [`DIGEST_RECHECK_INTERVALS`] report intervals old.
-    compared: Arc<std::sync::Mutex<HashMap<NodeCode, (u64, Hash, tokio::time::Instant)>>>,
+    compared: Arc<std::sync::Mutex<Compared>>,
 }
+
+/// Per origin, the head at which the parent last compared its digest, and
+/// when.
+type Compared = HashMap<NodeCode, (u64, Hash, tokio::time::Instant)>;
 
 /// Report intervals after which an origin's digest is compared again with
 /// the parent's even though its head has not moved (a row altered behind
