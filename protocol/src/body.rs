@@ -1088,7 +1088,8 @@ pub enum FindingVerdict {
 }
 
 impl FindingVerdict {
-    pub const ALL: [FindingVerdict; 2] = [FindingVerdict::Conforming, FindingVerdict::NonConforming];
+    pub const ALL: [FindingVerdict; 2] =
+        [FindingVerdict::Conforming, FindingVerdict::NonConforming];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -2273,7 +2274,10 @@ mod tests {
         ] {
             assert_eq!(b.validate(), Ok(()), "{b:?}");
             let bytes = b.encode(&clerk());
-            assert_eq!(Body::decode(b.kind(), &bytes), Ok((b.clone(), Some(clerk()))));
+            assert_eq!(
+                Body::decode(b.kind(), &bytes),
+                Ok((b.clone(), Some(clerk())))
+            );
             assert_eq!(b.down_to(me), None);
         }
         let bad = [

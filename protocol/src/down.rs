@@ -793,7 +793,7 @@ mod tests {
         let batch = stream(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSD1");
-        assert_eq!(&bytes[4..6], &[0, 4]);
+        assert_eq!(&bytes[4..6], &[0, 5]);
         assert_eq!(&bytes[6..18], b"652800652801");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..30], &[0, 0, 0, 1]);

@@ -207,7 +207,9 @@ pub(crate) async fn evaluation_body(
     let mut indicators = Vec::new();
     for i in asked {
         let t = targets.iter().find(|t| t.id == i.target.to_string());
-        let held_actual = t.and_then(|t| t.actual.as_deref()).and_then(|a| a.parse().ok());
+        let held_actual = t
+            .and_then(|t| t.actual.as_deref())
+            .and_then(|a| a.parse().ok());
         let Some(actual) = i.actual.or(held_actual) else {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -294,10 +296,7 @@ pub(crate) async fn report_body(
         (ReportScope::Department, Some(d)) => d.to_owned(),
         (ReportScope::Department, None) => r.department.trim().to_owned(),
     };
-    let draft = s
-        .ledger
-        .report_draft(r.year, r.scope, &department)
-        .await?;
+    let draft = s.ledger.report_draft(r.year, r.scope, &department).await?;
     let given = r.evaluations.is_some() || r.reports.is_some();
     let evaluations = r.evaluations.unwrap_or(draft.evaluations);
     let reports = r.reports.unwrap_or(draft.reports);
@@ -371,9 +370,15 @@ pub(crate) async fn spot_check_body(
             }
             let candidates = s.ledger.spot_check_candidates(r.year).await?;
             if candidates.is_empty() {
-                return Err(invalid("no self-evaluation of that year below this node to sample"));
+                return Err(invalid(
+                    "no self-evaluation of that year below this node to sample",
+                ));
             }
-            (SampleMethod::Random, Some(seed), draw(&candidates, seed, size))
+            (
+                SampleMethod::Random,
+                Some(seed),
+                draw(&candidates, seed, size),
+            )
         }
         (None, Some(sample)) => (SampleMethod::Chosen, None, sample),
         _ => return Err(invalid("give either a seed (and size) or the sample")),
@@ -395,7 +400,9 @@ async fn spot_check(
 ) -> ApiResult<impl IntoResponse> {
     let b = spot_check_body(&s, r).await?;
     Ok(created(
-        s.ledger.submit_one(Body::SpotCheckRecorded(b), &who).await?,
+        s.ledger
+            .submit_one(Body::SpotCheckRecorded(b), &who)
+            .await?,
     ))
 }
 
@@ -503,6 +510,9 @@ mod tests {
         assert_eq!(completion(TargetOp::AtLeast, d("13"), d("12")), d("108.33"));
         assert_eq!(completion(TargetOp::AtMost, d("110"), d("100")), d("90.91"));
         assert_eq!(completion(TargetOp::AtLeast, d("0"), d("0")), d("100"));
-        assert_eq!(completion(TargetOp::AtLeast, d("999999"), d("1")), d("1000"));
+        assert_eq!(
+            completion(TargetOp::AtLeast, d("999999"), d("1")),
+            d("1000")
+        );
     }
 }

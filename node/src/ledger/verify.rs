@@ -1106,9 +1106,7 @@ async fn compare_reports(
             Some(want) if *want != got => r.problem(
                 Check::Evaluation,
                 id.as_str(),
-                format!(
-                    "stored (funds fen, indicators, met) {got:?}, the entry says {want:?}"
-                ),
+                format!("stored (funds fen, indicators, met) {got:?}, the entry says {want:?}"),
             ),
             Some(_) => {}
         }

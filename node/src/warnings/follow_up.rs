@@ -229,9 +229,7 @@ pub async fn record_rectification(
     rectification: &str,
 ) -> Result<Outcome, FollowUpError> {
     let f = own_finding(ledger, finding).await?;
-    let r = f
-        .rectification
-        .ok_or(FollowUpError::NotAssigned(finding))?;
+    let r = f.rectification.ok_or(FollowUpError::NotAssigned(finding))?;
     record_checked(
         ledger,
         caller,

@@ -11,8 +11,8 @@
 
 pub mod account;
 pub mod carryover;
-pub mod evaluation;
 pub mod desk;
+pub mod evaluation;
 pub mod export;
 pub mod form;
 pub mod html;

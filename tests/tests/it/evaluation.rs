@@ -160,7 +160,11 @@ async fn refused(l: &Ledger, b: Body, code: ErrorCode) -> Result<()> {
         Ok(o) => anyhow::bail!("{b:?} was recorded: {o:?}"),
         Err(e) => e,
     };
-    ensure!(e.code() == code, "{b:?}: {e} ({:?}), not {code:?}", e.code());
+    ensure!(
+        e.code() == code,
+        "{b:?}: {e} ({:?}), not {code:?}",
+        e.code()
+    );
     ensure!(
         format!("{:?}", l.heads().await?) == before,
         "a refusal changed the journal"
@@ -181,9 +185,24 @@ async fn evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fi
         matches!(c0.submit_one(evaluation("P1", 2020, t0, "13", ""), &clerk()).await?, Outcome::Existing(id) if id == e0),
         "a retry"
     );
-    refused(c0, evaluation("P1", 2020, t0, "14", ""), ErrorCode::Conflict).await?;
-    refused(c0, evaluation("NOPE", 2020, t0, "13", ""), ErrorCode::UnknownProject).await?;
-    refused(c0, evaluation("P1", 1999, t0, "13", ""), ErrorCode::DateOutOfRange).await?;
+    refused(
+        c0,
+        evaluation("P1", 2020, t0, "14", ""),
+        ErrorCode::Conflict,
+    )
+    .await?;
+    refused(
+        c0,
+        evaluation("NOPE", 2020, t0, "13", ""),
+        ErrorCode::UnknownProject,
+    )
+    .await?;
+    refused(
+        c0,
+        evaluation("P1", 1999, t0, "13", ""),
+        ErrorCode::DateOutOfRange,
+    )
+    .await?;
     // Short of 12 km without a reason.
     c0.submit(&[project("P2", "100000"), target("P2")], &clerk())
         .await?;
@@ -194,47 +213,104 @@ async fn evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fi
         .and_then(|t| t.first().map(|t| t.id.clone()))
         .context("P2's target")?
         .parse()?;
-    refused(c0, evaluation("P2", 2020, t0b, "9", ""), ErrorCode::InvalidInput).await?;
+    refused(
+        c0,
+        evaluation("P2", 2020, t0b, "9", ""),
+        ErrorCode::InvalidInput,
+    )
+    .await?;
     // A target of another project, of another node's project.
-    refused(c0, evaluation("P2", 2020, t0, "13", ""), ErrorCode::UnknownTarget).await?;
-    refused(c0, evaluation("P2", 2020, t1, "13", ""), ErrorCode::UnknownTarget).await?;
+    refused(
+        c0,
+        evaluation("P2", 2020, t0, "13", ""),
+        ErrorCode::UnknownTarget,
+    )
+    .await?;
+    refused(
+        c0,
+        evaluation("P2", 2020, t1, "13", ""),
+        ErrorCode::UnknownTarget,
+    )
+    .await?;
     let e0_2019 = created(c0, evaluation("P1", 2019, t0, "12", "")).await?;
     let e1 = created(c1, evaluation("P1", 2020, t1, "9", "征地延误，工期推迟")).await?;
 
     // Reports at the first county: the department's, then its own.
     refused(
         c0,
-        report(2020, ReportScope::Department, "交通局", &[e0, e1], &[], (2, 1, "1600000")),
+        report(
+            2020,
+            ReportScope::Department,
+            "交通局",
+            &[e0, e1],
+            &[],
+            (2, 1, "1600000"),
+        ),
         ErrorCode::UnknownEvaluation,
     )
     .await?;
     refused(
         c0,
-        report(2020, ReportScope::Department, "交通局", &[t0], &[], (1, 1, "800000")),
+        report(
+            2020,
+            ReportScope::Department,
+            "交通局",
+            &[t0],
+            &[],
+            (1, 1, "800000"),
+        ),
         ErrorCode::UnknownEvaluation,
     )
     .await?;
     refused(
         c0,
-        report(2020, ReportScope::Department, "交通局", &[e0, e0_2019], &[], (2, 2, "1600000")),
+        report(
+            2020,
+            ReportScope::Department,
+            "交通局",
+            &[e0, e0_2019],
+            &[],
+            (2, 2, "1600000"),
+        ),
         ErrorCode::NotIncludable,
     )
     .await?;
     refused(
         c0,
-        report(2020, ReportScope::Department, "农业局", &[e0], &[], (1, 1, "800000")),
+        report(
+            2020,
+            ReportScope::Department,
+            "农业局",
+            &[e0],
+            &[],
+            (1, 1, "800000"),
+        ),
         ErrorCode::NotIncludable,
     )
     .await?;
     refused(
         c0,
-        report(2020, ReportScope::Department, "交通局", &[e0], &[], (1, 1, "800001")),
+        report(
+            2020,
+            ReportScope::Department,
+            "交通局",
+            &[e0],
+            &[],
+            (1, 1, "800001"),
+        ),
         ErrorCode::ReportFigures,
     )
     .await?;
     let d0 = created(
         c0,
-        report(2020, ReportScope::Department, "交通局", &[e0], &[], (1, 1, "800000")),
+        report(
+            2020,
+            ReportScope::Department,
+            "交通局",
+            &[e0],
+            &[],
+            (1, 1, "800000"),
+        ),
     )
     .await?;
     // The ledger draws up what the API would submit.
@@ -259,32 +335,68 @@ async fn evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fi
     t.up(1).await?;
     let p = &t.p.ledger;
     // Its own library has no P1: another node's project.
-    refused(p, evaluation("P1", 2020, t0, "13", ""), ErrorCode::UnknownProject).await?;
     refused(
         p,
-        report(2020, ReportScope::Node, "", &[e0, e1], &[n0, n1, d0], (2, 1, "1600000")),
+        evaluation("P1", 2020, t0, "13", ""),
+        ErrorCode::UnknownProject,
+    )
+    .await?;
+    refused(
+        p,
+        report(
+            2020,
+            ReportScope::Node,
+            "",
+            &[e0, e1],
+            &[n0, n1, d0],
+            (2, 1, "1600000"),
+        ),
         ErrorCode::NotIncludable,
     )
     .await?;
     refused(
         p,
-        report(2020, ReportScope::Node, "", &[e0], &[n0, n1], (1, 1, "800000")),
+        report(
+            2020,
+            ReportScope::Node,
+            "",
+            &[e0],
+            &[n0, n1],
+            (1, 1, "800000"),
+        ),
         ErrorCode::ReportFigures,
     )
     .await?;
     let pr = created(
         p,
-        report(2020, ReportScope::Node, "", &[e0, e1], &[n0, n1], (2, 1, "1600000")),
+        report(
+            2020,
+            ReportScope::Node,
+            "",
+            &[e0, e1],
+            &[n0, n1],
+            (2, 1, "1600000"),
+        ),
     )
     .await?;
     let y = p.evaluation_year(None, 2020, None).await?;
     // P2 of the first county is not evaluated (its shortfall was refused).
     ensure!(y.evaluated == 2 && y.not_evaluated == 1, "{y:?}");
     ensure!(y.reports.len() == 4, "{:?}", y.reports);
-    let mine = y.reports.iter().find(|r| r.id == pr.to_string()).context("own report")?;
-    ensure!(mine.current && mine.funds == dec("1600000") && mine.met == 1, "{mine:?}");
+    let mine = y
+        .reports
+        .iter()
+        .find(|r| r.id == pr.to_string())
+        .context("own report")?;
+    ensure!(
+        mine.current && mine.funds == dec("1600000") && mine.met == 1,
+        "{mine:?}"
+    );
     let e = p.evaluation(e1).await?.context("e1 at the prefecture")?;
-    ensure!(e.met == 0 && e.items.len() == 1 && e.items[0].met == 0, "{e:?}");
+    ensure!(
+        e.met == 0 && e.items.len() == 1 && e.items[0].met == 0,
+        "{e:?}"
+    );
 
     // 抽查 at the prefecture: the sample, the findings, the rectification.
     let sc = |sample: Vec<EntryId>, year: i32, title: &str| {
@@ -297,7 +409,12 @@ async fn evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fi
             checked_on: day("2021-01-05"),
         })
     };
-    refused(p, sc(vec![e0, e0_2019], 2020, "2020 年度抽查"), ErrorCode::NotIncludable).await?;
+    refused(
+        p,
+        sc(vec![e0, e0_2019], 2020, "2020 年度抽查"),
+        ErrorCode::NotIncludable,
+    )
+    .await?;
     refused(
         p,
         sc(vec!["653100-3".parse()?], 2020, "2020 年度抽查"),
@@ -310,7 +427,12 @@ async fn evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fi
     refused(p, finding(s, e1, false, ""), ErrorCode::InvalidInput).await?;
     let f1 = created(p, finding(s, e1, false, "未完成原因与施工日志不符")).await?;
     refused(p, finding(s, e0_2019, true, ""), ErrorCode::NotInSample).await?;
-    refused(p, finding(s, "652822-999".parse()?, true, ""), ErrorCode::UnknownEvaluation).await?;
+    refused(
+        p,
+        finding(s, "652822-999".parse()?, true, ""),
+        ErrorCode::UnknownEvaluation,
+    )
+    .await?;
     refused(p, finding(e0, e0, true, ""), ErrorCode::UnknownSpotCheck).await?;
     refused(p, finding(s, e0, false, "改了"), ErrorCode::Conflict).await?;
     // A county cannot record a finding of the prefecture's spot check.
@@ -351,13 +473,19 @@ async fn evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fi
     let f = s1.finding.as_ref().context("e1's finding")?;
     ensure!(f.verdict == "non_conforming", "{f:?}");
     ensure!(
-        f.rectification.as_ref().is_some_and(|r| r.status == "rectified"),
+        f.rectification
+            .as_ref()
+            .is_some_and(|r| r.status == "rectified"),
         "{f:?}"
     );
     // A department's view: its own projects and reports only.
     let y = p.evaluation_year(None, 2020, Some("农业局")).await?;
     ensure!(y.projects.is_empty(), "{:?}", y.projects);
-    ensure!(y.reports.iter().all(|r| r.scope == "node"), "{:?}", y.reports);
+    ensure!(
+        y.reports.iter().all(|r| r.scope == "node"),
+        "{:?}",
+        y.reports
+    );
     // The county's view is its own subtree.
     let y = c1.evaluation_year(None, 2020, None).await?;
     ensure!(y.evaluated == 1 && y.spot_checks.is_empty(), "{y:?}");
@@ -409,7 +537,12 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
     let out = c
         .ledger
         .submit(
-            &[project("P1", "800000"), target("P1"), project("P2", "200000"), target("P2")],
+            &[
+                project("P1", "800000"),
+                target("P1"),
+                project("P2", "200000"),
+                target("P2"),
+            ],
             &clerk(),
         )
         .await?;
@@ -441,11 +574,24 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
     // 抽查: a random sample of one from a seed, by the lead office only.
     let before = heads().await?;
     for who in ["zhao", "sun", "wang"] {
-        let r = post(who, "/api/v1/evaluation/spot-checks", json!({"year": 2020, "title": "抽查", "seed": 7, "size": 1})).await?;
+        let r = post(
+            who,
+            "/api/v1/evaluation/spot-checks",
+            json!({"year": 2020, "title": "抽查", "seed": 7, "size": 1}),
+        )
+        .await?;
         ensure!(r.status() == StatusCode::FORBIDDEN, "{who}: {}", r.status());
     }
-    ensure!(heads().await? == before, "a refused spot check changed the journal");
-    let r = post("li", "/api/v1/evaluation/spot-checks", json!({"year": 2020, "title": "2020 年度抽查", "seed": 7, "size": 1})).await?;
+    ensure!(
+        heads().await? == before,
+        "a refused spot check changed the journal"
+    );
+    let r = post(
+        "li",
+        "/api/v1/evaluation/spot-checks",
+        json!({"year": 2020, "title": "2020 年度抽查", "seed": 7, "size": 1}),
+    )
+    .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
     let sc: Value = r.json().await?;
     let sc = sc["id"].as_str().context("id")?.to_owned();
@@ -473,16 +619,37 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
     // Findings: not in the sample is refused; 不符合 needs notes.
     let before = heads().await?;
     for (who, body, status, code) in [
-        ("li", json!({"spot_check": sc, "evaluation": other, "verdict": "conforming"}), StatusCode::UNPROCESSABLE_ENTITY, "not_in_sample"),
-        ("li", json!({"spot_check": sc, "evaluation": sampled, "verdict": "non_conforming"}), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("sun", json!({"spot_check": sc, "evaluation": sampled, "verdict": "conforming"}), StatusCode::FORBIDDEN, "forbidden"),
+        (
+            "li",
+            json!({"spot_check": sc, "evaluation": other, "verdict": "conforming"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_in_sample",
+        ),
+        (
+            "li",
+            json!({"spot_check": sc, "evaluation": sampled, "verdict": "non_conforming"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "sun",
+            json!({"spot_check": sc, "evaluation": sampled, "verdict": "conforming"}),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
     ] {
         let r = post(who, "/api/v1/evaluation/findings", body.clone()).await?;
         ensure!(r.status() == status, "{body}: {}", r.status());
         let v: Value = r.json().await?;
-        ensure!(v["error"] == code && v["message"].is_string(), "{body}: {v}");
+        ensure!(
+            v["error"] == code && v["message"].is_string(),
+            "{body}: {v}"
+        );
     }
-    ensure!(heads().await? == before, "a refused finding changed the journal");
+    ensure!(
+        heads().await? == before,
+        "a refused finding changed the journal"
+    );
     let r = post("li", "/api/v1/evaluation/findings", json!({"spot_check": sc, "evaluation": sampled, "verdict": "non_conforming", "notes": "佐证材料不全"})).await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
     let f: Value = r.json().await?;
@@ -492,36 +659,74 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
     let before = heads().await?;
     let assign = json!({"assignee": "zhao", "deadline": "2020-09-30", "note": "限期补充材料"});
     for who in ["zhao", "sun", "wang"] {
-        let r = post(who, &format!("/api/v1/evaluation/findings/{f}/assign"), assign.clone()).await?;
+        let r = post(
+            who,
+            &format!("/api/v1/evaluation/findings/{f}/assign"),
+            assign.clone(),
+        )
+        .await?;
         ensure!(r.status() == StatusCode::FORBIDDEN, "{who}: {}", r.status());
     }
-    ensure!(heads().await? == before, "a refused assignment changed the journal");
-    let r = post("li", &format!("/api/v1/evaluation/findings/{f}/assign"), assign).await?;
+    ensure!(
+        heads().await? == before,
+        "a refused assignment changed the journal"
+    );
+    let r = post(
+        "li",
+        &format!("/api/v1/evaluation/findings/{f}/assign"),
+        assign,
+    )
+    .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
     let answer = json!({"status": "rectified", "rectification": "已补充佐证材料"});
     let before = heads().await?;
     for who in ["wang", "sun"] {
-        let r = post(who, &format!("/api/v1/evaluation/findings/{f}/follow-up"), answer.clone()).await?;
+        let r = post(
+            who,
+            &format!("/api/v1/evaluation/findings/{f}/follow-up"),
+            answer.clone(),
+        )
+        .await?;
         ensure!(r.status() == StatusCode::FORBIDDEN, "{who}: {}", r.status());
     }
-    ensure!(heads().await? == before, "a refused answer changed the journal");
-    let r = post("zhao", &format!("/api/v1/evaluation/findings/{f}/follow-up"), answer).await?;
+    ensure!(
+        heads().await? == before,
+        "a refused answer changed the journal"
+    );
+    let r = post(
+        "zhao",
+        &format!("/api/v1/evaluation/findings/{f}/follow-up"),
+        answer,
+    )
+    .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
 
     // The prefecture's report over the county's evaluations (no county
     // report here: the draft names the evaluations it holds of its own
     // node only, so the lead names them).
-    let r = post("wang", "/api/v1/evaluation/reports", json!({"year": 2020, "scope": "node", "summary": "汇总"})).await?;
+    let r = post(
+        "wang",
+        "/api/v1/evaluation/reports",
+        json!({"year": 2020, "scope": "node", "summary": "汇总"}),
+    )
+    .await?;
     ensure!(r.status() == StatusCode::FORBIDDEN, "{}", r.status());
     let r = post("li", "/api/v1/evaluation/reports", json!({"year": 2020, "scope": "node", "summary": "全州项目绩效目标基本完成", "evaluations": [sampled, other]})).await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
 
     // The page, its print view and the workbook.
     for path in ["/evaluation?year=2020", "/evaluation?year=2020&print=1"] {
-        let r = http.get(node.url(path)).bearer_auth(&tok["sun"]).send().await?;
+        let r = http
+            .get(node.url(path))
+            .bearer_auth(&tok["sun"])
+            .send()
+            .await?;
         ensure!(r.status() == StatusCode::OK, "{path}: {}", r.status());
         let text = r.text().await?;
-        ensure!(text.contains("绩效自评") && text.contains("不符合") && text.contains("已整改"), "{path}");
+        ensure!(
+            text.contains("绩效自评") && text.contains("不符合") && text.contains("已整改"),
+            "{path}"
+        );
     }
     let r = http
         .get(node.url("/evaluation.xlsx?year=2020"))
@@ -578,12 +783,29 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
         let v: Value = r.json().await?;
         ensure!(v["error"] == code, "{who}: {v}");
     }
-    let r = cpost("wang", "/api/v1/evaluation", json!({"project": "P9", "year": 2020})).await?;
-    ensure!(r.status() == StatusCode::UNPROCESSABLE_ENTITY, "{}", r.status());
-    let r = cpost("wang", "/api/v1/evaluation", json!({"project": "P1", "year": 1999})).await?;
+    let r = cpost(
+        "wang",
+        "/api/v1/evaluation",
+        json!({"project": "P9", "year": 2020}),
+    )
+    .await?;
+    ensure!(
+        r.status() == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        r.status()
+    );
+    let r = cpost(
+        "wang",
+        "/api/v1/evaluation",
+        json!({"project": "P1", "year": 1999}),
+    )
+    .await?;
     let v: Value = r.json().await?;
     ensure!(v["error"] == "date_out_of_range", "{v}");
-    ensure!(cheads().await? == before, "a refused evaluation changed the journal");
+    ensure!(
+        cheads().await? == before,
+        "a refused evaluation changed the journal"
+    );
     let r = cpost("wang", "/api/v1/evaluation", ask).await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
     let e: Value = r.json().await?;
@@ -596,15 +818,32 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
         .json()
         .await?;
     ensure!(
-        v["items"][0]["actual"] == "12.5" && v["items"][0]["completion"] == "104.17" && v["met"] == 1,
+        v["items"][0]["actual"] == "12.5"
+            && v["items"][0]["completion"] == "104.17"
+            && v["met"] == 1,
         "filled in from the ledger: {v}"
     );
     // Reports: the officer their department's, the lead office the node's.
-    let r = cpost("wang", "/api/v1/evaluation/reports", json!({"year": 2020, "scope": "department", "department": "农业局", "summary": "x"})).await?;
+    let r = cpost(
+        "wang",
+        "/api/v1/evaluation/reports",
+        json!({"year": 2020, "scope": "department", "department": "农业局", "summary": "x"}),
+    )
+    .await?;
     ensure!(r.status() == StatusCode::FORBIDDEN, "{}", r.status());
-    let r = cpost("wang", "/api/v1/evaluation/reports", json!({"year": 2020, "scope": "department", "summary": "交通局项目全部完成"})).await?;
+    let r = cpost(
+        "wang",
+        "/api/v1/evaluation/reports",
+        json!({"year": 2020, "scope": "department", "summary": "交通局项目全部完成"}),
+    )
+    .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
-    let r = cpost("li", "/api/v1/evaluation/reports", json!({"year": 2020, "scope": "node", "summary": "本县项目全部完成"})).await?;
+    let r = cpost(
+        "li",
+        "/api/v1/evaluation/reports",
+        json!({"year": 2020, "scope": "node", "summary": "本县项目全部完成"}),
+    )
+    .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.status());
     let v: Value = http
         .get(cnode.url("/api/v1/evaluation?year=2020"))
@@ -620,7 +859,9 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
         .find(|r| r["scope"] == "node")
         .context("the node report")?;
     ensure!(
-        node_report["evaluations"] == 1 && node_report["reports"] == 1 && node_report["funds"] == "800000.00",
+        node_report["evaluations"] == 1
+            && node_report["reports"] == 1
+            && node_report["funds"] == "800000.00",
         "{node_report}"
     );
     Ok(())

@@ -29,7 +29,9 @@ fn not_includable(item: EntryId, why: String) -> LedgerError {
 /// Yuan as fen, exactly (the body's `funds` has at most two decimals once
 /// it passed the check).
 fn fen_of(yuan: Decimal) -> Result<i64, LedgerError> {
-    let f = yuan.checked_mul(Decimal::from(100)).ok_or(LedgerError::Overflow)?;
+    let f = yuan
+        .checked_mul(Decimal::from(100))
+        .ok_or(LedgerError::Overflow)?;
     if !f.fract().is_zero() {
         return Err(LedgerError::ReportFigures(format!(
             "funds {yuan} has more than two decimals"
@@ -95,7 +97,9 @@ pub(in crate::ledger) async fn check(
         }
         // Held here means of this node's subtree: an ancestor's or a
         // sibling's entries never arrive.
-        indicators = indicators.checked_add(e.indicators).ok_or(LedgerError::Overflow)?;
+        indicators = indicators
+            .checked_add(e.indicators)
+            .ok_or(LedgerError::Overflow)?;
         met = met.checked_add(e.met).ok_or(LedgerError::Overflow)?;
         fen = fen.checked_add(e.budget_fen).ok_or(LedgerError::Overflow)?;
     }

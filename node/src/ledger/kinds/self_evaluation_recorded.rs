@@ -117,23 +117,26 @@ pub(in crate::ledger) async fn apply(
     b: SelfEvaluationRecorded,
 ) -> Result<(), LedgerError> {
     let id = e.id().to_string();
-    let project = sqlx::query("SELECT department, budget_fen FROM projects WHERE origin = $1 AND code = $2")
-        .bind(e.origin.as_str())
-        .bind(&b.project)
-        .fetch_optional(w.conn().await?)
-        .await?;
+    let project =
+        sqlx::query("SELECT department, budget_fen FROM projects WHERE origin = $1 AND code = $2")
+            .bind(e.origin.as_str())
+            .bind(&b.project)
+            .fetch_optional(w.conn().await?)
+            .await?;
     let (department, budget_fen): (String, i64) = match project {
         Some(r) => (r.try_get(0)?, r.try_get(1)?),
         None => (String::new(), 0),
     };
     let mut met_n = 0i64;
     for i in &b.indicators {
-        let t = held_target(w, e.origin, &b.project, i.target).await?.unwrap_or(HeldTarget {
-            indicator: String::new(),
-            op: String::new(),
-            value: String::new(),
-            unit: String::new(),
-        });
+        let t = held_target(w, e.origin, &b.project, i.target)
+            .await?
+            .unwrap_or(HeldTarget {
+                indicator: String::new(),
+                op: String::new(),
+                value: String::new(),
+                unit: String::new(),
+            });
         let ok = !t.op.is_empty() && met(&t, i.actual)?;
         met_n += i64::from(ok);
         sqlx::query(

@@ -367,7 +367,11 @@ impl Ledger {
             });
         }
         projects.sort_by(|a, b| {
-            (a.evaluation.is_none(), &a.node, &a.code).cmp(&(b.evaluation.is_none(), &b.node, &b.code))
+            (a.evaluation.is_none(), &a.node, &a.code).cmp(&(
+                b.evaluation.is_none(),
+                &b.node,
+                &b.code,
+            ))
         });
         let evaluated = projects.iter().filter(|p| p.evaluation.is_some()).count();
         let reports = self
@@ -435,7 +439,8 @@ impl Ledger {
             .bind(&r.id)
             .fetch_all(self.db().read())
             .await?;
-            let (ev, rep): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, k)| k == "evaluation");
+            let (ev, rep): (Vec<_>, Vec<_>) =
+                items.into_iter().partition(|(_, k)| k == "evaluation");
             out.push(ReportView {
                 id: r.id,
                 origin: r.origin,
@@ -482,7 +487,8 @@ impl Ledger {
                 None => None,
             };
             out.push(SampleView {
-                origin: origin.unwrap_or_else(|| evaluation.split('-').next().unwrap_or_default().to_owned()),
+                origin: origin
+                    .unwrap_or_else(|| evaluation.split('-').next().unwrap_or_default().to_owned()),
                 project: project.unwrap_or_default(),
                 evaluation,
                 finding,
@@ -549,13 +555,12 @@ impl Ledger {
     /// a spot check may sample, in entry-id order.
     pub async fn spot_check_candidates(&self, year: i32) -> Result<Vec<EntryId>, LedgerError> {
         let me = self.identity().code.to_string();
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM self_evaluations WHERE year = $1 AND origin <> $2",
-        )
-        .bind(i64::from(year))
-        .bind(&me)
-        .fetch_all(self.db().read())
-        .await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM self_evaluations WHERE year = $1 AND origin <> $2")
+                .bind(i64::from(year))
+                .bind(&me)
+                .fetch_all(self.db().read())
+                .await?;
         let mut ids: Vec<EntryId> = ids
             .iter()
             .map(|s| crate::ledger::rows::parse_id(s))
@@ -596,7 +601,12 @@ impl Ledger {
             .collect();
         let mut reports = BTreeSet::new();
         if scope == ReportScope::Node {
-            for r in self.reports_of_year(year).await?.into_iter().filter(|r| r.current) {
+            for r in self
+                .reports_of_year(year)
+                .await?
+                .into_iter()
+                .filter(|r| r.current)
+            {
                 let fits = (r.origin == me && r.scope == ReportScope::Department.as_str())
                     || (children.contains(r.origin.as_str())
                         && r.scope == ReportScope::Node.as_str());

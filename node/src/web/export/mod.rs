@@ -1204,7 +1204,10 @@ fn evaluation_rows(n: &Names, y: &crate::ledger::query::EvaluationYear) -> Vec<V
             Cell::text(p.department.clone()),
             Cell::text(e.map(|e| e.id.clone()).unwrap_or_default()),
             Cell::Money(p.budget),
-            Cell::text(e.map(|e| format!("{}/{}", e.met, e.indicators)).unwrap_or_default()),
+            Cell::text(
+                e.map(|e| format!("{}/{}", e.met, e.indicators))
+                    .unwrap_or_default(),
+            ),
             Cell::text(e.map(|e| e.evaluated_on.clone()).unwrap_or_default()),
             Cell::text(if e.is_some() {
                 l.t("已自评", "evaluated")
@@ -1266,7 +1269,10 @@ fn evaluation_rows(n: &Names, y: &crate::ledger::query::EvaluationYear) -> Vec<V
                 Cell::text(x.evaluation.clone()),
                 Cell::Empty,
                 Cell::Empty,
-                Cell::text(f.map(|f| f.found_on.clone()).unwrap_or_else(|| c.checked_on.clone())),
+                Cell::text(
+                    f.map(|f| f.found_on.clone())
+                        .unwrap_or_else(|| c.checked_on.clone()),
+                ),
                 Cell::text(status),
                 Cell::text(f.map(|f| f.notes.clone()).unwrap_or_default()),
             ]);
