@@ -191,8 +191,15 @@ impl Demo {
                 status: *status,
             }),
             Action::ProjectStatus { project, status } => {
+                // At or past it already (a demo resumed: started, then
+                // completed), nothing to record.
+                let rank = |s: &str| {
+                    ["planned", "in_progress", "completed", "cancelled"]
+                        .iter()
+                        .position(|x| *x == s)
+                };
                 let p = node.ledger.project(node.code, project).await?;
-                if p.is_some_and(|p| p.status == status.as_str()) {
+                if p.is_some_and(|p| rank(&p.status) >= rank(status.as_str())) {
                     return Ok(None);
                 }
                 Body::ProjectStatusChanged(ProjectStatusChanged {

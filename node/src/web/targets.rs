@@ -283,6 +283,7 @@ pub fn cycle_render(c: &Chrome, d: &CyclePage) -> Markup {
                 h2 { (l.t("审核", "Review")) " (" (awaiting_review) " " (l.t("项待审核", "awaiting")) ")" }
                 @if awaiting_review == 0 {
                     p class="muted" { (l.t("没有待审核的绩效目标", "No target awaits review")) }
+                    @if let Some(e) = rf.errors.get("form") { p class="error" { (e.text(l)) } }
                 } @else {
                     (post_form(&format!("{base}/review"), csrf, html! {
                         (hidden(KEY_FIELD, &d.key))
@@ -309,6 +310,7 @@ pub fn cycle_render(c: &Chrome, d: &CyclePage) -> Markup {
                 h2 { (l.t("批复", "Approval")) " (" (awaiting_approval) " " (l.t("项待批复", "awaiting")) ")" }
                 @if awaiting_approval == 0 {
                     p class="muted" { (l.t("没有审核通过待批复的绩效目标", "No reviewed target awaits approval")) }
+                    @if let Some(e) = af.errors.get("form") { p class="error" { (e.text(l)) } }
                 } @else {
                     (post_form(&format!("{base}/approval"), csrf, html! {
                         (hidden(KEY_FIELD, &d.key))

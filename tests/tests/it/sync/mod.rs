@@ -481,12 +481,14 @@ async fn fresh_child(
 async fn reopen(node: &fundsync_tests::cluster::ClusterNode) -> Result<Ledger> {
     use fundsync_node::store::{Db, PoolLimits};
     let db = Db::open(&node.url, &PoolLimits::default()).await?;
+    // Under the rules the cluster's nodes run (`fixtures::legacy_rules`).
     Ok(Ledger::open(
         db,
         Some(node.id.code),
         std::sync::Arc::new(fundsync_node::clock::SystemClock),
     )
-    .await?)
+    .await?
+    .with_rules(fundsync_tests::fixtures::legacy_rules()))
 }
 
 /// Region → prefecture → county allocation chain, ready for payments.
