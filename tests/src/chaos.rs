@@ -555,7 +555,7 @@ async fn create(
             "--name",
             "故障测试",
             "--role",
-            "lead,allocation,department,treasury,operator",
+            "admin,lead,allocation,department,treasury,operator",
             "--classified",
             "--config",
             cfg,
@@ -721,6 +721,8 @@ struct World {
     sources: Vec<(String, String)>,
     /// Each county's projects.
     projects: BTreeMap<String, Vec<String>>,
+    /// Those of them with a performance target: a payment needs one.
+    targeted: BTreeMap<String, Vec<String>>,
     /// Payments acknowledged: (county, voucher), not yet reversed.
     payments: Vec<(String, String)>,
     n: u64,
@@ -885,7 +887,8 @@ async fn random_write(
             )
         }
     } else {
-        let projects = world.projects.get(&code).cloned().unwrap_or_default();
+        let all_projects = world.projects.get(&code).cloned().unwrap_or_default();
+        let projects = world.targeted.get(&code).cloned().unwrap_or_default();
         let payments: Vec<String> = world
             .payments
             .iter()
@@ -903,7 +906,7 @@ async fn random_write(
                 title: String::new(),
             };
             ("/own-budgets".to_owned(), serde_json::to_value(b)?)
-        } else if roll < 13 || projects.is_empty() {
+        } else if roll < 13 || all_projects.is_empty() {
             w.kind = "project_registered";
             w.key = format!("C{k:04}");
             let b = ProjectRegistered {
@@ -918,8 +921,8 @@ async fn random_write(
                 status: ProjectStatus::InProgress,
             };
             ("/projects".to_owned(), serde_json::to_value(b)?)
-        } else if roll < 18 {
-            let p = rng.pick(&projects).cloned().unwrap_or_default();
+        } else if roll < 18 || projects.is_empty() {
+            let p = rng.pick(&all_projects).cloned().unwrap_or_default();
             w.kind = "target_set";
             w.key = format!("{p}/指标{k}");
             (
@@ -1012,6 +1015,13 @@ async fn random_write(
                 .or_default()
                 .push(w.key.clone()),
             "payment_recorded" => world.payments.push((code.clone(), w.key.clone())),
+            "target_set" => {
+                let p = w.key.split('/').next().unwrap_or_default().to_owned();
+                let t = world.targeted.entry(code.clone()).or_default();
+                if !t.contains(&p) {
+                    t.push(p);
+                }
+            }
             "payment_reversed" => world.payments.retain(|p| p.1 != w.key),
             _ => {}
         }
@@ -1101,21 +1111,34 @@ impl Run<'_> {
 
     /// Injects one random fault; its type, or `None` when none fitted.
     async fn fault(&mut self, rng: &mut Rng, step: u64) -> Result<Option<&'static str>> {
-        let codes: Vec<String> = self.tree.keys().cloned().collect();
-        let Some(code) = rng.pick(&codes).cloned() else {
-            return Ok(None);
-        };
         let lasting = step + rng.between(1, 6);
         let disturbed = self
             .active
             .iter()
             .filter(|(_, a)| matches!(a, Active::Down(_) | Active::Paused(_)))
             .count();
-        let free = !self.busy(&code);
-        let has_link = self.tree[&code].proxy.is_some();
+        // The type first (each about as likely as the others), then a node
+        // it fits.
         let kind = rng.below(100);
+        let on_link = (30..=77).contains(&kind);
+        let restore = (86..=91).contains(&kind);
+        let codes: Vec<String> = self
+            .tree
+            .values()
+            .filter(|n| {
+                if on_link {
+                    n.proxy.is_some()
+                } else {
+                    !self.busy(&n.code) && (!restore || n.backup.is_some())
+                }
+            })
+            .map(|n| n.code.clone())
+            .collect();
+        let Some(code) = rng.pick(&codes).cloned() else {
+            return Ok(None);
+        };
         let t = match kind {
-            0..=17 if free && disturbed < 2 => {
+            0..=17 if disturbed < 2 => {
                 kill9(self.node(&code)?).await?;
                 if rng.chance(50) {
                     // Restarted at once: a crash and a reboot.
@@ -1125,7 +1148,7 @@ impl Run<'_> {
                 }
                 "kill -9"
             }
-            18..=29 if free && disturbed < 2 => {
+            18..=29 if disturbed < 2 => {
                 let n = self.node(&code)?;
                 if let Some(pid) = n.pid() {
                     signal(pid, "-STOP")?;
@@ -1134,38 +1157,38 @@ impl Run<'_> {
                 self.active.push((lasting, Active::Paused(code)));
                 "SIGSTOP"
             }
-            30..=41 if has_link => {
+            30..=41 => {
                 self.link(&code, Mode::Cut, lasting);
                 "partition"
             }
-            42..=49 if has_link => {
+            42..=49 => {
                 self.link(&code, Mode::HoldUp, lasting);
                 "one-way up"
             }
-            50..=57 if has_link => {
+            50..=57 => {
                 self.link(&code, Mode::HoldDown, lasting);
                 "one-way down"
             }
-            58..=67 if has_link => {
+            58..=67 => {
                 let ms = rng.between(20, 800);
                 self.link(&code, Mode::Delay(ms), lasting);
                 "delay"
             }
-            68..=77 if has_link => {
+            68..=77 => {
                 if let Some(p) = &self.node(&code)?.proxy {
                     p.drop_connections();
                 }
                 "connections dropped"
             }
-            78..=85 if free => {
+            78..=85 => {
                 self.backup(&code).await?;
                 "backup"
             }
-            86..=91 if free && self.tree[&code].backup.is_some() => {
+            86..=91 => {
                 self.restore(&code).await?;
                 "restore old backup"
             }
-            92..=99 if free => {
+            92..=99 => {
                 let hours = i64::try_from(rng.between(1, 72))?;
                 let n = self.node(&code)?;
                 n.clock_offset_ms = if rng.chance(50) { hours } else { -hours } * 3_600_000;
@@ -1520,7 +1543,8 @@ async fn bootstrap(run: &mut Run<'_>, world: &mut World) -> Result<()> {
         .await;
         let tid = ok(t, "target")?;
         writes.push(boot(&c, "target_set", &format!("{code}/指标0"), &tid, None));
-        world.projects.entry(c.clone()).or_default().push(code);
+        world.projects.entry(c.clone()).or_default().push(code.clone());
+        world.targeted.entry(c.clone()).or_default().push(code);
     }
     run.writes.extend(writes);
     Ok(())
