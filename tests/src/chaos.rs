@@ -58,6 +58,11 @@ pub struct Options {
     pub keep: bool,
     /// Print each step.
     pub verbose: bool,
+    /// Also restore the region (the root) from an old backup. Off by
+    /// default: the root has no parent to take its lost entries back
+    /// from, so a tree whose root lost entries its children hold does not
+    /// converge again (seed 13; see BENCHMARKS.md "Randomized faults").
+    pub restore_root: bool,
 }
 
 impl Options {
@@ -71,15 +76,21 @@ impl Options {
             heal_deadline: Duration::from_secs(120),
             keep: false,
             verbose: false,
+            restore_root: false,
         }
     }
 
     /// The command that replays run `seed` alone.
     pub fn replay(&self, seed: u64) -> String {
         format!(
-            "cargo run -p fundsync-tests --bin bench -- chaos --seed {seed} --runs 1 --steps {}{}",
+            "cargo run -p fundsync-tests --bin bench -- chaos --seed {seed} --runs 1 --steps {}{}{}",
             self.steps,
-            if self.pg { " --pg" } else { "" }
+            if self.pg { " --pg" } else { "" },
+            if self.restore_root {
+                " --restore-root"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -1129,7 +1140,10 @@ impl Run<'_> {
                 if on_link {
                     n.proxy.is_some()
                 } else {
-                    !self.busy(&n.code) && (!restore || n.backup.is_some())
+                    !self.busy(&n.code)
+                        && (!restore
+                            || (n.backup.is_some()
+                                && (n.parent.is_some() || self.opts.restore_root)))
                 }
             })
             .map(|n| n.code.clone())

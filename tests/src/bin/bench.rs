@@ -7,7 +7,8 @@
 //! region's summary over millions of payments), or `all`. `--quick` runs a
 //! small version of each for smoke testing. `chaos` (not in `all`) is the
 //! randomized fault harness (`fundsync_tests::chaos`): `--seed S --runs N
-//! --steps K [--pg] [--heal-secs S] [--keep] [--verbose]`, exit 1 on any
+//! --steps K [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root]`,
+//! exit 1 on any
 //! violation.
 //!
 //! PostgreSQL scenarios need `FUNDSYNC_TEST_PG_URL`; run through
@@ -54,7 +55,7 @@ fn usage() -> ! {
          \x20      [--rows N] [--chunk N] [--batch N] [--engine sqlite|postgres|both]\n\
          \x20      [--samples N] (latency, login) [--counties N] [--requests N] (query)\n\
          \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)\n\
-         \x20      [--seed S] [--runs N] [--steps K] [--pg] [--heal-secs S] [--keep] [--verbose] (chaos)"
+         \x20      [--seed S] [--runs N] [--steps K] [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root] (chaos)"
     );
     std::process::exit(2)
 }
@@ -177,6 +178,7 @@ async fn main() -> Result<()> {
         o.pg = args.iter().any(|a| a == "--pg");
         o.keep = args.iter().any(|a| a == "--keep");
         o.verbose = args.iter().any(|a| a == "--verbose");
+        o.restore_root = args.iter().any(|a| a == "--restore-root");
         o.heal_deadline = std::time::Duration::from_secs(num("--heal-secs", 120, 120)?);
         let t = fundsync_tests::chaos::session(&o).await?;
         for (seed, v) in &t.failed {
