@@ -558,7 +558,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let clock: Arc<dyn fundsync_node::clock::Clock> =
                 match fundsync_node::clock::OffsetClock::from_env().map_err(anyhow::Error::msg)? {
                     Some(c) => {
-                        tracing::warn!(offset_ms = c.0, "the clock is moved by {}", fundsync_node::clock::CLOCK_OFFSET_ENV);
+                        tracing::warn!(
+                            offset_ms = c.0,
+                            "the clock is moved by {}",
+                            fundsync_node::clock::CLOCK_OFFSET_ENV
+                        );
                         Arc::new(c)
                     }
                     None => Arc::new(SystemClock),

@@ -119,7 +119,11 @@ impl Totals {
 
     /// The one summary line.
     pub fn summary(&self) -> String {
-        let faults: Vec<String> = self.faults.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let faults: Vec<String> = self
+            .faults
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         format!(
             "chaos: runs {}, faults {} ({}), writes acknowledged {}, unanswered {}, refused {}, \
              violations {} in {} run(s), wall time {} s",
@@ -624,7 +628,10 @@ async fn spawn(bin: &Path, n: &mut Node, http: &reqwest::Client) -> Result<()> {
         .stderr(log)
         .kill_on_drop(true);
     if let Some(p) = &n.proxy {
-        cmd.env("FUNDSYNC_PARENT_URL", format!("https://127.0.0.1:{}", p.port));
+        cmd.env(
+            "FUNDSYNC_PARENT_URL",
+            format!("https://127.0.0.1:{}", p.port),
+        );
     }
     let mut child = cmd.spawn().context("starting fundsync serve")?;
     let until = Instant::now() + Duration::from_secs(120);
@@ -788,7 +795,11 @@ async fn send(
                 let status = r.status();
                 let v: Value = r.json().await.unwrap_or_default();
                 if status.is_success() {
-                    return (Fate::Acked, v["id"].as_str().map(str::to_owned), String::new());
+                    return (
+                        Fate::Acked,
+                        v["id"].as_str().map(str::to_owned),
+                        String::new(),
+                    );
                 }
                 if status.is_client_error() && status.as_u16() != 408 {
                     return (Fate::Refused, None, format!("{status} {v}"));
@@ -815,7 +826,9 @@ fn payment_body(voucher: &str, alloc: &str, project: &str, fen: u64) -> Result<P
         payee_bank: "农业银行".into(),
         amount: amount(fen)?,
         function_class: "2130505".into(),
-        allocation: alloc.parse::<EntryId>().map_err(|e| anyhow::anyhow!("{e}"))?,
+        allocation: alloc
+            .parse::<EntryId>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
         project: project.to_owned(),
         purpose: "故障测试支出".into(),
     })
@@ -1393,10 +1406,7 @@ async fn one_run(opts: &Options, seed: u64, totals: &mut Totals) -> Result<Vec<S
     if !violations.is_empty() {
         // Keep the evidence.
         let kept = root.keep();
-        println!(
-            "run seed {seed}: nodes and logs kept in {}",
-            kept.display()
-        );
+        println!("run seed {seed}: nodes and logs kept in {}", kept.display());
     }
     for n in run.tree.values_mut() {
         kill9(n).await?;
@@ -1454,7 +1464,8 @@ async fn bootstrap(run: &mut Run<'_>, world: &mut World) -> Result<()> {
     let mut writes = vec![boot("650000", "funds_received", &key, &funds, None)];
     // Each node's own category, for its own budgets (本级安排).
     for n in run.tree.values() {
-        let level: fundsync_protocol::Level = n.level.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let level: fundsync_protocol::Level =
+            n.level.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
         let code = format!("CH-{}", n.code);
         let id = ok(
             send(
@@ -1557,7 +1568,11 @@ async fn bootstrap(run: &mut Run<'_>, world: &mut World) -> Result<()> {
         .await;
         let tid = ok(t, "target")?;
         writes.push(boot(&c, "target_set", &format!("{code}/指标0"), &tid, None));
-        world.projects.entry(c.clone()).or_default().push(code.clone());
+        world
+            .projects
+            .entry(c.clone())
+            .or_default()
+            .push(code.clone());
         world.targeted.entry(c.clone()).or_default().push(code);
     }
     run.writes.extend(writes);
@@ -1585,7 +1600,11 @@ async fn get(http: &reqwest::Client, n: &Node, path: &str) -> Result<Value> {
         .with_context(|| format!("GET {path} at {}", n.code))?;
     let status = r.status();
     let v: Value = r.json().await.unwrap_or_default();
-    ensure!(status.is_success(), "GET {path} at {}: {status} {v}", n.code);
+    ensure!(
+        status.is_success(),
+        "GET {path} at {}: {status} {v}",
+        n.code
+    );
     Ok(v)
 }
 
@@ -1730,10 +1749,7 @@ async fn check_once(run: &Run<'_>) -> Result<Vec<String>> {
     for (at, n) in &run.tree {
         for origin in run.tree.keys() {
             if origin == at || n.is_ancestor_of(&run.tree, origin) {
-                chains.insert(
-                    (at.clone(), origin.clone()),
-                    chain(http, n, origin).await?,
-                );
+                chains.insert((at.clone(), origin.clone()), chain(http, n, origin).await?);
             }
         }
     }
@@ -1743,12 +1759,18 @@ async fn check_once(run: &Run<'_>) -> Result<Vec<String>> {
         for (i, e) in es.iter().enumerate() {
             let want = u64::try_from(i)? + 1;
             if e.seq != want {
-                v.push(format!("{at} holds {origin}'s chain with a gap: seq {} where {want} was due", e.seq));
+                v.push(format!(
+                    "{at} holds {origin}'s chain with a gap: seq {} where {want} was due",
+                    e.seq
+                ));
                 break;
             }
             if let Some(p) = prev {
                 if e.prev != p.hash {
-                    v.push(format!("{at}: {origin}@{} does not chain to @{}", e.seq, p.seq));
+                    v.push(format!(
+                        "{at}: {origin}@{} does not chain to @{}",
+                        e.seq, p.seq
+                    ));
                     break;
                 }
             }
@@ -1769,12 +1791,12 @@ async fn check_once(run: &Run<'_>) -> Result<Vec<String>> {
         // The same chain as the origin's own.
         if at != origin {
             if let Some(own) = chains.get(&(origin.clone(), origin.clone())) {
-                let diverged = es
-                    .iter()
-                    .zip(own.iter())
-                    .find(|(a, b)| a.hash != b.hash);
+                let diverged = es.iter().zip(own.iter()).find(|(a, b)| a.hash != b.hash);
                 if let Some((a, _)) = diverged {
-                    v.push(format!("{at}'s copy of {origin}'s chain differs from {origin}'s at seq {}", a.seq));
+                    v.push(format!(
+                        "{at}'s copy of {origin}'s chain differs from {origin}'s at seq {}",
+                        a.seq
+                    ));
                 }
             }
         }
@@ -1804,7 +1826,10 @@ async fn check_once(run: &Run<'_>) -> Result<Vec<String>> {
                     if let Some(id) = &w.id {
                         let seq = id.rsplit('-').next().and_then(|s| s.parse::<u64>().ok());
                         if found.first().map(|e| e.seq) != seq {
-                            v.push(format!("{what}: acknowledged as {id}, held at {h} as seq {:?}", found.first().map(|e| e.seq)));
+                            v.push(format!(
+                                "{what}: acknowledged as {id}, held at {h} as seq {:?}",
+                                found.first().map(|e| e.seq)
+                            ));
                         }
                     }
                 }
@@ -1837,7 +1862,11 @@ async fn check_once(run: &Run<'_>) -> Result<Vec<String>> {
         let rows = s["rows"].as_array().cloned().unwrap_or_default();
         let row = |code: &str| rows.iter().find(|r| r["group"]["node"] == code).cloned();
         for r in &rows {
-            let d = |f: &str| -> Decimal { r[f].as_str().and_then(|x| x.parse().ok()).unwrap_or_default() };
+            let d = |f: &str| -> Decimal {
+                r[f].as_str()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or_default()
+            };
             let node = r["group"]["node"].as_str().unwrap_or("?");
             let want = d("received") + d("own_budget") - d("issued_down") - d("paid");
             if d("balance") != want || d("balance") < Decimal::ZERO {
@@ -1854,17 +1883,28 @@ async fn check_once(run: &Run<'_>) -> Result<Vec<String>> {
                 let got: Decimal = children
                     .iter()
                     .filter_map(|k| row(k))
-                    .map(|x| x["received"].as_str().and_then(|y| y.parse::<Decimal>().ok()).unwrap_or_default())
+                    .map(|x| {
+                        x["received"]
+                            .as_str()
+                            .and_then(|y| y.parse::<Decimal>().ok())
+                            .unwrap_or_default()
+                    })
                     .sum();
                 if got != d("issued_down") {
-                    v.push(format!("{c}'s summary: {node} issued {} but its children received {got}", d("issued_down")));
+                    v.push(format!(
+                        "{c}'s summary: {node} issued {} but its children received {got}",
+                        d("issued_down")
+                    ));
                 }
             }
         }
         for a in ancestors(&run.tree, c) {
             let theirs = get(http, &run.tree[&a], &format!("{q}&node={c}")).await?;
             if theirs["rows"] != s["rows"] {
-                v.push(format!("{a}'s summary of {c}'s subtree differs from {c}'s own: {} vs {}", theirs["rows"], s["rows"]));
+                v.push(format!(
+                    "{a}'s summary of {c}'s subtree differs from {c}'s own: {} vs {}",
+                    theirs["rows"], s["rows"]
+                ));
             }
         }
     }
@@ -1876,7 +1916,12 @@ async fn verify_all(run: &Run<'_>) -> Result<Vec<String>> {
     let mut v = vec![];
     for (c, n) in &run.tree {
         let out = Command::new(run.bin())
-            .args(["verify", "--json", "--config", n.config.to_str().context("path")?])
+            .args([
+                "verify",
+                "--json",
+                "--config",
+                n.config.to_str().context("path")?,
+            ])
             .env("RUST_LOG", "error")
             .env_remove("FUNDSYNC_CONFIG")
             .stdin(Stdio::null())

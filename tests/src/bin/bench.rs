@@ -182,7 +182,11 @@ async fn main() -> Result<()> {
         o.heal_deadline = std::time::Duration::from_secs(num("--heal-secs", 120, 120)?);
         let t = fundsync_tests::chaos::session(&o).await?;
         for (seed, v) in &t.failed {
-            println!("FAILED seed {seed} ({} violation(s)); replay: {}", v.len(), o.replay(*seed));
+            println!(
+                "FAILED seed {seed} ({} violation(s)); replay: {}",
+                v.len(),
+                o.replay(*seed)
+            );
         }
         println!("{}", t.summary());
         if t.violations() > 0 {

@@ -8,20 +8,27 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _, Result};
 use fundsync_tests::chaos::{session, Options};
 
-/// The `fundsync` binary of this build (`FUNDSYNC_BIN` if set), built
-/// first so that it is the current source's.
+/// The `fundsync` binary: `FUNDSYNC_BIN`, else the one next to this test
+/// binary's directory (target/<profile>/fundsync, which `cargo nextest run
+/// --workspace` builds), built with `cargo build -p fundsync` only when it
+/// is missing (building it alone unifies features differently, so it
+/// would rebuild the node crate every time). After changing the node
+/// alone, rebuild it: `cargo build -p fundsync --bin fundsync`.
 fn fundsync_bin() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("FUNDSYNC_BIN") {
         return Ok(PathBuf::from(p));
     }
-    // The test binary is target/<profile>/deps/it-…; the node's binary is
-    // target/<profile>/fundsync.
+    // The test binary is target/<profile>/deps/it-….
     let exe = std::env::current_exe()?;
     let profile_dir = exe
         .parent()
         .and_then(|d| d.parent())
         .context("the test binary's directory")?
         .to_owned();
+    let bin = profile_dir.join("fundsync");
+    if bin.exists() {
+        return Ok(bin);
+    }
     let mut build = std::process::Command::new(env!("CARGO"));
     build.args(["build", "--quiet", "-p", "fundsync", "--bin", "fundsync"]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
@@ -32,7 +39,7 @@ fn fundsync_bin() -> Result<PathBuf> {
     }
     let st = build.status().context("running cargo build for fundsync")?;
     ensure!(st.success(), "cargo build -p fundsync failed");
-    Ok(profile_dir.join("fundsync"))
+    Ok(bin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
