@@ -873,7 +873,7 @@ async fn random_write(
     let roll = rng.below(100);
     let (path, body) = if n.level != "county" {
         if roll < 15 || mine.is_empty() {
-            if n.level == "region" && roll % 2 == 0 {
+            if n.level == "region" && roll.is_multiple_of(2) {
                 w.kind = "funds_received";
                 w.key = format!("财农〔2020〕C{k}号");
                 let b = FundsReceived {
