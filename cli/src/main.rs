@@ -554,7 +554,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { config } => {
             let cfg = Config::load(&config)?;
-            let ledger = server::open_ledger(&cfg, Arc::new(SystemClock)).await?;
+            // A clock moved on purpose, for fault tests (`bench chaos`).
+            let clock: Arc<dyn fundsync_node::clock::Clock> =
+                match fundsync_node::clock::OffsetClock::from_env().map_err(anyhow::Error::msg)? {
+                    Some(c) => {
+                        tracing::warn!(
+                            offset_ms = c.0,
+                            "the clock is moved by {}",
+                            fundsync_node::clock::CLOCK_OFFSET_ENV
+                        );
+                        Arc::new(c)
+                    }
+                    None => Arc::new(SystemClock),
+                };
+            let ledger = server::open_ledger(&cfg, clock).await?;
             let listener = tokio::net::TcpListener::bind(&cfg.listen)
                 .await
                 .with_context(|| format!("listening on {}", cfg.listen))?;

@@ -28,6 +28,37 @@ impl Clock for SystemClock {
     }
 }
 
+/// The environment variable that moves `fundsync serve`'s clock by a fixed
+/// number of milliseconds (negative: back), for fault tests of a node
+/// whose clock is wrong (`bench chaos` restarts a node with it to jump its
+/// clock). Unset or 0: the system clock.
+pub const CLOCK_OFFSET_ENV: &str = "FUNDSYNC_CLOCK_OFFSET_MS";
+
+/// The system clock moved by a fixed offset (ms); see [`CLOCK_OFFSET_ENV`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OffsetClock(pub i64);
+
+impl OffsetClock {
+    /// The offset [`CLOCK_OFFSET_ENV`] asks for: `None` when unset or 0,
+    /// an error when it is not a whole number.
+    pub fn from_env() -> Result<Option<Self>, String> {
+        match std::env::var(CLOCK_OFFSET_ENV) {
+            Err(_) => Ok(None),
+            Ok(v) => match v.trim().parse::<i64>() {
+                Ok(0) => Ok(None),
+                Ok(ms) => Ok(Some(Self(ms))),
+                Err(e) => Err(format!("{CLOCK_OFFSET_ENV}={v:?}: {e}")),
+            },
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        Utc::now().timestamp_millis().saturating_add(self.0)
+    }
+}
+
 /// A clock that stands still until moved; for tests and replaying history.
 #[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);

@@ -5,7 +5,11 @@
 //! logical replication cascade and one local SQLite database), `latency`,
 //! `login` (argon2id sign-ins and token look-ups), `catchup`, `scale` (114 separate `fundsync` processes), `query` (the
 //! region's summary over millions of payments), or `all`. `--quick` runs a
-//! small version of each for smoke testing.
+//! small version of each for smoke testing. `chaos` (not in `all`) is the
+//! randomized fault harness (`fundsync_tests::chaos`): `--seed S --runs N
+//! --steps K [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root]`,
+//! exit 1 on any
+//! violation.
 //!
 //! PostgreSQL scenarios need `FUNDSYNC_TEST_PG_URL`; run through
 //! `FUNDSYNC_PG_DURABLE=1 bash scripts/with-pg.sh …` for a durable throwaway
@@ -47,10 +51,11 @@ const PROJECTS: usize = 100;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench <import|e2e|peer|latency|login|catchup|scale|query|all> [--quick]\n\
+        "usage: bench <import|e2e|peer|latency|login|catchup|scale|query|all|chaos> [--quick]\n\
          \x20      [--rows N] [--chunk N] [--batch N] [--engine sqlite|postgres|both]\n\
          \x20      [--samples N] (latency, login) [--counties N] [--requests N] (query)\n\
-         \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)"
+         \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)\n\
+         \x20      [--seed S] [--runs N] [--steps K] [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root] (chaos)"
     );
     std::process::exit(2)
 }
@@ -163,6 +168,31 @@ async fn main() -> Result<()> {
             )
             .await?;
         }
+    }
+    if scenario == "chaos" {
+        // Not part of `all`: it judges, it does not time.
+        let mut o = fundsync_tests::chaos::Options::new(fundsync_bin.clone());
+        o.seed = num("--seed", 1, 1)?;
+        o.runs = num("--runs", 10, 1)?;
+        o.steps = num("--steps", 60, 20)?;
+        o.pg = args.iter().any(|a| a == "--pg");
+        o.keep = args.iter().any(|a| a == "--keep");
+        o.verbose = args.iter().any(|a| a == "--verbose");
+        o.restore_root = args.iter().any(|a| a == "--restore-root");
+        o.heal_deadline = std::time::Duration::from_secs(num("--heal-secs", 120, 120)?);
+        let t = fundsync_tests::chaos::session(&o).await?;
+        for (seed, v) in &t.failed {
+            println!(
+                "FAILED seed {seed} ({} violation(s)); replay: {}",
+                v.len(),
+                o.replay(*seed)
+            );
+        }
+        println!("{}", t.summary());
+        if t.violations() > 0 {
+            std::process::exit(1);
+        }
+        return Ok(());
     }
     if !ran {
         usage()

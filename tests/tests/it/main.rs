@@ -10,6 +10,7 @@ mod accounts;
 mod api;
 mod attribution;
 mod carryover;
+mod chaos;
 mod demo;
 mod desk;
 mod disclosure;
