@@ -34,12 +34,12 @@ pub use carryover::{
     CarryOverAllocation, CarryOverFigures, CarryOverFilter, CarryOverLine, CarryOverProject,
     CarryOverReasonView, CarryOverReport,
 };
-pub use facts::{
-    ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord, TargetRecord,
-};
 pub use evaluation::{
     draw, EvaluationProject, EvaluationView, EvaluationYear, FindingView, IndicatorView,
     RectificationView, ReportDraft, ReportView, SampleView, SpotCheckView,
+};
+pub use facts::{
+    ChildHeard, HeldAllocation, IssuedFrom, PaidDay, PaymentBody, ProjectRecord, TargetRecord,
 };
 pub use journal::JournalView;
 pub use links::LinkReportRow;
