@@ -1059,7 +1059,7 @@ pub(crate) mod tests {
         let batch = county_batch(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSB1");
-        assert_eq!(&bytes[4..6], &[0, 4]);
+        assert_eq!(&bytes[4..6], &[0, 5]);
         assert_eq!(&bytes[6..18], b"652801652800");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 1, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..32], b"652801");

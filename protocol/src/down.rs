@@ -793,7 +793,7 @@ mod tests {
         let batch = stream(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSD1");
-        assert_eq!(&bytes[4..6], &[0, 4]);
+        assert_eq!(&bytes[4..6], &[0, 5]);
         assert_eq!(&bytes[6..18], b"652800652801");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..30], &[0, 0, 0, 1]);
@@ -1050,7 +1050,7 @@ mod tests {
         );
         let e = at_child(&batch, DownState::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 4"));
+        assert!(e.expect_err("refused").to_string().contains("version 5"));
     }
 
     // ---- Verification ----
