@@ -600,6 +600,20 @@ struct NewActual {
     note: String,
 }
 
+/// Refuses a person acting on a target whose project (of this node) is
+/// outside their department; the project decides, as for its targets and
+/// status. An unknown target or another node's is the ledger's to refuse.
+async fn target_in_scope(s: &AppState, u: &User, target: EntryId) -> ApiResult<()> {
+    if let Some((origin, project)) = s.ledger.target_owner(target).await? {
+        if origin == s.ledger.identity().code.as_str() {
+            if let Some(d) = project_department(s, &project).await? {
+                project_in_scope(u, &d)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn record_actual(
     State(s): S,
     Acting(who): Acting,
@@ -608,15 +622,7 @@ async fn record_actual(
     Json(b): Json<NewActual>,
 ) -> ApiResult<impl IntoResponse> {
     let target = entry_id(&id)?;
-    // The target's project decides, as for its targets and status; an
-    // unknown target or another node's is the ledger's to refuse.
-    if let Some((origin, project)) = s.ledger.target_owner(target).await? {
-        if origin == s.ledger.identity().code.as_str() {
-            if let Some(d) = project_department(&s, &project).await? {
-                project_in_scope(&u, &d)?;
-            }
-        }
-    }
+    target_in_scope(&s, &u, target).await?;
     let body = Body::TargetActualRecorded(TargetActualRecorded {
         target,
         actual: b.actual,

@@ -26,7 +26,7 @@ use fundsync_protocol::body::{TargetAdjusted, TargetOp, TargetsApproved, Targets
 use fundsync_protocol::{Body, EntryId, ErrorCode, NodeCode};
 use serde::Deserialize;
 
-use super::{created, entry_id, project_department, project_in_scope, PageQuery};
+use super::{created, entry_id, target_in_scope, PageQuery};
 use crate::access::Permission;
 use crate::accounts::User;
 use crate::http::{Acting, ApiError, ApiResult, AppState, Json, Query, Routes};
@@ -70,15 +70,7 @@ async fn adjust(
     Json(b): Json<NewAdjustment>,
 ) -> ApiResult<impl IntoResponse> {
     let target = entry_id(&id)?;
-    // The target's project decides the department, as for its actuals; an
-    // unknown target or another node's is the ledger's to refuse.
-    if let Some((origin, project)) = s.ledger.target_owner(target).await? {
-        if origin == s.ledger.identity().code.as_str() {
-            if let Some(d) = project_department(&s, &project).await? {
-                project_in_scope(&u, &d)?;
-            }
-        }
-    }
+    target_in_scope(&s, &u, target).await?;
     let body = Body::TargetAdjusted(TargetAdjusted {
         target,
         op: b.op,
