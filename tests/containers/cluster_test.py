@@ -90,8 +90,8 @@ CSV_HEADER = "voucher_no,paid_on,payer,payee_name,amount,allocation,project\n"
 #   fundsync token create --user LOGIN --name NAME     (the secret alone on stdout's last line)
 # Roles: allocation (funds received, allocations, any category), department
 # (projects and targets), treasury (payments, CSV imports), lead (reads the
-# whole ledger and the sync health); --classified so the totals see every
-# category.
+# whole ledger and the sync health, reviews and approves targets);
+# --classified so the totals see every category.
 IT_AUTH = os.environ.get("FUNDSYNC_IT_AUTH", "1") != "0"
 IT_USER = "it-runner"
 IT_ROLES = "allocation,department,treasury,lead"
@@ -541,10 +541,18 @@ class Test:
             c.post(svc, "/api/v1/projects", {
                 "code": "P1", "name": "村道硬化", "township": "镇", "village": "一村",
                 "department": "交通局", "starts_on": "2020-03-01", "ends_on": "2020-10-31",
-                "budget": "800000", "status": "in_progress"})
+                "budget": "800000", "status": "planned"})
+            # Seed 003 §7–9: a project receives funds only once its targets
+            # are reviewed (审核) and approved (批复); then it starts.
             c.post(svc, "/api/v1/projects/P1/targets", {
                 "level1": "output", "level2": "quantity", "indicator": "硬化道路里程",
                 "op": ">=", "value": "12", "unit": "公里"})
+            c.post(svc, "/api/v1/projects/P1/targets/review", {
+                "reviewed_on": "2020-03-05", "necessity": True, "relevance": True,
+                "fit": True})
+            c.post(svc, "/api/v1/projects/P1/targets/approval", {
+                "doc_no": f"{county}绩效〔2020〕1号", "approved_on": "2020-03-10"})
+            c.post(svc, "/api/v1/projects/P1/status", {"status": "in_progress"})
         first = {}
         for county, amt in [("652822", "12345.67"), ("652823", "99999.99"), ("653121", "0.01")]:
             first[county] = self.pay(county, amt)
