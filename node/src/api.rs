@@ -936,5 +936,9 @@ async fn sync_link(State(s): S) -> ApiResult<impl IntoResponse> {
         "node": s.ledger.identity().code,
         "parent": s.ledger.identity().parent,
         "link": s.link.as_ref().map(|l| l.get()),
+        // Restored from a backup behind what was acknowledged of the own
+        // chain: local writes are refused until it is taken back.
+        "restored": s.ledger.restored(),
+        "acknowledged_own_seq": s.ledger.ack_mark().acknowledged().map(|(seq, _)| seq),
     })))
 }

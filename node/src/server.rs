@@ -502,9 +502,18 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StartError> {
 /// configuration's `[rules]`.
 pub async fn open_ledger(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Ledger, StartError> {
     let db = open_db(cfg).await?;
-    Ok(Ledger::open(db, Some(cfg.code), clock)
+    let ledger = Ledger::open(db, Some(cfg.code), clock)
         .await?
-        .with_rules(ledger_rules(cfg)))
+        .with_rules(ledger_rules(cfg));
+    ledger.attach_ack_mark(ack_mark_path(cfg)).await?;
+    Ok(ledger)
+}
+
+/// Where the node keeps its acknowledgement mark: in its data directory,
+/// outside the database (for PostgreSQL too), so that restoring a backup of
+/// the database does not restore the mark ([`crate::ledger::restored`]).
+pub fn ack_mark_path(cfg: &Config) -> std::path::PathBuf {
+    cfg.data_dir.join(crate::ledger::restored::ACK_FILE)
 }
 
 /// Runs a node until `shutdown` completes: the API on `api`; if the node
@@ -520,6 +529,9 @@ pub async fn run(
     // Every part below records under the configuration's rules, whoever
     // opened the ledger.
     let ledger = ledger.with_rules(ledger_rules(cfg));
+    // Whoever opened the ledger, it is compared with the mark before
+    // anything is served (again, if `open_ledger` did: it changes nothing).
+    ledger.attach_ack_mark(ack_mark_path(cfg)).await?;
     // The API certificate is checked by browsers against their own clocks,
     // so it is issued at the system's time, whatever the ledger's clock says.
     let api = api_listener(cfg, api, SystemClock.now_ms())?;
@@ -624,6 +636,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let api = api_listener(cfg, listener, SystemClock.now_ms()).map_err(io::Error::other)?;
+    ledger
+        .attach_ack_mark(ack_mark_path(cfg))
+        .await
+        .map_err(io::Error::other)?;
     let state = app_state(
         ledger.with_rules(ledger_rules(cfg)),
         cfg,

@@ -357,6 +357,10 @@ error_codes! {
     NotYetHeld = "not_yet_held",
     /// The node's database belongs to another node or is not initialised.
     Misconfigured = "misconfigured",
+    /// The node's ledger was restored from a backup behind what its parent
+    /// (or its children) acknowledged of its own chain: it records nothing
+    /// until it has taken its entries back (503; lifts by itself).
+    LedgerRestored = "ledger_restored",
     // Sync.
     /// No protocol version, or one this node does not accept.
     UnsupportedVersion = "unsupported_version",

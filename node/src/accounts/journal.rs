@@ -13,7 +13,7 @@ use fundsync_protocol::Actor;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{SecurityEvent, SecurityLog};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerError};
 
 tokio::task_local! {
     /// The person a request acts as, set by the HTTP layer around a
@@ -45,13 +45,41 @@ impl JournalLog {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
             let mut cap = Cap::new(tokio::time::Instant::now());
-            while let Some(job) = rx.recv().await {
+            let mut held = Held::default();
+            let mut restored = ledger.ack_mark().watch();
+            loop {
+                let job = tokio::select! {
+                    job = rx.recv() => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                    // The ledger records again: what waited goes in first.
+                    Ok(()) = restored.changed(), if !held.events.is_empty() => {
+                        held.write(&ledger).await;
+                        continue;
+                    }
+                };
                 let now = tokio::time::Instant::now();
                 let (event, actor) = match job {
                     Job::Record(e, a) => (e, a),
                     Job::Flush(done) => {
                         if let Some(n) = cap.close(now) {
-                            write_suppressed(&ledger, n, &by_node()).await;
+                            held.push(
+                                &ledger,
+                                (
+                                    SecurityEventKind::LoginFailed,
+                                    "*".to_owned(),
+                                    suppressed_detail(n),
+                                    by_node(),
+                                ),
+                            )
+                            .await;
+                        }
+                        held.write(&ledger).await;
+                        if !held.events.is_empty() {
+                            tracing::warn!(target: "security", waiting = held.events.len(),
+                                "security events wait for the ledger's take-back after a restore; \
+                                 not in the journal yet (each is a security log line)");
                         }
                         let _ = done.send(());
                         continue;
@@ -59,20 +87,23 @@ impl JournalLog {
                 };
                 if unsolicited(&event) {
                     if let Some(n) = cap.roll(now) {
-                        write_suppressed(&ledger, n, &by_node()).await;
+                        held.push(
+                            &ledger,
+                            (
+                                SecurityEventKind::LoginFailed,
+                                "*".to_owned(),
+                                suppressed_detail(n),
+                                by_node(),
+                            ),
+                        )
+                        .await;
                     }
                     if !cap.admit() {
                         continue;
                     }
                 }
                 let (kind, subject, detail) = describe(&event);
-                if let Err(e) = ledger
-                    .record_security(kind, &subject, &detail, &actor)
-                    .await
-                {
-                    tracing::error!(target: "security", error = %e, event = event.kind(),
-                        "could not record a security event in the journal");
-                }
+                held.push(&ledger, (kind, subject, detail, actor)).await;
             }
         });
         JournalLog { tx, by }
@@ -155,17 +186,73 @@ fn by_node() -> Actor {
     Actor::system()
 }
 
-async fn write_suppressed(ledger: &Ledger, n: u64, actor: &Actor) {
-    let detail = format!(
+fn suppressed_detail(n: u64) -> String {
+    format!(
         "{n} more failed sign-ins or refusals within a minute, beyond {UNSOLICITED_PER_MINUTE}, \
          not recorded one by one (see the node's security log lines)"
-    );
-    if let Err(e) = ledger
-        .record_security(SecurityEventKind::LoginFailed, "*", &detail, actor)
-        .await
-    {
-        tracing::error!(target: "security", error = %e,
-            "could not record the count of suppressed security events");
+    )
+}
+
+/// At most this many security events wait, in memory, for a ledger restored
+/// from a backup to take its own chain back; beyond it they are logged
+/// only (each is a `security` log line anyway).
+pub const HELD_EVENTS_MAX: usize = 10_000;
+
+/// An event as it is recorded.
+type Event = (SecurityEventKind, String, String, Actor);
+
+/// Security events that wait, in order, while the ledger is restored behind
+/// its acknowledgement mark (written then, they would fork its own chain).
+#[derive(Default)]
+struct Held {
+    events: std::collections::VecDeque<Event>,
+    dropped: u64,
+}
+
+impl Held {
+    /// Records `event` after those that wait, or keeps it waiting.
+    async fn push(&mut self, ledger: &Ledger, event: Event) {
+        self.write(ledger).await;
+        if self.events.is_empty() {
+            match record(ledger, &event).await {
+                Err(LedgerError::Restored { .. }) => {}
+                _ => return,
+            }
+        }
+        if self.events.len() >= HELD_EVENTS_MAX {
+            self.dropped = self.dropped.saturating_add(1);
+            tracing::error!(target: "security", dropped = self.dropped,
+                "too many security events wait for the ledger's take-back; this one is logged only");
+            return;
+        }
+        self.events.push_back(event);
+    }
+
+    /// Records what waits, in order, unless the ledger is still restored.
+    async fn write(&mut self, ledger: &Ledger) {
+        while let Some(event) = self.events.front() {
+            if let Err(LedgerError::Restored { .. }) = record(ledger, event).await {
+                return;
+            }
+            self.events.pop_front();
+        }
+    }
+}
+
+/// Records one event; a refusal other than the restore is logged and
+/// counts as done.
+async fn record(
+    ledger: &Ledger,
+    (kind, subject, detail, actor): &Event,
+) -> Result<(), LedgerError> {
+    match ledger.record_security(*kind, subject, detail, actor).await {
+        Ok(_) => Ok(()),
+        Err(e @ LedgerError::Restored { .. }) => Err(e),
+        Err(e) => {
+            tracing::error!(target: "security", error = %e, event = ?kind,
+                "could not record a security event in the journal");
+            Ok(())
+        }
     }
 }
 

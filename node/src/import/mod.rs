@@ -515,6 +515,9 @@ pub async fn run(
     mode: Mode,
 ) -> Result<ImportReport, ImportError> {
     let me = ledger.identity().code;
+    // Restored behind its acknowledgement mark: every row would be refused
+    // alike; say it once, before reading the file.
+    ledger.refuse_if_restored()?;
     let plan = Plan::load(ledger, kind, options).await?;
     let mut work = ledger.begin().await?;
     let mut rx = spawn_parser(

@@ -240,6 +240,13 @@ pub enum LedgerError {
     ShortfallUnexplained,
     #[error("finding {0} found the evaluation conforming (符合): nothing to rectify")]
     ConformingFinding(EntryId),
+    #[error(
+        "this node's ledger was restored from a backup: it holds its own chain up to seq \
+         {own_head}, but seq {acknowledged} was acknowledged (its parent, or its children, hold \
+         it); nothing is recorded here until it has taken its entries back up to seq \
+         {acknowledged}"
+    )]
+    Restored { own_head: u64, acknowledged: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -316,6 +323,7 @@ impl LedgerError {
             ReportFigures(_) => ErrorCode::ReportFigures,
             NotProjectTarget { .. } => ErrorCode::UnknownTarget,
             ShortfallUnexplained | ConformingFinding(_) => ErrorCode::InvalidInput,
+            Restored { .. } => ErrorCode::LedgerRestored,
             Store(_) => ErrorCode::Internal,
         }
     }

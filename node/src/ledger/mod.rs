@@ -17,6 +17,7 @@ mod own;
 pub mod query;
 pub mod relay;
 pub mod replica;
+pub mod restored;
 pub(crate) mod rows;
 pub mod rules;
 mod state;
@@ -73,6 +74,9 @@ pub struct Ledger {
     relay: relay::RelayCache,
     /// Own entries just committed, for the pusher to send.
     own: relay::OwnCache,
+    /// The acknowledgement mark and whether this database was restored
+    /// behind it ([`restored`]).
+    mark: Arc<restored::AckMark>,
 }
 
 impl Ledger {
@@ -157,6 +161,7 @@ impl Ledger {
             rules: LedgerRules::default(),
             relay: relay::RelayCache::default(),
             own: relay::OwnCache::default(),
+            mark: Arc::default(),
         })
     }
 
@@ -198,6 +203,7 @@ impl Ledger {
     pub async fn begin(&self) -> Result<Work<'_>, LedgerError> {
         let mut work = Work::begin(&self.db, &self.me, self.clock.now_ms()).await?;
         work.rules = self.rules;
+        work.restored = self.mark.restored();
         // Only a node with a parent sends its own entries anywhere.
         if self.me.parent.is_some() {
             work.keep_own_in(self.own.clone());

@@ -740,6 +740,31 @@ impl Ledger {
         h.map(|b| hash_of(&b, "journal hash")).transpose()
     }
 
+    /// The entry of this node's own chain at position `after` of its down
+    /// stream to `child` (its seq and hash): a child that asks for what
+    /// follows `after` holds it. `None` when no such position is held here.
+    pub async fn down_acknowledged(
+        &self,
+        child: NodeCode,
+        after: u64,
+    ) -> Result<Option<(u64, Hash)>, LedgerError> {
+        if after == 0 {
+            return Ok(None);
+        }
+        let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT j.seq, j.hash FROM down_entries d \
+             JOIN journal j ON j.origin = $1 AND j.seq = d.seq \
+             WHERE d.child = $2 AND d.down_seq = $3",
+        )
+        .bind(self.identity().code.as_str())
+        .bind(child.as_str())
+        .bind(to_i64(after)?)
+        .fetch_optional(self.db().read())
+        .await?;
+        row.map(|(seq, h)| Ok((to_u64(seq)?, hash_of(&h, "journal hash")?)))
+            .transpose()
+    }
+
     /// The next run of this node's down stream to `child` after position
     /// `after`, at most `max` entries, signed with `key`. An empty batch when
     /// nothing is new: a signed "nothing since `after`".

@@ -42,6 +42,9 @@ pub struct Work<'l> {
     /// The node's own rules for what it records ([`LedgerRules`]); checked
     /// on local entries only.
     pub(super) rules: LedgerRules,
+    /// Set while the ledger is restored behind its acknowledgement mark:
+    /// nothing is appended to the own chain ([`super::restored`]).
+    pub(super) restored: Option<super::restored::Restored>,
     pub(super) bind_max: usize,
     pub(super) dialect: &'static dyn crate::store::Dialect,
     pub(super) now_ms: i64,

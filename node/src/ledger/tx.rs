@@ -27,6 +27,7 @@ impl<'l> Work<'l> {
             pending: None,
             me,
             rules: LedgerRules::default(),
+            restored: None,
             bind_max: db.dialect().bind_params_max(),
             dialect: db.dialect(),
             now_ms,

@@ -257,6 +257,14 @@ impl<'l> Work<'l> {
         if let Some(id) = self.check_local(&body, &encoded).await? {
             return Ok(Outcome::Existing(id));
         }
+        // Restored behind the acknowledgement mark: the next own seq is one
+        // a holder already holds with another entry (see `restored.rs`).
+        if let Some(r) = self.restored {
+            return Err(LedgerError::Restored {
+                own_head: r.own_head,
+                acknowledged: r.acknowledged,
+            });
+        }
         let me = self.me.code;
         let head = self.head(me).await?;
         let entry = Entry {

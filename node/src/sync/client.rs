@@ -440,6 +440,11 @@ impl Link {
                         .whose_copy(theirs.seq - 1, Some((theirs.seq, theirs.hash)), diverged)
                         .await);
                 }
+                // The parent holds this much of the own chain, as it is
+                // here: the mark moves (a node upgraded to keep one gets it
+                // at its first exchange).
+                self.ledger.acknowledge_own(theirs.seq, theirs.hash).await;
+                self.ledger.recheck_restored().await?;
                 self.set_own_checked(true);
                 return Ok(());
             }
@@ -525,6 +530,8 @@ impl Link {
             );
             self.health
                 .update(|s| s.entries_recovered = s.entries_recovered.saturating_add(n));
+            // Up to the acknowledgement mark again: local writes resume.
+            self.ledger.recheck_restored().await?;
         }
     }
 
@@ -686,6 +693,9 @@ impl Link {
             let receipt = self.push(&batch).await?;
             sent = sent.saturating_add(u64::try_from(receipt.applied).unwrap_or(0));
             for h in receipt.heads {
+                if h.origin == self.ledger.identity().code {
+                    self.ledger.acknowledge_own(h.seq, h.hash).await;
+                }
                 remote.insert(h.origin, h.seq);
             }
         }
@@ -876,9 +886,14 @@ impl Link {
                     }
                     Err(e) => return Err(e),
                 };
+                let me = self.ledger.identity().code;
                 for h in &receipt.heads {
                     r.insert(h.origin, h.seq);
                     held.clear(h.origin);
+                    if h.origin == me {
+                        // Once per acknowledged push, never per entry.
+                        self.ledger.acknowledge_own(h.seq, h.hash).await;
+                    }
                 }
                 if !receipt.refused.is_empty() {
                     self.hold_back(&mut held, &receipt.refused);

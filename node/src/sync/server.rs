@@ -469,6 +469,20 @@ async fn down(
             e.body_text(),
         )
     })?;
+    // At the top node, a child asking for what follows `after` holds the
+    // region's own chain up to the entry there: the region's
+    // acknowledgement mark (it has no parent to acknowledge it), so a
+    // region restored behind it does not fork what its children hold.
+    if s.ledger.identity().parent.is_none() {
+        if let Some((seq, hash)) = s
+            .ledger
+            .down_acknowledged(child, q.after)
+            .await
+            .map_err(peer_refusal)?
+        {
+            s.ledger.acknowledge_own(seq, hash).await;
+        }
+    }
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(q.wait_ms.min(s.limits.pull_wait_max_ms));
     let mut changes = s.ledger.db().changes();

@@ -154,6 +154,13 @@ impl WebError {
 impl From<LedgerError> for WebError {
     fn from(e: LedgerError) -> WebError {
         let error = ApiError::from(e);
+        if error.code() == ErrorCode::LedgerRestored {
+            return WebError {
+                error,
+                zh: crate::ledger::restored::RESTORED_ZH,
+                en: "This node's ledger was restored from a backup; nothing is recorded until it has taken its entries back",
+            };
+        }
         if error.code() == ErrorCode::Internal {
             return WebError {
                 error,
@@ -520,6 +527,7 @@ async fn operations_data(s: &AppState) -> Result<operations::Operations, WebErro
         alarms,
         parent: me.parent.map(|p| p.to_string()),
         link: s.link.as_ref().map(|l| l.get()),
+        restored: ledger.restored(),
         now_ms: ledger.clock().now_ms(),
     })
 }

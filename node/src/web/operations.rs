@@ -144,6 +144,9 @@ pub struct Operations {
     pub alarms: Vec<SyncAlarm>,
     pub parent: Option<String>,
     pub link: Option<LinkStatus>,
+    /// Restored from a backup behind its acknowledgement mark: local writes
+    /// refused until the own chain is taken back.
+    pub restored: Option<crate::ledger::restored::Restored>,
     pub now_ms: i64,
 }
 
@@ -227,6 +230,16 @@ pub fn render(c: &Chrome, o: &Operations) -> Markup {
                 }
             }
             (link_card(l, o))
+        }
+        @if let Some(r) = &o.restored {
+            p class="st broken" id="restored" {
+                @match l {
+                    Lang::Zh => (r.zh()),
+                    Lang::En => (format!(
+                        "This node's ledger was restored from a backup: it is taking back its own entries (held up to seq {} of {} acknowledged); nothing is recorded here until then",
+                        r.own_head, r.acknowledged)),
+                }
+            }
         }
         h2 { (l.t("辖区节点与同步状态", "Nodes and replication")) }
         p class="sub" {
@@ -597,8 +610,17 @@ mod tests {
                 }],
                 ..LinkStatus::default()
             }),
+            restored: Some(crate::ledger::restored::Restored {
+                own_head: 7,
+                acknowledged: 12,
+            }),
             now_ms: now,
         };
+        let shown = render(&chrome(Lang::Zh), &o).into_string();
+        assert!(
+            shown.contains("本节点账本已从备份恢复") && shown.contains("已取回至 7 / 上级持有 12"),
+            "{shown}"
+        );
         let s = render(&chrome(Lang::Zh), &o).into_string();
         assert!(!s.contains("<script>alert"), "{s}");
         assert!(!s.contains("<b>refused"));

@@ -935,6 +935,7 @@ fn ledger_field_error(e: &LedgerError) -> FieldError {
         }
         ErrorCode::Conflict => "项目编码已存在，且内容与本次填写不同",
         ErrorCode::Internal => "内部错误，请查看节点日志",
+        ErrorCode::LedgerRestored => crate::ledger::restored::RESTORED_ZH,
         _ => "无法登记，请检查填写内容",
     };
     FieldError::new(zh, en)

@@ -9,6 +9,7 @@ fundsync_tests::on_both!(
     workers = 4;
     a_restored_county_takes_back_what_its_parent_holds,
     a_restored_county_written_to_is_refused_clearly,
+    a_restored_county_refuses_writes_until_it_has_taken_its_chain_back,
 );
 
 /// A county with an allocation, a project and five payments (50.05) that
@@ -142,7 +143,8 @@ async fn a_restored_county_takes_back_what_its_parent_holds(engine: Engine) -> R
     c.shutdown().await
 }
 
-/// A county restored from an old backup and written to before it reconnects:
+/// A county restored from an old backup, its acknowledgement mark lost too
+/// (a whole machine restored), and written to before it reconnects:
 /// its journal and its parent's copy now differ at seq k+1. It pushes
 /// nothing, says so in plain words, raises an alarm, and nothing of its new
 /// entry reaches its parent or the region.
@@ -155,6 +157,8 @@ async fn a_restored_county_written_to_is_refused_clearly(engine: Engine) -> Resu
         n,
         ..
     } = restorable(engine).await?;
+    // The mark lost too (the whole machine restored): the old behaviour.
+    std::fs::remove_file(county.cfg.data_dir.join("acked-own-head"))?;
     let l = reopen(&county).await?;
     l.submit_one(payment("R0", alloc, "P1", "9.99", "2020-05-10"), &clerk())
         .await?;
@@ -217,6 +221,155 @@ async fn a_restored_county_written_to_is_refused_clearly(engine: Engine) -> Resu
         forks == 0,
         "nothing was even sent, yet {forks} alarms at the parent"
     );
+    c.shutdown().await
+}
+
+/// POSTs `body` (a payment) to the county's API; the status and the answer.
+async fn pay_through_api(c: &Cluster, node: &str, body: Body) -> Result<(u16, serde_json::Value)> {
+    let Body::PaymentRecorded(p) = body else {
+        anyhow::bail!("not a payment")
+    };
+    let n = c.node(node);
+    let r = n
+        .http()
+        .post(n.api_url("/payments"))
+        .json(&p)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await?))
+}
+
+/// `GET /api/v1/sync/link` whole.
+async fn sync_link_of(c: &Cluster, node: &str) -> Result<serde_json::Value> {
+    let n = c.node(node);
+    Ok(n.http()
+        .get(n.api_url("/sync/link"))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+/// The fix for issue 17: a county restored from a backup taken at its seq
+/// k, while its parent acknowledged its chain up to n > k (the mark in its
+/// data directory says so), refuses every write of its own until it has
+/// taken k+1..n back: a payment before it reaches its parent is refused
+/// (503 `ledger_restored`) and changes nothing; once the parent is back the
+/// county takes its chain back, the refusal lifts by itself, and a payment
+/// is accepted and reaches the region exactly once. Nothing forks: no alarm
+/// anywhere.
+async fn a_restored_county_refuses_writes_until_it_has_taken_its_chain_back(
+    engine: Engine,
+) -> Result<()> {
+    let Restorable {
+        mut c,
+        county,
+        alloc,
+        k,
+        n,
+    } = restorable(engine).await?;
+    // The mark, outside the database, survived the restore.
+    let mark = std::fs::read_to_string(county.cfg.data_dir.join("acked-own-head"))?;
+    ensure!(
+        mark == format!("652822 {} {}\n", n.0, n.1.to_hex()),
+        "the mark reads {mark:?}, the parent holds {n:?}"
+    );
+    // The parent out of reach: the county comes back alone.
+    let pref = c.stop("652800").await?;
+    c.restart(county).await?;
+    let link = sync_link_of(&c, "652822").await?;
+    ensure!(
+        link["restored"]["own_head"].as_u64() == Some(k)
+            && link["restored"]["acknowledged"].as_u64() == Some(n.0)
+            && link["acknowledged_own_seq"].as_u64() == Some(n.0),
+        "{link}"
+    );
+    let before = fingerprint(c.ledger("652822"), "652822").await?;
+    let (status, v) = pay_through_api(
+        &c,
+        "652822",
+        payment("R1", alloc, "P1", "7.00", "2020-05-10"),
+    )
+    .await?;
+    ensure!(
+        status == 503
+            && v["error"] == "ledger_restored"
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("up to seq {k}"))
+                    && m.contains(&format!("seq {} was acknowledged", n.0))),
+        "{status} {v}"
+    );
+    ensure!(
+        fingerprint(c.ledger("652822"), "652822").await? == before,
+        "a refused payment changed the county's ledger"
+    );
+    // A write of the node itself (the ledger's one path for its own
+    // entries) is held the same way.
+    let e = c
+        .ledger("652822")
+        .submit_one(payment("R2", alloc, "P1", "7.00", "2020-05-10"), &clerk())
+        .await
+        .err()
+        .context("a write while restored")?;
+    ensure!(
+        e.code() == fundsync_protocol::ErrorCode::LedgerRestored,
+        "{e}"
+    );
+    ensure!(fingerprint(c.ledger("652822"), "652822").await? == before);
+    // The parent back: the county takes its chain back and records again
+    // with nobody's help.
+    c.restart(pref).await?;
+    eventually(WAIT, "the refusal lifting", || async {
+        let link = sync_link_of(&c, "652822").await?;
+        Ok(link["restored"].is_null().then_some(link))
+    })
+    .await?;
+    ensure!(
+        head_of(c.ledger("652822"), "652822").await? == n,
+        "the county's own head after the take-back"
+    );
+    let (status, v) = pay_through_api(
+        &c,
+        "652822",
+        payment("R3", alloc, "P1", "7.00", "2020-05-10"),
+    )
+    .await?;
+    ensure!(status == 201, "{status} {v}");
+    c.converged(WAIT).await?;
+    for node in ["652822", "652800", "650000"] {
+        let ledger = c.ledger(node);
+        let paid = paid_of(&summary_by_node(ledger, None).await?, "652822");
+        ensure!(
+            paid == "90.35".parse::<Decimal>()?,
+            "{node} counts {paid} paid by 652822"
+        );
+        let r3 = count(
+            ledger,
+            "SELECT COUNT(*) FROM payments WHERE origin = '652822' AND voucher_no = 'R3'",
+        )
+        .await?;
+        let refused = count(
+            ledger,
+            "SELECT COUNT(*) FROM payments WHERE origin = '652822' \
+             AND voucher_no IN ('R1', 'R2')",
+        )
+        .await?;
+        ensure!(
+            r3 == 1 && refused == 0,
+            "{node}: R3 ×{r3}, refused ×{refused}"
+        );
+        let alarms = count(ledger, "SELECT COUNT(*) FROM sync_alarms").await?;
+        ensure!(alarms == 0, "{alarms} alarms at {node}");
+    }
+    // The mark followed the new payment up.
+    let head = head_of(c.ledger("652822"), "652822").await?;
+    eventually(WAIT, "the mark at the new head", || async {
+        let mark = std::fs::read_to_string(c.node("652822").cfg.data_dir.join("acked-own-head"))?;
+        Ok((mark == format!("652822 {} {}\n", head.0, head.1.to_hex())).then_some(()))
+    })
+    .await?;
     c.shutdown().await
 }
 
