@@ -14,6 +14,10 @@
 # failed restore changes nothing. Connect as the ledger's owner (or a
 # superuser): objects keep the owners they had.
 #
+# It never touches the node's acknowledgement mark (data_dir/acked-own-head):
+# left in place, it makes the restored node refuse writes (ledger_restored)
+# until it has taken back from its parent what the parent already holds.
+#
 # Then start the node. The restored ledger is older than what its parent has
 # already received: the node must re-sync, and may need re-enrolment (see
 # deploy/backup/README.md).

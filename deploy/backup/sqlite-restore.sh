@@ -11,6 +11,10 @@
 # file), copies BACKUP into place with the old file's owner and mode, and
 # checks the result. Replacing an existing LEDGER needs --force.
 #
+# It never touches the node's acknowledgement mark (data_dir/acked-own-head):
+# left in place, it makes the restored node refuse writes (ledger_restored)
+# until it has taken back from its parent what the parent already holds.
+#
 # Then start the node. The restored ledger is older than what its parent has
 # already received: the node must re-sync, and may need re-enrolment (see
 # deploy/backup/README.md).

@@ -747,55 +747,98 @@ class Test:
         ensure(int(self.sql(pref, fork_alarms) or 0) == alarms_before,
                f"a fork alarm for {county} at 652800 after a clean restore")
 
-        # 2. Restored, then written to before it reconnects: refused clearly,
-        #    nothing of it reaches the parent or the region.
+        # 2. Restored, and asked to pay before it reconnects: its
+        #    acknowledgement mark (data_dir/acked-own-head, outside the
+        #    backup) says its parent holds more, so it refuses (503
+        #    ledger_restored) until it has taken its chain back, then pays.
         backup2 = backup.replace(".sqlite", "-2.sqlite")
         k2 = self.take_backup(svc, county, ledger, backup2)
         for _ in range(5):
             self.pay(county, "2.22")
         c.converged()
         c.compose("stop", svc)
-        n2, n2_hash = self.stopped_heads(svc, county, pref)
-        region_before = c.heads("region")[county]
-        # Its parent is stopped while it comes back and records a payment,
-        # so the payment is made before the county can compare its chain.
+        n2, _ = self.stopped_heads(svc, county, pref)
         c.compose("stop", pref)
         try:
             self.restore_backup(svc, ledger, backup2)
             c.compose("start", svc)
             c.wait_healthy([svc])
-            self.pay(county, "9.99", "R", counted=False)
-            ensure(c.head_seq(svc, county) == k2 + 1,
-                   f"{county} at {c.head_seq(svc, county)} after the restore and one payment, "
-                   f"expected {k2 + 1}")
+            restored = c.get(svc, "/api/v1/sync/link").get("restored") or {}
+            ensure(restored.get("own_head") == k2 and restored.get("acknowledged") == n2,
+                   f"{county} /sync/link restored: {restored}, expected {k2} / {n2}")
+            s, v = c.http(svc, "POST", "/api/v1/payments", {
+                "voucher_no": self.next_voucher("R"), "paid_on": "2020-05-10", "payer": "县财政局",
+                "payee_name": "某某建设公司", "amount": "9.99",
+                "allocation": self.alloc[county], "project": "P1"})
+            ensure(s == 503 and isinstance(v, dict) and v.get("error") == "ledger_restored",
+                   f"a payment at the restored {county}: {s} {v}")
+            ensure(c.head_seq(svc, county) == k2, f"{county} recorded while restored")
         finally:
             c.compose("start", pref)
             c.wait_healthy([pref])
-        log(f"{county} restored to seq {k2} (652800 holds {n2}), one payment recorded offline, "
-            f"reconnected")
-        want = f"diverges from the parent's copy at seq {k2 + 1}"
+        eventually(f"{county}'s refusal lifting once it took back {county}@{k2 + 1}..{n2}",
+                   ARRIVE_S, lambda: c.get(svc, "/api/v1/sync/link").get("restored") is None)
+        ensure(c.head_seq(svc, county) == n2, f"{county} at {c.head_seq(svc, county)}, expected {n2}")
+        self.pay(county, "1.23")
+        c.converged()
+        self.assert_totals()
+        log(f"{county} restored to seq {k2} (652800 held {n2}): refused a payment with "
+            f"ledger_restored, took its chain back, paid again")
+
+        # 3. The mark lost too (the whole machine restored), then written to
+        #    before it reconnects: the old protection. Refused as a fork
+        #    clearly, nothing of it reaches the parent or the region.
+        backup3 = backup.replace(".sqlite", "-3.sqlite")
+        k3 = self.take_backup(svc, county, ledger, backup3)
+        for _ in range(5):
+            self.pay(county, "2.22")
+        c.converged()
+        c.compose("stop", svc)
+        n3, n3_hash = self.stopped_heads(svc, county, pref)
+        region_before = c.heads("region")[county]
+        # Its parent is stopped while it comes back and records a payment,
+        # so the payment is made before the county can compare its chain.
+        c.compose("stop", pref)
+        try:
+            self.restore_backup(svc, ledger, backup3)
+            c.compose("run", "--rm", "-T", "--no-deps", "--entrypoint", "rm", svc,
+                      "-f", "/var/lib/fundsync/acked-own-head")
+            c.compose("start", svc)
+            c.wait_healthy([svc])
+            self.pay(county, "9.99", "R", counted=False)
+            ensure(c.head_seq(svc, county) == k3 + 1,
+                   f"{county} at {c.head_seq(svc, county)} after the restore and one payment, "
+                   f"expected {k3 + 1}")
+        finally:
+            c.compose("start", pref)
+            c.wait_healthy([pref])
+        log(f"{county} restored to seq {k3} (652800 holds {n3}) with its mark lost, one payment "
+            f"recorded offline, reconnected")
+        want = f"diverges from the parent's copy at seq {k3 + 1}"
         err = eventually(f"{county}'s link refusing to push", ARRIVE_S,
                          lambda: (lambda e: e if e and want in e else None)(
                              c.link(svc).get("last_error")))
         log(f"{county} /sync/link last_error: {err}")
-        ensure(c.link(svc).get("diverged_at") == k2 + 1, f"{county} link: {c.link(svc)}")
+        ensure(c.link(svc).get("diverged_at") == k3 + 1, f"{county} link: {c.link(svc)}")
         alarm = eventually(f"a fork alarm at {county} itself", ARRIVE_S,
                            lambda: self.sql(svc, "SELECT kind || ': ' || message FROM sync_alarms "
                                                  "WHERE peer = '652800' AND kind = 'fork'") or None)
         log(f"{county} sync_alarms: {alarm.splitlines()[0]}")
         # Nothing of it was even sent: the parent and the region are unchanged.
-        ensure(c.heads(pref)[county] == (n2, n2_hash), f"652800's copy of {county} changed")
+        ensure(c.heads(pref)[county] == (n3, n3_hash), f"652800's copy of {county} changed")
         ensure(c.heads("region")[county] == region_before, f"the region's copy of {county} changed")
         ensure(int(self.sql(pref, fork_alarms) or 0) == alarms_before,
                f"652800 saw {county}'s divergent entries")
-        ensure(c.head_seq(svc, county) == k2 + 1, f"{county} wrote more of its own accord")
+        ensure(c.head_seq(svc, county) == k3 + 1, f"{county} wrote more of its own accord")
         self.assert_totals([c_ for c_ in COUNTIES if c_ != county])
         at_region = c.paid("region").get(county)
         ensure(at_region == self.expected_paid[county],
                f"the region counts {at_region} paid by {county}, expected {self.expected_paid[county]}")
         self.notes.append(f"restore: {county} restored to seq {k} while 652800 held seq {n} took "
-                          f"back {recovered} entries; restored to seq {k2} and written to offline, "
-                          f"it was refused: {err}")
+                          f"back {recovered} entries; restored to seq {k2} it refused a payment "
+                          f"(ledger_restored) until it took {n2 - k2} back, then paid; restored to "
+                          f"seq {k3} with its mark lost and written to offline, it was refused: "
+                          f"{err}")
 
 
 def main():
@@ -823,8 +866,9 @@ def main():
                 lambda: t.kill_mid_sync("county-652822", "county-652822", "prefecture-652800", 2000))
         t.check("kill: SIGKILL of the region (PostgreSQL) mid-receive; converges, counted once",
                 lambda: t.kill_mid_sync("region", "county-652823", "region", 2000))
-        t.check("restore: a restored county takes its entries back; one written to after the "
-                "restore is refused as a fork before it sends anything", t.restore)
+        t.check("restore: a restored county takes its entries back; it refuses payments until "
+                "it has (ledger_restored); with its mark lost, one written to after the restore "
+                "is refused as a fork before it sends anything", t.restore)
     except KeyboardInterrupt as e:
         t.results.append(("interrupted", False, str(e)))
     finally:

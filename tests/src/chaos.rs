@@ -696,6 +696,9 @@ fn signal(pid: u32, sig: &str) -> Result<()> {
     Ok(())
 }
 
+/// A SQLite node's ledger: what a backup restores.
+const LEDGER_FILES: [&str; 3] = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"];
+
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
@@ -1275,8 +1278,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Puts a node's old backup back: kill -9, the data directory (or the
-    /// database) replaced, started again. Its writes acknowledged after
+    /// Puts a node's old backup back: kill -9, its ledger (the SQLite files
+    /// or the PostgreSQL database, as deploy/backup restores them; the rest
+    /// of the data directory stays) replaced, started again. Its writes acknowledged after
     /// the backup may be lost (unless its parent had them), so they become
     /// unsure.
     async fn restore(&mut self, code: &str) -> Result<()> {
@@ -1291,10 +1295,18 @@ impl Run<'_> {
                     db.restore(copy).await?;
                 }
             }
+            // What `deploy/backup/sqlite-restore.sh` replaces: the ledger
+            // and its stale `-wal`/`-shm`; the rest of the data directory
+            // (keys, certificates, the acknowledgement mark) stays.
             Backup::Dir(d) => {
                 let data = n.data();
-                std::fs::remove_dir_all(&data)?;
-                copy_dir(d, &data)?;
+                for f in LEDGER_FILES {
+                    let _ = std::fs::remove_file(data.join(f));
+                    if d.join(f).exists() {
+                        std::fs::copy(d.join(f), data.join(f))
+                            .with_context(|| format!("restoring {f}"))?;
+                    }
+                }
             }
         }
         n.backup = Some((b, at));
