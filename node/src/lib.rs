@@ -6,7 +6,7 @@
 //! 1. [`clock`], [`store`], [`catalog`], [`pki`], [`telemetry`], [`access`]
 //! 2. [`ledger`]: the journal, the rules and the derived tables
 //! 3. [`warnings`], [`import`], [`accounts`]: users, roles, passwords,
-//!    sessions and API tokens (SQL on their own tables only)
+//!    sessions and API tokens (their tables through `store::accounts`)
 //! 4. [`config`]
 //! 5. [`sync`] (all but `sync::server`): the link to the parent, its state,
 //!    health reports, enrolment, bundles

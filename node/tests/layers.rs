@@ -77,6 +77,37 @@ fn node_modules_import_only_their_own_layer_or_below() {
     }
 }
 
+/// Only `store/` and `ledger/` run SQL (ARCHITECTURE.md, "Invariants"):
+/// no other file of `node/src` builds a statement with `sqlx::query…` (or
+/// the bare `query…` functions imported from sqlx).
+#[test]
+fn only_the_store_and_the_ledger_run_sql() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for path in rust_files(&src) {
+        let rel = path
+            .strip_prefix(&src)
+            .unwrap_or_else(|_| unreachable!("under src"))
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with("store/") || rel.starts_with("ledger/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("sqlx::query") || code.contains("use sqlx::{query") {
+                found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL outside store/ and ledger/ (move it behind the store):\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn protocol_modules_import_only_their_own_layer_or_below() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/src");

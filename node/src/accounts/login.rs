@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 use super::{AccountError, Accounts, SecurityEvent, User};
+use crate::store::accounts::FailureCount;
 
 /// Why a sign-in failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +33,6 @@ pub enum LoginError {
     Disabled,
     #[error(transparent)]
     Account(#[from] AccountError),
-}
-
-impl From<sqlx::Error> for LoginError {
-    fn from(e: sqlx::Error) -> Self {
-        LoginError::Account(e.into())
-    }
 }
 
 impl From<crate::store::StoreError> for LoginError {
@@ -104,28 +99,19 @@ impl Accounts {
             login_subject("?")
         };
         let addr_key = addr_subject(addr);
-        let counted: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT subject, locked_until_ms FROM login_failures WHERE subject = $1 OR subject = $2",
-        )
-        .bind(&login_key)
-        .bind(&addr_key)
-        .fetch_all(self.db().read())
-        .await?;
-        if let Some(until_ms) = counted.iter().map(|c| c.1).filter(|u| *u > now).max() {
+        let counted = self.store().failures(&login_key, &addr_key).await?;
+        if let Some(until_ms) = counted
+            .iter()
+            .map(|c| c.locked_until_ms)
+            .filter(|u| *u > now)
+            .max()
+        {
             return Err(LoginError::Locked { until_ms });
         }
-        #[derive(sqlx::FromRow)]
-        struct Hash {
-            id: i64,
-            password_hash: String,
-        }
-        let row: Option<Hash> = if login_key.ends_with(":?") {
+        let row = if login_key.ends_with(":?") {
             None
         } else {
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE login = $1")
-                .bind(login)
-                .fetch_optional(self.db().read())
-                .await?
+            self.store().password_of_login(login).await?
         };
         let (id, phc) = match row {
             Some(r) => (Some(r.id), Some(r.password_hash)),
@@ -163,13 +149,8 @@ impl Accounts {
         }
         // Only when there is a count: on SQLite a write waits for the file's
         // lock, which a running import holds.
-        if counted.iter().any(|c| c.0 == login_key) {
-            let mut tx = self.db().begin_aside().await?;
-            sqlx::query("DELETE FROM login_failures WHERE subject = $1")
-                .bind(&login_key)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
+        if counted.iter().any(|c| c.subject == login_key) {
+            self.store().clear_failures(&login_key).await?;
         }
         self.record(SecurityEvent::LoginSucceeded {
             login: user.login.clone(),
@@ -179,8 +160,7 @@ impl Accounts {
     }
 
     /// Counts a failure against both subjects; locks those that reach their
-    /// limit. Each count is one upsert that reads and writes the row
-    /// atomically, so failures racing in parallel are all counted.
+    /// limit (`AccountStore::count_failures`).
     async fn count_failure(
         &self,
         login_key: &str,
@@ -190,56 +170,26 @@ impl Accounts {
         let cfg = &self.inner.cfg;
         let window = i64::try_from(cfg.failure_window_ms).unwrap_or(i64::MAX);
         let lock = i64::try_from(cfg.lock_ms).unwrap_or(i64::MAX);
-        let mut locked = Vec::new();
-        let mut tx = self.db().begin_aside().await?;
-        for (subject, limit) in [
-            (login_key, cfg.lock_failures),
-            (addr_key, cfg.addr_lock_failures),
-        ] {
-            // The count goes on while its window is open and no lock has run
-            // out; otherwise it starts again at 1.
-            let (failures, locked_until_ms): (i64, i64) = sqlx::query_as(
-                "INSERT INTO login_failures (subject, failures, first_ms, locked_until_ms) \
-                 VALUES ($1, 1, $2, 0) ON CONFLICT (subject) DO UPDATE SET \
-                 failures = CASE WHEN login_failures.first_ms > $3 \
-                     AND login_failures.locked_until_ms = 0 \
-                     THEN login_failures.failures + 1 ELSE 1 END, \
-                 first_ms = CASE WHEN login_failures.first_ms > $3 \
-                     AND login_failures.locked_until_ms = 0 \
-                     THEN login_failures.first_ms ELSE $2 END, \
-                 locked_until_ms = CASE WHEN login_failures.first_ms > $3 \
-                     AND login_failures.locked_until_ms = 0 \
-                     THEN login_failures.locked_until_ms ELSE 0 END \
-                 RETURNING failures, locked_until_ms",
+        let locked = self
+            .store()
+            .count_failures(
+                &[
+                    FailureCount {
+                        subject: login_key,
+                        limit: cfg.lock_failures,
+                    },
+                    FailureCount {
+                        subject: addr_key,
+                        limit: cfg.addr_lock_failures,
+                    },
+                ],
+                now,
+                now.saturating_sub(window),
+                lock,
             )
-            .bind(subject)
-            .bind(now)
-            .bind(now.saturating_sub(window))
-            .fetch_one(&mut *tx)
             .await?;
-            if failures >= i64::from(limit.max(1)) && locked_until_ms == 0 {
-                let until_ms = now.saturating_add(lock);
-                sqlx::query("UPDATE login_failures SET locked_until_ms = $1 WHERE subject = $2")
-                    .bind(until_ms)
-                    .bind(subject)
-                    .execute(&mut *tx)
-                    .await?;
-                locked.push(SecurityEvent::AccountLocked {
-                    subject: subject.to_owned(),
-                    until_ms,
-                });
-            }
-        }
-        // Counts of subjects quiet for a window, and locks that ran out,
-        // are forgotten, so the table holds only what is current.
-        sqlx::query("DELETE FROM login_failures WHERE first_ms <= $1 AND locked_until_ms <= $2")
-            .bind(now.saturating_sub(window))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        for e in locked {
-            self.record(e);
+        for (subject, until_ms) in locked {
+            self.record(SecurityEvent::AccountLocked { subject, until_ms });
         }
         Ok(())
     }

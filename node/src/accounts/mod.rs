@@ -8,10 +8,10 @@
 //! [`SecurityLog`], which by default writes a `security` log line and which
 //! the node points at the journal, so the ancestors see who signed in where.
 //!
-//! Layer 3, beside `warnings` and `import`: it runs SQL on its own tables
-//! only (users, user_roles, api_tokens, login_failures, sessions), with
-//! short transactions of its own ([`Db::begin_aside`]) that never wait in
-//! the ledger's writer. The HTTP side (the login page, cookies, the
+//! Layer 3, beside `warnings` and `import`. It runs no SQL: its tables
+//! (users, user_roles, api_tokens, login_failures, sessions) are read and
+//! written through the store ([`AccountStore`], `store/accounts.rs`), in
+//! short transactions of their own that never wait in the ledger's writer. The HTTP side (the login page, cookies, the
 //! permission check) is `http::auth`'s.
 //!
 //! Wiring, for that side: [`Accounts::of_ledger`] at start-up; the pages'
@@ -39,6 +39,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::access::{Role, Scope};
 use crate::clock::Clock;
+use crate::store::accounts::{AccountStore, UserInsert, UserKey, UserRoleRow};
 use crate::store::{Db, StoreError};
 
 pub use journal::{JournalLog, ACTING};
@@ -198,12 +199,6 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Hash(#[from] password::HashError),
-}
-
-impl From<sqlx::Error> for AccountError {
-    fn from(e: sqlx::Error) -> Self {
-        AccountError::Store(StoreError::Sqlx(e))
-    }
 }
 
 impl AccountError {
@@ -370,33 +365,12 @@ pub struct Accounts {
 
 #[derive(Debug)]
 struct Inner {
-    db: Db,
+    store: AccountStore,
     clock: Arc<dyn Clock>,
     cfg: AccountsConfig,
     hasher: password::Hasher,
     log: Arc<dyn SecurityLog>,
 }
-
-/// A `users` row.
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: i64,
-    login: String,
-    name: String,
-    department: Option<String>,
-    classified: i64,
-    disabled: i64,
-}
-
-/// A `users` row joined with one of its roles (none: `NULL`).
-#[derive(sqlx::FromRow)]
-struct UserRoleRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    role: Option<String>,
-}
-
-const USER_COLUMNS: &str = "u.id, u.login, u.name, u.department, u.classified, u.disabled, r.role";
 
 /// Folds rows of users joined with their roles (ordered by user) into users.
 fn users_of(rows: Vec<UserRoleRow>) -> Result<Vec<User>, AccountError> {
@@ -441,7 +415,7 @@ impl Accounts {
     pub fn new(db: Db, clock: Arc<dyn Clock>, cfg: AccountsConfig) -> Accounts {
         Accounts {
             inner: Arc::new(Inner {
-                db,
+                store: db.accounts(),
                 clock,
                 cfg,
                 hasher: password::Hasher::new(),
@@ -461,7 +435,7 @@ impl Accounts {
         let i = &self.inner;
         Accounts {
             inner: Arc::new(Inner {
-                db: i.db.clone(),
+                store: i.store.clone(),
                 clock: i.clock.clone(),
                 cfg: i.cfg.clone(),
                 hasher: i.hasher.clone(),
@@ -474,8 +448,8 @@ impl Accounts {
         &self.inner.cfg
     }
 
-    fn db(&self) -> &Db {
-        &self.inner.db
+    fn store(&self) -> &AccountStore {
+        &self.inner.store
     }
 
     fn now_ms(&self) -> i64 {
@@ -508,33 +482,25 @@ impl Accounts {
             .hasher
             .hash(Zeroizing::new(u.password.clone()))
             .await?;
-        let now = self.now_ms();
-        let mut tx = self.db().begin_aside().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (login, name, department, classified, disabled, password_hash, \
-             created_ms, password_changed_ms) VALUES ($1, $2, $3, $4, 0, $5, $6, $6) \
-             ON CONFLICT (login) DO NOTHING RETURNING id",
-        )
-        .bind(&u.login)
-        .bind(u.name.trim())
-        .bind(u.department.as_deref().map(str::trim))
-        .bind(i64::from(u.classified))
-        .bind(&hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let id = id.ok_or_else(|| AccountError::LoginTaken(u.login.clone()))?;
         let mut roles = u.roles.clone();
         roles.sort();
         roles.dedup();
-        for r in &roles {
-            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
-                .bind(id)
-                .bind(r.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let id = self
+            .store()
+            .insert_user(
+                &UserInsert {
+                    login: &u.login,
+                    name: u.name.trim(),
+                    department: u.department.as_deref().map(str::trim),
+                    classified: u.classified,
+                    password_hash: &hash,
+                    now_ms: self.now_ms(),
+                },
+                &role_names,
+            )
+            .await?
+            .ok_or_else(|| AccountError::LoginTaken(u.login.clone()))?;
         self.record(SecurityEvent::UserCreated {
             login: u.login.clone(),
             roles: roles.clone(),
@@ -550,42 +516,22 @@ impl Accounts {
         })
     }
 
-    async fn users_where(
-        &self,
-        filter: &str,
-        arg: Option<UserKey<'_>>,
-    ) -> Result<Vec<User>, AccountError> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN user_roles r ON r.user_id = u.id \
-             {filter} ORDER BY u.id, r.role"
-        );
-        let q = sqlx::query_as::<_, UserRoleRow>(&sql);
-        let q = match arg {
-            Some(UserKey::Login(l)) => q.bind(l.to_owned()),
-            Some(UserKey::Id(id)) => q.bind(id),
-            None => q,
-        };
-        users_of(q.fetch_all(self.db().read()).await?)
+    async fn users_where(&self, key: UserKey<'_>) -> Result<Vec<User>, AccountError> {
+        users_of(self.store().users(key).await?)
     }
 
     /// The user with this login, disabled or not.
     pub async fn user(&self, login: &str) -> Result<Option<User>, AccountError> {
-        Ok(self
-            .users_where("WHERE u.login = $1", Some(UserKey::Login(login)))
-            .await?
-            .pop())
+        Ok(self.users_where(UserKey::Login(login)).await?.pop())
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, AccountError> {
-        Ok(self
-            .users_where("WHERE u.id = $1", Some(UserKey::Id(id)))
-            .await?
-            .pop())
+        Ok(self.users_where(UserKey::Id(id)).await?.pop())
     }
 
     /// Every user, in the order they were created.
     pub async fn users(&self) -> Result<Vec<User>, AccountError> {
-        self.users_where("", None).await
+        self.users_where(UserKey::All).await
     }
 
     async fn existing(&self, login: &str) -> Result<User, AccountError> {
@@ -599,16 +545,7 @@ impl Accounts {
     /// disabled user's).
     pub async fn set_disabled(&self, login: &str, disabled: bool) -> Result<(), AccountError> {
         let u = self.existing(login).await?;
-        let mut tx = self.db().begin_aside().await?;
-        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(u.id)
-            .execute(&mut *tx)
-            .await?;
-        if disabled {
-            sessions::delete_of(&mut tx, u.id).await?;
-        }
-        tx.commit().await?;
+        self.store().set_disabled(u.id, disabled).await?;
         self.record(if disabled {
             SecurityEvent::UserDisabled { login: u.login }
         } else {
@@ -624,20 +561,9 @@ impl Accounts {
             .hasher
             .hash(Zeroizing::new(new.to_owned()))
             .await?;
-        let mut tx = self.db().begin_aside().await?;
-        sqlx::query("UPDATE users SET password_hash = $1, password_changed_ms = $2 WHERE id = $3")
-            .bind(hash)
-            .bind(self.now_ms())
-            .bind(u.id)
-            .execute(&mut *tx)
+        self.store()
+            .set_password(u.id, &hash, self.now_ms(), &login::login_subject(&u.login))
             .await?;
-        sessions::delete_of(&mut tx, u.id).await?;
-        // A new password lifts a lock on the account.
-        sqlx::query("DELETE FROM login_failures WHERE subject = $1")
-            .bind(login::login_subject(&u.login))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -662,11 +588,7 @@ impl Accounts {
             .user_by_id(user_id)
             .await?
             .ok_or_else(|| AccountError::NoSuchUser(user_id.to_string()))?;
-        let phc: Option<String> =
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_optional(self.db().read())
-                .await?;
+        let phc = self.store().password_hash(user_id).await?;
         if !self
             .inner
             .hasher
@@ -686,16 +608,7 @@ impl Accounts {
         if u.has(role) {
             return Ok(());
         }
-        let mut tx = self.db().begin_aside().await?;
-        sqlx::query(
-            "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) \
-             ON CONFLICT (user_id, role) DO NOTHING",
-        )
-        .bind(u.id)
-        .bind(role.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        self.store().grant_role(u.id, role.as_str()).await?;
         self.record(SecurityEvent::RoleGranted {
             login: u.login,
             role,
@@ -711,13 +624,7 @@ impl Accounts {
         if !u.has(role) {
             return Ok(());
         }
-        let mut tx = self.db().begin_aside().await?;
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
-            .bind(u.id)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.store().revoke_role(u.id, role.as_str()).await?;
         self.record(SecurityEvent::RoleRevoked {
             login: u.login,
             role,
@@ -728,13 +635,7 @@ impl Accounts {
     /// Grants or withdraws the 涉密 categories.
     pub async fn set_classified(&self, login: &str, classified: bool) -> Result<(), AccountError> {
         let u = self.existing(login).await?;
-        let mut tx = self.db().begin_aside().await?;
-        sqlx::query("UPDATE users SET classified = $1 WHERE id = $2")
-            .bind(i64::from(classified))
-            .bind(u.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.store().set_classified(u.id, classified).await?;
         Ok(())
     }
 
@@ -748,13 +649,9 @@ impl Accounts {
             check_name(d)?;
         }
         let u = self.existing(login).await?;
-        let mut tx = self.db().begin_aside().await?;
-        sqlx::query("UPDATE users SET department = $1 WHERE id = $2")
-            .bind(department.map(|d| d.trim().to_owned()))
-            .bind(u.id)
-            .execute(&mut *tx)
+        self.store()
+            .set_department(u.id, department.map(str::trim))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -766,14 +663,7 @@ impl Accounts {
 
     /// Ends every session of a user.
     pub async fn end_sessions_of(&self, user_id: i64) -> Result<(), AccountError> {
-        let mut tx = self.db().begin_aside().await?;
-        sessions::delete_of(&mut tx, user_id).await?;
-        tx.commit().await?;
+        self.store().end_sessions_of(user_id).await?;
         Ok(())
     }
-}
-
-enum UserKey<'a> {
-    Login(&'a str),
-    Id(i64),
 }

@@ -26,6 +26,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result};
 
 use super::{AccountError, Accounts};
+use crate::store::accounts::SessionWrite;
 
 /// The record key whose value (a user id) is copied into the `user_id`
 /// column.
@@ -57,28 +58,6 @@ fn backend(e: impl fmt::Display) -> Error {
 
 fn ms_of(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-pub(super) async fn delete_of(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    user_id: i64,
-) -> std::result::Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    data: String,
-    created_ms: i64,
-    expires_ms: i64,
-    user_id: Option<i64>,
-    /// Of the session's user, if it has one and they exist.
-    disabled: Option<i64>,
-    password_changed_ms: Option<i64>,
 }
 
 impl SessionStore {
@@ -130,46 +109,27 @@ impl SessionStore {
         };
         let data = serde_json::to_string(data)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("session record: {e}")))?;
-        let conflict = if only_new {
-            "DO NOTHING"
-        } else {
-            "DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-             created_ms = excluded.created_ms, expires_ms = excluded.expires_ms"
-        };
-        let mut tx = self.accounts.db().begin_aside().await?;
-        if only_new {
-            sqlx::query(
-                "DELETE FROM sessions WHERE expires_ms <= $1 \
-                 OR (user_id IS NOT NULL AND created_ms <= $2)",
+        let digest = id_digest(&record.id);
+        let purge = (now, now.saturating_sub(self.absolute_ms()));
+        Ok(self
+            .accounts
+            .store()
+            .write_session(
+                &SessionWrite {
+                    id_sha256: &digest,
+                    user_id,
+                    data: &data,
+                    created_ms,
+                    expires_ms,
+                },
+                only_new,
+                purge,
             )
-            .bind(now)
-            .bind(now.saturating_sub(self.absolute_ms()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        let done = sqlx::query(&format!(
-            "INSERT INTO sessions (id_sha256, user_id, data, created_ms, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id_sha256) {conflict}"
-        ))
-        .bind(id_digest(&record.id))
-        .bind(user_id)
-        .bind(data)
-        .bind(created_ms)
-        .bind(expires_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+            .await?)
     }
 
     async fn remove(&self, digest: String) -> std::result::Result<(), AccountError> {
-        let mut tx = self.accounts.db().begin_aside().await?;
-        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1")
-            .bind(digest)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(self.accounts.store().delete_session(&digest).await?)
     }
 }
 
@@ -190,15 +150,12 @@ impl tower_sessions::SessionStore for SessionStore {
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let digest = id_digest(id);
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.data, s.created_ms, s.expires_ms, s.user_id, u.disabled, \
-             u.password_changed_ms FROM sessions s LEFT JOIN users u ON u.id = s.user_id \
-             WHERE s.id_sha256 = $1",
-        )
-        .bind(&digest)
-        .fetch_optional(self.accounts.db().read())
-        .await
-        .map_err(backend)?;
+        let row = self
+            .accounts
+            .store()
+            .session(&digest)
+            .await
+            .map_err(backend)?;
         let Some(row) = row else {
             return Ok(None);
         };

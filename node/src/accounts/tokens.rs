@@ -13,7 +13,9 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{AccountError, Accounts, SecurityEvent, User, UserRoleRow, NAME_CHARS_MAX};
+use super::{AccountError, Accounts, SecurityEvent, User, NAME_CHARS_MAX};
+use crate::store::accounts::Revoked;
+pub use crate::store::accounts::TokenInfo;
 
 /// What every token's secret starts with.
 pub const TOKEN_PREFIX: &str = "fst_";
@@ -33,17 +35,6 @@ pub struct NewToken {
     pub expires_ms: i64,
 }
 
-/// A token as listed (no secret).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub created_ms: i64,
-    pub expires_ms: i64,
-    pub last_used_ms: Option<i64>,
-    pub revoked_ms: Option<i64>,
-}
-
 /// The SHA-256 of a secret, as stored (hex).
 fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -57,14 +48,6 @@ fn well_formed(s: &str) -> bool {
             && b.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
     })
-}
-
-#[derive(sqlx::FromRow)]
-struct TokenUserRow {
-    #[sqlx(flatten)]
-    user: UserRoleRow,
-    token_id: i64,
-    last_used_ms: Option<i64>,
 }
 
 impl Accounts {
@@ -97,19 +80,10 @@ impl Accounts {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bytes.as_ref(), &mut secret);
         let now = self.now_ms();
         let expires_ms = now.saturating_add(i64::from(days).saturating_mul(86_400_000));
-        let mut tx = self.db().begin_aside().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (user_id, name, secret_sha256, created_ms, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(name)
-        .bind(digest(&secret))
-        .bind(now)
-        .bind(expires_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let id = self
+            .store()
+            .insert_token(user_id, name, &digest(&secret), now, expires_ms)
+            .await?;
         self.record(SecurityEvent::TokenCreated {
             login: user.login,
             token_id: id,
@@ -125,36 +99,21 @@ impl Accounts {
 
     /// A user's tokens, newest first, revoked and expired ones included.
     pub async fn tokens(&self, user_id: i64) -> Result<Vec<TokenInfo>, AccountError> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, created_ms, expires_ms, last_used_ms, revoked_ms FROM api_tokens \
-             WHERE user_id = $1 ORDER BY id DESC",
-        )
-        .bind(user_id)
-        .fetch_all(self.db().read())
-        .await?)
+        Ok(self.store().tokens(user_id).await?)
     }
 
     /// Revokes one of a user's tokens. Revoking a revoked token changes
     /// nothing; another user's token is no such token.
     pub async fn revoke_token(&self, user_id: i64, token_id: i64) -> Result<(), AccountError> {
-        let mut tx = self.db().begin_aside().await?;
-        let found: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT revoked_ms FROM api_tokens WHERE id = $1 AND user_id = $2")
-                .bind(token_id)
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        match found {
-            None => return Err(AccountError::NoSuchToken),
-            Some(Some(_)) => return Ok(()),
-            Some(None) => {}
+        match self
+            .store()
+            .revoke_token(user_id, token_id, self.now_ms())
+            .await?
+        {
+            Revoked::NoSuchToken => return Err(AccountError::NoSuchToken),
+            Revoked::Already => return Ok(()),
+            Revoked::Now => {}
         }
-        sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2")
-            .bind(self.now_ms())
-            .bind(token_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         let login = self
             .user_by_id(user_id)
             .await?
@@ -173,18 +132,7 @@ impl Accounts {
             return Ok(None);
         }
         let now = self.now_ms();
-        let rows: Vec<TokenUserRow> = sqlx::query_as(
-            "SELECT u.id, u.login, u.name, u.department, u.classified, u.disabled, r.role, \
-             t.id AS token_id, t.last_used_ms \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             LEFT JOIN user_roles r ON r.user_id = u.id \
-             WHERE t.secret_sha256 = $1 AND t.revoked_ms IS NULL AND t.expires_ms > $2 \
-             ORDER BY r.role",
-        )
-        .bind(digest(secret))
-        .bind(now)
-        .fetch_all(self.db().read())
-        .await?;
+        let rows = self.store().token_user(&digest(secret), now).await?;
         let Some((token_id, last_used)) = rows.first().map(|r| (r.token_id, r.last_used_ms)) else {
             return Ok(None);
         };
@@ -193,19 +141,9 @@ impl Accounts {
             return Ok(None);
         };
         if last_used.is_none_or(|t| now.saturating_sub(t) >= LAST_USED_EVERY_MS) {
-            let db = self.db().clone();
+            let store = self.store().clone();
             tokio::spawn(async move {
-                let done = async {
-                    let mut tx = db.begin_aside().await?;
-                    sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(token_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok::<(), AccountError>(())
-                };
-                if let Err(e) = done.await {
+                if let Err(e) = store.token_used(token_id, now).await {
                     tracing::warn!(error = %e, token_id, "could not note a token's last use");
                 }
             });

@@ -13,6 +13,7 @@
 //! PostgreSQL advisory lock). The ledger's rules read and write inside that
 //! one transaction, so they always see a consistent state.
 
+pub mod accounts;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -243,8 +244,13 @@ impl Db {
         Ok(tx)
     }
 
+    /// The accounts' tables ([`accounts::AccountStore`]).
+    pub fn accounts(&self) -> accounts::AccountStore {
+        accounts::AccountStore::new(self.clone())
+    }
+
     /// Begins a short write transaction on tables outside the ledger
-    /// (accounts, sessions, the login throttle), on a read connection and
+    /// (accounts, sessions, the login throttle: `accounts.rs`), on a read connection and
     /// without the ledger's lock: a sign-in must not queue behind an import
     /// in the one writer. On PostgreSQL it does not wait for the ledger at
     /// all; on SQLite, whose lock is the whole file's, it waits for a

@@ -15,6 +15,7 @@ use fundsync_node::accounts::{Accounts, NewUser, User};
 use fundsync_node::config::Config;
 use fundsync_node::server::route_table;
 use fundsync_tests::fixtures::{prefecture, Engine, TestNode};
+use fundsync_tests::on_both;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -78,9 +79,8 @@ fn concrete(path: &str) -> String {
 /// login page) unless the route is public; a role without the route's
 /// permission 403, naming it; a role with it neither. No refused request
 /// changes the journal.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_answers_every_role_as_the_table_says() -> Result<()> {
-    let node = TestNode::start(&prefecture()).await?;
+async fn every_route_answers_every_role_as_the_table_says(engine: Engine) -> Result<()> {
+    let node = TestNode::start_on(engine, &prefecture()).await?;
     let acc = accounts(&node);
     let mut tokens = BTreeMap::new();
     for r in Role::ALL {
@@ -287,8 +287,8 @@ impl Browser {
     }
 }
 
-async fn start(tweak: impl FnOnce(&mut Config)) -> Result<(TestNode, Accounts)> {
-    let node = TestNode::start_with(Engine::Sqlite, &prefecture(), |c| {
+async fn start(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Result<(TestNode, Accounts)> {
+    let node = TestNode::start_with(engine, &prefecture(), |c| {
         c.accounts.lock_failures = 3;
         tweak(c);
     })
@@ -297,9 +297,10 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Result<(TestNode, Accounts)> 
     Ok((node, acc))
 }
 
-#[tokio::test]
-async fn a_person_signs_in_and_out_and_is_refused_with_the_reason_by_the_field() -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+async fn a_person_signs_in_and_out_and_is_refused_with_the_reason_by_the_field(
+    engine: Engine,
+) -> Result<()> {
+    let (node, acc) = start(engine, |_| {}).await?;
     add_user(&acc, "wang", &[Role::Lead], Some("农财所"), false).await?;
     add_user(&acc, "li", &[Role::Lead], None, false).await?;
     acc.set_disabled("li", true).await?;
@@ -387,9 +388,8 @@ async fn a_person_signs_in_and_out_and_is_refused_with_the_reason_by_the_field()
     node.stop().await
 }
 
-#[tokio::test]
-async fn only_a_local_next_is_followed_after_login() -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+async fn only_a_local_next_is_followed_after_login(engine: Engine) -> Result<()> {
+    let (node, acc) = start(engine, |_| {}).await?;
     add_user(&acc, "wang", &[Role::Lead], None, false).await?;
     for (next, to) in [
         ("https://evil.example/", "/"),
@@ -408,10 +408,9 @@ async fn only_a_local_next_is_followed_after_login() -> Result<()> {
     node.stop().await
 }
 
-#[tokio::test]
-async fn a_session_ends_when_idle_and_when_too_old() -> Result<()> {
+async fn a_session_ends_when_idle_and_when_too_old(engine: Engine) -> Result<()> {
     let (idle_ms, absolute_ms) = (400, 1_000);
-    let (node, acc) = start(|c| {
+    let (node, acc) = start(engine, |c| {
         c.accounts.session_idle_ms = idle_ms;
         c.accounts.session_absolute_ms = absolute_ms;
     })
@@ -456,9 +455,10 @@ async fn a_session_ends_when_idle_and_when_too_old() -> Result<()> {
     node.stop().await
 }
 
-#[tokio::test]
-async fn a_change_with_a_session_needs_its_csrf_token_and_a_bearer_token_none() -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+async fn a_change_with_a_session_needs_its_csrf_token_and_a_bearer_token_none(
+    engine: Engine,
+) -> Result<()> {
+    let (node, acc) = start(engine, |_| {}).await?;
     let u = add_user(&acc, "ma", &[Role::AllocationDesk], None, false).await?;
     let tok = token(&acc, &u).await?;
     let mut b = Browser::new(&node)?;
@@ -527,10 +527,10 @@ async fn me_with(node: &TestNode, auth: &str) -> Result<(StatusCode, Value)> {
     Ok((r.status(), r.json().await?))
 }
 
-#[tokio::test]
 async fn tokens_are_made_shown_once_listed_and_refused_when_revoked_expired_or_malformed(
+    engine: Engine,
 ) -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+    let (node, acc) = start(engine, |_| {}).await?;
     let u = add_user(&acc, "zhao", &[Role::Treasury], None, false).await?;
     let first = token(&acc, &u).await?;
     let http = reqwest::Client::new();
@@ -608,9 +608,10 @@ async fn tokens_are_made_shown_once_listed_and_refused_when_revoked_expired_or_m
     node.stop().await
 }
 
-#[tokio::test]
-async fn an_administrator_manages_users_and_others_tokens_and_nobody_else_does() -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+async fn an_administrator_manages_users_and_others_tokens_and_nobody_else_does(
+    engine: Engine,
+) -> Result<()> {
+    let (node, acc) = start(engine, |_| {}).await?;
     let admin = add_user(&acc, "root", &[Role::Admin], None, false).await?;
     let admin = token(&acc, &admin).await?;
     let lead = add_user(&acc, "wang", &[Role::Lead], None, false).await?;
@@ -676,8 +677,8 @@ async fn an_administrator_manages_users_and_others_tokens_and_nobody_else_does()
 
 /// A prefecture with categories of two departments and a classified one,
 /// each with an own budget, and a county to allocate to.
-async fn scoped() -> Result<(TestNode, Accounts, BTreeMap<&'static str, String>)> {
-    let (node, acc) = start(|_| {}).await?;
+async fn scoped(engine: Engine) -> Result<(TestNode, Accounts, BTreeMap<&'static str, String>)> {
+    let (node, acc) = start(engine, |_| {}).await?;
     let all = node.http();
     let post = |path: &str, body: Value| {
         let (all, url) = (all.clone(), node.url(path));
@@ -713,9 +714,10 @@ async fn scoped() -> Result<(TestNode, Accounts, BTreeMap<&'static str, String>)
     Ok((node, acc, budgets))
 }
 
-#[tokio::test]
-async fn a_department_officer_acts_only_for_their_departments_categories() -> Result<()> {
-    let (node, acc, budgets) = scoped().await?;
+async fn a_department_officer_acts_only_for_their_departments_categories(
+    engine: Engine,
+) -> Result<()> {
+    let (node, acc, budgets) = scoped(engine).await?;
     let u = add_user(&acc, "zhou", &[Role::Department], Some("农财所"), false).await?;
     let zhou = token(&acc, &u).await?;
     let http = reqwest::Client::new();
@@ -774,9 +776,10 @@ async fn a_department_officer_acts_only_for_their_departments_categories() -> Re
     node.stop().await
 }
 
-#[tokio::test]
-async fn a_reader_without_the_classified_grant_cannot_open_a_classified_allocation() -> Result<()> {
-    let (node, acc, budgets) = scoped().await?;
+async fn a_reader_without_the_classified_grant_cannot_open_a_classified_allocation(
+    engine: Engine,
+) -> Result<()> {
+    let (node, acc, budgets) = scoped(engine).await?;
     let plain = add_user(&acc, "wu", &[Role::Auditor], None, false).await?;
     let plain = token(&acc, &plain).await?;
     let cleared = add_user(&acc, "zheng", &[Role::Auditor], None, true).await?;
@@ -840,9 +843,8 @@ async fn a_reader_without_the_classified_grant_cannot_open_a_classified_allocati
 }
 
 /// The menu shows what the reader's roles open, and what it shows opens.
-#[tokio::test]
-async fn the_menu_offers_only_what_opens() -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+async fn the_menu_offers_only_what_opens(engine: Engine) -> Result<()> {
+    let (node, acc) = start(engine, |_| {}).await?;
     add_user(&acc, "yunwei", &[Role::Operator], None, false).await?;
     let mut b = Browser::new(&node)?;
     b.login("yunwei", PASSWORD).await?;
@@ -939,10 +941,9 @@ fn the_published_tables_are_the_code_s() -> Result<()> {
 /// An administrator's change of another account, made over the API, is in
 /// the signed security log under the administrator's name (not the node's),
 /// and so is a sign-in failure under the login that was tried.
-#[tokio::test]
-async fn account_changes_are_logged_under_the_person_who_made_them() -> Result<()> {
+async fn account_changes_are_logged_under_the_person_who_made_them(engine: Engine) -> Result<()> {
     use fundsync_node::ledger::query::SecurityFilter;
-    let (node, acc) = start(|_| {}).await?;
+    let (node, acc) = start(engine, |_| {}).await?;
     let admin = add_user(&acc, "guanli", &[Role::Admin], None, false).await?;
     let admin = token(&acc, &admin).await?;
     add_user(&acc, "zhou", &[Role::Treasury], None, false).await?;
@@ -976,9 +977,10 @@ async fn account_changes_are_logged_under_the_person_who_made_them() -> Result<(
     node.stop().await
 }
 
-#[tokio::test]
-async fn a_payment_outside_the_readers_scope_is_refused_in_detail_and_trace() -> Result<()> {
-    let (node, acc, budgets) = scoped().await?;
+async fn a_payment_outside_the_readers_scope_is_refused_in_detail_and_trace(
+    engine: Engine,
+) -> Result<()> {
+    let (node, acc, budgets) = scoped(engine).await?;
     let r = node
         .http()
         .post(node.url("/api/v1/projects"))
@@ -1073,9 +1075,8 @@ async fn a_payment_outside_the_readers_scope_is_refused_in_detail_and_trace() ->
     node.stop().await
 }
 
-#[tokio::test]
-async fn a_sign_in_form_from_another_site_is_refused() -> Result<()> {
-    let (node, acc) = start(|_| {}).await?;
+async fn a_sign_in_form_from_another_site_is_refused(engine: Engine) -> Result<()> {
+    let (node, acc) = start(engine, |_| {}).await?;
     add_user(&acc, "wang", &[Role::Lead], None, false).await?;
     let http = no_redirects()?;
     let form = [("login", "wang"), ("password", PASSWORD), ("next", "/")];
@@ -1104,9 +1105,8 @@ async fn a_sign_in_form_from_another_site_is_refused() -> Result<()> {
     node.stop().await
 }
 
-#[tokio::test]
-async fn the_api_describes_itself_to_signed_in_callers_only() -> Result<()> {
-    let (node, _acc) = start(|_| {}).await?;
+async fn the_api_describes_itself_to_signed_in_callers_only(engine: Engine) -> Result<()> {
+    let (node, _acc) = start(engine, |_| {}).await?;
     let anon = reqwest::Client::new();
     let r = anon.get(node.url("/api/v1/openapi.json")).send().await?;
     ensure!(r.status() == StatusCode::UNAUTHORIZED, "{}", r.status());
@@ -1134,3 +1134,20 @@ async fn the_api_describes_itself_to_signed_in_callers_only() -> Result<()> {
     );
     node.stop().await
 }
+
+on_both!(
+    every_route_answers_every_role_as_the_table_says,
+    a_person_signs_in_and_out_and_is_refused_with_the_reason_by_the_field,
+    only_a_local_next_is_followed_after_login,
+    a_session_ends_when_idle_and_when_too_old,
+    a_change_with_a_session_needs_its_csrf_token_and_a_bearer_token_none,
+    tokens_are_made_shown_once_listed_and_refused_when_revoked_expired_or_malformed,
+    an_administrator_manages_users_and_others_tokens_and_nobody_else_does,
+    a_department_officer_acts_only_for_their_departments_categories,
+    a_reader_without_the_classified_grant_cannot_open_a_classified_allocation,
+    the_menu_offers_only_what_opens,
+    account_changes_are_logged_under_the_person_who_made_them,
+    a_payment_outside_the_readers_scope_is_refused_in_detail_and_trace,
+    a_sign_in_form_from_another_site_is_refused,
+    the_api_describes_itself_to_signed_in_callers_only,
+);
