@@ -86,14 +86,13 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn idle_close_ms(&self, limits: &PoolLimits) -> u64 {
         limits.postgres_idle_close_ms
     }
-    /// Whether a text index orders values byte by byte, as Rust's `str`
-    /// does (SQLite's default BINARY collation; PostgreSQL's collation is
-    /// the database's, often a locale's). Where it does, the largest
-    /// voucher number of an origin bounds every stored one, and a voucher
-    /// above it need not be looked up (`Work::prefetch_vouchers`).
-    fn text_orders_bytewise(&self) -> bool {
-        false
-    }
+    /// Whether the `payments (origin, voucher_no)` index orders voucher
+    /// numbers byte by byte, as Rust's `str` does (SQLite's default BINARY
+    /// collation; on PostgreSQL the column's `COLLATE "C"`, migration
+    /// 0020). Where it does, the largest voucher number of an origin bounds
+    /// every stored one, and a voucher above it need not be looked up
+    /// (`Work::prefetch_vouchers`).
+    fn text_orders_bytewise(&self) -> bool;
     /// A statement run in the background after write commits, if the engine
     /// needs one (SQLite: folding the WAL into the database file).
     fn after_commit(&self) -> Option<&'static str> {

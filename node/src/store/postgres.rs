@@ -65,6 +65,10 @@ impl Dialect for Postgres {
             &["SET LOCAL plan_cache_mode = force_custom_plan"],
         )
     }
+    fn text_orders_bytewise(&self) -> bool {
+        // `payments.voucher_no` is `COLLATE "C"` (migration 0020).
+        true
+    }
     fn read_connections(&self) -> u32 {
         8
     }

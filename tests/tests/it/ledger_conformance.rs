@@ -26,6 +26,7 @@ fundsync_tests::on_both!(
     vouchers_in_any_order_are_recognized,
     journal_is_a_hash_chain,
     lists_filter_and_page,
+    awkward_text_is_stored_verbatim,
 );
 
 /// Journal head and the full master ledger: equal snapshots mean nothing changed.
@@ -779,5 +780,137 @@ async fn lists_filter_and_page(engine: Engine) -> Result<()> {
     ensure!(projects.items.len() == 1 && !projects.has_more);
     let p = l.project(me, "P1").await?.expect("project");
     ensure!(p.targets.as_ref().is_some_and(|t| t.len() == 1), "{p:?}");
+    Ok(())
+}
+
+/// Voucher numbers are the treasury's text: any printable characters. They
+/// are stored exactly as submitted, across several flushes, and found again:
+/// both engines skip the look-up of a voucher above the largest stored one
+/// (`Dialect::text_orders_bytewise`), so the database must order them as
+/// Rust does (PostgreSQL: `COLLATE "C"`, migration 0020), quotes,
+/// backslashes, spaces and CJK included.
+async fn awkward_text_is_stored_verbatim(engine: Engine) -> Result<()> {
+    let (t, alloc) = county_with_project(engine, true).await?;
+    let l = &t.ledger;
+    let awkward = [
+        r#"a"b"#,
+        r"c\d",
+        r#"\""#,
+        "{x,y}",
+        "NULL",
+        " 空 格 ",
+        "'; DROP TABLE payments; --",
+        "轮财〔2020〕1号",
+    ];
+    // More than one flush (4,096 rows) of plain ones around them.
+    let mut vouchers: Vec<String> = (0..5000).map(|i| format!("V{i:05}")).collect();
+    for (i, a) in awkward.iter().enumerate() {
+        vouchers.insert(i * 600, (*a).to_owned());
+    }
+    let bodies: Vec<Body> = vouchers
+        .iter()
+        .map(|v| payment(v, alloc, "P1", "0.01", "2020-05-10"))
+        .collect();
+    l.submit(&bodies, &clerk()).await?;
+    let mut stored = Vec::new();
+    for page in 1.. {
+        let paid = l
+            .payments(
+                PaymentFilter::default(),
+                Page {
+                    page,
+                    page_size: 1000,
+                },
+            )
+            .await?;
+        stored.extend(paid.items.into_iter().map(|p| p.voucher_no));
+        if !paid.has_more {
+            break;
+        }
+    }
+    ensure!(stored == vouchers, "payments hold other voucher numbers");
+    let mut bodies = Vec::new();
+    let mut after = 4;
+    loop {
+        let j = l.journal(code("652822"), after, 1000).await?;
+        let Some(last) = j.last() else { break };
+        after = u64::try_from(last.seq)?;
+        bodies.extend(j.into_iter().map(|e| e.body["voucher_no"].clone()));
+    }
+    ensure!(bodies.len() == vouchers.len(), "{}", bodies.len());
+    for (b, v) in bodies.iter().zip(&vouchers) {
+        ensure!(b == v.as_str(), "journal body of {v:?}: {b}");
+    }
+    // Looked up by the stored text: the same voucher again is the same payment.
+    for a in awkward {
+        let again = l
+            .submit_one(payment(a, alloc, "P1", "0.01", "2020-05-10"), &clerk())
+            .await?;
+        ensure!(matches!(again, Outcome::Existing(_)), "{a:?}: {again:?}");
+    }
+    let r = l.verify().await?;
+    ensure!(r.ok(), "{r:?}");
+    Ok(())
+}
+
+/// The voucher number collation of a PostgreSQL ledger (`None`: the
+/// database's default).
+async fn voucher_collation(url: &str) -> Result<Option<String>> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let c = sqlx::query_scalar(
+        "SELECT collation_name::text FROM information_schema.columns \
+         WHERE table_name = 'payments' AND column_name = 'voucher_no'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(c)
+}
+
+/// Migration 0020 on a PostgreSQL ledger that already holds payments, as one
+/// written before it does: the column changes in place, and every stored
+/// voucher is still found (now skipping look-ups above the largest one).
+#[tokio::test]
+async fn postgres_voucher_collation_upgrades_in_place() -> Result<()> {
+    use fundsync_node::store::{Db, PoolLimits};
+    let (t, alloc) = county_with_project(Engine::Postgres, true).await?;
+    let vouchers = ["V2", r#"a"b"#, "B1", "空 格", "Z9"];
+    for v in vouchers {
+        t.ledger
+            .submit_one(payment(v, alloc, "P1", "1", "2020-05-10"), &clerk())
+            .await?;
+    }
+    t.ledger.db().close().await;
+    // Back to the schema before 0020, rows and all.
+    let pool = sqlx::PgPool::connect(&t.url).await?;
+    sqlx::query(r#"ALTER TABLE payments ALTER COLUMN voucher_no TYPE TEXT COLLATE "default""#)
+        .execute(&pool)
+        .await?;
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20")
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    ensure!(voucher_collation(&t.url).await?.is_none());
+
+    let db = Db::open(&t.url, &PoolLimits::default()).await?;
+    let l = Ledger::open(db, Some(code("652822")), t.clock.clone())
+        .await?
+        .with_rules(fixtures::legacy_rules());
+    let c = voucher_collation(&t.url).await?;
+    ensure!(c.as_deref() == Some("C"), "{c:?}");
+    for v in vouchers {
+        let again = l
+            .submit_one(payment(v, alloc, "P1", "1", "2020-05-10"), &clerk())
+            .await?;
+        ensure!(matches!(again, Outcome::Existing(_)), "{v:?}: {again:?}");
+    }
+    let e = refused(&l, payment("B1", alloc, "P1", "2", "2020-05-10")).await?;
+    ensure!(matches!(e, LedgerError::DuplicateVoucher(_)), "{e}");
+    let created = l
+        .submit_one(payment("Z91", alloc, "P1", "1", "2020-05-10"), &clerk())
+        .await?;
+    ensure!(matches!(created, Outcome::Created(_)), "{created:?}");
+    let r = l.verify().await?;
+    ensure!(r.ok(), "{r:?}");
     Ok(())
 }

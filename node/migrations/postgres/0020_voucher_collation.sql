@@ -1,0 +1,13 @@
+-- Voucher numbers compared byte by byte (as SQLite and Rust's `str` do),
+-- not through the database's locale: the `(origin, voucher_no)` index then
+-- compares them with memcmp rather than strcoll on every insert, and its
+-- largest voucher number of an origin bounds every stored one, so an import
+-- of increasing numbers skips the look-up of each chunk
+-- (`Dialect::text_orders_bytewise`). Only this column: `origin`,
+-- `allocation_id` and `project` are joined with other tables' columns of the
+-- database's collation, and two different implicit collations in one
+-- comparison are an error.
+--
+-- The unique index is rebuilt; the rows are not rewritten (the type stays
+-- TEXT).
+ALTER TABLE payments ALTER COLUMN voucher_no TYPE TEXT COLLATE "C";
