@@ -123,7 +123,7 @@ async fn detail(
 /// ledger.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct IndicatorRequest {
+pub(crate) struct IndicatorRequest {
     target: EntryId,
     #[serde(default, with = "rust_decimal::serde::str_option")]
     actual: Option<Decimal>,
@@ -138,7 +138,7 @@ pub(crate) struct EvaluateRequest {
     pub(crate) year: i32,
     /// Absent: every target of the project, with its latest actual.
     #[serde(default)]
-    indicators: Option<Vec<IndicatorRequest>>,
+    pub(crate) indicators: Option<Vec<IndicatorRequest>>,
     #[serde(default)]
     pub(crate) shortfall: String,
     #[serde(default)]

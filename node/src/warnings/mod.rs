@@ -194,7 +194,7 @@ impl Rule {
             Rule::MissingTarget => "the project has a performance target or was cancelled",
             Rule::NodeSilent => "heard from again (or revoked)",
             Rule::TargetDeviation => {
-                "the actual meets the target or keeps pace, or the target was adjusted"
+                "the actual is reported and meets the target or keeps pace, or the target was adjusted"
             }
         }
     }

@@ -285,15 +285,42 @@ pub fn render(rule: &str, p: &Params, lang: Lang) -> Option<String> {
                 }
             }
             Rule::TargetDeviation => {
-                let (code, name, indicator, op, target, actual) = (
+                let (code, name, indicator, op, target) = (
                     v("project")?,
                     v("name")?,
                     v("indicator")?,
                     v("op")?,
                     v("target")?,
-                    v("actual")?,
                 );
                 let unit = g("unit").unwrap_or("");
+                if g("case") == Some("missing") {
+                    let due = v("due")?;
+                    return Ok(if zh {
+                        format!(
+                            "项目 {code} {name}：{indicator}（目标 {op} {target}{unit}）\
+                             截至 {due} 仍未填报实际值"
+                        )
+                    } else {
+                        format!(
+                            "project {code} {name}: no actual of {indicator} (target {op} \
+                             {target}{unit}) reported by {due}"
+                        )
+                    });
+                }
+                let actual = v("actual")?;
+                if g("case") == Some("ceiling") {
+                    return Ok(if zh {
+                        format!(
+                            "项目 {code} {name}：{indicator} 实际 {actual}{unit}，\
+                             已超出目标上限 {op} {target}{unit}"
+                        )
+                    } else {
+                        format!(
+                            "project {code} {name}: {indicator} at {actual}{unit} is past \
+                             its ceiling {op} {target}{unit}"
+                        )
+                    });
+                }
                 match (g("elapsed"), zh) {
                     (None, true) => format!(
                         "项目 {code} {name} 已完工：{indicator} 实际 {actual}{unit}，\
@@ -654,7 +681,7 @@ fn cleared_zh(r: Rule) -> &'static str {
         Rule::NegativeList => "该笔支付已冲销或收款人已移出负面清单",
         Rule::MissingTarget => "项目已设绩效目标或已取消",
         Rule::NodeSilent => "已恢复联系（或已吊销）",
-        Rule::TargetDeviation => "实际值已达到目标或赶上序时进度，或目标已调整",
+        Rule::TargetDeviation => "实际值已填报并达到目标或赶上序时进度，或目标已调整",
     }
 }
 

@@ -742,53 +742,86 @@ fn missing_target(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
 }
 
 /// 绩效目标偏离 (seed 003 第十条: 实际执行与预期绩效目标发生偏离时，及时予以
-/// 纠正): on a completed project, a target whose latest actual does not
-/// meet it; during a project (in progress, today within its run), a target
-/// to reach (≥, >) whose actual is behind time-elapsed progress (序时进度:
-/// days since the start over the project's days) by more than
-/// `slow_spending_points`. A target with no actual reported is not judged
-/// here: the actual is the department's to report.
+/// 纠正), about a target of a project under way or completed:
+///
+/// - on a completed project, a target whose latest actual does not meet
+///   it (short of a floor, ≥ >, or past a ceiling, ≤ <);
+/// - during a project (in progress, today within its run), a target to
+///   reach (≥, >) whose actual is behind time-elapsed progress (序时进度:
+///   days since the start over the project's days) by more than
+///   `slow_spending_points`, or a ceiling (≤, <) its actual is already past
+///   (`case` `ceiling`);
+/// - a target with no actual reported by its due date (`case` `missing`):
+///   the project's end or the end of the year it starts in, whichever is
+///   first (the year-end self-evaluation needs every actual), or at once
+///   when the project is completed.
 fn target_deviation(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>) {
     let two = |d: Decimal| {
         let mut d = d.round_dp(2);
         d.rescale(2);
         d.to_string()
     };
+    let completed = ProjectStatus::Completed.as_str();
+    let in_progress = ProjectStatus::InProgress.as_str();
     for t in f.targets {
-        let Some(actual) = t.actual else { continue };
-        let base = |extra: [(&'static str, String); 4]| {
-            let mut p = params([
+        let subject = format!("target:{}", t.id);
+        let base = |actual: Option<Decimal>| {
+            params([
                 ("project", t.project.clone()),
                 ("name", t.project_name.clone()),
                 ("indicator", t.indicator.clone()),
                 ("op", t.op.as_str().to_owned()),
                 ("target", t.value.normalize().to_string()),
-                ("actual", actual.normalize().to_string()),
+                (
+                    "actual",
+                    actual
+                        .map(|a| a.normalize().to_string())
+                        .unwrap_or_default(),
+                ),
                 ("unit", t.unit.clone()),
-            ]);
-            p.extend(params(extra));
-            p
+            ])
         };
-        let subject = format!("target:{}", t.id);
-        if t.status == ProjectStatus::Completed.as_str() {
-            if !t.op.met(actual, t.value) {
-                let p = base([
-                    ("elapsed", String::new()),
-                    ("progress", String::new()),
-                    ("gap", String::new()),
-                    ("allowed", String::new()),
-                ]);
+        let Some(actual) = t.actual else {
+            if t.status != completed && t.status != in_progress {
+                continue;
+            }
+            let year_end = NaiveDate::from_ymd_opt(t.starts_on.year(), 12, 31);
+            let due = year_end.map_or(t.ends_on, |y| y.min(t.ends_on));
+            if t.status == completed || f.today > due {
+                let mut p = base(None);
+                p.extend(params([
+                    ("case", "missing".to_owned()),
+                    ("due", due.min(f.today).to_string()),
+                ]));
+                out.push(finding(Rule::TargetDeviation, subject, f.me, p));
+            }
+            continue;
+        };
+        let met = t.op.met(actual, t.value);
+        if t.status == completed {
+            if !met {
+                out.push(finding(
+                    Rule::TargetDeviation,
+                    subject,
+                    f.me,
+                    base(Some(actual)),
+                ));
+            }
+            continue;
+        }
+        if t.status != in_progress || f.today < t.starts_on || f.today >= t.ends_on {
+            continue;
+        }
+        if matches!(t.op, TargetOp::AtMost | TargetOp::Below) {
+            if !met {
+                let mut p = base(Some(actual));
+                p.extend(params([("case", "ceiling".to_owned())]));
                 out.push(finding(Rule::TargetDeviation, subject, f.me, p));
             }
             continue;
         }
         let reaching = matches!(t.op, TargetOp::AtLeast | TargetOp::Above);
-        if t.status != ProjectStatus::InProgress.as_str()
-            || !reaching
-            || t.value <= Decimal::ZERO
-            || f.today < t.starts_on
-            || f.today >= t.ends_on
-        {
+        if !reaching || t.value <= Decimal::ZERO {
             continue;
         }
         let run = days_between(t.starts_on, t.ends_on);
@@ -804,12 +837,13 @@ fn target_deviation(f: &Facts<'_>, cfg: &WarningsConfig, out: &mut Vec<Finding>)
             continue;
         };
         if gap > Decimal::from(cfg.slow_spending_points) {
-            let p = base([
+            let mut p = base(Some(actual));
+            p.extend(params([
                 ("elapsed", two(elapsed)),
                 ("progress", two(progress)),
                 ("gap", two(gap)),
                 ("allowed", cfg.slow_spending_points.to_string()),
-            ]);
+            ]));
             out.push(finding(Rule::TargetDeviation, subject, f.me, p));
         }
     }
@@ -1459,10 +1493,8 @@ mod tests {
             "{}",
             f[0].message
         );
-        // Met, or no actual reported: nothing.
+        // Met: nothing.
         w.targets[0].actual = Some(Decimal::from(12));
-        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
-        w.targets[0].actual = None;
         assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
         // At most: above it is short too.
         w.targets[0] = target("completed", TargetOp::AtMost, 5, Some(6));
@@ -1494,11 +1526,99 @@ mod tests {
         // 4 km is 33.33%: 16.83 points, within the 20 allowed.
         w.targets[0].actual = Some(Decimal::from(4));
         assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
-        // A ceiling (≤) is not a progress; a planned project is not judged.
+        // A ceiling (≤) is not a progress: within it, nothing; a planned
+        // project is not judged.
         w.targets[0] = target("in_progress", TargetOp::AtMost, 12, Some(0));
         assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
         w.targets[0] = target("planned", TargetOp::AtLeast, 12, Some(0));
         assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+    }
+
+    #[test]
+    fn a_target_with_no_actual_by_its_due_date_deviates() {
+        // The project runs 2020-03-01 … 2020-12-31: no actual is due
+        // before its end.
+        let mut w = World::new("652822", false, "2020-12-31");
+        w.targets
+            .push(target("in_progress", TargetOp::AtLeast, 12, None));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        // The day after, nothing reported: it deviates, due on its end.
+        w.today = day("2021-01-01");
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].subject, "target:652822-7");
+        assert_eq!(f[0].params.get("case").map(String::as_str), Some("missing"));
+        assert_eq!(
+            f[0].params.get("due").map(String::as_str),
+            Some("2020-12-31")
+        );
+        let zh = render::render("target_deviation", &f[0].params, render::Lang::Zh).expect("zh");
+        assert_eq!(
+            zh,
+            "项目 LT2020-001 村道硬化：道路硬化里程（目标 >= 12公里）截至 2020-12-31 仍未填报实际值"
+        );
+        assert!(f[0].message.contains("no actual"), "{}", f[0].message);
+        // A project running into the next year: due at the end of the
+        // year it starts in (the year-end self-evaluation).
+        w.targets[0].ends_on = day("2021-06-30");
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        assert_eq!(
+            f[0].params.get("due").map(String::as_str),
+            Some("2020-12-31")
+        );
+        w.today = day("2020-12-31");
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        // Completed with nothing reported: at once.
+        w.targets[0] = target("completed", TargetOp::AtLeast, 12, None);
+        w.today = day("2020-09-30");
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].params.get("due").map(String::as_str),
+            Some("2020-09-30")
+        );
+        // Reported: nothing; planned or cancelled: not judged.
+        w.targets[0].actual = Some(Decimal::from(12));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        w.today = day("2021-03-01");
+        for status in ["planned", "cancelled"] {
+            w.targets[0] = target(status, TargetOp::AtLeast, 12, None);
+            assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty(), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_ceiling_passed_deviates_during_the_project_and_at_its_end() {
+        // ≤ 5% loss rate: 6 during the project is already past it.
+        let mut w = World::new("652822", false, "2020-08-01");
+        w.targets
+            .push(target("in_progress", TargetOp::AtMost, 5, Some(6)));
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].params.get("case").map(String::as_str), Some("ceiling"));
+        let zh = render::render("target_deviation", &f[0].params, render::Lang::Zh).expect("zh");
+        assert_eq!(
+            zh,
+            "项目 LT2020-001 村道硬化：道路硬化里程 实际 6公里，已超出目标上限 <= 5公里"
+        );
+        assert!(
+            f[0].message.contains("past its ceiling"),
+            "{}",
+            f[0].message
+        );
+        // At the ceiling, or under it: nothing; < is strict.
+        w.targets[0].actual = Some(Decimal::from(5));
+        assert!(w.rule(&cfg(), Rule::TargetDeviation).is_empty());
+        w.targets[0] = target("in_progress", TargetOp::Below, 5, Some(5));
+        assert_eq!(w.rule(&cfg(), Rule::TargetDeviation).len(), 1);
+        // Completed past it: the completed message.
+        w.targets[0] = target("completed", TargetOp::AtMost, 5, Some(6));
+        let f = w.rule(&cfg(), Rule::TargetDeviation);
+        let zh = render::render("target_deviation", &f[0].params, render::Lang::Zh).expect("zh");
+        assert!(
+            zh.contains("已完工") && zh.contains("未达到目标 <= 5公里"),
+            "{zh}"
+        );
     }
 
     #[test]

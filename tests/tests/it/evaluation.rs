@@ -82,7 +82,7 @@ impl Tree {
     }
 }
 
-async fn up_into(from: &Ledger, k: &NodeKey, to: &Ledger, tk: &NodeKey) -> Result<()> {
+pub(super) async fn up_into(from: &Ledger, k: &NodeKey, to: &Ledger, tk: &NodeKey) -> Result<()> {
     let limits = SyncLimits::default();
     let mut bytes = Vec::new();
     bundle::export_up(from, k, &limits, None, &mut bytes).await?;
@@ -90,11 +90,17 @@ async fn up_into(from: &Ledger, k: &NodeKey, to: &Ledger, tk: &NodeKey) -> Resul
     Ok(())
 }
 
-fn dec(s: &str) -> Decimal {
+pub(super) fn dec(s: &str) -> Decimal {
     s.parse().expect("decimal")
 }
 
-fn evaluation(project: &str, year: i32, target: EntryId, actual: &str, shortfall: &str) -> Body {
+pub(super) fn evaluation(
+    project: &str,
+    year: i32,
+    target: EntryId,
+    actual: &str,
+    shortfall: &str,
+) -> Body {
     Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
         project: project.into(),
         year,
@@ -146,7 +152,7 @@ fn finding(spot_check: EntryId, evaluation: EntryId, ok: bool, notes: &str) -> B
     })
 }
 
-async fn created(l: &Ledger, b: Body) -> Result<EntryId> {
+pub(super) async fn created(l: &Ledger, b: Body) -> Result<EntryId> {
     match l.submit_one(b, &clerk()).await? {
         Outcome::Created(id) => Ok(id),
         Outcome::Existing(id) => anyhow::bail!("{id} was recorded already"),

@@ -15,6 +15,7 @@ mod demo;
 mod desk;
 mod disclosure;
 mod evaluation;
+mod evaluation_forms;
 mod export;
 mod followup;
 mod import;

@@ -593,20 +593,20 @@ fundsync_tests::on_both!(approved_targets_roll_up_and_only_their_node_decides_th
 
 /// A person signed in through the login page, the session cookie kept by
 /// hand, redirects not followed.
-struct Person {
+pub(crate) struct Person {
     http: reqwest::Client,
     base: String,
     cookie: Option<String>,
 }
 
-struct Answer {
-    status: StatusCode,
-    location: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) location: String,
+    pub(crate) body: String,
 }
 
 impl Person {
-    async fn sign_in(node: &TestNode, login: &str) -> Result<Person> {
+    pub(crate) async fn sign_in(node: &TestNode, login: &str) -> Result<Person> {
         let mut p = Person {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -654,19 +654,19 @@ impl Person {
         })
     }
 
-    async fn get(&mut self, path: &str) -> Result<Answer> {
+    pub(crate) async fn get(&mut self, path: &str) -> Result<Answer> {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Result<Answer> {
+    pub(crate) async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Result<Answer> {
         let req = self.http.post(format!("{}{path}", self.base)).form(pairs);
         self.send(req).await
     }
 }
 
 /// The value of the first `name` field of a page.
-fn field_value(page: &str, name: &str) -> Result<String> {
+pub(crate) fn field_value(page: &str, name: &str) -> Result<String> {
     let at = page
         .find(&format!("name=\"{name}\" value=\""))
         .with_context(|| format!("a field {name}"))?;
