@@ -50,7 +50,7 @@ use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use fundsync_protocol::body::{
-    CarryOverReason, ProjectStatus, TargetLevel1, TargetLevel2, TargetOp,
+    CarryOverReason, ProjectStatus, ReportScope, TargetLevel1, TargetLevel2, TargetOp,
 };
 use fundsync_protocol::{FundOrigin, Level};
 use rust_decimal::Decimal;
@@ -93,6 +93,19 @@ pub const CARRY_OVER_ON: NaiveDate = day(2020, 9, 25);
 /// The day of the last batch issued to the counties; every allocation of the
 /// year is in place by then.
 pub const LAST_BATCH_ON: NaiveDate = day(2020, 6, 4);
+
+/// The day each project's actuals are reported at the latest (a project
+/// completed earlier reports them on its completion).
+pub const ACTUALS_BY: NaiveDate = day(2020, 12, 20);
+/// The day every project of 2020 is self-evaluated (绩效自评, seed 003 §13).
+pub const EVALUATED_ON: NaiveDate = day(2020, 12, 25);
+/// The day each county's departments compile their reports; the county's
+/// own report follows the next day.
+pub const DEPARTMENT_REPORTS_ON: NaiveDate = day(2020, 12, 28);
+/// The prefecture's report over its counties' (seed 003 §14).
+pub const PREFECTURE_REPORT_ON: NaiveDate = day(2020, 12, 30);
+/// The region's report over the prefecture's, on the year's last day.
+pub const REGION_REPORT_ON: NaiveDate = day(2020, 12, 31);
 
 /// A node of the demo tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +207,32 @@ pub enum Action {
         doc_no: String,
         title: String,
         records: Published,
+    },
+    /// A target's actual (执行监控): the project's `indicator` reached
+    /// `actual`, dated the step's day.
+    TargetActual {
+        project: String,
+        indicator: String,
+        actual: Decimal,
+        note: String,
+    },
+    /// A project's year-end self-evaluation (绩效自评, seed 003 §13), its
+    /// indicators every target's latest actual, dated the step's day.
+    SelfEvaluation {
+        project: String,
+        year: i32,
+        measures: String,
+    },
+    /// A self-evaluation report (seed 003 §14), a department's or the
+    /// node's, what it covers drawn up by the ledger; compiled once
+    /// `reports` earlier reports have reached the node (its departments',
+    /// its children's), dated the step's day.
+    EvaluationReport {
+        year: i32,
+        scope: ReportScope,
+        department: String,
+        summary: String,
+        reports: usize,
     },
     /// Why part of the balance of the allocation the county holds with
     /// document number `alloc_doc` and category `alloc_category` is carried
@@ -329,6 +368,7 @@ pub fn steps() -> anyhow::Result<Vec<Step>> {
     for c in &s.counties {
         county_steps(s, c, &mut out);
     }
+    report_steps(s, &mut out);
     // Notices last: on its day, a notice comes after everything else, so it
     // finds what it publishes and shows the day's payments.
     notice_steps(s, &mut out);
@@ -822,6 +862,7 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
         }
     }
     let mut rest_taken: BTreeSet<(Batch, &str)> = BTreeSet::new();
+    let mut departments: BTreeSet<String> = BTreeSet::new();
     for (i, spec) in c.projects.iter().enumerate() {
         // An unknown kind: no targets and an empty function class, which
         // the tests refuse.
@@ -961,6 +1002,32 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
                 }
             }
         }
+        // Each target reached as promised, reported when the project is
+        // done (by the year's end at the latest), then the year-end
+        // self-evaluation (seed 003 §13).
+        let reported_on = completed.map_or(ACTUALS_BY, |d| d.min(ACTUALS_BY));
+        for t in kind.map_or(&[][..], |k| &k.targets) {
+            out.push(Step {
+                node: &c.code,
+                on: reported_on,
+                action: Action::TargetActual {
+                    project: code.clone(),
+                    indicator: t.indicator.clone(),
+                    actual: t.value.unwrap_or_else(|| Decimal::from(spec.size)),
+                    note: "验收资料".into(),
+                },
+            });
+        }
+        out.push(Step {
+            node: &c.code,
+            on: EVALUATED_ON,
+            action: Action::SelfEvaluation {
+                project: code.clone(),
+                year: 2020,
+                measures: "加强项目后续管护".into(),
+            },
+        });
+        departments.insert(department);
         if let Some(on) = completed {
             out.push(Step {
                 node: &c.code,
@@ -971,6 +1038,64 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
                 },
             });
         }
+    }
+    // Each department's report, then the county's over them (seed 003 §14).
+    for d in &departments {
+        out.push(Step {
+            node: &c.code,
+            on: DEPARTMENT_REPORTS_ON,
+            action: Action::EvaluationReport {
+                year: 2020,
+                scope: ReportScope::Department,
+                department: d.clone(),
+                summary: format!("{d}2020年度项目绩效目标全部完成。"),
+                reports: 0,
+            },
+        });
+    }
+    out.push(Step {
+        node: &c.code,
+        on: DEPARTMENT_REPORTS_ON
+            .succ_opt()
+            .unwrap_or(DEPARTMENT_REPORTS_ON),
+        action: Action::EvaluationReport {
+            year: 2020,
+            scope: ReportScope::Node,
+            department: String::new(),
+            summary: format!("{}2020年度扶贫项目绩效自评报告。", c.name),
+            reports: departments.len(),
+        },
+    });
+}
+
+/// The prefecture's report over its counties', then the region's over the
+/// prefecture's (seed 003 §14: level by level up to the region).
+fn report_steps(s: &'static Scenario, out: &mut Vec<Step>) {
+    for (node, on, reports, summary) in [
+        (
+            PREFECTURE,
+            PREFECTURE_REPORT_ON,
+            s.counties.len(),
+            "巴音郭楞蒙古自治州2020年度扶贫项目绩效自评报告。",
+        ),
+        (
+            REGION,
+            REGION_REPORT_ON,
+            1,
+            "自治区2020年度扶贫项目绩效自评报告（巴音郭楞蒙古自治州）。",
+        ),
+    ] {
+        out.push(Step {
+            node,
+            on,
+            action: Action::EvaluationReport {
+                year: 2020,
+                scope: ReportScope::Node,
+                department: String::new(),
+                summary: summary.into(),
+                reports,
+            },
+        });
     }
 }
 
@@ -1112,9 +1237,10 @@ mod tests {
 
     use chrono::NaiveDate;
     use fundsync_protocol::body::{
-        AllocationIssued, CarryOverExplained, FundsReceived, OwnBudgetAdded, PaymentRecorded,
-        ProjectRegistered, ProjectStatusChanged, PublicationScope, ResultsPublished, TargetSet,
-        TargetsApproved, TargetsReviewed,
+        AllocationIssued, CarryOverExplained, EvaluationReportCompiled, FundsReceived,
+        IndicatorEvaluation, OwnBudgetAdded, PaymentRecorded, ProjectRegistered,
+        ProjectStatusChanged, PublicationScope, ResultsPublished, SelfEvaluationRecorded,
+        TargetActualRecorded, TargetSet, TargetsApproved, TargetsReviewed,
     };
     use fundsync_protocol::{Amount, Body, EntryId, FundOrigin, Level, NodeCode};
     use rust_decimal::{Decimal, RoundingStrategy};
@@ -1417,6 +1543,15 @@ mod tests {
                         .map_or(Ok(()), |c| Err(format!("publishes unknown project {c}"))),
                     _ => Err("a notice of nothing".into()),
                 },
+                // An actual and an evaluation of a project with targets; a
+                // report at any level (the runner waits for what it covers).
+                Action::TargetActual { project, .. } | Action::SelfEvaluation { project, .. } => {
+                    match self.projects.get(&(s.node, project.clone())) {
+                        Some(n) if *n > 0 => Ok(()),
+                        _ => Err(format!("actual or evaluation of {project} without targets")),
+                    }
+                }
+                Action::EvaluationReport { .. } => Ok(()),
             }
         }
 
@@ -1705,8 +1840,10 @@ mod tests {
     fn amounts_are_positive_fen_and_steps_are_dated_in_order() {
         let all = steps().expect("the plan loads");
         // 736 with the 49 carry-over reasons of 四(一); 1048 with each
-        // project's review, approval and start (104 projects, seed 003 §7–9).
-        assert!(all.len() < 1100, "{} steps", all.len());
+        // project's review, approval and start (104 projects, seed 003 §7–9);
+        // 1427 with each target's actual, each project's self-evaluation
+        // and the reports of every department and level (seed 003 §13–14).
+        assert!(all.len() < 1500, "{} steps", all.len());
         let mut last = day(2019, 12, 1);
         for s in &all {
             assert!(s.on >= last, "{s:?} out of order");
@@ -1961,6 +2098,48 @@ mod tests {
                             .collect(),
                     })
                 }
+                Action::TargetActual { actual, note, .. } => {
+                    Body::TargetActualRecorded(TargetActualRecorded {
+                        target: id,
+                        actual,
+                        recorded_on: s.on,
+                        note,
+                    })
+                }
+                Action::SelfEvaluation {
+                    project,
+                    year,
+                    measures,
+                } => Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
+                    project,
+                    year,
+                    indicators: vec![IndicatorEvaluation {
+                        target: id,
+                        actual: Decimal::ONE,
+                        completion: Decimal::ONE_HUNDRED,
+                    }],
+                    shortfall: String::new(),
+                    measures,
+                    evaluated_on: s.on,
+                }),
+                Action::EvaluationReport {
+                    year,
+                    scope,
+                    department,
+                    summary,
+                    ..
+                } => Body::EvaluationReportCompiled(EvaluationReportCompiled {
+                    year,
+                    scope,
+                    department,
+                    evaluations: vec![id],
+                    reports: vec![],
+                    indicators: 1,
+                    met: 1,
+                    funds: Decimal::ONE,
+                    summary,
+                    compiled_on: s.on,
+                }),
             };
             assert_eq!(body.validate(), Ok(()), "{body:?}");
         }

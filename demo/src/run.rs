@@ -306,6 +306,109 @@ impl Demo {
                 project: project.clone(),
                 note: note.clone(),
             }),
+            Action::TargetActual {
+                project,
+                indicator,
+                actual,
+                note,
+            } => {
+                let p = node.ledger.project(node.code, project).await?;
+                let t = p
+                    .and_then(|p| p.targets)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|t| &t.indicator == indicator)
+                    .ok_or_else(|| anyhow::anyhow!("{project} has no target {indicator}"))?;
+                // Reported already (a demo resumed): nothing to record.
+                if t.actual.as_deref().and_then(|a| a.parse::<Decimal>().ok()) == Some(*actual) {
+                    return Ok(None);
+                }
+                Body::TargetActualRecorded(TargetActualRecorded {
+                    target: t
+                        .id
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("bad target id {}", t.id))?,
+                    actual: *actual,
+                    recorded_on: on,
+                    note: note.clone(),
+                })
+            }
+            Action::SelfEvaluation {
+                project,
+                year,
+                measures,
+            } => {
+                let p = node
+                    .ledger
+                    .project(node.code, project)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("{} has no project {project}", node.code))?;
+                let mut indicators = Vec::new();
+                for t in p.targets.unwrap_or_default() {
+                    let actual: Decimal = t
+                        .actual
+                        .as_deref()
+                        .and_then(|a| a.parse().ok())
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("{project}: no actual of {}", t.indicator)
+                        })?;
+                    let op = [
+                        TargetOp::AtLeast,
+                        TargetOp::Above,
+                        TargetOp::AtMost,
+                        TargetOp::Below,
+                        TargetOp::Equal,
+                    ]
+                    .into_iter()
+                    .find(|o| o.as_str() == t.op)
+                    .ok_or_else(|| anyhow::anyhow!("{project}: unknown op {}", t.op))?;
+                    let value: Decimal = t.value.parse()?;
+                    indicators.push(IndicatorEvaluation {
+                        target: t
+                            .id
+                            .parse()
+                            .map_err(|_| anyhow::anyhow!("bad target id {}", t.id))?,
+                        actual,
+                        // The plan reaches every target as promised.
+                        completion: if op.met(actual, value) {
+                            Decimal::ONE_HUNDRED
+                        } else {
+                            anyhow::bail!("{project}: {} is not met", t.indicator)
+                        },
+                    });
+                }
+                Body::SelfEvaluationRecorded(SelfEvaluationRecorded {
+                    project: project.clone(),
+                    year: *year,
+                    indicators,
+                    shortfall: String::new(),
+                    measures: measures.clone(),
+                    evaluated_on: on,
+                })
+            }
+            Action::EvaluationReport {
+                year,
+                scope,
+                department,
+                summary,
+                reports,
+            } => {
+                let d = self
+                    .draft(node, *year, *scope, department, *reports)
+                    .await?;
+                Body::EvaluationReportCompiled(EvaluationReportCompiled {
+                    year: *year,
+                    scope: *scope,
+                    department: department.clone(),
+                    evaluations: d.evaluations,
+                    reports: d.reports,
+                    indicators: d.indicators,
+                    met: d.met,
+                    funds: d.funds,
+                    summary: summary.clone(),
+                    compiled_on: on,
+                })
+            }
             Action::Publish {
                 doc_no,
                 title,
@@ -401,6 +504,45 @@ impl Demo {
             .filter(|s| s.state == state)
             .filter_map(|s| s.id.parse().ok())
             .collect())
+    }
+
+    /// What `node`'s report of `year` covers, as the ledger draws it up,
+    /// once `reports` earlier reports (its departments', its children's)
+    /// and every evaluation they cover have reached it: waits up to a
+    /// minute for the children's to arrive.
+    async fn draft(
+        &self,
+        node: &Node,
+        year: i32,
+        scope: ReportScope,
+        department: &str,
+        reports: usize,
+    ) -> anyhow::Result<fundsync_node::ledger::query::ReportDraft> {
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut poll = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            let d = node.ledger.report_draft(year, scope, department).await?;
+            // A child's report may come before the evaluations it covers
+            // (relayed in another origin's chain): wait for those too.
+            let mut held = d.reports.len() >= reports;
+            for &e in &d.evaluations {
+                if !held {
+                    break;
+                }
+                held = node.ledger.evaluation(e).await?.is_some();
+            }
+            if held {
+                return Ok(d);
+            }
+            if tokio::time::Instant::now() >= until {
+                anyhow::bail!(
+                    "{}: {} of the {reports} reports its {year} report covers arrived",
+                    node.code,
+                    d.reports.len()
+                );
+            }
+            poll.tick().await;
+        }
     }
 
     /// The allocation `node` holds as `doc_no` in `category`, waiting (up to
@@ -664,9 +806,18 @@ fn desk(action: &Action) -> Role {
             records: Published::Allocations(_),
             ..
         } => Role::AllocationDesk,
-        Action::Project { .. } | Action::ProjectStatus { .. } | Action::Target { .. } => {
-            Role::Department
-        }
+        Action::Project { .. }
+        | Action::ProjectStatus { .. }
+        | Action::Target { .. }
+        | Action::TargetActual { .. }
+        | Action::SelfEvaluation { .. } => Role::Department,
+        // A department's report is its officer's; the node's spans
+        // departments, the lead office's (access.rs: CompileEvaluations).
+        Action::EvaluationReport {
+            scope: ReportScope::Department,
+            ..
+        } => Role::Department,
+        Action::EvaluationReport { .. } => Role::Lead,
         // The finance bureau's lead office reviews and approves (seed 003
         // 第八、九条; access.rs: ReviewTargets, ApproveTargets).
         Action::TargetsReviewed { .. } | Action::TargetsApproved { .. } => Role::Lead,
@@ -821,6 +972,15 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
             report: false,
         });
     }
+    let projects: Vec<LibraryProject> = fetch_all(&http, base, "/projects").await?;
+    let evaluation: EvaluationYear = http
+        .get(format!("{base}/evaluation?year=2020"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    rows.extend(evaluation_rows(&projects, &evaluation)?);
     let categories: Vec<CategoryRow> = http
         .get(format!("{base}/catalog"))
         .send()
@@ -828,7 +988,6 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
         .error_for_status()?
         .json()
         .await?;
-    let projects: Vec<LibraryProject> = fetch_all(&http, base, "/projects").await?;
     let anonymous = reqwest::Client::new();
     let public_allocs: Vec<PublicAlloc> =
         fetch_all(&anonymous, base, "/public/allocations").await?;
@@ -855,6 +1014,81 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
         .await?;
     rows.extend(report_rows(&report)?);
     Ok(rows)
+}
+
+/// The year-end self-evaluation at the region (`/api/v1/evaluation`), as
+/// far as `--check` reads it.
+#[derive(Debug, Clone, Deserialize)]
+struct EvaluationYear {
+    projects: Vec<EvaluatedProject>,
+    reports: Vec<EvaluationReportRow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EvaluatedProject {
+    budget: Decimal,
+    evaluation: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EvaluationReportRow {
+    origin: String,
+    scope: String,
+    current: bool,
+    funds: Decimal,
+}
+
+/// 绩效自评 (seed 003 §13–14; seed 002 prints no figure of it): every 2020
+/// project of the library is self-evaluated, and the reports compiled
+/// level by level reach the region covering all of their money. `expected`
+/// is the library's project funds (`/projects`), `actual` what the
+/// evaluations and the reports state.
+fn evaluation_rows(
+    library: &[LibraryProject],
+    y: &EvaluationYear,
+) -> anyhow::Result<Vec<CheckRow>> {
+    let all = checked_sum(library.iter().map(|p| p.budget))?;
+    let evaluated = checked_sum(
+        y.projects
+            .iter()
+            .filter(|p| p.evaluation.is_some())
+            .map(|p| p.budget),
+    )?;
+    let report = |node: &str| {
+        y.reports
+            .iter()
+            .find(|r| r.origin == node && r.scope == "node" && r.current)
+            .map_or(Decimal::ZERO, |r| r.funds)
+    };
+    let row = |zh: String, en: String, actual: Decimal| CheckRow {
+        seed_wan: None,
+        label_zh: zh,
+        label_en: en,
+        expected: all,
+        actual,
+        public: false,
+        report: false,
+    };
+    Ok(vec![
+        row(
+            format!(
+                "绩效自评：已自评项目资金（{} 个项目）",
+                y.projects.iter().filter(|p| p.evaluation.is_some()).count()
+            ),
+            "self-evaluation: the funds of the projects evaluated".into(),
+            evaluated,
+        ),
+        row(
+            "绩效自评：州本级自评报告汇总项目资金".into(),
+            "self-evaluation: the prefecture's report, its projects' funds".into(),
+            report(plan::PREFECTURE),
+        ),
+        row(
+            "绩效自评：自治区本级自评报告汇总项目资金".into(),
+            "self-evaluation: the region's report, its projects' funds".into(),
+            report(plan::REGION),
+        ),
+    ])
 }
 
 /// The generated self-evaluation report (`/report/self-evaluation`), as
