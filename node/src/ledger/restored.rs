@@ -199,8 +199,10 @@ impl Ledger {
             inner.acked = acked;
         }
         let (head, _) = self.own_head().await?;
+        let before = self.mark.restored();
         let restored = self.mark.set_state(head);
-        if let Some(r) = restored {
+        // Said once, not again when the same ledger is attached again.
+        if let Some(r) = restored.filter(|_| before != restored) {
             tracing::warn!(
                 node = %me,
                 own_head = r.own_head,

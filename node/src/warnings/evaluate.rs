@@ -328,6 +328,9 @@ pub async fn run(
     let debounce = Duration::from_millis(cfg.debounce_ms);
     let burst_wait = Duration::from_millis(cfg.burst_wait_ms);
     let node = ledger.identity().code;
+    // Restored behind its acknowledgement mark, the ledger refuses own
+    // entries: wait until it records again rather than fail every tick.
+    let mut restored = ledger.ack_mark().watch();
     let mut ev = Evaluator::new(ledger, cfg);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -377,6 +380,18 @@ pub async fn run(
                 again = true;
                 continue;
             }
+        }
+        if restored.borrow_and_update().is_some() {
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => return,
+                r = restored.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                }
+            }
+            again = true;
+            continue;
         }
         again = false;
         let before = *changes.borrow_and_update();
