@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _, Result};
 use fundsync_protocol::money::fen_to_yuan;
+use fundsync_protocol::{EntryId, NodeCode};
 use fundsync_tests::cluster::Cluster;
 use fundsync_tests::fixtures::Engine;
 use serde_json::Value;
@@ -28,46 +29,7 @@ pub async fn query(
          real protocol; then GET /api/v1/ledger/summary at the region, {requests} requests \
          per grouping, one at a time"
     );
-    let c = Cluster::start_with(engine, &chain(counties), production).await?;
-    let funded = fund_counties(&c).await?;
-    let started = Instant::now();
-    let mut targets = Vec::new();
-    for &(county, alloc) in &funded {
-        let l = c.ledger(county.as_str());
-        write_payments(l, alloc, 0..per, chunk).await?;
-        targets.push((county, head_seq(l, county).await?));
-    }
-    let written = started.elapsed();
-    let region = c.ledger("650000");
-    let mut ch = region.db().changes();
-    until(
-        &mut ch,
-        Duration::from_secs(4 * 3600),
-        Duration::from_secs(1),
-        "every county's payments at the region",
-        || async {
-            for &(county, seq) in &targets {
-                if head_seq(region, county).await? < seq {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        },
-    )
-    .await?;
-    for &(county, _) in &targets {
-        check_paid(region, county, payments_fen(0..per)).await?;
-    }
-    let synced = started.elapsed();
-    println!(
-        "loaded: counties wrote {} payments in {} s; the region held them all after {} s \
-         ({} entries/s end to end); load average {}",
-        per * u64::try_from(counties)?,
-        secs(written),
-        secs(synced),
-        per_sec(per * u64::try_from(counties)?, synced),
-        loadavg()
-    );
+    let (c, funded, per) = load(engine, total, counties, chunk).await?;
 
     let http = c.node("650000").http();
     let want = fen_to_yuan(payments_fen(0..per) * i64::try_from(counties)?);
@@ -215,4 +177,59 @@ async fn public_pages(
         );
     }
     Ok(())
+}
+
+/// The region 650000 over `counties` counties of 652800, each of which
+/// recorded `total / counties` payments (`chunk` per transaction) that
+/// reached the region through the real sync path. Returns the cluster, the
+/// counties with the allocation they paid from, and the payments each.
+pub async fn load(
+    engine: Engine,
+    total: u64,
+    counties: usize,
+    chunk: u64,
+) -> Result<(Cluster, Vec<(NodeCode, EntryId)>, u64)> {
+    let per = total / u64::try_from(counties)?;
+    let c = Cluster::start_with(engine, &chain(counties), production).await?;
+    let funded = fund_counties(&c).await?;
+    let started = Instant::now();
+    let mut targets = Vec::new();
+    for &(county, alloc) in &funded {
+        let l = c.ledger(county.as_str());
+        write_payments(l, alloc, 0..per, chunk).await?;
+        targets.push((county, head_seq(l, county).await?));
+    }
+    let written = started.elapsed();
+    let region = c.ledger("650000");
+    let mut ch = region.db().changes();
+    until(
+        &mut ch,
+        Duration::from_secs(4 * 3600),
+        Duration::from_secs(1),
+        "every county's payments at the region",
+        || async {
+            for &(county, seq) in &targets {
+                if head_seq(region, county).await? < seq {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        },
+    )
+    .await?;
+    for &(county, _) in &targets {
+        check_paid(region, county, payments_fen(0..per)).await?;
+    }
+    let synced = started.elapsed();
+    println!(
+        "loaded: counties wrote {} payments in {} s; the region held them all after {} s \
+         ({} entries/s end to end); load average {}",
+        per * u64::try_from(counties)?,
+        secs(written),
+        secs(synced),
+        per_sec(per * u64::try_from(counties)?, synced),
+        loadavg()
+    );
+
+    Ok((c, funded, per))
 }

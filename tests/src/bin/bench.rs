@@ -4,7 +4,10 @@
 //! prefecture → region over mutual TLS), `peer` (e2e beside a PostgreSQL
 //! logical replication cascade and one local SQLite database), `latency`,
 //! `login` (argon2id sign-ins and token look-ups), `catchup`, `scale` (114 separate `fundsync` processes), `query` (the
-//! region's summary over millions of payments), or `all`. `--quick` runs a
+//! region's summary over millions of payments), `pages` (the officers'
+//! pages at the region over N payments, then a workbook export of them
+//! all; `--no-export` skips it), `xlsx-import` (an XLSX voucher file
+//! previewed and imported on SQLite), or `all`. `--quick` runs a
 //! small version of each for smoke testing. `chaos` (not in `all`) is the
 //! randomized fault harness (`fundsync_tests::chaos`): `--seed S --runs N
 //! --steps K [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root]`,
@@ -37,6 +40,8 @@ mod e2e;
 mod latency;
 #[path = "../bench/login.rs"]
 mod login;
+#[path = "../bench/pages.rs"]
+mod pages;
 #[path = "../bench/peer.rs"]
 mod peer;
 #[path = "../bench/query.rs"]
@@ -51,9 +56,9 @@ const PROJECTS: usize = 100;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench <import|e2e|peer|latency|login|catchup|scale|query|all|chaos> [--quick]\n\
+        "usage: bench <import|e2e|peer|latency|login|catchup|scale|query|pages|xlsx-import|all|chaos> [--quick]\n\
          \x20      [--rows N] [--chunk N] [--batch N] [--engine sqlite|postgres|both]\n\
-         \x20      [--samples N] (latency, login) [--counties N] [--requests N] (query)\n\
+         \x20      [--samples N] (latency, login) [--counties N] [--requests N] (query, pages) [--no-export] (pages)\n\
          \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)\n\
          \x20      [--seed S] [--runs N] [--steps K] [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root] (chaos)"
     );
@@ -168,6 +173,26 @@ async fn main() -> Result<()> {
             )
             .await?;
         }
+    }
+    if all || scenario == "pages" {
+        ran = true;
+        let counties = usize::try_from(num("--counties", 10, 2)?)?;
+        for e in engines(false) {
+            pages::pages(
+                e,
+                num("--rows", 1_000_000, 20_000)?,
+                counties,
+                usize::try_from(num("--requests", 100, 20)?)?,
+                chunk,
+                !args.iter().any(|a| a == "--no-export"),
+            )
+            .await?;
+        }
+    }
+    if all || scenario == "xlsx-import" {
+        ran = true;
+        let rows = usize::try_from(num("--rows", 100_000, 10_000)?)?;
+        xlsx_import_bench(rows).await?;
     }
     if scenario == "chaos" {
         // Not part of `all`: it judges, it does not time.
@@ -332,5 +357,85 @@ async fn check_totals(l: &Ledger, rows: usize) -> Result<()> {
             fundsync_protocol::money::fen_to_yuan(expected)
         );
     }
+    Ok(())
+}
+
+/// A workbook of `rows` vouchers, the columns of [`write_csv`], amounts as
+/// numbers.
+fn write_xlsx(rows: usize, allocs: &[EntryId]) -> Result<Vec<u8>> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet_with_constant_memory()?;
+    let head = [
+        "voucher_no",
+        "paid_on",
+        "payer",
+        "payee_name",
+        "payee_account",
+        "payee_bank",
+        "amount",
+        "function_class",
+        "allocation",
+        "project",
+        "purpose",
+    ];
+    for (c, h) in head.iter().enumerate() {
+        ws.write_string(0, u16::try_from(c)?, *h)?;
+    }
+    for i in 0..rows {
+        let r = u32::try_from(i + 1)?;
+        let month = 1 + i % 12;
+        let dom = 1 + i % 28;
+        let amount: f64 = format!("{}.{:02}", 100 + i % 90_000, i % 100).parse()?;
+        ws.write_string(r, 0, format!("LT2020{i:09}"))?;
+        ws.write_string(r, 1, format!("2020-{month:02}-{dom:02}"))?;
+        ws.write_string(r, 2, "轮台县财政局")?;
+        ws.write_string(r, 3, format!("收款单位{}", i % 5000))?;
+        ws.write_string(r, 4, format!("62220{i:011}"))?;
+        ws.write_string(r, 5, "农业银行轮台支行")?;
+        ws.write_number(r, 6, amount)?;
+        ws.write_string(r, 7, "2130505")?;
+        ws.write_string(r, 8, allocs[i % allocs.len()].to_string())?;
+        ws.write_string(r, 9, format!("P{:03}", i % PROJECTS))?;
+        ws.write_string(r, 10, "扶贫项目支出")?;
+    }
+    Ok(wb.save_to_buffer()?)
+}
+
+/// `bench xlsx-import`: a county previews, then imports, a workbook of
+/// `rows` vouchers on SQLite (issue 19: preview < 10 s, ≥ 50,000 rows/s).
+async fn xlsx_import_bench(rows: usize) -> Result<()> {
+    use fundsync_node::import::{Kind, Mode, Options};
+    println!(
+        "\nscenario: xlsx-import, {rows} payment vouchers in one XLSX sheet, previewed \
+         (every rule checked, rolled back) then imported (one transaction), SQLite"
+    );
+    let (t, allocs) = county_ledger(Engine::Sqlite).await?;
+    let bytes = write_xlsx(rows, &allocs)?;
+    let size = bytes.len();
+    let opts = Options::new(&fundsync_node::ledger::console_actor());
+    println!(
+        "{:<10} {:>10} {:>10} {:>12} {:>10}",
+        "step", "rows", "seconds", "rows/s", "target"
+    );
+    for (step, mode) in [("preview", Mode::Preview), ("import", Mode::Apply)] {
+        let input = Box::new(std::io::Cursor::new(bytes.clone()));
+        let started = Instant::now();
+        let report = import::run(&t.ledger, Kind::Payments, input, &opts, mode).await?;
+        let secs = started.elapsed().as_secs_f64();
+        if usize::try_from(report.created)? != rows {
+            bail!("{step}: {} of {rows} rows would be new", report.created);
+        }
+        let rate = f64_rate(rows, secs);
+        let (target, met) = match mode {
+            Mode::Preview => ("< 10 s", secs < 10.0),
+            Mode::Apply => (">= 50000/s", rate >= 50_000.0),
+        };
+        println!(
+            "{step:<10} {rows:>10} {secs:>10.2} {rate:>12.0} {target:>10} {}   ({} MB XLSX)",
+            if met { "met" } else { "MISSED" },
+            size / 1_000_000
+        );
+    }
+    check_totals(&t.ledger, rows).await?;
     Ok(())
 }
