@@ -19,6 +19,8 @@
 //!   compile, spot-check and rectify (403 and the journal unchanged
 //!   otherwise), the page, its print view and the workbook.
 //! - `fundsync verify` finds a report's funds altered behind the ledger.
+//! - Over real nodes: a county's reports reach its prefecture and the
+//!   region, each held once, and the reports above state the funds once.
 
 use anyhow::{ensure, Context as _, Result};
 use fundsync_node::ledger::{Ledger, LedgerError, Outcome};
@@ -26,12 +28,18 @@ use fundsync_node::sync::{bundle, SyncLimits};
 use fundsync_protocol::body::*;
 use fundsync_protocol::{Body, EntryId, ErrorCode, NodeKey};
 use fundsync_tests::build::*;
+use fundsync_tests::cluster::{small_tree, Cluster};
 use fundsync_tests::fixtures::{self, code, county, prefecture, Engine, TestLedger, TestNode};
 use rust_decimal::Decimal;
 
 fundsync_tests::on_both!(
     evaluations_reports_and_spot_checks_roll_up_and_refuse_what_does_not_fit,
     the_api_lets_each_desk_do_its_part_and_no_more,
+);
+
+fundsync_tests::on_both!(
+    workers = 4;
+    a_county_report_reaches_the_region_once_over_sync,
 );
 
 const COUNTIES: [(&str, &str); 2] = [("652822", "轮台县"), ("652823", "尉犁县")];
@@ -871,4 +879,125 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
         "{node_report}"
     );
     Ok(())
+}
+
+/// The origins whose reports `l` holds for 2020, one per version held
+/// (scope, department), sorted; and how many evaluations of 2020 it holds.
+async fn held_reports(l: &Ledger) -> Result<(Vec<(String, String, String)>, usize)> {
+    let y = l.evaluation_year(None, 2020, None).await?;
+    let mut r: Vec<_> = y
+        .reports
+        .iter()
+        .map(|r| {
+            (
+                r.origin.clone(),
+                r.scope.clone(),
+                r.funds.normalize().to_string(),
+            )
+        })
+        .collect();
+    r.sort();
+    Ok((r, y.evaluated))
+}
+
+/// A county's reports over real nodes (issue 16): compiled at 652822, they
+/// reach its prefecture and, relayed by it, the region, each held once;
+/// the prefecture's report over the county's, then the region's over the
+/// prefecture's, state the project's funds once (800000, not doubled by
+/// the county's department and node reports both naming the evaluation,
+/// nor by the hop through the prefecture), and the ledgers take them.
+async fn a_county_report_reaches_the_region_once_over_sync(engine: Engine) -> Result<()> {
+    let tree: Vec<_> = small_tree()
+        .into_iter()
+        .filter(|n| ["650000", "652800", "652822"].contains(&n.code.as_str()))
+        .collect();
+    let c = Cluster::start(engine, &tree).await?;
+    let wait = std::time::Duration::from_secs(30);
+    let county = c.ledger("652822");
+    let out = county
+        .submit(&[project("P1", "800000"), target("P1")], &clerk())
+        .await?;
+    let e = created(county, evaluation("P1", 2020, out[1].id(), "13", "")).await?;
+    let d = created(
+        county,
+        report(
+            2020,
+            ReportScope::Department,
+            "交通局",
+            &[e],
+            &[],
+            (1, 1, "800000"),
+        ),
+    )
+    .await?;
+    let n = created(
+        county,
+        report(2020, ReportScope::Node, "", &[e], &[d], (1, 1, "800000")),
+    )
+    .await?;
+    c.converged(wait).await?;
+    let county_reports = vec![
+        (
+            "652822".to_owned(),
+            "department".to_owned(),
+            "800000".to_owned(),
+        ),
+        ("652822".to_owned(), "node".to_owned(), "800000".to_owned()),
+    ];
+    for at in ["652822", "652800", "650000"] {
+        let got = held_reports(c.ledger(at)).await?;
+        ensure!(got == (county_reports.clone(), 1), "{at}: {got:?}");
+    }
+
+    // The prefecture compiles over the county's node report: the funds once.
+    let pref = c.ledger("652800");
+    let draft = pref.report_draft(2020, ReportScope::Node, "").await?;
+    ensure!(
+        draft.evaluations == vec![e]
+            && draft.reports == vec![n]
+            && (draft.indicators, draft.met, draft.funds) == (1, 1, dec("800000")),
+        "{draft:?}"
+    );
+    let p = created(
+        pref,
+        report(2020, ReportScope::Node, "", &[e], &[n], (1, 1, "800000")),
+    )
+    .await?;
+    c.converged(wait).await?;
+
+    // The region holds each of the three reports once, and its own report
+    // over the prefecture's states the project's funds once.
+    let mut all = county_reports.clone();
+    all.push(("652800".to_owned(), "node".to_owned(), "800000".to_owned()));
+    all.sort();
+    let region = c.ledger("650000");
+    let got = held_reports(region).await?;
+    ensure!(got == (all.clone(), 1), "650000: {got:?}");
+    let draft = region.report_draft(2020, ReportScope::Node, "").await?;
+    ensure!(
+        draft.evaluations == vec![e]
+            && draft.reports == vec![p]
+            && (draft.indicators, draft.met, draft.funds) == (1, 1, dec("800000")),
+        "{draft:?}"
+    );
+    // A report stating the funds twice is not the ledger's.
+    refused(
+        region,
+        report(2020, ReportScope::Node, "", &[e], &[p], (1, 1, "1600000")),
+        ErrorCode::ReportFigures,
+    )
+    .await?;
+    created(
+        region,
+        report(2020, ReportScope::Node, "", &[e], &[p], (1, 1, "800000")),
+    )
+    .await?;
+    all.push(("650000".to_owned(), "node".to_owned(), "800000".to_owned()));
+    all.sort();
+    ensure!(held_reports(region).await? == (all, 1));
+    for at in ["650000", "652800", "652822"] {
+        let r = c.ledger(at).verify().await?;
+        ensure!(r.ok(), "{at}'s books: {:?}", r.problems);
+    }
+    c.shutdown().await
 }

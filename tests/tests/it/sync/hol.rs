@@ -578,3 +578,121 @@ async fn once(l: &Ledger) -> Result<()> {
     );
     Ok(())
 }
+
+/// `targets_reviewed` of `project`'s `submissions`, passed.
+fn review(project: &str, submissions: Vec<EntryId>) -> Body {
+    Body::TargetsReviewed(TargetsReviewed {
+        project: project.into(),
+        submissions,
+        reviewed_on: day("2020-03-02"),
+        necessity: true,
+        relevance: true,
+        fit: true,
+        reasons: String::new(),
+    })
+}
+
+/// A review naming a project its origin does not own (issue 16): in one
+/// batch to the region, the prefecture's own review of county 652822's
+/// target and the sibling county 652823's review of the same target are
+/// each refused as misdirected, nothing of them applied (the submission at
+/// the region still awaits review), no alarm (the rules refused, the relay
+/// lied about nothing); 652822's own review of its target, in the same
+/// batch, is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_review_of_a_project_not_its_origins_is_refused_alone() -> Result<()> {
+    let mut c = Cluster::start(Engine::Sqlite, &two_counties()).await?;
+    let a_led = c.ledger("652822").clone();
+    a_led.submit_one(project("A0", "800000"), &clerk()).await?;
+    let t = a_led.submit_one(target("A0"), &clerk()).await?.id();
+    c.converged(WAIT).await?;
+    let region = c.ledger("650000").clone();
+    let state = |l: Ledger| async move {
+        let s: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT state, review FROM target_submissions WHERE id = $1")
+                .bind(t.to_string())
+                .fetch_optional(l.db().read())
+                .await?;
+        anyhow::Ok(s)
+    };
+    // The region holds the county's submission, awaiting review.
+    ensure!(
+        state(region.clone()).await? == Some(("submitted".to_owned(), None)),
+        "{:?}",
+        state(region.clone()).await?
+    );
+
+    let a = c.stop("652822").await?;
+    let b = c.stop("652823").await?;
+    let pref = c.stop("652800").await?;
+    let key_a = sync::load_signing_key(&a.cfg.tls_dir())?;
+    let key_b = sync::load_signing_key(&b.cfg.tls_dir())?;
+    let key_p = sync::load_signing_key(&pref.cfg.tls_dir())?;
+    let client = client_of(&pref, "650000")?;
+    let url = sync_url(&c, "650000", "/sync/v1/up");
+    let (a_head, b_head, p_head) = (
+        head_of(&region, "652822").await?,
+        head_of(&region, "652823").await?,
+        head_of(&region, "652800").await?,
+    );
+    let (b_before, p_before) = (
+        fingerprint(&region, "652823").await?,
+        fingerprint(&region, "652800").await?,
+    );
+
+    let (p_run, p_cp) = signed_run("652800", p_head, &[review("A0", vec![t])], &key_p);
+    let (b_run, b_cp) = signed_run("652823", b_head, &[review("A0", vec![t])], &key_b);
+    let (a_run, a_cp) = signed_run("652822", a_head, &[review("A0", vec![t])], &key_a);
+    let batch = Batch::new(
+        code("652800"),
+        code("650000"),
+        [p_run, b_run, a_run.clone()].concat(),
+        vec![p_cp, b_cp, a_cp],
+    );
+    let (status, body) = post_batch(&client, &url, &batch).await?;
+    ensure!(status == 200, "{status} {body}");
+    let receipt: UpReceipt = serde_json::from_value(body.clone())?;
+    ensure!(
+        receipt.applied == 1
+            && receipt.heads.iter().map(|h| h.origin).collect::<Vec<_>>() == vec![code("652822")],
+        "{body}"
+    );
+    let mut refused: Vec<_> = receipt
+        .refused
+        .iter()
+        .map(|r| (r.origin.to_string(), r.error.as_str().to_owned()))
+        .collect();
+    refused.sort();
+    ensure!(
+        refused
+            == vec![
+                ("652800".to_owned(), "misdirected".to_owned()),
+                ("652823".to_owned(), "misdirected".to_owned()),
+            ],
+        "{body}"
+    );
+    ensure!(
+        receipt
+            .refused
+            .iter()
+            .all(|r| r.message.contains(&t.to_string())),
+        "{body}"
+    );
+    ensure!(fingerprint(&region, "652823").await? == b_before);
+    ensure!(fingerprint(&region, "652800").await? == p_before);
+    ensure!(head_of(&region, "652822").await? == (a_head.0 + 1, a_run[0].hash()));
+    ensure!(
+        state(region.clone()).await?
+            == Some(("reviewed".to_owned(), Some(a_run[0].id().to_string()))),
+        "{:?}",
+        state(region.clone()).await?
+    );
+    ensure!(
+        alarms(&region).await?.is_empty(),
+        "{:?}",
+        alarms(&region).await?
+    );
+    let r = region.verify().await?;
+    ensure!(r.ok(), "the region's books: {:?}", r.problems);
+    c.shutdown().await
+}
