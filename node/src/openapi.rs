@@ -98,6 +98,9 @@ struct Schemas {
     written: SchemaGenerator,
 }
 
+/// Schema names changed: `(from, to)`.
+type Renames = Vec<(String, String)>;
+
 /// Where the generators put named schemas, as a JSON pointer.
 const SCHEMAS: &str = "/components/schemas/";
 
@@ -137,10 +140,7 @@ impl Schemas {
     /// `…_answer` for the answer; names are made safe for OpenAPI's
     /// component keys (`^[A-Za-z0-9._-]+$`). Returns the renames to apply
     /// to the whole document's `$ref`s, read side first.
-    fn finish(
-        mut self,
-        schemas: &mut Map<String, Value>,
-    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    fn finish(mut self, schemas: &mut Map<String, Value>) -> (Renames, Renames) {
         let safe = |n: &str| -> String {
             n.chars()
                 .map(|c| {
