@@ -24,16 +24,15 @@ use chrono::NaiveDate;
 use fundsync_protocol::body::*;
 use fundsync_protocol::{Amount, Body, EntryId, ErrorBody, ErrorCode, NodeCode};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::access::{Permission, Scope};
 use crate::accounts::User;
-use crate::http::{body_limit, Acting, ApiError, ApiResult, AppState, Json, Query, Routes};
+use crate::http::{body_limit, Acting, ApiError, ApiResult, AppState, Json, Media, Query, Routes};
 use crate::import::{self, ImportError};
-use crate::ledger::query::{AllocationFilter, GroupBy, Page, PaymentFilter};
+use crate::ledger::query::{self as q, AllocationFilter, GroupBy, Page, Paged, PaymentFilter};
 use crate::ledger::{LedgerError, Outcome};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Created {
     id: String,
     created: bool,
@@ -63,75 +62,109 @@ fn created(o: Outcome) -> (StatusCode, Json<Created>) {
 /// and adds the state, the body limit and the fallback. A CSV import may be
 /// up to `import_bytes_max`.
 pub fn router(import_bytes_max: usize) -> Routes {
+    use crate::warnings::http as w;
     use Permission as P;
+    let text = || Some(Media::raw("text/plain"));
     let api = Routes::api("/api/v1")
         .get("/node", P::SignedIn, node)
+        .answers::<crate::ledger::Identity>()
         .get("/nodes", P::SignedIn, nodes)
+        .answers::<Vec<q::NodeView>>()
         .post("/nodes", P::ManageNodes, add_child)
+        .json::<ChildRegistered, Created>()
         .get("/catalog", P::SignedIn, catalog)
+        .answers::<Vec<q::CategoryView>>()
         .post("/catalog", P::ManageNodes, add_category)
+        .json::<CategoryDefined, Created>()
         .post("/funds-received", P::RecordFunds, funds_received)
+        .json::<FundsReceived, Created>()
         .get("/own-budgets", P::ReadLedger, own_budgets)
+        .answers::<Paged<q::AllocationView>>()
         .post("/own-budgets", P::RecordFunds, add_own_budget)
+        .json::<OwnBudgetAdded, Created>()
         .get("/allocations", P::ReadLedger, allocations)
+        .answers::<Paged<q::AllocationView>>()
         .post("/allocations", P::Allocate, add_allocation)
+        .json::<NewAllocation, Created>()
         .get("/allocations/{id}", P::ReadLedger, allocation)
+        .answers::<q::AllocationView>()
         .get("/projects", P::ReadLedger, projects)
+        .answers::<Paged<q::ProjectView>>()
         .post("/projects", P::ManageProjects, add_project)
+        .json::<ProjectRegistered, Created>()
         .get("/projects/{origin}/{code}", P::ReadLedger, project)
+        .answers::<q::ProjectView>()
         .post("/projects/{code}/targets", P::ManageProjects, add_target)
+        .json::<NewTarget, Created>()
         .post("/projects/{code}/status", P::ManageProjects, set_status)
+        .json::<NewStatus, Created>()
         .post("/targets/{id}/actual", P::ManageProjects, record_actual)
+        .json::<NewActual, Created>()
         .get("/payments", P::ReadLedger, payments)
+        .answers::<Paged<q::PaymentView>>()
         .post("/payments", P::Pay, add_payment)
+        .json::<PaymentRecorded, Created>()
         .get("/payments/{id}", P::ReadLedger, payment)
+        .answers::<q::PaymentView>()
         .get("/trace/payments/{id}", P::ReadLedger, trace_payment)
+        .answers::<q::Trace>()
         .post("/payments/{voucher_no}/reversal", P::Pay, reverse_payment)
+        .json::<NewReversal, Created>()
         .method(
             Method::POST,
             "/payments/import",
             P::Pay,
             post(import_csv).layer(body_limit(import_bytes_max)),
         )
+        .bodies(
+            Some(Media::raw("text/csv")),
+            Some(Media::json::<import::ImportReport>()),
+        )
         .get("/ledger/summary", P::ReadLedger, summary)
+        .answers::<q::Summary>()
         .get("/journal", P::ReadLedger, journal)
+        .answers::<Vec<q::JournalView>>()
         .get("/search", P::ReadLedger, search::search)
-        .get("/warnings", P::ReadLedger, crate::warnings::http::list)
-        .get(
-            "/warnings/{id}",
-            P::ReadLedger,
-            crate::warnings::http::detail,
-        )
-        .post(
-            "/warnings/{id}/assign",
-            P::ManageWarnings,
-            crate::warnings::http::assign,
-        )
-        .post(
-            "/warnings/{id}/follow-up",
-            P::FollowUp,
-            crate::warnings::http::record,
-        )
+        .answers::<Paged<q::SearchHit>>()
+        .get("/warnings", P::ReadLedger, w::list)
+        .answers::<Paged<crate::warnings::store::WarningShown>>()
+        .get("/warnings/{id}", P::ReadLedger, w::detail)
+        .answers::<w::WarningDetail>()
+        .post("/warnings/{id}/assign", P::ManageWarnings, w::assign)
+        .json::<w::AssignRequest, w::Recorded>()
+        .post("/warnings/{id}/follow-up", P::FollowUp, w::record)
+        .json::<w::FollowUpRequest, w::Recorded>()
         .get("/sync/heads", P::ReadHealth, sync_heads)
+        .answers::<Vec<fundsync_protocol::wire::HeadView>>()
         .get("/sync/link", P::ReadHealth, sync_link)
+        .answers::<LinkAnswer>()
         .get("/sync/health", P::ReadHealth, sync_health)
+        .answers::<crate::sync::health::HealthTree>()
         .get("/carryover", P::ReadLedger, carryover::report)
+        .answers::<q::CarryOverReport>()
         .post("/carryover", P::Allocate, carryover::explain)
+        .json::<CarryOverExplained, Created>()
         .post("/recalls", P::Allocate, carryover::recall)
+        .json::<FundsRecalled, Created>()
         .get("/sync/alarms", P::ReadHealth, sync_alarms)
+        .answers::<Paged<q::SyncAlarm>>()
         .get(
             "/report/self-evaluation",
             P::ReadLedger,
             carryover::self_evaluation,
-        );
+        )
+        .answers::<q::SelfEvaluation>();
     let api = people::routes(api);
     let api = publications::routes(api);
     let api = targets::routes(api);
     let api = evaluation::routes(api);
     Routes::api("")
         .get("/metrics", P::ReadHealth, metrics)
+        .bodies(None, Some(Media::raw("text/plain; version=0.0.4")))
         .get("/healthz", P::Public, || async { "ok" })
+        .bodies(None, text())
         .get("/readyz", P::Public, readyz)
+        .bodies(None, text())
         .merge(api)
 }
 
@@ -270,7 +303,7 @@ async fn funds_received(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
     #[serde(default)]
@@ -312,7 +345,7 @@ async fn add_own_budget(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AllocationQuery {
     #[serde(flatten)]
@@ -322,7 +355,7 @@ struct AllocationQuery {
 }
 
 // `flatten` and `deny_unknown_fields` do not mix in serde; list the fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct AllocationFilterQuery {
     holder: Option<NodeCode>,
     from_node: Option<NodeCode>,
@@ -359,7 +392,7 @@ async fn allocations(
 
 /// A new allocation; the category may be left out (it is the source's).
 /// The allocation form (`web::desk`) asks with one too.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewAllocation {
     pub(crate) doc_no: String,
@@ -460,7 +493,7 @@ pub(crate) async fn payment_category(s: &AppState, allocation: &str) -> ApiResul
     Ok(s.ledger.allocation(id).await?.map(|a| a.category))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ProjectQuery {
     origin: Option<NodeCode>,
@@ -532,7 +565,7 @@ async fn project(
 }
 
 /// A target for the project named in the path.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTarget {
     level1: TargetLevel1,
@@ -540,6 +573,7 @@ struct NewTarget {
     indicator: String,
     op: TargetOp,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "rust_decimal::Decimal")]
     value: rust_decimal::Decimal,
     #[serde(default)]
     unit: String,
@@ -567,7 +601,7 @@ async fn add_target(
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStatus {
     status: ProjectStatus,
@@ -590,10 +624,11 @@ async fn set_status(
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewActual {
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "rust_decimal::Decimal")]
     actual: rust_decimal::Decimal,
     recorded_on: NaiveDate,
     #[serde(default)]
@@ -632,7 +667,7 @@ async fn record_actual(
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentQuery {
     origin: Option<NodeCode>,
@@ -707,7 +742,7 @@ async fn trace_payment(
     Ok(Json(t))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewReversal {
     reversed_on: NaiveDate,
@@ -729,7 +764,7 @@ async fn reverse_payment(
 }
 
 /// A refused import: the error body and every refused row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct RowsRefused {
     #[serde(flatten)]
     body: ErrorBody,
@@ -777,7 +812,7 @@ async fn import_csv(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SummaryQuery {
     as_of: Option<NaiveDate>,
@@ -815,7 +850,7 @@ async fn summary(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JournalQuery {
     origin: Option<NodeCode>,
@@ -931,14 +966,25 @@ async fn sync_alarms(State(s): S, Query(p): Query<PageQuery>) -> ApiResult<impl 
 }
 
 /// The state of this node's link to its parent.
+/// This node, its parent and its link upward (none at the top).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct LinkAnswer {
+    node: NodeCode,
+    parent: Option<NodeCode>,
+    link: Option<crate::link::LinkStatus>,
+    /// Restored from a backup behind what was acknowledged of the own
+    /// chain: local writes are refused until it is taken back.
+    restored: Option<crate::ledger::restored::Restored>,
+    /// The highest seq of the own chain a holder has acknowledged.
+    acknowledged_own_seq: Option<u64>,
+}
+
 async fn sync_link(State(s): S) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({
-        "node": s.ledger.identity().code,
-        "parent": s.ledger.identity().parent,
-        "link": s.link.as_ref().map(|l| l.get()),
-        // Restored from a backup behind what was acknowledged of the own
-        // chain: local writes are refused until it is taken back.
-        "restored": s.ledger.restored(),
-        "acknowledged_own_seq": s.ledger.ack_mark().acknowledged().map(|(seq, _)| seq),
-    })))
+    Ok(Json(LinkAnswer {
+        node: s.ledger.identity().code,
+        parent: s.ledger.identity().parent,
+        link: s.link.as_ref().map(|l| l.get()),
+        restored: s.ledger.restored(),
+        acknowledged_own_seq: s.ledger.ack_mark().acknowledged().map(|(seq, _)| seq),
+    }))
 }

@@ -65,6 +65,10 @@ settings! {
         /// Largest CSV import accepted over HTTP, in bytes (bigger files:
         /// `fundsync import`).
         pub import_bytes_max: usize = 64 * 1024 * 1024,
+        /// Most Excel or CSV exports running at once (each reads the whole
+        /// list and an Excel one holds a blocking thread); one more is
+        /// refused with 429 "busy" until one ends. 0 turns exports off.
+        pub exports_concurrent_max: usize = 2,
         /// Longest a write waits for the ledger's single writer (ms).
         pub write_wait_ms: u64 = PoolLimits::default().write_wait_ms,
         /// Longest a read waits for a free database connection (ms).

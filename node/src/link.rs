@@ -10,7 +10,7 @@ use fundsync_protocol::NodeCode;
 use serde::Serialize;
 
 /// What the loops report about the link, for operators.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct LinkStatus {
     pub parent: Option<NodeCode>,
     /// Last successful exchange in each direction (ms since the epoch).
@@ -72,7 +72,7 @@ pub struct LinkStatus {
 
 /// Which copy of this node's own chain is wrong, as far as this node can
 /// tell from its signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Divergence {
     /// The parent holds another history signed by this node (restored from
@@ -84,7 +84,7 @@ pub enum Divergence {
 }
 
 /// An origin the parent refused, as the link shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HeldOrigin {
     pub origin: NodeCode,
     /// The parent's code (`bad_checkpoint`, `broken_chain`, …).
@@ -118,7 +118,7 @@ impl LinkHealth {
 }
 
 /// The state of a link, for colours and alerts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     Ok,

@@ -478,6 +478,7 @@ fn app_state(
         Accounts::of_ledger(&ledger, cfg.accounts.clone()).with_security_log(Arc::new(log));
     AppState {
         import_bytes_max: cfg.import_bytes_max,
+        exports: Arc::new(tokio::sync::Semaphore::new(cfg.exports_concurrent_max)),
         link,
         health_report_ms: cfg.health_report_ms,
         link_lag_ms: cfg.link_lag_ms,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const SYSTEM_LOGIN: &str = "system";
 
 /// A person, or the node itself, as recorded in an entry.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {

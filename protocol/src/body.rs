@@ -71,6 +71,7 @@ fn prose(field: &'static str, v: &str) -> Result<(), BodyError> {
 }
 
 /// A child node joins this node's subtree (recorded at the parent).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChildRegistered {
@@ -79,6 +80,7 @@ pub struct ChildRegistered {
 }
 
 /// A fund category defined by a node in addition to the shipped catalog.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryDefined {
@@ -92,6 +94,7 @@ pub struct CategoryDefined {
 }
 
 /// Funds received from outside the tree (the centre), registered by the top node.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FundsReceived {
@@ -107,6 +110,7 @@ pub struct FundsReceived {
 }
 
 /// A node's own-level budget (本级安排), available to spend or issue down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnBudgetAdded {
@@ -120,6 +124,7 @@ pub struct OwnBudgetAdded {
 
 /// Budget authority carved from what a node holds and issued to one of its
 /// children (分配下达).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationIssued {
@@ -136,6 +141,7 @@ pub struct AllocationIssued {
 }
 
 /// Status of a project in the library.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {
@@ -157,6 +163,7 @@ impl ProjectStatus {
 }
 
 /// A project enters the library (项目库).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectRegistered {
@@ -175,6 +182,7 @@ pub struct ProjectRegistered {
 }
 
 /// A project's status changes (not money: the library row is updated).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectStatusChanged {
@@ -183,6 +191,7 @@ pub struct ProjectStatusChanged {
 }
 
 /// 一级指标.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetLevel1 {
@@ -195,6 +204,7 @@ pub enum TargetLevel1 {
 }
 
 /// 二级指标.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetLevel2 {
@@ -231,6 +241,7 @@ impl TargetLevel2 {
 }
 
 /// Comparison of an indicator's actual value with its target.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TargetOp {
     #[serde(rename = ">=")]
@@ -269,6 +280,7 @@ impl TargetOp {
 }
 
 /// A performance target (绩效目标) of a project: one level-3 indicator.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSet {
@@ -279,6 +291,10 @@ pub struct TargetSet {
     pub indicator: String,
     pub op: TargetOp,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::decimal_string")
+    )]
     pub value: Decimal,
     /// e.g. "%", "元/亩", "公里".
     #[serde(default)]
@@ -286,12 +302,17 @@ pub struct TargetSet {
 }
 
 /// An indicator's actual value during or after the year (执行监控 / 自评).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetActualRecorded {
     /// The entry that set the target.
     pub target: EntryId,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::decimal_string")
+    )]
     pub actual: Decimal,
     pub recorded_on: NaiveDate,
     /// What the figure rests on (the supporting material, why it falls
@@ -302,6 +323,7 @@ pub struct TargetActualRecorded {
 }
 
 /// A treasury payment voucher (国库集中支付凭证).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRecorded {
@@ -324,6 +346,7 @@ pub struct PaymentRecorded {
 }
 
 /// A payment is reversed in full (a correction: the original stays).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentReversed {
@@ -338,6 +361,7 @@ pub struct PaymentReversed {
 /// also travels down to the node itself, which raises an alarm if it is not
 /// its own key, so a parent cannot quietly substitute a child's key. Old keys
 /// stay registered: history signed with them stays verifiable.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRegistered {
@@ -378,6 +402,7 @@ impl KeyRegistered {
 
 /// A child is cut off (`fundsync revoke`): its certificates issued until now
 /// and its connections are refused. Its past entries stay verifiable.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChildRevoked {
@@ -388,6 +413,7 @@ pub struct ChildRevoked {
 
 /// One direction of a link, as the child measures it with its own clock
 /// (so the figures hold even when the two nodes' clocks disagree).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkDirection {
@@ -405,6 +431,7 @@ pub struct LinkDirection {
 
 /// A node's report on its link to its parent (replication health), so the
 /// region sees the health of every link in the tree.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkReported {
@@ -426,6 +453,7 @@ pub struct LinkReported {
 /// beyond the issue deadline, idle funds, a suspicious payment, a child that
 /// went silent. Warnings travel up like payments, so every ancestor sees its
 /// subtree's warnings; they never travel down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarningRaised {
@@ -465,6 +493,7 @@ pub const WARNING_PARAMS_MAX: usize = 24;
 
 /// A warning raised by the same node no longer holds. The warning stays,
 /// marked resolved.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarningResolved {
@@ -476,6 +505,7 @@ pub struct WarningResolved {
 }
 
 /// Where a warning's follow-up (整改) stands.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FollowUpStatus {
@@ -529,6 +559,7 @@ pub const FOLLOW_UP_DAYS_MAX: u64 = 366;
 /// A warning the same node raised is assigned to a person with a deadline
 /// (整改: 点对点到人, 限期). Assigning again replaces the assignee and the
 /// deadline. Rolls up like payments; never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpAssigned {
@@ -551,6 +582,7 @@ pub struct FollowUpAssigned {
 
 /// The assignee's answer to a follow-up: what was verified (核实情况), what
 /// was done (整改措施), and where it stands. Rolls up like payments.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRecorded {
@@ -568,6 +600,7 @@ pub struct FollowUpRecorded {
 
 /// What happened, in a [`SecurityEvent`]. Closed: a new event is a new
 /// protocol version, as a new kind is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityEventKind {
@@ -652,6 +685,7 @@ impl std::str::FromStr for SecurityEventKind {
 /// that the log rolls up to every ancestor with the actor who caused it,
 /// signed like the money; it never travels down. Never holds a secret (no
 /// password, no token): only who, what, about whom.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityEvent {
@@ -666,6 +700,7 @@ pub struct SecurityEvent {
 }
 
 /// What a publication (公告公示) makes public.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PublicationScope {
@@ -710,6 +745,7 @@ pub const PUBLISHED_RECORDS_MAX: usize = 1000;
 /// a classified (涉密) category. With the origin, `doc_no` is the natural
 /// key: the same notice again is a retry. Rolls up like payments, so every
 /// ancestor holds its subtree's 公示台账; never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsPublished {
@@ -724,6 +760,7 @@ pub struct ResultsPublished {
 }
 
 /// Why money is left on an allocation (结转结余的原因, seed 002 四).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CarryOverReason {
@@ -783,6 +820,7 @@ impl std::str::FromStr for CarryOverReason {
 /// exceed. The same allocation, date, reason and project again replaces the
 /// figure (a correction); the same fields again are a retry. Rolls up like
 /// payments; never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarryOverExplained {
@@ -804,6 +842,7 @@ pub struct CarryOverExplained {
 }
 
 /// What returned funds are for.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecallPurpose {
@@ -848,6 +887,7 @@ impl std::str::FromStr for RecallPurpose {
 /// balance shrinks by `amount` and, where the entry arrives (it rolls up
 /// like payments), the issuer's source allocation has exactly that much
 /// more to issue or spend. Never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FundsRecalled {
@@ -870,6 +910,7 @@ pub const TARGET_SUBMISSIONS_MAX: usize = 200;
 /// It goes through review and approval like the first; until approved, the
 /// target keeps its value (an approved one stays in force). Rolled up like
 /// payments, never sent down (protocol version 5).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetAdjusted {
@@ -877,6 +918,10 @@ pub struct TargetAdjusted {
     pub target: EntryId,
     pub op: TargetOp,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::decimal_string")
+    )]
     pub value: Decimal,
     /// Why (调整理由), required.
     pub reason: String,
@@ -888,6 +933,7 @@ pub struct TargetAdjusted {
 /// each passed or not (seed 003 第八条). All three passed: the submissions
 /// are reviewed and may be approved; otherwise they are returned with the
 /// reasons. Rolled up like payments, never sent down (protocol version 5).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsReviewed {
@@ -915,6 +961,7 @@ impl TargetsReviewed {
 /// document's number (文号) and date (seed 003 第九条: "谁批复预算，谁批复
 /// 目标"). Approved targets are filed upward (备案): rolled up like
 /// payments, never sent down (protocol version 5).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsApproved {
@@ -931,6 +978,7 @@ pub const EVALUATION_ITEMS_MAX: usize = 1000;
 
 /// One indicator of a project's year-end self-evaluation (绩效自评): the
 /// target it answers (the entry that set it) and what the officer found.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorEvaluation {
@@ -938,9 +986,17 @@ pub struct IndicatorEvaluation {
     pub target: EntryId,
     /// 实际完成值: the indicator's value at the year's end.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::decimal_string")
+    )]
     pub actual: Decimal,
     /// 完成率 in percent, the officer's figure (0–1000).
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::decimal_string")
+    )]
     pub completion: Decimal,
 }
 
@@ -948,6 +1004,7 @@ pub struct IndicatorEvaluation {
 /// by the node owning the project: completion per indicator, the reasons
 /// for what fell short (未完成原因) and the measures to come (改进措施). One
 /// per project and year. Rolls up like payments; never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelfEvaluationRecorded {
@@ -974,6 +1031,7 @@ impl SelfEvaluationRecorded {
 }
 
 /// Whose self-evaluation report a compiled report is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportScope {
@@ -1017,6 +1075,7 @@ impl std::str::FromStr for ReportScope {
 /// level to the region (seed 003 §14). Its figures are the document's own,
 /// checked against the ledger where it is compiled and copied where it
 /// arrives. Rolls up like payments; never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationReportCompiled {
@@ -1036,12 +1095,17 @@ pub struct EvaluationReportCompiled {
     pub met: u32,
     /// The evaluated projects' funds (项目资金), in yuan.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::decimal_string")
+    )]
     pub funds: Decimal,
     pub summary: String,
     pub compiled_on: NaiveDate,
 }
 
 /// How a spot check's sample was chosen.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SampleMethod {
@@ -1063,6 +1127,7 @@ impl SampleMethod {
 /// A spot check (抽查, seed 003 §14) of the subtree's self-evaluations for a
 /// year, at the region or any ancestor: the sample drawn. Rolls up like
 /// payments; never travels down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpotCheckRecorded {
@@ -1078,6 +1143,7 @@ pub struct SpotCheckRecorded {
 }
 
 /// What a spot check found of one sampled evaluation.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingVerdict {
@@ -1120,6 +1186,7 @@ impl std::str::FromStr for FindingVerdict {
 /// 不符合, with notes). A 不符合 finding is followed up (整改) with the
 /// warnings' `follow_up_assigned` / `follow_up_recorded`, naming the
 /// finding's entry where they name a warning's. Rolls up like payments.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpotCheckFinding {

@@ -21,6 +21,8 @@ pub mod entry;
 pub mod hash;
 pub mod ids;
 pub mod money;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod sign;
 pub mod version;
 pub mod wire;

@@ -60,6 +60,7 @@ pub const DIGEST_ORIGINS_MAX: usize = 10_000;
 /// `payment_reversals` and `projects` (paid sums) rows of that origin, in a
 /// fixed order and framing (`Ledger::money_digests`). Two nodes holding
 /// the same chain up to the same head must derive the same rows.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OriginDigest {
@@ -73,6 +74,7 @@ pub struct OriginDigest {
 
 /// The body of [`DIGEST_PATH`]: digests of the origins of the child's
 /// subtree (its own and its descendants').
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestReport {
@@ -80,6 +82,7 @@ pub struct DigestReport {
 }
 
 /// How one origin's digests compared at the parent.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DigestOutcome {
@@ -93,6 +96,7 @@ pub enum DigestOutcome {
 }
 
 /// One origin of a [`DigestAnswer`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestCompared {
     pub origin: NodeCode,
@@ -103,12 +107,14 @@ pub struct DigestCompared {
 }
 
 /// The answer of [`DIGEST_PATH`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestAnswer {
     pub compared: Vec<DigestCompared>,
 }
 
 /// Who a parent is and the keys it signs with.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     pub node: NodeCode,
@@ -118,6 +124,7 @@ pub struct Hello {
 }
 
 /// One origin's head as a peer sees it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadView {
     pub origin: NodeCode,
@@ -126,6 +133,7 @@ pub struct HeadView {
 }
 
 /// What an upward batch did at the receiver.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpReceipt {
     pub applied: usize,
@@ -143,6 +151,7 @@ pub struct UpReceipt {
 
 /// One origin's run of an upward batch the receiver refused (nothing of it
 /// applied), with the code and message it would have answered alone.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OriginRefused {
     pub origin: NodeCode,
@@ -152,6 +161,7 @@ pub struct OriginRefused {
 
 /// The query of [`DOWN_PATH`]: the entries past position `after` of the
 /// parent's down stream to the child, waiting up to `wait_ms` for some.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DownQuery {
@@ -162,6 +172,7 @@ pub struct DownQuery {
 
 /// The query of [`OWN_PATH`]: the child's own entries after `after`
 /// (`origin` must be the child itself).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnQuery {
@@ -171,6 +182,7 @@ pub struct OwnQuery {
 
 /// One node's latest report on its link to its parent, as the node made it
 /// (`reported_ms` on its own clock) and as its ancestors relay it unchanged.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkReport {
@@ -184,6 +196,7 @@ pub struct LinkReport {
 /// interval, and the latest report it holds of each node below it. The
 /// parent takes reports about the sender and its subtree only, and keeps the
 /// newest `reported_ms` of each node.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthReports {
@@ -192,12 +205,14 @@ pub struct HealthReports {
 
 /// What a [`HealthReports`] did at the parent: how many reports were newer
 /// than the ones it held.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReceipt {
     pub stored: usize,
 }
 
 /// A child's request to join, with its one-time token's secret.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
@@ -214,6 +229,7 @@ pub struct JoinRequest {
 }
 
 /// The parent's answer to a [`JoinRequest`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinResponse {
@@ -227,6 +243,7 @@ pub struct JoinResponse {
 
 /// Every refusal, from the sync listener and the local API alike:
 /// `{"error": code, "message": text}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorCode,
@@ -308,6 +325,8 @@ error_codes! {
     /// Too many failed sign-ins: the account or address is locked for a
     /// while (429).
     Locked = "locked",
+    /// Too many of this kind of request at once (exports): try again soon.
+    Busy = "busy",
     /// The request's Host is not one of the node's allowed hosts (400).
     HostNotAllowed = "host_not_allowed",
     // The ledger's rules.

@@ -125,6 +125,13 @@ impl Driver {
     }
 }
 
+/// WebDriver's Tab key, for [`Browser::keys`].
+pub const TAB: &str = "\u{E004}";
+/// WebDriver's Enter key.
+pub const ENTER: &str = "\u{E007}";
+/// WebDriver's arrow down key.
+pub const ARROW_DOWN: &str = "\u{E015}";
+
 /// One browser window; [`Browser::quit`] closes it.
 #[derive(Debug)]
 pub struct Browser {
@@ -226,6 +233,41 @@ impl Browser {
         self.post(&format!("/element/{el}/click"), json!({}))
             .await?;
         Ok(())
+    }
+
+    /// Runs `js` (a function body: `return …`) in the page and returns its
+    /// value.
+    pub async fn script(&self, js: &str) -> Result<Value> {
+        self.post("/execute/sync", json!({ "script": js, "args": [] }))
+            .await
+    }
+
+    /// Presses `keys` one after another on whatever has the focus, as a
+    /// person at the keyboard would (WebDriver actions: nothing is focused
+    /// for them): characters, or WebDriver's key codes ([`TAB`], [`ENTER`]).
+    pub async fn keys(&self, keys: &str) -> Result<()> {
+        let mut acts = Vec::new();
+        for c in keys.chars() {
+            acts.push(json!({"type": "keyDown", "value": c.to_string()}));
+            acts.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.post(
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": acts}]}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The focused element's `id` (or, without one, its tag and `type`).
+    pub async fn focused(&self) -> Result<String> {
+        let v = self
+            .script(
+                "const e = document.activeElement; \
+                 return e ? (e.id || (e.tagName.toLowerCase() + ':' + (e.getAttribute('type') || ''))) : '';",
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or("").to_owned())
     }
 
     /// A PNG of the window, written to `path`.

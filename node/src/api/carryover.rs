@@ -23,7 +23,7 @@ use crate::ledger::query::CarryOverFilter;
 
 type S = State<Arc<AppState>>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CarryOverQuery {
     /// The day the balances are taken at the end of; absent: today.
@@ -51,7 +51,7 @@ pub(super) async fn report(
     Ok(Json(s.ledger.carry_over(as_of, &f).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SelfEvaluationQuery {
     /// The report's year; absent: this year.

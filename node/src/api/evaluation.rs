@@ -37,10 +37,10 @@ use fundsync_protocol::{Body, EntryId, ErrorCode, NodeCode};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use super::{created, out_of_scope, own_department, Permission, Routes};
+use super::{created, out_of_scope, own_department, Created, Permission, Routes};
 use crate::accounts::User;
 use crate::http::{Acting, ApiError, ApiResult, AppState, Json, Query};
-use crate::ledger::query::draw;
+use crate::ledger::query::{draw, EvaluationView, EvaluationYear};
 use crate::warnings::follow_up;
 
 type S = State<Arc<AppState>>;
@@ -48,13 +48,21 @@ type S = State<Arc<AppState>>;
 pub(super) fn routes(api: Routes) -> Routes {
     use Permission as P;
     api.get("/evaluation", P::ReadLedger, year)
+        .answers::<EvaluationYear>()
         .post("/evaluation", P::Evaluate, evaluate)
+        .json::<EvaluateRequest, Created>()
         .get("/evaluation/{id}", P::ReadLedger, detail)
+        .answers::<EvaluationView>()
         .post("/evaluation/reports", P::CompileEvaluations, compile)
+        .json::<CompileRequest, Created>()
         .post("/evaluation/spot-checks", P::SpotCheck, spot_check)
+        .json::<SpotCheckRequest, Created>()
         .post("/evaluation/findings", P::SpotCheck, finding)
+        .json::<FindingRequest, Created>()
         .post("/evaluation/findings/{id}/assign", P::SpotCheck, assign)
+        .json::<AssignRequest, Created>()
         .post("/evaluation/findings/{id}/follow-up", P::FollowUp, follow)
+        .json::<FollowRequest, Created>()
 }
 
 /// The year asked for, this year when none, refused outside 2000–2100.
@@ -76,7 +84,7 @@ fn entry_id(s: &str) -> ApiResult<EntryId> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct YearQuery {
     year: Option<i32>,
@@ -121,17 +129,19 @@ async fn detail(
 
 /// One indicator as the caller gives it; what is left out comes from the
 /// ledger.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndicatorRequest {
     target: EntryId,
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schemars(with = "Option<rust_decimal::Decimal>")]
     actual: Option<Decimal>,
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schemars(with = "Option<rust_decimal::Decimal>")]
     completion: Option<Decimal>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EvaluateRequest {
     pub(crate) project: String,
@@ -257,7 +267,7 @@ async fn evaluate(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CompileRequest {
     pub(crate) year: i32,
@@ -336,7 +346,7 @@ async fn compile(
 /// Most evaluations one spot check samples at random.
 pub const SAMPLE_MAX: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SpotCheckRequest {
     pub(crate) year: i32,
@@ -406,7 +416,7 @@ async fn spot_check(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FindingRequest {
     pub(crate) spot_check: EntryId,
@@ -439,7 +449,7 @@ async fn finding(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AssignRequest {
     assignee: String,
@@ -468,7 +478,7 @@ async fn assign(
     Ok(created(o))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FollowRequest {
     status: FollowUpStatus,

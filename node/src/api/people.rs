@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::{Permission, Role};
 use crate::accounts::{AccountError, NewUser, User};
 use crate::http::auth::Caller;
-use crate::http::{ApiError, ApiResult, AppState, Json, Routes};
+use crate::http::{ApiError, ApiResult, AppState, Json, Media, Routes};
 
 type S = State<Arc<AppState>>;
 
@@ -22,30 +22,43 @@ type S = State<Arc<AppState>>;
 pub fn routes(r: Routes) -> Routes {
     use Permission as P;
     r.get("/me", P::SignedIn, me)
+        .answers::<Me>()
         .get("/tokens", P::SignedIn, my_tokens)
+        .answers::<Vec<TokenView>>()
         .post("/tokens", P::SignedIn, create_my_token)
+        .json::<NewTokenBody, CreatedToken>()
         .delete("/tokens/{id}", P::SignedIn, revoke_my_token)
+        .bodies(None, None)
         .get("/users", P::ManageAccounts, users)
+        .answers::<Vec<UserView>>()
         .post("/users", P::ManageAccounts, create_user)
+        .json::<NewUserBody, UserView>()
         .post("/users/{login}/disable", P::ManageAccounts, disable)
+        .answers::<UserView>()
         .post("/users/{login}/enable", P::ManageAccounts, enable)
+        .answers::<UserView>()
         .post(
             "/users/{login}/reset-password",
             P::ManageAccounts,
             reset_password,
         )
+        .bodies(Some(Media::json::<PasswordBody>()), None)
         .post("/users/{login}/roles", P::ManageAccounts, set_roles)
+        .json::<RolesBody, UserView>()
         .get("/users/{login}/tokens", P::ManageAccounts, user_tokens)
+        .answers::<Vec<TokenView>>()
         .post(
             "/users/{login}/tokens",
             P::ManageAccounts,
             create_user_token,
         )
+        .json::<NewTokenBody, CreatedToken>()
         .delete(
             "/users/{login}/tokens/{id}",
             P::ManageAccounts,
             revoke_user_token,
         )
+        .bodies(None, None)
 }
 
 impl From<AccountError> for ApiError {
@@ -66,7 +79,7 @@ impl From<AccountError> for ApiError {
 }
 
 /// A user as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct UserView {
     pub login: String,
     pub name: String,
@@ -89,14 +102,16 @@ impl From<&User> for UserView {
     }
 }
 
+/// The caller and how they signed in (`session` or `token`).
+#[derive(Serialize, schemars::JsonSchema)]
+struct Me {
+    #[serde(flatten)]
+    user: UserView,
+    via: &'static str,
+}
+
 /// `GET /me`: the caller, and how they signed in.
 async fn me(Extension(c): Extension<Caller>) -> impl IntoResponse {
-    #[derive(Serialize)]
-    struct Me {
-        #[serde(flatten)]
-        user: UserView,
-        via: &'static str,
-    }
     Json(Me {
         user: UserView::from(&c.user),
         via: match c.via {
@@ -107,7 +122,7 @@ async fn me(Extension(c): Extension<Caller>) -> impl IntoResponse {
 }
 
 /// A token as listed: never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct TokenView {
     id: i64,
     name: String,
@@ -130,7 +145,7 @@ async fn tokens_of(s: &AppState, u: &User) -> ApiResult<Vec<TokenView>> {
 }
 
 /// A token to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTokenBody {
     name: String,
@@ -138,7 +153,7 @@ struct NewTokenBody {
 }
 
 /// The token just created: its secret, shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct CreatedToken {
     id: i64,
     secret: String,
@@ -211,7 +226,7 @@ async fn users(State(s): S) -> ApiResult<impl IntoResponse> {
 }
 
 /// A user to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
     login: String,
@@ -265,7 +280,7 @@ async fn enable(State(s): S, Path(login): Path<String>) -> ApiResult<impl IntoRe
     Ok(Json(UserView::from(&user_named(&s, &login).await?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     password: String,
@@ -282,7 +297,7 @@ async fn reset_password(
 
 /// The user's roles from now on: those missing are granted, the others
 /// revoked.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RolesBody {
     roles: Vec<String>,

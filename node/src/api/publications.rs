@@ -14,12 +14,12 @@ use fundsync_protocol::body::{PublicationScope, ResultsPublished};
 use fundsync_protocol::{Body, EntryId, ErrorCode, NodeCode};
 use serde::{Deserialize, Serialize};
 
-use super::{created, entry_id, PageQuery};
+use super::{created, entry_id, Created, PageQuery};
 use crate::access::Permission;
 use crate::http::{Acting, ApiError, ApiResult, AppState, Json, Query, Routes};
 use crate::ledger::query::{
-    Page, PublicAllocation, PublicAllocationFilter, PublicProject, PublicProjectFilter,
-    PublicationFilter, PublicationView, PAGE_SIZE_MAX,
+    Page, Paged, PublicAllocation, PublicAllocationFilter, PublicNotice, PublicProject,
+    PublicProjectFilter, PublicationFilter, PublicationView, PAGE_SIZE_MAX,
 };
 
 type S = State<Arc<AppState>>;
@@ -28,11 +28,17 @@ type S = State<Arc<AppState>>;
 pub(super) fn routes(api: Routes) -> Routes {
     use Permission as P;
     api.post("/publications", P::Publish, publish)
+        .json::<ResultsPublished, Created>()
         .get("/publications", P::ReadLedger, list)
+        .answers::<Paged<PublicationView>>()
         .get("/publications/{id}", P::ReadLedger, detail)
+        .answers::<Detail>()
         .get("/public/notices", P::Public, public_notices)
+        .answers::<Paged<PublicNotice>>()
         .get("/public/allocations", P::Public, public_allocations)
+        .answers::<Paged<PublicAllocation>>()
         .get("/public/projects", P::Public, public_projects)
+        .answers::<Paged<PublicProject>>()
 }
 
 async fn publish(
@@ -45,7 +51,7 @@ async fn publish(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     origin: Option<NodeCode>,
@@ -76,7 +82,7 @@ async fn list(State(s): S, Query(q): Query<ListQuery>) -> ApiResult<impl IntoRes
 }
 
 /// One notice of the 公示台账 with what it made public.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Detail {
     publication: PublicationView,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,7 +123,7 @@ async fn detail(State(s): S, Path(id): Path<String>) -> ApiResult<impl IntoRespo
     Ok(Json(d))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NoticeQuery {
     node: Option<NodeCode>,
@@ -137,7 +143,7 @@ async fn public_notices(State(s): S, Query(q): Query<NoticeQuery>) -> ApiResult<
     Ok(Json(s.ledger.public_notices(f, page).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PublicAllocationQuery {
     node: Option<NodeCode>,
@@ -175,7 +181,7 @@ async fn public_allocations(
     Ok(Json(s.ledger.public_allocations(f, page).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PublicProjectQuery {
     node: Option<NodeCode>,

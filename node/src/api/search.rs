@@ -16,7 +16,7 @@ use crate::ledger::query::{
     Page, Paged, SearchFilter, SearchHit, SearchKind, SEARCH_TEXT_CHARS_MAX,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SearchQuery {
     /// The text looked for.

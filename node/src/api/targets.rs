@@ -26,11 +26,11 @@ use fundsync_protocol::body::{TargetAdjusted, TargetOp, TargetsApproved, Targets
 use fundsync_protocol::{Body, EntryId, ErrorCode, NodeCode};
 use serde::Deserialize;
 
-use super::{created, entry_id, target_in_scope, PageQuery};
+use super::{created, entry_id, target_in_scope, Created, PageQuery};
 use crate::access::Permission;
 use crate::accounts::User;
 use crate::http::{Acting, ApiError, ApiResult, AppState, Json, Query, Routes};
-use crate::ledger::query::FilingFilter;
+use crate::ledger::query::{FilingFilter, Paged, SubmissionView};
 
 type S = State<Arc<AppState>>;
 
@@ -38,25 +38,31 @@ type S = State<Arc<AppState>>;
 pub(super) fn routes(api: Routes) -> Routes {
     use Permission as P;
     api.post("/targets/{id}/adjustment", P::ManageProjects, adjust)
+        .json::<NewAdjustment, Created>()
         .post("/projects/{code}/targets/review", P::ReviewTargets, review)
+        .json::<NewReview, Created>()
         .post(
             "/projects/{code}/targets/approval",
             P::ApproveTargets,
             approve,
         )
+        .json::<NewApproval, Created>()
         .get(
             "/projects/{origin}/{code}/submissions",
             P::ReadLedger,
             submissions,
         )
+        .answers::<Vec<SubmissionView>>()
         .get("/targets/filings", P::ReadLedger, filings)
+        .answers::<Paged<SubmissionView>>()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAdjustment {
     op: TargetOp,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "rust_decimal::Decimal")]
     value: rust_decimal::Decimal,
     reason: String,
     adjusted_on: NaiveDate,
@@ -81,7 +87,7 @@ async fn adjust(
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewReview {
     #[serde(default)]
@@ -116,7 +122,7 @@ async fn review(
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewApproval {
     #[serde(default)]
@@ -161,7 +167,7 @@ async fn submissions(
     Ok(Json(s.ledger.target_submissions(origin, &code).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FilingQuery {
     origin: Option<NodeCode>,

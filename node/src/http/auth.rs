@@ -13,7 +13,8 @@
 //! permission is 403 naming it, recorded as a security event; a state-changing
 //! request made with a session cookie must carry the session's CSRF token
 //! (form field `csrf_token`, header `X-CSRF-Token`, or for a multipart upload
-//! `?csrf_token=` in the URL; bearer requests are
+//! the body's first part, `csrf_token`, read without reading the file;
+//! never the URL, which logs and `Referer`s keep; bearer requests are
 //! exempt, no browser sends those by itself). A permitted request gets the
 //! [`Actor`] the journal will name ([`super::Acting`]) and the [`User`] (for
 //! department and 涉密 scope checks) in its extensions. Refusals of a
@@ -369,12 +370,30 @@ async fn with_csrf(req: Request, expected: &str) -> Result<Request, (Request, Ap
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // A file upload without script cannot set a header, and its body is too
-    // large to read twice: it carries the token in the form's action URL
-    // (`?csrf_token=`), only for `multipart/form-data`.
+    // large to read twice: its form puts the token first, and only that
+    // part is read here (at most `MULTIPART_CSRF_BYTES_MAX`), then put back
+    // in front of the rest of the body, which streams on to the handler.
     if content_type.starts_with("multipart/form-data") {
-        let ok = !expected.is_empty()
-            && form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .any(|(k, v)| k == CSRF_FIELD && same(v.as_bytes(), expected.as_bytes()));
+        let Some(boundary) = boundary_of(content_type) else {
+            return Err((req, failed()));
+        };
+        let (parts, body) = req.into_parts();
+        let mut stream = body.into_data_stream();
+        let mut prefix: Vec<u8> = Vec::new();
+        let ok = loop {
+            match first_field(&prefix, &boundary, CSRF_FIELD) {
+                Scan::Found(v) => break !expected.is_empty() && same(v, expected.as_bytes()),
+                Scan::Absent => break false,
+                Scan::More if prefix.len() >= MULTIPART_CSRF_BYTES_MAX => break false,
+                Scan::More => match tokio_stream::StreamExt::next(&mut stream).await {
+                    Some(Ok(chunk)) => prefix.extend_from_slice(&chunk),
+                    _ => break false,
+                },
+            }
+        };
+        let head = tokio_stream::once(Ok::<_, axum::Error>(axum::body::Bytes::from(prefix)));
+        let body = Body::from_stream(tokio_stream::StreamExt::chain(head, stream));
+        let req = Request::from_parts(parts, body);
         return if ok { Ok(req) } else { Err((req, failed())) };
     }
     let form = content_type.starts_with("application/x-www-form-urlencoded");
@@ -401,6 +420,65 @@ async fn with_csrf(req: Request, expected: &str) -> Result<Request, (Request, Ap
         Ok(req)
     } else {
         Err((req, failed()))
+    }
+}
+
+/// Most bytes of a multipart body read to find its CSRF part.
+const MULTIPART_CSRF_BYTES_MAX: usize = 8 * 1024;
+
+/// The `boundary` parameter of a `multipart/form-data` content type.
+fn boundary_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        let v = v.trim().trim_matches('"');
+        (k.eq_ignore_ascii_case("boundary") && !v.is_empty()).then(|| v.to_owned())
+    })
+}
+
+/// What the start of a multipart body says of its first part.
+#[derive(Debug, PartialEq, Eq)]
+enum Scan<'a> {
+    /// Not enough bytes yet.
+    More,
+    /// The first part is the field named so, with this value.
+    Found(&'a [u8]),
+    /// The first part is something else, or the body is not multipart.
+    Absent,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether the multipart body beginning with `buf` opens with the field
+/// `name`, and its value.
+fn first_field<'a>(buf: &'a [u8], boundary: &str, name: &str) -> Scan<'a> {
+    let open = format!("--{boundary}\r\n");
+    if buf.len() < open.len() {
+        return if open.as_bytes().starts_with(buf) {
+            Scan::More
+        } else {
+            Scan::Absent
+        };
+    }
+    let Some(rest) = buf.strip_prefix(open.as_bytes()) else {
+        return Scan::Absent;
+    };
+    let Some(end) = find(rest, b"\r\n\r\n") else {
+        return Scan::More;
+    };
+    let headers = String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase();
+    let wanted = format!("name=\"{name}\"");
+    let named = headers
+        .split("\r\n")
+        .any(|h| h.starts_with("content-disposition:") && h.split(';').any(|p| p.trim() == wanted));
+    if !named {
+        return Scan::Absent;
+    }
+    let value = &rest[end + 4..];
+    match find(value, format!("\r\n--{boundary}").as_bytes()) {
+        Some(i) => Scan::Found(&value[..i]),
+        None => Scan::More,
     }
 }
 
@@ -475,6 +553,41 @@ pub fn safe_next(next: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_csrf_part_is_found_only_first_and_whole() {
+        let b = "XyZ";
+        let body = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\ntok\r\n--{b}\r\n\
+             Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nx\r\n--{b}--\r\n"
+        );
+        let whole = body.as_bytes();
+        assert_eq!(first_field(whole, b, CSRF_FIELD), Scan::Found(b"tok"));
+        // Arriving a byte at a time, it asks for more until the value ends.
+        let end = body.find("tok\r\n--").map_or(0, |i| i + 5);
+        for n in 0..end {
+            assert_eq!(first_field(&whole[..n], b, CSRF_FIELD), Scan::More, "{n}");
+        }
+        // Another field first, a similar name, another boundary: absent.
+        let file_first = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--{b}\r\n\
+             Content-Disposition: form-data; name=\"csrf_token\"\r\n\r\ntok\r\n--{b}--\r\n"
+        );
+        assert_eq!(
+            first_field(file_first.as_bytes(), b, CSRF_FIELD),
+            Scan::Absent
+        );
+        let similar = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"csrf_token2\"\r\n\r\ntok\r\n--{b}--\r\n"
+        );
+        assert_eq!(first_field(similar.as_bytes(), b, CSRF_FIELD), Scan::Absent);
+        assert_eq!(first_field(whole, "other", CSRF_FIELD), Scan::Absent);
+        assert_eq!(
+            boundary_of("multipart/form-data; boundary=\"XyZ\""),
+            Some("XyZ".to_owned())
+        );
+        assert_eq!(boundary_of("multipart/form-data"), None);
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_login() {

@@ -19,13 +19,15 @@ mod extract;
 mod host;
 pub mod routes;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 
 pub use acting::Acting;
 pub use error::{code_for_status, json_errors, ApiError, ApiResult};
 pub use extract::{Json, Query};
 pub use host::{check_host, host_of, specific_host, AllowedHosts};
-pub use routes::{RouteInfo, Routes};
+pub use routes::{Bodies, Media, RouteInfo, Routes};
 
 use crate::accounts::Accounts;
 use crate::ledger::Ledger;
@@ -51,6 +53,9 @@ pub struct AppState {
     /// expiry); one older than `session_absolute_ms` ends whatever its use.
     pub session_idle_ms: u64,
     pub session_absolute_ms: u64,
+    /// The exports running now, at most `exports_concurrent_max`
+    /// (`web::export`): a permit is held until the file is sent.
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// A request body larger than `bytes_max` is refused (413) before a handler

@@ -24,7 +24,7 @@ use super::AppState;
 use crate::access::Permission;
 
 /// One route as the table lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RouteInfo {
     pub method: Method,
     /// As axum matches it, `{name}` for a path parameter.
@@ -33,6 +33,50 @@ pub struct RouteInfo {
     /// A page (refusals redirect to `/login` or show a page) rather than
     /// the JSON API.
     pub page: bool,
+    /// What the route reads and answers, for the API's description
+    /// (`openapi`); `None` until the route states it ([`Routes::json`] and
+    /// its siblings), which `openapi`'s tests require of every API route.
+    pub bodies: Option<Bodies>,
+}
+
+/// The JSON Schema of a body type, made by `schemars` from the type's
+/// derive: a function so the table stays plain data.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+/// A request or answer body: its media type and, for JSON, its schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Media {
+    pub media_type: &'static str,
+    pub schema: Option<SchemaFn>,
+}
+
+impl Media {
+    pub fn json<T: schemars::JsonSchema>() -> Media {
+        Media {
+            media_type: "application/json",
+            schema: Some(schema_of::<T>),
+        }
+    }
+
+    /// A body that is not JSON (a CSV file, text), described by its type.
+    pub fn raw(media_type: &'static str) -> Media {
+        Media {
+            media_type,
+            schema: None,
+        }
+    }
+}
+
+/// A route's request body (none for a read or an action named by its path
+/// alone) and its answer (none: an empty answer, such as 204).
+#[derive(Debug, Clone, Copy)]
+pub struct Bodies {
+    pub request: Option<Media>,
+    pub response: Option<Media>,
 }
 
 /// Routes, each with its permission; see the module's documentation.
@@ -109,7 +153,27 @@ impl Routes {
             path: full,
             permission: p,
             page: matches!(self.surface, Surface::Pages { .. }),
+            bodies: None,
         });
+        self
+    }
+
+    /// The last route added reads a JSON `Req` and answers a JSON `Res`.
+    pub fn json<Req: schemars::JsonSchema, Res: schemars::JsonSchema>(self) -> Routes {
+        self.bodies(Some(Media::json::<Req>()), Some(Media::json::<Res>()))
+    }
+
+    /// The last route added reads no body and answers a JSON `Res`.
+    pub fn answers<Res: schemars::JsonSchema>(self) -> Routes {
+        self.bodies(None, Some(Media::json::<Res>()))
+    }
+
+    /// The last route added reads `request` and answers `response` (either
+    /// may be none, or not JSON: a CSV file, text, an empty 204).
+    pub fn bodies(mut self, request: Option<Media>, response: Option<Media>) -> Routes {
+        if let Some(last) = self.table.last_mut() {
+            last.bodies = Some(Bodies { request, response });
+        }
         self
     }
 

@@ -44,7 +44,7 @@ const WINDOW_CHUNKS: usize = 16;
 const HEADER_SEARCH_ROWS: usize = 10;
 
 /// What a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Treasury payment vouchers (permission `Pay`).
@@ -87,7 +87,7 @@ pub enum Mode {
 }
 
 /// A rejected row.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct RowError {
     /// 1-based line in the file (the header is line 1), or row in the sheet.
     pub line: u64,
@@ -107,7 +107,7 @@ pub enum ImportError {
 }
 
 /// What an import did (or, previewed, would do).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct ImportReport {
     pub rows: u64,
     /// New entries recorded.
@@ -117,6 +117,7 @@ pub struct ImportReport {
     pub existing: u64,
     /// The sum of the new entries' amounts, in yuan.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "rust_decimal::Decimal")]
     pub total: Decimal,
 }
 

@@ -54,7 +54,7 @@ pub fn console_actor() -> Actor {
 }
 
 /// Who this node is: its division code, name, level and parent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Identity {
     pub code: NodeCode,
     pub name: String,

@@ -41,7 +41,7 @@ pub const ACK_FILE: &str = "acked-own-head";
 
 /// A ledger restored behind its acknowledgement mark: its own head and the
 /// highest own seq a holder acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Restored {
     pub own_head: u64,
     pub acknowledged: u64,

@@ -97,7 +97,7 @@ pub struct SessionWrite<'a> {
 }
 
 /// A token as listed (no secret).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, schemars::JsonSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,

@@ -292,7 +292,7 @@ pub fn check_reports(
 }
 
 /// One node's link to its parent, as this node knows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LinkView {
     pub node: String,
     pub name: String,
@@ -305,7 +305,7 @@ pub struct LinkView {
 }
 
 /// The health of every link in this node's subtree.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HealthTree {
     pub node: String,
     pub now_ms: i64,

@@ -22,7 +22,7 @@ use crate::ledger::query::{Page, Paged};
 use crate::ledger::Outcome;
 
 /// The list's query string. Unknown parameters are refused, like every list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WarningsQuery {
     /// The node a warning is about.
@@ -99,7 +99,7 @@ pub async fn list(
 }
 
 /// One warning with its follow-up's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct WarningDetail {
     #[serde(flatten)]
     pub warning: WarningShown,
@@ -154,7 +154,7 @@ impl From<FollowUpError> for ApiError {
 }
 
 /// What `POST /api/v1/warnings/{id}/assign` takes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// The assignee's login at this node.
@@ -165,7 +165,7 @@ pub struct AssignRequest {
 }
 
 /// What a follow-up step answers: the entry recorded.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Recorded {
     pub id: String,
     pub created: bool,
@@ -212,7 +212,7 @@ pub async fn assign(
 }
 
 /// What `POST /api/v1/warnings/{id}/follow-up` takes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRequest {
     status: FollowUpStatus,

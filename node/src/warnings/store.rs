@@ -19,7 +19,7 @@ pub use crate::ledger::query::{
 /// A warning as it is shown: the stored view, its values (stored, or read
 /// back from the message of a warning written before they were kept) and
 /// its text and resolution in both languages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct WarningShown {
     #[serde(flatten)]
     pub view: WarningView,

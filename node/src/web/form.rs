@@ -94,6 +94,8 @@ pub enum Control<'a> {
     Input(InputKind),
     /// A choice among `(value, text)` pairs.
     Select(&'a [(&'a str, &'a str)]),
+    /// Prose of several lines (`<textarea>`), this many rows high.
+    TextArea(u8),
 }
 
 /// A labelled field: its name, label, control, value (the selected value for
@@ -123,6 +125,15 @@ impl<'a> Field<'a> {
     pub fn select(name: &'a str, label: &'a str, options: &'a [(&'a str, &'a str)]) -> Field<'a> {
         Field {
             control: Control::Select(options),
+            ..Field::input(name, label, InputKind::Text)
+        }
+    }
+
+    /// A `<textarea>` of `rows` rows, for prose (a verification, a
+    /// rectification) that one line would hide.
+    pub fn textarea(name: &'a str, label: &'a str, rows: u8) -> Field<'a> {
+        Field {
+            control: Control::TextArea(rows),
             ..Field::input(name, label, InputKind::Text)
         }
     }
@@ -159,6 +170,10 @@ pub fn field(l: Lang, f: &Field<'_>) -> Markup {
                     input id=(id) type=(kind.as_str()) name=(f.name) value=(f.value)
                         required[f.required] aria-invalid=[invalid] aria-describedby=[described];
                 }
+                Control::TextArea(rows) => {
+                    textarea id=(id) name=(f.name) rows=(rows) required[f.required]
+                        aria-invalid=[invalid] aria-describedby=[described] { (f.value) }
+                }
                 Control::Select(options) => {
                     select id=(id) name=(f.name) required[f.required]
                         aria-invalid=[invalid] aria-describedby=[described] {
@@ -178,6 +193,25 @@ pub fn field(l: Lang, f: &Field<'_>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_textarea_has_its_label_its_text_escaped_and_its_error() {
+        let e = FieldError::new("请填写核实情况", "Enter the verification");
+        let s = field(
+            Lang::Zh,
+            &Field::textarea("verification", "核实情况", 4)
+                .value("第一行\n<b>第二行</b>")
+                .error(Some(&e)),
+        )
+        .into_string();
+        assert_eq!(
+            s,
+            "<label for=\"f-verification\">核实情况<textarea id=\"f-verification\" \
+             name=\"verification\" rows=\"4\" aria-invalid=\"true\" \
+             aria-describedby=\"f-verification-error\">第一行\n&lt;b&gt;第二行&lt;/b&gt;</textarea>\
+             <span class=\"field-error\" id=\"f-verification-error\">请填写核实情况</span></label>"
+        );
+    }
 
     #[test]
     fn a_field_has_its_label_and_its_error_in_chinese() {

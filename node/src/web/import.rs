@@ -18,8 +18,9 @@
 //! refreshes itself (the `Refresh` header, no script) showing the rows
 //! parsed so far, until the preview is ready.
 //!
-//! The upload is `multipart/form-data`, so its CSRF token travels in the
-//! form's action URL (`?csrf_token=`, see `http::auth`). The body limit is
+//! The upload is `multipart/form-data`: its CSRF token is the form's first
+//! field, which `http::auth` reads from the body's first part without
+//! reading the file (never from the URL). The body limit is
 //! the node's `import_bytes_max`, counted here while the file streams in, so
 //! a larger file gets a Chinese page (413), not a bare refusal.
 
@@ -225,7 +226,9 @@ pub fn form_render(c: &Chrome, kind: Kind, error: Option<&FieldError>) -> Markup
     let l = c.lang;
     let csrf = c.who.as_ref().map(|w| w.csrf.as_str()).unwrap_or("");
     let base = base_path(kind);
-    let action = format!("{base}?{CSRF_FIELD}={}", super::html::url_encode(csrf));
+    // The token is the form's first field, never in the URL (`http::auth`
+    // reads it from the body's first part).
+    let action = base;
     let invalid = error.map(|_| "true");
     let described = error.map(|_| "f-file-error");
     let body = html! {
@@ -764,13 +767,17 @@ mod tests {
     }
 
     #[test]
-    fn the_upload_form_carries_the_token_in_its_action() {
+    fn the_upload_form_carries_the_token_first_in_its_body() {
         let mut c = test_chrome(Lang::Zh);
         if let Some(w) = c.who.as_mut() {
             w.csrf = "tok".into();
         }
         let h = form_render(&c, Kind::Payments, None).into_string();
-        assert!(h.contains("action=\"/import?csrf_token=tok\""), "{h}");
+        assert!(h.contains("action=\"/import\""), "{h}");
+        assert!(!h.contains("csrf_token=tok"), "{h}");
+        let token = h.find("name=\"csrf_token\" value=\"tok\"");
+        let file = h.find("type=\"file\"");
+        assert!(token.is_some() && token < file, "the token first: {h}");
         assert!(h.contains("enctype=\"multipart/form-data\""), "{h}");
     }
 }

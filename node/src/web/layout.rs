@@ -310,7 +310,7 @@ tr.group td{border-top:2px solid #c3cbd5}
 .branch{display:inline-block;width:16px;margin-left:-16px;color:#a8b1bc}
 form.filters{display:flex;gap:14px;align-items:end;flex-wrap:wrap}
 form.filters label{display:flex;flex-direction:column;font-size:13px;color:var(--mute);gap:4px}
-input,select,button{font:inherit;padding:5px 8px;border:1px solid #b8c0cb;border-radius:4px;background:#fff}
+input,select,textarea,button{font:inherit;padding:5px 8px;border:1px solid #b8c0cb;border-radius:4px;background:#fff}
 button{background:var(--brand);color:#fff;border-color:var(--brand);padding:5px 16px;cursor:pointer}
 .quick a{margin-right:12px}
 .pager{display:flex;gap:16px;align-items:center;margin:12px 0}

@@ -461,9 +461,9 @@ pub fn warning_render(c: &Chrome, p: &WarningPage) -> Markup {
                     div class="stack" {
                         (field(l, &Field::select("status", l.t("整改状态", "Status"), &statuses)
                             .value(&p.record.status).required().error(p.record.status_error.as_ref())))
-                        (field(l, &Field::input("verification", l.t("核实情况", "Verification"), InputKind::Text)
+                        (field(l, &Field::textarea("verification", l.t("核实情况", "Verification"), 4)
                             .value(&p.record.verification).error(p.record.verification_error.as_ref())))
-                        (field(l, &Field::input("rectification", l.t("整改措施", "Rectification"), InputKind::Text)
+                        (field(l, &Field::textarea("rectification", l.t("整改措施", "Rectification"), 4)
                             .value(&p.record.rectification).error(p.record.rectification_error.as_ref())))
                         div { (submit(l.t("提交", "Submit"))) }
                     }

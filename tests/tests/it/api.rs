@@ -28,7 +28,9 @@ impl Api {
             .send()
             .await?;
         let status = r.status();
-        Ok((status, r.json().await?))
+        let v: Value = r.json().await?;
+        crate::openapi::check("post", path, Some(&body), status, &v)?;
+        Ok((status, v))
     }
 
     async fn post_raw(&self, path: &str, ct: &str, body: Vec<u8>) -> Result<(StatusCode, Value)> {
@@ -40,13 +42,17 @@ impl Api {
             .send()
             .await?;
         let status = r.status();
-        Ok((status, r.json().await?))
+        let v: Value = r.json().await?;
+        crate::openapi::check("post", path, None, status, &v)?;
+        Ok((status, v))
     }
 
     async fn get(&self, path: &str) -> Result<(StatusCode, Value)> {
         let r = self.http.get(self.node.url(path)).send().await?;
         let status = r.status();
-        Ok((status, r.json().await?))
+        let v: Value = r.json().await?;
+        crate::openapi::check("get", path, None, status, &v)?;
+        Ok((status, v))
     }
 
     /// The journal and master ledger, to prove a rejection changed nothing.

@@ -804,3 +804,223 @@ fn artifacts() -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// The pages with a form of their own, besides 办理's (the desk's forms
+/// come from the route table).
+const FORM_PAGES: [&str; 4] = [
+    "/import",
+    "/import/allocations",
+    "/projects/new",
+    "/publications/new",
+];
+
+/// In a real browser, each role signs in and sees exactly the menu entries
+/// and the forms its permissions allow: the navigation (`layout::NAV`,
+/// 办理 only with a form to open), the list of 办理, and each form page
+/// (a form to post, or the refusal without one). Screenshots of each
+/// role's overview and 办理 under `<target>/test-artifacts/web/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_role_sees_the_menu_and_forms_its_permissions_allow_in_a_real_browser() -> Result<()> {
+    use fundsync_node::access::Permission;
+    use fundsync_node::web::layout::{Nav, DESK_PERMISSIONS, NAV};
+    fundsync_tests::webdriver::binaries()?;
+    let logins: Vec<(String, Role)> = Role::ALL
+        .iter()
+        .map(|r| (format!("role-{}", r.as_str()), *r))
+        .collect();
+    let users: Vec<(&str, Role)> = logins.iter().map(|(l, r)| (l.as_str(), *r)).collect();
+    let (node, _) = start(Engine::Sqlite, &users).await?;
+    let base = node.base.clone();
+    let table = fundsync_node::server::route_table();
+    let form_pages: Vec<(String, Permission)> = table
+        .iter()
+        .filter(|r| {
+            r.page
+                && r.method.as_str() == "GET"
+                && ((r.path.starts_with("/desk/") && !r.path.contains('{'))
+                    || FORM_PAGES.contains(&r.path.as_str()))
+        })
+        .map(|r| (r.path.clone(), r.permission))
+        .collect();
+    ensure!(form_pages.len() >= 6 + FORM_PAGES.len(), "{form_pages:?}");
+    let out = artifacts()?;
+    let driver = Driver::start().await?;
+    for (login, role) in &users {
+        let roles = [*role];
+        let b = driver.browser().await?;
+        b.goto(&format!("{base}/login")).await?;
+        b.type_into("#f-login", login).await?;
+        b.type_into("#f-password", PASSWORD).await?;
+        b.click("main button[type=submit]").await?;
+        b.wait_for_url("the overview after signing in", |u| !u.contains("/login"))
+            .await?;
+        let nav = hrefs(&b, "header nav a").await?;
+        let want: Vec<String> = NAV
+            .iter()
+            .filter(|(which, _, p, _)| {
+                p.granted_by(&roles)
+                    && (*which != Nav::Desk
+                        || DESK_PERMISSIONS.iter().any(|d| d.granted_by(&roles)))
+            })
+            .map(|(_, href, _, _)| (*href).to_owned())
+            .collect();
+        ensure!(nav == want, "{role}: the menu {nav:?}, allowed {want:?}");
+        b.screenshot(&out.join(format!("role-{}-overview.png", role.as_str())))
+            .await?;
+        b.goto(&format!("{base}/desk")).await?;
+        let mut desk = hrefs(&b, "main ul.desk-list a").await?;
+        desk.sort();
+        let mut want: Vec<String> = form_pages
+            .iter()
+            .filter(|(path, p)| path.starts_with("/desk/") && p.granted_by(&roles))
+            .map(|(path, _)| path.clone())
+            .collect();
+        want.sort();
+        ensure!(
+            desk == want,
+            "{role}: 办理 lists {desk:?}, allowed {want:?}"
+        );
+        b.screenshot(&out.join(format!("role-{}-desk.png", role.as_str())))
+            .await?;
+        for (path, p) in &form_pages {
+            b.goto(&format!("{base}{path}")).await?;
+            let forms = b
+                .script("return document.querySelectorAll('main form[method=post]').length;")
+                .await?
+                .as_u64()
+                .unwrap_or(0);
+            let allowed = p.granted_by(&roles);
+            ensure!(
+                (forms > 0) == allowed,
+                "{role} at {path}: {forms} form(s), {} allowed",
+                if allowed { "is" } else { "not" }
+            );
+        }
+        b.quit().await?;
+    }
+    node.stop().await
+}
+
+/// The `href`s of the links matching `css`, in page order.
+async fn hrefs(b: &fundsync_tests::webdriver::Browser, css: &str) -> Result<Vec<String>> {
+    let js = format!(
+        "return Array.from(document.querySelectorAll({css:?})).map(a => a.getAttribute('href'));"
+    );
+    let v = b.script(&js).await?;
+    Ok(v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// In a real browser, by keyboard only: every control of the own-budget
+/// form
+/// has a label; Tab reaches each field in order, the amount and 文号 are
+/// typed where the focus is, Enter asks for the confirmation, Tab reaches
+/// 确认 and Enter records it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_money_form_is_filled_and_confirmed_by_keyboard_alone() -> Result<()> {
+    use fundsync_tests::webdriver::{ENTER, TAB};
+    fundsync_tests::webdriver::binaries()?;
+    let (node, _) = start(Engine::Sqlite, &[("shouzhi", Role::AllocationDesk)]).await?;
+    let l = &node.ledger.ledger;
+    let base = node.base.clone();
+    let driver = Driver::start().await?;
+    let b = driver.browser().await?;
+    b.goto(&format!("{base}/desk/own-budget")).await?;
+    b.type_into("#f-login", "shouzhi").await?;
+    b.type_into("#f-password", PASSWORD).await?;
+    b.click("main button[type=submit]").await?;
+    b.wait_for_url("the form after signing in", |u| {
+        u.ends_with("/desk/own-budget")
+    })
+    .await?;
+    // Every control in the page's body has a label that names it.
+    let unlabelled = b
+        .script(
+            "return Array.from(document.querySelectorAll(\
+             'main input:not([type=hidden]), main select, main textarea'))\
+             .filter(e => !e.labels || e.labels.length === 0 || !e.labels[0].textContent.trim())\
+             .map(e => e.name);",
+        )
+        .await?;
+    ensure!(
+        unlabelled == serde_json::json!([]),
+        "without a label: {unlabelled}"
+    );
+    let before = heads(l).await?;
+    let mut order = Vec::new();
+    let mut reached_submit = false;
+    for _ in 0..60 {
+        b.keys(TAB).await?;
+        let f = b.focused().await?;
+        match f.as_str() {
+            "f-doc_no" => b.keys("KB-2026-1").await?,
+            "f-amount" => b.keys("1234.5").await?,
+            // A select is chosen by typing the start of its option.
+            "f-category" => b.keys("X-05").await?,
+            "button:submit" if !order.is_empty() => {
+                reached_submit = true;
+                break;
+            }
+            _ => {}
+        }
+        // A date input takes a Tab stop per part (year, month, day).
+        if f.starts_with("f-") && order.last() != Some(&f) {
+            order.push(f);
+        }
+    }
+    ensure!(
+        reached_submit,
+        "Tab never reached the submit button: {order:?}"
+    );
+    ensure!(
+        order
+            == [
+                "f-doc_no",
+                "f-category",
+                "f-amount",
+                "f-budgeted_on",
+                "f-title"
+            ],
+        "the fields in Tab order: {order:?}"
+    );
+    let out = artifacts()?;
+    b.screenshot(&out.join("keyboard-form.png")).await?;
+    b.keys(ENTER).await?;
+    if let Err(e) = wait_for_text(&b, "请核对以下内容").await {
+        b.screenshot(&out.join("keyboard-refused.png")).await?;
+        anyhow::bail!("{e}: {}", b.source().await?);
+    }
+    let dom = b.source().await?;
+    ensure!(
+        dom.contains("1,234.50") && dom.contains("KB-2026-1"),
+        "{dom}"
+    );
+    ensure!(
+        heads(l).await? == before,
+        "the confirmation recorded something"
+    );
+    let mut on_confirm = false;
+    for _ in 0..60 {
+        b.keys(TAB).await?;
+        if b.focused().await? == "confirm" {
+            on_confirm = true;
+            break;
+        }
+    }
+    ensure!(on_confirm, "Tab never reached 确认");
+    b.screenshot(&out.join("keyboard-confirm.png")).await?;
+    b.keys(ENTER).await?;
+    b.wait_for_url("the result", |u| u.contains("/desk/done/"))
+        .await?;
+    let dom = b.source().await?;
+    ensure!(dom.contains("已登记") && dom.contains("KB-2026-1"), "{dom}");
+    ensure!(heads(l).await? != before, "nothing recorded");
+    b.screenshot(&out.join("keyboard-done.png")).await?;
+    b.quit().await?;
+    node.stop().await
+}

@@ -508,6 +508,73 @@ async fn exports_are_refused_to_nobody_and_to_roles_without_the_page() -> Result
     node.stop().await
 }
 
+/// Exports beyond `exports_concurrent_max` are refused with 429 "busy"
+/// and a Chinese page, and record nothing; at the limit's edge (one at a
+/// time) exports one after the other are served, the permit of each
+/// released when its file is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_beyond_the_limit_are_refused_as_busy() -> Result<()> {
+    let node = TestNode::start_with(Engine::Sqlite, &prefecture(), |c| {
+        c.exports_concurrent_max = 0
+    })
+    .await?;
+    let before = format!("{:?}", node.ledger.ledger.heads().await?);
+    for path in [
+        "/payments.csv",
+        "/payments.xlsx",
+        "/ledger.xlsx",
+        "/public/projects.csv",
+    ] {
+        let r = node.http().get(node.url(path)).send().await?;
+        let status = r.status();
+        let ctype = r
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = r.text().await?;
+        ensure!(
+            status == StatusCode::TOO_MANY_REQUESTS
+                && ctype.starts_with("text/html")
+                && text.contains("同时进行的导出过多，请稍后再试"),
+            "{path}: {status} {ctype} {text}"
+        );
+    }
+    ensure!(format!("{:?}", node.ledger.ledger.heads().await?) == before);
+    node.stop().await?;
+
+    let node = TestNode::start_with(Engine::Sqlite, &prefecture(), |c| {
+        c.exports_concurrent_max = 1
+    })
+    .await?;
+    for path in [
+        "/payments.csv",
+        "/payments.xlsx",
+        "/payments.csv",
+        "/ledger.xlsx",
+    ] {
+        // The previous file is read whole; its permit goes as the server
+        // finishes sending, so the next one may have to ask again briefly.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = node.http().get(node.url(path)).send().await?;
+            let status = r.status();
+            let body = r.bytes().await?;
+            if status == StatusCode::OK {
+                ensure!(!body.is_empty(), "{path}: empty");
+                break;
+            }
+            ensure!(
+                status == StatusCode::TOO_MANY_REQUESTS && std::time::Instant::now() < deadline,
+                "{path}: {status}"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+    node.stop().await
+}
+
 /// `<target>/test-artifacts/export`.
 fn artifacts_dir() -> Result<std::path::PathBuf> {
     let target = match std::env::var_os("CARGO_TARGET_DIR") {

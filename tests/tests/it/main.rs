@@ -22,6 +22,7 @@ mod import;
 mod ledger_conformance;
 mod ledger_dates;
 mod ledger_props;
+mod openapi;
 mod pg_harness;
 mod projects;
 mod search;

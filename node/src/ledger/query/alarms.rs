@@ -10,7 +10,7 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::store::Sql;
 
 /// One alarm as stored.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct SyncAlarm {
     pub id: i64,
     /// When it was raised (this node's clock, ms since the epoch).

@@ -39,7 +39,7 @@ pub struct CarryOverFilter {
 }
 
 /// Balance, explained and unexplained, in yuan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CarryOverFigures {
     /// 结转结余: what is left on the allocations at the end of the day.
     pub balance: Decimal,
@@ -50,7 +50,7 @@ pub struct CarryOverFigures {
 }
 
 /// One reason recorded for part of an allocation's balance.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CarryOverReasonView {
     /// The entry that recorded it (the latest for its allocation, day,
     /// reason and project).
@@ -73,7 +73,7 @@ pub struct CarryOverReasonView {
 }
 
 /// An allocation with a balance (or reasons) on the day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CarryOverAllocation {
     pub id: String,
     pub holder: String,
@@ -92,7 +92,7 @@ pub struct CarryOverAllocation {
 }
 
 /// A node's carry-over, or a node's of one fund source.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CarryOverLine {
     pub node: String,
     pub node_name: String,
@@ -103,7 +103,7 @@ pub struct CarryOverLine {
 }
 
 /// What the reasons say, by node, project and reason.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CarryOverProject {
     pub node: String,
     pub node_name: String,
@@ -117,7 +117,7 @@ pub struct CarryOverProject {
 }
 
 /// The carry-over report (结转结余) of a subtree on a day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CarryOverReport {
     /// The root of the subtree.
     pub node: String,

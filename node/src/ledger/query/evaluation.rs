@@ -23,7 +23,7 @@ use super::records::subtree;
 use crate::ledger::{Ledger, LedgerError};
 
 /// One indicator of an evaluation.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct IndicatorView {
     /// The entry that set the target.
     pub target: String,
@@ -57,7 +57,7 @@ const EVALUATION_COLS: &str = "SELECT id, origin, project, year, department, bud
      indicators, met, shortfall, measures, evaluated_on FROM self_evaluations";
 
 /// A project's self-evaluation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EvaluationView {
     /// The entry that recorded it.
     pub id: String,
@@ -98,7 +98,7 @@ impl From<EvaluationRow> for EvaluationView {
 }
 
 /// A project of the year, with its evaluation if it has one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EvaluationProject {
     pub node: String,
     pub node_name: String,
@@ -138,7 +138,7 @@ struct ReportRow {
 }
 
 /// A compiled self-evaluation report (绩效自评报告).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReportView {
     pub id: String,
     pub origin: String,
@@ -164,7 +164,7 @@ pub struct ReportView {
 }
 
 /// The rectification (整改) of a 不符合 finding: the follow-up naming it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct RectificationView {
     pub assignee: String,
     pub assignee_name: String,
@@ -178,7 +178,7 @@ pub struct RectificationView {
 }
 
 /// What a spot check found of one sampled evaluation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingView {
     pub id: String,
     pub origin: String,
@@ -203,7 +203,7 @@ struct FindingRow {
 }
 
 /// One sampled evaluation and its finding, if recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SampleView {
     pub evaluation: String,
     pub origin: String,
@@ -212,7 +212,7 @@ pub struct SampleView {
 }
 
 /// A spot check (抽查) with its sample.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SpotCheckView {
     pub id: String,
     pub origin: String,
@@ -237,7 +237,7 @@ struct SpotCheckRow {
 }
 
 /// A year's self-evaluation at a node and its subtree.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EvaluationYear {
     pub node: String,
     pub year: i32,
@@ -252,7 +252,7 @@ pub struct EvaluationYear {
 }
 
 /// What a report compiled now would name and state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReportDraft {
     pub year: i32,
     pub scope: ReportScope,

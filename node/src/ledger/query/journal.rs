@@ -9,7 +9,7 @@ use crate::ledger::rows::seq_i64;
 use crate::ledger::{Ledger, LedgerError};
 
 /// A journal entry as auditors read it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JournalView {
     pub origin: String,
     pub seq: i64,

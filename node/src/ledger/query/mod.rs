@@ -82,7 +82,7 @@ impl Default for Page {
 }
 
 /// One page of results.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub page: u32,

@@ -48,7 +48,7 @@ impl Default for ProjectFilter {
 }
 
 /// One actual recorded against a target, with its note.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ActualView {
     /// The entry that recorded it.
     pub id: String,
@@ -61,7 +61,7 @@ pub struct ActualView {
 }
 
 /// An allocation a project's payments draw on, with what they drew.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Funding {
     pub allocation: AllocationView,
     /// Paid to this project from it (reversed payments left out).

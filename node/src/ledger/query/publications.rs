@@ -23,7 +23,7 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::store::Sql;
 
 /// A notice as the public sees it: what, when, by which node; not who.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct PublicNotice {
     /// The entry that published it.
     pub id: String,
@@ -39,7 +39,7 @@ pub struct PublicNotice {
 }
 
 /// A notice in the 公示台账: the notice, when it was recorded and by whom.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublicationView {
     #[serde(flatten)]
     pub notice: PublicNotice,
@@ -88,7 +88,7 @@ pub struct PublicationFilter {
 }
 
 /// An allocation result as published (资金分配结果).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublicAllocation {
     /// The allocation (its entry).
     pub allocation: String,
@@ -151,7 +151,7 @@ impl From<PublicAllocationRow> for PublicAllocation {
 }
 
 /// A project as published (项目安排和资金使用), by township and village.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublicProject {
     /// The project (the entry that registered it).
     pub project: String,
@@ -242,7 +242,7 @@ pub struct PublicProjectFilter {
 
 /// What the public index counts: published allocation results and
 /// projects (their latest notices), and their money.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct PublicTotals {
     pub allocations: i64,
     pub allocated: Decimal,
@@ -258,7 +258,7 @@ struct CountSum {
 
 /// A record the node may publish next, for the publish form: an
 /// allocation it issued or a project of its library, not classified.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublishCandidate {
     /// The record's entry.
     pub id: String,

@@ -15,7 +15,7 @@ use crate::ledger::rows::{corrupt, seq_i64};
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::Sql;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct NodeView {
     pub code: String,
     pub name: String,
@@ -23,7 +23,7 @@ pub struct NodeView {
     pub parent: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CategoryView {
     pub code: String,
     pub name: String,
@@ -43,7 +43,7 @@ struct CategoryRow {
     defined_by: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AllocationView {
     pub id: String,
     pub kind: String,
@@ -66,7 +66,7 @@ pub struct AllocationView {
     pub actor: Option<Actor>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct TargetView {
     pub id: String,
     pub level1: String,
@@ -84,7 +84,7 @@ pub struct TargetView {
     pub approved_doc: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProjectView {
     pub id: String,
     pub origin: String,
@@ -105,7 +105,7 @@ pub struct ProjectView {
     pub actor: Option<Actor>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PaymentView {
     pub id: String,
     pub origin: String,
@@ -128,14 +128,14 @@ pub struct PaymentView {
 }
 
 /// One allocation on a payment's trace.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TraceStep {
     pub holder_name: String,
     pub allocation: AllocationView,
 }
 
 /// A payment traced back to its source document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Trace {
     pub payment: PaymentView,
     pub project: Option<ProjectView>,
@@ -148,7 +148,7 @@ pub struct Trace {
 }
 
 /// Filters for the allocation list (all optional).
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationFilter {
     pub holder: Option<NodeCode>,
@@ -165,7 +165,7 @@ pub struct AllocationFilter {
 }
 
 /// Filters for the payment list (all optional).
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentFilter {
     pub origin: Option<NodeCode>,

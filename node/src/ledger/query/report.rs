@@ -26,7 +26,7 @@ use crate::ledger::{Ledger, LedgerError};
 pub const ISSUE_DAYS_MAX: i64 = 5;
 
 /// 一: the node's own budget of one year.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OwnBudgetYear {
     pub year: i32,
     pub amount: Decimal,
@@ -35,7 +35,7 @@ pub struct OwnBudgetYear {
 }
 
 /// One fund category's part of a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BatchPart {
     pub category: String,
     pub fund_origin: String,
@@ -43,7 +43,7 @@ pub struct BatchPart {
 }
 
 /// 二: what the node issued down on one day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReportBatch {
     pub issued_on: NaiveDate,
     pub amount: Decimal,
@@ -61,7 +61,7 @@ pub struct ReportBatch {
 }
 
 /// The report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SelfEvaluation {
     pub node: String,
     pub node_name: String,

@@ -30,7 +30,7 @@ use crate::store::Sql;
 pub const SEARCH_TEXT_CHARS_MAX: usize = 100;
 
 /// What a search hit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchKind {
     Allocation,
@@ -99,7 +99,7 @@ pub struct SearchFilter {
 }
 
 /// One thing found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SearchHit {
     pub kind: SearchKind,
     /// The record's id (the entry that created it).

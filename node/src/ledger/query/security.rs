@@ -28,7 +28,7 @@ pub struct SecurityFilter {
 }
 
 /// One event of the security log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct SecurityRow {
     pub origin: String,
     pub seq: i64,

@@ -13,7 +13,9 @@ use super::records::subtree;
 use crate::ledger::{Ledger, LedgerError};
 
 /// How the master ledger groups its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     Node,
@@ -22,7 +24,7 @@ pub enum GroupBy {
 }
 
 /// One row of the master ledger. Figures are yuan.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct SummaryRow {
     pub group: BTreeMap<&'static str, String>,
     /// Budget authority received from the parent (or, at the top, from the
@@ -36,7 +38,7 @@ pub struct SummaryRow {
     pub balance: Decimal,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub node: String,
     pub as_of: NaiveDate,

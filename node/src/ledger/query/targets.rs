@@ -14,7 +14,7 @@ use crate::store::Sql;
 
 /// One submission of a target (its first, `set`, or an adjustment or
 /// revision, `adjust`) and where it stands, with its project and indicator.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct SubmissionView {
     /// The submitting entry.
     pub id: String,

@@ -55,7 +55,7 @@ pub struct WarningScope {
 }
 
 /// Where a warning's follow-up stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FollowUpView {
     /// The assignee's login at the warning's node.
     pub assignee: String,
@@ -78,7 +78,7 @@ pub struct FollowUpView {
 }
 
 /// One step of a follow-up, for its history.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct FollowUpStep {
     /// The entry that recorded it.
     pub origin: String,
@@ -100,7 +100,7 @@ pub struct FollowUpStep {
 }
 
 /// A warning as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct WarningView {
     /// The entry that raised it.
     pub id: String,

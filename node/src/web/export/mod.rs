@@ -27,6 +27,8 @@ use axum::response::{IntoResponse, Response};
 use fundsync_protocol::{Actor, EntryId, ErrorCode};
 
 use rust_decimal::Decimal;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_stream::StreamExt;
 
 use crate::access::{Permission, Role};
 use crate::http::{ApiError, AppState, Routes};
@@ -299,13 +301,25 @@ async fn export(ctx: Ctx, s: Arc<AppState>, list: List, format: Format) -> Respo
     if let Some(q) = ctx.bad_query.clone() {
         return ctx.respond(Err(WebError::bad_param("query", &q)));
     }
+    // A permit for the whole export, the sending of the file included.
+    let Ok(permit) = s.exports.clone().try_acquire_owned() else {
+        return ctx.respond(Err(WebError {
+            error: ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::Busy,
+                "too many exports are running; try again in a moment",
+            ),
+            zh: "同时进行的导出过多，请稍后再试",
+            en: "Too many exports are running; try again in a moment",
+        }));
+    };
     let prepared = match prepare(&ctx, &s, list).await {
         Ok(e) => e,
         Err(e) => return ctx.respond(Err(e)),
     };
     let r = match format {
-        Format::Csv => csv(prepared, s).await,
-        Format::Xlsx => xlsx(prepared, s).await,
+        Format::Csv => csv(prepared, s, permit).await,
+        Format::Xlsx => xlsx(prepared, s, permit).await,
     };
     match r {
         Ok(res) => res,
@@ -344,33 +358,44 @@ fn file_response(body: Body, file: &str, format: Format, len: Option<u64>) -> Re
     res
 }
 
-async fn csv(mut e: Export, s: Arc<AppState>) -> Result<Response, WebError> {
+async fn csv(
+    mut e: Export,
+    s: Arc<AppState>,
+    permit: OwnedSemaphorePermit,
+) -> Result<Response, WebError> {
     // The first page before the answer starts, so that a query the ledger
     // refuses is an error page.
     let first = e.next(&s.ledger).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let file = e.file.clone();
     tokio::spawn(async move {
-        let mut chunk = sheet::csv_head(&e.head);
-        chunk.extend(sheet::csv_lines(first.unwrap_or_default()));
-        if tx.send(Ok(chunk)).await.is_err() {
-            return;
-        }
-        loop {
-            let chunk = match e.next(&s.ledger).await {
-                Ok(Some(rows)) => Ok(sheet::csv_lines(rows)),
-                Ok(None) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, "CSV export cut short");
-                    Err(std::io::Error::other(err.to_string()))
-                }
-            };
-            let failed = chunk.is_err();
-            // The reader went away, or the export failed: stop reading.
-            if tx.send(chunk).await.is_err() || failed {
+        let send = async {
+            let mut chunk = sheet::csv_head(&e.head);
+            chunk.extend(sheet::csv_lines(first.unwrap_or_default()));
+            if tx.send(Ok(chunk)).await.is_err() {
                 return;
             }
-        }
+            loop {
+                let chunk = match e.next(&s.ledger).await {
+                    Ok(Some(rows)) => Ok(sheet::csv_lines(rows)),
+                    Ok(None) => return,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "CSV export cut short");
+                        Err(std::io::Error::other(err.to_string()))
+                    }
+                };
+                let failed = chunk.is_err();
+                // The reader went away, or the export failed: stop reading.
+                if tx.send(chunk).await.is_err() || failed {
+                    return;
+                }
+            }
+        };
+        send.await;
+        // The permit goes before the channel closes, so the reader that
+        // sees the end of the file may start the next export at once.
+        drop(permit);
+        drop(tx);
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(file_response(body, &file, Format::Csv, None))
@@ -409,7 +434,11 @@ impl From<XlsxFailed> for WebError {
     }
 }
 
-async fn xlsx(mut e: Export, s: Arc<AppState>) -> Result<Response, WebError> {
+async fn xlsx(
+    mut e: Export,
+    s: Arc<AppState>,
+    permit: OwnedSemaphorePermit,
+) -> Result<Response, WebError> {
     let file = e.file.clone();
     let rt = tokio::runtime::Handle::current();
     // The workbook is written on a blocking thread; it reads the ledger's
@@ -426,7 +455,13 @@ async fn xlsx(mut e: Export, s: Arc<AppState>) -> Result<Response, WebError> {
     .and_then(|r| r);
     let written = written?;
     let len = written.metadata().map_err(XlsxFailed::from)?.len();
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(written));
+    // The permit goes with the stream: released when the file is sent or
+    // the reader goes away.
+    let stream =
+        tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(written)).map(move |chunk| {
+            let _held = &permit;
+            chunk
+        });
     Ok(file_response(
         Body::from_stream(stream),
         &file,
