@@ -46,6 +46,8 @@ const PROTOCOL: &[&[&str]] = &[
     &["batch"],
     &["down"],
     &["wire"],
+    // JSON Schemas of the wire types (optional `schema` feature).
+    &["schema"],
 ];
 
 /// Imports that are allowed to point up, each with the change that will
