@@ -39,15 +39,14 @@ const NODE: &[&[&str]] = &[
 
 /// `protocol/src`, bottom up.
 const PROTOCOL: &[&[&str]] = &[
-    &["ids", "money", "hash", "version", "actor"],
+    // `schema`: JSON Schemas of the leaf types (optional feature).
+    &["ids", "money", "hash", "version", "actor", "schema"],
     &["body"],
     &["entry"],
     &["sign"],
     &["batch"],
     &["down"],
     &["wire"],
-    // JSON Schemas of the wire types (optional `schema` feature).
-    &["schema"],
 ];
 
 /// Imports that are allowed to point up, each with the change that will

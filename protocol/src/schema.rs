@@ -14,7 +14,6 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use crate::hash::{Hash, KeyId};
 use crate::ids::{EntryId, NodeCode};
 use crate::money::{Amount, AMOUNT_MAX_YUAN};
-use crate::wire::ErrorCode;
 
 /// An amount's canonical text: digits, then at most two decimals.
 pub const AMOUNT_PATTERN: &str = r"^[0-9]{1,13}(\.[0-9]{1,2})?$";
@@ -84,16 +83,6 @@ impl JsonSchema for KeyId {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": "string", "pattern": "^[0-9a-f]{16}$", "description": "A key's id in hex"})
-    }
-}
-
-impl JsonSchema for ErrorCode {
-    fn schema_name() -> Cow<'static, str> {
-        "ErrorCode".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-        json_schema!({"type": "string", "enum": codes})
     }
 }
 

@@ -519,6 +519,20 @@ impl<'de> Deserialize<'de> for ErrorCode {
     }
 }
 
+/// The error codes as a closed list of strings (the OpenAPI description's
+/// `{error, message}` body). Here rather than in `schema`, which sits at
+/// the bottom layer with the other leaf types' schemas.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({"type": "string", "enum": codes})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
