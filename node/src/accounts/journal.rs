@@ -215,7 +215,7 @@ impl Held {
         self.write(ledger).await;
         if self.events.is_empty() {
             match record(ledger, &event).await {
-                Err(LedgerError::Restored { .. }) => {}
+                Err(LedgerError::Restored(_)) => {}
                 _ => return,
             }
         }
@@ -231,7 +231,7 @@ impl Held {
     /// Records what waits, in order, unless the ledger is still restored.
     async fn write(&mut self, ledger: &Ledger) {
         while let Some(event) = self.events.front() {
-            if let Err(LedgerError::Restored { .. }) = record(ledger, event).await {
+            if let Err(LedgerError::Restored(_)) = record(ledger, event).await {
                 return;
             }
             self.events.pop_front();
@@ -247,7 +247,7 @@ async fn record(
 ) -> Result<(), LedgerError> {
     match ledger.record_security(*kind, subject, detail, actor).await {
         Ok(_) => Ok(()),
-        Err(e @ LedgerError::Restored { .. }) => Err(e),
+        Err(e @ LedgerError::Restored(_)) => Err(e),
         Err(e) => {
             tracing::error!(target: "security", error = %e, event = ?kind,
                 "could not record a security event in the journal");

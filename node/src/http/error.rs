@@ -91,7 +91,7 @@ impl From<LedgerError> for ApiError {
             | AlreadyReversed(_)
             | TargetNotPending { .. }
             | AlreadyApproved { .. } => StatusCode::CONFLICT,
-            Restored { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Restored(_) => StatusCode::SERVICE_UNAVAILABLE,
             Store(_) | WrongNode { .. } | NotInitialised => {
                 tracing::error!(error = %e, "ledger failure");
                 return ApiError::internal();

@@ -181,14 +181,7 @@ pub fn reason(e: &LedgerError) -> String {
         }
         E::ShortfallUnexplained => "有指标未完成，须填写未完成原因".to_owned(),
         E::ConformingFinding(id) => format!("抽查结果 {id} 为“符合”，无需整改"),
-        E::Restored {
-            own_head,
-            acknowledged,
-        } => crate::ledger::restored::Restored {
-            own_head: *own_head,
-            acknowledged: *acknowledged,
-        }
-        .zh(),
+        E::Restored(r) => r.zh(),
         other => other.to_string(),
     }
 }

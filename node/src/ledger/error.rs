@@ -242,11 +242,11 @@ pub enum LedgerError {
     ConformingFinding(EntryId),
     #[error(
         "this node's ledger was restored from a backup: it holds its own chain up to seq \
-         {own_head}, but seq {acknowledged} was acknowledged (its parent, or its children, hold \
-         it); nothing is recorded here until it has taken its entries back up to seq \
-         {acknowledged}"
+         {}, but seq {} was acknowledged (its parent, or its children, hold it); nothing is \
+         recorded here until it has taken its entries back up to seq {}",
+        .0.own_head, .0.acknowledged, .0.acknowledged
     )]
-    Restored { own_head: u64, acknowledged: u64 },
+    Restored(super::restored::Restored),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -323,7 +323,7 @@ impl LedgerError {
             ReportFigures(_) => ErrorCode::ReportFigures,
             NotProjectTarget { .. } => ErrorCode::UnknownTarget,
             ShortfallUnexplained | ConformingFinding(_) => ErrorCode::InvalidInput,
-            Restored { .. } => ErrorCode::LedgerRestored,
+            Restored(_) => ErrorCode::LedgerRestored,
             Store(_) => ErrorCode::Internal,
         }
     }

@@ -242,10 +242,7 @@ impl Ledger {
     /// that wants to say so before it reads a file (an import).
     pub fn refuse_if_restored(&self) -> Result<(), LedgerError> {
         match self.restored() {
-            Some(r) => Err(LedgerError::Restored {
-                own_head: r.own_head,
-                acknowledged: r.acknowledged,
-            }),
+            Some(r) => Err(LedgerError::Restored(r)),
             None => Ok(()),
         }
     }

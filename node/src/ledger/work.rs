@@ -260,10 +260,7 @@ impl<'l> Work<'l> {
         // Restored behind the acknowledgement mark: the next own seq is one
         // a holder already holds with another entry (see `restored.rs`).
         if let Some(r) = self.restored {
-            return Err(LedgerError::Restored {
-                own_head: r.own_head,
-                acknowledged: r.acknowledged,
-            });
+            return Err(LedgerError::Restored(r));
         }
         let me = self.me.code;
         let head = self.head(me).await?;

@@ -115,14 +115,7 @@ impl FollowUpError {
             TooLong { .. } => format!("不能超过 {FOLLOW_UP_TEXT_MAX} 个字"),
             UnknownFinding(id) => format!("本单位没有抽查结果 {id}"),
             Conforming(id) => format!("抽查结果 {id} 为“符合”，无需整改"),
-            Ledger(LedgerError::Restored {
-                own_head,
-                acknowledged,
-            }) => crate::ledger::restored::Restored {
-                own_head: *own_head,
-                acknowledged: *acknowledged,
-            }
-            .zh(),
+            Ledger(LedgerError::Restored(r)) => r.zh(),
             Ledger(_) | Accounts(_) => "无法记录，请查看节点日志".to_owned(),
         }
     }

@@ -824,17 +824,7 @@ pub fn ledger_problems(desk: Desk, e: &LedgerError) -> Option<Problems> {
             format!("无法登记：{en}"),
             en,
         ))),
-        E::Restored {
-            own_head,
-            acknowledged,
-        } => Some(Problems::whole(FieldError::new(
-            crate::ledger::restored::Restored {
-                own_head: *own_head,
-                acknowledged: *acknowledged,
-            }
-            .zh(),
-            en,
-        ))),
+        E::Restored(r) => Some(Problems::whole(FieldError::new(r.zh(), en))),
         E::NoBalance { as_of, .. } => f(
             desk.allocation_field(),
             format!("该指标截至 {as_of} 没有尚未说明的结余"),

@@ -196,17 +196,8 @@ impl Checked {
             Ok(report) => c.report = Some(report),
             Err(ImportError::Rows(rows)) => c.errors = rows,
             Err(ImportError::Empty) => c.failure = Some("文件中没有数据行".to_owned()),
-            Err(ImportError::Ledger(crate::ledger::LedgerError::Restored {
-                own_head,
-                acknowledged,
-            })) => {
-                c.failure = Some(
-                    crate::ledger::restored::Restored {
-                        own_head,
-                        acknowledged,
-                    }
-                    .zh(),
-                )
+            Err(ImportError::Ledger(crate::ledger::LedgerError::Restored(r))) => {
+                c.failure = Some(r.zh());
             }
             Err(ImportError::Ledger(e)) => {
                 tracing::warn!(error = %e, "an import could not be checked");

@@ -584,17 +584,7 @@ fn ledger_error(e: &LedgerError) -> Option<(&'static str, FieldError)> {
             ("published_on", format!("日期须在 {from} 至 {to} 之间"))
         }
         LedgerError::Body(_) => ("form", format!("内容有误：{en}")),
-        LedgerError::Restored {
-            own_head,
-            acknowledged,
-        } => (
-            "form",
-            crate::ledger::restored::Restored {
-                own_head: *own_head,
-                acknowledged: *acknowledged,
-            }
-            .zh(),
-        ),
+        LedgerError::Restored(r) => ("form", r.zh()),
         e if e.code() == ErrorCode::Internal => return None,
         _ => ("form", format!("无法发布：{en}")),
     };

@@ -500,17 +500,7 @@ fn ledger_field(e: &LedgerError, date_field: &'static str) -> (&'static str, Fie
             (date_field, format!("日期须在 {from} 至 {to} 之间"))
         }
         LedgerError::Body(_) => ("form", "填写内容不完整或过长，请检查".into()),
-        LedgerError::Restored {
-            own_head,
-            acknowledged,
-        } => (
-            "form",
-            crate::ledger::restored::Restored {
-                own_head: *own_head,
-                acknowledged: *acknowledged,
-            }
-            .zh(),
-        ),
+        LedgerError::Restored(r) => ("form", r.zh()),
         _ => {
             if e.code() == fundsync_protocol::ErrorCode::Internal {
                 tracing::error!(error = %e, "a target form could not be recorded");
