@@ -4,7 +4,8 @@
 //! targets, every actual recorded with its note, the allocations its
 //! payments draw on, the payments and the warnings, each linked to its trace;
 //! and the forms of the department desks (项目与绩效目标): register a project
-//! with its targets (`/projects/new`), change its status, record an actual.
+//! with its targets (`/projects/new`), change its status, record an actual,
+//! add a target (新增绩效目标, recorded once by its form key).
 //!
 //! What a reader sees is narrowed to their scope (`access::Scope`): a
 //! department officer their department's projects, classified (涉密) ones
@@ -31,6 +32,7 @@ use fundsync_protocol::{Actor, Amount, Body, EntryId, ErrorCode, NodeCode};
 use maud::{html, Markup};
 use rust_decimal::Decimal;
 
+use super::desk::{key_fresh, new_key, KEY_FIELD};
 use super::form::{field, hidden, post_form, submit, Field, FieldError, InputKind};
 use super::html::{url, url_encode};
 use super::layout::{page, Chrome, Nav};
@@ -44,7 +46,7 @@ use crate::http::{Acting, ApiError, AppState, Routes};
 use crate::ledger::query::{
     ActualView, Funding, Page, PaymentFilter, PaymentView, ProjectFilter, ProjectView, WarningView,
 };
-use crate::ledger::{LedgerError, Outcome};
+use crate::ledger::{FormKey, LedgerError, Outcome};
 
 type S = State<Arc<AppState>>;
 
@@ -71,6 +73,11 @@ pub fn routes(r: Routes) -> Routes {
             "/projects/{origin}/{code}/actual",
             P::ManageProjects,
             actual_submit,
+        )
+        .post(
+            "/projects/{origin}/{code}/targets",
+            P::ManageProjects,
+            target_submit,
         )
 }
 
@@ -390,6 +397,16 @@ pub struct ActualForm {
     pub errors: HashMap<&'static str, FieldError>,
 }
 
+/// The 新增绩效目标 form as sent (one target row, its fields named
+/// without a prefix), its idempotency key, and why it was refused.
+#[derive(Debug, Default, Clone)]
+pub struct TargetForm {
+    pub row: TargetRow,
+    /// The form's key (`web/desk.rs`): sent twice, it records once.
+    pub key: String,
+    pub errors: HashMap<String, FieldError>,
+}
+
 /// A project's page.
 #[derive(Debug)]
 pub struct DetailPage {
@@ -407,6 +424,7 @@ pub struct DetailPage {
     pub editable: bool,
     pub status_form: StatusForm,
     pub actual_form: ActualForm,
+    pub target_form: TargetForm,
     /// What was just done (after a form's redirect).
     pub done: Option<(&'static str, &'static str)>,
 }
@@ -543,6 +561,9 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                     }
                 }
             }
+        }
+        @if d.editable {
+            (target_form_render(l, csrf, &base, &d.target_form))
         }
         h2 { (l.t("实际值填报记录", "Actuals reported")) }
         div class="scroll" {
@@ -762,6 +783,10 @@ async fn detail_data(
         )),
         Some("status") => Some(("状态已保存。", "The status is saved.")),
         Some("actual") => Some(("实际值已填报。", "The actual is recorded.")),
+        Some("target") => Some((
+            "绩效目标已新增，待审核。",
+            "The target is added; it awaits review.",
+        )),
         _ => None,
     };
     Ok(DetailPage {
@@ -780,6 +805,11 @@ async fn detail_data(
         actual_form: ActualForm {
             recorded_on: s.ledger.clock().today().to_string(),
             ..ActualForm::default()
+        },
+        target_form: TargetForm {
+            row: TargetRow::blank(),
+            key: new_key(s.ledger.clock().now_ms()),
+            errors: HashMap::new(),
         },
         done,
         project,
@@ -877,7 +907,7 @@ async fn status_submit(
             status: wanted,
             error: Some(FieldError::new("请选择项目状态", "Choose a status")),
         };
-        return refused_detail(ctx, &s, &origin, &code, Some(form), None).await;
+        return refused_detail(ctx, &s, &origin, &code, Some(form), None, None).await;
     };
     // The status it already has: nothing to record (a form sent twice).
     if status.as_str() != p.status {
@@ -890,7 +920,7 @@ async fn status_submit(
                 status: wanted,
                 error: Some(ledger_field_error(&e)),
             };
-            return refused_detail(ctx, &s, &origin, &code, Some(form), None).await;
+            return refused_detail(ctx, &s, &origin, &code, Some(form), None, None).await;
         }
     }
     see_other(&format!("{base}?done=status"))
@@ -904,6 +934,7 @@ async fn refused_detail(
     code: &str,
     status: Option<StatusForm>,
     actual: Option<ActualForm>,
+    target: Option<TargetForm>,
 ) -> Response {
     let r = detail_data(&ctx, s, origin, code).await.map(|mut d| {
         if let Some(f) = status {
@@ -911,6 +942,9 @@ async fn refused_detail(
         }
         if let Some(f) = actual {
             d.actual_form = f;
+        }
+        if let Some(f) = target {
+            d.target_form = f;
         }
         detail_render(&ctx.chrome, &d)
     });
@@ -994,7 +1028,7 @@ async fn actual_submit(
     }
     let (Some(target), Some(actual), Some(on), true) = (target, actual, on, form.errors.is_empty())
     else {
-        return refused_detail(ctx, &s, &origin, &code, None, Some(form)).await;
+        return refused_detail(ctx, &s, &origin, &code, None, Some(form), None).await;
     };
     let body = Body::TargetActualRecorded(TargetActualRecorded {
         target,
@@ -1008,9 +1042,101 @@ async fn actual_submit(
             _ => "recorded_on",
         };
         form.errors.insert(key, ledger_field_error(&e));
-        return refused_detail(ctx, &s, &origin, &code, None, Some(form)).await;
+        return refused_detail(ctx, &s, &origin, &code, None, Some(form), None).await;
     }
     see_other(&format!("{}?done=actual", detail_href(&p.origin, &p.code)))
+}
+
+/// The project page's 新增绩效目标 form: one target row, as on
+/// `/projects/new`.
+fn target_form_render(l: Lang, csrf: &str, base: &str, f: &TargetForm) -> Markup {
+    let l1 = options(l, &LEVEL1);
+    let l2 = options(l, &LEVEL2);
+    let ops: Vec<(&str, &str)> = OPS.to_vec();
+    let r = &f.row;
+    let e = |k: &str| f.errors.get(k);
+    html! {
+        div class="card" {
+            h2 { (l.t("新增绩效目标", "Add a performance target")) }
+            p class="sub" { (l.t("新增的目标须经审核、批复后生效。", "A new target takes effect once reviewed and approved.")) }
+            @if let Some(e) = e("form") {
+                p class="field-error" { (e.text(l)) }
+            }
+            (post_form(&format!("{base}/targets"), csrf, html! {
+                (hidden(KEY_FIELD, &f.key))
+                div class="grid-form" {
+                    (field(l, &Field::select("level1", l.t("一级指标", "Level 1"), &l1).value(&r.level1).required().error(e("level1"))))
+                    (field(l, &Field::select("level2", l.t("二级指标", "Level 2"), &l2).value(&r.level2).required().error(e("level2"))))
+                    (field(l, &Field::input("indicator", l.t("三级指标", "Indicator"), InputKind::Text).value(&r.indicator).required().error(e("indicator"))))
+                    (field(l, &Field::select("op", l.t("比较", "Comparison"), &ops).value(&r.op).required().error(e("op"))))
+                    (field(l, &Field::input("value", l.t("目标值", "Value"), InputKind::Text).value(&r.value).required().error(e("value"))))
+                    (field(l, &Field::input("unit", l.t("单位", "Unit"), InputKind::Text).value(&r.unit).error(e("unit"))))
+                }
+                div { (submit(l.t("新增目标", "Add the target"))) }
+            }))
+        }
+    }
+}
+
+/// `POST /projects/{origin}/{code}/targets`: one more target for the
+/// project, the same `TargetSet` the API's `add_target` records; it awaits
+/// review (待审核) like every new target. Recorded under the form's key, so
+/// a form sent twice records once.
+async fn target_submit(
+    ctx: Ctx,
+    State(s): S,
+    Acting(who): Acting,
+    Extension(u): Extension<User>,
+    Path((origin, code)): Path<(String, String)>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let p = match own_project(&s, &u, &origin, &code).await {
+        Ok(p) => p,
+        Err(e) => return ctx.respond(Err(e)),
+    };
+    let m = form_map(f);
+    let v = |k: &str| get(&m, k).trim().to_owned();
+    let mut form = TargetForm {
+        row: TargetRow {
+            level1: v("level1"),
+            level2: v("level2"),
+            indicator: v("indicator"),
+            op: v("op"),
+            value: v("value"),
+            unit: v("unit"),
+        },
+        key: v(KEY_FIELD),
+        errors: HashMap::new(),
+    };
+    let target = check_row(&form.row, &p.code, "", &mut form.errors);
+    let key = get(&m, KEY_FIELD).trim();
+    if !key_fresh(key, s.ledger.clock().now_ms()) {
+        form.key = new_key(s.ledger.clock().now_ms());
+        refuse_in(
+            &mut form.errors,
+            "form".into(),
+            "表单已过期，请刷新页面后重新填写",
+            "The form is stale; reload the page and fill it in again",
+        );
+    }
+    let (Some(target), true) = (target, form.errors.is_empty()) else {
+        return refused_detail(ctx, &s, &origin, &code, None, None, Some(form)).await;
+    };
+    let fk = FormKey {
+        login: &u.login,
+        key,
+        form: "projects/targets",
+    };
+    if let Err(e) = s
+        .ledger
+        .submit_keyed(&fk, &[Body::TargetSet(target)], &who)
+        .await
+    {
+        let fe = ledger_field_error(&e);
+        refuse_in(&mut form.errors, "form".into(), fe.zh, fe.en);
+        return refused_detail(ctx, &s, &origin, &code, None, None, Some(form)).await;
+    }
+    see_other(&format!("{}?done=target", detail_href(&p.origin, &p.code)))
 }
 
 pub(super) fn parse_decimal(v: &str) -> Option<Decimal> {
@@ -1259,6 +1385,100 @@ fn check_text(f: &mut ProjectForm, key: &str, max: usize, required: bool) {
     }
 }
 
+/// Refuses field `k` with the first reason given for it.
+fn refuse_in(
+    errors: &mut HashMap<String, FieldError>,
+    k: String,
+    zh: impl Into<String>,
+    en: impl Into<String>,
+) {
+    errors.entry(k).or_insert_with(|| FieldError::new(zh, en));
+}
+
+/// Checks one target row (its fields named `{prefix}level1` …), as the
+/// registration form and the project page's 新增绩效目标 form both send
+/// it; the target to record when nothing is refused.
+fn check_row(
+    r: &TargetRow,
+    project: &str,
+    prefix: &str,
+    errors: &mut HashMap<String, FieldError>,
+) -> Option<TargetSet> {
+    let k = |n: &str| format!("{prefix}{n}");
+    let level1 = parse_serde::<TargetLevel1>(&r.level1);
+    if level1.is_none() {
+        refuse_in(
+            errors,
+            k("level1"),
+            "请选择一级指标",
+            "Choose a level-1 indicator",
+        );
+    }
+    let level2 = parse_serde::<TargetLevel2>(&r.level2);
+    match (level1, level2) {
+        (_, None) => refuse_in(
+            errors,
+            k("level2"),
+            "请选择二级指标",
+            "Choose a level-2 indicator",
+        ),
+        (Some(a), Some(b)) if b.level1() != a => refuse_in(
+            errors,
+            k("level2"),
+            format!(
+                "二级指标“{}”不属于一级指标“{}”",
+                label_of(Lang::Zh, &LEVEL2, &r.level2),
+                label_of(Lang::Zh, &LEVEL1, &r.level1)
+            ),
+            format!(
+                "{} is not under {}",
+                label_of(Lang::En, &LEVEL2, &r.level2),
+                label_of(Lang::En, &LEVEL1, &r.level1)
+            ),
+        ),
+        _ => {}
+    }
+    if r.indicator.is_empty() {
+        refuse_in(
+            errors,
+            k("indicator"),
+            "请填写三级指标",
+            "Enter the indicator",
+        );
+    } else if r.indicator.chars().count() > TEXT_CHARS_MAX
+        || r.indicator.chars().any(char::is_control)
+    {
+        let e = too_long(TEXT_CHARS_MAX);
+        refuse_in(errors, k("indicator"), e.zh, e.en);
+    }
+    let op = parse_serde::<TargetOp>(&r.op);
+    if op.is_none() {
+        refuse_in(errors, k("op"), "请选择比较方式", "Choose a comparison");
+    }
+    let value = parse_decimal(&r.value);
+    if value.is_none() {
+        refuse_in(
+            errors,
+            k("value"),
+            "请填写数值，如 98 或 475",
+            "Enter a number, such as 98 or 475",
+        );
+    }
+    if r.unit.chars().count() > CODE_CHARS_MAX || r.unit.chars().any(char::is_control) {
+        let e = too_long(CODE_CHARS_MAX);
+        refuse_in(errors, k("unit"), e.zh, e.en);
+    }
+    Some(TargetSet {
+        project: project.to_owned(),
+        level1: level1?,
+        level2: level2?,
+        indicator: r.indicator.clone(),
+        op: op?,
+        value: value?,
+        unit: r.unit.clone(),
+    })
+}
+
 /// Checks the form; the bodies to record when nothing is refused.
 pub fn validate(f: &mut ProjectForm) -> Option<(ProjectRegistered, Vec<TargetSet>)> {
     check_text(f, "code", CODE_CHARS_MAX, true);
@@ -1304,63 +1524,9 @@ pub fn validate(f: &mut ProjectForm) -> Option<(ProjectRegistered, Vec<TargetSet
         if r.is_blank() {
             continue;
         }
-        let k = |n: &str| format!("t{i}_{n}");
-        let level1 = parse_serde::<TargetLevel1>(&r.level1);
-        if level1.is_none() {
-            f.refuse(k("level1"), "请选择一级指标", "Choose a level-1 indicator");
-        }
-        let level2 = parse_serde::<TargetLevel2>(&r.level2);
-        match (level1, level2) {
-            (_, None) => f.refuse(k("level2"), "请选择二级指标", "Choose a level-2 indicator"),
-            (Some(a), Some(b)) if b.level1() != a => f.refuse(
-                k("level2"),
-                format!(
-                    "二级指标“{}”不属于一级指标“{}”",
-                    label_of(Lang::Zh, &LEVEL2, &r.level2),
-                    label_of(Lang::Zh, &LEVEL1, &r.level1)
-                ),
-                format!(
-                    "{} is not under {}",
-                    label_of(Lang::En, &LEVEL2, &r.level2),
-                    label_of(Lang::En, &LEVEL1, &r.level1)
-                ),
-            ),
-            _ => {}
-        }
-        if r.indicator.is_empty() {
-            f.refuse(k("indicator"), "请填写三级指标", "Enter the indicator");
-        } else if r.indicator.chars().count() > TEXT_CHARS_MAX
-            || r.indicator.chars().any(char::is_control)
-        {
-            let e = too_long(TEXT_CHARS_MAX);
-            f.refuse(k("indicator"), e.zh, e.en);
-        }
-        let op = parse_serde::<TargetOp>(&r.op);
-        if op.is_none() {
-            f.refuse(k("op"), "请选择比较方式", "Choose a comparison");
-        }
-        let value = parse_decimal(&r.value);
-        if value.is_none() {
-            f.refuse(
-                k("value"),
-                "请填写数值，如 98 或 475",
-                "Enter a number, such as 98 or 475",
-            );
-        }
-        if r.unit.chars().count() > CODE_CHARS_MAX || r.unit.chars().any(char::is_control) {
-            let e = too_long(CODE_CHARS_MAX);
-            f.refuse(k("unit"), e.zh, e.en);
-        }
-        if let (Some(level1), Some(level2), Some(op), Some(value)) = (level1, level2, op, value) {
-            targets.push(TargetSet {
-                project: f.code.clone(),
-                level1,
-                level2,
-                indicator: r.indicator.clone(),
-                op,
-                value,
-                unit: r.unit.clone(),
-            });
+        let prefix = format!("t{i}_");
+        if let Some(t) = check_row(r, &f.code, &prefix, &mut f.errors) {
+            targets.push(t);
         }
     }
     if rows.iter().all(TargetRow::is_blank) {
@@ -1670,6 +1836,7 @@ mod tests {
             editable: true,
             status_form: StatusForm::default(),
             actual_form: ActualForm::default(),
+            target_form: TargetForm::default(),
             done: Some(("项目已登记。", "")),
         };
         let s = detail_render(&test_chrome(Lang::Zh), &d).into_string();
@@ -1684,6 +1851,8 @@ mod tests {
             "项目已登记。",
             "action=\"/projects/652822/LT2020-001/status\"",
             "action=\"/projects/652822/LT2020-001/actual\"",
+            "action=\"/projects/652822/LT2020-001/targets\"",
+            "新增绩效目标",
             "资金来源（指标）",
             ">暂无</td>",
             "/payments?origin=652822&amp;project=LT2020-001",
@@ -1695,6 +1864,8 @@ mod tests {
             ..d
         };
         let s = detail_render(&test_chrome(Lang::Zh), &ro).into_string();
-        assert!(!s.contains("/status\"") && !s.contains("填报实际值"));
+        assert!(
+            !s.contains("/status\"") && !s.contains("填报实际值") && !s.contains("新增绩效目标")
+        );
     }
 }

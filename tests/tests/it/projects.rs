@@ -737,3 +737,160 @@ async fn a_project_with_two_targets_is_registered_in_a_real_browser() -> Result<
     b.quit().await?;
     lib.node.stop().await
 }
+
+/// The `form_key` the project page's 新增绩效目标 form carries.
+fn target_form_key(page: &str) -> Result<String> {
+    let form = page
+        .find("action=\"/projects/652800/NC-1/targets\"")
+        .context("the 新增绩效目标 form")?;
+    let key = "name=\"form_key\" value=\"";
+    let at = page[form..].find(key).context("its form_key")? + form + key.len();
+    Ok(page[at..at + page[at..].find('"').context("end of the key")?].to_owned())
+}
+
+async fn a_target_is_added_from_the_project_page_once_and_awaits_review(
+    engine: Engine,
+) -> Result<()> {
+    let lib = library(engine).await?;
+    let (node, acc) = (&lib.node, &lib.acc);
+    add_user(acc, "zhou", &[Role::Department], Some("农财所"), false).await?;
+    add_user(acc, "li", &[Role::Department], Some("社保股"), false).await?;
+    add_user(acc, "wang", &[Role::Treasury], None, false).await?;
+    let mut zhou = Person::signed_in(node, "zhou").await?;
+    let csrf = zhou.csrf().await?;
+    let path = "/projects/652800/NC-1/targets";
+
+    let (s, _, page) = zhou.get("/projects/652800/NC-1").await?;
+    ensure!(s == StatusCode::OK, "{s}");
+    must(
+        "the project page",
+        &page,
+        &["新增绩效目标", "action=\"/projects/652800/NC-1/targets\""],
+        &[],
+    )?;
+    let key = target_form_key(&page)?;
+    let row = |k: &'static str, v: &'static str| (k, v);
+    let good: Vec<(&str, &str)> = vec![
+        ("csrf_token", csrf.as_str()),
+        ("form_key", key.as_str()),
+        row("level1", "satisfaction"),
+        row("level2", "beneficiary"),
+        row("indicator", "受益农户满意度"),
+        row("op", ">="),
+        row("value", "90"),
+        row("unit", "%"),
+    ];
+    let with = |k: &'static str, v: &'static str| {
+        let mut f = good.clone();
+        f.retain(|(n, _)| *n != k);
+        f.push((k, v));
+        f
+    };
+
+    let before = heads(node).await?;
+    // Without the CSRF token: 403.
+    let mut no_csrf = good.clone();
+    no_csrf.retain(|(k, _)| *k != "csrf_token");
+    let (s, _, _) = zhou.form(path, &no_csrf).await?;
+    ensure!(s == StatusCode::FORBIDDEN, "no CSRF: {s}");
+    // A role without ManageProjects (the treasury desk): 403.
+    let mut wang = Person::signed_in(node, "wang").await?;
+    let wang_csrf = wang.csrf().await?;
+    let mut theirs = good.clone();
+    theirs[0] = ("csrf_token", wang_csrf.as_str());
+    let (s, _, page) = wang.form(path, &theirs).await?;
+    ensure!(s == StatusCode::FORBIDDEN, "treasury: {s}");
+    ensure!(page.contains("您的角色无权访问此页"), "{page}");
+    // Another department's officer: the project is out of their scope, so
+    // it is not there for them (404, as for the status and actual forms).
+    let mut li = Person::signed_in(node, "li").await?;
+    let li_csrf = li.csrf().await?;
+    let mut theirs = good.clone();
+    theirs[0] = ("csrf_token", li_csrf.as_str());
+    let (s, _, _) = li.form(path, &theirs).await?;
+    ensure!(s == StatusCode::NOT_FOUND, "another department's: {s}");
+    // A blank indicator, a value that is no number: 422, the reason next
+    // to the field, the typed values kept.
+    let (s, _, page) = zhou.form(path, &with("indicator", "")).await?;
+    ensure!(
+        s == StatusCode::UNPROCESSABLE_ENTITY,
+        "blank indicator: {s}"
+    );
+    must(
+        "blank indicator",
+        &page,
+        &["id=\"f-indicator-error\">请填写三级指标"],
+        &[],
+    )?;
+    let (s, _, page) = zhou.form(path, &with("value", "九十")).await?;
+    ensure!(s == StatusCode::UNPROCESSABLE_ENTITY, "bad value: {s}");
+    must(
+        "bad value",
+        &page,
+        &[
+            "id=\"f-value-error\">请填写数值",
+            "value=\"受益农户满意度\"",
+        ],
+        &[],
+    )?;
+    // A level 2 not under its level 1.
+    let (s, _, page) = zhou.form(path, &with("level1", "output")).await?;
+    ensure!(s == StatusCode::UNPROCESSABLE_ENTITY, "levels: {s}");
+    ensure!(page.contains("id=\"f-level2-error\">二级指标"), "{page}");
+    // A key this node never issued: the form is stale.
+    let (s, _, page) = zhou.form(path, &with("form_key", "nonsense")).await?;
+    ensure!(s == StatusCode::UNPROCESSABLE_ENTITY, "stale key: {s}");
+    ensure!(page.contains("表单已过期"), "{page}");
+    ensure!(
+        heads(node).await? == before,
+        "a refused target form changed the journal"
+    );
+
+    // Recorded, then the same form again (a double submit): once.
+    let (s, to, _) = zhou.form(path, &good).await?;
+    ensure!(
+        s == StatusCode::SEE_OTHER && to == "/projects/652800/NC-1?done=target",
+        "{s} {to}"
+    );
+    let after = heads(node).await?;
+    ensure!(after != before, "nothing recorded");
+    let (s, to, _) = zhou.form(path, &good).await?;
+    ensure!(s == StatusCode::SEE_OTHER, "again: {s} {to}");
+    ensure!(
+        heads(node).await? == after,
+        "a target form sent twice recorded twice"
+    );
+    let p = node
+        .ledger
+        .ledger
+        .project("652800".parse()?, "NC-1")
+        .await?
+        .context("NC-1")?;
+    let added: Vec<_> = p
+        .targets
+        .iter()
+        .flatten()
+        .filter(|t| t.indicator == "受益农户满意度")
+        .collect();
+    ensure!(added.len() == 1, "{p:?}");
+    ensure!(
+        added[0].value == "90" && added[0].unit == "%" && added[0].approval == "submitted",
+        "{:?}",
+        added[0]
+    );
+    let (s, _, page) = zhou.get(&to).await?;
+    ensure!(s == StatusCode::OK, "{s}");
+    must(
+        "the project after",
+        &page,
+        &[
+            "绩效目标已新增，待审核。",
+            "受益农户满意度",
+            "≥ 90%",
+            "待审核",
+        ],
+        &[],
+    )?;
+    lib.node.stop().await
+}
+fundsync_tests::on_both!(a_target_is_added_from_the_project_page_once_and_awaits_review);
