@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, ensure, Context as _, Result};
 use fundsync_node::ledger::query::{GroupBy, Summary, SummaryRow};
-use fundsync_node::ledger::{Ledger, Outcome};
+use fundsync_node::ledger::{Ledger, LedgerError, Outcome};
 use fundsync_protocol::{Amount, Body, EntryId};
 use fundsync_tests::build::*;
 use fundsync_tests::fixtures::{self, region, Engine, TestLedger};
@@ -384,16 +384,27 @@ async fn case(engine: Engine, ops: &[Op], cut: usize) -> Result<()> {
         recorded.len()
     );
     // Submitting the prefix again finds every body but targets (a target
-    // set twice is two targets) and changes nothing.
+    // set twice is two targets) and reversals (a voucher is reversed once:
+    // a second reversal is refused), and changes nothing.
     let again: Vec<Body> = recorded[..cut]
         .iter()
-        .filter(|b| !matches!(b, Body::TargetSet(_)))
+        .filter(|b| !matches!(b, Body::TargetSet(_) | Body::PaymentReversed(_)))
         .cloned()
         .collect();
     for o in r.ledger.submit(&again, &clerk()).await? {
         ensure!(
             matches!(o, Outcome::Existing(_)),
             "resubmitted and got {o:?}"
+        );
+    }
+    for b in recorded[..cut]
+        .iter()
+        .filter(|b| matches!(b, Body::PaymentReversed(_)))
+    {
+        let got = r.ledger.submit_one(b.clone(), &clerk()).await;
+        ensure!(
+            matches!(got, Err(LedgerError::AlreadyReversed(_))),
+            "a reversal resubmitted and got {got:?}"
         );
     }
     ensure!(
