@@ -118,6 +118,27 @@ pub fn stats(samples: &[u64]) -> Stats {
     }
 }
 
+/// Times `requests` GETs of `url`, each answered with success and a body
+/// holding `expect` (else the error says `what`).
+pub async fn time_gets(
+    http: &reqwest::Client,
+    url: &str,
+    requests: usize,
+    expect: &str,
+    what: &str,
+) -> Result<Stats> {
+    let mut samples = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t0 = Instant::now();
+        let r = http.get(url).send().await?;
+        ensure!(r.status().is_success(), "{url}: {}", r.status());
+        let body = r.text().await?;
+        samples.push(micros(t0.elapsed()));
+        ensure!(body.contains(expect), "{url}{what}");
+    }
+    Ok(stats(&samples))
+}
+
 pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -55,16 +55,7 @@ pub async fn pages(
     );
     for path in PAGES {
         let url = format!("{base}{path}");
-        let mut samples = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            let t0 = Instant::now();
-            let r = http.get(&url).send().await?;
-            ensure!(r.status().is_success(), "{url}: {}", r.status());
-            let body = r.text().await?;
-            samples.push(micros(t0.elapsed()));
-            ensure!(body.contains("</html>"), "{url}: not a page");
-        }
-        let s = stats(&samples);
+        let s = time_gets(&http, &url, requests, "</html>", ": not a page").await?;
         println!(
             "{:<40} {:>8} {:>9} {:>9} {:>9} {:>10} {}",
             path,

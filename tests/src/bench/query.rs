@@ -155,16 +155,7 @@ async fn public_pages(
     ] {
         let base = c.node("650000").api_url("");
         let url = format!("{}{path}", base.trim_end_matches("/api/v1"));
-        let mut samples = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            let t0 = Instant::now();
-            let r = http.get(&url).send().await?;
-            ensure!(r.status().is_success(), "{url}: {}", r.status());
-            let body = r.text().await?;
-            samples.push(micros(t0.elapsed()));
-            ensure!(body.contains("公〔2020〕"), "{url} shows no notice");
-        }
-        let s = stats(&samples);
+        let s = time_gets(&http, &url, requests, "公〔2020〕", " shows no notice").await?;
         println!(
             "{:<32} {:>8} {:>9} {:>9} {:>9} {:>10} {}",
             path,
