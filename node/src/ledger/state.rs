@@ -66,6 +66,9 @@ pub struct Work<'l> {
     pub(super) journal: Vec<JournalRow>,
     pub(super) payments: Vec<PaymentRow>,
     pub(super) daily: HashMap<(EntryId, NaiveDate), Daily>,
+    /// Per origin, by project code: the fund categories its payments drew
+    /// on in this transaction, added to `project_categories` at commit.
+    pub(super) drawn: HashMap<NodeCode, HashMap<String, Vec<String>>>,
     /// Payments inserted so far, until statistics have been refreshed.
     pub(super) flushed_payments: Option<usize>,
     /// Down streams to children appended to in this transaction.

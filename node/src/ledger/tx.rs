@@ -40,6 +40,7 @@ impl<'l> Work<'l> {
             journal: Vec::new(),
             payments: Vec::new(),
             daily: HashMap::default(),
+            drawn: HashMap::default(),
             flushed_payments: Some(0),
             down: HashMap::default(),
             own_cache: None,
@@ -153,6 +154,21 @@ impl<'l> Work<'l> {
             .execute(&mut *tx)
             .await?;
         }
+        for (origin, m) in &self.drawn {
+            for (project, categories) in m {
+                for category in categories {
+                    sqlx::query(
+                        "INSERT INTO project_categories (origin, project, category) \
+                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(origin.as_str())
+                    .bind(project.as_str())
+                    .bind(category.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
         for ((alloc, day), d) in &self.daily {
             sqlx::query(
                 "INSERT INTO payment_daily (allocation_id, day, holder, paid_fen, payments) VALUES ($1, $2, $3, $4, $5) \
@@ -188,6 +204,7 @@ impl<'l> Work<'l> {
 
 const PAYMENTS_INTO: &str =
     "payments (origin, seq, voucher_no, paid_on, amount_fen, allocation_id, project)";
+const PAYMENT_TEXTS_INTO: &str = "payment_texts (origin, seq, voucher_no, payee, purpose)";
 const JOURNAL_INTO: &str = "journal (origin, seq, at_ms, prev_hash, hash, kind, body)";
 
 /// Writes payment rows, then their journal rows, in multi-row INSERTs.
@@ -233,6 +250,22 @@ async fn write_rows(
                 .bind(p.amount.fen())
                 .bind(allocation)
                 .bind(p.project.as_str());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    // Their searched text beside them (the substring index, migration 0021).
+    const TEXT_COLS: usize = 5;
+    let per = (bind_max / TEXT_COLS).max(1);
+    for chunk in payments.chunks(per) {
+        let sql = insert_values_sql(dialect, PAYMENT_TEXTS_INTO, TEXT_COLS, chunk.len());
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.id.origin.as_str())
+                .bind(seq_i64(r.id.seq)?)
+                .bind(r.p.voucher_no.as_str())
+                .bind(r.p.payee_name.as_str())
+                .bind(r.p.purpose.as_str());
         }
         q.execute(&mut *conn).await?;
     }

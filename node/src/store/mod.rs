@@ -102,9 +102,24 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// write transaction once it has bulk-inserted many rows, so lookups later
     /// in that transaction are planned for the tables as they now are.
     fn refresh_stats(&self) -> &'static [&'static str];
-    /// An expression reading the UTF-8 bytes of the blob column `col` as
-    /// text (for `LIKE` over an entry's JSON body).
-    fn blob_text(&self, col: &str) -> String;
+    /// The condition that narrows a search of a substring index (migration
+    /// 0021: `payment_texts`, `allocation_texts`, `project_texts`) aliased
+    /// `alias` to the rows that may hold a text of 3 or more characters, to
+    /// be followed by the text bound as [`substring_query`] makes it; the
+    /// search's `LIKE`s then check each candidate. `None` where those
+    /// `LIKE`s use the index themselves (PostgreSQL's pg_trgm GIN indexes).
+    fn substring_match(&self, alias: &str, table: &str) -> Option<String>;
+}
+
+/// Fewest characters a text needs for the substring indexes (one trigram).
+pub const SUBSTRING_INDEX_CHARS_MIN: usize = 3;
+
+/// `text` as an FTS5 query matching it as a substring: one phrase, its
+/// quotes doubled (with the trigram tokenizer a phrase is a run of
+/// overlapping trigrams, so it matches wherever the text occurs, letters in
+/// any case).
+pub fn substring_query(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// Limits for the connection pools.
@@ -348,6 +363,12 @@ pub fn insert_values_sql(d: &dyn Dialect, into: &str, cols: usize, rows: usize) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn substring_queries_are_one_phrase() {
+        assert_eq!(super::substring_query("收款单位42"), "\"收款单位42\"");
+        assert_eq!(super::substring_query("a\"b OR c*"), "\"a\"\"b OR c*\"");
+    }
+
     #[test]
     fn values_sql_numbers_placeholders() {
         assert_eq!(

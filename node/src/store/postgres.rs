@@ -52,8 +52,9 @@ impl Dialect for Postgres {
     fn numbered_placeholders(&self) -> bool {
         true
     }
-    fn blob_text(&self, col: &str) -> String {
-        format!("convert_from({col}, 'UTF8')")
+    fn substring_match(&self, _alias: &str, _table: &str) -> Option<String> {
+        // The pg_trgm GIN indexes serve `LOWER(col) LIKE …` directly.
+        None
     }
     fn bulk_insert_around(&self) -> (&'static [&'static str], &'static [&'static str]) {
         // A custom plan of a multi-row INSERT copies each of its thousands

@@ -79,8 +79,9 @@ impl Dialect for Sqlite {
     fn after_commit(&self) -> Option<&'static str> {
         Some("PRAGMA wal_checkpoint(PASSIVE)")
     }
-    fn blob_text(&self, col: &str) -> String {
-        format!("CAST({col} AS TEXT)")
+    fn substring_match(&self, alias: &str, table: &str) -> Option<String> {
+        // The FTS5 table's hidden column of its own name takes the query.
+        Some(format!("{alias}.{table} MATCH "))
     }
     fn refresh_stats(&self) -> &'static [&'static str] {
         // Without ANALYZE data SQLite prefers the unique indexes anyway.

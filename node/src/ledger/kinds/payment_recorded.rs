@@ -93,12 +93,29 @@ pub(in crate::ledger) async fn apply(
     let id = e.id();
     let o = e.origin;
     let amount = b.amount.fen();
+    let mut category = None;
     if let Some(a) = w.alloc(b.allocation).await? {
         a.paid_fen = a
             .paid_fen
             .checked_add(amount)
             .ok_or(LedgerError::Overflow)?;
         a.dirty = true;
+        category = Some(a.category.clone());
+    }
+    if let Some(c) = category {
+        // The project's classified check and category filter
+        // (`project_categories`, written at commit).
+        let per = w.drawn.entry(o).or_default();
+        match per.get_mut(b.project.as_str()) {
+            Some(cats) => {
+                if !cats.contains(&c) {
+                    cats.push(c);
+                }
+            }
+            None => {
+                per.insert(b.project.clone(), vec![c]);
+            }
+        }
     }
     if let Some(p) = w.project(o, &b.project).await? {
         p.paid_fen = p

@@ -8,6 +8,12 @@
 //! on an allocation of a classified category, and a reader without the
 //! grant does not see it; a department officer sees their department's
 //! projects (the project's `department`).
+//!
+//! Neither reads the payments: a project's paid total is the running sum
+//! `projects.paid_fen` (kept by the write transaction, reversals
+//! subtracting), and the categories its payments draw on are the rows of
+//! `project_categories` (migration 0021, kept likewise), so the list costs
+//! the same at ten million payments as at ten.
 
 use fundsync_protocol::money::fen_to_yuan;
 use fundsync_protocol::{Actor, EntryId, NodeCode};
@@ -185,10 +191,10 @@ impl Ledger {
         if !hidden.is_empty() {
             sql.and_where()
                 .push(
-                    "NOT EXISTS (SELECT 1 FROM payments p JOIN allocations a ON a.id = p.allocation_id \
-                     WHERE p.origin = projects.origin AND p.project = projects.code AND ",
+                    "NOT EXISTS (SELECT 1 FROM project_categories pc \
+                     WHERE pc.origin = projects.origin AND pc.project = projects.code AND ",
                 )
-                .in_list("a.category", hidden)
+                .in_list("pc.category", hidden)
                 .push(")");
         }
     }
@@ -216,8 +222,8 @@ impl Ledger {
         if let Some(c) = f.category {
             sql.and_where()
                 .push(
-                    "EXISTS (SELECT 1 FROM payments p JOIN allocations a ON a.id = p.allocation_id \
-                     WHERE p.origin = projects.origin AND p.project = projects.code AND a.category = ",
+                    "EXISTS (SELECT 1 FROM project_categories pc \
+                     WHERE pc.origin = projects.origin AND pc.project = projects.code AND pc.category = ",
                 )
                 .bind(c)
                 .push(")");

@@ -5,11 +5,22 @@
 //!
 //! The text matches anywhere in a field (`LIKE '%…%'`), its `%`, `_` and
 //! `\` taken literally (escaped, `ESCAPE '\'`), Latin letters in any case
-//! (`LOWER` on both sides, so each engine folds both alike). A payment's
-//! payee and purpose live only in its entry's JSON body; the pattern there
-//! names the field and the field that follows it (`"payee_name":"%…%",
-//! "payee_account":`), and since the JSON escapes every quote inside a
-//! value, the text can only match inside that one field's value.
+//! (`LOWER` on both sides, so each engine folds both alike).
+//!
+//! A substring index finds the candidates first (issue 19, migration 0021),
+//! one per engine behind [`Dialect::substring_match`]: on SQLite FTS5
+//! tables with the trigram tokenizer (`payment_texts`, `allocation_texts`,
+//! `project_texts`) asked for the text as one phrase, then the same `LIKE`s
+//! checked on each candidate, so the index never changes what is found; on
+//! PostgreSQL pg_trgm GIN indexes over the lower-cased fields, which the
+//! `LIKE`s use themselves. A text of fewer than
+//! [`SUBSTRING_INDEX_CHARS_MIN`] (3) characters has no trigram: it is
+//! matched by the `LIKE`s alone, scanning the (narrow) copies. A payment's
+//! payee and purpose live in its entry's body; the ledger copies them into
+//! `payment_texts` as it applies the payment, so a search never reads the
+//! journal.
+//!
+//! [`Dialect::substring_match`]: crate::store::Dialect::substring_match
 
 use std::collections::HashMap;
 
@@ -23,7 +34,7 @@ use super::records::subtree;
 use super::{fetch_page, paged, Page, Paged};
 use crate::ledger::rows::{parse_code, seq_i64, seq_u64};
 use crate::ledger::{Ledger, LedgerError};
-use crate::store::Sql;
+use crate::store::{substring_query, Dialect, Sql, SUBSTRING_INDEX_CHARS_MIN};
 
 /// Longest search text, in characters (each character is compared with
 /// every searched field of every row).
@@ -172,27 +183,23 @@ fn contains(text: &str) -> String {
     format!("%{}%", like_escape(text))
 }
 
-/// `text` as it appears inside a JSON string (quotes, backslashes and
-/// control characters escaped, as serde_json writes them).
-fn json_inner(text: &str) -> String {
-    let quoted = serde_json::to_string(text).unwrap_or_default();
-    quoted
-        .strip_prefix('"')
-        .and_then(|q| q.strip_suffix('"'))
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A pattern matching a JSON body whose string field `field` contains
-/// `text`, `next` being what follows the field's value in the body
-/// (the next field's key, or the object's end).
-pub fn json_field_pattern(field: &str, next: &str, text: &str) -> String {
-    format!(
-        "%{}%{}%{}%",
-        like_escape(&format!("\"{field}\":\"")),
-        like_escape(&json_inner(text)),
-        like_escape(next),
-    )
+/// ` AND <col> IN (SELECT id FROM <table> WHERE <table> MATCH …)`: the
+/// rows the engine's substring index finds, where it must be asked and the
+/// text is long enough for it.
+fn narrow_by_index(sql: &mut Sql<'_>, dialect: &dyn Dialect, text: &str, col: &str, table: &str) {
+    if text.chars().count() < SUBSTRING_INDEX_CHARS_MIN {
+        return;
+    }
+    if let Some(m) = dialect.substring_match(table, table) {
+        sql.push(" AND ")
+            .push(col)
+            .push(" IN (SELECT id FROM ")
+            .push(table)
+            .push(" WHERE ")
+            .push(&m)
+            .bind(substring_query(text))
+            .push(")");
+    }
 }
 
 /// ` AND (LOWER(a) LIKE LOWER($n) ESCAPE '\' OR …)` over `exprs`, each with
@@ -245,6 +252,7 @@ impl Ledger {
             None => None,
         };
         let (from, to) = (f.from.map(|d| d.to_string()), f.to.map(|d| d.to_string()));
+        let dialect = self.db().dialect();
         let mut sql =
             Sql::new("SELECT k, id, node, dated, code, title, detail, amount_fen, category FROM (");
         for (i, kind) in kinds.iter().enumerate() {
@@ -260,6 +268,7 @@ impl Ledger {
                          FROM allocations a WHERE 1 = 1",
                     );
                     if !text.is_empty() {
+                        narrow_by_index(&mut sql, dialect, text, "a.id", "allocation_texts");
                         let p = contains(text);
                         any_like(
                             &mut sql,
@@ -294,6 +303,7 @@ impl Ledger {
                          FROM projects pr WHERE 1 = 1",
                     );
                     if !text.is_empty() {
+                        narrow_by_index(&mut sql, dialect, text, "pr.id", "project_texts");
                         let p = contains(text);
                         any_like(
                             &mut sql,
@@ -314,9 +324,9 @@ impl Ledger {
                     }
                     if let Some(c) = &f.category {
                         sql.push(
-                            " AND EXISTS (SELECT 1 FROM payments pp JOIN allocations pa \
-                             ON pa.id = pp.allocation_id WHERE pp.origin = pr.origin \
-                             AND pp.project = pr.code AND pa.category = ",
+                            " AND EXISTS (SELECT 1 FROM project_categories pc \
+                             WHERE pc.origin = pr.origin AND pc.project = pr.code \
+                             AND pc.category = ",
                         )
                         .bind(c.clone())
                         .push(")");
@@ -334,27 +344,30 @@ impl Ledger {
                         "SELECT 3 AS k, p.origin || '-' || CAST(p.seq AS TEXT) AS id, \
                          p.origin AS node, p.paid_on AS dated, p.voucher_no AS code, ",
                     );
-                    // Payee and purpose are read from the body by the caller.
+                    // Payee and purpose are read from the body by the caller
+                    // (only the page's).
                     sql.push(
                         "'' AS title, '' AS detail, p.amount_fen AS amount_fen, \
                          (SELECT category FROM allocations WHERE id = p.allocation_id) AS category \
                          FROM payments p",
                     );
                     if !text.is_empty() {
-                        sql.push(" JOIN journal j ON j.origin = p.origin AND j.seq = p.seq");
+                        sql.push(" JOIN payment_texts t ON t.origin = p.origin AND t.seq = p.seq");
                     }
                     sql.push(" WHERE 1 = 1");
                     if !text.is_empty() {
-                        let body = self.db().dialect().blob_text("j.body");
+                        if text.chars().count() >= SUBSTRING_INDEX_CHARS_MIN {
+                            if let Some(m) = dialect.substring_match("t", "payment_texts") {
+                                sql.push(" AND ").push(&m).bind(substring_query(text));
+                            }
+                        }
+                        let p = contains(text);
                         any_like(
                             &mut sql,
                             &[
-                                ("p.voucher_no".into(), contains(text)),
-                                (
-                                    body.clone(),
-                                    json_field_pattern("payee_name", "\",\"payee_account\":", text),
-                                ),
-                                (body, json_field_pattern("purpose", "\"}", text)),
+                                ("t.voucher_no".into(), p.clone()),
+                                ("t.payee".into(), p.clone()),
+                                ("t.purpose".into(), p),
                             ],
                         );
                     }
@@ -472,18 +485,6 @@ mod tests {
     fn wildcards_and_the_escape_are_literal() {
         assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
         assert_eq!(contains("x%"), "%x\\%%");
-    }
-
-    #[test]
-    fn payee_patterns_stay_inside_the_field() {
-        assert_eq!(
-            json_field_pattern("payee_name", "\",\"payee_account\":", "a\"b"),
-            "%\"payee\\_name\":\"%a\\\\\"b%\",\"payee\\_account\":%"
-        );
-        assert_eq!(
-            json_field_pattern("purpose", "\"}", "修路"),
-            "%\"purpose\":\"%修路%\"}%"
-        );
     }
 
     #[test]
