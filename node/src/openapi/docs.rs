@@ -170,7 +170,7 @@ fn type_of(l: Lang, s: &Value) -> Markup {
 /// a constant, its pattern, bounds and default.
 fn admits(l: Lang, s: &Value) -> Markup {
     let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) if !s.is_empty() => s.clone(),
         v => v.to_string(),
     };
     let list = |k: &str| -> Option<String> {
@@ -211,7 +211,14 @@ fn admits(l: Lang, s: &Value) -> Markup {
 }
 
 /// The rows of an object's fields, inline objects opened as `a.b`.
-fn field_rows(l: Lang, s: &Value, prefix: &str, depth: usize, out: &mut Vec<Markup>) {
+fn field_rows(
+    l: Lang,
+    s: &Value,
+    schemas: &Value,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<Markup>,
+) {
     let Some(props) = s.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -223,6 +230,11 @@ fn field_rows(l: Lang, s: &Value, prefix: &str, depth: usize, out: &mut Vec<Mark
     for (name, p) in props {
         let full = format!("{prefix}{name}");
         let must = required.contains(&name.as_str());
+        // A named scalar (an amount, an id, a code list) is described where
+        // it is used too: its description, pattern or values.
+        let named_scalar = ref_name(p)
+            .and_then(|n| schemas.get(n))
+            .filter(|t| t.get("properties").is_none() && t.get("oneOf").is_none());
         out.push(html! {
             tr {
                 td class="nowrap" { code { (full) } }
@@ -231,15 +243,18 @@ fn field_rows(l: Lang, s: &Value, prefix: &str, depth: usize, out: &mut Vec<Mark
                 td class="nowrap" {
                     @if must { b { (l.t("必填", "required")) } } @else { span class="muted" { (l.t("可选", "optional")) } }
                 }
-                td { (admits(l, p)) }
+                td {
+                    (admits(l, p))
+                    @if let Some(t) = named_scalar { (admits(l, t)) }
+                }
             }
         });
         if depth < INLINE_DEPTH && p.get("properties").is_some() {
-            field_rows(l, p, &format!("{full}."), depth + 1, out);
+            field_rows(l, p, schemas, &format!("{full}."), depth + 1, out);
         }
         if let Some(items) = p.get("items") {
             if depth < INLINE_DEPTH && items.get("properties").is_some() {
-                field_rows(l, items, &format!("{full}[]."), depth + 1, out);
+                field_rows(l, items, schemas, &format!("{full}[]."), depth + 1, out);
             }
         }
     }
@@ -247,7 +262,7 @@ fn field_rows(l: Lang, s: &Value, prefix: &str, depth: usize, out: &mut Vec<Mark
 
 /// A schema as a table of its fields, or (not an object) as one line: its
 /// type and what it admits. Alternatives (`oneOf`) each get theirs.
-fn schema_table(l: Lang, s: &Value) -> Markup {
+fn schema_table(l: Lang, s: &Value, schemas: &Value) -> Markup {
     if let Some(alts) = s
         .get("oneOf")
         .or_else(|| s.get("anyOf"))
@@ -258,13 +273,13 @@ fn schema_table(l: Lang, s: &Value) -> Markup {
                 @if let Some(d) = s.get("description").and_then(Value::as_str) { p class="desc" { (d) } }
                 p { (l.t("以下之一：", "One of:")) }
                 ol class="alternatives" {
-                    @for a in alts { li { (schema_table(l, a)) } }
+                    @for a in alts { li { (schema_table(l, a, schemas)) } }
                 }
             };
         }
     }
     let mut rows = Vec::new();
-    field_rows(l, s, "", 0, &mut rows);
+    field_rows(l, s, schemas, "", 0, &mut rows);
     if rows.is_empty() {
         return html! { p { (l.t("类型：", "Type: ")) (type_of(l, s)) " " (admits(l, s)) } };
     }
@@ -298,12 +313,12 @@ fn body(l: Lang, content: &Value, schemas: &Value) -> Markup {
                     @let listed = s.get("items").and_then(|i| Some((ref_name(i)?, i)));
                     @if let Some((_, target)) = named {
                         p { (l.t("类型：", "Type: ")) (type_of(l, s)) }
-                        (schema_table(l, target))
+                        (schema_table(l, target, schemas))
                     } @else if let Some((name, _)) = listed {
                         p { (l.t("类型：", "Type: ")) (type_of(l, s)) }
-                        @if let Some(target) = schemas.get(name) { (schema_table(l, target)) }
+                        @if let Some(target) = schemas.get(name) { (schema_table(l, target, schemas)) }
                     } @else {
-                        (schema_table(l, s))
+                        (schema_table(l, s, schemas))
                     }
                 }
             }
@@ -455,7 +470,7 @@ pub fn render(l: Lang, doc: &Value, routes: &[RouteInfo]) -> Markup {
         @for (name, s) in schemas.as_object().into_iter().flatten() {
             section class="schema" id=(schema_anchor(name)) {
                 h3 { code { (name) } }
-                (schema_table(l, s))
+                (schema_table(l, s, schemas))
             }
         }
     }
@@ -490,6 +505,8 @@ mod tests {
         assert!(s.contains("string (date)"), "{s}");
         assert!(s.contains("<code>rows[].x</code>"), "{s}");
         assert!(s.contains("integer | null"), "{s}");
+        // The named scalar's pattern is shown by the field that uses it.
+        assert!(s.contains("<code>^[0-9]+$</code>"), "{s}");
         let en = body(Lang::En, &content, &schemas).into_string();
         assert!(en.contains("required") && en.contains("One of: "), "{en}");
     }

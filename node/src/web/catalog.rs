@@ -134,6 +134,9 @@ fn origin_name(l: Lang, origin: &str) -> &str {
 fn list_name(l: Lang, c: &CategoryView) -> String {
     match &c.defined_by {
         Some(node) => format!("{} {node}", l.t("节点自定", "defined by")),
+        None if c.code.starts_with("X-") => l
+            .t("新疆（2020 巴州演示）", "Xinjiang (the 2020 Bayingol demo)")
+            .to_owned(),
         None => match Province::of_category(&c.code) {
             Province::Xinjiang => l.t("新疆（新财办〔2018〕31号）", "Xinjiang (seed 000)"),
             Province::Shaanxi => l.t("陕西某县（2018）", "A Shaanxi county (seed 001)"),
