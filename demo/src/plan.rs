@@ -74,9 +74,10 @@ pub const PREFECTURE_DEV: &str = "X-05";
 /// 地方政府债券用于脱贫攻坚项目资金 (origin bond).
 pub const BONDS: &str = "R-16";
 /// The counties' own poverty funds (县级财政专项扶贫资金, including the county
-/// matching of bond projects). The catalog has no demo row for county funds;
-/// this is seed 001's county-list item 扶贫专项资金 (origin county).
-pub const COUNTY_DEV: &str = "S1-K-02";
+/// matching of bond projects, seed 002 §四): the catalog's demo row X-06
+/// (origin county). Seed 001's S1-K-02 is a Shaanxi county's list, not
+/// offered to the Xinjiang nodes.
+pub const COUNTY_DEV: &str = "X-06";
 
 /// Everything the prefecture passed down from above: the five categories of
 /// the 104041 万元 in seed 002 (central, region and bonds).

@@ -279,8 +279,13 @@ async fn add_child(
     ))
 }
 
+/// The categories offered to this node: the shipped lists of its province
+/// and every category a node defined (`catalog::offered`).
 async fn catalog(State(s): S) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.ledger.categories().await?))
+    let me = s.ledger.identity().code;
+    let mut cats = s.ledger.categories().await?;
+    cats.retain(|c| crate::catalog::offered(&me, &c.code, c.defined_by.as_deref()));
+    Ok(Json(cats))
 }
 
 async fn add_category(

@@ -20,9 +20,10 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use fundsync_protocol::{ErrorCode, PROTOCOL_VERSION};
-use maud::html;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
+
+mod docs;
 
 use crate::access::{Permission, Role};
 use crate::http::{AppState, Json, Media, RouteInfo, Routes};
@@ -53,9 +54,14 @@ fn api_routes() -> &'static [RouteInfo] {
     })
 }
 
-async fn spec(State(_): State<Arc<AppState>>) -> Response {
+/// The document of this node's API routes, made once.
+fn the_document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    Json(DOC.get_or_init(|| document(api_routes())).clone()).into_response()
+    DOC.get_or_init(|| document(api_routes()))
+}
+
+async fn spec(State(_): State<Arc<AppState>>) -> Response {
+    Json(the_document().clone()).into_response()
 }
 
 /// The roles that hold `p`, by their wire names.
@@ -238,14 +244,7 @@ pub fn document(routes: &[RouteInfo]) -> Value {
     let refusal = |why: &str| json!({"description": why, "content": {"application/json": {"schema": error.clone()}}});
     let mut paths: Map<String, Value> = Map::new();
     for r in routes {
-        let tag = r
-            .path
-            .trim_start_matches("/api/v1/")
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_owned();
+        let tag = docs::tag_of(&r.path).to_owned();
         let roles = holders(r.permission);
         let mut op = json!({
             "operationId": operation_id(&r.method, &r.path),
@@ -359,63 +358,11 @@ pub fn document(routes: &[RouteInfo]) -> Value {
     })
 }
 
-/// `/api/docs`: the description as a page, grouped by tag.
+/// `/api/docs`: the description as a page, grouped by tag, each
+/// operation with its bodies' fields (`docs.rs`).
 async fn docs_page(ctx: Ctx) -> Response {
     let l = ctx.chrome.lang;
-    let routes = api_routes();
-    let mut tags: Vec<&str> = Vec::new();
-    for r in routes {
-        let t = r
-            .path
-            .trim_start_matches("/api/v1/")
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("");
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
-    let body = html! {
-        p class="sub" {
-            (l.t(
-                "本节点的 JSON 接口，由路由表生成。机器可读版本：",
-                "This node's JSON API, made from its route table. Machine-readable: "
-            ))
-            a href="/api/v1/openapi.json" { "/api/v1/openapi.json" } " (OpenAPI 3.1)"
-        }
-        @for t in &tags {
-            h2 { (t) }
-            div class="scroll" {
-                table {
-                    thead { tr {
-                        th { (l.t("方法", "Method")) }
-                        th { (l.t("路径", "Path")) }
-                        th { (l.t("权限", "Permission")) }
-                        th { (l.t("角色", "Roles")) }
-                    } }
-                    tbody {
-                        @for r in routes.iter().filter(|r| r.path.trim_start_matches("/api/v1/").trim_start_matches('/').split('/').next() == Some(*t)) {
-                            tr {
-                                td class="nowrap" { code { (r.method) } }
-                                td { code { (r.path) } }
-                                td class="nowrap" { (r.permission.zh()) " " span class="muted" { (r.permission) } }
-                                td {
-                                    @match r.permission {
-                                        Permission::Public => { (l.t("任何人", "anyone")) }
-                                        Permission::SignedIn => { (l.t("已登录", "signed in")) }
-                                        p => {
-                                            (holders(p).iter().map(|h| h.parse::<Role>().map_or((*h).to_owned(), |r| r.zh().to_owned())).collect::<Vec<_>>().join("、"))
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
+    let body = docs::render(l, the_document(), api_routes());
     let markup = page(
         &ctx.chrome,
         Nav::None,
@@ -468,6 +415,34 @@ mod tests {
                 .as_array()
                 .is_some_and(|e| e.iter().any(|c| c == "over_allocation"))
         );
+    }
+
+    /// The page shows each operation's bodies by their fields: the
+    /// payment's request (凭证号 voucher_no, required, its type), the
+    /// catalog's answer, the refusal's codes.
+    #[test]
+    fn the_page_shows_the_fields_of_the_bodies() {
+        let routes = api_routes();
+        let doc = document(routes);
+        let s = docs::render(crate::web::text::Lang::Zh, &doc, routes).into_string();
+        let pay = s
+            .find("id=\"op-post-api-v1-payments\"")
+            .expect("the payment operation");
+        let next = s[pay..].find("<section").map_or(s.len(), |n| pay + n);
+        let op = &s[pay..next];
+        for want in [
+            "请求体",
+            "<code>voucher_no</code>",
+            "凭证号",
+            "<b>必填</b>",
+            "href=\"#schema-Amount\"",
+            "string (date)",
+        ] {
+            assert!(op.contains(want), "{want} in {op}");
+        }
+        assert!(s.contains("id=\"schema-Error\""));
+        assert!(s.contains("over_allocation"));
+        assert!(s.contains("<code>defined_by</code>"));
     }
 
     #[test]

@@ -507,6 +507,7 @@ pub async fn open_ledger(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Ledger, 
         .await?
         .with_rules(ledger_rules(cfg));
     ledger.attach_ack_mark(ack_mark_path(cfg)).await?;
+    ledger.refresh_shipped_catalog().await?;
     Ok(ledger)
 }
 

@@ -111,6 +111,49 @@ impl Ledger {
         Ok(())
     }
 
+    /// Brings the shipped rows of the category table up to this program's
+    /// catalog: a row the catalog added since the node was set up is
+    /// loaded, a shipped row whose name changed is renamed; the categories
+    /// nodes defined (entries) are left alone. `server::open_ledger` runs
+    /// it at every start, so an upgraded node has the same list as a node
+    /// set up new. Returns how many rows it added or renamed.
+    pub async fn refresh_shipped_catalog(&self) -> Result<usize, LedgerError> {
+        let mut tx = self.db.begin_write().await?;
+        let mut changed = 0;
+        for c in catalog::shipped() {
+            #[derive(sqlx::FromRow)]
+            struct Stored {
+                name: String,
+                defined_by: Option<String>,
+            }
+            let row: Option<Stored> =
+                sqlx::query_as("SELECT name, defined_by FROM fund_categories WHERE code = $1")
+                    .bind(&c.code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match row.map(|r| (r.name, r.defined_by)) {
+                None => {
+                    kinds::category_defined::insert_shipped(&mut tx, &c).await?;
+                    changed += 1;
+                }
+                Some((name, None)) if name != c.name => {
+                    sqlx::query("UPDATE fund_categories SET name = $1 WHERE code = $2")
+                        .bind(&c.name)
+                        .bind(&c.code)
+                        .execute(&mut *tx)
+                        .await?;
+                    changed += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        if changed > 0 {
+            tx.commit().await?;
+            self.db.committed();
+        }
+        Ok(changed)
+    }
+
     async fn stored_identity(db: &Db) -> Result<Option<Identity>, LedgerError> {
         let row = sqlx::query("SELECT code, name, level, parent FROM node_identity WHERE id = 1")
             .fetch_optional(db.read())

@@ -981,6 +981,7 @@ async fn choices(desk: Desk, s: &AppState, u: &User, l: Lang) -> Result<Choices,
         c.categories = cats
             .iter()
             .filter(|k| seen.as_ref().is_none_or(|s| s.contains(&k.code)))
+            .filter(|k| crate::catalog::offered(&me.code, &k.code, k.defined_by.as_deref()))
             .map(|k| (k.code.clone(), format!("{} {}", k.code, k.name)))
             .collect();
     }

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod carryover;
+pub mod catalog;
 pub mod desk;
 pub mod evaluation;
 pub mod export;
@@ -85,6 +86,7 @@ pub fn router() -> Routes {
     let pages = public::routes(pages);
     let pages = publications::routes(pages);
     let pages = carryover::routes(pages);
+    let pages = catalog::routes(pages);
     let pages = targets::routes(pages);
     let pages = report::routes(pages);
     evaluation::routes(pages)

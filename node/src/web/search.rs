@@ -99,7 +99,9 @@ async fn search_data(ctx: &Ctx, s: &AppState) -> Result<SearchPage, WebError> {
                 .await?,
         )
     };
-    let all = s.ledger.categories().await?;
+    let me = s.ledger.identity().code;
+    let mut all = s.ledger.categories().await?;
+    all.retain(|c| crate::catalog::offered(&me, &c.code, c.defined_by.as_deref()));
     let visible = |code: &str| seen.as_ref().is_none_or(|v| v.iter().any(|c| c == code));
     let departments: BTreeSet<String> = all
         .iter()

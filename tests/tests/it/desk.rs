@@ -1024,3 +1024,216 @@ async fn a_money_form_is_filled_and_confirmed_by_keyboard_alone() -> Result<()> 
     b.quit().await?;
     node.stop().await
 }
+
+/// Every control in the page's body that has no label naming it.
+async fn unlabelled(b: &fundsync_tests::webdriver::Browser) -> Result<serde_json::Value> {
+    b.script(
+        "return Array.from(document.querySelectorAll(\
+         'main input:not([type=hidden]), main select, main textarea'))\
+         .filter(e => !e.labels || e.labels.length === 0 || !e.labels[0].textContent.trim())\
+         .map(e => e.name);",
+    )
+    .await
+}
+
+/// Presses Tab from where the focus is until the form's submit button has
+/// it, typing `answers` into the fields the focus lands on (a select whose
+/// answer is [`ARROW_DOWN`](fundsync_tests::webdriver::ARROW_DOWN) gets
+/// the arrow until it holds a value, as a person picks the first choice).
+/// Returns the fields (`f-…` ids) in the order Tab reached them.
+async fn tab_through(
+    b: &fundsync_tests::webdriver::Browser,
+    answers: &[(&str, &str)],
+) -> Result<Vec<String>> {
+    use fundsync_tests::webdriver::{ARROW_DOWN, TAB};
+    let mut order: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        b.keys(TAB).await?;
+        let f = b.focused().await?;
+        if f == "button:submit" && !order.is_empty() {
+            return Ok(order);
+        }
+        // A date input takes a Tab stop per part (year, month, day).
+        if !f.starts_with("f-") || order.last() == Some(&f) {
+            continue;
+        }
+        if let Some((_, answer)) = answers.iter().find(|(id, _)| *id == f) {
+            if *answer == ARROW_DOWN {
+                for _ in 0..5 {
+                    let v = b.script("return document.activeElement.value;").await?;
+                    if v.as_str().is_some_and(|v| !v.is_empty()) {
+                        break;
+                    }
+                    b.keys(ARROW_DOWN).await?;
+                }
+            } else {
+                b.keys(answer).await?;
+            }
+        }
+        order.push(f);
+    }
+    anyhow::bail!("Tab never reached the submit button: {order:?}")
+}
+
+/// One money form filled by keyboard alone in a real browser: signed in as
+/// `login` at `path`, every control labelled, Tab reaching the fields in
+/// `want_order` (typing `answers`), Enter asking for the confirmation
+/// (which shows each of `shown` and records nothing), Tab reaching 确认
+/// and Enter recording, once. Screenshots `keyboard-<name>-*.png`.
+async fn a_form_by_keyboard(
+    node: &TestNode,
+    login: &str,
+    path: &str,
+    answers: &[(&str, &str)],
+    want_order: &[&str],
+    shown: &[&str],
+    name: &str,
+) -> Result<()> {
+    use fundsync_tests::webdriver::{ENTER, TAB};
+    let l = &node.ledger.ledger;
+    let driver = Driver::start().await?;
+    let b = driver.browser().await?;
+    b.goto(&format!("{}{path}", node.base)).await?;
+    b.type_into("#f-login", login).await?;
+    b.type_into("#f-password", PASSWORD).await?;
+    b.click("main button[type=submit]").await?;
+    b.wait_for_url("the form after signing in", |u| u.ends_with(path))
+        .await?;
+    let missing = unlabelled(&b).await?;
+    ensure!(
+        missing == serde_json::json!([]),
+        "{path}: without a label: {missing}"
+    );
+    let before = heads(l).await?;
+    let order = tab_through(&b, answers).await?;
+    ensure!(
+        order == want_order,
+        "{path}: the fields in Tab order: {order:?}"
+    );
+    let out = artifacts()?;
+    b.screenshot(&out.join(format!("keyboard-{name}-form.png")))
+        .await?;
+    b.keys(ENTER).await?;
+    if let Err(e) = wait_for_text(&b, "请核对以下内容").await {
+        b.screenshot(&out.join(format!("keyboard-{name}-refused.png")))
+            .await?;
+        anyhow::bail!("{path}: {e}: {}", b.source().await?);
+    }
+    let dom = b.source().await?;
+    for s in shown {
+        ensure!(dom.contains(s), "{path}: the confirmation lacks {s}: {dom}");
+    }
+    ensure!(
+        heads(l).await? == before,
+        "{path}: the confirmation recorded something"
+    );
+    let mut on_confirm = false;
+    for _ in 0..60 {
+        b.keys(TAB).await?;
+        if b.focused().await? == "confirm" {
+            on_confirm = true;
+            break;
+        }
+    }
+    ensure!(on_confirm, "{path}: Tab never reached 确认");
+    b.keys(ENTER).await?;
+    b.wait_for_url("the result", |u| u.contains("/desk/done/"))
+        .await?;
+    let dom = b.source().await?;
+    ensure!(dom.contains("已登记"), "{path}: {dom}");
+    let after = heads(l).await?;
+    ensure!(after != before, "{path}: nothing recorded");
+    b.screenshot(&out.join(format!("keyboard-{name}-done.png")))
+        .await?;
+    // Opening the form again records nothing.
+    b.goto(&format!("{}{path}", node.base)).await?;
+    ensure!(heads(l).await? == after, "{path}: recorded twice");
+    b.quit().await
+}
+
+/// The allocation form by keyboard alone: the source allocation and the
+/// county chosen with the arrow keys, the amount and 文号 typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_allocation_form_is_filled_and_confirmed_by_keyboard_alone() -> Result<()> {
+    use fundsync_tests::webdriver::ARROW_DOWN;
+    fundsync_tests::webdriver::binaries()?;
+    let (node, _) = start(Engine::Sqlite, &[("zhibiao", Role::AllocationDesk)]).await?;
+    a_form_by_keyboard(
+        &node,
+        "zhibiao",
+        "/desk/allocation",
+        &[
+            ("f-source", ARROW_DOWN),
+            ("f-to", ARROW_DOWN),
+            ("f-amount", "2500"),
+            ("f-doc_no", "KB-XD-1"),
+        ],
+        &[
+            "f-source",
+            "f-to",
+            "f-amount",
+            "f-doc_no",
+            "f-issued_on",
+            "f-category",
+            "f-title",
+        ],
+        &["2,500.00", "KB-XD-1", "巴财农〔2020〕1号"],
+        "allocation",
+    )
+    .await?;
+    let a = allocations(&node.ledger.ledger).await?;
+    ensure!(a == 2, "{a} allocations");
+    node.stop().await
+}
+
+/// The payment form by keyboard alone: the allocation and the project
+/// chosen with the arrow keys, the voucher, amount, payer and payee typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_payment_form_is_filled_and_confirmed_by_keyboard_alone() -> Result<()> {
+    use fundsync_tests::webdriver::ARROW_DOWN;
+    fundsync_tests::webdriver::binaries()?;
+    let (node, _) = start(Engine::Sqlite, &[("guoku", Role::Treasury)]).await?;
+    let l = &node.ledger.ledger;
+    l.submit_one(project("XM-1", "50000"), &clerk()).await?;
+    l.submit_one(target("XM-1"), &clerk()).await?;
+    a_form_by_keyboard(
+        &node,
+        "guoku",
+        "/desk/payment",
+        &[
+            ("f-allocation", ARROW_DOWN),
+            ("f-project", ARROW_DOWN),
+            ("f-voucher_no", "KB-PZ-1"),
+            ("f-amount", "1200.5"),
+            ("f-payer", "Bazhou finance"),
+            ("f-payee_name", "Kongque builders"),
+        ],
+        &[
+            "f-allocation",
+            "f-project",
+            "f-voucher_no",
+            "f-paid_on",
+            "f-amount",
+            "f-payer",
+            "f-payee_name",
+            "f-payee_account",
+            "f-payee_bank",
+            "f-function_class",
+            "f-purpose",
+        ],
+        &["1,200.50", "KB-PZ-1", "Kongque builders", "XM-1"],
+        "payment",
+    )
+    .await?;
+    let paid = l
+        .payments(
+            fundsync_node::ledger::query::PaymentFilter::default(),
+            Page {
+                page: 1,
+                page_size: 10,
+            },
+        )
+        .await?;
+    ensure!(paid.items.len() == 1, "{} payments", paid.items.len());
+    node.stop().await
+}

@@ -409,3 +409,53 @@ async fn sample_bodies_and_answers_validate_against_the_description() -> Result<
     println!("{checked} exchanges validated against the description");
     node.stop().await
 }
+
+/// `/api/docs` on a real node shows each operation's bodies field by
+/// field, zh-CN first: the payment's request (凭证号 `voucher_no`, required,
+/// its amount linking to `Amount`), the catalog's answer (`defined_by`),
+/// the refusal's codes; in English with `?lang=en`; no script.
+#[tokio::test]
+async fn the_docs_page_shows_the_bodies_field_by_field() -> Result<()> {
+    let node = TestNode::start(&prefecture()).await?;
+    let http = node.http();
+    let r = http.get(node.url("/api/docs")).send().await?;
+    ensure!(r.status() == StatusCode::OK, "{}", r.status());
+    let page = r.text().await?;
+    ensure!(!page.contains("<script"), "a script on the page");
+    let at = page
+        .find("id=\"op-post-api-v1-payments\"")
+        .ok_or_else(|| anyhow!("no POST /api/v1/payments section"))?;
+    let end = page[at..].find("<section").map_or(page.len(), |n| at + n);
+    let op = &page[at..end];
+    for want in [
+        "请求体",
+        "应答",
+        "<code>voucher_no</code>",
+        "凭证号",
+        "<b>必填</b>",
+        "href=\"#schema-Amount\"",
+        "string (date)",
+    ] {
+        ensure!(op.contains(want), "{want} not in {op}");
+    }
+    for want in [
+        "id=\"schema-Amount\"",
+        "id=\"schema-Error\"",
+        "over_allocation",
+        "<code>defined_by</code>",
+        "数据结构",
+    ] {
+        ensure!(page.contains(want), "{want} not on the page");
+    }
+    let en = http
+        .get(node.url("/api/docs?lang=en"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        en.contains("API reference") && en.contains("Request body") && en.contains("required"),
+        "{en}"
+    );
+    node.stop().await
+}

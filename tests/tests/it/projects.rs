@@ -894,3 +894,120 @@ async fn a_target_is_added_from_the_project_page_once_and_awaits_review(
     lib.node.stop().await
 }
 fundsync_tests::on_both!(a_target_is_added_from_the_project_page_once_and_awaits_review);
+
+/// In a real browser, the 新增绩效目标 form on a project's page: the
+/// officer chooses the levels, types an indicator and a value that is no
+/// number, and sees the Chinese reason by the value, the typed indicator
+/// kept and nothing recorded; then corrects the value, submits, and sees
+/// the target on the page awaiting review (待审核), recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_target_is_added_from_the_project_page_in_a_real_browser() -> Result<()> {
+    fundsync_tests::webdriver::binaries()?;
+    let lib = library(Engine::Sqlite).await?;
+    let (node, acc) = (&lib.node, &lib.acc);
+    add_user(acc, "zhou", &[Role::Department], Some("农财所"), false).await?;
+    let driver = fundsync_tests::webdriver::Driver::start().await?;
+    let b = driver.browser().await?;
+    let base = node.base.clone();
+    let at = "/projects/652800/NC-1";
+    b.goto(&format!("{base}/login?next={at}")).await?;
+    b.type_into("#f-login", "zhou").await?;
+    b.type_into("#f-password", PASSWORD).await?;
+    b.click("main button[type=submit]").await?;
+    b.wait_for_url("the project's page", |u| u.ends_with(at))
+        .await?;
+    let form = "form[action='/projects/652800/NC-1/targets']";
+    // Each control of the form has its label.
+    let unlabelled = b
+        .script(&format!(
+            "return Array.from(document.querySelectorAll(\"{form} input:not([type=hidden]), {form} select\"))\
+             .filter(e => !e.labels || e.labels.length === 0 || !e.labels[0].textContent.trim())\
+             .map(e => e.name);"
+        ))
+        .await?;
+    ensure!(unlabelled == json!([]), "without a label: {unlabelled}");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            std::path::PathBuf::from,
+        )
+        .join("test-artifacts")
+        .join("projects");
+    std::fs::create_dir_all(&dir)?;
+    let before = heads(node).await?;
+    b.click(&format!("{form} #f-level1 option[value=satisfaction]"))
+        .await?;
+    b.click(&format!("{form} #f-level2 option[value=beneficiary]"))
+        .await?;
+    b.type_into(&format!("{form} #f-indicator"), "受益农户满意度")
+        .await?;
+    b.click(&format!("{form} #f-op option[value='>=']")).await?;
+    b.type_into(&format!("{form} #f-value"), "九十").await?;
+    b.type_into(&format!("{form} #f-unit"), "%").await?;
+    b.click(&format!("{form} button[type=submit]")).await?;
+    let page = fundsync_tests::cluster::eventually(
+        Duration::from_secs(30),
+        "the refusal by the value",
+        || async {
+            let p = b.source().await?;
+            Ok(p.contains("id=\"f-value-error\"").then_some(p))
+        },
+    )
+    .await?;
+    must(
+        "the refused target",
+        &page,
+        &[
+            "id=\"f-value-error\">请填写数值",
+            "value=\"受益农户满意度\"",
+            "aria-invalid=\"true\"",
+        ],
+        &[],
+    )?;
+    b.screenshot(&dir.join("target-refused.png")).await?;
+    ensure!(
+        heads(node).await? == before,
+        "a refused target form changed the journal"
+    );
+    // Corrected: the value typed again, the form sent.
+    b.script(&format!(
+        "document.querySelector(\"{form} #f-value\").value = ''; return 0;"
+    ))
+    .await?;
+    b.type_into(&format!("{form} #f-value"), "90").await?;
+    b.click(&format!("{form} button[type=submit]")).await?;
+    let done = b
+        .wait_for_url("the page after the target", |u| u.contains("done=target"))
+        .await;
+    if let Err(e) = done {
+        anyhow::bail!("{e}; the browser shows:\n{}", b.source().await?);
+    }
+    let page = b.source().await?;
+    must(
+        "the target in the browser",
+        &page,
+        &[
+            "绩效目标已新增，待审核。",
+            "受益农户满意度",
+            "≥ 90%",
+            "待审核",
+        ],
+        &[],
+    )?;
+    b.screenshot(&dir.join("target-added.png")).await?;
+    let p = node
+        .ledger
+        .ledger
+        .project("652800".parse()?, "NC-1")
+        .await?
+        .context("NC-1")?;
+    let added = p
+        .targets
+        .iter()
+        .flatten()
+        .filter(|t| t.indicator == "受益农户满意度")
+        .count();
+    ensure!(added == 1, "{added} targets recorded");
+    b.quit().await?;
+    lib.node.stop().await
+}

@@ -338,3 +338,241 @@ async fn the_region_pages_show_the_tree_the_ledger_and_a_trace_in_a_real_browser
     demo.stop().await;
     Ok(())
 }
+
+/// The options' values of the select `name` in a page (a plain scan).
+fn options_of(page: &str, name: &str) -> Vec<String> {
+    let Some(at) = page.find(&format!("<select id=\"f-{name}\"")) else {
+        return Vec::new();
+    };
+    let end = page[at..].find("</select>").map_or(page.len(), |e| at + e);
+    page[at..end]
+        .split("<option value=\"")
+        .skip(1)
+        .filter_map(|o| o.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The codes in the catalog page's table, in order.
+fn catalog_codes(page: &str) -> Vec<String> {
+    let Some(at) = page.find("<table id=\"catalog\"") else {
+        return Vec::new();
+    };
+    page[at..]
+        .split("<tr><td class=\"nowrap\"><code>")
+        .skip(1)
+        .filter_map(|r| r.split('<').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The catalog offered to a Xinjiang node and to a Shaanxi one: each sees
+/// only its province's shipped lists (and the categories nodes defined),
+/// in the API, the catalog page, a form's choices and the search filter;
+/// R-16 is named without a year; the demo's county funds have their own
+/// row (X-06); the page narrows by code, name, level and department with a
+/// plain GET form, and a bad filter is refused in Chinese.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_node_is_offered_its_provinces_catalog_searchable_without_script() -> Result<()> {
+    use fundsync_node::ledger::Identity;
+    use fundsync_protocol::Level;
+    use fundsync_tests::fixtures::{prefecture, TestNode};
+    let node = TestNode::start(&prefecture()).await?;
+    let http = node.http();
+    let api: serde_json::Value = http
+        .get(node.url("/api/v1/catalog"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let codes: Vec<&str> = api
+        .as_array()
+        .context("a list")?
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    ensure!(
+        codes.len() == 41 + 20 + 6,
+        "{} offered: {codes:?}",
+        codes.len()
+    );
+    ensure!(codes.iter().all(|c| !c.starts_with("S1-")), "{codes:?}");
+    let bond = api
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["code"] == "R-16")
+        .context("R-16")?;
+    ensure!(bond["name"] == "地方政府债券用于脱贫攻坚项目资金", "{bond}");
+    ensure!(
+        api.as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["code"] == "X-06" && c["origin"] == "county"),
+        "no X-06"
+    );
+    // A category the node defines is offered with the shipped ones.
+    let r = http
+        .post(node.url("/api/v1/catalog"))
+        .json(&serde_json::json!({"code": "BZ-01", "name": "州本级扶贫小额信贷贴息", "origin": "prefecture", "department": "农财所", "classified": false}))
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "{}", r.status());
+
+    let page = |q: &str| {
+        let http = http.clone();
+        let url = node.url(&format!("/catalog{q}"));
+        async move { get(&http, &url, None).await }
+    };
+    let all = page("").await?;
+    ensure!(all.status == 200, "{}", all.status);
+    must_contain(
+        "/catalog",
+        &all.body,
+        &[
+            "资金目录",
+            "<form class=\"filters\" method=\"get\" action=\"/catalog\">",
+            "<label for=\"f-q\">",
+            "<label for=\"f-origin\">",
+            "<label for=\"f-department\">",
+            "共 68 项（本节点适用 68 项）",
+            "本节点属新疆",
+        ],
+    )?;
+    ensure!(!all.body.contains("<script"), "the page has a script");
+    let listed = catalog_codes(&all.body);
+    ensure!(
+        listed.len() == 68 && listed.contains(&"BZ-01".to_owned()),
+        "{listed:?}"
+    );
+    ensure!(!all.body.contains("S1-") && !all.body.contains("2018年"));
+    // By name, by code (any case), by level, by department, together.
+    let bonds = page("?q=%E5%80%BA%E5%88%B8").await?; // 债券
+    ensure!(catalog_codes(&bonds.body) == ["R-16"], "{}", bonds.body);
+    must_contain(
+        "债券",
+        &bonds.body,
+        &["地方政府债券用于脱贫攻坚项目资金", "共 1 项"],
+    )?;
+    let x = page("?q=x-0").await?;
+    ensure!(
+        catalog_codes(&x.body) == ["X-01", "X-02", "X-03", "X-04", "X-05", "X-06"],
+        "{:?}",
+        catalog_codes(&x.body)
+    );
+    let county = page("?origin=county").await?;
+    ensure!(
+        catalog_codes(&county.body) == ["X-06"],
+        "{:?}",
+        catalog_codes(&county.body)
+    );
+    ensure!(county.body.contains("<option value=\"county\" selected>"));
+    let dept = page("?department=%E9%A2%84%E7%AE%97%E5%A4%84&origin=central").await?; // 预算处
+    ensure!(
+        catalog_codes(&dept.body) == ["C-01", "C-02", "C-03"],
+        "{:?}",
+        catalog_codes(&dept.body)
+    );
+    // The Shaanxi lists only when asked for every list.
+    let none = page("?q=S1-K-02").await?;
+    ensure!(catalog_codes(&none.body).is_empty() && none.body.contains("暂无"));
+    let other = page("?q=S1-K-02&lists=all").await?;
+    ensure!(catalog_codes(&other.body) == ["S1-K-02"], "{}", other.body);
+    ensure!(other.body.contains("陕西某县"));
+    // A level that does not exist: 400, said in Chinese.
+    let bad = page("?origin=township").await?;
+    ensure!(bad.status == 400, "{}", bad.status);
+    must_contain("a bad level", &bad.body, &["参数有误", "origin"])?;
+    let en = page("?lang=en&origin=bond").await?;
+    must_contain(
+        "in English",
+        &en.body,
+        &["Fund catalog", "Local government bonds", "R-16"],
+    )?;
+    // The forms and the search page choose among the same categories.
+    let form = get(&http, &node.url("/desk/own-budget"), None).await?;
+    let offered = options_of(&form.body, "category");
+    ensure!(
+        offered.contains(&"X-05".to_owned()) && offered.iter().all(|c| !c.starts_with("S1-")),
+        "{offered:?}"
+    );
+    let search = get(&http, &node.url("/search"), None).await?;
+    let offered = options_of(&search.body, "category");
+    ensure!(
+        offered.contains(&"R-16".to_owned()) && offered.iter().all(|c| !c.starts_with("S1-")),
+        "{offered:?}"
+    );
+    node.stop().await?;
+
+    // A prefecture in Shaanxi (榆林市) is offered seed 001's lists only.
+    let yulin = Identity {
+        code: "610800".parse()?,
+        name: "榆林市".into(),
+        level: Level::Prefecture,
+        parent: Some("610000".parse()?),
+    };
+    let node = TestNode::start(&yulin).await?;
+    let api: serde_json::Value = node
+        .http()
+        .get(node.url("/api/v1/catalog"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let codes: Vec<&str> = api
+        .as_array()
+        .context("a list")?
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    ensure!(codes.len() == 42 + 36 + 49 + 21, "{}", codes.len());
+    ensure!(codes.iter().all(|c| c.starts_with("S1-")), "{codes:?}");
+    let p = get(&node.http(), &node.url("/catalog?q=K-02"), None).await?;
+    ensure!(catalog_codes(&p.body) == ["S1-K-02"], "{}", p.body);
+    ensure!(p.body.contains("本节点属陕西"));
+    node.stop().await
+}
+
+/// A node set up by an earlier program (R-16 named with the seed's year,
+/// no X-06 row) gets this program's catalog when it starts: the new row
+/// loaded, the shipped name refreshed, a node's own category untouched,
+/// and a second start changes nothing.
+async fn an_upgraded_node_gets_the_new_rows_and_names_of_the_catalog(
+    engine: fundsync_tests::fixtures::Engine,
+) -> Result<()> {
+    let t =
+        fundsync_tests::fixtures::ledger(engine, &fundsync_tests::fixtures::prefecture()).await?;
+    let l = &t.ledger;
+    l.submit_one(
+        fundsync_protocol::Body::CategoryDefined(fundsync_protocol::body::CategoryDefined {
+            code: "BZ-01".into(),
+            name: "州本级扶贫小额信贷贴息".into(),
+            origin: fundsync_protocol::FundOrigin::Prefecture,
+            department: "农财所".into(),
+            classified: false,
+        }),
+        &fundsync_tests::build::clerk(),
+    )
+    .await?;
+    let mut tx = l.db().begin_write().await?;
+    sqlx::query("UPDATE fund_categories SET name = $1 WHERE code = 'R-16'")
+        .bind("2018年地方政府债券用于脱贫攻坚项目资金")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM fund_categories WHERE code = 'X-06'")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let n = l.refresh_shipped_catalog().await?;
+    ensure!(n == 2, "{n} rows changed");
+    let cats = l.categories().await?;
+    let name = |code: &str| cats.iter().find(|c| c.code == code).map(|c| c.name.clone());
+    ensure!(name("R-16").as_deref() == Some("地方政府债券用于脱贫攻坚项目资金"));
+    ensure!(name("X-06").as_deref() == Some("县级财政专项扶贫资金"));
+    ensure!(name("BZ-01").as_deref() == Some("州本级扶贫小额信贷贴息"));
+    ensure!(cats.len() == 216, "{}", cats.len());
+    let n = l.refresh_shipped_catalog().await?;
+    ensure!(n == 0, "{n} rows changed the second time");
+    Ok(())
+}
+fundsync_tests::on_both!(an_upgraded_node_gets_the_new_rows_and_names_of_the_catalog);
