@@ -235,5 +235,5 @@ pub fn render(c: &Chrome, p: &CatalogPage) -> Markup {
             }
         }
     };
-    page(c, Nav::None, l.t("资金目录", "Fund catalog"), body)
+    page(c, Nav::Catalog, l.t("资金目录", "Fund catalog"), body)
 }

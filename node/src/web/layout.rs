@@ -26,6 +26,8 @@ pub enum Nav {
     Desk,
     /// 检索.
     Search,
+    /// 资金目录: the fund categories this node is offered.
+    Catalog,
     /// The security log (登录日志, 操作日志).
     Security,
     /// The signed-in user's own account.
@@ -196,7 +198,7 @@ pub fn export_links(c: &Chrome, base: &str) -> Markup {
 }
 
 /// The navigation: section, path, the permission its route needs, label.
-pub const NAV: [(Nav, &str, Permission, (&str, &str)); 11] = [
+pub const NAV: [(Nav, &str, Permission, (&str, &str)); 12] = [
     (
         Nav::Overview,
         "/",
@@ -246,6 +248,12 @@ pub const NAV: [(Nav, &str, Permission, (&str, &str)); 11] = [
         "/search",
         Permission::ReadLedger,
         ("检索", "Search"),
+    ),
+    (
+        Nav::Catalog,
+        "/catalog",
+        Permission::SignedIn,
+        ("资金目录", "Catalog"),
     ),
     (
         Nav::Security,
