@@ -215,6 +215,8 @@ pub enum Action {
         indicator: String,
         actual: Decimal,
         note: String,
+        /// The evidence reference (佐证材料, protocol version 6).
+        evidence: String,
     },
     /// A project's year-end self-evaluation (绩效自评, seed 003 §13), its
     /// indicators every target's latest actual, dated the step's day.
@@ -1015,6 +1017,7 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
                     indicator: t.indicator.clone(),
                     actual: t.value.unwrap_or_else(|| Decimal::from(spec.size)),
                     note: "验收资料".into(),
+                    evidence: format!("{code} 竣工验收报告"),
                 },
             });
         }
@@ -2098,14 +2101,18 @@ mod tests {
                             .collect(),
                     })
                 }
-                Action::TargetActual { actual, note, .. } => {
-                    Body::TargetActualRecorded(TargetActualRecorded {
-                        target: id,
-                        actual,
-                        recorded_on: s.on,
-                        note,
-                    })
-                }
+                Action::TargetActual {
+                    actual,
+                    note,
+                    evidence,
+                    ..
+                } => Body::TargetActualRecorded(TargetActualRecorded {
+                    target: id,
+                    actual,
+                    recorded_on: s.on,
+                    note,
+                    evidence,
+                }),
                 Action::SelfEvaluation {
                     project,
                     year,

@@ -311,6 +311,7 @@ impl Demo {
                 indicator,
                 actual,
                 note,
+                evidence,
             } => {
                 let p = node.ledger.project(node.code, project).await?;
                 let t = p
@@ -331,6 +332,7 @@ impl Demo {
                     actual: *actual,
                     recorded_on: on,
                     note: note.clone(),
+                    evidence: evidence.clone(),
                 })
             }
             Action::SelfEvaluation {
