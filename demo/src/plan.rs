@@ -21,6 +21,11 @@
 //!
 //! What comes from the seed: every batch (date, fund sources, total), every
 //! county's total per fund source, the prefecture's own 3900 万元 and its split,
+//! its own budgets of 2016–2019 (seed 002 一: 1510, 3100, 3800, 3850 万元,
+//! 16160 with 2020's; the seed prints 2017's as "3100 元", a typo for 万元;
+//! reconstructed: the days, 文号 and their use, one summary project of the
+//! prefecture per year spent in full within it, are the plan's, marked
+//! [`RECONSTRUCTED`] in the entries; see `above.toml`),
 //! and the carry-over on 2020-09-25 per county and per fund source, with the
 //! projects the seed names for it, and why each part of it is carried over
 //! (`held` in `counties.toml`, recorded as `carry_over_explained` at the
@@ -216,6 +221,8 @@ pub enum Action {
         indicator: String,
         actual: Decimal,
         note: String,
+        /// The evidence reference (佐证材料, protocol version 6).
+        evidence: String,
     },
     /// A project's year-end self-evaluation (绩效自评, seed 003 §13), its
     /// indicators every target's latest actual, dated the step's day.
@@ -311,6 +318,8 @@ pub enum Figure {
     ReceivedUpTo(NaiveDate),
     /// The node's own-level budget.
     OwnBudgetUpTo(NaiveDate),
+    /// The node's own-level budget dated in this year (seed 002 一).
+    OwnBudgetIn(i32),
     /// What the node holds: received + own budget − issued down − paid
     /// (at a county: its carry-over, 结转结余).
     BalanceOn(NaiveDate),
@@ -331,6 +340,9 @@ pub struct Expected {
     /// The figure as the seed prints it, in 万元; `yuan` rounds to it at the
     /// printed precision (see the module docs for the three that differ).
     pub seed_wan: Decimal,
+    /// How the seed prints it where that is not `seed_wan` 万元: 2017's own
+    /// budget, printed "3100 元" (a typo for 万元).
+    pub seed_text: Option<String>,
 }
 
 /// The region, the prefecture and its nine counties.
@@ -407,6 +419,7 @@ pub fn expected() -> anyhow::Result<Vec<Expected>> {
             figure: e.figure,
             yuan: wan(&e.wan),
             seed_wan: Decimal::from_str_exact(&e.seed_wan).unwrap_or(Decimal::MIN),
+            seed_text: e.seed_text.clone(),
         })
         .collect())
 }
@@ -458,6 +471,9 @@ struct Above {
     /// What the region issues to the prefecture.
     region_issue: Vec<RegionIssue>,
     prefecture_own: Budget,
+    /// The prefecture's own budgets before 2020, reconstructed from seed
+    /// 002 一.
+    prefecture_history: Vec<HistoryBudget>,
     batch: Vec<BatchInfo>,
     /// The region's notices of its allocation results.
     region_notice: Vec<AllocationNotice>,
@@ -505,6 +521,18 @@ struct Budget {
     category: String,
     wan: String,
     title: String,
+}
+
+/// One year's own budget of the prefecture before 2020 (seed 002 一),
+/// `wan` 万元 budgeted on `on` and spent in full on `spent_on`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryBudget {
+    year: i32,
+    on: NaiveDate,
+    doc: String,
+    wan: String,
+    spent_on: NaiveDate,
 }
 
 #[derive(Debug, Deserialize)]
@@ -709,6 +737,8 @@ struct ExpectedData {
     figure: Figure,
     wan: String,
     seed_wan: String,
+    #[serde(default)]
+    seed_text: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -805,6 +835,9 @@ fn region_steps(s: &'static Scenario, out: &mut Vec<Step>) {
 
 fn prefecture_steps(s: &'static Scenario, out: &mut Vec<Step>) {
     let prefecture = s.above.prefecture.code.as_str();
+    for h in &s.above.prefecture_history {
+        history_steps(prefecture, h, out);
+    }
     let own = &s.above.prefecture_own;
     out.push(Step {
         node: prefecture,
@@ -838,6 +871,115 @@ fn prefecture_steps(s: &'static Scenario, out: &mut Vec<Step>) {
         }
     }
 }
+
+/// Marks what the plan reconstructs from seed 002 一 (the prefecture's own
+/// budgets of 2016–2019), in the titles, names, purposes and notes of
+/// their entries.
+pub const RECONSTRUCTED: &str = "据种子002一重建";
+
+/// One year of the prefecture's own budget before 2020 (seed 002 一),
+/// reconstructed: the budget, and its use within the year as one summary
+/// project of the prefecture (its target set, reviewed and approved the day
+/// the budget is, started, paid in full and completed on `spent_on`, the
+/// target reported met), so that nothing of it is left held in 2020.
+fn history_steps(node: &'static str, h: &'static HistoryBudget, out: &mut Vec<Step>) {
+    let y = h.year;
+    let amount = wan(&h.wan);
+    let project = format!("ZBJ{y}-001");
+    let indicator = "本级专项扶贫资金支出进度";
+    let step = |on: NaiveDate, action: Action| Step { node, on, action };
+    out.push(step(
+        h.on,
+        Action::OwnBudget {
+            doc_no: h.doc.clone(),
+            category: PREFECTURE_DEV,
+            amount,
+            title: format!("{y}年自治州本级财政专项扶贫资金（{RECONSTRUCTED}）"),
+        },
+    ));
+    out.push(step(
+        h.on,
+        Action::Project {
+            code: project.clone(),
+            name: format!("{y}年自治州本级财政专项扶贫资金安排（{RECONSTRUCTED}，明细未录入）"),
+            township: String::new(),
+            village: String::new(),
+            department: PREFECTURE_HISTORY_DEPARTMENT.into(),
+            starts_on: h.on,
+            ends_on: day(y, 12, 31),
+            budget: amount,
+            status: ProjectStatus::Planned,
+        },
+    ));
+    out.push(step(
+        h.on,
+        Action::Target {
+            project: project.clone(),
+            level1: TargetLevel1::Output,
+            level2: TargetLevel2::Timeliness,
+            indicator: indicator.into(),
+            op: TargetOp::AtLeast,
+            value: Decimal::ONE_HUNDRED,
+            unit: "%".into(),
+        },
+    ));
+    out.push(step(
+        h.on,
+        Action::TargetsReviewed {
+            project: project.clone(),
+        },
+    ));
+    out.push(step(
+        h.on,
+        Action::TargetsApproved {
+            project: project.clone(),
+            doc_no: h.doc.clone(),
+        },
+    ));
+    out.push(step(
+        h.on,
+        Action::ProjectStatus {
+            project: project.clone(),
+            status: ProjectStatus::InProgress,
+        },
+    ));
+    out.push(step(
+        h.spent_on,
+        Action::Payment {
+            voucher_no: format!("ZF{y}-{node}-0001"),
+            payer: "巴音郭楞蒙古自治州财政局".into(),
+            payee_name: "各县市精准扶贫项目实施单位（汇总）".into(),
+            payee_account: String::new(),
+            payee_bank: String::new(),
+            amount,
+            function_class: "2130599".into(),
+            alloc_doc: h.doc.clone(),
+            alloc_category: PREFECTURE_DEV,
+            project: project.clone(),
+            purpose: format!("{y}年州本级财政专项扶贫资金支出汇总（{RECONSTRUCTED}）"),
+        },
+    ));
+    out.push(step(
+        h.spent_on,
+        Action::TargetActual {
+            project: project.clone(),
+            indicator: indicator.into(),
+            actual: Decimal::ONE_HUNDRED,
+            note: format!("{y}年预算全额支出（{RECONSTRUCTED}）"),
+            evidence: h.doc.clone(),
+        },
+    ));
+    out.push(step(
+        h.spent_on,
+        Action::ProjectStatus {
+            project,
+            status: ProjectStatus::Completed,
+        },
+    ));
+}
+
+/// The department of the prefecture's reconstructed projects.
+pub const PREFECTURE_HISTORY_DEPARTMENT: &str = "农业科";
 
 /// One county's own budget, projects, targets, payments and completions.
 fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
@@ -1016,6 +1158,7 @@ fn county_steps(s: &'static Scenario, c: &'static County, out: &mut Vec<Step>) {
                     indicator: t.indicator.clone(),
                     actual: t.value.unwrap_or_else(|| Decimal::from(spec.size)),
                     note: "验收资料".into(),
+                    evidence: format!("{code} 竣工验收报告"),
                 },
             });
         }
@@ -1225,6 +1368,10 @@ fn number_vouchers(steps: &mut [Step]) {
     let mut next: BTreeMap<&str, u32> = BTreeMap::new();
     for s in steps {
         if let Action::Payment { voucher_no, .. } = &mut s.action {
+            // The reconstructed years' payments carry their own numbers.
+            if !voucher_no.is_empty() {
+                continue;
+            }
             let n = next.entry(s.node).or_insert(0);
             *n = n.saturating_add(1);
             *voucher_no = format!("ZF2020-{}-{:04}", s.node, n);
@@ -1236,7 +1383,7 @@ fn number_vouchers(steps: &mut [Step]) {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use chrono::NaiveDate;
+    use chrono::{Datelike, NaiveDate};
     use fundsync_protocol::body::{
         AllocationIssued, CarryOverExplained, EvaluationReportCompiled, FundsReceived,
         IndicatorEvaluation, OwnBudgetAdded, PaymentRecorded, ProjectRegistered,
@@ -1432,7 +1579,10 @@ mod tests {
                     })
                 }
                 Action::Project { code, .. } => {
-                    if level(s.node) != Level::County {
+                    // At the counties; at the prefecture only its
+                    // reconstructed years (seed 002 一).
+                    let history = s.node == PREFECTURE && s.on.year() < 2020;
+                    if level(s.node) != Level::County && !history {
                         return Err("projects are registered at counties".into());
                     }
                     match self.projects.insert((s.node, code.clone()), 0) {
@@ -1611,6 +1761,9 @@ mod tests {
                 }
                 Figure::OwnBudgetUpTo(d) => {
                     sum(&|a| a.holder == node && a.kind == Kind::Own && a.on <= d)
+                }
+                Figure::OwnBudgetIn(y) => {
+                    sum(&|a| a.holder == node && a.kind == Kind::Own && a.on.year() == y)
                 }
                 Figure::BalanceOn(d) => idx
                     .filter(|&i| {
@@ -1845,7 +1998,8 @@ mod tests {
         // 1427 with each target's actual, each project's self-evaluation
         // and the reports of every department and level (seed 003 §13–14).
         assert!(all.len() < 1500, "{} steps", all.len());
-        let mut last = day(2019, 12, 1);
+        // From the prefecture's first reconstructed own budget (seed 002 一).
+        let mut last = day(2016, 1, 1);
         for s in &all {
             assert!(s.on >= last, "{s:?} out of order");
             assert!(s.on <= day(2020, 12, 31), "{s:?}");
@@ -2099,14 +2253,18 @@ mod tests {
                             .collect(),
                     })
                 }
-                Action::TargetActual { actual, note, .. } => {
-                    Body::TargetActualRecorded(TargetActualRecorded {
-                        target: id,
-                        actual,
-                        recorded_on: s.on,
-                        note,
-                    })
-                }
+                Action::TargetActual {
+                    actual,
+                    note,
+                    evidence,
+                    ..
+                } => Body::TargetActualRecorded(TargetActualRecorded {
+                    target: id,
+                    actual,
+                    recorded_on: s.on,
+                    note,
+                    evidence,
+                }),
                 Action::SelfEvaluation {
                     project,
                     year,

@@ -311,6 +311,7 @@ impl Demo {
                 indicator,
                 actual,
                 note,
+                evidence,
             } => {
                 let p = node.ledger.project(node.code, project).await?;
                 let t = p
@@ -331,6 +332,7 @@ impl Demo {
                     actual: *actual,
                     recorded_on: on,
                     note: note.clone(),
+                    evidence: evidence.clone(),
                 })
             }
             Action::SelfEvaluation {
@@ -962,12 +964,13 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
         .await?;
     let mut rows = Vec::new();
     for e in plan::expected()? {
+        let (label_zh, label_en) = seed_text_named(&e, e.label_zh.clone(), e.label_en.clone());
         rows.push(CheckRow {
             actual: figure(&e, &allocs, &pays, &nodes)?,
             expected: e.yuan,
             seed_wan: Some(e.seed_wan),
-            label_zh: e.label_zh,
-            label_en: e.label_en,
+            label_zh,
+            label_en,
             public: false,
             report: false,
         });
@@ -1016,6 +1019,24 @@ pub async fn check(base: &str, token: Option<&str>) -> anyhow::Result<Vec<CheckR
     Ok(rows)
 }
 
+/// A figure's labels, naming how the seed prints it where that is not its
+/// figure in 万元 (2017's own budget: "3100 元", a typo for 3100 万元).
+fn seed_text_named(e: &Expected, zh: String, en: String) -> (String, String) {
+    match &e.seed_text {
+        Some(t) => (
+            format!(
+                "{zh}（种子印作“{t}”，为 {} 万元之误）",
+                e.seed_wan.normalize()
+            ),
+            format!(
+                "{en} (the seed prints \"{t}\", a typo for {} 万元)",
+                e.seed_wan.normalize()
+            ),
+        ),
+        None => (zh, en),
+    }
+}
+
 /// The year-end self-evaluation at the region (`/api/v1/evaluation`), as
 /// far as `--check` reads it.
 #[derive(Debug, Clone, Deserialize)]
@@ -1047,7 +1068,7 @@ fn evaluation_rows(
     library: &[LibraryProject],
     y: &EvaluationYear,
 ) -> anyhow::Result<Vec<CheckRow>> {
-    let all = checked_sum(library.iter().map(|p| p.budget))?;
+    let all = checked_sum(library.iter().filter(|p| p.runs_in(2020)).map(|p| p.budget))?;
     let evaluated = checked_sum(
         y.projects
             .iter()
@@ -1096,6 +1117,7 @@ fn evaluation_rows(
 #[derive(Debug, Clone, Deserialize)]
 struct Report {
     own_budget: Vec<ReportYear>,
+    own_budget_total: Decimal,
     batches: Vec<ReportBatch>,
     batches_total: Decimal,
     carry_over: ReportCarryOver,
@@ -1141,7 +1163,8 @@ struct ReportLine {
 }
 
 /// The generated report's figures against seed 002: every figure of the
-/// seed's 一 (the prefecture's own budget the ledger holds: 2020's), 二
+/// seed's 一 (the prefecture's own budget of each year 2016–2020 and their
+/// 16160 万元; 2017's row names the seed's "3100 元" typo), 二
 /// (each batch, its parts, its 5-day flag and the total) and 四(一) (the
 /// carry-over on 09-25 per county, per fund source and in all) that
 /// [`plan::expected`] names, read from the report instead of computed
@@ -1182,11 +1205,16 @@ fn report_rows(r: &Report) -> anyhow::Result<Vec<CheckRow>> {
                     .filter(|p| cs.contains(&p.category.as_str()))
                     .map(|p| p.amount),
             )?,
-            (Figure::OwnBudgetUpTo(d), Funds::All, plan::PREFECTURE) => r
+            // 一: each year of the five the report shows, and their total
+            // (2016–2020: nothing is budgeted before 2016).
+            (Figure::OwnBudgetIn(year), Funds::All, plan::PREFECTURE) => r
                 .own_budget
                 .iter()
-                .find(|y| y.year == d.year())
+                .find(|y| y.year == *year)
                 .map_or(Decimal::ZERO, |y| y.amount),
+            (Figure::OwnBudgetUpTo(d), Funds::All, plan::PREFECTURE) if d.year() == 2020 => {
+                r.own_budget_total
+            }
             (Figure::BalanceOn(d), Funds::All, node) if *d == plan::CARRY_OVER_ON => r
                 .carry_over
                 .by_node
@@ -1208,7 +1236,8 @@ fn report_rows(r: &Report) -> anyhow::Result<Vec<CheckRow>> {
         };
         let printed = e.seed_wan.normalize();
         let (label_zh, label_en) = if e.yuan == e.seed_wan * Decimal::from(10_000) {
-            (
+            seed_text_named(
+                &e,
                 format!("自评报告：{}", e.label_zh),
                 format!("report: {}", e.label_en),
             )
@@ -1260,6 +1289,16 @@ struct LibraryProject {
     origin: String,
     budget: Decimal,
     paid: Decimal,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+}
+
+impl LibraryProject {
+    /// Running at some time in `year` (as `/evaluation` counts a year's
+    /// projects): not the prefecture's reconstructed 2016–2019 projects.
+    fn runs_in(&self, year: i32) -> bool {
+        self.starts_on.year() <= year && year <= self.ends_on.year()
+    }
 }
 
 /// An allocation result on the public pages (`/public/allocations`).
@@ -1442,6 +1481,14 @@ fn figure(
                 .filter(|a| a.holder == node && a.kind == "own_budget" && a.dated <= d && wanted(a))
                 .map(|a| a.amount),
         ),
+        Figure::OwnBudgetIn(y) => checked_sum(
+            allocs
+                .iter()
+                .filter(|a| {
+                    a.holder == node && a.kind == "own_budget" && a.dated.year() == y && wanted(a)
+                })
+                .map(|a| a.amount),
+        ),
         Figure::BalanceOn(d) => balance_of(node, d),
         Figure::SubtreeBalanceOn(d) => {
             let mut inside = vec![node.to_owned()];
@@ -1590,6 +1637,8 @@ mod tests {
             origin: "652822".into(),
             budget: Decimal::from(50),
             paid: Decimal::from(20),
+            starts_on: NaiveDate::from_ymd_opt(2020, 3, 1).expect("a date"),
+            ends_on: NaiveDate::from_ymd_opt(2020, 10, 31).expect("a date"),
         }];
         let ledger = Ledgered {
             allocs: &allocs,

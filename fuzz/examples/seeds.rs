@@ -98,7 +98,7 @@ const MORE_BODIES: &[(&str, &str)] = &[
     ),
     (
         "target_actual_recorded",
-        r#"{"target":"652822-40","actual":"12.5","recorded_on":"2020-08-01","note":"已完成"}"#,
+        r#"{"target":"652822-40","actual":"12.5","recorded_on":"2020-08-01","note":"已完成","evidence":"轮财验〔2020〕3号"}"#,
     ),
     (
         "payment_reversed",

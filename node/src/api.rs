@@ -638,6 +638,10 @@ struct NewActual {
     recorded_on: NaiveDate,
     #[serde(default)]
     note: String,
+    /// 佐证材料: the document number or file reference the figure rests on
+    /// (at most 200 characters, no control characters; protocol version 6).
+    #[serde(default)]
+    evidence: String,
 }
 
 /// Refuses a person acting on a target whose project (of this node) is
@@ -668,6 +672,7 @@ async fn record_actual(
         actual: b.actual,
         recorded_on: b.recorded_on,
         note: b.note,
+        evidence: b.evidence,
     });
     Ok(created(s.ledger.submit_one(body, &who).await?))
 }

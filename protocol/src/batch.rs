@@ -1104,7 +1104,7 @@ pub(crate) mod tests {
         let batch = county_batch(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSB1");
-        assert_eq!(&bytes[4..6], &[0, 5]);
+        assert_eq!(&bytes[4..6], &[0, 6]);
         assert_eq!(&bytes[6..18], b"652801652800");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 1, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..32], b"652801");
@@ -1281,15 +1281,15 @@ pub(crate) mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = county_batch(2);
-        batch.version = 6;
+        batch.version = 7;
         let bytes = batch.encode();
-        let want = Err(BatchError::Version(VersionError { ours: 5, theirs: 6 }));
+        let want = Err(BatchError::Version(VersionError { ours: 6, theirs: 7 }));
         assert_eq!(Batch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(Batch::decode(&bytes[..6], &BatchLimits::default()), want);
         let e = at_prefecture(&batch, Head::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 5"));
+        assert!(e.expect_err("refused").to_string().contains("version 6"));
     }
 
     // ---- Verification ----

@@ -31,6 +31,9 @@ use crate::money::Amount;
 pub const TEXT_CHARS_MAX: usize = 500;
 /// Longest accepted code-like field (document numbers, voucher numbers, codes).
 pub const CODE_CHARS_MAX: usize = 64;
+/// Longest accepted evidence reference of an actual (文号 and file names,
+/// e.g. "巴财农〔2020〕12号；验收报告.pdf"), in characters.
+pub const EVIDENCE_CHARS_MAX: usize = 200;
 
 /// Why a body was refused before looking at the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -320,6 +323,13 @@ pub struct TargetActualRecorded {
     /// is encoded, hashed and signed exactly as before the field existed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// The evidence the figure rests on (佐证材料): a document number or a
+    /// file reference, at most [`EVIDENCE_CHARS_MAX`] characters, no control
+    /// characters. Since protocol version 6; left out of the bytes when
+    /// empty, so an actual without evidence keeps its bytes and hash and is
+    /// still accepted by a version 5 node.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evidence: String,
 }
 
 /// A treasury payment voucher (国库集中支付凭证).
@@ -1367,7 +1377,10 @@ impl Body {
                 }
                 Ok(())
             }
-            Body::TargetActualRecorded(b) => prose("note", &b.note),
+            Body::TargetActualRecorded(b) => {
+                prose("note", &b.note)?;
+                text("evidence", &b.evidence, EVIDENCE_CHARS_MAX, false)
+            }
             Body::PaymentRecorded(b) => {
                 code("voucher_no", &b.voucher_no)?;
                 text("payer", &b.payer, TEXT_CHARS_MAX, true)?;
@@ -2077,6 +2090,7 @@ mod tests {
             actual: Decimal::from(12),
             recorded_on: NaiveDate::from_ymd_opt(2020, 9, 25).expect("date"),
             note: String::new(),
+            evidence: String::new(),
         });
         let bytes = bare.encode(&Actor::system());
         let text = std::str::from_utf8(&bytes).expect("utf-8");
@@ -2097,6 +2111,7 @@ mod tests {
             actual: Decimal::from(12),
             recorded_on: NaiveDate::from_ymd_opt(2020, 9, 25).expect("date"),
             note: "验收报告".into(),
+            evidence: String::new(),
         });
         let (back, _) = Body::decode("target_actual_recorded", &noted.encode(&Actor::system()))
             .expect("decodes");
@@ -2106,6 +2121,54 @@ mod tests {
         };
         long.note = "注".repeat(TEXT_CHARS_MAX + 1);
         assert!(Body::TargetActualRecorded(long).validate().is_err());
+    }
+
+    /// Version 6: an actual's evidence reference. Without one the bytes are
+    /// those of version 5 (the test above); with one it is the last field,
+    /// bounded and free of control characters.
+    #[test]
+    fn an_actual_carries_an_evidence_reference_since_version_6() {
+        let target: EntryId = "652822-9".parse().expect("id");
+        let with = TargetActualRecorded {
+            target,
+            actual: Decimal::from(12),
+            recorded_on: NaiveDate::from_ymd_opt(2020, 9, 25).expect("date"),
+            note: "验收报告".into(),
+            evidence: "轮台农验〔2020〕7号".into(),
+        };
+        let bytes = Body::TargetActualRecorded(with.clone()).encode(&Actor::system());
+        let text = std::str::from_utf8(&bytes).expect("utf-8");
+        assert!(
+            text.ends_with(r#""note":"验收报告","evidence":"轮台农验〔2020〕7号"}}"#),
+            "{text}"
+        );
+        let (back, _) = Body::decode("target_actual_recorded", &bytes).expect("decodes");
+        assert_eq!(back, Body::TargetActualRecorded(with.clone()));
+        assert_eq!(Body::TargetActualRecorded(with.clone()).validate(), Ok(()));
+        let longest = TargetActualRecorded {
+            evidence: "证".repeat(EVIDENCE_CHARS_MAX),
+            ..with.clone()
+        };
+        assert_eq!(Body::TargetActualRecorded(longest).validate(), Ok(()));
+        let long = TargetActualRecorded {
+            evidence: "证".repeat(EVIDENCE_CHARS_MAX + 1),
+            ..with.clone()
+        };
+        assert_eq!(
+            Body::TargetActualRecorded(long).validate(),
+            Err(BodyError::TooLong {
+                field: "evidence",
+                max: EVIDENCE_CHARS_MAX
+            })
+        );
+        let control = TargetActualRecorded {
+            evidence: "验收\n报告".into(),
+            ..with
+        };
+        assert_eq!(
+            Body::TargetActualRecorded(control).validate(),
+            Err(BodyError::Control { field: "evidence" })
+        );
     }
 
     #[test]

@@ -793,7 +793,7 @@ mod tests {
         let batch = stream(1);
         let bytes = batch.encode();
         assert_eq!(&bytes[..4], b"FSD1");
-        assert_eq!(&bytes[4..6], &[0, 5]);
+        assert_eq!(&bytes[4..6], &[0, 6]);
         assert_eq!(&bytes[6..18], b"652800652801");
         assert_eq!(&bytes[18..26], &[0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(&bytes[26..30], &[0, 0, 0, 1]);
@@ -1039,9 +1039,9 @@ mod tests {
     #[test]
     fn unknown_version_is_rejected_before_the_rest_is_read() {
         let mut batch = stream(2);
-        batch.version = 6;
+        batch.version = 7;
         let bytes = batch.encode();
-        let want = Err(DownError::Version(VersionError { ours: 5, theirs: 6 }));
+        let want = Err(DownError::Version(VersionError { ours: 6, theirs: 7 }));
         assert_eq!(DownBatch::decode(&bytes, &BatchLimits::default()), want);
         // A later version may lay out the rest differently: only 6 bytes are read.
         assert_eq!(
@@ -1050,7 +1050,7 @@ mod tests {
         );
         let e = at_child(&batch, DownState::EMPTY);
         assert_eq!(e.clone().map(|_| ()), want.map(|_| ()));
-        assert!(e.expect_err("refused").to_string().contains("version 5"));
+        assert!(e.expect_err("refused").to_string().contains("version 6"));
     }
 
     // ---- Verification ----

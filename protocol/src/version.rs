@@ -156,13 +156,33 @@
 //!   `follow_up_assigned` / `follow_up_recorded`, naming the finding's
 //!   entry in the field that names a warning's: their bytes are unchanged,
 //!   and a version 4 node refuses only the finding itself.
+//!
+//! ## Version 6: an actual's evidence reference
+//!
+//! `target_actual_recorded` gained `evidence` (佐证材料: a document number
+//! or file reference, at most [`crate::body::EVIDENCE_CHARS_MAX`]
+//! characters, no control characters), issue 16's "actuals carry a note and
+//! an evidence reference". It is handled exactly as version 3's `note`: left
+//! out of the bytes when empty, so every entry written before keeps its
+//! bytes and hash, and an actual recorded without evidence is the same
+//! entry a version 5 node writes and accepts. Framing, checkpoints, batches
+//! and every other kind are unchanged.
+//!
+//! - **Version 1–5 entries keep verifying, forever**; they decode with no
+//!   evidence.
+//! - **A version 5 node refuses an actual with evidence** (an unknown field
+//!   under `deny_unknown_fields`) and refuses version 6 requests before
+//!   reading them, so, as for versions 2 to 5: **upgrade from the region
+//!   downward**, a parent before its children. A version 6 parent accepts
+//!   its version 1–5 children's pushes (all stay in [`SUPPORTED_VERSIONS`]);
+//!   their actuals carry no evidence until the child is upgraded.
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
-/// The versions this node accepts from peers: 1–4 for children not
-/// upgraded yet (see "Version 2" to "Version 5" above).
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
+/// The versions this node accepts from peers: 1–5 for children not
+/// upgraded yet (see "Version 2" to "Version 6" above).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5, 6];
 
 /// A peer spoke a version this node does not accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -199,16 +219,17 @@ mod tests {
         assert_eq!(check_version(2), Ok(()));
         assert_eq!(check_version(3), Ok(()));
         assert_eq!(check_version(4), Ok(()));
+        assert_eq!(check_version(5), Ok(()));
     }
 
     #[test]
     fn refuses_other_versions_naming_both() {
-        for v in [0, 6, u16::MAX] {
+        for v in [0, 7, u16::MAX] {
             let e = check_version(v).expect_err("unsupported");
-            assert_eq!(e, VersionError { ours: 5, theirs: v });
+            assert_eq!(e, VersionError { ours: 6, theirs: v });
             let msg = e.to_string();
             assert!(msg.contains(&format!("version {v}")), "{msg}");
-            assert!(msg.contains("speaks version 5"), "{msg}");
+            assert!(msg.contains("speaks version 6"), "{msg}");
         }
     }
 }

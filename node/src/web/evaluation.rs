@@ -54,7 +54,7 @@ use crate::api::evaluation::{
 };
 use crate::http::auth::see_other;
 use crate::http::{Acting, ApiError, AppState, Routes};
-use crate::ledger::query::EvaluationYear;
+use crate::ledger::query::{EvaluationYear, LatestActual};
 use crate::ledger::{FormKey, LedgerError};
 use crate::warnings::follow_up::status_label;
 
@@ -321,11 +321,50 @@ pub struct Forms {
     pub compile: CompileForm,
     pub spot_check: SpotCheckForm,
     pub finding: FindingForm,
+    /// The latest actual of each target of this node's projects of the
+    /// year, with its note and evidence (佐证材料): what a self-evaluation
+    /// draws on, shown beside its form.
+    pub actuals: Vec<LatestActual>,
     pub done: Option<(&'static str, &'static str)>,
 }
 
 fn form_error(l: Lang, errors: &HashMap<&'static str, FieldError>) -> Markup {
     html! { @if let Some(e) = errors.get("form") { p class="error" { (e.text(l)) } } }
+}
+
+/// The actuals of the projects awaiting their self-evaluation, with the
+/// evidence each rests on (佐证材料, protocol version 6).
+fn actuals_render(l: Lang, pending: &[(String, String)], actuals: &[LatestActual]) -> Markup {
+    let shown: Vec<&LatestActual> = actuals
+        .iter()
+        .filter(|a| pending.iter().any(|(code, _)| *code == a.project))
+        .collect();
+    html! {
+        @if !shown.is_empty() {
+            div class="scroll" { table {
+                thead { tr {
+                    th { (l.t("项目", "Project")) }
+                    th { (l.t("指标", "Indicator")) }
+                    th class="num" { (l.t("实际值", "Actual")) }
+                    th { (l.t("填报日期", "On")) }
+                    th { (l.t("说明", "Note")) }
+                    th { (l.t("佐证材料", "Evidence")) }
+                } }
+                tbody {
+                    @for a in &shown {
+                        tr {
+                            td class="nowrap" { (a.project) }
+                            td { (a.indicator) }
+                            td class="num nowrap" { (a.actual) (a.unit) }
+                            td class="nowrap" { (a.recorded_on) }
+                            td { (a.note) }
+                            td { @if a.evidence.is_empty() { span class="muted" { "—" } } @else { (a.evidence) } }
+                        }
+                    }
+                }
+            } }
+        }
+    }
 }
 
 /// The forms, after the sections.
@@ -386,6 +425,7 @@ pub fn forms_render(l: Lang, csrf: &str, y: &EvaluationYear, f: &Forms) -> Marku
                 p class="muted" { (l.t(
                     "各项指标的实际完成值取自项目页填报的实际值，完成率按目标值计算；有指标未完成的，须填写未完成原因。",
                     "Each indicator's actual is the latest recorded on the project's page, its completion computed against the target; a shortfall needs its reasons.")) }
+                (actuals_render(l, &projects, &f.actuals))
                 @if projects.is_empty() && ef.errors.is_empty() {
                     p class="muted" { (l.t("本年度没有待自评的项目", "No project of the year awaits its self-evaluation")) }
                 } @else {
@@ -554,6 +594,12 @@ async fn render(ctx: &Ctx, s: &AppState, refused: Option<Refused>) -> Result<Mar
         me,
         ..Forms::default()
     };
+    if forms.may_evaluate {
+        forms.actuals = s
+            .ledger
+            .latest_actuals(s.ledger.identity().code, y.year)
+            .await?;
+    }
     match refused {
         Some(Refused::Evaluate(f)) => forms.evaluate = f,
         Some(Refused::Compile(f)) => forms.compile = f,

@@ -26,7 +26,7 @@ use axum::{Extension, Form};
 use chrono::NaiveDate;
 use fundsync_protocol::body::{
     ProjectRegistered, ProjectStatus, ProjectStatusChanged, TargetActualRecorded, TargetLevel1,
-    TargetLevel2, TargetOp, TargetSet, CODE_CHARS_MAX, TEXT_CHARS_MAX,
+    TargetLevel2, TargetOp, TargetSet, CODE_CHARS_MAX, EVIDENCE_CHARS_MAX, TEXT_CHARS_MAX,
 };
 use fundsync_protocol::{Actor, Amount, Body, EntryId, ErrorCode, NodeCode};
 use maud::{html, Markup};
@@ -394,6 +394,8 @@ pub struct ActualForm {
     pub actual: String,
     pub recorded_on: String,
     pub note: String,
+    /// 佐证材料: a document number or file reference (protocol version 6).
+    pub evidence: String,
     pub errors: HashMap<&'static str, FieldError>,
 }
 
@@ -573,6 +575,7 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                     th { (l.t("指标", "Indicator")) }
                     th class="num" { (l.t("实际值", "Actual")) }
                     th { (l.t("说明", "Note")) }
+                    th { (l.t("佐证材料", "Evidence")) }
                     th { (l.t("录入人", "Recorded by")) }
                 } }
                 tbody {
@@ -582,11 +585,12 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                             td { (target_names.get(a.target.as_str()).map_or(a.target.as_str(), String::as_str)) }
                             td class="num" { (a.actual) }
                             td { (a.note) }
+                            td { (a.evidence) }
                             td class="nowrap" { (actor(l, a.actor.as_ref())) }
                         }
                     }
                     @if d.actuals.is_empty() {
-                        tr { td colspan="5" class="muted" { (l.t("暂无", "None")) } }
+                        tr { td colspan="6" class="muted" { (l.t("暂无", "None")) } }
                     }
                 }
             }
@@ -604,6 +608,8 @@ pub fn detail_render(c: &Chrome, d: &DetailPage) -> Markup {
                             .value(&af.recorded_on).required().error(af.errors.get("recorded_on"))))
                         (field(l, &Field::input("note", l.t("说明（佐证材料、偏差原因）", "Note (supporting material, reasons)"), InputKind::Text)
                             .value(&af.note).error(af.errors.get("note"))))
+                        (field(l, &Field::input("evidence", l.t("佐证材料（文号或文件名）", "Evidence (document number or file)"), InputKind::Text)
+                            .value(&af.evidence).error(af.errors.get("evidence"))))
                         div { (submit(l.t("填报", "Record"))) }
                     }
                 }))
@@ -993,6 +999,7 @@ async fn actual_submit(
         actual: get(&f, "actual").trim().to_owned(),
         recorded_on: get(&f, "recorded_on").trim().to_owned(),
         note: get(&f, "note").trim().to_owned(),
+        evidence: get(&f, "evidence").trim().to_owned(),
         errors: HashMap::new(),
     };
     let targets = p.targets.as_deref().unwrap_or(&[]);
@@ -1026,6 +1033,11 @@ async fn actual_submit(
     if form.note.chars().count() > TEXT_CHARS_MAX || form.note.chars().any(char::is_control) {
         form.errors.insert("note", too_long(TEXT_CHARS_MAX));
     }
+    if form.evidence.chars().count() > EVIDENCE_CHARS_MAX
+        || form.evidence.chars().any(char::is_control)
+    {
+        form.errors.insert("evidence", too_long(EVIDENCE_CHARS_MAX));
+    }
     let (Some(target), Some(actual), Some(on), true) = (target, actual, on, form.errors.is_empty())
     else {
         return refused_detail(ctx, &s, &origin, &code, None, Some(form), None).await;
@@ -1035,6 +1047,7 @@ async fn actual_submit(
         actual,
         recorded_on: on,
         note: form.note.clone(),
+        evidence: form.evidence.clone(),
     });
     if let Err(e) = s.ledger.submit_one(body, &who).await {
         let key = match e {
@@ -1814,6 +1827,7 @@ mod tests {
             unit: "公里".into(),
             actual: Some("12.5".into()),
             actual_on: Some("2020-09-25".into()),
+            actual_evidence: Some("轮台交验〔2020〕3号".into()),
             approval: "approved".into(),
             approved_doc: None,
         }]);
@@ -1826,6 +1840,7 @@ mod tests {
                 actual: "12.5".into(),
                 recorded_on: "2020-09-25".into(),
                 note: "竣工验收报告".into(),
+                evidence: "轮台交验〔2020〕3号".into(),
                 actor: None,
             }],
             funding: vec![],
@@ -1848,6 +1863,8 @@ mod tests {
             "12.5公里",
             "达标",
             "竣工验收报告",
+            "佐证材料",
+            "轮台交验〔2020〕3号",
             "项目已登记。",
             "action=\"/projects/652822/LT2020-001/status\"",
             "action=\"/projects/652822/LT2020-001/actual\"",

@@ -404,6 +404,7 @@ mod tests {
                     unit: "亩".into(),
                     actual: None,
                     actual_on: None,
+                    actual_evidence: None,
                     approval: "approved".into(),
                     approved_doc: None,
                 }]),

@@ -43,10 +43,29 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
         rows.len() > 90 && wrong.is_empty(),
         "figures differ: {wrong:#?}"
     );
-    for must in ["107941", "104041", "3900", "23984", "10057", "70000"] {
+    for must in [
+        "107941", "104041", "3900", "23984", "10057", "70000", "1510", "3850", "16160",
+    ] {
         ensure!(
             rows.iter().any(|r| run::wan(r.expected) == must),
             "no figure {must} in the check"
+        );
+    }
+    // Seed 002 一, 2016–2020, in the ledger and in the generated report;
+    // 2017's rows name the seed's "3100 元" typo.
+    for report in [false, true] {
+        let own: Vec<_> = rows
+            .iter()
+            .filter(|r| r.report == report && r.label_zh.contains("自治州本级预算安排"))
+            .collect();
+        ensure!(
+            own.len() == 6 && own.iter().all(|r| r.ok()),
+            "the own budgets 2016–2020 (report: {report}): {own:#?}"
+        );
+        ensure!(
+            own.iter()
+                .any(|r| run::wan(r.expected) == "3100" && r.label_zh.contains("“3100 元”")),
+            "2017's row does not name the seed's typo: {own:#?}"
         );
     }
     let printed: rust_decimal::Decimal = "1441.16".parse()?;
@@ -88,6 +107,7 @@ async fn the_region_reproduces_seed_002_and_a_restart_duplicates_nothing() -> Re
         "a public figure is zero: {public:#?}"
     );
     public_pages_list_the_results(&demo).await?;
+    reconstructed_years_raise_no_warning(&demo).await?;
     demo.stop().await;
 
     // Resumed on the same directory: enrolment kept, every step found.
@@ -168,6 +188,54 @@ async fn public_pages_list_the_results(demo: &Demo) -> Result<()> {
         "published: region {}, prefecture {}",
         by("650000"),
         by("652800")
+    );
+    Ok(())
+}
+
+/// Seed 002 一's years before 2020, reconstructed at the prefecture (each
+/// year's own budget spent within it through one summary project), leave
+/// nothing for the rules: evaluated as of the demo's last day, no open
+/// warning of the prefecture names their budgets or projects (no idle
+/// funds, slow spending, missing target or deviation).
+async fn reconstructed_years_raise_no_warning(demo: &Demo) -> Result<()> {
+    use fundsync_node::ledger::query::{Page, WarningFilter};
+    use fundsync_node::warnings::evaluate::Evaluator;
+    let code: fundsync_protocol::NodeCode = "652800".parse()?;
+    let pref = demo.nodes.get(&code).context("the prefecture")?;
+    let mut ev = Evaluator::new(pref.ledger.clone(), pref.cfg.warnings.clone());
+    while ev.evaluate().await?.more {}
+    let open = pref
+        .ledger
+        .warnings(
+            &WarningFilter {
+                origin: Some(code),
+                open: Some(true),
+                ..WarningFilter::default()
+            },
+            Page {
+                page: 1,
+                page_size: 1000,
+            },
+        )
+        .await?;
+    let history = [
+        "巴财预〔2016〕",
+        "巴财预〔2017〕",
+        "巴财预〔2018〕",
+        "巴财预〔2019〕",
+        "ZBJ201",
+    ];
+    let about: Vec<_> = open
+        .items
+        .iter()
+        .filter(|w| {
+            let text = format!("{} {} {:?}", w.subject, w.message, w.stored_params);
+            history.iter().any(|h| text.contains(h))
+        })
+        .collect();
+    ensure!(
+        about.is_empty(),
+        "warnings about the reconstructed years: {about:#?}"
     );
     Ok(())
 }

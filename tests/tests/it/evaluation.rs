@@ -763,6 +763,7 @@ async fn the_api_lets_each_desk_do_its_part_and_no_more(engine: Engine) -> Resul
             actual: dec("12.5"),
             recorded_on: day("2020-06-20"),
             note: String::new(),
+            evidence: String::new(),
         }),
         &clerk(),
     )

@@ -29,6 +29,7 @@ fn actual(target: EntryId, value: &str) -> Body {
         actual: dec(value),
         recorded_on: day("2020-10-20"),
         note: String::new(),
+        evidence: String::new(),
     })
 }
 

@@ -99,6 +99,7 @@ fn actual(target: EntryId, on: &str) -> Body {
         actual: 12.into(),
         recorded_on: day(on),
         note: String::new(),
+        evidence: String::new(),
     })
 }
 

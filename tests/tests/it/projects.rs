@@ -104,6 +104,7 @@ async fn library(engine: Engine) -> Result<Library> {
             actual: "12.5".parse()?,
             recorded_on: "2020-09-25".parse()?,
             note: "竣工验收报告第3页".into(),
+            evidence: String::new(),
         }),
         &who,
     )

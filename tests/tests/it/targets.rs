@@ -888,3 +888,163 @@ async fn the_forms_review_approve_and_adjust_once(engine: Engine) -> Result<()> 
 }
 
 fundsync_tests::on_both!(the_forms_review_approve_and_adjust_once);
+
+// ---------------------------------------------------------------- evidence
+
+/// Issue 16 §2, protocol version 6: an actual carries an evidence reference
+/// (佐证材料). Over the API and on the project page's 实际值 form it is
+/// recorded and shown; one too long or holding a control character is
+/// refused (`{error, message}` in the API, Chinese by the field on the
+/// form) and nothing is recorded.
+async fn an_actual_carries_its_evidence_and_bad_evidence_is_refused(engine: Engine) -> Result<()> {
+    use fundsync_protocol::body::EVIDENCE_CHARS_MAX;
+    let node = node(engine).await?;
+    let d = desks(&node).await?;
+    ok(
+        &node,
+        &d.department,
+        "/api/v1/projects",
+        new_project("P-1", "planned"),
+        StatusCode::CREATED,
+    )
+    .await?;
+    let t = ok(
+        &node,
+        &d.department,
+        "/api/v1/projects/P-1/targets",
+        km("12"),
+        StatusCode::CREATED,
+    )
+    .await?;
+    let path = format!("/api/v1/targets/{t}/actual");
+    let actual = |evidence: &str| {
+        json!({"actual": "12.5", "recorded_on": "2020-09-25", "note": "竣工验收",
+               "evidence": evidence})
+    };
+    let too_long = "证".repeat(EVIDENCE_CHARS_MAX + 1);
+    for (what, evidence) in [
+        ("too long", too_long.as_str()),
+        ("a control character", "轮财验〔2020〕3号\u{7}"),
+    ] {
+        let v = refused(
+            &node,
+            &d.department,
+            &path,
+            actual(evidence),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        )
+        .await?;
+        ensure!(
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("evidence")),
+            "{what}: {v}"
+        );
+    }
+    // The longest accepted reference, over the API.
+    let longest = "证".repeat(EVIDENCE_CHARS_MAX);
+    ok(
+        &node,
+        &d.department,
+        &path,
+        actual(&longest),
+        StatusCode::CREATED,
+    )
+    .await?;
+    let p = read(&node, &d.department, "/api/v1/projects/652800/P-1").await?;
+    ensure!(
+        target_of(&p, &t)?["actual_evidence"] == longest.as_str(),
+        "{p}"
+    );
+    // And its place in the OpenAPI document.
+    let doc = read(&node, &d.department, "/api/v1/openapi.json").await?;
+    ensure!(
+        doc.to_string().contains("佐证材料"),
+        "the evidence is not described in the OpenAPI document"
+    );
+
+    // The project page's form.
+    let page = "/projects/652800/P-1";
+    let mut dept = Person::sign_in(&node, "dept").await?;
+    let a = dept.get(page).await?;
+    ensure!(
+        a.status == StatusCode::OK && a.body.contains("name=\"evidence\""),
+        "no evidence field on the actual form: {}",
+        a.body
+    );
+    let csrf = field_value(&a.body, "csrf_token")?;
+    let before = heads(&node).await?;
+    for (what, evidence) in [
+        ("too long", too_long.as_str()),
+        ("a control character", "轮财验〔2020〕\u{1}3号"),
+    ] {
+        let r = dept
+            .post(
+                &format!("{page}/actual"),
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("target", t.as_str()),
+                    ("actual", "13"),
+                    ("recorded_on", "2020-09-26"),
+                    ("note", ""),
+                    ("evidence", evidence),
+                ],
+            )
+            .await?;
+        ensure!(
+            r.status == StatusCode::UNPROCESSABLE_ENTITY
+                && r.body
+                    .contains(&format!("最多 {EVIDENCE_CHARS_MAX} 个字，且不能含控制字符")),
+            "{what}: {} {}",
+            r.status,
+            r.body
+        );
+        ensure!(heads(&node).await? == before, "{what}: the journal moved");
+    }
+    let r = dept
+        .post(
+            &format!("{page}/actual"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("target", t.as_str()),
+                ("actual", "13"),
+                ("recorded_on", "2020-09-26"),
+                ("note", "复核"),
+                ("evidence", "轮财验〔2020〕3号；验收报告.pdf"),
+            ],
+        )
+        .await?;
+    ensure!(
+        r.status == StatusCode::SEE_OTHER && r.location.contains("done=actual"),
+        "{} {}",
+        r.status,
+        r.body
+    );
+    let a = dept.get(page).await?;
+    ensure!(
+        a.body.contains("佐证材料") && a.body.contains("轮财验〔2020〕3号；验收报告.pdf"),
+        "{}",
+        a.body
+    );
+    let p = read(&node, &d.department, "/api/v1/projects/652800/P-1").await?;
+    ensure!(
+        target_of(&p, &t)?["actual_evidence"] == "轮财验〔2020〕3号；验收报告.pdf"
+            && target_of(&p, &t)?["actual"] == "13",
+        "{p}"
+    );
+    // The evaluation page shows it beside the self-evaluation form, which
+    // draws on the latest actual.
+    let a = dept.get("/evaluation?year=2020").await?;
+    ensure!(
+        a.status == StatusCode::OK
+            && a.body.contains("佐证材料")
+            && a.body.contains("轮财验〔2020〕3号；验收报告.pdf"),
+        "{} {}",
+        a.status,
+        a.body
+    );
+    node.stop().await
+}
+
+fundsync_tests::on_both!(an_actual_carries_its_evidence_and_bad_evidence_is_refused);

@@ -1,6 +1,7 @@
 //! `target_actual_recorded`: a node records the value reached for one of
 //! its performance targets (the `targets` row keeps the latest, the
-//! `target_actuals` table every one with its note).
+//! `target_actuals` table every one with its note and, since protocol
+//! version 6, its evidence reference).
 
 use fundsync_protocol::body::TargetActualRecorded;
 use fundsync_protocol::{Entry, EntryId};
@@ -24,17 +25,18 @@ pub(in crate::ledger) async fn check(
         Some(r) if r.try_get::<String, _>(0)? == me.as_str() => {}
         _ => return Err(LedgerError::UnknownTarget(b.target)),
     }
-    // The same figure, date and note again is a retry (a form sent twice),
-    // not a second report.
+    // The same figure, date, note and evidence again is a retry (a form
+    // sent twice), not a second report.
     let same = sqlx::query(
         "SELECT id FROM target_actuals WHERE target = $1 AND recorded_on = $2 AND origin = $3 \
-         AND actual = $4 AND note = $5",
+         AND actual = $4 AND note = $5 AND evidence = $6",
     )
     .bind(b.target.to_string())
     .bind(b.recorded_on.to_string())
     .bind(me.as_str())
     .bind(b.actual.to_string())
     .bind(&b.note)
+    .bind(&b.evidence)
     .fetch_optional(w.conn().await?)
     .await?;
     match same {
@@ -57,8 +59,8 @@ pub(in crate::ledger) async fn apply(
     b: TargetActualRecorded,
 ) -> Result<(), LedgerError> {
     sqlx::query(
-        "INSERT INTO target_actuals (id, origin, seq, target, actual, recorded_on, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO target_actuals (id, origin, seq, target, actual, recorded_on, note, \
+         evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(e.id().to_string())
     .bind(e.origin.as_str())
@@ -67,6 +69,7 @@ pub(in crate::ledger) async fn apply(
     .bind(b.actual.to_string())
     .bind(b.recorded_on.to_string())
     .bind(&b.note)
+    .bind(&b.evidence)
     .execute(w.conn().await?)
     .await?;
     sqlx::query("UPDATE targets SET actual = $1, actual_on = $2 WHERE id = $3")

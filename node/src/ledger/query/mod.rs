@@ -43,7 +43,7 @@ pub use facts::{
 };
 pub use journal::JournalView;
 pub use links::LinkReportRow;
-pub use projects::{ActualView, Funding, ProjectFilter};
+pub use projects::{ActualView, Funding, LatestActual, ProjectFilter};
 pub use publications::{
     CandidateFilter, PublicAllocation, PublicAllocationFilter, PublicNotice, PublicProject,
     PublicProjectFilter, PublicTotals, PublicationFilter, PublicationView, PublishCandidate,

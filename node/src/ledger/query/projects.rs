@@ -53,7 +53,7 @@ impl Default for ProjectFilter {
     }
 }
 
-/// One actual recorded against a target, with its note.
+/// One actual recorded against a target, with its note and evidence.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ActualView {
     /// The entry that recorded it.
@@ -62,8 +62,27 @@ pub struct ActualView {
     pub actual: String,
     pub recorded_on: String,
     pub note: String,
+    /// The evidence reference (佐证材料: a document number or file
+    /// reference; empty if none, as before protocol version 6).
+    pub evidence: String,
     /// Who recorded it, from the entry's signed bytes.
     pub actor: Option<Actor>,
+}
+
+/// The latest actual of one target of a project running in a year, with
+/// its note and evidence reference: what a self-evaluation draws on.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
+pub struct LatestActual {
+    pub project: String,
+    /// The entry that set the target.
+    pub target: String,
+    pub indicator: String,
+    pub unit: String,
+    pub actual: String,
+    pub recorded_on: String,
+    pub note: String,
+    /// 佐证材料 (empty before protocol version 6, or when none is named).
+    pub evidence: String,
 }
 
 /// An allocation a project's payments draw on, with what they drew.
@@ -124,6 +143,7 @@ struct ActualRow {
     actual: String,
     recorded_on: String,
     note: String,
+    evidence: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -263,7 +283,7 @@ impl Ledger {
     ) -> Result<Vec<ActualView>, LedgerError> {
         let rows: Vec<ActualRow> = sqlx::query_as(
             "SELECT a.id AS id, a.target AS target, a.actual AS actual, \
-             a.recorded_on AS recorded_on, a.note AS note \
+             a.recorded_on AS recorded_on, a.note AS note, a.evidence AS evidence \
              FROM target_actuals a JOIN targets t ON t.id = a.target \
              WHERE t.origin = $1 AND t.project = $2 ORDER BY a.recorded_on, a.origin, a.seq",
         )
@@ -282,8 +302,37 @@ impl Ledger {
                 actual: r.actual,
                 recorded_on: r.recorded_on,
                 note: r.note,
+                evidence: r.evidence,
             })
             .collect())
+    }
+
+    /// The latest actual of each target of `origin`'s projects running at
+    /// some time in `year` (as [`Ledger::evaluation_year`] counts them), by
+    /// project and target.
+    ///
+    /// [`Ledger::evaluation_year`]: crate::ledger::Ledger::evaluation_year
+    pub async fn latest_actuals(
+        &self,
+        origin: NodeCode,
+        year: i32,
+    ) -> Result<Vec<LatestActual>, LedgerError> {
+        let (from, to) = (format!("{year:04}-01-01"), format!("{year:04}-12-31"));
+        Ok(sqlx::query_as(
+            "SELECT t.project AS project, t.id AS target, t.indicator AS indicator, \
+             t.unit AS unit, a.actual AS actual, a.recorded_on AS recorded_on, \
+             a.note AS note, a.evidence AS evidence \
+             FROM targets t JOIN projects p ON p.origin = t.origin AND p.code = t.project \
+             JOIN target_actuals a ON a.target = t.id \
+             WHERE t.origin = $1 AND p.starts_on <= $2 AND p.ends_on >= $3 \
+             AND a.seq = (SELECT MAX(b.seq) FROM target_actuals b WHERE b.target = t.id) \
+             ORDER BY t.project, t.id",
+        )
+        .bind(origin.as_str())
+        .bind(to)
+        .bind(from)
+        .fetch_all(self.db().read())
+        .await?)
     }
 
     /// The allocations a project's payments draw on, with what each paid

@@ -77,6 +77,10 @@ pub struct TargetView {
     pub unit: String,
     pub actual: Option<String>,
     pub actual_on: Option<String>,
+    /// The evidence reference (佐证材料) of that latest actual; empty when it
+    /// names none (every actual before protocol version 6), absent when no
+    /// actual is recorded.
+    pub actual_evidence: Option<String>,
     /// Where the target stands in the cycle: submitted, returned, reviewed
     /// or approved (批复; an open adjustment leaves it approved).
     pub approval: String,
@@ -424,7 +428,9 @@ impl Ledger {
         let Some(r) = row else { return Ok(None) };
         let mut p = ProjectView::from(r);
         let targets: Vec<TargetView> = sqlx::query_as(
-            "SELECT id, level1, level2, indicator, op, value, unit, actual, actual_on, approval, \
+            "SELECT id, level1, level2, indicator, op, value, unit, actual, actual_on, \
+             (SELECT a.evidence FROM target_actuals a WHERE a.target = targets.id \
+              ORDER BY a.seq DESC LIMIT 1) AS actual_evidence, approval, \
              approved_doc FROM targets \
              WHERE origin = $1 AND project = $2 ORDER BY id",
         )

@@ -169,12 +169,12 @@ async fn bad_batches_are_refused_and_change_nothing() -> Result<()> {
     cases.push((
         "version header",
         signed(next.clone(), &key).encode(),
-        "6",
+        "7",
         400,
         "unsupported_version",
     ));
     let mut b = signed(next.clone(), &key);
-    b.version = 6;
+    b.version = 7;
     cases.push(("batch version", b.encode(), "1", 422, "unsupported_version"));
     // Malformed bytes at every layer.
     cases.push(("empty body", Vec::new(), "1", 422, "malformed"));

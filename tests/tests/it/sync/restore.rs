@@ -527,7 +527,7 @@ async fn the_own_entries_endpoint_serves_a_child_its_own_chain_only() -> Result<
             "an unknown version",
             client.clone(),
             own("origin=652822&after=0"),
-            "6",
+            "7",
             400,
             "unsupported_version",
         ),
