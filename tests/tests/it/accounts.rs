@@ -537,3 +537,78 @@ on_both!(
     tokens_are_made_used_and_refused,
     sessions_are_stored_hashed_and_end,
 );
+
+/// A ledger restored behind its acknowledgement mark holds the security
+/// events it is told, at most `held_max` of them (10,000 in a node; 3
+/// here); beyond, they are counted. Once it records again the held ones are
+/// written in the order they happened, exactly once, then one entry saying
+/// how many were not; later events are written at once.
+#[tokio::test]
+async fn security_events_held_while_restored_are_capped_and_counted() -> Result<()> {
+    use fundsync_node::accounts::JournalLog;
+    use fundsync_node::ledger::query::SecurityFilter;
+    use fundsync_tests::fixtures::{code, county, ledger};
+
+    let t = ledger(Engine::Sqlite, &county("652822", "轮台县")).await?;
+    let l = t.ledger.clone();
+    let dir = tempfile::tempdir()?;
+    let mark = dir.path().join("acked-own-head");
+    std::fs::write(&mark, format!("652822 100 {}\n", "00".repeat(32)))?;
+    ensure!(
+        l.attach_ack_mark(mark.clone()).await?.is_some(),
+        "the ledger restored behind the mark"
+    );
+    let log = JournalLog::start_holding_at_most(l.clone(), fundsync_protocol::Actor::system(), 3);
+    let failed = |i: u32| SecurityEvent::LoginFailed {
+        login: format!("nobody-{i}"),
+        addr: "10.0.0.9".into(),
+    };
+    for i in 1..=5 {
+        log.record(NOW_MS, &failed(i));
+    }
+    log.flush().await;
+    let all = SecurityFilter {
+        origin: Some(code("652822")),
+        limit: 100,
+        ..Default::default()
+    };
+    let head = l.own_head().await?;
+    ensure!(
+        l.security_log(&all).await?.is_empty(),
+        "an event entered a restored journal"
+    );
+
+    // The refusal lifts (here: the mark gone); what waited is written.
+    std::fs::remove_file(&mark)?;
+    ensure!(l.attach_ack_mark(mark.clone()).await?.is_none());
+    log.flush().await;
+    let mut rows = l.security_log(&all).await?;
+    rows.sort_by_key(|r| r.seq);
+    let subjects: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+    ensure!(
+        subjects == ["nobody-1", "nobody-2", "nobody-3", "*"],
+        "{rows:?}"
+    );
+    let note = &rows[3];
+    ensure!(
+        note.event == "login_failed"
+            && note.detail.starts_with("2 more security events")
+            && note.detail.contains("the 3 held"),
+        "{note:?}"
+    );
+    ensure!(
+        rows[0].seq == i64::try_from(head.0 + 1)?,
+        "written after the head {head:?}: {rows:?}"
+    );
+
+    // Once: nothing is written again; a later event goes in at once.
+    log.record(NOW_MS, &failed(6));
+    log.flush().await;
+    let mut again = l.security_log(&all).await?;
+    again.sort_by_key(|r| r.seq);
+    ensure!(
+        again.len() == 5 && again[..4] == rows[..] && again[4].subject == "nobody-6",
+        "{again:?}"
+    );
+    Ok(())
+}

@@ -21,6 +21,7 @@ mod hol;
 mod offline;
 mod peers;
 mod restore;
+mod restored;
 
 fundsync_tests::on_both!(
     workers = 4;
