@@ -504,10 +504,7 @@ impl Tap {
             return out;
         }
         self.buf.extend_from_slice(chunk);
-        loop {
-            let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                break;
-            };
+        while let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
             if head.contains("transfer-encoding:") {
                 self.broken = true;
