@@ -11,7 +11,11 @@
 //! allocations down, projects with targets, payments, reversals, CSV
 //! imports) and faults (kill -9 and restart, SIGSTOP/SIGCONT, partitions,
 //! one-way partitions, delays, dropped connections, a backup and a later
-//! restore of it, a clock jump through `FUNDSYNC_CLOCK_OFFSET_MS`). After
+//! restore of it, a clock jump through `FUNDSYNC_CLOCK_OFFSET_MS`; with
+//! `--dup-reorder`, up-batches sent again and an earlier one after a later
+//! one, by a proxy that terminates TLS with the two nodes' own
+//! certificates; with `--disk-full`, a node's data directory on a tmpfs of
+//! its own filled to the last byte). After
 //! the last step every fault is healed and [`check`] asserts, with a
 //! deadline: heads converged, no gaps, every acknowledged write present
 //! exactly once at its node and every ancestor (an allocation also at its
@@ -63,7 +67,22 @@ pub struct Options {
     /// from, so a tree whose root lost entries its children hold does not
     /// converge again (seed 13; see BENCHMARKS.md "Randomized faults").
     pub restore_root: bool,
+    /// Also duplicate and reorder up-batches: the proxies terminate TLS
+    /// (with the child's and the parent's own certificates) and, while
+    /// the fault lasts on a link, send each up-batch the child pushes
+    /// again, and an earlier one of that link after it.
+    pub dup_reorder: bool,
+    /// Also fill a node's disk: each SQLite node's data directory is a
+    /// tmpfs of [`DISK_MB`] MiB of its own (mounting needs root), which
+    /// the fault fills to the last byte while it lasts.
+    pub disk_full: bool,
 }
+
+/// The size of a node's own filesystem with `--disk-full`.
+pub const DISK_MB: u64 = 64;
+
+/// The file that fills a node's filesystem, in its data directory.
+const FILLER: &str = ".chaos-disk-full";
 
 impl Options {
     pub fn new(fundsync: PathBuf) -> Self {
@@ -77,20 +96,28 @@ impl Options {
             keep: false,
             verbose: false,
             restore_root: false,
+            dup_reorder: false,
+            disk_full: false,
         }
     }
 
     /// The command that replays run `seed` alone.
     pub fn replay(&self, seed: u64) -> String {
         format!(
-            "cargo run -p fundsync-tests --bin bench -- chaos --seed {seed} --runs 1 --steps {}{}{}",
+            "cargo run -p fundsync-tests --bin bench -- chaos --seed {seed} --runs 1 --steps {}{}{}{}{}",
             self.steps,
             if self.pg { " --pg" } else { "" },
             if self.restore_root {
                 " --restore-root"
             } else {
                 ""
-            }
+            },
+            if self.dup_reorder {
+                " --dup-reorder"
+            } else {
+                ""
+            },
+            if self.disk_full { " --disk-full" } else { "" }
         )
     }
 }
@@ -110,6 +137,9 @@ pub struct Totals {
     /// Each failed run: its seed and what was violated.
     pub failed: Vec<(u64, Vec<String>)>,
     pub wall: Duration,
+    /// Up-batches the proxies sent again (`--dup-reorder`), by the
+    /// parent's answer (its HTTP status, 0 for none).
+    pub replayed: BTreeMap<u16, u64>,
 }
 
 impl Totals {
@@ -124,8 +154,22 @@ impl Totals {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
+        let replayed = if self.replayed.is_empty() {
+            String::new()
+        } else {
+            let by: Vec<String> = self
+                .replayed
+                .iter()
+                .map(|(k, v)| format!("{v}× {k}"))
+                .collect();
+            format!(
+                ", up-batches replayed {} (answered {})",
+                self.replayed.values().sum::<u64>(),
+                by.join(", ")
+            )
+        };
         format!(
-            "chaos: runs {}, faults {} ({}), writes acknowledged {}, unanswered {}, refused {}, \
+            "chaos: runs {}, faults {} ({}), writes acknowledged {}, unanswered {}, refused {}{replayed}, \
              violations {} in {} run(s), wall time {} s",
             self.runs,
             self.faults.values().sum::<u64>(),
@@ -234,6 +278,49 @@ pub enum Mode {
     Delay(u64),
 }
 
+/// How a proxy speaks TLS when it terminates it (`--dup-reorder`): to the
+/// child as the parent (the parent's certificate and key), to the parent
+/// as the child (the child's), so that it sees the requests and can send
+/// one again.
+#[derive(Clone)]
+pub struct ProxyTls {
+    pub accept: tokio_rustls::TlsAcceptor,
+    pub connect: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for ProxyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyTls")
+    }
+}
+
+impl ProxyTls {
+    /// From the two nodes' data directories, as `init` / `join` left them.
+    pub fn between(child_data: &Path, parent_data: &Path, parent: &str) -> Result<ProxyTls> {
+        use fundsync_node::pki;
+        let child = pki::TlsFiles::new(child_data.join("tls")).load_node()?;
+        let parent_tls = pki::TlsFiles::new(parent_data.join("tls")).load_node()?;
+        let server = pki::server_config(&parent_tls, pki::Revoked::default())?;
+        let client = pki::client_config(&child, parent.parse()?)?;
+        Ok(ProxyTls {
+            accept: tokio_rustls::TlsAcceptor::from(server),
+            connect: tokio_rustls::TlsConnector::from(client),
+        })
+    }
+}
+
+/// What a TLS-terminating proxy saw and sent again.
+#[derive(Debug, Default)]
+struct Replays {
+    /// The up-batches (whole HTTP requests) the child pushed, oldest first;
+    /// the last [`REPLAY_KEPT`].
+    seen: std::collections::VecDeque<Vec<u8>>,
+    /// The parent's answers to what was sent again, by status (0: none).
+    answered: BTreeMap<u16, u64>,
+}
+
+const REPLAY_KEPT: usize = 32;
+
 /// A TCP proxy between a child and its parent's sync listener.
 #[derive(Debug)]
 pub struct Proxy {
@@ -241,6 +328,11 @@ pub struct Proxy {
     mode: watch::Sender<Mode>,
     /// Bumped to drop every open connection.
     reset: watch::Sender<u64>,
+    /// Duplicating and reordering up-batches now.
+    dup: watch::Sender<bool>,
+    replays: std::sync::Arc<std::sync::Mutex<Replays>>,
+    /// What its connections share, for the replays it starts itself.
+    shared: Shared,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -250,36 +342,53 @@ impl Drop for Proxy {
     }
 }
 
+/// What each connection of a proxy shares.
+#[derive(Clone, Debug)]
+struct Shared {
+    target: u16,
+    mode: watch::Receiver<Mode>,
+    reset: watch::Receiver<u64>,
+    dup: watch::Receiver<bool>,
+    tls: Option<ProxyTls>,
+    replays: std::sync::Arc<std::sync::Mutex<Replays>>,
+    seed: u64,
+}
+
 impl Proxy {
     /// Listens on a port of 127.0.0.1 chosen by the system, forwarding to
-    /// `target` on 127.0.0.1.
-    pub async fn start(target: u16) -> Result<Proxy> {
+    /// `target` on 127.0.0.1: bytes as they come, or, with `tls`, the
+    /// requests inside the TLS it terminates.
+    pub async fn start(target: u16, tls: Option<ProxyTls>, seed: u64) -> Result<Proxy> {
         let l = TcpListener::bind("127.0.0.1:0").await?;
         let port = l.local_addr()?.port();
         let (mode, mode_rx) = watch::channel(Mode::Pass);
         let (reset, reset_rx) = watch::channel(0u64);
+        let (dup, dup_rx) = watch::channel(false);
+        let replays = std::sync::Arc::new(std::sync::Mutex::new(Replays::default()));
+        let shared = Shared {
+            target,
+            mode: mode_rx,
+            reset: reset_rx,
+            dup: dup_rx,
+            tls,
+            replays: replays.clone(),
+            seed,
+        };
+        let kept = shared.clone();
         let task = tokio::spawn(async move {
+            let mut n = 0u64;
             loop {
                 let Ok((down, _)) = l.accept().await else {
                     continue;
                 };
-                if *mode_rx.borrow() == Mode::Cut {
+                if *shared.mode.borrow() == Mode::Cut {
                     drop(down);
                     continue;
                 }
-                let (m, r) = (mode_rx.clone(), reset_rx.clone());
+                n += 1;
+                let sh = shared.clone();
                 tokio::spawn(async move {
-                    let Ok(up) = TcpStream::connect(("127.0.0.1", target)).await else {
-                        return;
-                    };
-                    let _ = down.set_nodelay(true);
-                    let _ = up.set_nodelay(true);
-                    let (dr, dw) = down.into_split();
-                    let (ur, uw) = up.into_split();
-                    tokio::select! {
-                        () = pump(dr, uw, true, m.clone(), r.clone()) => {}
-                        () = pump(ur, dw, false, m, r) => {}
-                    }
+                    let _ = connection(down, sh, n).await;
                 });
             }
         });
@@ -287,6 +396,9 @@ impl Proxy {
             port,
             mode,
             reset,
+            dup,
+            replays,
+            shared: kept,
             task,
         })
     }
@@ -306,17 +418,183 @@ impl Proxy {
     pub fn drop_connections(&self) {
         self.reset.send_modify(|g| *g = g.wrapping_add(1));
     }
+
+    /// Starts (or stops) sending up-batches again and out of order. On
+    /// starting, up to `older` of the up-batches already seen go to the
+    /// parent again at once, oldest last (after every later one, out of
+    /// order), whether or not the child pushes anything more meanwhile.
+    pub fn duplicate(&self, on: bool, older: usize, rng: &mut Rng) {
+        self.dup.send_replace(on);
+        if !on {
+            return;
+        }
+        let again: Vec<Vec<u8>> = {
+            let Ok(g) = self.replays.lock() else { return };
+            let n = u64::try_from(g.seen.len()).unwrap_or(0);
+            let mut picks: Vec<usize> = (0..older)
+                .filter_map(|_| usize::try_from(rng.below(n)).ok())
+                .collect();
+            picks.sort_unstable_by(|a, b| b.cmp(a));
+            picks
+                .iter()
+                .filter_map(|&i| g.seen.get(i).cloned())
+                .collect()
+        };
+        if !again.is_empty() {
+            tokio::spawn(replay(self.shared.clone(), again, 0));
+        }
+    }
+
+    /// The parent's answers to the up-batches sent again, by status.
+    fn answered(&self) -> BTreeMap<u16, u64> {
+        self.replays
+            .lock()
+            .map(|r| r.answered.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// One connection of a child: to the parent, then both ways until either
+/// side closes or the connections are reset.
+async fn connection(down: TcpStream, sh: Shared, n: u64) -> Result<()> {
+    let up = TcpStream::connect(("127.0.0.1", sh.target)).await?;
+    let _ = down.set_nodelay(true);
+    let _ = up.set_nodelay(true);
+    let Some(tls) = sh.tls.clone() else {
+        let (dr, dw) = down.into_split();
+        let (ur, uw) = up.into_split();
+        tokio::select! {
+            () = pump(dr, uw, true, sh.clone(), None) => {}
+            () = pump(ur, dw, false, sh, None) => {}
+        }
+        return Ok(());
+    };
+    let down = tls.accept.accept(down).await?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::IpAddress(
+        std::net::IpAddr::from([127, 0, 0, 1]).into(),
+    );
+    let up = tls.connect.connect(name, up).await?;
+    let (dr, dw) = tokio::io::split(down);
+    let (ur, uw) = tokio::io::split(up);
+    let tap = Tap {
+        buf: vec![],
+        broken: false,
+        rng: Rng::new(sh.seed ^ n.wrapping_mul(0x9E37_79B9)),
+    };
+    tokio::select! {
+        () = pump(dr, uw, true, sh.clone(), Some(tap)) => {}
+        () = pump(ur, dw, false, sh, None) => {}
+    }
+    Ok(())
+}
+
+/// The requests a child sends, cut out of its byte stream (HTTP/1.1 with a
+/// `Content-Length`; anything else and the tap stops looking).
+struct Tap {
+    buf: Vec<u8>,
+    broken: bool,
+    rng: Rng,
+}
+
+impl Tap {
+    /// Takes `chunk`; returns the requests it completes.
+    fn feed(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = vec![];
+        if self.broken {
+            return out;
+        }
+        self.buf.extend_from_slice(chunk);
+        while let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
+            if head.contains("transfer-encoding:") {
+                self.broken = true;
+                self.buf.clear();
+                break;
+            }
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let total = end + 4 + len;
+            if self.buf.len() < total {
+                break;
+            }
+            out.push(self.buf.drain(..total).collect());
+        }
+        if self.buf.len() > 64 << 20 {
+            self.broken = true;
+            self.buf.clear();
+        }
+        out
+    }
+}
+
+fn is_up_batch(request: &[u8]) -> bool {
+    request.starts_with(format!("POST {} ", fundsync_protocol::wire::UP_PATH).as_bytes())
+}
+
+/// Sends `requests` to the parent one after another, each on a connection
+/// of its own (as a child that retried would), and counts the answers.
+async fn replay(sh: Shared, requests: Vec<Vec<u8>>, wait_ms: u64) {
+    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    for r in requests {
+        // Not through a cut or held link.
+        if !matches!(*sh.mode.borrow(), Mode::Pass | Mode::Delay(_)) {
+            return;
+        }
+        let status = replay_one(&sh, &r).await.unwrap_or(0);
+        if let Ok(mut g) = sh.replays.lock() {
+            *g.answered.entry(status).or_default() += 1;
+        }
+    }
+}
+
+/// One request on a new TLS connection to the parent; its answer's status.
+async fn replay_one(sh: &Shared, request: &[u8]) -> Result<u16> {
+    let tls = sh.tls.clone().context("no TLS")?;
+    let tcp = TcpStream::connect(("127.0.0.1", sh.target)).await?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::IpAddress(
+        std::net::IpAddr::from([127, 0, 0, 1]).into(),
+    );
+    let mut s = tls.connect.connect(name, tcp).await?;
+    s.write_all(request).await?;
+    s.flush().await?;
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(buf.get(..n).unwrap_or_default());
+            if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await??;
+    let line = String::from_utf8_lossy(&got);
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok(status)
 }
 
 /// Copies `from` to `to` as the mode allows, until either side closes or
-/// the connections are reset.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    up: bool,
-    mut mode: watch::Receiver<Mode>,
-    mut reset: watch::Receiver<u64>,
-) {
+/// the connections are reset. With a tap (the child's requests, TLS
+/// terminated), each up-batch is kept, and while the link duplicates, sent
+/// again after it and followed by an earlier one.
+async fn pump<R, W>(mut from: R, mut to: W, up: bool, sh: Shared, mut tap: Option<Tap>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let (mut mode, mut reset) = (sh.mode.clone(), sh.reset.clone());
     let mut buf = vec![0u8; 16 * 1024];
     reset.borrow_and_update();
     loop {
@@ -355,8 +633,33 @@ async fn pump(
         // them in flight.
         let Some(chunk) = buf.get(..n) else { return };
         tokio::select! {
-            r = to.write_all(chunk) => if r.is_err() { return },
+            r = async { to.write_all(chunk).await?; to.flush().await } => if r.is_err() { return },
             _ = reset.changed() => return,
+        }
+        if let Some(tap) = tap.as_mut() {
+            for request in tap.feed(chunk) {
+                if !is_up_batch(&request) {
+                    continue;
+                }
+                let earlier = {
+                    let Ok(mut g) = sh.replays.lock() else { return };
+                    let n = u64::try_from(g.seen.len()).unwrap_or(0);
+                    let pick = usize::try_from(tap.rng.below(n)).unwrap_or(0);
+                    let earlier = g.seen.get(pick).cloned();
+                    g.seen.push_back(request.clone());
+                    if g.seen.len() > REPLAY_KEPT {
+                        g.seen.pop_front();
+                    }
+                    earlier
+                };
+                if *sh.dup.borrow() {
+                    // The same batch again, then an earlier one after it.
+                    let mut again = vec![request];
+                    again.extend(earlier);
+                    let wait = tap.rng.below(400);
+                    tokio::spawn(replay(sh.clone(), again, wait));
+                }
+            }
         }
     }
 }
@@ -417,6 +720,74 @@ struct Node {
     /// A backup: a copy of the data directory (or of the PostgreSQL
     /// database), and how many writes had been made when it was taken.
     backup: Option<(Backup, usize)>,
+    /// Its data directory's own small filesystem (`--disk-full`).
+    disk: Option<Mount>,
+}
+
+/// A tmpfs mounted by the harness, unmounted when dropped.
+#[derive(Debug)]
+struct Mount(PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs of `mb` MiB at `at` (created if need be).
+    fn tmpfs(at: &Path, mb: u64) -> Result<Mount> {
+        std::fs::create_dir_all(at)?;
+        let opts = format!("size={mb}m,mode=0700");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts.as_str(), "tmpfs"])
+            .arg(at)
+            .output()
+            .context("running mount")?;
+        ensure!(
+            out.status.success(),
+            "--disk-full mounts a small filesystem (tmpfs) for each node's data directory, \
+             which needs root (CAP_SYS_ADMIN): mount said {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(Mount(at.to_owned()))
+    }
+
+    /// Fills the filesystem to its last byte; how many bytes that took.
+    fn fill(&self) -> Result<u64> {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(self.0.join(FILLER))?;
+        let mut written = 0u64;
+        for size in [1 << 20, 4096, 1] {
+            let block = vec![0u8; size];
+            loop {
+                match f.write(&block) {
+                    Ok(0) => break,
+                    Ok(n) => written += u64::try_from(n)?,
+                    Err(e) if e.raw_os_error() == Some(28) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        match f.sync_all() {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(written)
+    }
+
+    /// Frees what [`Mount::fill`] took.
+    fn free(&self) -> Result<()> {
+        match std::fs::remove_file(self.0.join(FILLER)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // Lazily: a process killed a moment ago may still hold a file.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
 }
 
 #[derive(Debug)]
@@ -507,12 +878,18 @@ async fn create(
     tree: &BTreeMap<String, Node>,
     (code, name, level, parent): (&str, &str, &'static str, Option<&str>),
     pg: bool,
+    disk_full: bool,
 ) -> Result<Node> {
     let dir = root.join(code);
     std::fs::create_dir_all(&dir)?;
     let config = dir.join("fundsync.toml");
     let cfg = config.to_str().context("path")?;
     let data = dir.join("data");
+    let disk = if disk_full && !pg {
+        Some(Mount::tmpfs(&data, DISK_MB)?)
+    } else {
+        None
+    };
     let data = data.to_str().context("path")?;
     let listen = format!("127.0.0.1:{}", free_port()?);
     let sync_port = free_port()?;
@@ -610,6 +987,7 @@ async fn create(
         clock_offset_ms: 0,
         pg: db,
         backup: None,
+        disk,
     })
 }
 
@@ -704,6 +1082,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let t = to.join(e.file_name());
+        if e.file_name() == FILLER {
+            continue;
+        }
         if e.file_type()?.is_dir() {
             copy_dir(&e.path(), &t)?;
         } else {
@@ -1079,6 +1460,10 @@ enum Active {
     Paused(String),
     Link(String),
     Clock(String),
+    /// Up-batches duplicated and reordered on this node's link.
+    Dup(String),
+    /// This node's disk full.
+    DiskFull(String),
 }
 
 struct Run<'a> {
@@ -1087,6 +1472,9 @@ struct Run<'a> {
     tree: BTreeMap<String, Node>,
     writes: Vec<Write>,
     active: Vec<(u64, Active)>,
+    /// Nodes whose process ended by itself (found at the heal), each a
+    /// violation: a fault of the harness must not end a node.
+    exited: Vec<String>,
 }
 
 impl Run<'_> {
@@ -1130,19 +1518,38 @@ impl Run<'_> {
                 kill9(n).await?;
                 self.start(c).await?;
             }
+            Active::Dup(c) => {
+                if let Some(p) = &self.node(c)?.proxy {
+                    p.duplicate(false, 0, &mut Rng::new(0));
+                }
+            }
+            Active::DiskFull(c) => {
+                if let Some(d) = &self.node(c)?.disk {
+                    d.free()?;
+                }
+            }
         }
         Ok(())
     }
 
     fn busy(&self, code: &str) -> bool {
         self.active.iter().any(|(_, a)| match a {
-            Active::Down(c) | Active::Paused(c) | Active::Clock(c) => c == code,
-            Active::Link(_) => false,
+            Active::Down(c) | Active::Paused(c) | Active::Clock(c) | Active::DiskFull(c) => {
+                c == code
+            }
+            Active::Link(_) | Active::Dup(_) => false,
         })
     }
 
     /// Injects one random fault; its type, or `None` when none fitted.
     async fn fault(&mut self, rng: &mut Rng, step: u64) -> Result<Option<&'static str>> {
+        // The faults of `--dup-reorder` and `--disk-full` draw only when
+        // asked for, so that a seed without them runs as it always did.
+        if self.opts.dup_reorder || self.opts.disk_full {
+            if let Some(t) = self.new_fault(rng, step).await? {
+                return Ok(Some(t));
+            }
+        }
         let lasting = step + rng.between(1, 6);
         let disturbed = self
             .active
@@ -1235,6 +1642,61 @@ impl Run<'_> {
             _ => return Ok(None),
         };
         Ok(Some(t))
+    }
+
+    /// One of the faults the flags add, about one fault in four; `None`
+    /// when none was drawn or none fitted.
+    async fn new_fault(&mut self, rng: &mut Rng, step: u64) -> Result<Option<&'static str>> {
+        let draw = rng.below(100);
+        let lasting = step + rng.between(2, 8);
+        let dup = self.opts.dup_reorder && draw < 13;
+        let disk = self.opts.disk_full && (13..26).contains(&draw);
+        if dup {
+            let codes: Vec<String> = self
+                .tree
+                .values()
+                .filter(|n| n.proxy.is_some())
+                .filter(|n| {
+                    !self
+                        .active
+                        .iter()
+                        .any(|(_, a)| matches!(a, Active::Dup(c) if *c == n.code))
+                })
+                .map(|n| n.code.clone())
+                .collect();
+            let Some(code) = rng.pick(&codes).cloned() else {
+                return Ok(None);
+            };
+            if let Some(p) = &self.node(&code)?.proxy {
+                p.duplicate(true, 2, rng);
+            }
+            if self.opts.verbose {
+                println!("  step {step}: {code}'s up-batches duplicated and reordered");
+            }
+            self.active.push((lasting, Active::Dup(code)));
+            return Ok(Some("duplicate and reorder"));
+        }
+        if disk {
+            let codes: Vec<String> = self
+                .tree
+                .values()
+                .filter(|n| n.disk.is_some() && n.up() && !n.paused && !self.busy(&n.code))
+                .map(|n| n.code.clone())
+                .collect();
+            let Some(code) = rng.pick(&codes).cloned() else {
+                return Ok(None);
+            };
+            let verbose = self.opts.verbose;
+            if let Some(d) = &self.node(&code)?.disk {
+                let bytes = d.fill()?;
+                if verbose {
+                    println!("  step {step}: {code}'s disk filled with {bytes} bytes");
+                }
+            }
+            self.active.push((lasting, Active::DiskFull(code)));
+            return Ok(Some("disk full"));
+        }
+        Ok(None)
     }
 
     fn link(&mut self, code: &str, m: Mode, until: u64) {
@@ -1331,6 +1793,18 @@ impl Run<'_> {
             let codes: Vec<String> = self.tree.keys().cloned().collect();
             for c in codes {
                 let n = self.node(&c)?;
+                if let Some(child) = n.child.as_mut() {
+                    if let Some(status) = child.try_wait()? {
+                        n.child = None;
+                        n.paused = false;
+                        let log = n.dir.join("serve.log");
+                        self.exited.push(format!(
+                            "{c} exited by itself ({status}) during the faults; see {}",
+                            log.display()
+                        ));
+                    }
+                }
+                let n = self.node(&c)?;
                 if let Some(p) = &n.proxy {
                     p.set(Mode::Pass);
                 }
@@ -1368,6 +1842,7 @@ async fn one_run(opts: &Options, seed: u64, totals: &mut Totals) -> Result<Vec<S
         tree: BTreeMap::new(),
         writes: vec![],
         active: vec![],
+        exited: vec![],
     };
     // The tree, each node started before its children enrol.
     for &(code, name, level, parent) in TREE {
@@ -1378,10 +1853,16 @@ async fn one_run(opts: &Options, seed: u64, totals: &mut Totals) -> Result<Vec<S
             &run.tree,
             (code, name, level, parent),
             pg,
+            opts.disk_full,
         )
         .await?;
         if let Some(p) = parent {
-            n.proxy = Some(Proxy::start(run.tree[p].sync_port).await?);
+            let tls = if opts.dup_reorder {
+                Some(ProxyTls::between(&n.data(), &run.tree[p].data(), p)?)
+            } else {
+                None
+            };
+            n.proxy = Some(Proxy::start(run.tree[p].sync_port, tls, seed).await?);
         }
         spawn(&opts.fundsync, &mut n, &http).await?;
         run.tree.insert(code.to_owned(), n);
@@ -1419,7 +1900,15 @@ async fn one_run(opts: &Options, seed: u64, totals: &mut Totals) -> Result<Vec<S
             Fate::Refused => totals.refused += 1,
         }
     }
-    let violations = check(&run, opts.heal_deadline).await?;
+    let mut violations = run.exited.clone();
+    violations.extend(check(&run, opts.heal_deadline).await?);
+    for n in run.tree.values() {
+        if let Some(p) = &n.proxy {
+            for (status, k) in p.answered() {
+                *totals.replayed.entry(status).or_default() += k;
+            }
+        }
+    }
     if !violations.is_empty() {
         // Keep the evidence.
         let kept = root.keep();

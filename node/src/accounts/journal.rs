@@ -42,10 +42,16 @@ enum Job {
 impl JournalLog {
     /// Starts the writer task on the current runtime.
     pub fn start(ledger: Ledger, by: Actor) -> JournalLog {
+        Self::start_holding_at_most(ledger, by, HELD_EVENTS_MAX)
+    }
+
+    /// [`JournalLog::start`] with `held_max` in place of
+    /// [`HELD_EVENTS_MAX`]: for the tests of what happens beyond it.
+    pub fn start_holding_at_most(ledger: Ledger, by: Actor, held_max: usize) -> JournalLog {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
             let mut cap = Cap::new(tokio::time::Instant::now());
-            let mut held = Held::default();
+            let mut held = Held::new(held_max);
             let mut restored = ledger.ack_mark().watch();
             loop {
                 let job = tokio::select! {
@@ -54,7 +60,7 @@ impl JournalLog {
                         None => break,
                     },
                     // The ledger records again: what waited goes in first.
-                    Ok(()) = restored.changed(), if !held.events.is_empty() => {
+                    Ok(()) = restored.changed(), if !held.events.is_empty() || held.dropped > 0 => {
                         held.write(&ledger).await;
                         continue;
                     }
@@ -195,21 +201,40 @@ fn suppressed_detail(n: u64) -> String {
 
 /// At most this many security events wait, in memory, for a ledger restored
 /// from a backup to take its own chain back; beyond it they are logged
-/// only (each is a `security` log line anyway).
+/// only (each is a `security` log line anyway), and counted: once the
+/// ledger records again, the held ones are written, then one entry that
+/// says how many were not ([`dropped_detail`]).
 pub const HELD_EVENTS_MAX: usize = 10_000;
+
+fn dropped_detail(n: u64, max: usize) -> String {
+    format!(
+        "{n} more security events while this node's ledger was restored from a backup, beyond \
+         the {max} held for the journal, not recorded one by one (see the node's security log \
+         lines)"
+    )
+}
 
 /// An event as it is recorded.
 type Event = (SecurityEventKind, String, String, Actor);
 
 /// Security events that wait, in order, while the ledger is restored behind
 /// its acknowledgement mark (written then, they would fork its own chain).
-#[derive(Default)]
 struct Held {
     events: std::collections::VecDeque<Event>,
+    /// Events beyond `max`, logged only; said in one entry once written.
     dropped: u64,
+    max: usize,
 }
 
 impl Held {
+    fn new(max: usize) -> Held {
+        Held {
+            events: std::collections::VecDeque::new(),
+            dropped: 0,
+            max,
+        }
+    }
+
     /// Records `event` after those that wait, or keeps it waiting.
     async fn push(&mut self, ledger: &Ledger, event: Event) {
         self.write(ledger).await;
@@ -219,7 +244,7 @@ impl Held {
                 _ => return,
             }
         }
-        if self.events.len() >= HELD_EVENTS_MAX {
+        if self.events.len() >= self.max {
             self.dropped = self.dropped.saturating_add(1);
             tracing::error!(target: "security", dropped = self.dropped,
                 "too many security events wait for the ledger's take-back; this one is logged only");
@@ -235,6 +260,19 @@ impl Held {
                 return;
             }
             self.events.pop_front();
+        }
+        // What could not wait, counted after what did.
+        if self.dropped > 0 {
+            let note = (
+                SecurityEventKind::LoginFailed,
+                "*".to_owned(),
+                dropped_detail(self.dropped, self.max),
+                by_node(),
+            );
+            if let Err(LedgerError::Restored(_)) = record(ledger, &note).await {
+                return;
+            }
+            self.dropped = 0;
         }
     }
 }

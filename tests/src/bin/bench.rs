@@ -10,8 +10,10 @@
 //! previewed and imported on SQLite), or `all`. `--quick` runs a
 //! small version of each for smoke testing. `chaos` (not in `all`) is the
 //! randomized fault harness (`fundsync_tests::chaos`): `--seed S --runs N
-//! --steps K [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root]`,
-//! exit 1 on any
+//! --steps K [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root]
+//! [--dup-reorder] [--disk-full]` (the last two add faults: up-batches sent
+//! again and out of order; a node's disk filled, which needs root to mount
+//! each node's own tmpfs), exit 1 on any
 //! violation.
 //!
 //! PostgreSQL scenarios need `FUNDSYNC_TEST_PG_URL`; run through
@@ -60,7 +62,8 @@ fn usage() -> ! {
          \x20      [--rows N] [--chunk N] [--batch N] [--engine sqlite|postgres|both]\n\
          \x20      [--samples N] (latency, login) [--counties N] [--requests N] (query, pages) [--no-export] (pages)\n\
          \x20      [--fundsync PATH] [--prefectures N] [--per N] [--payments N] (scale)\n\
-         \x20      [--seed S] [--runs N] [--steps K] [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root] (chaos)"
+         \x20      [--seed S] [--runs N] [--steps K] [--pg] [--heal-secs S] [--keep] [--verbose] [--restore-root]\n\
+         \x20      [--dup-reorder] [--disk-full] (chaos)"
     );
     std::process::exit(2)
 }
@@ -204,6 +207,8 @@ async fn main() -> Result<()> {
         o.keep = args.iter().any(|a| a == "--keep");
         o.verbose = args.iter().any(|a| a == "--verbose");
         o.restore_root = args.iter().any(|a| a == "--restore-root");
+        o.dup_reorder = args.iter().any(|a| a == "--dup-reorder");
+        o.disk_full = args.iter().any(|a| a == "--disk-full");
         o.heal_deadline = std::time::Duration::from_secs(num("--heal-secs", 120, 120)?);
         let t = fundsync_tests::chaos::session(&o).await?;
         for (seed, v) in &t.failed {

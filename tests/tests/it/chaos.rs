@@ -14,7 +14,7 @@ use fundsync_tests::chaos::{session, Options};
 /// is missing (building it alone unifies features differently, so it
 /// would rebuild the node crate every time). After changing the node
 /// alone, rebuild it: `cargo build -p fundsync --bin fundsync`.
-fn fundsync_bin() -> Result<PathBuf> {
+pub(crate) fn fundsync_bin() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("FUNDSYNC_BIN") {
         return Ok(PathBuf::from(p));
     }
@@ -68,6 +68,45 @@ async fn a_short_fixed_seed_run_holds() -> Result<()> {
         t.faults.values().sum::<u64>() >= 3,
         "only {:?} faults",
         t.faults
+    );
+    Ok(())
+}
+
+/// The faults `--dup-reorder` and `--disk-full` add, on a short fixed-seed
+/// run: up-batches sent again and an earlier one after a later one, a
+/// node's own small filesystem filled; after the heal every check holds.
+/// Mounting each node's tmpfs needs root, as the machines that run the
+/// suite have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_reordered_batches_and_a_full_disk_hold() -> Result<()> {
+    let mut o = Options::new(fundsync_bin()?);
+    o.seed = 24;
+    o.runs = 1;
+    o.steps = 30;
+    o.dup_reorder = true;
+    o.disk_full = true;
+    o.heal_deadline = Duration::from_secs(90);
+    let t = session(&o).await?;
+    println!("{}", t.summary());
+    for (seed, v) in &t.failed {
+        for x in v {
+            println!("seed {seed}: {x}");
+        }
+    }
+    ensure!(
+        t.violations() == 0,
+        "{} violation(s); replay: {}",
+        t.violations(),
+        o.replay(o.seed)
+    );
+    ensure!(t.acked >= 15, "only {} writes acknowledged", t.acked);
+    for f in ["duplicate and reorder", "disk full"] {
+        ensure!(t.faults.contains_key(f), "no {f} in {:?}", t.faults);
+    }
+    ensure!(
+        t.replayed.values().sum::<u64>() >= 1,
+        "no up-batch was sent again: {:?}",
+        t.replayed
     );
     Ok(())
 }

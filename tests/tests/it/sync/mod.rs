@@ -21,6 +21,7 @@ mod hol;
 mod offline;
 mod peers;
 mod restore;
+mod restored;
 mod versions;
 
 fundsync_tests::on_both!(

@@ -16,17 +16,17 @@ fundsync_tests::on_both!(
 /// every ancestor holds, backed up (stopped) at its seq `k`, then ten more
 /// payments (33.30) that reach the region, then stopped again: what the
 /// restore tests start from.
-struct Restorable {
-    c: Cluster,
-    county: fundsync_tests::cluster::ClusterNode,
-    alloc: EntryId,
+pub(super) struct Restorable {
+    pub(super) c: Cluster,
+    pub(super) county: fundsync_tests::cluster::ClusterNode,
+    pub(super) alloc: EntryId,
     /// The county's own head in the backup.
-    k: u64,
+    pub(super) k: u64,
     /// The county's head as its parent and the region hold it.
-    n: (u64, Hash),
+    pub(super) n: (u64, Hash),
 }
 
-async fn restorable(engine: Engine) -> Result<Restorable> {
+pub(super) async fn restorable(engine: Engine) -> Result<Restorable> {
     let mut c = Cluster::start(engine, &three_levels()).await?;
     let alloc = fund_county(&c, "652822", "900000").await?;
     let before: Vec<Body> = [project("P1", "800000"), target("P1")]
