@@ -251,7 +251,7 @@ impl Db {
 
     /// Begins the (one) write transaction.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        let mut tx = self.write.begin_with(self.dialect.begin_write()).await?;
+        let mut tx = begin_on(&self.write, self.dialect.begin_write()).await?;
         for s in self.dialect.write_lock() {
             sqlx::query(s).execute(&mut *tx).await?;
         }
@@ -272,7 +272,7 @@ impl Db {
     /// a write (SQLite `BEGIN IMMEDIATE`), so a read inside it cannot fail
     /// to upgrade later.
     pub async fn begin_aside(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.read.begin_with(self.dialect.begin_write()).await?)
+        begin_on(&self.read, self.dialect.begin_write()).await
     }
 
     /// Whether the database answers a trivial statement on a read
@@ -295,6 +295,44 @@ impl Db {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+}
+
+/// Begins a transaction on a connection of `pool` with `statement`.
+///
+/// A connection whose COMMIT failed in a way that also ended the
+/// transaction (SQLite on a full disk: `database or disk is full`, after
+/// which SQLite has rolled back by itself and the ROLLBACK that follows
+/// fails too) is left by sqlx believing it is still inside a transaction,
+/// and refuses every later begin (`InvalidSavePointStatement`). The write
+/// pool holds one connection, so one full disk would wedge the node's
+/// writer until a restart. Such a connection is closed here (the pool opens
+/// a fresh one) and the begin tried again, at most once per connection.
+async fn begin_on(
+    pool: &AnyPool,
+    statement: &'static str,
+) -> Result<Transaction<'static, Any>, StoreError> {
+    let mut closed = 0;
+    loop {
+        match pool.begin_with(statement).await {
+            Err(sqlx::Error::InvalidSavePointStatement) if closed <= pool.size() => {
+                let mut conn = pool.acquire().await?;
+                let stuck = matches!(
+                    sqlx::Connection::begin_with(&mut *conn, statement).await,
+                    Err(sqlx::Error::InvalidSavePointStatement)
+                );
+                if stuck {
+                    tracing::warn!(
+                        "a database connection was left inside a transaction that could \
+                         neither commit nor roll back (a full disk?); it is closed and a \
+                         new one opened"
+                    );
+                    conn.close().await?;
+                    closed += 1;
+                }
+            }
+            r => return Ok(r?),
+        }
     }
 }
 
@@ -363,6 +401,49 @@ pub fn insert_values_sql(d: &dyn Dialect, into: &str, cols: usize, rows: usize) 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A COMMIT that fails after the engine has ended the transaction (what
+    /// a full disk does to SQLite) leaves the connection unusable to sqlx;
+    /// the next write transaction must still begin, on a fresh connection,
+    /// and what it writes must commit.
+    #[tokio::test]
+    async fn a_commit_that_failed_does_not_wedge_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
+        let db = Db::open(&url, &PoolLimits::default()).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(db.read())
+            .await
+            .unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        // The transaction ends behind sqlx's back, as SQLite's own rollback
+        // on SQLITE_FULL does; sqlx's COMMIT then fails, and so does the
+        // ROLLBACK its drop sends.
+        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        assert!(tx.commit().await.is_err());
+        let mut tx = db.begin_write().await.expect("the writer begins again");
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t WHERE x = 2")
+            .fetch_one(db.read())
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let aside = db
+            .begin_aside()
+            .await
+            .expect("a read connection begins too");
+        aside.rollback().await.unwrap();
+    }
+
     #[test]
     fn substring_queries_are_one_phrase() {
         assert_eq!(super::substring_query("收款单位42"), "\"收款单位42\"");
