@@ -408,40 +408,36 @@ mod tests {
     /// the next write transaction must still begin, on a fresh connection,
     /// and what it writes must commit.
     #[tokio::test]
-    async fn a_commit_that_failed_does_not_wedge_the_writer() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn a_commit_that_failed_does_not_wedge_the_writer(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
-        let db = Db::open(&url, &PoolLimits::default()).await.unwrap();
+        let db = Db::open(&url, &PoolLimits::default()).await?;
         sqlx::query("CREATE TABLE t (x INTEGER)")
             .execute(db.read())
-            .await
-            .unwrap();
-        let mut tx = db.begin_write().await.unwrap();
+            .await?;
+        let mut tx = db.begin_write().await?;
         sqlx::query("INSERT INTO t VALUES (1)")
             .execute(&mut *tx)
-            .await
-            .unwrap();
+            .await?;
         // The transaction ends behind sqlx's back, as SQLite's own rollback
         // on SQLITE_FULL does; sqlx's COMMIT then fails, and so does the
         // ROLLBACK its drop sends.
-        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *tx).await?;
         assert!(tx.commit().await.is_err());
-        let mut tx = db.begin_write().await.expect("the writer begins again");
+        // The writer begins again, on a fresh connection.
+        let mut tx = db.begin_write().await?;
         sqlx::query("INSERT INTO t VALUES (2)")
             .execute(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+            .await?;
+        tx.commit().await?;
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t WHERE x = 2")
             .fetch_one(db.read())
-            .await
-            .unwrap();
+            .await?;
         assert_eq!(n, 1);
-        let aside = db
-            .begin_aside()
-            .await
-            .expect("a read connection begins too");
-        aside.rollback().await.unwrap();
+        // And a read connection begins too.
+        db.begin_aside().await?.rollback().await?;
+        Ok(())
     }
 
     #[test]
