@@ -536,6 +536,8 @@ fn is_up_batch(request: &[u8]) -> bool {
 
 /// Sends `requests` to the parent one after another, each on a connection
 /// of its own (as a child that retried would), and counts the answers.
+/// `wait_ms` is the fault's own delay (a late duplicate), drawn from the
+/// run's seed; nothing waits on it for readiness.
 async fn replay(sh: Shared, requests: Vec<Vec<u8>>, wait_ms: u64) {
     tokio::time::sleep(Duration::from_millis(wait_ms)).await;
     for r in requests {

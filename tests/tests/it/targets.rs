@@ -594,8 +594,8 @@ fundsync_tests::on_both!(approved_targets_roll_up_and_only_their_node_decides_th
 /// A person signed in through the login page, the session cookie kept by
 /// hand, redirects not followed.
 pub(crate) struct Person {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     cookie: Option<String>,
 }
 
@@ -607,17 +607,22 @@ pub(crate) struct Answer {
 
 impl Person {
     pub(crate) async fn sign_in(node: &TestNode, login: &str) -> Result<Person> {
+        Person::sign_in_at(&node.base, login, PASSWORD).await
+    }
+
+    /// Signs `login` in with `password` at the pages under `base`.
+    pub(crate) async fn sign_in_at(base: &str, login: &str, password: &str) -> Result<Person> {
         let mut p = Person {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
-            base: node.base.clone(),
+            base: base.to_owned(),
             cookie: None,
         };
         let a = p
             .post(
                 "/login",
-                &[("login", login), ("password", PASSWORD), ("next", "/")],
+                &[("login", login), ("password", password), ("next", "/")],
             )
             .await?;
         ensure!(
@@ -628,7 +633,7 @@ impl Person {
         Ok(p)
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Result<Answer> {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Result<Answer> {
         let req = match &self.cookie {
             Some(c) => req.header(COOKIE, c),
             None => req,

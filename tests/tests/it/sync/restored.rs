@@ -9,40 +9,17 @@ use fundsync_node::access::Role;
 use fundsync_node::accounts::{Accounts, NewUser};
 use fundsync_node::ledger::query::SecurityFilter;
 use fundsync_node::ledger::restored::Restored;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 
 use super::restore::{restorable, Restorable};
 use super::*;
+use crate::targets::{field_value, Answer, Person};
 
 const PASSWORD: &str = "Tarim-Poplar-2020-river";
 const COUNTY: &str = "652822";
 /// The county's allocation, as `fund_county` issued it.
 const DOC: &str = "巴财农〔2020〕652822号";
-
-/// A person signed in to a node's pages: the session cookie kept by hand,
-/// no redirects followed.
-struct Person {
-    http: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-struct Answer {
-    status: StatusCode,
-    location: String,
-    body: String,
-}
-
-/// The value of the field `name` in a page.
-fn field_value(body: &str, name: &str) -> Result<String> {
-    let needle = format!("name=\"{name}\" value=\"");
-    let at = body
-        .find(&needle)
-        .with_context(|| format!("a field {name} in:\n{body}"))?;
-    let rest = &body[at + needle.len()..];
-    Ok(rest[..rest.find('"').context("end of the value")?].to_owned())
-}
 
 /// The text of the element with `id`, up to its first tag.
 fn text_of(body: &str, id: &str) -> Option<String> {
@@ -52,69 +29,13 @@ fn text_of(body: &str, id: &str) -> Option<String> {
     Some(rest[..rest.find('<')?].trim().to_owned())
 }
 
+/// `login` signed in to `node`'s pages (the pages' `Person` of
+/// `targets`, on a node of a cluster).
+async fn sign_in(c: &Cluster, node: &str, login: &str) -> Result<Person> {
+    Person::sign_in_at(&format!("http://{}", c.node(node).api), login, PASSWORD).await
+}
+
 impl Person {
-    fn new(c: &Cluster, node: &str) -> Result<Person> {
-        Ok(Person {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-            base: format!("http://{}", c.node(node).api),
-            cookie: None,
-        })
-    }
-
-    async fn sign_in(c: &Cluster, node: &str, login: &str) -> Result<Person> {
-        let mut p = Person::new(c, node)?;
-        let a = p
-            .post(
-                "/login",
-                &[("login", login), ("password", PASSWORD), ("next", "/desk")],
-            )
-            .await?;
-        ensure!(
-            a.status == StatusCode::SEE_OTHER && p.cookie.is_some(),
-            "{login} signs in: {}",
-            a.status
-        );
-        Ok(p)
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Result<Answer> {
-        let req = match &self.cookie {
-            Some(c) => req.header(COOKIE, c),
-            None => req,
-        };
-        let res = req.send().await?;
-        for v in res.headers().get_all(SET_COOKIE) {
-            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
-            if pair.starts_with("fundsync_session=") {
-                self.cookie = Some(pair.to_owned());
-            }
-        }
-        let status = res.status();
-        let location = res
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        Ok(Answer {
-            status,
-            location,
-            body: res.text().await?,
-        })
-    }
-
-    async fn get(&mut self, path: &str) -> Result<Answer> {
-        let req = self.http.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Result<Answer> {
-        let req = self.http.post(format!("{}{path}", self.base)).form(pairs);
-        self.send(req).await
-    }
-
     /// Uploads `bytes` as the import form's file, with the CSRF token as
     /// the body's first part, as the page's form sends it.
     async fn upload(&mut self, path: &str, csrf: &str, bytes: &[u8]) -> Result<Answer> {
@@ -235,7 +156,7 @@ async fn a_restored_countys_pages_refuse_then_record_after_the_take_back() -> Re
     .zh();
     let before = fingerprint(c.ledger(COUNTY), COUNTY).await?;
 
-    let mut t = Person::sign_in(&c, COUNTY, "guoku").await?;
+    let mut t = sign_in(&c, COUNTY, "guoku").await?;
     let a = t.get("/desk/payment").await?;
     ensure!(a.status == StatusCode::OK, "/desk/payment: {}", a.status);
     let (csrf, key) = (
@@ -281,7 +202,7 @@ async fn a_restored_countys_pages_refuse_then_record_after_the_take_back() -> Re
     ensure!(vouchers(&c, COUNTY, "WEB-1").await? == 0);
 
     // The operations page says so, in Chinese, and in English with ?lang=en.
-    let mut ops = Person::sign_in(&c, COUNTY, "yunwei").await?;
+    let mut ops = sign_in(&c, COUNTY, "yunwei").await?;
     let a = ops.get("/operations").await?;
     ensure!(a.status == StatusCode::OK, "/operations: {}", a.status);
     ensure!(
@@ -450,7 +371,7 @@ async fn imports_on_a_restored_county_wait_for_the_take_back() -> Result<()> {
     );
 
     // The upload page.
-    let mut p = Person::sign_in(&c, COUNTY, "guoku").await?;
+    let mut p = sign_in(&c, COUNTY, "guoku").await?;
     let a = p.get("/import").await?;
     ensure!(a.status == StatusCode::OK, "/import: {}", a.status);
     let csrf = field_value(&a.body, "csrf_token")?;
