@@ -142,6 +142,18 @@ impl AccountStore {
         AccountStore { db }
     }
 
+    /// Runs one statement in a short transaction of its own, aside from
+    /// the ledger's writer ([`Db::begin_aside`]).
+    async fn aside<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_aside().await?;
+        q.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Inserts a user with its roles, in one transaction; `None` (nothing
     /// written) when the login is taken.
     pub async fn insert_user(
@@ -261,39 +273,36 @@ impl AccountStore {
 
     /// Gives a user a role (nothing if they hold it).
     pub async fn grant_role(&self, user_id: i64, role: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query(
-            "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) \
+        self.aside(
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) \
              ON CONFLICT (user_id, role) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(role),
         )
-        .bind(user_id)
-        .bind(role)
-        .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
     /// Takes a role from a user (nothing if they do not hold it).
     pub async fn revoke_role(&self, user_id: i64, role: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
-            .bind(user_id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.aside(
+            sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+                .bind(user_id)
+                .bind(role),
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn set_classified(&self, user_id: i64, classified: bool) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query("UPDATE users SET classified = $1 WHERE id = $2")
-            .bind(i64::from(classified))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.aside(
+            sqlx::query("UPDATE users SET classified = $1 WHERE id = $2")
+                .bind(i64::from(classified))
+                .bind(user_id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -302,13 +311,12 @@ impl AccountStore {
         user_id: i64,
         department: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query("UPDATE users SET department = $1 WHERE id = $2")
-            .bind(department.map(str::to_owned))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.aside(
+            sqlx::query("UPDATE users SET department = $1 WHERE id = $2")
+                .bind(department.map(str::to_owned))
+                .bind(user_id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -377,12 +385,8 @@ impl AccountStore {
     }
 
     pub async fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1")
-            .bind(id_sha256)
-            .execute(&mut *tx)
+        self.aside(sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1").bind(id_sha256))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -476,13 +480,12 @@ impl AccountStore {
 
     /// Notes a token's last use.
     pub async fn token_used(&self, token_id: i64, now_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
-            .bind(now_ms)
-            .bind(token_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.aside(
+            sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(token_id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -501,12 +504,8 @@ impl AccountStore {
 
     /// Forgets a subject's count.
     pub async fn clear_failures(&self, subject: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_aside().await?;
-        sqlx::query("DELETE FROM login_failures WHERE subject = $1")
-            .bind(subject)
-            .execute(&mut *tx)
+        self.aside(sqlx::query("DELETE FROM login_failures WHERE subject = $1").bind(subject))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
